@@ -1,0 +1,53 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrNotConnected tells the engine that an output lost its connection: the engine
+// calls Connect again before retrying the batch.
+var ErrNotConnected = errors.New("not connected")
+
+type permanentError struct{ err error }
+
+func (p permanentError) Error() string { return p.err.Error() }
+func (p permanentError) Unwrap() error { return p.err }
+
+// Permanent marks err as a failure that retrying cannot fix.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+// IsPermanent reports whether err was marked with Permanent.
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
+}
+
+// BatchError reports per-event failures of an output Write. Failed maps the
+// index of an event in the written slice to its error; events not listed were
+// delivered.
+type BatchError struct {
+	Failed map[int]error
+}
+
+func (b *BatchError) Error() string {
+	for i, err := range b.Failed {
+		return fmt.Sprintf("%d events failed, e.g. event %d: %v", len(b.Failed), i, err)
+	}
+	return "no events failed"
+}
+
+// FieldError is returned by Options.Validate or a plugin constructor to blame one
+// option; the engine reports it as a diagnostic on that option's source range.
+type FieldError struct {
+	Field string // the option name, e.g. "match"
+	Err   error
+}
+
+func (f *FieldError) Error() string { return fmt.Sprintf("%s: %v", f.Field, f.Err) }
+func (f *FieldError) Unwrap() error { return f.Err }

@@ -1,0 +1,504 @@
+// Package event holds the log event that flows through a pipeline, parsed field
+// references (Ref) and sprintf templates (Template).
+//
+// An Event is a JSON-like tree. Its values are only: nil, bool, int64, float64,
+// string, time.Time, []any and map[string]any. @timestamp, @version, message and
+// tags are ordinary fields; [@metadata] lives beside the fields and is never
+// serialized by codecs or outputs.
+package event
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// Well-known field names.
+const (
+	TimestampField = "@timestamp"
+	VersionField   = "@version"
+	MessageField   = "message"
+	TagsField      = "tags"
+	MetadataField  = "@metadata"
+)
+
+// Acker is the engine's acknowledgement hook carried by an event. Plugins never
+// call it: the engine retains one reference per copy of the event in flight and
+// releases it when the copy is delivered or dropped.
+type Acker interface {
+	Retain(n int)
+	Release(err error)
+}
+
+// Event is one log record. A filter may mutate the event it receives and must not
+// keep it after returning; outputs must treat events as read-only, because one
+// event may be shared by several outputs.
+type Event struct {
+	fields map[string]any
+	meta   map[string]any
+	acker  Acker
+}
+
+// New returns an event with @timestamp set to now (UTC, millisecond precision as
+// in Logstash) and @version "1".
+func New() *Event {
+	return &Event{fields: map[string]any{
+		TimestampField: time.Now().UTC().Truncate(time.Millisecond),
+		VersionField:   "1",
+	}}
+}
+
+// NewMessage returns New() with the message field set.
+func NewMessage(msg string) *Event {
+	e := New()
+	e.fields[MessageField] = msg
+	return e
+}
+
+// FromMap builds an event from decoded JSON-like data. Values are normalised to
+// the closed set of event types; an "@metadata" key becomes the event metadata.
+// A string @timestamp in RFC 3339 form is parsed; a missing one is set to now and
+// a missing @version to "1".
+func FromMap(m map[string]any) (*Event, error) {
+	e := &Event{fields: make(map[string]any, len(m)+2)}
+	for k, v := range m {
+		nv, err := Normalize(v)
+		if err != nil {
+			return nil, fmt.Errorf("field %q: %w", k, err)
+		}
+		if k == MetadataField {
+			if mm, ok := nv.(map[string]any); ok {
+				e.meta = mm
+				continue
+			}
+		}
+		e.fields[k] = nv
+	}
+	switch ts := e.fields[TimestampField].(type) {
+	case time.Time:
+	case string:
+		t, err := time.Parse(time.RFC3339Nano, ts)
+		if err != nil {
+			return nil, fmt.Errorf("field %q: %w", TimestampField, err)
+		}
+		e.fields[TimestampField] = t.UTC()
+	case nil:
+		e.fields[TimestampField] = time.Now().UTC().Truncate(time.Millisecond)
+	default:
+		return nil, fmt.Errorf("field %q: want a time string, got %T", TimestampField, ts)
+	}
+	if _, ok := e.fields[VersionField]; !ok {
+		e.fields[VersionField] = "1"
+	}
+	return e, nil
+}
+
+// Normalize converts v to the closed set of event value types, copying maps
+// and slices. It rejects types that have no JSON meaning.
+func Normalize(v any) (any, error) {
+	switch x := v.(type) {
+	case nil, bool, int64, float64, string, time.Time:
+		return x, nil
+	case int:
+		return int64(x), nil
+	case int8:
+		return int64(x), nil
+	case int16:
+		return int64(x), nil
+	case int32:
+		return int64(x), nil
+	case uint:
+		return uintToValue(uint64(x)), nil
+	case uint8:
+		return int64(x), nil
+	case uint16:
+		return int64(x), nil
+	case uint32:
+		return int64(x), nil
+	case uint64:
+		return uintToValue(x), nil
+	case float32:
+		return float64(x), nil
+	case []byte:
+		return string(x), nil
+	case []string:
+		out := make([]any, len(x))
+		for i, s := range x {
+			out[i] = s
+		}
+		return out, nil
+	case []any:
+		out := make([]any, len(x))
+		for i, s := range x {
+			n, err := Normalize(s)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = n
+		}
+		return out, nil
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, s := range x {
+			n, err := Normalize(s)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = n
+		}
+		return out, nil
+	case map[string]string:
+		out := make(map[string]any, len(x))
+		for k, s := range x {
+			out[k] = s
+		}
+		return out, nil
+	case fmt.Stringer:
+		return x.String(), nil
+	}
+	return nil, fmt.Errorf("unsupported value type %T", v)
+}
+
+func uintToValue(u uint64) any {
+	if u > math.MaxInt64 {
+		return float64(u)
+	}
+	return int64(u)
+}
+
+// Get returns the value at r.
+func (e *Event) Get(r Ref) (any, bool) {
+	var cur any
+	if r.meta {
+		if len(r.path) == 0 {
+			if e.meta == nil {
+				return nil, false
+			}
+			return e.meta, true
+		}
+		cur = e.meta
+	} else {
+		cur = e.fields
+	}
+	for _, p := range r.path {
+		switch c := cur.(type) {
+		case map[string]any:
+			v, ok := c[p.key]
+			if !ok {
+				return nil, false
+			}
+			cur = v
+		case []any:
+			if !p.isIndex {
+				return nil, false
+			}
+			i := p.index
+			if i < 0 {
+				i += len(c)
+			}
+			if i < 0 || i >= len(c) {
+				return nil, false
+			}
+			cur = c[i]
+		default:
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// GetString returns the value at r if it is a string.
+func (e *Event) GetString(r Ref) (string, bool) {
+	v, ok := e.Get(r)
+	if !ok {
+		return "", false
+	}
+	s, ok := v.(string)
+	return s, ok
+}
+
+// Set stores v at r, creating intermediate maps. It fails if v is not an event
+// value type or if a path element crosses a non-map value.
+func (e *Event) Set(r Ref, v any) error {
+	v, err := Normalize(v)
+	if err != nil {
+		return err
+	}
+	if r.meta && len(r.path) == 0 {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return fmt.Errorf("set [@metadata]: want a map, got %T", v)
+		}
+		e.meta = m
+		return nil
+	}
+	if len(r.path) == 0 {
+		return fmt.Errorf("set: empty field reference")
+	}
+	var cur map[string]any
+	if r.meta {
+		if e.meta == nil {
+			e.meta = map[string]any{}
+		}
+		cur = e.meta
+	} else {
+		cur = e.fields
+	}
+	last := len(r.path) - 1
+	for i, p := range r.path[:last] {
+		next, ok := cur[p.key]
+		if !ok || next == nil {
+			m := map[string]any{}
+			cur[p.key] = m
+			cur = m
+			continue
+		}
+		switch n := next.(type) {
+		case map[string]any:
+			cur = n
+		case []any:
+			// Setting through an array element: only maps inside arrays are walkable.
+			if !r.path[i+1].isIndex {
+				return fmt.Errorf("set %s: %q is an array", r, p.key)
+			}
+			return e.setInArray(n, r.path[i+1:], v, r)
+		default:
+			return fmt.Errorf("set %s: %q holds a %T, not an object", r, p.key, next)
+		}
+	}
+	if p := r.path[last]; p.key == TimestampField && !r.meta && last == 0 {
+		if _, ok := v.(time.Time); !ok {
+			return fmt.Errorf("set %s: want a timestamp, got %T", r, v)
+		}
+	}
+	cur[r.path[last].key] = v
+	return nil
+}
+
+func (e *Event) setInArray(arr []any, rest []segment, v any, r Ref) error {
+	p := rest[0]
+	i := p.index
+	if i < 0 {
+		i += len(arr)
+	}
+	if i < 0 || i >= len(arr) {
+		return fmt.Errorf("set %s: index %d out of range", r, p.index)
+	}
+	if len(rest) == 1 {
+		arr[i] = v
+		return nil
+	}
+	m, ok := arr[i].(map[string]any)
+	if !ok {
+		return fmt.Errorf("set %s: element %d holds a %T, not an object", r, p.index, arr[i])
+	}
+	sub := &Event{fields: m}
+	return sub.Set(Ref{path: rest[1:]}, v)
+}
+
+// Delete removes the value at r and returns it.
+func (e *Event) Delete(r Ref) (any, bool) {
+	if len(r.path) == 0 {
+		if r.meta && e.meta != nil {
+			m := e.meta
+			e.meta = nil
+			return m, true
+		}
+		return nil, false
+	}
+	parent := r
+	parent.path = r.path[:len(r.path)-1]
+	var container any
+	if len(parent.path) == 0 {
+		if r.meta {
+			container = e.meta
+		} else {
+			container = e.fields
+		}
+	} else {
+		c, ok := e.Get(parent)
+		if !ok {
+			return nil, false
+		}
+		container = c
+	}
+	last := r.path[len(r.path)-1]
+	switch c := container.(type) {
+	case map[string]any:
+		v, ok := c[last.key]
+		if ok {
+			delete(c, last.key)
+		}
+		return v, ok
+	case []any:
+		// Removing an array element in place would change the slice header held by
+		// the parent; Logstash removes it, so rebuild and store the shorter slice.
+		if !last.isIndex {
+			return nil, false
+		}
+		i := last.index
+		if i < 0 {
+			i += len(c)
+		}
+		if i < 0 || i >= len(c) {
+			return nil, false
+		}
+		v := c[i]
+		n := append(append([]any{}, c[:i]...), c[i+1:]...)
+		if err := e.Set(parent, n); err != nil {
+			return nil, false
+		}
+		return v, true
+	}
+	return nil, false
+}
+
+// Timestamp returns @timestamp, or the zero time if it is missing or not a time.
+func (e *Event) Timestamp() time.Time {
+	t, _ := e.fields[TimestampField].(time.Time)
+	return t
+}
+
+// SetTimestamp sets @timestamp (stored in UTC).
+func (e *Event) SetTimestamp(t time.Time) { e.fields[TimestampField] = t.UTC() }
+
+// Message returns the message field if it is a string.
+func (e *Event) Message() (string, bool) {
+	s, ok := e.fields[MessageField].(string)
+	return s, ok
+}
+
+// Tags returns the tags field as strings (non-string elements are skipped).
+func (e *Event) Tags() []string {
+	switch t := e.fields[TagsField].(type) {
+	case []any:
+		out := make([]string, 0, len(t))
+		for _, v := range t {
+			if s, ok := v.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	case string:
+		return []string{t}
+	}
+	return nil
+}
+
+// HasTag reports whether tag is in the tags field.
+func (e *Event) HasTag(tag string) bool {
+	switch t := e.fields[TagsField].(type) {
+	case []any:
+		for _, v := range t {
+			if v == tag {
+				return true
+			}
+		}
+	case string:
+		return t == tag
+	}
+	return false
+}
+
+// AddTag appends tags that are not present yet, like Logstash.
+func (e *Event) AddTag(tags ...string) {
+	var cur []any
+	switch t := e.fields[TagsField].(type) {
+	case []any:
+		cur = t
+	case string:
+		cur = []any{t}
+	}
+	for _, tag := range tags {
+		dup := false
+		for _, v := range cur {
+			if v == tag {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			cur = append(cur, tag)
+		}
+	}
+	if cur != nil {
+		e.fields[TagsField] = cur
+	}
+}
+
+// RemoveTag removes every occurrence of the given tags.
+func (e *Event) RemoveTag(tags ...string) {
+	t, ok := e.fields[TagsField].([]any)
+	if !ok {
+		if s, ok := e.fields[TagsField].(string); ok {
+			for _, tag := range tags {
+				if s == tag {
+					e.fields[TagsField] = []any{}
+				}
+			}
+		}
+		return
+	}
+	out := t[:0]
+	for _, v := range t {
+		keep := true
+		for _, tag := range tags {
+			if v == tag {
+				keep = false
+				break
+			}
+		}
+		if keep {
+			out = append(out, v)
+		}
+	}
+	e.fields[TagsField] = out
+}
+
+// Fields returns the event's top-level fields, without @metadata. Callers must
+// not modify the returned map; it is meant for codecs and outputs.
+func (e *Event) Fields() map[string]any { return e.fields }
+
+// Metadata returns the [@metadata] map (nil if empty). Read-only.
+func (e *Event) Metadata() map[string]any { return e.meta }
+
+// Clone returns a deep copy that shares the acknowledgement: the engine counts
+// it as one more copy in flight.
+func (e *Event) Clone() *Event {
+	c := &Event{fields: deepCopyMap(e.fields), acker: e.acker}
+	if e.meta != nil {
+		c.meta = deepCopyMap(e.meta)
+	}
+	if e.acker != nil {
+		e.acker.Retain(1)
+	}
+	return c
+}
+
+func deepCopyMap(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = deepCopy(v)
+	}
+	return out
+}
+
+func deepCopy(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		return deepCopyMap(x)
+	case []any:
+		out := make([]any, len(x))
+		for i, s := range x {
+			out[i] = deepCopy(s)
+		}
+		return out
+	}
+	return v
+}
+
+// SetAcker attaches the engine's acknowledgement hook. Only the engine calls it.
+func (e *Event) SetAcker(a Acker) { e.acker = a }
+
+// Acker returns the acknowledgement hook, or nil.
+func (e *Event) Acker() Acker { return e.acker }

@@ -1,0 +1,20 @@
+package engine
+
+import "log/slog"
+
+// Resources are handed to a plugin constructor.
+type Resources struct {
+	// ID is the plugin id: the block's second label in HCL, `id =>` in .conf, or
+	// a generated "<type>_<n>".
+	ID string
+	// Pipeline is the name of the pipeline the plugin belongs to.
+	Pipeline string
+	// Logger already carries the pipeline, plugin kind, type and id.
+	Logger *slog.Logger
+	// Codec is the codec configured with `codec` (or the plugin's default codec);
+	// nil for plugins registered without one.
+	Codec Codec
+	// BatchSize is the pipeline batch size: inputs should emit batches of up to
+	// this many events.
+	BatchSize int
+}

@@ -8,8 +8,10 @@
 package event
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
+	"reflect"
 	"time"
 )
 
@@ -20,6 +22,12 @@ const (
 	MessageField   = "message"
 	TagsField      = "tags"
 	MetadataField  = "@metadata"
+
+	// TimestampFailureTag and TimestampFailureField are set by FromMap, as by
+	// Logstash's Event(Map), when the given @timestamp cannot be parsed: the
+	// event gets the tag, the current time, and the original value in the field.
+	TimestampFailureTag   = "_timestampparsefailure"
+	TimestampFailureField = "_@timestamp"
 )
 
 // Acker is the engine's acknowledgement hook carried by an event. Plugins never
@@ -56,9 +64,13 @@ func NewMessage(msg string) *Event {
 }
 
 // FromMap builds an event from decoded JSON-like data. Values are normalised to
-// the closed set of event types; an "@metadata" key becomes the event metadata.
-// A string @timestamp in RFC 3339 form is parsed; a missing one is set to now and
-// a missing @version to "1".
+// the closed set of event types; an "@metadata" key holding an object becomes
+// the event metadata (any other "@metadata" value is dropped, as in Logstash).
+// A string @timestamp is parsed as lenient ISO 8601 (a missing zone means UTC).
+// A missing or null @timestamp is set to now and a missing @version to "1".
+// Like Logstash, an @timestamp that cannot be parsed is not an error: the event
+// gets the current time, the tag "_timestampparsefailure" and the original
+// value in the field "_@timestamp".
 func FromMap(m map[string]any) (*Event, error) {
 	e := &Event{fields: make(map[string]any, len(m)+2)}
 	for k, v := range m {
@@ -69,23 +81,25 @@ func FromMap(m map[string]any) (*Event, error) {
 		if k == MetadataField {
 			if mm, ok := nv.(map[string]any); ok {
 				e.meta = mm
-				continue
 			}
+			continue
 		}
 		e.fields[k] = nv
 	}
 	switch ts := e.fields[TimestampField].(type) {
 	case time.Time:
-	case string:
-		t, err := time.Parse(time.RFC3339Nano, ts)
-		if err != nil {
-			return nil, fmt.Errorf("field %q: %w", TimestampField, err)
-		}
-		e.fields[TimestampField] = t.UTC()
 	case nil:
 		e.fields[TimestampField] = time.Now().UTC().Truncate(time.Millisecond)
 	default:
-		return nil, fmt.Errorf("field %q: want a time string, got %T", TimestampField, ts)
+		if s, ok := ts.(string); ok {
+			if t, err := parseISO8601(s); err == nil {
+				e.fields[TimestampField] = t
+				break
+			}
+		}
+		e.fields[TimestampField] = time.Now().UTC().Truncate(time.Millisecond)
+		e.AddTag(TimestampFailureTag)
+		e.fields[TimestampFailureField] = ts
 	}
 	if _, ok := e.fields[VersionField]; !ok {
 		e.fields[VersionField] = "1"
@@ -97,8 +111,19 @@ func FromMap(m map[string]any) (*Event, error) {
 // and slices. It rejects types that have no JSON meaning.
 func Normalize(v any) (any, error) {
 	switch x := v.(type) {
-	case nil, bool, int64, float64, string, time.Time:
+	case nil, bool, int64, float64, string:
 		return x, nil
+	case time.Time:
+		return x.UTC(), nil
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i, nil
+		}
+		f, err := x.Float64()
+		if err != nil {
+			return nil, fmt.Errorf("invalid number %q", string(x))
+		}
+		return f, nil
 	case int:
 		return int64(x), nil
 	case int8:
@@ -156,6 +181,60 @@ func Normalize(v any) (any, error) {
 	case fmt.Stringer:
 		return x.String(), nil
 	}
+	return normalizeReflect(v)
+}
+
+// normalizeReflect handles the types Normalize has no case for: named basic
+// types, other slices and arrays, and maps with string keys.
+func normalizeReflect(v any) (any, error) {
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Bool:
+		return rv.Bool(), nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return rv.Int(), nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return uintToValue(rv.Uint()), nil
+	case reflect.Float32, reflect.Float64:
+		return rv.Float(), nil
+	case reflect.String:
+		return rv.String(), nil
+	case reflect.Slice, reflect.Array:
+		if rv.Kind() == reflect.Slice && rv.IsNil() {
+			return nil, nil
+		}
+		out := make([]any, rv.Len())
+		for i := range out {
+			n, err := Normalize(rv.Index(i).Interface())
+			if err != nil {
+				return nil, err
+			}
+			out[i] = n
+		}
+		return out, nil
+	case reflect.Map:
+		if rv.Type().Key().Kind() != reflect.String {
+			break
+		}
+		if rv.IsNil() {
+			return nil, nil
+		}
+		out := make(map[string]any, rv.Len())
+		it := rv.MapRange()
+		for it.Next() {
+			n, err := Normalize(it.Value().Interface())
+			if err != nil {
+				return nil, err
+			}
+			out[it.Key().String()] = n
+		}
+		return out, nil
+	case reflect.Pointer, reflect.Interface:
+		if rv.IsNil() {
+			return nil, nil
+		}
+		return Normalize(rv.Elem().Interface())
+	}
 	return nil, fmt.Errorf("unsupported value type %T", v)
 }
 
@@ -178,6 +257,9 @@ func (e *Event) Get(r Ref) (any, bool) {
 		}
 		cur = e.meta
 	} else {
+		if len(r.path) == 0 {
+			return nil, false // zero Ref
+		}
 		cur = e.fields
 	}
 	for _, p := range r.path {
@@ -218,12 +300,18 @@ func (e *Event) GetString(r Ref) (string, bool) {
 }
 
 // Set stores v at r, creating intermediate maps. It fails if v is not an event
-// value type or if a path element crosses a non-map value.
+// value type, if a path element crosses a non-map value (an array is crossed
+// only by an in-range index), or if top-level @timestamp would not be a time.
 func (e *Event) Set(r Ref, v any) error {
 	v, err := Normalize(v)
 	if err != nil {
 		return err
 	}
+	return e.set(r, v)
+}
+
+// set is Set for an already normalised value.
+func (e *Event) set(r Ref, v any) error {
 	if r.meta && len(r.path) == 0 {
 		m, ok := v.(map[string]any)
 		if !ok {
@@ -235,17 +323,30 @@ func (e *Event) Set(r Ref, v any) error {
 	if len(r.path) == 0 {
 		return fmt.Errorf("set: empty field reference")
 	}
-	var cur map[string]any
+	var root map[string]any
 	if r.meta {
 		if e.meta == nil {
 			e.meta = map[string]any{}
 		}
-		cur = e.meta
+		root = e.meta
 	} else {
-		cur = e.fields
+		if len(r.path) == 1 && r.path[0].key == TimestampField {
+			if _, ok := v.(time.Time); !ok {
+				return fmt.Errorf("set %s: want a timestamp, got %T", r, v)
+			}
+		}
+		if e.fields == nil {
+			e.fields = map[string]any{}
+		}
+		root = e.fields
 	}
-	last := len(r.path) - 1
-	for i, p := range r.path[:last] {
+	return setPath(root, r.path, v, r)
+}
+
+// setPath stores v at path below the map cur.
+func setPath(cur map[string]any, path []segment, v any, r Ref) error {
+	last := len(path) - 1
+	for i, p := range path[:last] {
 		next, ok := cur[p.key]
 		if !ok || next == nil {
 			m := map[string]any{}
@@ -257,25 +358,20 @@ func (e *Event) Set(r Ref, v any) error {
 		case map[string]any:
 			cur = n
 		case []any:
-			// Setting through an array element: only maps inside arrays are walkable.
-			if !r.path[i+1].isIndex {
+			// Only an index crosses an array.
+			if !path[i+1].isIndex {
 				return fmt.Errorf("set %s: %q is an array", r, p.key)
 			}
-			return e.setInArray(n, r.path[i+1:], v, r)
+			return setInArray(n, path[i+1:], v, r)
 		default:
 			return fmt.Errorf("set %s: %q holds a %T, not an object", r, p.key, next)
 		}
 	}
-	if p := r.path[last]; p.key == TimestampField && !r.meta && last == 0 {
-		if _, ok := v.(time.Time); !ok {
-			return fmt.Errorf("set %s: want a timestamp, got %T", r, v)
-		}
-	}
-	cur[r.path[last].key] = v
+	cur[path[last].key] = v
 	return nil
 }
 
-func (e *Event) setInArray(arr []any, rest []segment, v any, r Ref) error {
+func setInArray(arr []any, rest []segment, v any, r Ref) error {
 	p := rest[0]
 	i := p.index
 	if i < 0 {
@@ -288,12 +384,16 @@ func (e *Event) setInArray(arr []any, rest []segment, v any, r Ref) error {
 		arr[i] = v
 		return nil
 	}
-	m, ok := arr[i].(map[string]any)
-	if !ok {
-		return fmt.Errorf("set %s: element %d holds a %T, not an object", r, p.index, arr[i])
+	switch el := arr[i].(type) {
+	case map[string]any:
+		return setPath(el, rest[1:], v, r)
+	case []any:
+		if !rest[1].isIndex {
+			return fmt.Errorf("set %s: element %d is an array", r, p.index)
+		}
+		return setInArray(el, rest[1:], v, r)
 	}
-	sub := &Event{fields: m}
-	return sub.Set(Ref{path: rest[1:]}, v)
+	return fmt.Errorf("set %s: element %d holds a %T, not an object", r, p.index, arr[i])
 }
 
 // Delete removes the value at r and returns it.
@@ -344,8 +444,9 @@ func (e *Event) Delete(r Ref) (any, bool) {
 			return nil, false
 		}
 		v := c[i]
-		n := append(append([]any{}, c[:i]...), c[i+1:]...)
-		if err := e.Set(parent, n); err != nil {
+		n := make([]any, 0, len(c)-1)
+		n = append(append(n, c[:i]...), c[i+1:]...)
+		if err := e.set(parent, n); err != nil {
 			return nil, false
 		}
 		return v, true

@@ -3,7 +3,6 @@ package event
 import (
 	"fmt"
 	"strconv"
-	"strings"
 )
 
 // Ref is a parsed field reference: "message", "[a][b]", "[@metadata][x]",
@@ -20,48 +19,81 @@ type segment struct {
 	isIndex bool // key is an integer: an index when the container is an array
 }
 
-// ParseRef parses a Logstash field reference. A bare word (no brackets) names a
-// top-level field, dots included ("a.b" is one key, as in Logstash).
+// ParseRef parses a Logstash field reference with Logstash's strict grammar
+// (FieldReference.StrictTokenizer):
+//
+//   - a bare word (no brackets) names a top-level field, dots and spaces
+//     included ("a.b" is one key);
+//   - otherwise every path element is bracketed, as in "[a][b]"; an embedded
+//     reference such as "[a][[b][c]]" is flattened to [a][b][c];
+//   - "a[b]", "[a]b", "[a", "a]", "[]" and "[a][]" are errors.
+//
+// A first element "@metadata" points into the event metadata. The empty string
+// is refused (Logstash would take it as the key "").
 func ParseRef(s string) (Ref, error) {
 	r := Ref{src: s}
 	if s == "" {
 		return r, fmt.Errorf("empty field reference")
 	}
-	if s[0] != '[' {
-		if strings.ContainsAny(s, "[]") {
-			return r, fmt.Errorf("invalid field reference %q: brackets must enclose every path element, as in [a][b]", s)
+	bracket := false
+	for i := 0; i < len(s); i++ {
+		if s[i] == '[' || s[i] == ']' {
+			bracket = true
+			break
 		}
+	}
+	if !bracket {
 		r.path = []segment{newSegment(s)}
-		return r.finish()
+		return r.finish(), nil
 	}
-	rest := s
-	for rest != "" {
-		if rest[0] != '[' {
-			return r, fmt.Errorf("invalid field reference %q: expected '[' at %q", s, rest)
-		}
-		end := strings.IndexByte(rest, ']')
-		if end < 0 {
-			return r, fmt.Errorf("invalid field reference %q: missing ']'", s)
-		}
-		name := rest[1:end]
-		if name == "" {
-			return r, fmt.Errorf("invalid field reference %q: empty path element []", s)
-		}
-		if strings.IndexByte(name, '[') >= 0 {
-			return r, fmt.Errorf("invalid field reference %q: nested '['", s)
-		}
-		r.path = append(r.path, newSegment(name))
-		rest = rest[end+1:]
+	var (
+		depth    int
+		split    int
+		previous byte
+		current  byte
+	)
+	invalid := func(why string) (Ref, error) {
+		return Ref{src: s}, fmt.Errorf("invalid field reference %q: %s", s, why)
 	}
-	return r.finish()
+	for i := 0; i < len(s); i++ {
+		previous, current = current, s[i]
+		switch current {
+		case '[':
+			if split != i {
+				return invalid("brackets must enclose every path element, as in [a][b]")
+			}
+			depth++
+			split = i + 1
+		case ']':
+			if depth <= 0 {
+				return invalid("unbalanced ']'")
+			}
+			if split == i && previous != ']' {
+				return invalid("empty path element []")
+			}
+			if split < i {
+				r.path = append(r.path, newSegment(s[split:i]))
+			}
+			depth--
+			split = i + 1
+		default:
+			if previous == ']' {
+				return invalid("text after ']' must be enclosed in brackets, as in [a][b]")
+			}
+		}
+	}
+	if depth > 0 {
+		return invalid("missing ']'")
+	}
+	return r.finish(), nil
 }
 
-func (r Ref) finish() (Ref, error) {
+func (r Ref) finish() Ref {
 	if len(r.path) > 0 && r.path[0].key == MetadataField {
 		r.meta = true
 		r.path = r.path[1:]
 	}
-	return r, nil
+	return r
 }
 
 func newSegment(k string) segment {

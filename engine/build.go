@@ -1,0 +1,323 @@
+package engine
+
+import (
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+
+	"github.com/pipelined/pipeline/dsl/ir"
+	"github.com/pipelined/pipeline/engine/cond"
+	"github.com/pipelined/pipeline/engine/event"
+)
+
+// Defaults for the runtime settings, as in Logstash's logstash.yml.
+const (
+	DefaultBatchSize  = 125
+	DefaultBatchDelay = 50 * time.Millisecond
+)
+
+// Settings tune a pipeline run. Zero fields take the pipeline file's settings,
+// then the defaults. Workers and BatchSize given here (from -w / -b) win over
+// the file.
+type Settings struct {
+	Workers    int           // filter workers; default runtime.NumCPU()
+	BatchSize  int           // max events a worker takes at once; default 125
+	BatchDelay time.Duration // how long a worker waits to fill a batch; default 50ms
+	// RetryInitial and RetryMax bound the exponential backoff of output retries
+	// (defaults 100ms and 30s).
+	RetryInitial, RetryMax time.Duration
+	Logger                 *slog.Logger
+}
+
+func (s Settings) resolve(file ir.Settings, diags *hcl.Diagnostics, rng hcl.Range) Settings {
+	if s.Workers <= 0 {
+		s.Workers = file.Workers
+	}
+	if s.Workers <= 0 {
+		s.Workers = runtime.NumCPU()
+	}
+	if s.BatchSize <= 0 {
+		s.BatchSize = file.BatchSize
+	}
+	if s.BatchSize <= 0 {
+		s.BatchSize = DefaultBatchSize
+	}
+	if s.BatchDelay <= 0 && file.BatchDelay != "" {
+		d, err := time.ParseDuration(file.BatchDelay)
+		if err != nil || d < 0 {
+			*diags = append(*diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid batch_delay",
+				Detail: fmt.Sprintf("%q is not a duration; write e.g. \"50ms\".", file.BatchDelay), Subject: &rng})
+		}
+		s.BatchDelay = d
+	}
+	if s.BatchDelay <= 0 {
+		s.BatchDelay = DefaultBatchDelay
+	}
+	if s.RetryInitial <= 0 {
+		s.RetryInitial = 100 * time.Millisecond
+	}
+	if s.RetryMax <= 0 {
+		s.RetryMax = 30 * time.Second
+	}
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
+	return s
+}
+
+// Build compiles a pipeline: it looks up every plugin, decodes and validates its
+// options, constructs it and compiles every condition. It opens nothing, so
+// `pipeline check` can run it; every mistake found is returned together.
+func Build(p *ir.Pipeline, reg *Registry, s Settings) (*Pipeline, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	s = s.resolve(p.Settings, &diags, p.Range)
+	b := &builder{reg: reg, pl: &Pipeline{name: p.Name, settings: s}, log: s.Logger.With("pipeline", p.Name)}
+	b.pl.log = b.log
+	for _, in := range p.Inputs {
+		if u, d := b.input(in); u != nil {
+			b.pl.inputs = append(b.pl.inputs, u)
+		} else {
+			diags = append(diags, d...)
+		}
+	}
+	var d hcl.Diagnostics
+	b.pl.filters, d = b.nodes(p.Filters, ir.Filter)
+	diags = append(diags, d...)
+	b.pl.routes, d = b.nodes(p.Outputs, ir.Output)
+	diags = append(diags, d...)
+	if len(p.Inputs) == 0 {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Pipeline has no inputs",
+			Detail: fmt.Sprintf("Pipeline %q needs at least one input block, e.g. input \"stdin\" {}.", p.Name), Subject: &p.Range})
+	}
+	if len(b.pl.outputs) == 0 && !diags.HasErrors() {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Pipeline has no outputs",
+			Detail: fmt.Sprintf("Pipeline %q needs at least one output block, e.g. output \"stdout\" {}.", p.Name), Subject: &p.Range})
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return b.pl, diags
+}
+
+type builder struct {
+	reg *Registry
+	pl  *Pipeline
+	log *slog.Logger
+}
+
+func (b *builder) lookup(pl *ir.Plugin) (*Factory, hcl.Diagnostics) {
+	f, ok := b.reg.Lookup(pl.Kind, pl.Type)
+	if ok {
+		return f, nil
+	}
+	return nil, hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  fmt.Sprintf("Unknown %s type %q", pl.Kind, pl.Type),
+		Detail: fmt.Sprintf("There is no %s plugin named %q.%s Run `pipeline plugins` to list them.",
+			pl.Kind, pl.Type, suggest(pl.Type, b.reg.Names(pl.Kind))),
+		Subject: &pl.TypeRange,
+	}}
+}
+
+func (b *builder) resources(pl *ir.Plugin) Resources {
+	return Resources{
+		ID:        pl.ID,
+		Pipeline:  b.pl.name,
+		Logger:    b.log.With("plugin", pl.Kind.String()+"/"+pl.Type, "id", pl.ID),
+		BatchSize: b.pl.settings.BatchSize,
+	}
+}
+
+// codec builds the codec for an input or output: the configured one or the
+// plugin's default.
+func (b *builder) codec(f *Factory, pl *ir.Plugin, blk *codecBlock) (Codec, hcl.Diagnostics) {
+	if blk != nil && f.DefaultCodec == "" {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unexpected codec",
+			Detail:  fmt.Sprintf("The %s plugin %q takes no codec; remove the codec block.", pl.Kind, pl.Type),
+			Subject: &blk.DefRange}}
+	}
+	if f.DefaultCodec == "" {
+		return nil, nil
+	}
+	name, body, rng := f.DefaultCodec, hcl.Body(hcl.EmptyBody()), pl.Range
+	if blk != nil {
+		name, body, rng = blk.Type, blk.Body, blk.TypeRange
+	}
+	cf, ok := b.reg.Lookup(ir.Codec, name)
+	if !ok {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("Unknown codec type %q", name),
+			Detail:  fmt.Sprintf("There is no codec named %q.%s", name, suggest(name, b.reg.Names(ir.Codec))),
+			Subject: &rng}}
+	}
+	o, diags := decodeOptions(cf, body, rng)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	res := b.resources(pl)
+	res.Logger = res.Logger.With("codec", name)
+	c, err := cf.build(o, res)
+	if err != nil {
+		return nil, hcl.Diagnostics{errDiag(body, rng, fmt.Sprintf("codec %q", name), err)}
+	}
+	return c.(Codec), nil
+}
+
+func (b *builder) input(pl *ir.Plugin) (*inputUnit, hcl.Diagnostics) {
+	f, diags := b.lookup(pl)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	var com commonInputOptions
+	if diags = gohcl.DecodeBody(pl.Body, nil, &com); diags.HasErrors() {
+		return nil, diags
+	}
+	u := &inputUnit{id: pl.ID, typ: com.Type, pl: b.pl}
+	u.tags = com.Tags
+	u.addFields, diags = parseAddFields(com.AddField, pl.Body)
+	res := b.resources(pl)
+	codec, d := b.codec(f, pl, com.Codec)
+	diags = append(diags, d...)
+	res.Codec = codec
+	o, d := decodeOptions(f, com.Rest, pl.Range)
+	diags = append(diags, d...)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	in, err := f.build(o, res)
+	if err != nil {
+		return nil, hcl.Diagnostics{errDiag(com.Rest, pl.Range, fmt.Sprintf("input %q", pl.Type), err)}
+	}
+	u.in = in.(Input)
+	u.log = res.Logger
+	return u, nil
+}
+
+func (b *builder) filter(pl *ir.Plugin) (*filterNode, hcl.Diagnostics) {
+	f, diags := b.lookup(pl)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	var com commonFilterOptions
+	if diags = gohcl.DecodeBody(pl.Body, nil, &com); diags.HasErrors() {
+		return nil, diags
+	}
+	n := &filterNode{id: pl.ID}
+	var d hcl.Diagnostics
+	n.addFields, d = parseAddFields(com.AddField, pl.Body)
+	diags = append(diags, d...)
+	n.addTags, d = parseTemplates(com.AddTag, pl.Body, "add_tag")
+	diags = append(diags, d...)
+	n.removeFields, d = parseTemplates(com.RemoveField, pl.Body, "remove_field")
+	diags = append(diags, d...)
+	n.removeTags, d = parseTemplates(com.RemoveTag, pl.Body, "remove_tag")
+	diags = append(diags, d...)
+	n.hasCommon = len(n.addFields)+len(n.addTags)+len(n.removeFields)+len(n.removeTags) > 0
+	o, d := decodeOptions(f, com.Rest, pl.Range)
+	diags = append(diags, d...)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	res := b.resources(pl)
+	fl, err := f.build(o, res)
+	if err != nil {
+		return nil, hcl.Diagnostics{errDiag(com.Rest, pl.Range, fmt.Sprintf("filter %q", pl.Type), err)}
+	}
+	n.f = fl.(Filter)
+	n.log = res.Logger
+	n.pl = b.pl
+	return n, nil
+}
+
+func (b *builder) output(pl *ir.Plugin) (*outputUnit, hcl.Diagnostics) {
+	f, diags := b.lookup(pl)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	var com commonOutputOptions
+	if diags = gohcl.DecodeBody(pl.Body, nil, &com); diags.HasErrors() {
+		return nil, diags
+	}
+	res := b.resources(pl)
+	codec, d := b.codec(f, pl, com.Codec)
+	diags = append(diags, d...)
+	res.Codec = codec
+	o, d := decodeOptions(f, com.Rest, pl.Range)
+	diags = append(diags, d...)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	out, err := f.build(o, res)
+	if err != nil {
+		return nil, hcl.Diagnostics{errDiag(com.Rest, pl.Range, fmt.Sprintf("output %q", pl.Type), err)}
+	}
+	return &outputUnit{id: pl.ID, out: out.(Output), log: res.Logger, pl: b.pl}, nil
+}
+
+// nodes builds the filter or output tree, keeping source order and conditions.
+func (b *builder) nodes(in []ir.Node, kind ir.Kind) ([]node, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	out := make([]node, 0, len(in))
+	for _, n := range in {
+		switch n := n.(type) {
+		case *ir.Plugin:
+			if n.Kind != kind {
+				r := n.Range
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Unexpected %s block", n.Kind),
+					Detail: fmt.Sprintf("A %s block cannot appear among %ss.", n.Kind, kind), Subject: &r})
+				continue
+			}
+			if kind == ir.Filter {
+				f, d := b.filter(n)
+				diags = append(diags, d...)
+				if f != nil {
+					out = append(out, f)
+				}
+				continue
+			}
+			o, d := b.output(n)
+			diags = append(diags, d...)
+			if o != nil {
+				o.index = len(b.pl.outputs)
+				b.pl.outputs = append(b.pl.outputs, o)
+				out = append(out, &routeNode{index: o.index})
+			}
+		case *ir.If:
+			c := &ifNode{}
+			for _, br := range n.Branches {
+				eval, d := cond.Compile(br.Cond)
+				diags = append(diags, d...)
+				body, d := b.nodes(br.Body, kind)
+				diags = append(diags, d...)
+				c.branches = append(c.branches, branch{cond: eval, body: body})
+			}
+			var d hcl.Diagnostics
+			c.els, d = b.nodes(n.Else, kind)
+			diags = append(diags, d...)
+			out = append(out, c)
+		}
+	}
+	return out, diags
+}
+
+// node is a compiled filter, route (output leaf) or conditional.
+type node interface{ isNode() }
+
+type branch struct {
+	cond func(*event.Event) bool
+	body []node
+}
+
+type ifNode struct {
+	branches []branch
+	els      []node
+}
+
+type routeNode struct{ index int }
+
+func (*filterNode) isNode() {}
+func (*ifNode) isNode()     {}
+func (*routeNode) isNode()  {}

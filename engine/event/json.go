@@ -1,0 +1,677 @@
+package event
+
+// This file is the event's JSON codec: a hand-written encoder (AppendJSON,
+// AppendJSONValue) and decoder (ParseJSON, FromJSON), because encoding/json
+// goes through reflection and allocates for every map key and value, and
+// json_lines output and JSON inputs sit on the hot path.
+//
+// Output matches what Logstash's Jackson mapper writes, except that object keys
+// are sorted so that output is deterministic: compact, no HTML escaping, only
+// '"', '\\' and control characters escaped (\u00XX in upper case), invalid UTF-8
+// replaced by U+FFFD, timestamps as ISO 8601 UTC strings with millisecond (or,
+// when needed, micro- or nanosecond) precision, and floats as Java's
+// Double.toString prints them ("1.5", "3.0", "1.0E20"): the shortest form that
+// reads back as the same float64, always with a fraction, so a float stays a
+// float through a round trip. NaN and infinities, which JSON cannot represent,
+// are written as the strings "NaN", "Infinity" and "-Infinity", as Jackson does.
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// AppendJSON appends the event's fields, without [@metadata], to dst as one
+// compact JSON object with sorted keys, and returns the extended buffer.
+func (e *Event) AppendJSON(dst []byte) []byte {
+	return jsonAppendObject(dst, e.fields)
+}
+
+// AppendJSONValue appends v, an event value (nil, bool, int64, float64, string,
+// time.Time, []any or map[string]any), to dst as compact JSON. Other types are
+// converted with Normalize first; a value that Normalize rejects is written as
+// null.
+func AppendJSONValue(dst []byte, v any) []byte {
+	switch x := v.(type) {
+	case string:
+		return jsonAppendString(dst, x)
+	case map[string]any:
+		return jsonAppendObject(dst, x)
+	case []any:
+		dst = append(dst, '[')
+		for i, el := range x {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = AppendJSONValue(dst, el)
+		}
+		return append(dst, ']')
+	case int64:
+		return strconv.AppendInt(dst, x, 10)
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			dst = append(dst, '"')
+			dst = jsonAppendFloat(dst, x)
+			return append(dst, '"')
+		}
+		return jsonAppendFloat(dst, x)
+	case bool:
+		return strconv.AppendBool(dst, x)
+	case nil:
+		return append(dst, "null"...)
+	case time.Time:
+		dst = append(dst, '"')
+		dst = jsonAppendTime(dst, x)
+		return append(dst, '"')
+	}
+	if n, err := Normalize(v); err == nil {
+		return AppendJSONValue(dst, n)
+	}
+	return append(dst, "null"...)
+}
+
+// jsonAppendObject writes m with sorted keys. Up to 32 keys are sorted in a
+// stack buffer, so encoding an ordinary event does not allocate.
+func jsonAppendObject(dst []byte, m map[string]any) []byte {
+	if len(m) == 0 {
+		return append(dst, '{', '}')
+	}
+	var buf [32]string
+	keys := buf[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	dst = append(dst, '{')
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = jsonAppendString(dst, k)
+		dst = append(dst, ':')
+		dst = AppendJSONValue(dst, m[k])
+	}
+	return append(dst, '}')
+}
+
+const jsonHex = "0123456789ABCDEF"
+
+// jsonSafe[c] is true for the ASCII bytes that need no escaping in a string.
+var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// jsonAppendString appends s as a quoted JSON string.
+func jsonAppendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if jsonSafe[c] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', jsonHex[c>>4], jsonHex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, "\uFFFD"...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// jsonAppendFloat appends f as Java's Double.toString: plain notation with at
+// least one fraction digit when 1e-3 <= |f| < 1e7, otherwise d.dddE±n.
+func jsonAppendFloat(dst []byte, f float64) []byte {
+	switch {
+	case math.IsNaN(f):
+		return append(dst, "NaN"...)
+	case math.IsInf(f, 1):
+		return append(dst, "Infinity"...)
+	case math.IsInf(f, -1):
+		return append(dst, "-Infinity"...)
+	}
+	if a := math.Abs(f); a == 0 || (a >= 1e-3 && a < 1e7) {
+		n := len(dst)
+		dst = strconv.AppendFloat(dst, f, 'f', -1, 64)
+		for _, c := range dst[n:] {
+			if c == '.' {
+				return dst
+			}
+		}
+		return append(dst, '.', '0')
+	}
+	// Shortest digits in Go's scientific form, "d.ddde±XX", rewritten as Java's
+	// "d.dddEX" (a fraction digit always present, no '+', no exponent padding).
+	var tmp [32]byte
+	b := strconv.AppendFloat(tmp[:0], f, 'e', -1, 64)
+	e := 0
+	for b[e] != 'e' {
+		e++
+	}
+	dst = append(dst, b[:e]...)
+	hasPoint := false
+	for _, c := range b[:e] {
+		if c == '.' {
+			hasPoint = true
+			break
+		}
+	}
+	if !hasPoint {
+		dst = append(dst, '.', '0')
+	}
+	dst = append(dst, 'E')
+	exp := b[e+1:]
+	if exp[0] == '-' {
+		dst = append(dst, '-')
+	}
+	exp = exp[1:]
+	for len(exp) > 1 && exp[0] == '0' {
+		exp = exp[1:]
+	}
+	return append(dst, exp...)
+}
+
+// jsonAppendTime appends t in UTC as ISO 8601 with a Z: three fraction digits,
+// or six or nine when the sub-millisecond part needs them (Logstash's
+// Timestamp.toString).
+func jsonAppendTime(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	hour, minute, sec := t.Clock()
+	if year < 0 || year > 9999 {
+		// Outside what four digits can hold: let the time package sign it.
+		dst = t.AppendFormat(dst, "2006-01-02T15:04:05")
+	} else {
+		dst = append(dst,
+			byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+			byte('0'+int(month)/10), byte('0'+int(month)%10), '-',
+			byte('0'+day/10), byte('0'+day%10), 'T',
+			byte('0'+hour/10), byte('0'+hour%10), ':',
+			byte('0'+minute/10), byte('0'+minute%10), ':',
+			byte('0'+sec/10), byte('0'+sec%10))
+	}
+	dst = append(dst, '.')
+	ns := t.Nanosecond()
+	digits, v := 9, ns
+	switch {
+	case ns%1_000_000 == 0:
+		digits, v = 3, ns/1_000_000
+	case ns%1_000 == 0:
+		digits, v = 6, ns/1_000
+	}
+	var frac [9]byte
+	for i := digits - 1; i >= 0; i-- {
+		frac[i] = byte('0' + v%10)
+		v /= 10
+	}
+	dst = append(dst, frac[:digits]...)
+	return append(dst, 'Z')
+}
+
+// FromJSON decodes a JSON object into an event, as FromMap does with decoded
+// data: integers become int64 (float64 beyond its range), other numbers float64,
+// "@metadata" the metadata, and a string @timestamp a time.
+func FromJSON(b []byte) (*Event, error) {
+	v, err := ParseJSON(b)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("json: want an object, got %s", jsonKind(v))
+	}
+	return FromMap(m)
+}
+
+// ParseJSON decodes one JSON value (surrounding white space allowed) into event
+// value types: nil, bool, int64 (integers that fit), float64 (other numbers),
+// string, []any and map[string]any. Invalid UTF-8 in strings becomes U+FFFD.
+// Duplicate object keys keep the last value.
+func ParseJSON(b []byte) (any, error) {
+	p := jsonParser{b: b}
+	p.skipSpace()
+	v, err := p.value()
+	if err != nil {
+		return nil, err
+	}
+	p.skipSpace()
+	if p.i < len(p.b) {
+		return nil, p.syntaxErr("unexpected data after the top-level value")
+	}
+	return v, nil
+}
+
+// jsonKind names the JSON type of a parsed value, for error messages.
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "a boolean"
+	case int64, float64:
+		return "a number"
+	case string:
+		return "a string"
+	case []any:
+		return "an array"
+	}
+	return "an object"
+}
+
+// ErrJSONSyntax is wrapped by every error of ParseJSON and FromJSON about
+// malformed input.
+var ErrJSONSyntax = errors.New("invalid JSON")
+
+// maxJSONDepth bounds nesting, so hostile input cannot exhaust the stack.
+const maxJSONDepth = 10000
+
+type jsonParser struct {
+	b     []byte
+	i     int
+	depth int
+}
+
+func (p *jsonParser) syntaxErr(msg string) error {
+	if p.i >= len(p.b) {
+		return fmt.Errorf("%w: %s at end of input", ErrJSONSyntax, msg)
+	}
+	return fmt.Errorf("%w: %s at offset %d", ErrJSONSyntax, msg, p.i)
+}
+
+func (p *jsonParser) skipSpace() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+func (p *jsonParser) value() (any, error) {
+	if p.i >= len(p.b) {
+		return nil, p.syntaxErr("unexpected end of input")
+	}
+	switch c := p.b[p.i]; {
+	case c == '{':
+		return p.object()
+	case c == '[':
+		return p.array()
+	case c == '"':
+		return p.str(false)
+	case c == '-' || c >= '0' && c <= '9':
+		return p.number()
+	case c == 't':
+		return p.literal("true", true)
+	case c == 'f':
+		return p.literal("false", false)
+	case c == 'n':
+		return p.literal("null", nil)
+	}
+	return nil, p.syntaxErr(fmt.Sprintf("unexpected character %q", p.b[p.i]))
+}
+
+func (p *jsonParser) literal(word string, v any) (any, error) {
+	if len(p.b)-p.i < len(word) || string(p.b[p.i:p.i+len(word)]) != word {
+		return nil, p.syntaxErr("invalid literal")
+	}
+	p.i += len(word)
+	return v, nil
+}
+
+func (p *jsonParser) object() (any, error) {
+	if p.depth++; p.depth > maxJSONDepth {
+		return nil, p.syntaxErr("nesting too deep")
+	}
+	p.i++ // '{'
+	m := make(map[string]any)
+	p.skipSpace()
+	if p.i < len(p.b) && p.b[p.i] == '}' {
+		p.i++
+		p.depth--
+		return m, nil
+	}
+	for {
+		if p.i >= len(p.b) || p.b[p.i] != '"' {
+			return nil, p.syntaxErr("want a string object key")
+		}
+		k, err := p.str(true)
+		if err != nil {
+			return nil, err
+		}
+		p.skipSpace()
+		if p.i >= len(p.b) || p.b[p.i] != ':' {
+			return nil, p.syntaxErr("want ':' after object key")
+		}
+		p.i++
+		p.skipSpace()
+		v, err := p.value()
+		if err != nil {
+			return nil, err
+		}
+		m[k] = v
+		p.skipSpace()
+		if p.i >= len(p.b) {
+			return nil, p.syntaxErr("unterminated object")
+		}
+		switch p.b[p.i] {
+		case ',':
+			p.i++
+			p.skipSpace()
+		case '}':
+			p.i++
+			p.depth--
+			return m, nil
+		default:
+			return nil, p.syntaxErr("want ',' or '}' in object")
+		}
+	}
+}
+
+func (p *jsonParser) array() (any, error) {
+	if p.depth++; p.depth > maxJSONDepth {
+		return nil, p.syntaxErr("nesting too deep")
+	}
+	p.i++ // '['
+	a := []any{}
+	p.skipSpace()
+	if p.i < len(p.b) && p.b[p.i] == ']' {
+		p.i++
+		p.depth--
+		return a, nil
+	}
+	for {
+		v, err := p.value()
+		if err != nil {
+			return nil, err
+		}
+		a = append(a, v)
+		p.skipSpace()
+		if p.i >= len(p.b) {
+			return nil, p.syntaxErr("unterminated array")
+		}
+		switch p.b[p.i] {
+		case ',':
+			p.i++
+			p.skipSpace()
+		case ']':
+			p.i++
+			p.depth--
+			return a, nil
+		default:
+			return nil, p.syntaxErr("want ',' or ']' in array")
+		}
+	}
+}
+
+// str parses the string at p.i (an opening quote). Keys that name the
+// well-known fields are returned without allocating.
+func (p *jsonParser) str(key bool) (string, error) {
+	start := p.i + 1
+	ascii := true
+	for j := start; j < len(p.b); j++ {
+		c := p.b[j]
+		switch {
+		case c == '"':
+			raw := p.b[start:j]
+			if !ascii && !utf8.Valid(raw) {
+				return p.strSlow(start)
+			}
+			p.i = j + 1
+			if key {
+				if s, ok := wellKnownKey(raw); ok {
+					return s, nil
+				}
+			}
+			return string(raw), nil
+		case c == '\\':
+			return p.strSlow(start)
+		case c < 0x20:
+			p.i = j
+			return "", p.syntaxErr("control character in string")
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	p.i = len(p.b)
+	return "", p.syntaxErr("unterminated string")
+}
+
+func wellKnownKey(b []byte) (string, bool) {
+	switch string(b) {
+	case TimestampField:
+		return TimestampField, true
+	case VersionField:
+		return VersionField, true
+	case MessageField:
+		return MessageField, true
+	case TagsField:
+		return TagsField, true
+	case MetadataField:
+		return MetadataField, true
+	case "host":
+		return "host", true
+	case "type":
+		return "type", true
+	case "event":
+		return "event", true
+	case "original":
+		return "original", true
+	}
+	return "", false
+}
+
+// strSlow decodes a string with escapes or invalid UTF-8, from start (just
+// after the opening quote).
+func (p *jsonParser) strSlow(start int) (string, error) {
+	out := make([]byte, 0, 64)
+	j := start
+	for j < len(p.b) {
+		c := p.b[j]
+		switch {
+		case c == '"':
+			p.i = j + 1
+			return string(out), nil
+		case c == '\\':
+			if j+1 >= len(p.b) {
+				p.i = j
+				return "", p.syntaxErr("unterminated string")
+			}
+			switch e := p.b[j+1]; e {
+			case '"', '\\', '/':
+				out = append(out, e)
+				j += 2
+			case 'b':
+				out = append(out, '\b')
+				j += 2
+			case 'f':
+				out = append(out, '\f')
+				j += 2
+			case 'n':
+				out = append(out, '\n')
+				j += 2
+			case 'r':
+				out = append(out, '\r')
+				j += 2
+			case 't':
+				out = append(out, '\t')
+				j += 2
+			case 'u':
+				r, ok := hex4(p.b, j+2)
+				if !ok {
+					p.i = j
+					return "", p.syntaxErr("invalid \\u escape")
+				}
+				j += 6
+				if utf16.IsSurrogate(r) {
+					// A pair is decoded to one rune; a lone surrogate is U+FFFD,
+					// as in encoding/json.
+					if r2, ok := hex4(p.b, j+2); ok && j+1 < len(p.b) && p.b[j] == '\\' && p.b[j+1] == 'u' {
+						if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+							r = d
+							j += 6
+						} else {
+							r = utf8.RuneError
+						}
+					} else {
+						r = utf8.RuneError
+					}
+				}
+				out = utf8.AppendRune(out, r)
+			default:
+				p.i = j
+				return "", p.syntaxErr("invalid escape")
+			}
+		case c < 0x20:
+			p.i = j
+			return "", p.syntaxErr("control character in string")
+		case c < utf8.RuneSelf:
+			out = append(out, c)
+			j++
+		default:
+			r, size := utf8.DecodeRune(p.b[j:])
+			if r == utf8.RuneError && size == 1 {
+				out = append(out, "\uFFFD"...)
+			} else {
+				out = append(out, p.b[j:j+size]...)
+			}
+			j += size
+		}
+	}
+	p.i = len(p.b)
+	return "", p.syntaxErr("unterminated string")
+}
+
+// hex4 reads four hex digits at b[i:].
+func hex4(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
+
+func (p *jsonParser) number() (any, error) {
+	start := p.i
+	j := p.i
+	neg := false
+	if p.b[j] == '-' {
+		neg = true
+		j++
+	}
+	digits := j
+	switch {
+	case j < len(p.b) && p.b[j] == '0':
+		j++
+	case j < len(p.b) && p.b[j] >= '1' && p.b[j] <= '9':
+		for j < len(p.b) && p.b[j] >= '0' && p.b[j] <= '9' {
+			j++
+		}
+	default:
+		p.i = j
+		return nil, p.syntaxErr("invalid number")
+	}
+	intEnd := j
+	isInt := true
+	if j < len(p.b) && p.b[j] == '.' {
+		isInt = false
+		j++
+		fs := j
+		for j < len(p.b) && p.b[j] >= '0' && p.b[j] <= '9' {
+			j++
+		}
+		if j == fs {
+			p.i = j
+			return nil, p.syntaxErr("invalid number: want digits after '.'")
+		}
+	}
+	if j < len(p.b) && (p.b[j] == 'e' || p.b[j] == 'E') {
+		isInt = false
+		j++
+		if j < len(p.b) && (p.b[j] == '+' || p.b[j] == '-') {
+			j++
+		}
+		es := j
+		for j < len(p.b) && p.b[j] >= '0' && p.b[j] <= '9' {
+			j++
+		}
+		if j == es {
+			p.i = j
+			return nil, p.syntaxErr("invalid number: want exponent digits")
+		}
+	}
+	p.i = j
+	if isInt && intEnd-digits <= 18 {
+		// Up to 18 digits always fits in an int64.
+		var n int64
+		for _, c := range p.b[digits:intEnd] {
+			n = n*10 + int64(c-'0')
+		}
+		if neg {
+			n = -n
+		}
+		return n, nil
+	}
+	text := string(p.b[start:j])
+	if isInt {
+		if n, err := strconv.ParseInt(text, 10, 64); err == nil {
+			return n, nil
+		}
+	}
+	f, err := strconv.ParseFloat(text, 64)
+	if err != nil {
+		p.i = start
+		return nil, p.syntaxErr(fmt.Sprintf("number %s out of range", text))
+	}
+	return f, nil
+}

@@ -1,0 +1,318 @@
+package event
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+var jsonTestTime = time.Date(2026, 11, 24, 10, 0, 1, 0, time.UTC)
+
+func TestAppendJSONValue(t *testing.T) {
+	tests := []struct {
+		name string
+		in   any
+		want string
+	}{
+		{"null", nil, `null`},
+		{"true", true, `true`},
+		{"int", int64(-42), `-42`},
+		{"int from int", 7, `7`},
+		{"float", 1.5, `1.5`},
+		{"integral float keeps fraction", 3.0, `3.0`},
+		{"negative zero", math.Copysign(0, -1), `-0.0`},
+		{"zero", 0.0, `0.0`},
+		{"small float", 0.001, `0.001`},
+		{"smaller float", 0.0001, `1.0E-4`},
+		{"large float", 1e7, `1.0E7`},
+		{"just below 1e7", 9999999.5, `9999999.5`},
+		{"huge float", 1.2345e300, `1.2345E300`},
+		{"tiny float", 5e-324, `5.0E-324`},
+		{"NaN", math.NaN(), `"NaN"`},
+		{"+Inf", math.Inf(1), `"Infinity"`},
+		{"-Inf", math.Inf(-1), `"-Infinity"`},
+		{"string", "hello", `"hello"`},
+		{"quote and backslash", `a"b\c`, `"a\"b\\c"`},
+		{"short escapes", "\n\r\t\b\f", `"\n\r\t\b\f"`},
+		{"control chars", "\x00\x01\x1f\x7f", `"\u0000\u0001\u001F` + "\x7f" + `"`},
+		{"no HTML escaping", "<a&b>", `"<a&b>"`},
+		{"unicode kept", "héllo ☃ 😀", `"héllo ☃ 😀"`},
+		{"line separators kept", "\u2028\u2029", "\"\u2028\u2029\""},
+		{"invalid UTF-8", "a\xffb\xc3", `"a` + "\uFFFD" + `b` + "\uFFFD" + `"`},
+		{"time ms", jsonTestTime.Add(123 * time.Millisecond), `"2026-11-24T10:00:01.123Z"`},
+		{"time whole second", jsonTestTime, `"2026-11-24T10:00:01.000Z"`},
+		{"time micro", jsonTestTime.Add(123456 * time.Microsecond), `"2026-11-24T10:00:01.123456Z"`},
+		{"time nano", jsonTestTime.Add(1), `"2026-11-24T10:00:01.000000001Z"`},
+		{"time zone converted", time.Date(2026, 11, 24, 11, 0, 1, 0, time.FixedZone("CET", 3600)), `"2026-11-24T10:00:01.000Z"`},
+		{"array", []any{int64(1), "a", nil, []any{}}, `[1,"a",null,[]]`},
+		{"object sorted", map[string]any{"b": int64(1), "a": map[string]any{}, "c": []any{true}}, `{"a":{},"b":1,"c":[true]}`},
+		{"string slice", []string{"x", "y"}, `["x","y"]`},
+		{"unsupported", struct{}{}, `null`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := string(AppendJSONValue(nil, tc.in))
+			if got != tc.want {
+				t.Errorf("AppendJSONValue(%#v) = %s; want %s", tc.in, got, tc.want)
+			}
+			if !json.Valid([]byte(got)) {
+				t.Errorf("AppendJSONValue(%#v) = %s: not valid JSON", tc.in, got)
+			}
+		})
+	}
+}
+
+func TestAppendJSONFloatRoundTrips(t *testing.T) {
+	for _, f := range []float64{0.1, 1.0 / 3, 2.5e-8, 123456.789, 9.999999999999999e22, math.MaxFloat64, math.SmallestNonzeroFloat64, -7.0, 1e21, 100} {
+		b := AppendJSONValue(nil, f)
+		v, err := ParseJSON(b)
+		if err != nil {
+			t.Fatalf("ParseJSON(%s): %v", b, err)
+		}
+		if v != f {
+			t.Errorf("%v encoded as %s reads back as %#v", f, b, v)
+		}
+	}
+}
+
+func TestAppendJSONEvent(t *testing.T) {
+	e, err := FromMap(map[string]any{
+		"@timestamp": jsonTestTime,
+		"message":    "hi",
+		"n":          3.0,
+		"host":       map[string]any{"name": "h1"},
+		"tags":       []any{"a"},
+		"@metadata":  map[string]any{"secret": "x"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"@timestamp":"2026-11-24T10:00:01.000Z","@version":"1","host":{"name":"h1"},"message":"hi","n":3.0,"tags":["a"]}`
+	if got := string(e.AppendJSON(nil)); got != want {
+		t.Errorf("AppendJSON = %s; want %s", got, want)
+	}
+	// Appends to what is there.
+	if got := string(e.AppendJSON([]byte("x"))); got != "x"+want {
+		t.Errorf("AppendJSON(x) = %s", got)
+	}
+}
+
+func TestFromJSONRoundTrip(t *testing.T) {
+	in := map[string]any{
+		"@timestamp": jsonTestTime.Add(5 * time.Millisecond),
+		"message":    "line \"one\"\n\ttab ☃",
+		"int":        int64(math.MaxInt64),
+		"neg":        int64(math.MinInt64),
+		"float":      2.0,
+		"frac":       -0.25,
+		"big":        1e300,
+		"bool":       false,
+		"null":       nil,
+		"nested":     map[string]any{"a": []any{int64(1), map[string]any{"b": "c"}}, "empty": map[string]any{}},
+		"tags":       []any{"x", "y"},
+	}
+	e, err := FromMap(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := e.AppendJSON(nil)
+	back, err := FromJSON(b)
+	if err != nil {
+		t.Fatalf("FromJSON(%s): %v", b, err)
+	}
+	if !reflect.DeepEqual(back.Fields(), e.Fields()) {
+		t.Errorf("round trip:\n got %#v\nwant %#v", back.Fields(), e.Fields())
+	}
+	if b2 := back.AppendJSON(nil); string(b2) != string(b) {
+		t.Errorf("re-encoded:\n got %s\nwant %s", b2, b)
+	}
+}
+
+func TestFromJSON(t *testing.T) {
+	tests := []struct {
+		name     string
+		in       string
+		want     map[string]any // fields other than @timestamp
+		wantMeta map[string]any
+	}{
+		{
+			name: "numbers",
+			in:   `{"i":1,"n":-12,"z":0,"f":1.0,"e":1e3,"E":2E-2,"big":123456789012345678901,"max":9223372036854775807,"min":-9223372036854775808}`,
+			want: map[string]any{"i": int64(1), "n": int64(-12), "z": int64(0), "f": 1.0, "e": 1000.0, "E": 0.02,
+				"big": 123456789012345678901.0, "max": int64(math.MaxInt64), "min": int64(math.MinInt64), "@version": "1"},
+		},
+		{
+			name: "escapes",
+			in:   `{"s":"a\"b\\c\/d\b\f\n\r\t\u00e9\u2603\ud83d\ude00"}`,
+			want: map[string]any{"s": "a\"b\\c/d\b\f\n\r\té☃😀", "@version": "1"},
+		},
+		{
+			name: "lone surrogates",
+			in:   `{"s":"\ud800x\udc00\ud800\u0041"}`,
+			want: map[string]any{"s": "\uFFFDx\uFFFD\uFFFDA", "@version": "1"},
+		},
+		{
+			name: "invalid UTF-8 replaced",
+			in:   "{\"s\":\"a\xffb\",\"k\xfe\":1}",
+			want: map[string]any{"s": "a\uFFFDb", "k\uFFFD": int64(1), "@version": "1"},
+		},
+		{
+			name: "whitespace and duplicates",
+			in:   " \n{ \"a\" : [ 1 , 2 ] ,\r\n\t\"a\" : true , \"@version\":\"2\" } \n",
+			want: map[string]any{"a": true, "@version": "2"},
+		},
+		{
+			name:     "metadata split off",
+			in:       `{"@metadata":{"k":"v"},"message":"m"}`,
+			want:     map[string]any{"message": "m", "@version": "1"},
+			wantMeta: map[string]any{"k": "v"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e, err := FromJSON([]byte(tc.in))
+			if err != nil {
+				t.Fatalf("FromJSON(%s): %v", tc.in, err)
+			}
+			got := map[string]any{}
+			for k, v := range e.Fields() {
+				if k != TimestampField {
+					got[k] = v
+				}
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("FromJSON(%s) =\n %#v\nwant %#v", tc.in, got, tc.want)
+			}
+			if !reflect.DeepEqual(e.Metadata(), tc.wantMeta) {
+				t.Errorf("metadata = %#v; want %#v", e.Metadata(), tc.wantMeta)
+			}
+		})
+	}
+}
+
+func TestFromJSONTimestamp(t *testing.T) {
+	e, err := FromJSON([]byte(`{"@timestamp":"2026-11-24T11:00:01.5+01:00"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := e.Timestamp(), jsonTestTime.Add(500*time.Millisecond); !got.Equal(want) {
+		t.Errorf("@timestamp = %v; want %v", got, want)
+	}
+	before := time.Now().Add(-time.Second)
+	e, err = FromJSON([]byte(`{"message":"no time"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Timestamp().Before(before) {
+		t.Errorf("missing @timestamp not set to now: %v", e.Timestamp())
+	}
+}
+
+func TestParseJSONErrors(t *testing.T) {
+	for _, in := range []string{
+		``, ` `, `{`, `}`, `{"a"}`, `{"a":}`, `{"a":1,}`, `{a:1}`, `[1,]`, `[1 2]`, `"abc`, `"a\x"`, `"\u12"`,
+		"\"a\x01b\"", `01`, `-`, `1.`, `.5`, `1e`, `1e+`, `+1`, `tru`, `nul`, `{"a":1} x`, `{} {}`, `NaN`, `1e400`,
+		strings.Repeat("[", maxJSONDepth+1) + strings.Repeat("]", maxJSONDepth+1),
+	} {
+		if v, err := ParseJSON([]byte(in)); err == nil {
+			t.Errorf("ParseJSON(%q) = %#v; want an error", in, v)
+		} else if !errors.Is(err, ErrJSONSyntax) {
+			t.Errorf("ParseJSON(%q) error %v does not wrap ErrJSONSyntax", in, err)
+		}
+	}
+	for _, in := range []string{`[]`, `1`, `"s"`, `null`, `[{}]`} {
+		if _, err := FromJSON([]byte(in)); err == nil {
+			t.Errorf("FromJSON(%s): want an error for a non-object", in)
+		}
+	}
+}
+
+func TestParseJSONAgreesWithEncodingJSON(t *testing.T) {
+	docs := []string{
+		`{"a":[1,2.5,"x",null,true,{"b":{}}],"c":"\u00e9\n","d":-0.0,"e":1E+2}`,
+		`[{"message":"one"},{"message":"two"}]`,
+		`"just a string"`,
+		`-123`,
+	}
+	for _, d := range docs {
+		got, err := ParseJSON([]byte(d))
+		if err != nil {
+			t.Fatalf("ParseJSON(%s): %v", d, err)
+		}
+		dec := json.NewDecoder(strings.NewReader(d))
+		dec.UseNumber()
+		var ref any
+		if err := dec.Decode(&ref); err != nil {
+			t.Fatal(err)
+		}
+		want, err := Normalize(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("ParseJSON(%s) = %#v; encoding/json gives %#v", d, got, want)
+		}
+	}
+}
+
+func benchEvent() *Event {
+	e := NewMessage("<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8")
+	e.SetTimestamp(jsonTestTime)
+	_ = e.Set(MustRef("[host][name]"), "web-01")
+	_ = e.Set(MustRef("[event][original]"), "<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8")
+	_ = e.Set(MustRef("priority"), 34)
+	_ = e.Set(MustRef("duration"), 0.25)
+	e.AddTag("syslog", "parsed")
+	return e
+}
+
+func BenchmarkAppendJSON(b *testing.B) {
+	e := benchEvent()
+	buf := e.AppendJSON(nil)
+	b.SetBytes(int64(len(buf)))
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = e.AppendJSON(buf[:0])
+	}
+}
+
+func BenchmarkEncodingJSONMarshal(b *testing.B) {
+	e := benchEvent()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := json.Marshal(e.Fields()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkFromJSON(b *testing.B) {
+	data := benchEvent().AppendJSON(nil)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := FromJSON(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodingJSONUnmarshal(b *testing.B) {
+	data := benchEvent().AppendJSON(nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		dec := json.NewDecoder(strings.NewReader(string(data)))
+		dec.UseNumber()
+		var m map[string]any
+		if err := dec.Decode(&m); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := FromMap(m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,201 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/agext/levenshtein"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+
+	"github.com/pipelined/pipeline/dsl/ir"
+	"github.com/pipelined/pipeline/engine/event"
+)
+
+// Engine-owned options, decoded before the plugin sees the rest of the body
+// (Packer's pattern): plugins never declare them.
+type commonInputOptions struct {
+	Type         string            `hcl:"type,optional"`
+	Tags         []string          `hcl:"tags,optional"`
+	AddField     map[string]string `hcl:"add_field,optional"`
+	EnableMetric *bool             `hcl:"enable_metric,optional"`
+	ID           string            `hcl:"id,optional"`
+	Codec        *codecBlock       `hcl:"codec,block"`
+	Rest         hcl.Body          `hcl:",remain"`
+}
+
+type commonFilterOptions struct {
+	AddField     map[string]string `hcl:"add_field,optional"`
+	AddTag       []string          `hcl:"add_tag,optional"`
+	RemoveField  []string          `hcl:"remove_field,optional"`
+	RemoveTag    []string          `hcl:"remove_tag,optional"`
+	EnableMetric *bool             `hcl:"enable_metric,optional"`
+	ID           string            `hcl:"id,optional"`
+	Rest         hcl.Body          `hcl:",remain"`
+}
+
+type commonOutputOptions struct {
+	EnableMetric *bool       `hcl:"enable_metric,optional"`
+	ID           string      `hcl:"id,optional"`
+	Codec        *codecBlock `hcl:"codec,block"`
+	Rest         hcl.Body    `hcl:",remain"`
+}
+
+type codecBlock struct {
+	Type      string    `hcl:"type,label"`
+	Body      hcl.Body  `hcl:",remain"`
+	DefRange  hcl.Range `hcl:",def_range"`
+	TypeRange hcl.Range `hcl:",label_range"`
+}
+
+// CommonOptionNames lists the options the engine handles for each kind, for docs.
+var CommonOptionNames = map[ir.Kind][]string{
+	ir.Input:  {"add_field", "codec", "enable_metric", "id", "tags", "type"},
+	ir.Filter: {"add_field", "add_tag", "enable_metric", "id", "remove_field", "remove_tag"},
+	ir.Output: {"codec", "enable_metric", "id"},
+}
+
+// addField is one add_field entry with both sides parsed as templates.
+type addField struct {
+	name  event.Template
+	value event.Template
+}
+
+func parseAddFields(m map[string]string, body hcl.Body) ([]addField, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]addField, 0, len(keys))
+	for _, k := range keys {
+		n, err := event.ParseTemplate(k)
+		if err == nil {
+			var v event.Template
+			v, err = event.ParseTemplate(m[k])
+			if err == nil {
+				out = append(out, addField{n, v})
+				continue
+			}
+		}
+		diags = append(diags, fieldDiag(body, "add_field", fmt.Errorf("%q: %w", k, err)))
+	}
+	return out, diags
+}
+
+func parseTemplates(list []string, body hcl.Body, option string) ([]event.Template, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	out := make([]event.Template, 0, len(list))
+	for _, s := range list {
+		t, err := event.ParseTemplate(s)
+		if err != nil {
+			diags = append(diags, fieldDiag(body, option, err))
+			continue
+		}
+		out = append(out, t)
+	}
+	return out, diags
+}
+
+// applyAddFields follows Logstash's Decorators.add_fields: a new field is set; an
+// existing one becomes an array with the value appended.
+func applyAddFields(e *event.Event, fields []addField) {
+	for _, f := range fields {
+		name := f.name.Render(e)
+		r, err := event.ParseRef(name)
+		if err != nil {
+			continue
+		}
+		v := f.value.Render(e)
+		old, ok := e.Get(r)
+		if !ok {
+			_ = e.Set(r, v)
+			continue
+		}
+		var arr []any
+		switch o := old.(type) {
+		case []any:
+			arr = append(o, v)
+		default:
+			arr = []any{o, v}
+		}
+		_ = e.Set(r, arr)
+	}
+}
+
+func renderTags(e *event.Event, ts []event.Template) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.Render(e)
+	}
+	return out
+}
+
+// attrRange returns the range of attribute name in body, or the body's range.
+func attrRange(body hcl.Body, name string) hcl.Range {
+	c, _, _ := body.PartialContent(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: name}}})
+	if c != nil {
+		if a, ok := c.Attributes[name]; ok {
+			return a.Range
+		}
+	}
+	return body.MissingItemRange()
+}
+
+// fieldDiag turns an error about option field into a diagnostic on its range.
+func fieldDiag(body hcl.Body, field string, err error) *hcl.Diagnostic {
+	r := attrRange(body, field)
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  fmt.Sprintf("Invalid value for %q", field),
+		Detail:   err.Error() + ".",
+		Subject:  &r,
+	}
+}
+
+// errDiag converts a Validate or constructor error into a diagnostic: a
+// *FieldError blames its option, anything else the whole block.
+func errDiag(body hcl.Body, blame hcl.Range, what string, err error) *hcl.Diagnostic {
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return fieldDiag(body, fe.Field, fe.Err)
+	}
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  fmt.Sprintf("Invalid %s", what),
+		Detail:   err.Error() + ".",
+		Subject:  &blame,
+	}
+}
+
+// decodeOptions runs the Defaults → decode → Validate steps for one plugin body.
+func decodeOptions(f *Factory, body hcl.Body, blame hcl.Range) (any, hcl.Diagnostics) {
+	o := f.NewOptions()
+	diags := gohcl.DecodeBody(body, nil, o)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	if v, ok := o.(Validator); ok {
+		if err := v.Validate(); err != nil {
+			return nil, hcl.Diagnostics{errDiag(body, blame, fmt.Sprintf("%s %q options", f.Kind, f.Name), err)}
+		}
+	}
+	return o, nil
+}
+
+// suggest returns a "Did you mean" sentence for name among candidates, or "".
+func suggest(name string, candidates []string) string {
+	best, bestD := "", 1<<30
+	for _, c := range candidates {
+		d := levenshtein.Distance(name, c, nil)
+		if d < bestD {
+			best, bestD = c, d
+		}
+	}
+	if best != "" && bestD <= max(2, len(name)/3) {
+		return fmt.Sprintf(" Did you mean %q?", best)
+	}
+	return ""
+}

@@ -1,0 +1,533 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/engine/internal/ack"
+)
+
+// ErrAborted is returned by emit, and by Run, once a pipeline was aborted: events
+// still in flight were not delivered and their batches were not acknowledged.
+var ErrAborted = errors.New("pipeline aborted")
+
+// Pipeline is a built pipeline, ready to Run once.
+type Pipeline struct {
+	name     string
+	settings Settings
+	log      *slog.Logger
+	inputs   []*inputUnit
+	filters  []node
+	routes   []node
+	outputs  []*outputUnit
+
+	queue     chan []*event.Event
+	abort     chan struct{}
+	abortOnce sync.Once
+	stats     Stats
+}
+
+// Stats are a pipeline's event counters.
+type Stats struct {
+	In        atomic.Int64 // events emitted by inputs
+	Filtered  atomic.Int64 // events that left the filter stage
+	Out       atomic.Int64 // event deliveries confirmed by outputs (one per output)
+	Dropped   atomic.Int64 // events dropped by filters (acknowledged)
+	Unrouted  atomic.Int64 // events that no output condition matched (acknowledged)
+	Failed    atomic.Int64 // event deliveries failed permanently (acknowledged as failed)
+	Retries   atomic.Int64 // output write attempts that failed and were retried
+	AcksFired atomic.Int64 // batch acknowledgements called
+}
+
+// Name returns the pipeline name.
+func (p *Pipeline) Name() string { return p.name }
+
+// Stats returns the live counters.
+func (p *Pipeline) Stats() *Stats { return &p.stats }
+
+// Settings returns the resolved settings.
+func (p *Pipeline) Settings() Settings { return p.settings }
+
+// Abort stops a pipeline without draining: outputs stop retrying and events in
+// flight are left unacknowledged (a source that acknowledges will resend them).
+func (p *Pipeline) Abort() {
+	p.abortOnce.Do(func() { close(p.abort) })
+}
+
+// Run runs the pipeline until every input has returned and everything they
+// emitted was delivered. Cancelling ctx begins a graceful drain: inputs are
+// told to stop, then in-flight events are delivered and outputs closed. Call
+// Abort to give up on the drain. Run returns the inputs' errors, or ErrAborted.
+func (p *Pipeline) Run(ctx context.Context) error {
+	s := p.settings
+	p.queue = make(chan []*event.Event, s.Workers)
+	p.abort = make(chan struct{})
+	for _, o := range p.outputs {
+		o.ch = make(chan []*event.Event, 1)
+	}
+
+	var sinks sync.WaitGroup
+	for _, o := range p.outputs {
+		sinks.Add(1)
+		go func() { defer sinks.Done(); o.run() }()
+	}
+	var workers sync.WaitGroup
+	for range s.Workers {
+		workers.Add(1)
+		go func() { defer workers.Done(); p.worker() }()
+	}
+	var inputs sync.WaitGroup
+	errs := make([]error, len(p.inputs))
+	for i, u := range p.inputs {
+		inputs.Add(1)
+		go func() {
+			defer inputs.Done()
+			errs[i] = u.run(ctx)
+		}()
+	}
+	p.log.Info("pipeline started", "workers", s.Workers, "batch_size", s.BatchSize, "batch_delay", s.BatchDelay)
+
+	// Shutdown order: every channel is closed by its only sender.
+	inputs.Wait()
+	p.log.Info("inputs finished, draining")
+	close(p.queue)
+	workers.Wait()
+	for _, o := range p.outputs {
+		close(o.ch)
+	}
+	sinks.Wait()
+	aborted := false
+	select {
+	case <-p.abort:
+		aborted = true
+	default:
+	}
+	st := &p.stats
+	p.log.Info("pipeline stopped", "in", st.In.Load(), "out", st.Out.Load(), "dropped", st.Dropped.Load(),
+		"unrouted", st.Unrouted.Load(), "failed", st.Failed.Load())
+	if aborted {
+		return ErrAborted
+	}
+	return errors.Join(errs...)
+}
+
+// inputUnit runs one input and decorates what it emits.
+type inputUnit struct {
+	id, typ   string
+	tags      []string
+	addFields []addField
+	in        Input
+	log       *slog.Logger
+	pl        *Pipeline
+}
+
+func (u *inputUnit) run(ctx context.Context) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("input %s panicked: %v", u.id, r)
+		}
+		if err != nil && !errors.Is(err, ErrAborted) {
+			u.log.Error("input failed", "err", err)
+		}
+	}()
+	return u.in.Run(ctx, u.emit)
+}
+
+// emit attaches the batch acknowledgement to every event, applies the common
+// input options and queues the events in chunks of at most the batch size.
+func (u *inputUnit) emit(b Batch) error {
+	p := u.pl
+	if len(b.Events) == 0 {
+		if b.Ack != nil {
+			p.stats.AcksFired.Add(1)
+			b.Ack(nil)
+		}
+		return nil
+	}
+	if b.Ack != nil {
+		tr := ack.New(len(b.Events), b.Ack, &p.stats.AcksFired)
+		for _, e := range b.Events {
+			e.SetAcker(tr)
+		}
+	}
+	if u.typ != "" || len(u.tags) > 0 || len(u.addFields) > 0 {
+		for _, e := range b.Events {
+			u.decorate(e)
+		}
+	}
+	events := b.Events
+	size := p.settings.BatchSize
+	for len(events) > 0 {
+		n := min(len(events), size)
+		chunk := events[:n:n]
+		events = events[n:]
+		select {
+		case p.queue <- chunk:
+			p.stats.In.Add(int64(n))
+		case <-p.abort:
+			return ErrAborted
+		}
+	}
+	return nil
+}
+
+func (u *inputUnit) decorate(e *event.Event) {
+	if u.typ != "" {
+		if _, ok := e.Get(typeRef); !ok {
+			_ = e.Set(typeRef, u.typ)
+		}
+	}
+	if len(u.tags) > 0 {
+		e.AddTag(u.tags...)
+	}
+	applyAddFields(e, u.addFields)
+}
+
+var typeRef = event.MustRef("type")
+
+func release(e *event.Event, err error) {
+	if a := e.Acker(); a != nil {
+		a.Release(err)
+	}
+}
+
+// worker takes batches from the queue, filling up to the batch size within the
+// batch delay, runs the filters and routes the result to the outputs.
+func (p *Pipeline) worker() {
+	size := p.settings.BatchSize
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		first, ok := <-p.queue
+		if !ok {
+			return
+		}
+		batch := first
+		if len(batch) < size {
+			batch = append(make([]*event.Event, 0, size), first...)
+			timer.Reset(p.settings.BatchDelay)
+		fill:
+			for len(batch) < size {
+				select {
+				case more, ok := <-p.queue:
+					if !ok {
+						break fill
+					}
+					batch = append(batch, more...)
+				case <-timer.C:
+					break fill
+				}
+			}
+			timer.Stop()
+		}
+		out := p.runNodes(p.filters, batch)
+		p.stats.Filtered.Add(int64(len(out)))
+		if !p.route(out) {
+			return
+		}
+	}
+}
+
+// runNodes applies a filter tree to events and returns the events that remain.
+func (p *Pipeline) runNodes(nodes []node, events []*event.Event) []*event.Event {
+	for _, n := range nodes {
+		if len(events) == 0 {
+			return events
+		}
+		switch n := n.(type) {
+		case *filterNode:
+			events = n.apply(events)
+		case *ifNode:
+			parts := n.partition(events)
+			events = events[:0:0]
+			for i, part := range parts {
+				if len(part) == 0 {
+					continue
+				}
+				var body []node
+				if i < len(n.branches) {
+					body = n.branches[i].body
+				} else {
+					body = n.els
+				}
+				events = append(events, p.runNodes(body, part)...)
+			}
+		}
+	}
+	return events
+}
+
+// partition splits events by the first matching branch; the last part is else.
+func (n *ifNode) partition(events []*event.Event) [][]*event.Event {
+	parts := make([][]*event.Event, len(n.branches)+1)
+	for _, e := range events {
+		i := len(n.branches)
+		for j, br := range n.branches {
+			if br.cond(e) {
+				i = j
+				break
+			}
+		}
+		parts[i] = append(parts[i], e)
+	}
+	return parts
+}
+
+// route hands every event to the outputs its conditions select. One event may
+// go to several outputs: it is shared (outputs never modify events) and counted
+// once more per extra output. It returns false if the pipeline was aborted.
+func (p *Pipeline) route(events []*event.Event) bool {
+	if len(events) == 0 {
+		return true
+	}
+	per := make([][]*event.Event, len(p.outputs))
+	for _, e := range events {
+		n := p.routeOne(p.routes, e, per)
+		switch {
+		case n == 0:
+			p.stats.Unrouted.Add(1)
+			release(e, nil)
+		case n > 1:
+			if a := e.Acker(); a != nil {
+				a.Retain(n - 1)
+			}
+		}
+	}
+	for i, evs := range per {
+		if len(evs) == 0 {
+			continue
+		}
+		select {
+		case p.outputs[i].ch <- evs:
+		case <-p.abort:
+			return false
+		}
+	}
+	return true
+}
+
+func (p *Pipeline) routeOne(nodes []node, e *event.Event, per [][]*event.Event) int {
+	n := 0
+	for _, nd := range nodes {
+		switch nd := nd.(type) {
+		case *routeNode:
+			per[nd.index] = append(per[nd.index], e)
+			n++
+		case *ifNode:
+			matched := false
+			for _, br := range nd.branches {
+				if br.cond(e) {
+					n += p.routeOne(br.body, e, per)
+					matched = true
+					break
+				}
+			}
+			if !matched {
+				n += p.routeOne(nd.els, e, per)
+			}
+		}
+	}
+	return n
+}
+
+// filterNode is one filter with its common options.
+type filterNode struct {
+	id           string
+	f            Filter
+	log          *slog.Logger
+	pl           *Pipeline
+	hasCommon    bool
+	addFields    []addField
+	addTags      []event.Template
+	removeFields []event.Template
+	removeTags   []event.Template
+}
+
+var errFilterPanic = errors.New("filter panicked")
+
+func (n *filterNode) call(e *event.Event, out []*event.Event) (res []*event.Event, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			n.log.Error("filter panicked; event passed on unchanged", "panic", r)
+			res, err = out, errFilterPanic
+		}
+	}()
+	return n.f.Filter(context.Background(), e, out)
+}
+
+func (n *filterNode) apply(events []*event.Event) []*event.Event {
+	out := make([]*event.Event, 0, len(events))
+	for _, e := range events {
+		start := len(out)
+		var err error
+		out, err = n.call(e, out)
+		if err != nil {
+			if len(out) == start {
+				out = append(out, e)
+			}
+			n.log.Debug("filter failed", "err", err)
+			continue
+		}
+		kept := false
+		for _, x := range out[start:] {
+			if x == e {
+				kept = true
+			}
+			if n.hasCommon {
+				n.common(x)
+			}
+		}
+		if !kept {
+			n.pl.stats.Dropped.Add(1)
+			release(e, nil)
+		}
+	}
+	return out
+}
+
+// common applies add_field, remove_field, add_tag, remove_tag in Logstash's
+// order (filters/base.rb filter_matched).
+func (n *filterNode) common(e *event.Event) {
+	applyAddFields(e, n.addFields)
+	for _, t := range n.removeFields {
+		if r, err := event.ParseRef(t.Render(e)); err == nil {
+			e.Delete(r)
+		}
+	}
+	if len(n.addTags) > 0 {
+		e.AddTag(renderTags(e, n.addTags)...)
+	}
+	if len(n.removeTags) > 0 {
+		e.RemoveTag(renderTags(e, n.removeTags)...)
+	}
+}
+
+// outputUnit owns one output: it connects, writes batches and retries with
+// capped exponential backoff while holding the batch, so a slow or down output
+// blocks the pipeline instead of losing events.
+type outputUnit struct {
+	id        string
+	index     int
+	out       Output
+	log       *slog.Logger
+	pl        *Pipeline
+	ch        chan []*event.Event
+	connected bool
+}
+
+func (o *outputUnit) run() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-o.pl.abort:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	for evs := range o.ch {
+		o.deliver(ctx, evs)
+	}
+	if err := o.out.Close(context.WithoutCancel(ctx)); err != nil {
+		o.log.Warn("output close failed", "err", err)
+	}
+}
+
+// sleep waits d or until abort; it reports false on abort.
+func (o *outputUnit) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-o.pl.abort:
+		return false
+	}
+}
+
+func (o *outputUnit) deliver(ctx context.Context, evs []*event.Event) {
+	st := &o.pl.stats
+	backoff := o.pl.settings.RetryInitial
+	wait := func(what string, err error, attempt int) bool {
+		st.Retries.Add(1)
+		if attempt == 1 || attempt%10 == 0 {
+			o.log.Warn(what+" failed; retrying", "err", err, "attempt", attempt, "backoff", backoff, "events", len(evs))
+		}
+		ok := o.sleep(backoff)
+		backoff = min(backoff*2, o.pl.settings.RetryMax)
+		return ok
+	}
+	for attempt := 1; len(evs) > 0; attempt++ {
+		select {
+		case <-o.pl.abort:
+			return
+		default:
+		}
+		if !o.connected {
+			if err := o.out.Connect(ctx); err != nil {
+				if !wait("connect", err, attempt) {
+					return
+				}
+				continue
+			}
+			o.connected = true
+		}
+		err := o.out.Write(ctx, evs)
+		if err == nil {
+			st.Out.Add(int64(len(evs)))
+			for _, e := range evs {
+				release(e, nil)
+			}
+			return
+		}
+		var be *BatchError
+		switch {
+		case IsPermanent(err):
+			o.fail(evs, err)
+			return
+		case errors.As(err, &be):
+			var retry []*event.Event
+			for i, e := range evs {
+				ferr, failed := be.Failed[i]
+				switch {
+				case !failed:
+					st.Out.Add(1)
+					release(e, nil)
+				case IsPermanent(ferr):
+					o.fail([]*event.Event{e}, ferr)
+				default:
+					retry = append(retry, e)
+				}
+			}
+			evs = retry
+			if len(evs) > 0 && !wait("write", err, attempt) {
+				return
+			}
+		case errors.Is(err, ErrNotConnected):
+			o.connected = false
+			if !wait("write", err, attempt) {
+				return
+			}
+		default:
+			if !wait("write", err, attempt) {
+				return
+			}
+		}
+	}
+}
+
+// fail acknowledges events that failed for good; they are counted and logged,
+// never silently lost.
+func (o *outputUnit) fail(evs []*event.Event, err error) {
+	o.pl.stats.Failed.Add(int64(len(evs)))
+	o.log.Error("events failed permanently", "events", len(evs), "err", err)
+	for _, e := range evs {
+		release(e, err)
+	}
+}

@@ -1,0 +1,260 @@
+// Command pipeline runs Logstash-compatible log pipelines.
+//
+// Exit codes: 0 success; 1 configuration error (nothing was started);
+// 2 usage error; 3 runtime failure (an input failed, or shutdown was forced
+// with events undelivered).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/pipelined/pipeline/dsl"
+	"github.com/pipelined/pipeline/dsl/ir"
+	"github.com/pipelined/pipeline/engine"
+	_ "github.com/pipelined/pipeline/plugins/all"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitConfig  = 1
+	exitUsage   = 2
+	exitRuntime = 3
+)
+
+// version is set with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+const usage = `Usage: pipeline <command> [flags]
+
+Commands:
+  run -f PATH       run the pipelines in PATH (a file, or a directory whose files load in lexical order)
+  check -f PATH     check the configuration and exit: 0 "Configuration OK", 1 with every error found
+  plugins           list the registered plugins
+  version           print the version
+
+Flags for run and check:
+  -f, --path.config PATH   pipeline file or directory (required)
+  -w, --pipeline.workers N filter workers (default: number of CPUs)
+  -b, --pipeline.batch.size N  events per worker batch (default 125)
+  --log.level LEVEL        debug, info, warn, error (default info)
+
+Exit codes: 0 success, 1 configuration error, 2 usage error, 3 runtime failure.
+`
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch cmd := args[0]; cmd {
+	case "run", "check":
+		return runOrCheck(cmd, args[1:], stdout, stderr)
+	case "plugins":
+		for _, f := range engine.Default.All() {
+			fmt.Fprintf(stdout, "%-7s %s\n", f.Kind, f.Name)
+		}
+		return exitOK
+	case "version", "--version", "-V":
+		fmt.Fprintf(stdout, "pipeline %s\n", buildVersion())
+		return exitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "pipeline: unknown command %q\n\n%s", cmd, usage)
+		return exitUsage
+	}
+}
+
+func buildVersion() string {
+	if version != "dev" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return version
+}
+
+func runOrCheck(cmd string, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("pipeline "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var path, level string
+	var workers, batch int
+	for _, n := range []string{"f", "path.config"} {
+		fs.StringVar(&path, n, "", "pipeline file or directory")
+	}
+	for _, n := range []string{"w", "pipeline.workers"} {
+		fs.IntVar(&workers, n, 0, "filter workers")
+	}
+	for _, n := range []string{"b", "pipeline.batch.size"} {
+		fs.IntVar(&batch, n, 0, "batch size")
+	}
+	fs.StringVar(&level, "log.level", "info", "log level")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if path == "" || fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "pipeline %s: -f PATH is required\n\n%s", cmd, usage)
+		return exitUsage
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		fmt.Fprintf(stderr, "pipeline: invalid --log.level %q: use debug, info, warn or error\n", level)
+		return exitUsage
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
+
+	cfg, diags := dsl.Load(path)
+	settings := engine.Settings{Workers: workers, BatchSize: batch, Logger: logger}
+	var pipelines []*engine.Pipeline
+	if cfg != nil {
+		for _, p := range cfg.Pipelines {
+			pl, d := engine.Build(p, engine.Default, settings)
+			diags = append(diags, d...)
+			if pl != nil {
+				pipelines = append(pipelines, pl)
+			}
+		}
+	}
+	if diags.HasErrors() {
+		writeDiags(stderr, cfg, diags)
+		fmt.Fprintf(stderr, "%d error(s) found; nothing was started.\n", countErrors(diags))
+		return exitConfig
+	}
+	if len(diags) > 0 {
+		writeDiags(stderr, cfg, diags)
+	}
+	if cmd == "check" {
+		fmt.Fprintln(stdout, "Configuration OK")
+		return exitOK
+	}
+	if len(pipelines) == 0 {
+		fmt.Fprintln(stderr, "pipeline: no pipelines found in", path)
+		return exitConfig
+	}
+	return runPipelines(pipelines, logger)
+}
+
+func countErrors(diags hcl.Diagnostics) int {
+	n := 0
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			n++
+		}
+	}
+	return n
+}
+
+// writeDiags prints each diagnostic as "file:line:col: severity: summary", its
+// detail, and the source line with the range underlined.
+func writeDiags(w io.Writer, cfg *ir.Config, diags hcl.Diagnostics) {
+	for _, d := range diags {
+		sev := "error"
+		if d.Severity == hcl.DiagWarning {
+			sev = "warning"
+		}
+		if d.Subject == nil {
+			fmt.Fprintf(w, "%s: %s\n", sev, d.Summary)
+		} else {
+			s := d.Subject
+			fmt.Fprintf(w, "%s:%d:%d: %s: %s\n", s.Filename, s.Start.Line, s.Start.Column, sev, d.Summary)
+		}
+		if d.Detail != "" {
+			fmt.Fprintf(w, "    %s\n", d.Detail)
+		}
+		if d.Subject != nil && cfg != nil {
+			if f := cfg.Files[d.Subject.Filename]; f != nil {
+				writeSnippet(w, f.Bytes, *d.Subject)
+			}
+		}
+	}
+}
+
+func writeSnippet(w io.Writer, src []byte, r hcl.Range) {
+	lines := strings.Split(string(src), "\n")
+	if r.Start.Line < 1 || r.Start.Line > len(lines) {
+		return
+	}
+	line := strings.TrimRight(lines[r.Start.Line-1], "\r")
+	fmt.Fprintf(w, "%5d | %s\n", r.Start.Line, line)
+	width := 1
+	if r.End.Line == r.Start.Line && r.End.Column > r.Start.Column {
+		width = r.End.Column - r.Start.Column
+	}
+	pad := make([]byte, 0, r.Start.Column)
+	for i, c := range []rune(line) {
+		if i >= r.Start.Column-1 {
+			break
+		}
+		if c == '\t' {
+			pad = append(pad, '\t')
+		} else {
+			pad = append(pad, ' ')
+		}
+	}
+	fmt.Fprintf(w, "      | %s%s\n", pad, strings.Repeat("^", width))
+}
+
+// runPipelines runs every pipeline until they all stop. The first SIGINT or
+// SIGTERM drains them (inputs stop, in-flight events are delivered); a second
+// one aborts, leaving undelivered batches unacknowledged.
+func runPipelines(pipelines []*engine.Pipeline, logger *slog.Logger) int {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	stopped := make(chan struct{})
+	go func() {
+		select {
+		case s := <-sigs:
+			logger.Info("signal received; draining (send again to force)", "signal", s.String())
+			cancel()
+		case <-stopped:
+			return
+		}
+		select {
+		case s := <-sigs:
+			logger.Warn("second signal; aborting, undelivered events stay unacknowledged", "signal", s.String())
+			for _, p := range pipelines {
+				p.Abort()
+			}
+		case <-stopped:
+		}
+	}()
+	var wg sync.WaitGroup
+	errs := make([]error, len(pipelines))
+	for i, p := range pipelines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = p.Run(ctx)
+		}()
+	}
+	wg.Wait()
+	close(stopped)
+	if err := errors.Join(errs...); err != nil {
+		logger.Error("pipeline failed", "err", strings.ReplaceAll(err.Error(), "\n", "; "))
+		return exitRuntime
+	}
+	return exitOK
+}

@@ -1,0 +1,26 @@
+// Package all registers every plugin of this module with engine.Default. Import
+// it for its side effects, only from main and CLI tests:
+//
+//	import _ "github.com/pipelined/pipeline/plugins/all"
+package all
+
+import (
+	// Codecs.
+	_ "github.com/pipelined/pipeline/plugins/codecs/json"
+	_ "github.com/pipelined/pipeline/plugins/codecs/jsonlines"
+	_ "github.com/pipelined/pipeline/plugins/codecs/line"
+	_ "github.com/pipelined/pipeline/plugins/codecs/plain"
+	_ "github.com/pipelined/pipeline/plugins/codecs/rubydebug"
+
+	// Filters.
+	_ "github.com/pipelined/pipeline/plugins/filters/drop"
+
+	// Inputs.
+	_ "github.com/pipelined/pipeline/plugins/inputs/generator"
+	_ "github.com/pipelined/pipeline/plugins/inputs/stdin"
+
+	// Outputs.
+	_ "github.com/pipelined/pipeline/plugins/outputs/file"
+	_ "github.com/pipelined/pipeline/plugins/outputs/null"
+	_ "github.com/pipelined/pipeline/plugins/outputs/stdout"
+)

@@ -1,0 +1,153 @@
+// Package json implements the json codec, like Logstash's: it decodes a whole
+// payload (a request body, a datagram, a stream) holding one JSON document, and
+// encodes each event as compact JSON with no delimiter.
+//
+// Decoding reads r to its end. An object makes one event, an array of objects
+// one event per element, blank input or null no event. Input that is not such
+// JSON is never dropped: it becomes one event with the text in message and the
+// tag _jsonparsefailure, as in Logstash. A string @timestamp is parsed (a bad one
+// gets the tag _timestampparsefailure) and "@metadata" becomes the metadata.
+// With target, the decoded object is put under that field instead. With
+// ecs_compatibility "v1" or "v8" (the Logstash 8 default), a document that makes
+// exactly one event also gets the text in [event][original], unless the JSON set
+// that field.
+//
+// For newline-delimited JSON streams use the json_lines codec.
+//
+// Encoding writes the event's fields, without [@metadata], as one JSON object with
+// sorted keys and @timestamp as an ISO 8601 string, with no trailing newline.
+//
+// Failure semantics: a read error is returned by Decode; a write error is
+// returned by Encode.
+package json
+
+import (
+	"io"
+	"log/slog"
+
+	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/plugins/internal/charset"
+	"github.com/pipelined/pipeline/plugins/internal/ecs"
+	"github.com/pipelined/pipeline/plugins/internal/jsonevents"
+)
+
+func init() { engine.RegisterCodec("json", New) }
+
+// Options configures the json codec.
+type Options struct {
+	// Charset is the character set of the input, converted to UTF-8 before
+	// parsing: UTF-8 (bytes are kept as they are), US-ASCII, ASCII-8BIT, BINARY,
+	// ISO-8859-1 or Windows-1252.
+	Charset string `hcl:"charset,optional"`
+	// Target is a field reference, such as "[document]", under which the decoded
+	// object is stored. Without it the object's keys become top-level fields.
+	Target string `hcl:"target,optional"`
+	// ECSCompatibility is "disabled", "v1" or "v8". With v1 or v8 a document that
+	// decodes to one event also gets its text in [event][original].
+	ECSCompatibility string `hcl:"ecs_compatibility,optional"`
+}
+
+// Defaults sets Logstash's defaults.
+func (o *Options) Defaults() {
+	o.Charset = "UTF-8"
+	o.ECSCompatibility = ecs.Default
+}
+
+// Validate checks the options.
+func (o *Options) Validate() error {
+	if _, err := charset.Lookup(o.Charset); err != nil {
+		return err
+	}
+	if _, err := jsonevents.NewParser(o.Target); err != nil {
+		return err
+	}
+	return ecs.Validate(o.ECSCompatibility)
+}
+
+// Codec is the json codec.
+type Codec struct {
+	parser   jsonevents.Parser
+	convert  charset.Converter
+	original bool
+	log      *slog.Logger
+}
+
+var _ engine.Codec = (*Codec)(nil)
+
+// New builds a json codec.
+func New(o Options, r engine.Resources) (*Codec, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	p, _ := jsonevents.NewParser(o.Target)
+	conv, _ := charset.Lookup(o.Charset)
+	log := r.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Codec{
+		parser:   p,
+		convert:  conv,
+		original: ecs.Enabled(o.ECSCompatibility),
+		log:      log,
+	}, nil
+}
+
+var originalRef = event.MustRef("[event][original]")
+
+// NewDecoder returns a decoder of the JSON document in r.
+func (c *Codec) NewDecoder(r io.Reader) engine.Decoder { return &decoder{c: c, r: r} }
+
+type decoder struct {
+	c       *Codec
+	r       io.Reader
+	read    bool
+	pending []*event.Event
+}
+
+// Decode returns the events of the document one by one, then io.EOF.
+func (d *decoder) Decode() (*event.Event, error) {
+	if !d.read {
+		d.read = true
+		b, err := io.ReadAll(d.r)
+		if err != nil {
+			return nil, err
+		}
+		b = d.c.convert(b)
+		evs, perr := d.c.parser.Append(nil, b)
+		if perr != nil {
+			d.c.log.Warn("JSON parse error, original data now in message field", "err", perr)
+		} else if len(evs) == 1 && d.c.original {
+			if _, ok := evs[0].Get(originalRef); !ok {
+				_ = evs[0].Set(originalRef, string(b))
+			}
+		}
+		d.pending = evs
+	}
+	if len(d.pending) == 0 {
+		return nil, io.EOF
+	}
+	e := d.pending[0]
+	d.pending[0] = nil
+	d.pending = d.pending[1:]
+	return e, nil
+}
+
+// NewEncoder returns an encoder writing each event to w as one JSON object.
+func (c *Codec) NewEncoder(w io.Writer) engine.Encoder { return &encoder{w: w} }
+
+type encoder struct {
+	w   io.Writer
+	buf []byte
+}
+
+// Encode writes e as JSON in one Write.
+func (en *encoder) Encode(e *event.Event) error {
+	b := e.AppendJSON(en.buf[:0])
+	_, err := en.w.Write(b)
+	if cap(b) <= 64<<10 {
+		en.buf = b
+	}
+	return err
+}

@@ -1,0 +1,139 @@
+// Package line implements the line codec: it reads line-oriented text, one event
+// per line, and writes one line per event, like Logstash's line codec.
+//
+// Decoding splits the stream on delimiter ("\n" by default) and removes the
+// delimiter and nothing else: with Windows line endings the message keeps its
+// trailing "\r" (set delimiter to "\r\n" to drop it), as in Logstash. An empty
+// line is an event with an empty message. A last line without a delimiter is
+// still an event when the stream ends. With ecs_compatibility "v1" or "v8" (the
+// Logstash 8 default), the line is also stored in [event][original].
+//
+// Encoding writes the format template rendered for the event, or without a
+// format Logstash's default "<@timestamp> <host> <message>", followed by the
+// delimiter.
+//
+// Failure semantics: a read error ends decoding with that error (after the
+// complete lines before it); a write error is returned by Encode.
+package line
+
+import (
+	"errors"
+	"io"
+
+	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/plugins/internal/charset"
+	"github.com/pipelined/pipeline/plugins/internal/ecs"
+	"github.com/pipelined/pipeline/plugins/internal/eventfmt"
+	"github.com/pipelined/pipeline/plugins/internal/linereader"
+)
+
+func init() { engine.RegisterCodec("line", New) }
+
+// Options configures the line codec.
+type Options struct {
+	// Format is a sprintf template, such as "%{[host][name]}: %{message}", used
+	// when encoding. Without it an event is written as
+	// "<@timestamp> <host> <message>".
+	Format string `hcl:"format,optional"`
+	// Charset is the character set of the input, converted to UTF-8 when
+	// decoding: UTF-8 (bytes are kept as they are), US-ASCII, ASCII-8BIT,
+	// BINARY, ISO-8859-1 or Windows-1252.
+	Charset string `hcl:"charset,optional"`
+	// Delimiter separates lines, both when decoding and when encoding.
+	Delimiter string `hcl:"delimiter,optional"`
+	// ECSCompatibility is "disabled", "v1" or "v8". With v1 or v8 decoded events
+	// also get the line in [event][original].
+	ECSCompatibility string `hcl:"ecs_compatibility,optional"`
+}
+
+// Defaults sets Logstash's defaults.
+func (o *Options) Defaults() {
+	o.Charset = "UTF-8"
+	o.Delimiter = "\n"
+	o.ECSCompatibility = ecs.Default
+}
+
+// Validate checks the options.
+func (o *Options) Validate() error {
+	if o.Delimiter == "" {
+		return &engine.FieldError{Field: "delimiter", Err: errors.New("must not be empty")}
+	}
+	if _, err := charset.Lookup(o.Charset); err != nil {
+		return err
+	}
+	return ecs.Validate(o.ECSCompatibility)
+}
+
+// Codec is the line codec.
+type Codec struct {
+	format   eventfmt.Formatter
+	convert  charset.Converter
+	delim    []byte
+	original bool
+}
+
+var _ engine.Codec = (*Codec)(nil)
+
+// New builds a line codec.
+func New(o Options, _ engine.Resources) (*Codec, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	f, err := eventfmt.New(o.Format)
+	if err != nil {
+		return nil, err
+	}
+	conv, _ := charset.Lookup(o.Charset)
+	return &Codec{format: f, convert: conv, delim: []byte(o.Delimiter), original: ecs.Enabled(o.ECSCompatibility)}, nil
+}
+
+var originalRef = event.MustRef("[event][original]")
+
+// NewDecoder returns a decoder of the lines of r. r is read through a
+// bufio.Reader of linereader.BufferSize bytes; a *bufio.Reader at least that
+// large is used directly.
+func (c *Codec) NewDecoder(r io.Reader) engine.Decoder {
+	return &decoder{c: c, lines: linereader.New(r, c.delim, 0)}
+}
+
+type decoder struct {
+	c     *Codec
+	lines *linereader.Reader
+}
+
+// Decode returns the event of the next line, or io.EOF at the end.
+func (d *decoder) Decode() (*event.Event, error) {
+	line, err := d.lines.Next()
+	if err != nil {
+		return nil, err
+	}
+	msg := string(d.c.convert(line))
+	e := event.NewMessage(msg)
+	if d.c.original {
+		if err := e.Set(originalRef, msg); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// NewEncoder returns an encoder writing one line per event to w.
+func (c *Codec) NewEncoder(w io.Writer) engine.Encoder { return &encoder{c: c, w: w} }
+
+type encoder struct {
+	c   *Codec
+	w   io.Writer
+	buf []byte
+}
+
+// Encode writes e and the delimiter in one Write.
+func (en *encoder) Encode(e *event.Event) error {
+	b := en.c.format.Append(en.buf[:0], e)
+	b = append(b, en.c.delim...)
+	_, err := en.w.Write(b)
+	if cap(b) <= 64<<10 {
+		en.buf = b
+	}
+	return err
+}

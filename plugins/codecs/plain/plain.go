@@ -1,0 +1,131 @@
+// Package plain implements the plain codec, like Logstash's: it reads a whole
+// payload (a datagram, a request body, a whole stream) as one event, and
+// writes events as text without a delimiter.
+//
+// Decoding reads r to its end and makes one event whose message is all the bytes
+// read; an empty stream makes no event. With ecs_compatibility "v1" or "v8" (the
+// Logstash 8 default) the text is also stored in [event][original]. For
+// line-oriented streams use the line codec instead.
+//
+// Encoding writes the format template rendered for the event, or without a
+// format Logstash's default "<@timestamp> <host> <message>", with nothing after
+// it.
+//
+// Failure semantics: a read error is returned by Decode and the bytes read
+// before it are discarded; a write error is returned by Encode.
+package plain
+
+import (
+	"io"
+
+	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/plugins/internal/charset"
+	"github.com/pipelined/pipeline/plugins/internal/ecs"
+	"github.com/pipelined/pipeline/plugins/internal/eventfmt"
+)
+
+func init() { engine.RegisterCodec("plain", New) }
+
+// Options configures the plain codec.
+type Options struct {
+	// Format is a sprintf template, such as "%{message}", used when encoding.
+	// Without it an event is written as "<@timestamp> <host> <message>".
+	Format string `hcl:"format,optional"`
+	// Charset is the character set of the input, converted to UTF-8 when
+	// decoding: UTF-8 (bytes are kept as they are), US-ASCII, ASCII-8BIT,
+	// BINARY, ISO-8859-1 or Windows-1252.
+	Charset string `hcl:"charset,optional"`
+	// ECSCompatibility is "disabled", "v1" or "v8". With v1 or v8 decoded events
+	// also get the text in [event][original].
+	ECSCompatibility string `hcl:"ecs_compatibility,optional"`
+}
+
+// Defaults sets Logstash's defaults.
+func (o *Options) Defaults() {
+	o.Charset = "UTF-8"
+	o.ECSCompatibility = ecs.Default
+}
+
+// Validate checks the options.
+func (o *Options) Validate() error {
+	if _, err := charset.Lookup(o.Charset); err != nil {
+		return err
+	}
+	return ecs.Validate(o.ECSCompatibility)
+}
+
+// Codec is the plain codec.
+type Codec struct {
+	format   eventfmt.Formatter
+	convert  charset.Converter
+	original bool
+}
+
+var _ engine.Codec = (*Codec)(nil)
+
+// New builds a plain codec.
+func New(o Options, _ engine.Resources) (*Codec, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	f, err := eventfmt.New(o.Format)
+	if err != nil {
+		return nil, err
+	}
+	conv, _ := charset.Lookup(o.Charset)
+	return &Codec{format: f, convert: conv, original: ecs.Enabled(o.ECSCompatibility)}, nil
+}
+
+var originalRef = event.MustRef("[event][original]")
+
+// NewDecoder returns a decoder that makes one event of all of r.
+func (c *Codec) NewDecoder(r io.Reader) engine.Decoder { return &decoder{c: c, r: r} }
+
+type decoder struct {
+	c    *Codec
+	r    io.Reader
+	done bool
+}
+
+// Decode returns the event of the whole stream, then io.EOF.
+func (d *decoder) Decode() (*event.Event, error) {
+	if d.done {
+		return nil, io.EOF
+	}
+	d.done = true
+	b, err := io.ReadAll(d.r)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) == 0 {
+		return nil, io.EOF
+	}
+	msg := string(d.c.convert(b))
+	e := event.NewMessage(msg)
+	if d.c.original {
+		if err := e.Set(originalRef, msg); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// NewEncoder returns an encoder writing events to w as text.
+func (c *Codec) NewEncoder(w io.Writer) engine.Encoder { return &encoder{c: c, w: w} }
+
+type encoder struct {
+	c   *Codec
+	w   io.Writer
+	buf []byte
+}
+
+// Encode writes e in one Write.
+func (en *encoder) Encode(e *event.Event) error {
+	b := en.c.format.Append(en.buf[:0], e)
+	_, err := en.w.Write(b)
+	if cap(b) <= 64<<10 {
+		en.buf = b
+	}
+	return err
+}

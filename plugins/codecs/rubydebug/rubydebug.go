@@ -1,0 +1,270 @@
+// Package rubydebug implements the rubydebug codec, Logstash's human-readable
+// event dump (Ruby's amazing_print), the default codec of the stdout output:
+//
+//	{
+//	    "@timestamp" => 2026-11-24T10:00:01.000Z,
+//	      "@version" => "1",
+//	          "host" => {
+//	        "hostname" => "web-1"
+//	    },
+//	       "message" => "hello",
+//	          "tags" => [
+//	        [0] "a"
+//	    ]
+//	}
+//
+// Keys are sorted (Logstash prints them in hash order) and right-aligned within
+// each object; strings are quoted and escaped as Ruby's String#inspect does;
+// timestamps, numbers (floats as Ruby prints them: 1.0, 1.0e+20), true, false and
+// nil are bare. With metadata set, [@metadata] is printed too, as a field named
+// "@metadata". Output is plain text, without colours.
+//
+// Decoding is not supported: Decode returns an error, as in Logstash.
+//
+// Failure semantics: a write error is returned by Encode.
+package rubydebug
+
+import (
+	"errors"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/plugins/internal/eventfmt"
+)
+
+func init() { engine.RegisterCodec("rubydebug", New) }
+
+// Options configures the rubydebug codec.
+type Options struct {
+	// Metadata also prints the event's [@metadata], as a field named "@metadata".
+	Metadata bool `hcl:"metadata,optional"`
+}
+
+// Codec is the rubydebug codec.
+type Codec struct {
+	metadata bool
+}
+
+var _ engine.Codec = (*Codec)(nil)
+
+// New builds a rubydebug codec.
+func New(o Options, _ engine.Resources) (*Codec, error) {
+	return &Codec{metadata: o.Metadata}, nil
+}
+
+// ErrDecodeUnsupported is returned by Decode.
+var ErrDecodeUnsupported = errors.New("rubydebug: decoding is not supported")
+
+// NewDecoder returns a decoder whose Decode always fails.
+func (c *Codec) NewDecoder(io.Reader) engine.Decoder { return decoder{} }
+
+type decoder struct{}
+
+func (decoder) Decode() (*event.Event, error) { return nil, ErrDecodeUnsupported }
+
+// NewEncoder returns an encoder writing one dump per event to w.
+func (c *Codec) NewEncoder(w io.Writer) engine.Encoder { return &encoder{c: c, w: w} }
+
+type encoder struct {
+	c   *Codec
+	w   io.Writer
+	buf []byte
+}
+
+// Encode writes the dump of e and a newline in one Write.
+func (en *encoder) Encode(e *event.Event) error {
+	fields := e.Fields()
+	if meta := e.Metadata(); en.c.metadata && len(meta) > 0 {
+		m := make(map[string]any, len(fields)+1)
+		for k, v := range fields {
+			m[k] = v
+		}
+		m[event.MetadataField] = meta
+		fields = m
+	}
+	b := Append(en.buf[:0], fields)
+	b = append(b, '\n')
+	_, err := en.w.Write(b)
+	if cap(b) <= 64<<10 {
+		en.buf = b
+	}
+	return err
+}
+
+// indentStep is amazing_print's default indentation.
+const indentStep = 4
+
+// Append appends the rubydebug form of an event value (usually the fields map)
+// to dst, without a final newline.
+func Append(dst []byte, v any) []byte { return appendValue(dst, v, 0) }
+
+// appendValue writes v whose opening line is already indented; indent is the
+// indentation of that line, used for nested lines and the closing bracket.
+func appendValue(dst []byte, v any, indent int) []byte {
+	switch x := v.(type) {
+	case map[string]any:
+		if len(x) == 0 {
+			return append(dst, "{}"...)
+		}
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		quoted := make([][]byte, len(keys))
+		width := 0
+		for i, k := range keys {
+			quoted[i] = appendInspect(nil, k)
+			width = max(width, utf8.RuneCount(quoted[i]))
+		}
+		dst = append(dst, "{\n"...)
+		for i, k := range keys {
+			dst = appendSpaces(dst, indent+indentStep+width-utf8.RuneCount(quoted[i]))
+			dst = append(dst, quoted[i]...)
+			dst = append(dst, " => "...)
+			dst = appendValue(dst, x[k], indent+indentStep)
+			if i < len(keys)-1 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, '\n')
+		}
+		dst = appendSpaces(dst, indent)
+		return append(dst, '}')
+	case []any:
+		if len(x) == 0 {
+			return append(dst, "[]"...)
+		}
+		width := len(strconv.Itoa(len(x) - 1))
+		dst = append(dst, "[\n"...)
+		for i, el := range x {
+			dst = appendSpaces(dst, indent+indentStep)
+			dst = append(dst, '[')
+			n := strconv.Itoa(i)
+			dst = appendSpaces(dst, width-len(n))
+			dst = append(dst, n...)
+			dst = append(dst, "] "...)
+			dst = appendValue(dst, el, indent+indentStep)
+			if i < len(x)-1 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, '\n')
+		}
+		dst = appendSpaces(dst, indent)
+		return append(dst, ']')
+	case string:
+		return appendInspect(dst, x)
+	case nil:
+		return append(dst, "nil"...)
+	case bool:
+		return strconv.AppendBool(dst, x)
+	case int64:
+		return strconv.AppendInt(dst, x, 10)
+	case float64:
+		return appendRubyFloat(dst, x)
+	case time.Time:
+		return eventfmt.AppendTimestamp(dst, x)
+	}
+	if n, err := event.Normalize(v); err == nil {
+		return appendValue(dst, n, indent)
+	}
+	return append(dst, "nil"...)
+}
+
+func appendSpaces(dst []byte, n int) []byte {
+	for range n {
+		dst = append(dst, ' ')
+	}
+	return dst
+}
+
+const hexUpper = "0123456789ABCDEF"
+
+// appendInspect quotes s as Ruby's String#inspect does for a UTF-8 string.
+func appendInspect(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\v':
+				dst = append(dst, '\\', 'v')
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\a':
+				dst = append(dst, '\\', 'a')
+			case 0x1b:
+				dst = append(dst, '\\', 'e')
+			case '#':
+				// "#{", "#$" and "#@" would interpolate in a Ruby literal.
+				if i+1 < len(s) && (s[i+1] == '{' || s[i+1] == '$' || s[i+1] == '@') {
+					dst = append(dst, '\\')
+				}
+				dst = append(dst, c)
+			default:
+				if c < 0x20 || c == 0x7f {
+					dst = append(dst, '\\', 'u', '0', '0', hexUpper[c>>4], hexUpper[c&0xF])
+				} else {
+					dst = append(dst, c)
+				}
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, '\\', 'x', hexUpper[c>>4], hexUpper[c&0xF])
+		case r < 0xA0: // C1 control characters
+			dst = append(dst, '\\', 'u', '0', '0', hexUpper[r>>4], hexUpper[r&0xF])
+		default:
+			dst = append(dst, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(dst, '"')
+}
+
+// appendRubyFloat appends f as Ruby's Float#to_s: plain notation with at least
+// one fraction digit when 1e-4 <= |f| < 1e16, otherwise d.ddde±XX.
+func appendRubyFloat(dst []byte, f float64) []byte {
+	switch {
+	case math.IsNaN(f):
+		return append(dst, "NaN"...)
+	case math.IsInf(f, 1):
+		return append(dst, "Infinity"...)
+	case math.IsInf(f, -1):
+		return append(dst, "-Infinity"...)
+	}
+	if a := math.Abs(f); a == 0 || (a >= 1e-4 && a < 1e16) {
+		n := len(dst)
+		dst = strconv.AppendFloat(dst, f, 'f', -1, 64)
+		if slices.Index(dst[n:], '.') < 0 {
+			dst = append(dst, '.', '0')
+		}
+		return dst
+	}
+	var tmp [32]byte
+	b := strconv.AppendFloat(tmp[:0], f, 'e', -1, 64) // d.ddde±XX
+	e := slices.Index(b, 'e')
+	dst = append(dst, b[:e]...)
+	if slices.Index(b[:e], '.') < 0 {
+		dst = append(dst, '.', '0')
+	}
+	return append(dst, b[e:]...)
+}

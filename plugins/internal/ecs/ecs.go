@@ -1,0 +1,32 @@
+// Package ecs holds the ecs_compatibility option shared by plugins whose field
+// names depend on Elastic Common Schema compatibility, as in Logstash.
+package ecs
+
+import (
+	"fmt"
+
+	"github.com/pipelined/pipeline/engine"
+)
+
+// The values of an ecs_compatibility option.
+const (
+	Disabled = "disabled"
+	V1       = "v1"
+	V8       = "v8"
+)
+
+// Default is the value used when a pipeline does not set ecs_compatibility:
+// "v8", the default of Logstash 8 (pipeline.ecs_compatibility).
+const Default = V8
+
+// Validate checks an ecs_compatibility value and blames the option otherwise.
+func Validate(v string) error {
+	switch v {
+	case Disabled, V1, V8:
+		return nil
+	}
+	return &engine.FieldError{Field: "ecs_compatibility", Err: fmt.Errorf("unsupported value %q: want %q, %q or %q", v, Disabled, V1, V8)}
+}
+
+// Enabled reports whether v selects ECS field names (v1 or v8).
+func Enabled(v string) bool { return v == V1 || v == V8 }

@@ -15,6 +15,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -167,6 +169,18 @@ func countErrors(diags hcl.Diagnostics) int {
 // writeDiags prints each diagnostic as "file:line:col: severity: summary", its
 // detail, and the source line with the range underlined.
 func writeDiags(w io.Writer, cfg *ir.Config, diags hcl.Diagnostics) {
+	diags = slices.Clone(diags)
+	// Front-end and engine errors interleave in file order.
+	sort.SliceStable(diags, func(i, j int) bool {
+		a, b := diags[i].Subject, diags[j].Subject
+		if a == nil || b == nil {
+			return a != nil
+		}
+		if a.Filename != b.Filename {
+			return a.Filename < b.Filename
+		}
+		return a.Start.Byte < b.Start.Byte
+	})
 	for _, d := range diags {
 		sev := "error"
 		if d.Severity == hcl.DiagWarning {

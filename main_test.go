@@ -282,7 +282,7 @@ output "file" "out" {
 	}
 }
 
-var inRe = regexp.MustCompile(`pipeline stopped .*\bin=(\d+)`)
+var inRe = regexp.MustCompile(`pipeline stopped.*\bin=(\d+)`)
 
 // TestSIGTERMMidRunDeliversEverythingEmitted: an endless generator is stopped
 // by SIGTERM; every event it emitted is in the file, once.

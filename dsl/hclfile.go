@@ -364,6 +364,11 @@ func isElseIf(b *hclsyntax.Block) bool {
 // result are made to point into the original file even when escapes make
 // the decoded string shorter than its source.
 func (p *hclParser) cond(label string, rng hcl.Range) ir.Expr {
+	if rng.Start.Byte < 0 || rng.End.Byte > len(p.src) || rng.Start.Byte > rng.End.Byte {
+		expr, diags := logstash.ParseCondition(label, rng.Start, p.filename)
+		p.diags = append(p.diags, diags...)
+		return expr
+	}
 	raw := p.src[rng.Start.Byte:rng.End.Byte]
 	start := rng.Start
 	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' {
@@ -371,7 +376,7 @@ func (p *hclParser) cond(label string, rng hcl.Range) ir.Expr {
 		start = p.lines.pos(rng.Start.Byte + 1)
 	}
 	expr, diags := logstash.ParseCondition(label, start, p.filename)
-	if offs, ok := decodeLabel(raw); ok && len(offs) == len(label)+1 && !identity(offs) {
+	if offs := decodeLabel(raw); len(offs) == len(label)+1 && !identity(offs) {
 		fn := func(pos hcl.Pos) hcl.Pos {
 			if pos == (hcl.Pos{}) {
 				return pos
@@ -390,7 +395,7 @@ func (p *hclParser) cond(label string, rng hcl.Range) ir.Expr {
 // (after pre-processing: invalid escapes, `%{` and `${` are literal) and
 // returns, for each byte of the decoded value and one past its end, the
 // offset of its source in raw.
-func decodeLabel(raw []byte) ([]int, bool) {
+func decodeLabel(raw []byte) []int {
 	var offs []int
 	for i := 0; i < len(raw); {
 		c := raw[i]
@@ -426,7 +431,7 @@ func decodeLabel(raw []byte) ([]int, bool) {
 			i++
 		}
 	}
-	return append(offs, len(raw)), true
+	return append(offs, len(raw))
 }
 
 func identity(offs []int) bool {

@@ -28,9 +28,9 @@ import (
 // condition string reaches logstash.ParseCondition as written.
 //
 // Tokens are classified with hclsyntax.LexConfig, so comments and code are
-// never touched. Each rewrite changes how the rest of the file lexes (e.g.
-// `${URL:http://x}` lexes `//x}` as a comment before the rewrite), so the
-// file is lexed again after every rewrite; config files are small.
+// never touched. A rewrite changes how the text after it lexes (before it,
+// `"${URL:http://x}"` lexes `//x}"` as a comment), so the text is lexed
+// again after every rewrite, from the start of the current line (segment).
 //
 // Every rewrite is recorded in an offsetMap, which maps positions in the
 // rewritten source back to the original one.
@@ -86,50 +86,86 @@ const (
 	strLabel                      // "…" block label: no templates allowed
 )
 
-// rewrite is one pending change to the current buffer.
+// rewrite is one pending change to the current text.
 type rewrite struct {
-	start, end int    // bytes of the current buffer to replace
+	start, end int    // rewritten-text offsets of the bytes to replace
 	repl       string // replacement
-	resume     int    // where to continue looking, in the new buffer
+	resume     int    // where to continue looking, after the change
 }
 
 // preprocess rewrites src (see above). It returns the rewritten source, the
 // map back to src (nil when nothing changed) and diagnostics about
 // unresolvable ${VAR} references, in original coordinates.
+//
+// It works segment by segment: a segment ends with a newline token outside
+// any string, where the lexer is back in its initial state, so a segment can
+// be lexed on its own. After each rewrite only the current segment (usually
+// one line) is lexed again.
 func preprocess(filename string, src []byte, lookupEnv func(string) (string, bool)) ([]byte, *offsetMap, hcl.Diagnostics) {
-	var diags hcl.Diagnostics
-	m := &offsetMap{}
-	buf := src
-	from := 0
-	for {
-		toks, _ := hclsyntax.LexConfig(buf, filename, hcl.InitialPos)
-		rw, ok := nextRewrite(toks, buf, from, lookupEnv, func(start, end int, name string) {
-			os := m.toOrig(start)
-			oe := os + (end - start) // the text is untouched original text
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Undefined environment variable",
-				Detail: fmt.Sprintf("The environment variable %q is not set. Set %s, or write ${%s:default} to give a default value.",
-					name, name, name),
-				Subject: &hcl.Range{Filename: filename, Start: hcl.Pos{Byte: os}, End: hcl.Pos{Byte: oe}},
-			})
+	var (
+		diags hcl.Diagnostics
+		m     = &offsetMap{}
+		out   []byte // rewritten text before the current segment
+		cur   []byte // rewritten text from the segment start, followed by src[o:]
+		o     int
+		from  int // rewritten-text offset where rewrites may start
+	)
+	const minWindow = 128
+	w := minWindow
+	undefined := func(start, end int, name string) {
+		orig := m.toOrig(start)
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Undefined environment variable",
+			Detail: fmt.Sprintf("The environment variable %q is not set. Set %s, or write ${%s:default} to give a default value.",
+				name, name, name),
+			// The text is untouched original text, so its length is the same.
+			Subject: &hcl.Range{Filename: filename, Start: hcl.Pos{Byte: orig}, End: hcl.Pos{Byte: orig + end - start}},
 		})
-		if !ok {
+	}
+	for {
+		base := len(out)
+		k := max(0, min(len(src)-o, w-len(cur)))
+		win := make([]byte, 0, len(cur)+k)
+		win = append(append(win, cur...), src[o:o+k]...)
+		atEOF := o+k == len(src)
+		toks, _ := hclsyntax.LexConfig(win, filename, hcl.Pos{Byte: base, Line: 1, Column: 1})
+		n, segEnd := segment(toks, base+len(win), atEOF)
+		if n < 0 {
+			w *= 2 // the segment goes on beyond the window
+			continue
+		}
+		if rw, ok := nextRewrite(toks[:n], win, base, from, lookupEnv, undefined); ok {
+			a, b := rw.start-base, rw.end-base
+			if b > len(cur) { // take the original text up to the rewrite into cur
+				o += b - len(cur)
+				cur = win[:b]
+			}
+			orig := m.toOrig(rw.start)
+			m.edits = append(m.edits, edit{
+				newStart: rw.start, newEnd: rw.start + len(rw.repl),
+				origStart: orig, origEnd: orig + (b - a),
+			})
+			nc := make([]byte, 0, len(cur)-(b-a)+len(rw.repl))
+			nc = append(append(append(nc, cur[:a]...), rw.repl...), cur[b:]...)
+			cur = nc
+			from = rw.resume
+			continue
+		}
+		// No (more) rewrites in this segment: commit it.
+		size := segEnd - base
+		if size <= len(cur) {
+			out = append(out, cur[:size]...)
+			cur = cur[size:]
+		} else {
+			out = append(out, win[:size]...)
+			o += size - len(cur)
+			cur = nil
+		}
+		w = minWindow
+		if atEOF && size == len(win) {
 			break
 		}
-		nb := make([]byte, 0, len(buf)-(rw.end-rw.start)+len(rw.repl))
-		nb = append(nb, buf[:rw.start]...)
-		nb = append(nb, rw.repl...)
-		nb = append(nb, buf[rw.end:]...)
-		os := m.toOrig(rw.start)
-		m.edits = append(m.edits, edit{
-			newStart: rw.start, newEnd: rw.start + len(rw.repl),
-			origStart: os, origEnd: os + (rw.end - rw.start),
-		})
-		// Later edits start at or after this one's end, so the recorded
-		// edits stay sorted and never need shifting.
-		buf = nb
-		from = rw.resume
 	}
 	// Fill in line and column of the diagnostics' positions.
 	li := newLineIndex(src)
@@ -140,13 +176,38 @@ func preprocess(filename string, src []byte, lookupEnv func(string) (string, boo
 	if len(m.edits) == 0 {
 		return src, nil, diags
 	}
-	return buf, m, diags
+	return out, m, diags
 }
 
-// nextRewrite finds the first rewrite at or after offset from. undefined is
-// called for a ${VAR} with no value and no default (the rewrite then
-// substitutes the empty string).
-func nextRewrite(toks hclsyntax.Tokens, buf []byte, from int, lookupEnv func(string) (string, bool), undefined func(start, end int, name string)) (rewrite, bool) {
+// segment finds the end of the first segment in toks: it returns the number
+// of tokens in it and its end offset, or -1 if the window (ending at end)
+// holds no complete segment.
+func segment(toks hclsyntax.Tokens, end int, atEOF bool) (int, int) {
+	depth := 0 // open strings
+	for i, tok := range toks {
+		switch tok.Type {
+		case hclsyntax.TokenOQuote, hclsyntax.TokenOHeredoc:
+			depth++
+		case hclsyntax.TokenCQuote, hclsyntax.TokenCHeredoc:
+			depth = max(0, depth-1)
+		case hclsyntax.TokenNewline:
+			// Leave a margin before a window's end: the lexer may look ahead.
+			if depth == 0 && (atEOF || tok.Range.End.Byte+8 <= end) {
+				return i + 1, tok.Range.End.Byte
+			}
+		}
+	}
+	if atEOF {
+		return len(toks), end
+	}
+	return -1, 0
+}
+
+// nextRewrite finds the first rewrite at or after offset from in a segment's
+// tokens. text holds the segment's text, text[0] being at offset base.
+// undefined is called for a ${VAR} with no value and no default (the
+// rewrite then substitutes the empty string).
+func nextRewrite(toks hclsyntax.Tokens, text []byte, base, from int, lookupEnv func(string) (string, bool), undefined func(start, end int, name string)) (rewrite, bool) {
 	var stack []strKind // open strings, innermost last
 	prev := -1          // index of the previous non-comment token
 	top := func() strKind {
@@ -208,16 +269,17 @@ func nextRewrite(toks hclsyntax.Tokens, buf []byte, from int, lookupEnv func(str
 			if top() == strLabel {
 				return rewrite{start: s, end: s, repl: "$", resume: s + 1}, true
 			}
-			mt := placeholder.FindSubmatchIndex(buf[s:])
+			mt := placeholder.FindSubmatchIndex(text[s-base:])
 			if mt == nil {
 				break // an HCL interpolation such as ${upper(x)}: leave it to HCL
 			}
-			name := string(buf[s+mt[2] : s+mt[3]])
+			name := string(text[s-base+mt[2] : s-base+mt[3]])
+			quoted := top() != strHeredoc
 			var repl string
 			if v, ok := lookupEnv(name); ok {
-				repl = escapeValue(v, top() != strHeredoc)
+				repl = escapeValue(v, quoted)
 			} else if mt[4] >= 0 {
-				repl = escapeTemplates(string(buf[s+mt[4] : s+mt[5]]))
+				repl = escapeDefault(string(text[s-base+mt[4]:s-base+mt[5]]), quoted)
 			} else {
 				undefined(s, s+mt[1], name)
 			}
@@ -309,23 +371,29 @@ func escapeValue(v string, quoted bool) string {
 	return b.String()
 }
 
-// escapeTemplates makes a ${VAR:default} default literal: it is written in
-// the string's own syntax (so backslash escapes keep their HCL meaning in
-// quoted strings), but `%{` and `${` in it are not templates. Already doubled
-// `%%{` and `$${` stay as they are.
-func escapeTemplates(s string) string {
+// escapeDefault makes a ${VAR:default} default literal. It is written in
+// the string's own syntax, so backslash escapes keep their HCL meaning in
+// quoted strings, but `%{` and `${` in it are not templates (already doubled
+// `%%{` and `$${` stay as they are), and in a quoted string a bare `"` (only
+// possible because the lexer took the default for template code) is escaped.
+func escapeDefault(s string, quoted bool) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c == '%' || c == '$' {
-			if strings.HasPrefix(s[i+1:], string(c)+"{") {
-				b.WriteString(s[i : i+3])
-				i += 2
-				continue
-			}
-			if strings.HasPrefix(s[i+1:], "{") {
-				b.WriteByte(c)
-			}
+		switch {
+		case quoted && c == '\\' && i+1 < len(s):
+			b.WriteString(s[i : i+2])
+			i++
+			continue
+		case quoted && c == '"':
+			b.WriteString(`\"`)
+			continue
+		case (c == '%' || c == '$') && strings.HasPrefix(s[i+1:], string(c)+"{"):
+			b.WriteString(s[i : i+3])
+			i += 2
+			continue
+		case (c == '%' || c == '$') && strings.HasPrefix(s[i+1:], "{"):
+			b.WriteByte(c)
 		}
 		b.WriteByte(c)
 	}

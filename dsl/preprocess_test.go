@@ -216,7 +216,11 @@ func checkDiag(t *testing.T, src string, diags hcl.Diagnostics, summary, at stri
 // consistent with the original source, and names and labels slice out of
 // the original bytes.
 func TestRemappedAST(t *testing.T) {
-	src := `# %{comment} ${UNSET}
+	t.Run("LF", func(t *testing.T) { testRemappedAST(t, remappedSrc) })
+	t.Run("CRLF", func(t *testing.T) { testRemappedAST(t, strings.ReplaceAll(remappedSrc, "\n", "\r\n")) })
+}
+
+const remappedSrc = `# %{comment} ${UNSET}
 pipeline "p" {
   input "a" "%{x}" { v = "%{SYSLOGLINE} ${HOME} ${TRICKY} é ${NOPE:d}" }
   if "[m] =~ /%{X}\d/ and [h] == '${HOME}'" {
@@ -234,6 +238,8 @@ pipeline "p" {
   output "stdout" { t = "\u00e9 %{x}" }
 }
 `
+
+func testRemappedAST(t *testing.T, src string) {
 	cfg, diags := testLoader().LoadSource("t.hcl", []byte(src))
 	for _, d := range diags {
 		t.Errorf("diag: %s", d)
@@ -400,7 +406,7 @@ func TestOffsetMap(t *testing.T) {
 }
 
 func TestLineIndex(t *testing.T) {
-	src := "ab\né x\r\n\tz"
+	src := "ab\né x\r\n\tz \"e\u0301 👍🏽\" y\n"
 	li := newLineIndex([]byte(src))
 	toks, _ := hclsyntax.LexConfig([]byte(src), "", hcl.InitialPos)
 	for _, tok := range toks {
@@ -408,6 +414,22 @@ func TestLineIndex(t *testing.T) {
 			if got := li.pos(p.Byte); got != p {
 				t.Errorf("pos(%d) = %#v; hcl says %#v", p.Byte, got, p)
 			}
+		}
+	}
+}
+
+// BenchmarkLoad loads a 1000-line file with 3000 rewrites.
+func BenchmarkLoad(b *testing.B) {
+	var sb strings.Builder
+	for range 250 {
+		sb.WriteString("filter \"grok\" {\n  match = { message = [\"%{SYSLOGBASE} %{WORD:a} \\[%{DATA:b}\\] ${HOME}\"] }\n}\n\n")
+	}
+	src := []byte(sb.String())
+	l := testLoader()
+	b.SetBytes(int64(len(src)))
+	for b.Loop() {
+		if _, diags := l.LoadSource("p.hcl", src); diags.HasErrors() {
+			b.Fatal(diags)
 		}
 	}
 }

@@ -288,8 +288,13 @@ func (b *builder) nodes(in []ir.Node, kind ir.Kind) ([]node, hcl.Diagnostics) {
 		case *ir.If:
 			c := &ifNode{}
 			for _, br := range n.Branches {
-				eval, d := cond.Compile(br.Cond)
-				diags = append(diags, d...)
+				// A nil condition was already reported by the front-end.
+				eval := func(*event.Event) bool { return false }
+				if br.Cond != nil {
+					var d hcl.Diagnostics
+					eval, d = cond.Compile(br.Cond)
+					diags = append(diags, d...)
+				}
 				body, d := b.nodes(br.Body, kind)
 				diags = append(diags, d...)
 				c.branches = append(c.branches, branch{cond: eval, body: body})

@@ -46,7 +46,7 @@ type codecBlock struct {
 	Type      string    `hcl:"type,label"`
 	Body      hcl.Body  `hcl:",remain"`
 	DefRange  hcl.Range `hcl:",def_range"`
-	TypeRange hcl.Range `hcl:",label_range"`
+	TypeRange hcl.Range `hcl:"type,label_range"`
 }
 
 // CommonOptionNames lists the options the engine handles for each kind, for docs.

@@ -21,6 +21,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -75,28 +76,41 @@ func AppendJSONValue(dst []byte, v any) []byte {
 	return append(dst, "null"...)
 }
 
-// jsonAppendObject writes m with sorted keys. Up to 32 keys are sorted in a
+// jsonAppendObject writes m with sorted keys. Up to 32 entries are sorted in a
 // stack buffer, so encoding an ordinary event does not allocate.
 func jsonAppendObject(dst []byte, m map[string]any) []byte {
 	if len(m) == 0 {
 		return append(dst, '{', '}')
 	}
-	var buf [32]string
-	keys := buf[:0]
-	for k := range m {
-		keys = append(keys, k)
+	var buf [32]jsonKV
+	kvs := buf[:0]
+	for k, v := range m {
+		kvs = append(kvs, jsonKV{k, v})
 	}
-	slices.Sort(keys)
+	if len(kvs) <= 16 {
+		for i := 1; i < len(kvs); i++ {
+			for j := i; j > 0 && kvs[j].k < kvs[j-1].k; j-- {
+				kvs[j], kvs[j-1] = kvs[j-1], kvs[j]
+			}
+		}
+	} else {
+		slices.SortFunc(kvs, func(a, b jsonKV) int { return strings.Compare(a.k, b.k) })
+	}
 	dst = append(dst, '{')
-	for i, k := range keys {
+	for i := range kvs {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = jsonAppendString(dst, k)
+		dst = jsonAppendString(dst, kvs[i].k)
 		dst = append(dst, ':')
-		dst = AppendJSONValue(dst, m[k])
+		dst = AppendJSONValue(dst, kvs[i].v)
 	}
 	return append(dst, '}')
+}
+
+type jsonKV struct {
+	k string
+	v any
 }
 
 const jsonHex = "0123456789ABCDEF"
@@ -114,6 +128,13 @@ func jsonAppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Skip eight plain ASCII bytes at a time.
+		for i+8 <= len(s) && !jsonSpecial8(s[i:i+8]) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if jsonSafe[c] {
@@ -153,6 +174,18 @@ func jsonAppendString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// jsonSpecial8 reports whether any of the 8 bytes of s is below 0x20, '"',
+// '\\' or not ASCII (the "has less than" and "has zero byte" word tricks).
+func jsonSpecial8(s string) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	ctl := (x - lo*0x20) &^ x
+	q := x ^ (lo * '"')
+	b := x ^ (lo * '\\')
+	return (ctl|(q-lo)&^q|(b-lo)&^b|x)&hi != 0
 }
 
 // jsonAppendFloat appends f as Java's Double.toString: plain notation with at

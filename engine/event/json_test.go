@@ -316,3 +316,19 @@ func BenchmarkEncodingJSONUnmarshal(b *testing.B) {
 		}
 	}
 }
+
+func TestAppendJSONManyKeysSorted(t *testing.T) {
+	for _, n := range []int{2, 16, 17, 32, 33, 100} {
+		m := map[string]any{}
+		for i := range n {
+			m[string(rune('a'+i%26))+strings.Repeat("x", i/26)+"k"] = int64(i)
+		}
+		want, err := json.Marshal(m) // encoding/json sorts keys too
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := AppendJSONValue(nil, m); string(got) != string(want) {
+			t.Errorf("%d keys:\n got %s\nwant %s", n, got, want)
+		}
+	}
+}

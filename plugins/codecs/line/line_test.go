@@ -152,7 +152,7 @@ func BenchmarkDecode(b *testing.B) {
 }
 
 func BenchmarkEncode(b *testing.B) {
-	c := newCodec(b, `format = "%{message}"`)
+	c := newCodec(b, `format = "%%{message}"`)
 	e := event.NewMessage("<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8")
 	enc := c.NewEncoder(io.Discard)
 	b.ReportAllocs()

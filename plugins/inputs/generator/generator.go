@@ -87,7 +87,7 @@ type Input struct {
 	count       int64
 	threads     int
 	batchSize   int
-	host        string
+	host        any // the host name, boxed once
 	hostRef     event.Ref
 	sequenceRef event.Ref
 	stdin       io.Reader // for message "stdin"; tests substitute it

@@ -62,7 +62,7 @@ const defaultBatchSize = 125
 type Input struct {
 	codec     engine.Codec
 	batchSize int
-	host      string
+	host      any // the host name, boxed once
 	hostRef   event.Ref
 	log       *slog.Logger
 	stdin     io.Reader // os.Stdin; tests substitute it

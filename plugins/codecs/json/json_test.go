@@ -1,0 +1,48 @@
+package json
+
+import (
+	"errors"
+	"testing"
+	"testing/iotest"
+
+	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/plugins/internal/plugintest"
+)
+
+func TestGolden(t *testing.T) {
+	plugintest.RunCodecGolden(t, func(opts []byte) (engine.Codec, error) {
+		var o Options
+		o.Defaults()
+		if err := plugintest.DecodeOptions(&o, opts); err != nil {
+			return nil, err
+		}
+		if err := o.Validate(); err != nil {
+			return nil, err
+		}
+		return New(o, engine.Resources{})
+	})
+}
+
+func TestDecodeReadError(t *testing.T) {
+	c, err := New(plugintest.NewOptions[Options](t, ""), engine.Resources{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	dec := c.NewDecoder(iotest.ErrReader(boom))
+	if _, err := dec.Decode(); !errors.Is(err, boom) {
+		t.Errorf("Decode error = %v; want %v", err, boom)
+	}
+}
+
+func TestOptionsValidate(t *testing.T) {
+	for _, hcl := range []string{`charset = "nope"`, `target = "[a"`, `ecs_compatibility = "v9"`} {
+		o := plugintest.NewOptions[Options](t, hcl)
+		if err := o.Validate(); err == nil {
+			t.Errorf("Validate(%s) = nil; want an error", hcl)
+		}
+		if _, err := New(o, engine.Resources{}); err == nil {
+			t.Errorf("New(%s) = nil error; want one", hcl)
+		}
+	}
+}

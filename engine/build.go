@@ -166,6 +166,28 @@ func (b *builder) codec(f *Factory, pl *ir.Plugin, blk *codecBlock) (Codec, hcl.
 	return c.(Codec), nil
 }
 
+// construct decodes a plugin's own options from rest (what the common options
+// left), builds its codec if it takes one, and calls its constructor.
+func (b *builder) construct(f *Factory, pl *ir.Plugin, rest hcl.Body, codec *codecBlock) (any, Resources, hcl.Diagnostics) {
+	res := b.resources(pl)
+	var diags hcl.Diagnostics
+	if pl.Kind != ir.Filter {
+		var d hcl.Diagnostics
+		res.Codec, d = b.codec(f, pl, codec)
+		diags = append(diags, d...)
+	}
+	o, d := decodeOptions(f, rest, pl.Range)
+	diags = append(diags, d...)
+	if diags.HasErrors() {
+		return nil, res, diags
+	}
+	p, err := f.build(o, res)
+	if err != nil {
+		return nil, res, hcl.Diagnostics{errDiag(rest, pl.Range, fmt.Sprintf("%s %q", pl.Kind, pl.Type), err)}
+	}
+	return p, res, diags
+}
+
 func (b *builder) input(pl *ir.Plugin) (*inputUnit, hcl.Diagnostics) {
 	f, diags := b.lookup(pl)
 	if diags.HasErrors() {
@@ -175,24 +197,14 @@ func (b *builder) input(pl *ir.Plugin) (*inputUnit, hcl.Diagnostics) {
 	if diags = gohcl.DecodeBody(pl.Body, nil, &com); diags.HasErrors() {
 		return nil, diags
 	}
-	u := &inputUnit{id: pl.ID, typ: com.Type, pl: b.pl}
-	u.tags = com.Tags
+	u := &inputUnit{id: pl.ID, typ: com.Type, tags: com.Tags, pl: b.pl}
 	u.addFields, diags = parseAddFields(com.AddField, pl.Body)
-	res := b.resources(pl)
-	codec, d := b.codec(f, pl, com.Codec)
-	diags = append(diags, d...)
-	res.Codec = codec
-	o, d := decodeOptions(f, com.Rest, pl.Range)
+	in, res, d := b.construct(f, pl, com.Rest, com.Codec)
 	diags = append(diags, d...)
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	in, err := f.build(o, res)
-	if err != nil {
-		return nil, hcl.Diagnostics{errDiag(com.Rest, pl.Range, fmt.Sprintf("input %q", pl.Type), err)}
-	}
-	u.in = in.(Input)
-	u.log = res.Logger
+	u.in, u.log = in.(Input), res.Logger
 	return u, nil
 }
 
@@ -216,19 +228,12 @@ func (b *builder) filter(pl *ir.Plugin) (*filterNode, hcl.Diagnostics) {
 	n.removeTags, d = parseTemplates(com.RemoveTag, pl.Body, "remove_tag")
 	diags = append(diags, d...)
 	n.hasCommon = len(n.addFields)+len(n.addTags)+len(n.removeFields)+len(n.removeTags) > 0
-	o, d := decodeOptions(f, com.Rest, pl.Range)
+	fl, res, d := b.construct(f, pl, com.Rest, nil)
 	diags = append(diags, d...)
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	res := b.resources(pl)
-	fl, err := f.build(o, res)
-	if err != nil {
-		return nil, hcl.Diagnostics{errDiag(com.Rest, pl.Range, fmt.Sprintf("filter %q", pl.Type), err)}
-	}
-	n.f = fl.(Filter)
-	n.log = res.Logger
-	n.pl = b.pl
+	n.f, n.log, n.pl = fl.(Filter), res.Logger, b.pl
 	return n, nil
 }
 
@@ -241,18 +246,9 @@ func (b *builder) output(pl *ir.Plugin) (*outputUnit, hcl.Diagnostics) {
 	if diags = gohcl.DecodeBody(pl.Body, nil, &com); diags.HasErrors() {
 		return nil, diags
 	}
-	res := b.resources(pl)
-	codec, d := b.codec(f, pl, com.Codec)
-	diags = append(diags, d...)
-	res.Codec = codec
-	o, d := decodeOptions(f, com.Rest, pl.Range)
-	diags = append(diags, d...)
-	if diags.HasErrors() {
-		return nil, diags
-	}
-	out, err := f.build(o, res)
-	if err != nil {
-		return nil, hcl.Diagnostics{errDiag(com.Rest, pl.Range, fmt.Sprintf("output %q", pl.Type), err)}
+	out, res, d := b.construct(f, pl, com.Rest, com.Codec)
+	if d.HasErrors() {
+		return nil, d
 	}
 	return &outputUnit{id: pl.ID, out: out.(Output), log: res.Logger, pl: b.pl}, nil
 }

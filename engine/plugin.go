@@ -24,7 +24,8 @@ type Input interface {
 	Run(ctx context.Context, emit EmitFunc) error
 }
 
-// EmitFunc hands one batch to the pipeline. See Input.
+// EmitFunc hands one batch to the pipeline. It is safe for concurrent use: a
+// server input may call it from one goroutine per connection. See Input.
 type EmitFunc func(b Batch) error
 
 // Batch is a group of events from one read of the source.
@@ -86,7 +87,8 @@ type Codec interface {
 	NewEncoder(w io.Writer) Encoder
 }
 
-// Decoder reads events from a stream. Decode returns io.EOF at the end.
+// Decoder reads events from a stream. Decode returns an event or an error, never
+// both; io.EOF at the end of the stream.
 type Decoder interface {
 	Decode() (*event.Event, error)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"strconv"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
 	"github.com/pipelined/pipeline/dsl/ir"
+	"github.com/pipelined/pipeline/dsl/logstash"
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
 )
@@ -330,10 +332,12 @@ func TestBackPressureBoundsInFlightAndLosesNothing(t *testing.T) {
 	runtime.GC()
 	var m1 runtime.MemStats
 	runtime.ReadMemStats(&m1)
-	time.Sleep(300 * time.Millisecond)
+	rss1 := rssBytes(t)
+	time.Sleep(500 * time.Millisecond)
 	runtime.GC()
 	var m2 runtime.MemStats
 	runtime.ReadMemStats(&m2)
+	rss2 := rssBytes(t)
 	stuck := pl.Stats().In.Load()
 	// queue (workers batches) + one batch per worker + output channel (1) + one
 	// in the sink, plus one batch the input holds in emit: a bound in batches.
@@ -342,6 +346,9 @@ func TestBackPressureBoundsInFlightAndLosesNothing(t *testing.T) {
 	}
 	if grow := int64(m2.HeapInuse) - int64(m1.HeapInuse); grow > 4<<20 {
 		t.Errorf("heap grew %d bytes while blocked; want flat", grow)
+	}
+	if grow := rss2 - rss1; grow > 8<<20 {
+		t.Errorf("RSS grew %d bytes while blocked; want flat", grow)
 	}
 	close(c.gate)
 	time.Sleep(200 * time.Millisecond)
@@ -396,4 +403,101 @@ func TestAbortLeavesUndeliveredBatchesUnacked(t *testing.T) {
 	if len(c.acks.calls) != 0 {
 		t.Errorf("%d batches acked although nothing was delivered", len(c.acks.calls))
 	}
+}
+
+type dropAllOptions struct{}
+type dropAll struct{}
+
+func (dropAll) Filter(_ context.Context, _ *event.Event, out []*event.Event) ([]*event.Event, error) {
+	return out, nil
+}
+
+func init() {
+	engine.RegisterFilter("test_drop_all", func(dropAllOptions, engine.Resources) (dropAll, error) { return dropAll{}, nil })
+}
+
+// BenchmarkPipelineDrop measures the engine's own cost per event: emit with an
+// acknowledgement, queue, worker batching, one filter that drops, ack.
+func BenchmarkPipelineDrop(b *testing.B) {
+	key := "bench-drop"
+	c := &control{gate: make(chan struct{}), byOut: map[string]int{}}
+	c.acks.calls, c.acks.errs = map[int]int{}, map[int]error{}
+	close(c.gate)
+	controls.Store(key, c)
+	defer controls.Delete(key)
+	k := fmt.Sprintf("key = %q\n", key)
+	batches := max(b.N/125, 1)
+	p := &ir.Pipeline{
+		Inputs:  []*ir.Plugin{plugin(b, ir.Input, "test_gen", "gen", k+fmt.Sprintf("batches = %d\nsize = 125\n", batches))},
+		Filters: []ir.Node{plugin(b, ir.Filter, "test_drop_all", "all", "")},
+		Outputs: []ir.Node{plugin(b, ir.Output, "test_sink", "a", k)},
+	}
+	pl := build(b, p, engine.Settings{})
+	b.ReportAllocs()
+	b.ResetTimer()
+	if err := pl.Run(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	if got := pl.Stats().Dropped.Load(); got != int64(batches*125) {
+		b.Fatalf("dropped %d; want %d", got, batches*125)
+	}
+	b.ReportMetric(float64(batches*125)/b.Elapsed().Seconds(), "events/s")
+}
+
+func condExpr(t testing.TB, src string) ir.Expr {
+	t.Helper()
+	x, diags := logstash.ParseCondition(src, hcl.InitialPos, "cond")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	return x
+}
+
+// Output conditionals route each event to the outputs whose branch matches;
+// an event no output takes is counted as unrouted and still acknowledged.
+func TestOutputRoutingAndUnroutedAcks(t *testing.T) {
+	key, c := newControl(t)
+	k := fmt.Sprintf("key = %q\n", key)
+	p := &ir.Pipeline{
+		Inputs: []*ir.Plugin{plugin(t, ir.Input, "test_gen", "gen", k+"batches = 4\nsize = 25\n")},
+		Outputs: []ir.Node{
+			&ir.If{
+				Branches: []ir.Branch{
+					{Cond: condExpr(t, `[message] =~ /0$/`), Body: []ir.Node{plugin(t, ir.Output, "test_sink", "tens", k)}},
+					{Cond: condExpr(t, `[message] =~ /5$/`), Body: []ir.Node{
+						plugin(t, ir.Output, "test_sink", "fives", k),
+						plugin(t, ir.Output, "test_sink", "fives_copy", k),
+					}},
+				},
+			},
+		},
+	}
+	pl := build(t, p, engine.Settings{Workers: 2})
+	if err := run(t, pl, context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkAcks(t, c, 4)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byOut["tens"] != 10 || c.byOut["fives"] != 10 || c.byOut["fives_copy"] != 10 {
+		t.Errorf("routed tens=%d fives=%d fives_copy=%d; want 10 each", c.byOut["tens"], c.byOut["fives"], c.byOut["fives_copy"])
+	}
+	if u := pl.Stats().Unrouted.Load(); u != 80 {
+		t.Errorf("unrouted = %d; want 80", u)
+	}
+}
+
+// rssBytes reads the process's resident set size from /proc.
+func rssBytes(t *testing.T) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	var size, resident int64
+	if _, err := fmt.Sscan(string(b), &size, &resident); err != nil {
+		t.Fatal(err)
+	}
+	return resident * int64(os.Getpagesize())
 }

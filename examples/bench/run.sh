@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs our engine and syslog-ng through the same workloads in one run of the
+# shared harness (../shared/bench), so figures compare as ratios on one machine.
+#   cp -r ../shared/bench /tmp/perf-anchors/harness && /tmp/perf-anchors/harness/setup.sh
+#   examples/bench/run.sh [REPS]
+# Results: /tmp/perf-anchors/results-ours.jsonl; prints the harness table and the
+# per-repetition ratio to syslog-ng.
+set -eu
+REPS=${1:-3}
+D=/tmp/perf-anchors; H=$D/harness; OUT=$D/results-ours.jsonl
+R="python3 $H/runpeer.py --quiet-wait ${QUIET_WAIT:-90} --results $OUT"
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+[ -x $H/sng.sh ] || { echo "run the harness setup first (see the header of $0)" >&2; exit 1; }
+(cd "$repo" && go build -o $D/bin/pipeline .)
+IN=$D/data/syslog-1m.log; N=$(wc -l < $IN); BYTES=$(stat -c %s $IN)
+cat $IN > /dev/null   # warm the page cache
+for rep in $(seq 1 $REPS); do
+  $R --name syslog-ng-3.38 --workload W1 --events $N --bytes $BYTES --stdin $IN \
+     --note "stdin no-parse -> /dev/null" -- $H/sng.sh $H/syslog-ng/w1.conf
+  $R --name pipeline --workload W1 --events $N --bytes $BYTES --stdin $IN \
+     --note "stdin -> drop, ecs v8 defaults" -- $D/bin/pipeline run -f $repo/examples/bench/w1.hcl --log.level warn
+  $R --name pipeline --workload W1 --events $N --bytes $BYTES --stdin $IN \
+     --note "stdin -> drop, ecs disabled" -- $D/bin/pipeline run -f $repo/examples/bench/w1-noecs.hcl --log.level warn
+done
+python3 $H/summarize.py $OUT
+python3 - "$OUT" <<'PY'
+import json, sys, collections
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+# pair each of our runs with the syslog-ng run just before it (same repetition)
+last = {}
+ratios = collections.defaultdict(list)
+for r in rows:
+    if r["status"] != "ok":
+        continue
+    if r["name"].startswith("syslog-ng"):
+        last[r["workload"]] = r
+    elif r["name"] == "pipeline" and r["workload"] in last:
+        p = last[r["workload"]]
+        ratios[(r["workload"], r["note"])].append((r["eps"] / p["eps"], r["cpu_us_per_event"], p["cpu_us_per_event"], r["peak_rss_MiB"]))
+print("\n| workload | ours | runs | eps ratio to syslog-ng (min–max, median) | CPU µs/event ours / syslog-ng | peak RSS MiB |")
+print("|---|---|---|---|---|---|")
+for (w, note), rs in sorted(ratios.items()):
+    e = sorted(x[0] for x in rs)
+    print(f"| {w} | {note} | {len(rs)} | {e[0]:.2f}–{e[-1]:.2f}, {e[len(e)//2]:.2f} | {max(x[1] for x in rs):.2f} / {max(x[2] for x in rs):.2f} | {max(x[3] for x in rs):.1f} |")
+PY

@@ -194,6 +194,7 @@ func (b *builder) input(pl *ir.Plugin) (*inputUnit, hcl.Diagnostics) {
 		return nil, diags
 	}
 	var com commonInputOptions
+	normalizeShapes(pl.Body, &com)
 	if diags = gohcl.DecodeBody(pl.Body, nil, &com); diags.HasErrors() {
 		return nil, diags
 	}
@@ -214,6 +215,7 @@ func (b *builder) filter(pl *ir.Plugin) (*filterNode, hcl.Diagnostics) {
 		return nil, diags
 	}
 	var com commonFilterOptions
+	normalizeShapes(pl.Body, &com)
 	if diags = gohcl.DecodeBody(pl.Body, nil, &com); diags.HasErrors() {
 		return nil, diags
 	}
@@ -243,6 +245,7 @@ func (b *builder) output(pl *ir.Plugin) (*outputUnit, hcl.Diagnostics) {
 		return nil, diags
 	}
 	var com commonOutputOptions
+	normalizeShapes(pl.Body, &com)
 	if diags = gohcl.DecodeBody(pl.Body, nil, &com); diags.HasErrors() {
 		return nil, diags
 	}

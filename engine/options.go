@@ -173,6 +173,7 @@ func errDiag(body hcl.Body, blame hcl.Range, what string, err error) *hcl.Diagno
 // decodeOptions runs the Defaults → decode → Validate steps for one plugin body.
 func decodeOptions(f *Factory, body hcl.Body, blame hcl.Range) (any, hcl.Diagnostics) {
 	o := f.NewOptions()
+	normalizeShapes(body, o)
 	diags := gohcl.DecodeBody(body, nil, o)
 	if diags.HasErrors() {
 		return nil, diags

@@ -1,0 +1,31 @@
+package engine_test
+
+import (
+	"testing"
+
+	"github.com/pipelined/pipeline/engine/enginetest"
+	"github.com/pipelined/pipeline/engine/event"
+)
+
+// Logstash's looser value shapes decode through the typed path: a hash given as
+// a flat array, and a single value where a list is expected.
+func TestLogstashValueShapes(t *testing.T) {
+	out := enginetest.Filter(t, "test_drop_odd", `
+add_field = ["[a][b]", "1", "c", "%%{message}-x"]
+add_tag   = "one"
+remove_tag = "zero"
+`, event.NewMessage("2"))
+	if len(out) != 1 {
+		t.Fatalf("got %d events; want 1", len(out))
+	}
+	e := out[0]
+	if v, _ := e.GetString(event.MustRef("[a][b]")); v != "1" {
+		t.Errorf("[a][b] = %q; want 1", v)
+	}
+	if v, _ := e.GetString(event.MustRef("c")); v != "2-x" {
+		t.Errorf("c = %q; want 2-x", v)
+	}
+	if tags := e.Tags(); len(tags) != 1 || tags[0] != "one" {
+		t.Errorf("tags = %v; want [one]", tags)
+	}
+}

@@ -234,49 +234,57 @@ func (p *Pipeline) worker() {
 	}
 }
 
-// runNodes applies a filter tree to events and returns the events that remain.
+// runNodes applies the filter tree to a batch, event by event, so events keep
+// their order (as Logstash does with one worker) and conditionals cost nothing
+// per batch.
 func (p *Pipeline) runNodes(nodes []node, events []*event.Event) []*event.Event {
-	for _, n := range nodes {
-		if len(events) == 0 {
-			return events
-		}
-		switch n := n.(type) {
-		case *filterNode:
-			events = n.apply(events)
-		case *ifNode:
-			parts := n.partition(events)
-			events = events[:0:0]
-			for i, part := range parts {
-				if len(part) == 0 {
-					continue
-				}
-				var body []node
-				if i < len(n.branches) {
-					body = n.branches[i].body
-				} else {
-					body = n.els
-				}
-				events = append(events, p.runNodes(body, part)...)
-			}
-		}
+	if len(nodes) == 0 {
+		return events
 	}
-	return events
+	out := make([]*event.Event, 0, len(events))
+	for _, e := range events {
+		out = p.runOne(nodes, e, out)
+	}
+	return out
 }
 
-// partition splits events by the first matching branch; the last part is else.
-func (n *ifNode) partition(events []*event.Event) [][]*event.Event {
-	parts := make([][]*event.Event, len(n.branches)+1)
-	for _, e := range events {
-		i := len(n.branches)
-		for j, br := range n.branches {
-			if br.cond(e) {
-				i = j
-				break
-			}
+// runOne runs e through nodes and appends what comes out to out.
+func (p *Pipeline) runOne(nodes []node, e *event.Event, out []*event.Event) []*event.Event {
+	for i, n := range nodes {
+		start := len(out)
+		switch n := n.(type) {
+		case *filterNode:
+			out = n.applyOne(e, out)
+		case *ifNode:
+			out = p.runOne(n.pick(e), e, out)
 		}
-		parts[i] = append(parts[i], e)
+		// The common case, one event in and the same number out, continues inline.
+		if len(out) == start+1 {
+			e = out[start]
+			out = out[:start]
+			continue
+		}
+		if len(out) == start {
+			return out
+		}
+		produced := append([]*event.Event(nil), out[start:]...)
+		out = out[:start]
+		for _, x := range produced {
+			out = p.runOne(nodes[i+1:], x, out)
+		}
+		return out
 	}
-	return parts
+	return append(out, e)
+}
+
+// pick returns the body of the first branch whose condition holds, or else.
+func (n *ifNode) pick(e *event.Event) []node {
+	for _, br := range n.branches {
+		if br.cond(e) {
+			return br.body
+		}
+	}
+	return n.els
 }
 
 // route hands every event to the outputs its conditions select. One event may
@@ -320,17 +328,7 @@ func (p *Pipeline) routeOne(nodes []node, e *event.Event, per [][]*event.Event) 
 			per[nd.index] = append(per[nd.index], e)
 			n++
 		case *ifNode:
-			matched := false
-			for _, br := range nd.branches {
-				if br.cond(e) {
-					n += p.routeOne(br.body, e, per)
-					matched = true
-					break
-				}
-			}
-			if !matched {
-				n += p.routeOne(nd.els, e, per)
-			}
+			n += p.routeOne(nd.pick(e), e, per)
 		}
 	}
 	return n
@@ -361,32 +359,29 @@ func (n *filterNode) call(e *event.Event, out []*event.Event) (res []*event.Even
 	return n.f.Filter(context.Background(), e, out)
 }
 
-func (n *filterNode) apply(events []*event.Event) []*event.Event {
-	out := make([]*event.Event, 0, len(events))
-	for _, e := range events {
-		start := len(out)
-		var err error
-		out, err = n.call(e, out)
-		if err != nil {
-			if len(out) == start {
-				out = append(out, e)
-			}
-			n.log.Debug("filter failed", "err", err)
-			continue
+// applyOne runs the filter on e and appends what it passes on.
+func (n *filterNode) applyOne(e *event.Event, out []*event.Event) []*event.Event {
+	start := len(out)
+	out, err := n.call(e, out)
+	if err != nil {
+		if len(out) == start {
+			out = append(out, e)
 		}
-		kept := false
-		for _, x := range out[start:] {
-			if x == e {
-				kept = true
-			}
-			if n.hasCommon {
-				n.common(x)
-			}
+		n.log.Debug("filter failed", "err", err)
+		return out
+	}
+	kept := false
+	for _, x := range out[start:] {
+		if x == e {
+			kept = true
 		}
-		if !kept {
-			n.pl.stats.Dropped.Add(1)
-			release(e, nil)
+		if n.hasCommon {
+			n.common(x)
 		}
+	}
+	if !kept {
+		n.pl.stats.Dropped.Add(1)
+		release(e, nil)
 	}
 	return out
 }

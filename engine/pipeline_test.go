@@ -54,6 +54,7 @@ type control struct {
 	fail    atomic.Int64 // number of upcoming writes to fail (retryable)
 	perm    atomic.Bool  // fail writes permanently
 	partial atomic.Int64 // number of upcoming writes where odd events fail
+	order   []string     // messages in the order outputs received them
 }
 
 func newControl(t *testing.T) (string, *control) {
@@ -152,6 +153,10 @@ func (s *sink) Write(ctx context.Context, evs []*event.Event) error {
 	c.got.Add(int64(len(evs)))
 	c.mu.Lock()
 	c.byOut[s.id] += len(evs)
+	for _, e := range evs {
+		m, _ := e.Message()
+		c.order = append(c.order, m)
+	}
 	c.mu.Unlock()
 	return nil
 }
@@ -500,4 +505,32 @@ func rssBytes(t *testing.T) int64 {
 		t.Fatal(err)
 	}
 	return resident * int64(os.Getpagesize())
+}
+
+// Conditionals must not reorder events: with one worker, output order is input
+// order, as in Logstash.
+func TestConditionalsKeepEventOrder(t *testing.T) {
+	key, c := newControl(t)
+	k := fmt.Sprintf("key = %q\n", key)
+	p := &ir.Pipeline{
+		Inputs: []*ir.Plugin{plugin(t, ir.Input, "test_gen", "gen", k+"batches = 1\nsize = 60\n")},
+		Filters: []ir.Node{&ir.If{
+			Branches: []ir.Branch{{Cond: condExpr(t, `[message] =~ /[05]$/`), Body: []ir.Node{plugin(t, ir.Filter, "test_drop_odd", "odd", "")}}},
+		}},
+		Outputs: []ir.Node{plugin(t, ir.Output, "test_sink", "a", k)},
+	}
+	pl := build(t, p, engine.Settings{Workers: 1, BatchSize: 60})
+	if err := run(t, pl, context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for i := range 60 {
+		if i%10 == 5 {
+			continue // odd and ending in 5: dropped inside the branch
+		}
+		want = append(want, strconv.Itoa(i))
+	}
+	if fmt.Sprint(c.order) != fmt.Sprint(want) {
+		t.Errorf("output order = %v; want %v", c.order, want)
+	}
 }

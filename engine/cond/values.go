@@ -1,11 +1,12 @@
 package cond
 
 import (
-	"bytes"
 	"math"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pipelined/pipeline/engine/event"
 )
 
 // truthy is Logstash's EventCondition.valueIsTruthy: nil, false, "" and
@@ -290,114 +291,11 @@ func appendStringForm(dst []byte, v any) ([]byte, bool) {
 	case int64:
 		return strconv.AppendInt(dst, x, 10), true
 	case float64:
-		return appendRubyFloat(dst, x), true
+		return event.AppendRubyFloat(dst, x), true
 	case bool:
 		return strconv.AppendBool(dst, x), true
 	case time.Time:
-		return appendTimestamp(dst, x), true
+		return event.AppendTimestamp(dst, x), true
 	}
 	return dst, false
-}
-
-// appendRubyFloat formats f as Ruby's Float#to_s: the shortest digits that
-// round-trip, in fixed notation with at least one decimal when the decimal
-// exponent is in [-4, 16), else in scientific notation such as 1.0e+16.
-func appendRubyFloat(dst []byte, f float64) []byte {
-	switch {
-	case math.IsNaN(f):
-		return append(dst, "NaN"...)
-	case math.IsInf(f, 1):
-		return append(dst, "Infinity"...)
-	case math.IsInf(f, -1):
-		return append(dst, "-Infinity"...)
-	case f == 0:
-		if math.Signbit(f) {
-			return append(dst, "-0.0"...)
-		}
-		return append(dst, "0.0"...)
-	}
-	if f < 0 {
-		dst = append(dst, '-')
-		f = -f
-	}
-	var buf [32]byte
-	e := strconv.AppendFloat(buf[:0], f, 'e', -1, 64) // d[.ddd]e±XX
-	i := bytes.IndexByte(e, 'e')
-	var dbuf [24]byte
-	digits := append(dbuf[:0], e[0])
-	if i > 2 {
-		digits = append(digits, e[2:i]...)
-	}
-	x := 0
-	for _, c := range e[i+2:] {
-		x = x*10 + int(c-'0')
-	}
-	if e[i+1] == '-' {
-		x = -x
-	}
-	if x >= -4 && x < 16 {
-		if x < 0 {
-			dst = append(dst, "0."...)
-			for i := 0; i < -x-1; i++ {
-				dst = append(dst, '0')
-			}
-			return append(dst, digits...)
-		}
-		if len(digits) <= x+1 {
-			dst = append(dst, digits...)
-			for i := len(digits); i < x+1; i++ {
-				dst = append(dst, '0')
-			}
-			return append(dst, ".0"...)
-		}
-		dst = append(dst, digits[:x+1]...)
-		dst = append(dst, '.')
-		return append(dst, digits[x+1:]...)
-	}
-	dst = append(dst, digits[0], '.')
-	if len(digits) > 1 {
-		dst = append(dst, digits[1:]...)
-	} else {
-		dst = append(dst, '0')
-	}
-	dst = append(dst, 'e')
-	if x < 0 {
-		dst = append(dst, '-')
-		x = -x
-	} else {
-		dst = append(dst, '+')
-	}
-	if x < 10 {
-		dst = append(dst, '0')
-	}
-	return strconv.AppendInt(dst, int64(x), 10)
-}
-
-// appendTimestamp formats t as Logstash's Timestamp#toString: ISO 8601 in UTC
-// with 3, 6 or 9 fractional digits (at least 3).
-func appendTimestamp(dst []byte, t time.Time) []byte {
-	t = t.UTC()
-	dst = t.AppendFormat(dst, "2006-01-02T15:04:05")
-	ns := t.Nanosecond()
-	switch {
-	case ns%1_000_000 == 0:
-		dst = append(dst, '.')
-		dst = appendPadded(dst, ns/1_000_000, 3)
-	case ns%1_000 == 0:
-		dst = append(dst, '.')
-		dst = appendPadded(dst, ns/1_000, 6)
-	default:
-		dst = append(dst, '.')
-		dst = appendPadded(dst, ns, 9)
-	}
-	return append(dst, 'Z')
-}
-
-func appendPadded(dst []byte, v, width int) []byte {
-	var buf [12]byte
-	b := strconv.AppendInt(buf[:0], int64(v), 10)
-	for i := len(b); i < width; i++ {
-		dst = append(dst, '0')
-	}
-	return append(dst, b...)
 }

@@ -3,61 +3,7 @@ package cond
 import (
 	"math"
 	"testing"
-	"time"
 )
-
-func TestAppendRubyFloat(t *testing.T) {
-	// Expected strings are Ruby's Float#to_s.
-	tests := []struct {
-		f    float64
-		want string
-	}{
-		{1, "1.0"},
-		{2.5, "2.5"},
-		{100, "100.0"},
-		{-0.5, "-0.5"},
-		{0, "0.0"},
-		{math.Copysign(0, -1), "-0.0"},
-		{123.456, "123.456"},
-		{12345678.9, "12345678.9"},
-		{1e15, "1000000000000000.0"},
-		{1e16, "1.0e+16"},
-		{1.5e16, "1.5e+16"},
-		{1e100, "1.0e+100"},
-		{0.0001, "0.0001"},
-		{0.00012, "0.00012"},
-		{0.00001, "1.0e-05"},
-		{1.25e-7, "1.25e-07"},
-		{0.30000000000000004, "0.30000000000000004"},
-		{math.NaN(), "NaN"},
-		{math.Inf(1), "Infinity"},
-		{math.Inf(-1), "-Infinity"},
-	}
-	for _, tt := range tests {
-		if got := string(appendRubyFloat(nil, tt.f)); got != tt.want {
-			t.Errorf("appendRubyFloat(%v) = %q, want %q", tt.f, got, tt.want)
-		}
-	}
-}
-
-func TestAppendTimestamp(t *testing.T) {
-	base := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
-	tests := []struct {
-		t    time.Time
-		want string
-	}{
-		{base, "2024-05-01T10:00:00.000Z"},
-		{base.Add(123 * time.Millisecond), "2024-05-01T10:00:00.123Z"},
-		{base.Add(123456 * time.Microsecond), "2024-05-01T10:00:00.123456Z"},
-		{base.Add(1), "2024-05-01T10:00:00.000000001Z"},
-		{base.In(time.FixedZone("X", 3600)), "2024-05-01T10:00:00.000Z"},
-	}
-	for _, tt := range tests {
-		if got := string(appendTimestamp(nil, tt.t)); got != tt.want {
-			t.Errorf("appendTimestamp(%v) = %q, want %q", tt.t, got, tt.want)
-		}
-	}
-}
 
 func TestCompareIntFloat(t *testing.T) {
 	tests := []struct {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"sync/atomic"
 	"time"
 )
 
@@ -49,18 +50,55 @@ type Event struct {
 
 // New returns an event with @timestamp set to now (UTC, millisecond precision as
 // in Logstash) and @version "1".
-func New() *Event {
+func New() *Event { return NewAt(time.Now()) }
+
+// NewAt returns an event with @timestamp t (in UTC, truncated to milliseconds
+// as New does) and @version "1". Inputs and codecs that make many events at
+// once, such as the lines of one read buffer, stamp them all with one clock
+// reading this way: in Logstash @timestamp is the time an event was read.
+func NewAt(t time.Time) *Event {
 	return &Event{fields: map[string]any{
-		TimestampField: time.Now().UTC().Truncate(time.Millisecond),
+		TimestampField: boxStamp(t.UTC().Truncate(time.Millisecond)),
 		VersionField:   "1",
 	}}
 }
 
 // NewMessage returns New() with the message field set.
-func NewMessage(msg string) *Event {
-	e := New()
-	e.fields[MessageField] = msg
-	return e
+func NewMessage(msg string) *Event { return NewMessageAt(msg, time.Now()) }
+
+// NewMessageAt returns NewAt(t) with the message field set.
+func NewMessageAt(msg string, t time.Time) *Event {
+	return &Event{fields: map[string]any{
+		TimestampField: boxStamp(t.UTC().Truncate(time.Millisecond)),
+		VersionField:   "1",
+		MessageField:   msg,
+	}}
+}
+
+// lastStamp holds the latest @timestamp that NewAt or SetTimestamp boxed (a
+// time.Time). Events made from one read buffer, or in one millisecond, carry
+// the same time, so they share one boxed copy instead of allocating one each;
+// a boxed value is never modified, so sharing it is safe.
+var lastStamp atomic.Value
+
+// boxStamp returns t, which must be in UTC without a monotonic reading (so
+// that == is Equal), as an interface value: the cached one when it is equal.
+// Only a later time replaces the cache, so that inputs stamping different
+// times concurrently do not take turns overwriting it.
+func boxStamp(t time.Time) any {
+	v := lastStamp.Load()
+	if v != nil {
+		last := v.(time.Time)
+		if last == t {
+			return v
+		}
+		if !t.After(last) {
+			return t
+		}
+	}
+	v = t
+	lastStamp.Store(v)
+	return v
 }
 
 // FromMap builds an event from decoded JSON-like data. Values are normalised to
@@ -70,41 +108,48 @@ func NewMessage(msg string) *Event {
 // A missing or null @timestamp is set to now and a missing @version to "1".
 // Like Logstash, an @timestamp that cannot be parsed is not an error: the event
 // gets the current time, the tag "_timestampparsefailure" and the original
-// value in the field "_@timestamp".
+// value in the field "_@timestamp". m is not modified or retained.
 func FromMap(m map[string]any) (*Event, error) {
-	e := &Event{fields: make(map[string]any, len(m)+2)}
+	fields := make(map[string]any, len(m)+2)
 	for k, v := range m {
 		nv, err := Normalize(v)
 		if err != nil {
 			return nil, fmt.Errorf("field %q: %w", k, err)
 		}
-		if k == MetadataField {
-			if mm, ok := nv.(map[string]any); ok {
-				e.meta = mm
-			}
-			continue
-		}
-		e.fields[k] = nv
+		fields[k] = nv
 	}
-	switch ts := e.fields[TimestampField].(type) {
+	return fromNormalized(fields), nil
+}
+
+// fromNormalized is FromMap for a map that holds only event value types, such
+// as ParseJSON returns: the event takes m over as its fields, without a copy.
+func fromNormalized(m map[string]any) *Event {
+	e := &Event{fields: m}
+	if md, ok := m[MetadataField]; ok {
+		if mm, ok := md.(map[string]any); ok {
+			e.meta = mm
+		}
+		delete(m, MetadataField)
+	}
+	switch ts := m[TimestampField].(type) {
 	case time.Time:
 	case nil:
-		e.fields[TimestampField] = time.Now().UTC().Truncate(time.Millisecond)
+		m[TimestampField] = time.Now().UTC().Truncate(time.Millisecond)
 	default:
 		if s, ok := ts.(string); ok {
 			if t, err := parseISO8601(s); err == nil {
-				e.fields[TimestampField] = t
+				m[TimestampField] = t
 				break
 			}
 		}
-		e.fields[TimestampField] = time.Now().UTC().Truncate(time.Millisecond)
+		m[TimestampField] = time.Now().UTC().Truncate(time.Millisecond)
 		e.AddTag(TimestampFailureTag)
-		e.fields[TimestampFailureField] = ts
+		m[TimestampFailureField] = ts
 	}
-	if _, ok := e.fields[VersionField]; !ok {
-		e.fields[VersionField] = "1"
+	if _, ok := m[VersionField]; !ok {
+		m[VersionField] = "1"
 	}
-	return e, nil
+	return e
 }
 
 // Normalize converts v to the closed set of event value types, copying maps
@@ -349,10 +394,8 @@ func setPath(cur map[string]any, path []segment, v any, r Ref) error {
 	for i, p := range path[:last] {
 		next, ok := cur[p.key]
 		if !ok || next == nil {
-			m := map[string]any{}
-			cur[p.key] = m
-			cur = m
-			continue
+			cur[p.key] = newPath(path[i+1:], v)
+			return nil
 		}
 		switch n := next.(type) {
 		case map[string]any:
@@ -369,6 +412,16 @@ func setPath(cur map[string]any, path []segment, v any, r Ref) error {
 	}
 	cur[path[last].key] = v
 	return nil
+}
+
+// newPath returns the maps that hold v at path, built from the inside out so
+// that each is made at its final size (one entry).
+func newPath(path []segment, v any) map[string]any {
+	m := map[string]any{path[len(path)-1].key: v}
+	for i := len(path) - 2; i >= 0; i-- {
+		m = map[string]any{path[i].key: m}
+	}
+	return m
 }
 
 func setInArray(arr []any, rest []segment, v any, r Ref) error {
@@ -461,7 +514,7 @@ func (e *Event) Timestamp() time.Time {
 }
 
 // SetTimestamp sets @timestamp (stored in UTC).
-func (e *Event) SetTimestamp(t time.Time) { e.fields[TimestampField] = t.UTC() }
+func (e *Event) SetTimestamp(t time.Time) { e.fields[TimestampField] = boxStamp(t.UTC()) }
 
 // Message returns the message field if it is a string.
 func (e *Event) Message() (string, bool) {

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"slices"
@@ -47,11 +48,11 @@ func appendScalar(dst []byte, v any) []byte {
 	case float64:
 		return appendJavaDouble(dst, x)
 	case time.Time:
-		return appendTimestamp(dst, x)
+		return AppendTimestamp(dst, x)
 	}
 	// Not an event value type (someone wrote to Fields() directly).
 	if n, err := Normalize(v); err == nil {
-		return appendJavaString(dst, n)
+		return AppendJavaString(dst, n)
 	}
 	return fmt.Append(dst, v)
 }
@@ -68,16 +69,17 @@ func appendJoined(dst []byte, list []any) []byte {
 		case []any:
 			dst = appendJoined(dst, x)
 		default:
-			dst = appendJavaString(dst, x)
+			dst = AppendJavaString(dst, x)
 		}
 	}
 	return dst
 }
 
-// appendJavaString appends String.valueOf(v) for v's Java form: a map prints as
+// AppendJavaString appends String.valueOf(v) for the Java form Logstash gives
+// the event value v, as Event#to_s prints a field: a string as is, a map as
 // {k=v, k2=v2} (keys sorted here, for stable output), a list as [a, b], null as
-// null.
-func appendJavaString(dst []byte, v any) []byte {
+// null, a float as Double.toString and a timestamp as AppendTimestamp.
+func AppendJavaString(dst []byte, v any) []byte {
 	switch x := v.(type) {
 	case []any:
 		dst = append(dst, '[')
@@ -85,7 +87,7 @@ func appendJavaString(dst []byte, v any) []byte {
 			if i > 0 {
 				dst = append(dst, ", "...)
 			}
-			dst = appendJavaString(dst, el)
+			dst = AppendJavaString(dst, el)
 		}
 		return append(dst, ']')
 	case map[string]any:
@@ -96,7 +98,7 @@ func appendJavaString(dst []byte, v any) []byte {
 			}
 			dst = append(dst, k...)
 			dst = append(dst, '=')
-			dst = appendJavaString(dst, x[k])
+			dst = AppendJavaString(dst, x[k])
 		}
 		return append(dst, '}')
 	}
@@ -113,87 +115,130 @@ func sortedKeys(m map[string]any) []string {
 }
 
 // appendJavaDouble appends f as Java's Double.toString does (JDK 19+, which
-// prints the shortest digits that round-trip, at least two): plain decimal with at least one
-// fraction digit for 1e-3 <= |f| < 1e7 ("1.5", "3.0", "100.0"), otherwise
-// computerized scientific notation ("1.0E7", "1.234E-5"); "NaN", "Infinity",
-// "-Infinity", "0.0", "-0.0".
-func appendJavaDouble(dst []byte, f float64) []byte {
+// prints the shortest digits that round-trip, at least two): plain decimal with
+// at least one fraction digit for 1e-3 <= |f| < 1e7 ("1.5", "3.0", "100.0"),
+// otherwise computerized scientific notation ("1.0E7", "1.234E-5", "4.9E-324");
+// "NaN", "Infinity", "-Infinity", "0.0", "-0.0". It is how Logstash prints a
+// float in sprintf, in Event#to_s and (unquoted for finite values) in JSON.
+func appendJavaDouble(dst []byte, f float64) []byte { return appendFloat(dst, f, false) }
+
+// AppendRubyFloat appends f as Ruby's Float#to_s does, which is how Logstash
+// prints a float in conditionals and the rubydebug codec: the shortest digits
+// that round-trip, plain with at least one fraction digit when
+// 1e-4 <= |f| < 1e16 ("1.0", "0.0001"), otherwise scientific notation with a
+// signed exponent of at least two digits ("1.0e+16", "1.0e-05"); "NaN",
+// "Infinity", "-Infinity", "0.0", "-0.0".
+func AppendRubyFloat(dst []byte, f float64) []byte { return appendFloat(dst, f, true) }
+
+// appendFloat is appendJavaDouble, or AppendRubyFloat when ruby is set.
+func appendFloat(dst []byte, f float64, ruby bool) []byte {
+	lo, hi := 1e-3, 1e7
+	if ruby {
+		lo, hi = 1e-4, 1e16
+	}
+	if a := math.Abs(f); a >= lo && a < hi {
+		return appendPlainFloat(dst, f)
+	}
+	if s := specialFloat(f); s != "" {
+		return append(dst, s...)
+	}
+	if f < 0 {
+		dst = append(dst, '-')
+		f = -f
+	}
+	var buf [24]byte
+	d, exp := floatDigits(&buf, f, !ruby)
+	dst = appendMantissa(dst, d)
+	if !ruby {
+		dst = append(dst, 'E')
+		return strconv.AppendInt(dst, int64(exp), 10)
+	}
+	dst = append(dst, 'e')
+	if exp < 0 {
+		dst = append(dst, '-')
+		exp = -exp
+	} else {
+		dst = append(dst, '+')
+	}
+	if exp < 10 {
+		dst = append(dst, '0')
+	}
+	return strconv.AppendInt(dst, int64(exp), 10)
+}
+
+// specialFloat returns the text Java and Ruby share for NaN, the infinities
+// and the zeros, or "" for any other value.
+func specialFloat(f float64) string {
 	switch {
 	case math.IsNaN(f):
-		return append(dst, "NaN"...)
+		return "NaN"
 	case math.IsInf(f, 1):
-		return append(dst, "Infinity"...)
+		return "Infinity"
 	case math.IsInf(f, -1):
-		return append(dst, "-Infinity"...)
+		return "-Infinity"
 	case f == 0:
 		if math.Signbit(f) {
-			return append(dst, "-0.0"...)
+			return "-0.0"
 		}
-		return append(dst, "0.0"...)
+		return "0.0"
 	}
-	var buf [32]byte
-	b := strconv.AppendFloat(buf[:0], f, 'e', -1, 64) // -d.ddde±XX
-	if b[1] == 'e' || b[0] == '-' && b[2] == 'e' {
-		// One shortest digit: Java picks the closest two-digit decimal that
-		// still rounds to f (4.9E-324, not 5.0E-324).
-		var buf2 [32]byte
-		b2 := strconv.AppendFloat(buf2[:0], f, 'e', 1, 64)
+	return ""
+}
+
+// floatDigits returns the shortest decimal digits that read back as f (finite
+// and positive), without trailing zeros, and the decimal exponent of the first
+// one: f = d[0].d[1]d[2]… × 10^exp. With twoDigits, a value whose shortest form
+// has one digit gets the closest two-digit form that still rounds to f, as
+// Java's Double.toString does (4.9E-324, not 5.0E-324).
+func floatDigits(buf *[24]byte, f float64, twoDigits bool) ([]byte, int) {
+	var tmp [32]byte
+	b := strconv.AppendFloat(tmp[:0], f, 'e', -1, 64) // d[.ddd]e±XX
+	if twoDigits && b[1] == 'e' {
+		var tmp2 [32]byte
+		b2 := strconv.AppendFloat(tmp2[:0], f, 'e', 1, 64)
 		if g, err := strconv.ParseFloat(string(b2), 64); err == nil && g == f {
-			b = append(buf[:0], b2...)
+			b = append(tmp[:0], b2...)
 		}
 	}
-	if b[0] == '-' {
-		dst = append(dst, '-')
-		b = b[1:]
-	}
-	// Split into digits and decimal exponent: value = 0.d1d2d3... × 10^(exp+1).
-	var digs [24]byte
-	nd := 0
-	i := 0
+	nd, i := 0, 0
 	for ; b[i] != 'e'; i++ {
 		if b[i] != '.' {
-			digs[nd] = b[i]
+			buf[nd] = b[i]
 			nd++
 		}
 	}
-	for nd > 1 && digs[nd-1] == '0' {
+	for nd > 1 && buf[nd-1] == '0' {
 		nd--
 	}
 	exp := 0
-	neg := b[i+1] == '-'
 	for _, c := range b[i+2:] {
 		exp = exp*10 + int(c-'0')
 	}
-	if neg {
+	if b[i+1] == '-' {
 		exp = -exp
 	}
-	d := digs[:nd]
-	if exp >= -3 && exp < 7 {
-		if exp < 0 {
-			dst = append(dst, '0', '.')
-			for j := -1; j > exp; j-- {
-				dst = append(dst, '0')
-			}
-			return append(dst, d...)
-		}
-		// exp+1 integer digits.
-		if nd <= exp+1 {
-			dst = append(dst, d...)
-			for j := nd; j < exp+1; j++ {
-				dst = append(dst, '0')
-			}
-			return append(dst, '.', '0')
-		}
-		dst = append(dst, d[:exp+1]...)
-		dst = append(dst, '.')
-		return append(dst, d[exp+1:]...)
+	return buf[:nd], exp
+}
+
+// appendPlainFloat appends f, neither zero nor too large or small for plain
+// notation, with the shortest digits that read back as f and at least one
+// fraction digit, as Java and Ruby print such a float. (The two-digit rule of
+// floatDigits only makes a difference for subnormals.)
+func appendPlainFloat(dst []byte, f float64) []byte {
+	n := len(dst)
+	dst = strconv.AppendFloat(dst, f, 'f', -1, 64)
+	if bytes.IndexByte(dst[n:], '.') < 0 {
+		dst = append(dst, '.', '0')
 	}
+	return dst
+}
+
+// appendMantissa writes digits d as d[0].d[1]… with at least one fraction
+// digit, for scientific notation.
+func appendMantissa(dst, d []byte) []byte {
 	dst = append(dst, d[0], '.')
-	if nd > 1 {
-		dst = append(dst, d[1:]...)
-	} else {
-		dst = append(dst, '0')
+	if len(d) > 1 {
+		return append(dst, d[1:]...)
 	}
-	dst = append(dst, 'E')
-	return strconv.AppendInt(dst, int64(exp), 10)
+	return append(dst, '0')
 }

@@ -8,12 +8,13 @@ package event
 // Output matches what Logstash's Jackson mapper writes, except that object keys
 // are sorted so that output is deterministic: compact, no HTML escaping, only
 // '"', '\\' and control characters escaped (\u00XX in upper case), invalid UTF-8
-// replaced by U+FFFD, timestamps as ISO 8601 UTC strings with millisecond (or,
-// when needed, micro- or nanosecond) precision, and floats as Java's
-// Double.toString prints them ("1.5", "3.0", "1.0E20"): the shortest form that
-// reads back as the same float64, always with a fraction, so a float stays a
-// float through a round trip. NaN and infinities, which JSON cannot represent,
-// are written as the strings "NaN", "Infinity" and "-Infinity", as Jackson does.
+// replaced by U+FFFD, timestamps as AppendTimestamp writes them (ISO 8601 UTC
+// with millisecond, or when needed micro- or nanosecond, precision), and floats
+// as Java's Double.toString prints them (format.go: "1.5", "3.0", "1.0E20"): a
+// form that reads back as the same float64, always with a fraction, so a float
+// stays a float through a round trip. NaN and infinities, which JSON cannot
+// represent, are written as the strings "NaN", "Infinity" and "-Infinity", as
+// Jackson does.
 
 import (
 	"errors"
@@ -57,17 +58,17 @@ func AppendJSONValue(dst []byte, v any) []byte {
 	case float64:
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			dst = append(dst, '"')
-			dst = jsonAppendFloat(dst, x)
+			dst = appendJavaDouble(dst, x)
 			return append(dst, '"')
 		}
-		return jsonAppendFloat(dst, x)
+		return appendJavaDouble(dst, x)
 	case bool:
 		return strconv.AppendBool(dst, x)
 	case nil:
 		return append(dst, "null"...)
 	case time.Time:
 		dst = append(dst, '"')
-		dst = jsonAppendTime(dst, x)
+		dst = AppendTimestamp(dst, x)
 		return append(dst, '"')
 	}
 	if n, err := Normalize(v); err == nil {
@@ -188,95 +189,6 @@ func jsonSpecial8(s string) bool {
 	return (ctl|(q-lo)&^q|(b-lo)&^b|x)&hi != 0
 }
 
-// jsonAppendFloat appends f as Java's Double.toString: plain notation with at
-// least one fraction digit when 1e-3 <= |f| < 1e7, otherwise d.dddE±n.
-func jsonAppendFloat(dst []byte, f float64) []byte {
-	switch {
-	case math.IsNaN(f):
-		return append(dst, "NaN"...)
-	case math.IsInf(f, 1):
-		return append(dst, "Infinity"...)
-	case math.IsInf(f, -1):
-		return append(dst, "-Infinity"...)
-	}
-	if a := math.Abs(f); a == 0 || (a >= 1e-3 && a < 1e7) {
-		n := len(dst)
-		dst = strconv.AppendFloat(dst, f, 'f', -1, 64)
-		for _, c := range dst[n:] {
-			if c == '.' {
-				return dst
-			}
-		}
-		return append(dst, '.', '0')
-	}
-	// Shortest digits in Go's scientific form, "d.ddde±XX", rewritten as Java's
-	// "d.dddEX" (a fraction digit always present, no '+', no exponent padding).
-	var tmp [32]byte
-	b := strconv.AppendFloat(tmp[:0], f, 'e', -1, 64)
-	e := 0
-	for b[e] != 'e' {
-		e++
-	}
-	dst = append(dst, b[:e]...)
-	hasPoint := false
-	for _, c := range b[:e] {
-		if c == '.' {
-			hasPoint = true
-			break
-		}
-	}
-	if !hasPoint {
-		dst = append(dst, '.', '0')
-	}
-	dst = append(dst, 'E')
-	exp := b[e+1:]
-	if exp[0] == '-' {
-		dst = append(dst, '-')
-	}
-	exp = exp[1:]
-	for len(exp) > 1 && exp[0] == '0' {
-		exp = exp[1:]
-	}
-	return append(dst, exp...)
-}
-
-// jsonAppendTime appends t in UTC as ISO 8601 with a Z: three fraction digits,
-// or six or nine when the sub-millisecond part needs them (Logstash's
-// Timestamp.toString).
-func jsonAppendTime(dst []byte, t time.Time) []byte {
-	t = t.UTC()
-	year, month, day := t.Date()
-	hour, minute, sec := t.Clock()
-	if year < 0 || year > 9999 {
-		// Outside what four digits can hold: let the time package sign it.
-		dst = t.AppendFormat(dst, "2006-01-02T15:04:05")
-	} else {
-		dst = append(dst,
-			byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
-			byte('0'+int(month)/10), byte('0'+int(month)%10), '-',
-			byte('0'+day/10), byte('0'+day%10), 'T',
-			byte('0'+hour/10), byte('0'+hour%10), ':',
-			byte('0'+minute/10), byte('0'+minute%10), ':',
-			byte('0'+sec/10), byte('0'+sec%10))
-	}
-	dst = append(dst, '.')
-	ns := t.Nanosecond()
-	digits, v := 9, ns
-	switch {
-	case ns%1_000_000 == 0:
-		digits, v = 3, ns/1_000_000
-	case ns%1_000 == 0:
-		digits, v = 6, ns/1_000
-	}
-	var frac [9]byte
-	for i := digits - 1; i >= 0; i-- {
-		frac[i] = byte('0' + v%10)
-		v /= 10
-	}
-	dst = append(dst, frac[:digits]...)
-	return append(dst, 'Z')
-}
-
 // FromJSON decodes a JSON object into an event, as FromMap does with decoded
 // data: integers become int64 (float64 beyond its range), other numbers float64,
 // "@metadata" the metadata, and a string @timestamp a time.
@@ -289,7 +201,7 @@ func FromJSON(b []byte) (*Event, error) {
 	if !ok {
 		return nil, fmt.Errorf("json: want an object, got %s", jsonKind(v))
 	}
-	return FromMap(m)
+	return fromNormalized(m), nil
 }
 
 // ParseJSON decodes one JSON value (surrounding white space allowed) into event

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -432,6 +433,49 @@ func TestNewEvent(t *testing.T) {
 	if got := e.Timestamp(); !got.Equal(want) || got.Location() != time.UTC {
 		t.Errorf("Timestamp() after SetTimestamp = %v; want %v in UTC", got, want)
 	}
+}
+
+func TestNewAt(t *testing.T) {
+	at := time.Date(2030, 1, 2, 3, 4, 5, 123456789, time.FixedZone("x", 3600))
+	want := time.Date(2030, 1, 2, 2, 4, 5, 123000000, time.UTC)
+	a, b := NewAt(at), NewMessageAt("m", at)
+	for _, e := range []*Event{a, b} {
+		if got := e.Timestamp(); got != want {
+			t.Errorf("@timestamp = %v; want %v (UTC, milliseconds)", got, want)
+		}
+		if v, _ := e.GetString(MustRef(VersionField)); v != "1" {
+			t.Errorf("@version = %q; want 1", v)
+		}
+	}
+	if _, ok := a.Get(MustRef(MessageField)); ok {
+		t.Error("NewAt set a message")
+	}
+	if m, _ := b.Message(); m != "m" {
+		t.Errorf("NewMessageAt message = %q", m)
+	}
+	// Events stamped alike share nothing that a change to one would show in
+	// the other.
+	b.SetTimestamp(at.Add(time.Hour))
+	if got := a.Timestamp(); got != want {
+		t.Errorf("after changing another event: @timestamp = %v; want %v", got, want)
+	}
+}
+
+func TestNewAtConcurrent(t *testing.T) {
+	base := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 1000 {
+				at := base.Add(time.Duration(g*7+i%5) * time.Millisecond)
+				if got := NewMessageAt("m", at).Timestamp(); got != at {
+					t.Errorf("@timestamp = %v; want %v", got, at)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func TestFromMap(t *testing.T) {

@@ -200,7 +200,7 @@ func (t Template) RenderAppend(dst []byte, e *Event) []byte {
 				dst = strconv.AppendInt(dst, ts.Unix(), 10)
 			}
 		case partNow:
-			dst = appendTimestamp(dst, time.Now().UTC().Truncate(time.Microsecond))
+			dst = AppendTimestamp(dst, time.Now().UTC().Truncate(time.Microsecond))
 		}
 	}
 	return dst

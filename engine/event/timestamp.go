@@ -135,10 +135,13 @@ func parseISO8601(s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-// appendTimestamp appends t in UTC as Logstash's Timestamp.toString does: ISO
+// AppendTimestamp appends t in UTC as Logstash's Timestamp.toString does: ISO
 // 8601 with a Z, and a fraction of 3 digits, or 6 or 9 when the sub-millisecond
-// part needs them (java.time ISO_INSTANT, with at least millisecond precision).
-func appendTimestamp(dst []byte, t time.Time) []byte {
+// part needs them (java.time ISO_INSTANT, with at least millisecond precision),
+// e.g. 2026-11-24T10:00:01.000Z. A year outside 0000–9999 is signed and has as
+// many digits as it needs (+10000-01-01T00:00:00.000Z), as in Java. This is the
+// text of a timestamp in JSON, sprintf, Event#to_s, conditionals and rubydebug.
+func AppendTimestamp(dst []byte, t time.Time) []byte {
 	t = t.UTC()
 	year, month, day := t.Date()
 	hour, minute, sec := t.Clock()
@@ -150,23 +153,19 @@ func appendTimestamp(dst []byte, t time.Time) []byte {
 		dst = append(dst, '-')
 		dst = appendInt(dst, -year, 4)
 	default:
-		dst = appendInt(dst, year, 4)
+		dst = append(dst, byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10))
 	}
-	dst = append(dst, '-')
-	dst = appendInt(dst, int(month), 2)
-	dst = append(dst, '-')
-	dst = appendInt(dst, day, 2)
-	dst = append(dst, 'T')
-	dst = appendInt(dst, hour, 2)
-	dst = append(dst, ':')
-	dst = appendInt(dst, minute, 2)
-	dst = append(dst, ':')
-	dst = appendInt(dst, sec, 2)
-	dst = append(dst, '.')
+	dst = append(dst, '-',
+		byte('0'+int(month)/10), byte('0'+int(month)%10), '-',
+		byte('0'+day/10), byte('0'+day%10), 'T',
+		byte('0'+hour/10), byte('0'+hour%10), ':',
+		byte('0'+minute/10), byte('0'+minute%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10), '.')
 	ns := t.Nanosecond()
 	switch {
 	case ns%1_000_000 == 0:
-		dst = appendInt(dst, ns/1_000_000, 3)
+		ms := ns / 1_000_000
+		dst = append(dst, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
 	case ns%1_000 == 0:
 		dst = appendInt(dst, ns/1_000, 6)
 	default:

@@ -23,12 +23,12 @@ package json
 
 import (
 	"io"
-	"log/slog"
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
 	"github.com/pipelined/pipeline/plugins/internal/charset"
 	"github.com/pipelined/pipeline/plugins/internal/ecs"
+	"github.com/pipelined/pipeline/plugins/internal/encoder"
 	"github.com/pipelined/pipeline/plugins/internal/jsonevents"
 )
 
@@ -59,7 +59,7 @@ func (o *Options) Validate() error {
 	if _, err := charset.Lookup(o.Charset); err != nil {
 		return err
 	}
-	if _, err := jsonevents.NewParser(o.Target); err != nil {
+	if _, err := jsonevents.NewParser(o.Target, nil); err != nil {
 		return err
 	}
 	return ecs.Validate(o.ECSCompatibility)
@@ -70,7 +70,6 @@ type Codec struct {
 	parser   jsonevents.Parser
 	convert  charset.Converter
 	original bool
-	log      *slog.Logger
 }
 
 var _ engine.Codec = (*Codec)(nil)
@@ -80,21 +79,10 @@ func New(o Options, r engine.Resources) (*Codec, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	p, _ := jsonevents.NewParser(o.Target)
+	p, _ := jsonevents.NewParser(o.Target, r.Logger)
 	conv, _ := charset.Lookup(o.Charset)
-	log := r.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Codec{
-		parser:   p,
-		convert:  conv,
-		original: ecs.Enabled(o.ECSCompatibility),
-		log:      log,
-	}, nil
+	return &Codec{parser: p, convert: conv, original: ecs.Enabled(o.ECSCompatibility)}, nil
 }
-
-var originalRef = event.MustRef("[event][original]")
 
 // NewDecoder returns a decoder of the JSON document in r.
 func (c *Codec) NewDecoder(r io.Reader) engine.Decoder { return &decoder{c: c, r: r} }
@@ -115,12 +103,10 @@ func (d *decoder) Decode() (*event.Event, error) {
 			return nil, err
 		}
 		b = d.c.convert(b)
-		evs, perr := d.c.parser.Append(nil, b)
-		if perr != nil {
-			d.c.log.Warn("JSON parse error, original data now in message field", "err", perr)
-		} else if len(evs) == 1 && d.c.original {
-			if _, ok := evs[0].Get(originalRef); !ok {
-				_ = evs[0].Set(originalRef, string(b))
+		evs, ok := d.c.parser.Append(nil, b)
+		if ok && len(evs) == 1 && d.c.original {
+			if _, ok := evs[0].Get(ecs.OriginalRef); !ok {
+				_ = evs[0].Set(ecs.OriginalRef, string(b))
 			}
 		}
 		d.pending = evs
@@ -135,19 +121,4 @@ func (d *decoder) Decode() (*event.Event, error) {
 }
 
 // NewEncoder returns an encoder writing each event to w as one JSON object.
-func (c *Codec) NewEncoder(w io.Writer) engine.Encoder { return &encoder{w: w} }
-
-type encoder struct {
-	w   io.Writer
-	buf []byte
-}
-
-// Encode writes e as JSON in one Write.
-func (en *encoder) Encode(e *event.Event) error {
-	b := e.AppendJSON(en.buf[:0])
-	_, err := en.w.Write(b)
-	if cap(b) <= 64<<10 {
-		en.buf = b
-	}
-	return err
-}
+func (c *Codec) NewEncoder(w io.Writer) engine.Encoder { return encoder.New(w, encoder.JSON, nil) }

@@ -10,24 +10,11 @@ import (
 )
 
 func TestGolden(t *testing.T) {
-	plugintest.RunCodecGolden(t, func(opts []byte) (engine.Codec, error) {
-		var o Options
-		o.Defaults()
-		if err := plugintest.DecodeOptions(&o, opts); err != nil {
-			return nil, err
-		}
-		if err := o.Validate(); err != nil {
-			return nil, err
-		}
-		return New(o, engine.Resources{})
-	})
+	plugintest.RunCodecGolden(t, plugintest.CodecBuilder(New))
 }
 
 func TestDecodeReadError(t *testing.T) {
-	c, err := New(plugintest.NewOptions[Options](t, ""), engine.Resources{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := plugintest.MustNew(t, New, "", engine.Resources{})
 	boom := errors.New("boom")
 	dec := c.NewDecoder(iotest.ErrReader(boom))
 	if _, err := dec.Decode(); !errors.Is(err, boom) {

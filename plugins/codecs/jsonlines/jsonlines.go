@@ -22,12 +22,12 @@ package jsonlines
 import (
 	"errors"
 	"io"
-	"log/slog"
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
 	"github.com/pipelined/pipeline/plugins/internal/charset"
 	"github.com/pipelined/pipeline/plugins/internal/ecs"
+	"github.com/pipelined/pipeline/plugins/internal/encoder"
 	"github.com/pipelined/pipeline/plugins/internal/jsonevents"
 	"github.com/pipelined/pipeline/plugins/internal/linereader"
 )
@@ -73,7 +73,7 @@ func (o *Options) Validate() error {
 	if _, err := charset.Lookup(o.Charset); err != nil {
 		return err
 	}
-	if _, err := jsonevents.NewParser(o.Target); err != nil {
+	if _, err := jsonevents.NewParser(o.Target, nil); err != nil {
 		return err
 	}
 	return ecs.Validate(o.ECSCompatibility)
@@ -85,7 +85,6 @@ type Codec struct {
 	convert charset.Converter
 	delim   []byte
 	limit   int
-	log     *slog.Logger
 }
 
 var _ engine.Codec = (*Codec)(nil)
@@ -95,13 +94,9 @@ func New(o Options, r engine.Resources) (*Codec, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	p, _ := jsonevents.NewParser(o.Target)
+	p, _ := jsonevents.NewParser(o.Target, r.Logger)
 	conv, _ := charset.Lookup(o.Charset)
-	log := r.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Codec{parser: p, convert: conv, delim: []byte(o.Delimiter), limit: o.DecodeSizeLimitBytes, log: log}, nil
+	return &Codec{parser: p, convert: conv, delim: []byte(o.Delimiter), limit: o.DecodeSizeLimitBytes}, nil
 }
 
 // NewDecoder returns a decoder of the lines of r. r is read through a
@@ -127,11 +122,7 @@ func (d *decoder) Decode() (*event.Event, error) {
 		}
 		clear(d.pending)
 		d.next = 0
-		var perr error
-		d.pending, perr = d.c.parser.Append(d.pending[:0], d.c.convert(line))
-		if perr != nil {
-			d.c.log.Warn("JSON parse error, original data now in message field", "err", perr)
-		}
+		d.pending, _ = d.c.parser.Append(d.pending[:0], d.c.convert(line))
 	}
 	e := d.pending[d.next]
 	d.pending[d.next] = nil
@@ -140,21 +131,6 @@ func (d *decoder) Decode() (*event.Event, error) {
 }
 
 // NewEncoder returns an encoder writing one JSON object per line to w.
-func (c *Codec) NewEncoder(w io.Writer) engine.Encoder { return &encoder{w: w, delim: c.delim} }
-
-type encoder struct {
-	w     io.Writer
-	delim []byte
-	buf   []byte
-}
-
-// Encode writes e as JSON followed by the delimiter, in one Write.
-func (en *encoder) Encode(e *event.Event) error {
-	b := e.AppendJSON(en.buf[:0])
-	b = append(b, en.delim...)
-	_, err := en.w.Write(b)
-	if cap(b) <= 64<<10 {
-		en.buf = b
-	}
-	return err
+func (c *Codec) NewEncoder(w io.Writer) engine.Encoder {
+	return encoder.New(w, encoder.JSON, c.delim)
 }

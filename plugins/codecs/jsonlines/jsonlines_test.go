@@ -15,26 +15,12 @@ import (
 )
 
 func TestGolden(t *testing.T) {
-	plugintest.RunCodecGolden(t, func(opts []byte) (engine.Codec, error) {
-		var o Options
-		o.Defaults()
-		if err := plugintest.DecodeOptions(&o, opts); err != nil {
-			return nil, err
-		}
-		if err := o.Validate(); err != nil {
-			return nil, err
-		}
-		return New(o, engine.Resources{})
-	})
+	plugintest.RunCodecGolden(t, plugintest.CodecBuilder(New))
 }
 
 func newCodec(t testing.TB, hcl string) *Codec {
 	t.Helper()
-	c, err := New(plugintest.NewOptions[Options](t, hcl), engine.Resources{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return plugintest.MustNew(t, New, hcl, engine.Resources{})
 }
 
 func TestDecodeContinuesAfterTooLongLine(t *testing.T) {

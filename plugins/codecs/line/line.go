@@ -19,11 +19,13 @@ package line
 import (
 	"errors"
 	"io"
+	"time"
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
 	"github.com/pipelined/pipeline/plugins/internal/charset"
 	"github.com/pipelined/pipeline/plugins/internal/ecs"
+	"github.com/pipelined/pipeline/plugins/internal/encoder"
 	"github.com/pipelined/pipeline/plugins/internal/eventfmt"
 	"github.com/pipelined/pipeline/plugins/internal/linereader"
 )
@@ -88,8 +90,6 @@ func New(o Options, _ engine.Resources) (*Codec, error) {
 	return &Codec{format: f, convert: conv, delim: []byte(o.Delimiter), original: ecs.Enabled(o.ECSCompatibility)}, nil
 }
 
-var originalRef = event.MustRef("[event][original]")
-
 // NewDecoder returns a decoder of the lines of r. r is read through a
 // bufio.Reader of linereader.BufferSize bytes; a *bufio.Reader at least that
 // large is used directly.
@@ -100,40 +100,23 @@ func (c *Codec) NewDecoder(r io.Reader) engine.Decoder {
 type decoder struct {
 	c     *Codec
 	lines *linereader.Reader
+	now   time.Time // when the buffered lines were read
 }
 
-// Decode returns the event of the next line, or io.EOF at the end.
+// Decode returns the event of the next line, or io.EOF at the end. The lines
+// of one read share one @timestamp: the time they were read.
 func (d *decoder) Decode() (*event.Event, error) {
 	line, err := d.lines.Next()
 	if err != nil {
 		return nil, err
 	}
-	msg := string(d.c.convert(line))
-	e := event.NewMessage(msg)
-	if d.c.original {
-		if err := e.Set(originalRef, msg); err != nil {
-			return nil, err
-		}
+	if d.lines.Refilled() || d.now.IsZero() {
+		d.now = time.Now()
 	}
-	return e, nil
+	return ecs.NewMessage(string(d.c.convert(line)), d.now, d.c.original), nil
 }
 
 // NewEncoder returns an encoder writing one line per event to w.
-func (c *Codec) NewEncoder(w io.Writer) engine.Encoder { return &encoder{c: c, w: w} }
-
-type encoder struct {
-	c   *Codec
-	w   io.Writer
-	buf []byte
-}
-
-// Encode writes e and the delimiter in one Write.
-func (en *encoder) Encode(e *event.Event) error {
-	b := en.c.format.Append(en.buf[:0], e)
-	b = append(b, en.c.delim...)
-	_, err := en.w.Write(b)
-	if cap(b) <= 64<<10 {
-		en.buf = b
-	}
-	return err
+func (c *Codec) NewEncoder(w io.Writer) engine.Encoder {
+	return encoder.New(w, c.format.Append, c.delim)
 }

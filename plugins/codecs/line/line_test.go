@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
@@ -15,26 +16,12 @@ import (
 )
 
 func TestGolden(t *testing.T) {
-	plugintest.RunCodecGolden(t, func(opts []byte) (engine.Codec, error) {
-		var o Options
-		o.Defaults()
-		if err := plugintest.DecodeOptions(&o, opts); err != nil {
-			return nil, err
-		}
-		if err := o.Validate(); err != nil {
-			return nil, err
-		}
-		return New(o, engine.Resources{})
-	})
+	plugintest.RunCodecGolden(t, plugintest.CodecBuilder(New))
 }
 
 func newCodec(t testing.TB, hcl string) *Codec {
 	t.Helper()
-	c, err := New(plugintest.NewOptions[Options](t, hcl), engine.Resources{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return plugintest.MustNew(t, New, hcl, engine.Resources{})
 }
 
 func decodeMessages(t *testing.T, c *Codec, r io.Reader) []string {
@@ -83,6 +70,33 @@ func TestDecodeAcrossReads(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The lines of one read share the time they were read as @timestamp; a later
+// read gets a later time.
+func TestDecodeTimestampIsReadTime(t *testing.T) {
+	pr, pw := io.Pipe()
+	dec := newCodec(t, "").NewDecoder(pr)
+	go func() {
+		io.WriteString(pw, "a\nb\n")
+		time.Sleep(20 * time.Millisecond)
+		io.WriteString(pw, "c\n")
+		pw.Close()
+	}()
+	var ts []time.Time
+	for {
+		e, err := dec.Decode()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts = append(ts, e.Timestamp())
+	}
+	if len(ts) != 3 || ts[0] != ts[1] || !ts[2].After(ts[1]) {
+		t.Errorf("timestamps %v; want the first two equal and the third later", ts)
 	}
 }
 

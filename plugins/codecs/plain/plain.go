@@ -17,11 +17,13 @@ package plain
 
 import (
 	"io"
+	"time"
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
 	"github.com/pipelined/pipeline/plugins/internal/charset"
 	"github.com/pipelined/pipeline/plugins/internal/ecs"
+	"github.com/pipelined/pipeline/plugins/internal/encoder"
 	"github.com/pipelined/pipeline/plugins/internal/eventfmt"
 )
 
@@ -77,8 +79,6 @@ func New(o Options, _ engine.Resources) (*Codec, error) {
 	return &Codec{format: f, convert: conv, original: ecs.Enabled(o.ECSCompatibility)}, nil
 }
 
-var originalRef = event.MustRef("[event][original]")
-
 // NewDecoder returns a decoder that makes one event of all of r.
 func (c *Codec) NewDecoder(r io.Reader) engine.Decoder { return &decoder{c: c, r: r} }
 
@@ -101,31 +101,10 @@ func (d *decoder) Decode() (*event.Event, error) {
 	if len(b) == 0 {
 		return nil, io.EOF
 	}
-	msg := string(d.c.convert(b))
-	e := event.NewMessage(msg)
-	if d.c.original {
-		if err := e.Set(originalRef, msg); err != nil {
-			return nil, err
-		}
-	}
-	return e, nil
+	return ecs.NewMessage(string(d.c.convert(b)), time.Now(), d.c.original), nil
 }
 
 // NewEncoder returns an encoder writing events to w as text.
-func (c *Codec) NewEncoder(w io.Writer) engine.Encoder { return &encoder{c: c, w: w} }
-
-type encoder struct {
-	c   *Codec
-	w   io.Writer
-	buf []byte
-}
-
-// Encode writes e in one Write.
-func (en *encoder) Encode(e *event.Event) error {
-	b := en.c.format.Append(en.buf[:0], e)
-	_, err := en.w.Write(b)
-	if cap(b) <= 64<<10 {
-		en.buf = b
-	}
-	return err
+func (c *Codec) NewEncoder(w io.Writer) engine.Encoder {
+	return encoder.New(w, c.format.Append, nil)
 }

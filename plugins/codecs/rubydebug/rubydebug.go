@@ -27,7 +27,6 @@ package rubydebug
 import (
 	"errors"
 	"io"
-	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -35,7 +34,7 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
-	"github.com/pipelined/pipeline/plugins/internal/eventfmt"
+	"github.com/pipelined/pipeline/plugins/internal/encoder"
 )
 
 func init() { engine.RegisterCodec("rubydebug", New) }
@@ -68,19 +67,16 @@ type decoder struct{}
 
 func (decoder) Decode() (*event.Event, error) { return nil, ErrDecodeUnsupported }
 
-// NewEncoder returns an encoder writing one dump per event to w.
-func (c *Codec) NewEncoder(w io.Writer) engine.Encoder { return &encoder{c: c, w: w} }
-
-type encoder struct {
-	c   *Codec
-	w   io.Writer
-	buf []byte
+// NewEncoder returns an encoder writing one dump per event, and a newline, to
+// w in one Write.
+func (c *Codec) NewEncoder(w io.Writer) engine.Encoder {
+	return encoder.New(w, c.appendEvent, []byte{'\n'})
 }
 
-// Encode writes the dump of e and a newline in one Write.
-func (en *encoder) Encode(e *event.Event) error {
+// appendEvent appends the dump of e's fields, and of its metadata if enabled.
+func (c *Codec) appendEvent(dst []byte, e *event.Event) []byte {
 	fields := e.Fields()
-	if meta := e.Metadata(); en.c.metadata && len(meta) > 0 {
+	if meta := e.Metadata(); c.metadata && len(meta) > 0 {
 		m := make(map[string]any, len(fields)+1)
 		for k, v := range fields {
 			m[k] = v
@@ -88,13 +84,7 @@ func (en *encoder) Encode(e *event.Event) error {
 		m[event.MetadataField] = meta
 		fields = m
 	}
-	b := Append(en.buf[:0], fields)
-	b = append(b, '\n')
-	_, err := en.w.Write(b)
-	if cap(b) <= 64<<10 {
-		en.buf = b
-	}
-	return err
+	return Append(dst, fields)
 }
 
 // indentStep is amazing_print's default indentation.
@@ -166,9 +156,9 @@ func appendValue(dst []byte, v any, indent int) []byte {
 	case int64:
 		return strconv.AppendInt(dst, x, 10)
 	case float64:
-		return appendRubyFloat(dst, x)
+		return event.AppendRubyFloat(dst, x)
 	case time.Time:
-		return eventfmt.AppendTimestamp(dst, x)
+		return event.AppendTimestamp(dst, x)
 	}
 	if n, err := event.Normalize(v); err == nil {
 		return appendValue(dst, n, indent)
@@ -238,33 +228,4 @@ func appendInspect(dst []byte, s string) []byte {
 		i += size
 	}
 	return append(dst, '"')
-}
-
-// appendRubyFloat appends f as Ruby's Float#to_s: plain notation with at least
-// one fraction digit when 1e-4 <= |f| < 1e16, otherwise d.ddde±XX.
-func appendRubyFloat(dst []byte, f float64) []byte {
-	switch {
-	case math.IsNaN(f):
-		return append(dst, "NaN"...)
-	case math.IsInf(f, 1):
-		return append(dst, "Infinity"...)
-	case math.IsInf(f, -1):
-		return append(dst, "-Infinity"...)
-	}
-	if a := math.Abs(f); a == 0 || (a >= 1e-4 && a < 1e16) {
-		n := len(dst)
-		dst = strconv.AppendFloat(dst, f, 'f', -1, 64)
-		if slices.Index(dst[n:], '.') < 0 {
-			dst = append(dst, '.', '0')
-		}
-		return dst
-	}
-	var tmp [32]byte
-	b := strconv.AppendFloat(tmp[:0], f, 'e', -1, 64) // d.ddde±XX
-	e := slices.Index(b, 'e')
-	dst = append(dst, b[:e]...)
-	if slices.Index(b[:e], '.') < 0 {
-		dst = append(dst, '.', '0')
-	}
-	return append(dst, b[e:]...)
 }

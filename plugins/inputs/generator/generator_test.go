@@ -18,20 +18,12 @@ import (
 
 func plainCodec(t testing.TB, opts string) engine.Codec {
 	t.Helper()
-	c, err := plain.New(plugintest.NewOptions[plain.Options](t, opts), engine.Resources{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return plugintest.MustNew(t, plain.New, opts, engine.Resources{})
 }
 
 func newInput(t testing.TB, opts string, codec engine.Codec, batchSize int) *Input {
 	t.Helper()
-	in, err := New(plugintest.NewOptions[Options](t, opts), engine.Resources{Codec: codec, BatchSize: batchSize})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return in
+	return plugintest.MustNew(t, New, opts, engine.Resources{Codec: codec, BatchSize: batchSize})
 }
 
 // collect runs in and returns the events and the batch sizes.
@@ -141,10 +133,7 @@ func TestFields(t *testing.T) {
 }
 
 func TestTimestamps(t *testing.T) {
-	c, err := jsoncodec.New(plugintest.NewOptions[jsoncodec.Options](t, ""), engine.Resources{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := plugintest.MustNew(t, jsoncodec.New, "", engine.Resources{})
 	in := newInput(t, `lines = ["{\"@timestamp\":\"2020-01-01T00:00:00Z\",\"a\":1}", "{\"b\":2}"]`+"\ncount = 2", c, 10)
 	time.Sleep(5 * time.Millisecond)
 	start := time.Now().Truncate(time.Millisecond)

@@ -19,19 +19,12 @@ import (
 
 func lineCodec(t *testing.T) engine.Codec {
 	t.Helper()
-	c, err := line.New(plugintest.NewOptions[line.Options](t, ""), engine.Resources{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return plugintest.MustNew(t, line.New, "", engine.Resources{})
 }
 
 func newInput(t *testing.T, opts string, codec engine.Codec, batchSize int, r io.Reader) *Input {
 	t.Helper()
-	in, err := New(plugintest.NewOptions[Options](t, opts), engine.Resources{Codec: codec, BatchSize: batchSize})
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := plugintest.MustNew(t, New, opts, engine.Resources{Codec: codec, BatchSize: batchSize})
 	in.stdin = r
 	return in
 }
@@ -146,10 +139,7 @@ func TestOrderAndHost(t *testing.T) {
 }
 
 func TestHostFromCodecKept(t *testing.T) {
-	c, err := jsonlines.New(plugintest.NewOptions[jsonlines.Options](t, ""), engine.Resources{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := plugintest.MustNew(t, jsonlines.New, "", engine.Resources{})
 	rec := newRecorder()
 	in := newInput(t, `ecs_compatibility = "disabled"`, c, 10, strings.NewReader(`{"host":"sender","message":"m"}`+"\n"))
 	if err := in.Run(context.Background(), rec.emit); err != nil {
@@ -241,30 +231,27 @@ func TestOptions(t *testing.T) {
 }
 
 func mustHostname(t *testing.T) string {
-	in, err := New(plugintest.NewOptions[Options](t, ""), engine.Resources{Codec: failingCodec{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return in.host.(string)
+	return plugintest.MustNew(t, New, "", engine.Resources{Codec: failingCodec{}}).host.(string)
 }
 
+// BenchmarkRun is the W1 path up to the pipeline: standard input read through
+// the line codec, decorated and batched, with ECS off and on (the default).
 func BenchmarkRun(b *testing.B) {
-	c, err := line.New(plugintest.NewOptions[line.Options](b, `ecs_compatibility = "disabled"`), engine.Resources{})
-	if err != nil {
-		b.Fatal(err)
-	}
 	data := strings.Repeat("<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8\n", 100000)
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		in, err := New(Options{ECSCompatibility: "disabled"}, engine.Resources{Codec: c, BatchSize: 125})
-		if err != nil {
-			b.Fatal(err)
-		}
-		in.stdin = strings.NewReader(data)
-		if err := in.Run(context.Background(), func(engine.Batch) error { return nil }); err != nil {
-			b.Fatal(err)
-		}
+	for _, ecs := range []string{"disabled", "v8"} {
+		b.Run("ecs="+ecs, func(b *testing.B) {
+			opts := `ecs_compatibility = "` + ecs + `"`
+			c := plugintest.MustNew(b, line.New, opts, engine.Resources{})
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				in := plugintest.MustNew(b, New, opts, engine.Resources{Codec: c, BatchSize: 125})
+				in.stdin = strings.NewReader(data)
+				if err := in.Run(context.Background(), func(engine.Batch) error { return nil }); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100000), "ns/line")
+		})
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100000), "ns/line")
 }

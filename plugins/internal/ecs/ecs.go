@@ -4,8 +4,10 @@ package ecs
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/engine/event"
 )
 
 // The values of an ecs_compatibility option.
@@ -30,3 +32,19 @@ func Validate(v string) error {
 
 // Enabled reports whether v selects ECS field names (v1 or v8).
 func Enabled(v string) bool { return v == V1 || v == V8 }
+
+// OriginalRef is [event][original], where with ECS compatibility on a codec
+// keeps the text an event was decoded from.
+var OriginalRef = event.MustRef("[event][original]")
+
+// NewMessage returns an event with message msg and @timestamp t (see
+// event.NewMessageAt) and, when original is set, msg in [event][original] too:
+// the event the plain and line codecs decode from a payload or a line.
+func NewMessage(msg string, t time.Time, original bool) *event.Event {
+	e := event.NewMessageAt(msg, t)
+	if original {
+		// Reuse the boxed message instead of boxing msg again.
+		_ = e.Set(OriginalRef, e.Fields()[event.MessageField])
+	}
+	return e
+}

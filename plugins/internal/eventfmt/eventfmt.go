@@ -3,8 +3,6 @@
 package eventfmt
 
 import (
-	"slices"
-	"strconv"
 	"time"
 
 	"github.com/pipelined/pipeline/engine"
@@ -51,80 +49,19 @@ var (
 // prints as {hostname=web-1}.
 func AppendString(dst []byte, e *event.Event) []byte {
 	if ts, ok := e.Fields()[event.TimestampField].(time.Time); ok {
-		dst = AppendTimestamp(dst, ts)
+		dst = event.AppendTimestamp(dst, ts)
 		dst = append(dst, ' ')
 	}
 	if v, ok := e.Get(hostRef); ok && v != nil {
-		dst = appendJava(dst, v)
+		dst = event.AppendJavaString(dst, v)
 	} else {
 		dst = append(dst, "%{host}"...)
 	}
 	dst = append(dst, ' ')
 	if v, ok := e.Get(messageRef); ok && v != nil {
-		dst = appendJava(dst, v)
+		dst = event.AppendJavaString(dst, v)
 	} else {
 		dst = append(dst, "%{message}"...)
-	}
-	return dst
-}
-
-// AppendTimestamp appends t as Logstash prints a timestamp: ISO 8601 UTC with
-// millisecond precision (more digits when the time has them), e.g.
-// 2026-11-24T10:00:01.000Z.
-func AppendTimestamp(dst []byte, t time.Time) []byte {
-	n := len(dst)
-	dst = event.AppendJSONValue(dst, t) // "…Z", quoted
-	copy(dst[n:], dst[n+1:len(dst)-1])
-	return dst[:len(dst)-2]
-}
-
-// appendJava appends v as Java's String.valueOf prints Logstash's value: maps
-// as {k=v, k2=v2} (keys sorted here), lists as [a, b], null as null.
-func appendJava(dst []byte, v any) []byte {
-	switch x := v.(type) {
-	case string:
-		return append(dst, x...)
-	case nil:
-		return append(dst, "null"...)
-	case bool:
-		return strconv.AppendBool(dst, x)
-	case int64:
-		return strconv.AppendInt(dst, x, 10)
-	case time.Time:
-		return AppendTimestamp(dst, x)
-	case []any:
-		dst = append(dst, '[')
-		for i, el := range x {
-			if i > 0 {
-				dst = append(dst, ", "...)
-			}
-			dst = appendJava(dst, el)
-		}
-		return append(dst, ']')
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		dst = append(dst, '{')
-		for i, k := range keys {
-			if i > 0 {
-				dst = append(dst, ", "...)
-			}
-			dst = append(dst, k...)
-			dst = append(dst, '=')
-			dst = appendJava(dst, x[k])
-		}
-		return append(dst, '}')
-	}
-	// float64 prints as Java's Double.toString, which is also its JSON form;
-	// only NaN and infinities are quoted there.
-	n := len(dst)
-	dst = event.AppendJSONValue(dst, v)
-	if len(dst)-n >= 2 && dst[n] == '"' {
-		copy(dst[n:], dst[n+1:len(dst)-1])
-		dst = dst[:len(dst)-2]
 	}
 	return dst
 }

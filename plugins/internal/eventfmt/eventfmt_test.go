@@ -36,13 +36,6 @@ func TestAppendString(t *testing.T) {
 	}
 }
 
-func TestAppendTimestamp(t *testing.T) {
-	ts := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.FixedZone("x", 3600))
-	if got := string(AppendTimestamp([]byte("at "), ts)); got != "at 2026-01-02T02:04:05.000006Z" {
-		t.Errorf("AppendTimestamp = %q", got)
-	}
-}
-
 func TestFormatter(t *testing.T) {
 	if _, err := New("%{[a}"); err == nil {
 		t.Error("New accepted a bad template")

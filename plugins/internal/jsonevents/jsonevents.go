@@ -1,12 +1,13 @@
 // Package jsonevents turns JSON text into events for the json and json_lines
 // codecs, as Logstash's Event.from_json and the codecs' parse failure handling
-// do.
+// (a tagged event and a warning) do.
 package jsonevents
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
@@ -19,30 +20,53 @@ const FailureTag = "_jsonparsefailure"
 type Parser struct {
 	target    event.Ref
 	hasTarget bool
+	log       *slog.Logger
 }
 
 // NewParser returns a parser that puts the decoded data at the top level of the
-// event, or under the field reference target when it is not empty. A bad
-// target is blamed on the "target" option.
-func NewParser(target string) (Parser, error) {
+// event, or under the field reference target when it is not empty, and warns
+// on log (nil: nowhere) about text it cannot parse. A bad target is blamed on
+// the "target" option.
+func NewParser(target string, log *slog.Logger) (Parser, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if target == "" {
-		return Parser{}, nil
+		return Parser{log: log}, nil
 	}
 	r, err := event.ParseRef(target)
 	if err != nil {
 		return Parser{}, &engine.FieldError{Field: "target", Err: err}
 	}
-	return Parser{target: r, hasTarget: true}, nil
+	return Parser{target: r, hasTarget: true, log: log}, nil
 }
 
 // Append appends the events of one JSON text to out: none for blank text or
 // null, one for an object, one per element for an array of objects. Text that
 // is anything else (invalid JSON, a scalar, an array with a non-object element)
-// yields one event with the text in message and the tag _jsonparsefailure; the
-// returned error says why, for logging.
-func (p Parser) Append(out []*event.Event, text []byte) ([]*event.Event, error) {
-	if len(bytes.TrimSpace(text)) == 0 {
+// yields one event with the text in message and the tag _jsonparsefailure, and
+// a warning saying why; ok is false then.
+func (p Parser) Append(out []*event.Event, text []byte) (events []*event.Event, ok bool) {
+	out, err := p.appendEvents(out, text)
+	if err != nil {
+		p.log.Warn("JSON parse error, original data now in message field", "err", err)
+	}
+	return out, err == nil
+}
+
+func (p Parser) appendEvents(out []*event.Event, text []byte) ([]*event.Event, error) {
+	trimmed := bytes.TrimSpace(text)
+	if len(trimmed) == 0 {
 		return out, nil
+	}
+	if trimmed[0] == '{' && !p.hasTarget {
+		// The common case, one object: FromJSON builds the event from what it
+		// parsed, without the copy FromMap makes.
+		e, err := event.FromJSON(trimmed)
+		if err == nil {
+			return append(out, e), nil
+		}
+		return append(out, failure(text)), err
 	}
 	v, err := event.ParseJSON(text)
 	if err == nil {
@@ -76,9 +100,14 @@ func (p Parser) Append(out []*event.Event, text []byte) ([]*event.Event, error) 
 			err = fmt.Errorf("JSON must be an object or an array of objects, got %T", v)
 		}
 	}
+	return append(out, failure(text)), err
+}
+
+// failure is the event of text that is not JSON the codecs accept.
+func failure(text []byte) *event.Event {
 	e := event.NewMessage(string(text))
 	e.AddTag(FailureTag)
-	return append(out, e), err
+	return e
 }
 
 func (p Parser) build(m map[string]any) (*event.Event, error) {

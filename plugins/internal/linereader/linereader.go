@@ -21,12 +21,13 @@ var ErrTooLong = errors.New("line too long")
 
 // Reader returns the lines of a stream.
 type Reader struct {
-	br    *bufio.Reader
-	delim []byte
-	last  byte
-	max   int
-	acc   []byte // a line spanning several buffer fills
-	err   error  // sticky read error
+	br       *bufio.Reader
+	delim    []byte
+	last     byte
+	max      int
+	acc      []byte // a line spanning several buffer fills
+	err      error  // sticky read error
+	refilled bool   // the last Next read from the underlying reader
 }
 
 // New returns a Reader of r splitting on delim (not empty). max > 0 limits the
@@ -45,9 +46,14 @@ func (r *Reader) Next() ([]byte, error) {
 		return nil, r.err
 	}
 	r.acc = r.acc[:0]
+	r.refilled = false
 	tooLong := false
 	for {
+		buffered := r.br.Buffered()
 		chunk, err := r.br.ReadSlice(r.last)
+		if err != nil || len(chunk) > buffered {
+			r.refilled = true
+		}
 		if err == nil && !tooLong {
 			if len(r.acc) == 0 && len(r.delim) == 1 {
 				// Fast path: the whole line is in the buffer.
@@ -107,6 +113,12 @@ func (r *Reader) Next() ([]byte, error) {
 		}
 	}
 }
+
+// Refilled reports whether the last call to Next read from the underlying
+// reader, rather than finding its whole line already buffered. A codec that
+// stamps events with the time they were read needs a new clock reading only
+// then.
+func (r *Reader) Refilled() bool { return r.refilled }
 
 func (r *Reader) tooLong(n int) error {
 	r.acc = r.acc[:0]

@@ -63,3 +63,27 @@ func TestUsesLargeBufferedReader(t *testing.T) {
 		t.Error("a large enough *bufio.Reader was not reused")
 	}
 }
+
+func TestRefilled(t *testing.T) {
+	pr, pw := io.Pipe()
+	lr := New(pr, []byte("\n"), 0)
+	go func() {
+		io.WriteString(pw, "a\nb\nc")
+		io.WriteString(pw, "d\n")
+		pw.Close()
+	}()
+	var got []string
+	for {
+		line, err := lr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, string(line)+"="+map[bool]string{true: "read", false: "buffered"}[lr.Refilled()])
+	}
+	if want := "a=read|b=buffered|cd=read"; strings.Join(got, "|") != want {
+		t.Errorf("got %s; want %s", strings.Join(got, "|"), want)
+	}
+}

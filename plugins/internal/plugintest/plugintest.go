@@ -60,6 +60,42 @@ func NewOptions[O any](t testing.TB, src string) O {
 	return o
 }
 
+// MustNew builds a plugin with its constructor newFn from the options HCL src,
+// decoded over the defaults (NewOptions), and the resources r; an error fails t.
+func MustNew[O, P any](t testing.TB, newFn func(O, engine.Resources) (P, error), src string, r engine.Resources) P {
+	t.Helper()
+	p, err := newFn(NewOptions[O](t, src), r)
+	if err != nil {
+		t.Fatalf("New(%s): %v", src, err)
+	}
+	return p
+}
+
+// CodecBuilder returns the build function RunCodecGolden wants for a codec
+// constructor: the options HCL is decoded over the defaults and validated, as
+// the engine does, and passed to newFn with empty resources.
+func CodecBuilder[O any, C engine.Codec](newFn func(O, engine.Resources) (C, error)) func(options []byte) (engine.Codec, error) {
+	return func(options []byte) (engine.Codec, error) {
+		var o O
+		if d, ok := any(&o).(engine.Defaulter); ok {
+			d.Defaults()
+		}
+		if err := DecodeOptions(&o, options); err != nil {
+			return nil, err
+		}
+		if v, ok := any(&o).(engine.Validator); ok {
+			if err := v.Validate(); err != nil {
+				return nil, err
+			}
+		}
+		c, err := newFn(o, engine.Resources{})
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+}
+
 // RunCodecGolden runs every testdata/*.txtar of the calling package against the
 // codec that build makes from the options HCL.
 func RunCodecGolden(t *testing.T, build func(options []byte) (engine.Codec, error)) {

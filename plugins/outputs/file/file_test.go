@@ -22,14 +22,8 @@ var ctx = context.Background()
 
 func newOutput(t *testing.T, opts string) *Output {
 	t.Helper()
-	c, err := jsonlines.New(plugintest.NewOptions[jsonlines.Options](t, ""), engine.Resources{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := New(plugintest.NewOptions[Options](t, opts), engine.Resources{Codec: c})
-	if err != nil {
-		t.Fatalf("New(%s): %v", opts, err)
-	}
+	c := plugintest.MustNew(t, jsonlines.New, "", engine.Resources{})
+	o := plugintest.MustNew(t, New, opts, engine.Resources{Codec: c})
 	if err := o.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -112,7 +112,7 @@ type builder struct {
 func (b *builder) lookup(pl *ir.Plugin) (*Factory, hcl.Diagnostics) {
 	f, ok := b.reg.Lookup(pl.Kind, pl.Type)
 	if ok {
-		return f, nil
+		return f, checkIDAttribute(pl)
 	}
 	return nil, hcl.Diagnostics{{
 		Severity: hcl.DiagError,

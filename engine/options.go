@@ -20,7 +20,6 @@ type commonInputOptions struct {
 	Tags         []string          `hcl:"tags,optional"`
 	AddField     map[string]string `hcl:"add_field,optional"`
 	EnableMetric *bool             `hcl:"enable_metric,optional"`
-	ID           string            `hcl:"id,optional"`
 	Codec        *codecBlock       `hcl:"codec,block"`
 	Rest         hcl.Body          `hcl:",remain"`
 }
@@ -31,13 +30,11 @@ type commonFilterOptions struct {
 	RemoveField  []string          `hcl:"remove_field,optional"`
 	RemoveTag    []string          `hcl:"remove_tag,optional"`
 	EnableMetric *bool             `hcl:"enable_metric,optional"`
-	ID           string            `hcl:"id,optional"`
 	Rest         hcl.Body          `hcl:",remain"`
 }
 
 type commonOutputOptions struct {
 	EnableMetric *bool       `hcl:"enable_metric,optional"`
-	ID           string      `hcl:"id,optional"`
 	Codec        *codecBlock `hcl:"codec,block"`
 	Rest         hcl.Body    `hcl:",remain"`
 }
@@ -49,11 +46,30 @@ type codecBlock struct {
 	TypeRange hcl.Range `hcl:"type,label_range"`
 }
 
+// checkIDAttribute refuses an `id = "…"` attribute: in HCL the id is the
+// block's second label (the .conf front-end turns `id =>` into that label).
+func checkIDAttribute(pl *ir.Plugin) hcl.Diagnostics {
+	c, _, _ := pl.Body.PartialContent(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "id"}}})
+	if c == nil {
+		return nil
+	}
+	a, ok := c.Attributes["id"]
+	if !ok {
+		return nil
+	}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Unexpected id option",
+		Detail:   fmt.Sprintf("The plugin id is the block's second label: write %s %q \"<id>\" { … } and remove this line.", pl.Kind, pl.Type),
+		Subject:  &a.NameRange,
+	}}
+}
+
 // CommonOptionNames lists the options the engine handles for each kind, for docs.
 var CommonOptionNames = map[ir.Kind][]string{
-	ir.Input:  {"add_field", "codec", "enable_metric", "id", "tags", "type"},
-	ir.Filter: {"add_field", "add_tag", "enable_metric", "id", "remove_field", "remove_tag"},
-	ir.Output: {"codec", "enable_metric", "id"},
+	ir.Input:  {"add_field", "codec", "enable_metric", "tags", "type"},
+	ir.Filter: {"add_field", "add_tag", "enable_metric", "remove_field", "remove_tag"},
+	ir.Output: {"codec", "enable_metric"},
 }
 
 // addField is one add_field entry with both sides parsed as templates.

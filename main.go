@@ -49,6 +49,7 @@ const usage = `Usage: pipeline <command> [flags]
 Commands:
   run -f PATH       run the pipelines in PATH (a file, or a directory whose files load in lexical order)
   check -f PATH     check the configuration and exit: 0 "Configuration OK", 1 with every error found
+  run|check --pipelines FILE   the pipelines listed in a Logstash pipelines.yml, each isolated
   plugins           list the registered plugins
   version           print the version
 
@@ -99,7 +100,7 @@ func buildVersion() string {
 func runOrCheck(cmd string, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("pipeline "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var path, level string
+	var path, level, pipelinesYML string
 	var workers, batch int
 	for _, n := range []string{"f", "path.config"} {
 		fs.StringVar(&path, n, "", "pipeline file or directory")
@@ -111,11 +112,12 @@ func runOrCheck(cmd string, args []string, stdout, stderr io.Writer) int {
 		fs.IntVar(&batch, n, 0, "batch size")
 	}
 	fs.StringVar(&level, "log.level", "info", "log level")
+	fs.StringVar(&pipelinesYML, "pipelines", "", "a Logstash pipelines.yml listing the pipelines to run")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
-	if path == "" || fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "pipeline %s: -f PATH is required\n\n%s", cmd, usage)
+	if (path == "") == (pipelinesYML == "") || fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "pipeline %s: give either -f PATH or --pipelines pipelines.yml\n\n%s", cmd, usage)
 		return exitUsage
 	}
 	var lv slog.Level
@@ -125,7 +127,15 @@ func runOrCheck(cmd string, args []string, stdout, stderr io.Writer) int {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
 
-	cfg, diags := dsl.Load(path)
+	var (
+		cfg   *ir.Config
+		diags hcl.Diagnostics
+	)
+	if pipelinesYML != "" {
+		cfg, diags = dsl.LoadPipelinesYML(pipelinesYML)
+	} else {
+		cfg, diags = dsl.Load(path)
+	}
 	settings := engine.Settings{Workers: workers, BatchSize: batch, Logger: logger}
 	var pipelines []*engine.Pipeline
 	if cfg != nil {

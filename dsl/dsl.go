@@ -1,7 +1,7 @@
 // Package dsl loads pipeline configuration files into the IR (package
 // dsl/ir). It picks the front-end by file extension: the HCL front-end
 // (.hcl) lives in this package; Logstash .conf files get their own
-// front-end.
+// front-end, package dsl/logstash.
 //
 // A configuration is a file or a directory. A directory is read like
 // Logstash's conf.d: its configuration files, in lexical order, are loaded
@@ -43,6 +43,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/pipelined/pipeline/dsl/ir"
+	"github.com/pipelined/pipeline/dsl/logstash"
 )
 
 // Loader loads configuration. The zero Loader is ready to use.
@@ -75,14 +76,22 @@ var frontEnds = map[string]frontEnd{
 	".conf": parseConf,
 }
 
-// parseConf stands in for the Logstash .conf front-end.
-func parseConf(_ Loader, filename string, src []byte) (*fileIR, hcl.Diagnostics) {
-	return &fileIR{File: &hcl.File{Body: hcl.EmptyBody(), Bytes: src}}, hcl.Diagnostics{{
-		Severity: hcl.DiagError,
-		Summary:  "Logstash .conf files are not supported yet",
-		Detail:   "Write the pipeline in HCL (a .hcl file) for now.",
-		Subject:  &hcl.Range{Filename: filename, Start: hcl.InitialPos, End: hcl.InitialPos},
-	}}
+// parseConf is the Logstash .conf front-end (dsl/logstash.ParseConf). A
+// .conf file has no pipeline blocks: its sections join the pipeline "main".
+// Strings are kept as written (Logstash's default config.support_escapes:
+// false); ${VAR} in string values is resolved with the Loader's
+// environment. After a syntax error, which stops the parse, the file
+// contributes nothing: a truncated pipeline would only draw misleading
+// errors (a missing output, …) from the engine.
+func parseConf(l Loader, filename string, src []byte) (*fileIR, hcl.Diagnostics) {
+	cf, diags := logstash.ParseConf(src, filename, logstash.ConfOptions{LookupEnv: l.lookupEnv()})
+	out := &fileIR{File: &hcl.File{Body: hcl.EmptyBody(), Bytes: src}, IDRanges: map[*ir.Plugin]hcl.Range{}}
+	if cf.Pipeline != nil && !cf.Incomplete {
+		out.IDRanges = cf.IDRanges
+		out.Pipelines = []*ir.Pipeline{cf.Pipeline}
+		out.Implicit = cf.Pipeline
+	}
+	return out, diags
 }
 
 // fileIR is what a front-end makes of one file.

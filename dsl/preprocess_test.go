@@ -344,8 +344,14 @@ func TestLoadSourceEnv(t *testing.T) {
 	if v, _ := attrs["v"].Expr.Value(nil); v.AsString() != `x"y` {
 		t.Errorf("v = %#v", v)
 	}
-	if _, diags := LoadSource("p.conf", []byte("input {}")); len(diags) != 1 || !strings.Contains(diags[0].Summary, ".conf") {
-		t.Errorf("LoadSource(.conf) = %v", diags)
+	// .conf files go to the Logstash front-end, with the same environment.
+	cfg, diags = LoadSource("p.conf", []byte("input { stdin { v => \"${DSL_TEST_VAR}\" } }"))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	attrs, _ = cfg.Pipelines[0].Inputs[0].Body.JustAttributes()
+	if v, _ := attrs["v"].Expr.Value(nil); v.AsString() != `x"y` {
+		t.Errorf(".conf v = %#v", v)
 	}
 }
 

@@ -225,7 +225,7 @@ func (b *builder) filter(pl *ir.Plugin) (*filterNode, hcl.Diagnostics) {
 	diags = append(diags, d...)
 	n.addTags, d = parseTemplates(com.AddTag, pl.Body, "add_tag")
 	diags = append(diags, d...)
-	n.removeFields, d = parseTemplates(com.RemoveField, pl.Body, "remove_field")
+	n.removeFields, d = parseFieldNames(com.RemoveField, pl.Body, "remove_field")
 	diags = append(diags, d...)
 	n.removeTags, d = parseTemplates(com.RemoveTag, pl.Body, "remove_tag")
 	diags = append(diags, d...)

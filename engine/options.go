@@ -72,9 +72,42 @@ var CommonOptionNames = map[ir.Kind][]string{
 	ir.Output: {"codec", "enable_metric"},
 }
 
-// addField is one add_field entry with both sides parsed as templates.
+// fieldName is an option naming a field. Logstash sprintf-renders such names
+// per event; a name without %{…} is parsed once, here, and a bad one is a
+// configuration error.
+type fieldName struct {
+	tmpl  event.Template
+	ref   event.Ref
+	fixed bool
+}
+
+func newFieldName(s string) (fieldName, error) {
+	t, err := event.ParseTemplate(s)
+	if err != nil {
+		return fieldName{}, err
+	}
+	f := fieldName{tmpl: t}
+	if t.IsConstant() {
+		if f.ref, err = event.ParseRef(s); err != nil {
+			return fieldName{}, err
+		}
+		f.fixed = true
+	}
+	return f, nil
+}
+
+// resolve returns the field reference for e.
+func (f fieldName) resolve(e *event.Event) (event.Ref, bool) {
+	if f.fixed {
+		return f.ref, true
+	}
+	r, err := event.ParseRef(f.tmpl.Render(e))
+	return r, err == nil
+}
+
+// addField is one add_field entry.
 type addField struct {
-	name  event.Template
+	name  fieldName
 	value event.Template
 }
 
@@ -87,7 +120,7 @@ func parseAddFields(m map[string]string, body hcl.Body) ([]addField, hcl.Diagnos
 	sort.Strings(keys)
 	out := make([]addField, 0, len(keys))
 	for _, k := range keys {
-		n, err := event.ParseTemplate(k)
+		n, err := newFieldName(k)
 		if err == nil {
 			var v event.Template
 			v, err = event.ParseTemplate(m[k])
@@ -115,13 +148,26 @@ func parseTemplates(list []string, body hcl.Body, option string) ([]event.Templa
 	return out, diags
 }
 
+func parseFieldNames(list []string, body hcl.Body, option string) ([]fieldName, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	out := make([]fieldName, 0, len(list))
+	for _, s := range list {
+		f, err := newFieldName(s)
+		if err != nil {
+			diags = append(diags, fieldDiag(body, option, fmt.Errorf("%q: %w", s, err)))
+			continue
+		}
+		out = append(out, f)
+	}
+	return out, diags
+}
+
 // applyAddFields follows Logstash's Decorators.add_fields: a new field is set; an
 // existing one becomes an array with the value appended.
 func applyAddFields(e *event.Event, fields []addField) {
 	for _, f := range fields {
-		name := f.name.Render(e)
-		r, err := event.ParseRef(name)
-		if err != nil {
+		r, ok := f.name.resolve(e)
+		if !ok {
 			continue
 		}
 		v := f.value.Render(e)

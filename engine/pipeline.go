@@ -343,7 +343,7 @@ type filterNode struct {
 	hasCommon    bool
 	addFields    []addField
 	addTags      []event.Template
-	removeFields []event.Template
+	removeFields []fieldName
 	removeTags   []event.Template
 }
 
@@ -390,8 +390,8 @@ func (n *filterNode) applyOne(e *event.Event, out []*event.Event) []*event.Event
 // order (filters/base.rb filter_matched).
 func (n *filterNode) common(e *event.Event) {
 	applyAddFields(e, n.addFields)
-	for _, t := range n.removeFields {
-		if r, err := event.ParseRef(t.Render(e)); err == nil {
+	for _, f := range n.removeFields {
+		if r, ok := f.resolve(e); ok {
 			e.Delete(r)
 		}
 	}

@@ -1,8 +1,10 @@
 package engine_test
 
 import (
+	"strings"
 	"testing"
 
+	"github.com/pipelined/pipeline/dsl/ir"
 	"github.com/pipelined/pipeline/engine/enginetest"
 	"github.com/pipelined/pipeline/engine/event"
 )
@@ -27,5 +29,17 @@ remove_tag = "zero"
 	}
 	if tags := e.Tags(); len(tags) != 1 || tags[0] != "one" {
 		t.Errorf("tags = %v; want [one]", tags)
+	}
+}
+
+// A field name that is not a valid reference is a configuration error, found
+// at build time, not skipped per event.
+func TestBadFieldNameIsADiagnostic(t *testing.T) {
+	diags := enginetest.BuildDiags(t, ir.Filter, "test_drop_odd", "remove_field = [\"[a\"]\n")
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), `Invalid value for "remove_field"`) {
+		t.Fatalf("diags = %v; want an invalid remove_field", diags)
+	}
+	if r := diags[0].Subject; r == nil || r.Start.Line != 1 {
+		t.Fatalf("subject = %v; want line 1", r)
 	}
 }

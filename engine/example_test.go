@@ -97,7 +97,7 @@ func TestExampleFilterValidation(t *testing.T) {
 	if !diags.HasErrors() || !strings.Contains(diags.Error(), "list at least one field") {
 		t.Fatalf("diags = %v; want the Validate error", diags)
 	}
-	if r := diags[0].Subject; r == nil || r.Start.Line != 1 || r.Start.Column != 1 {
-		t.Fatalf("subject = %v; want the fields attribute at 1:1", r)
+	if r := diags[0].Subject; r == nil || r.Start.Line != 2 || r.Start.Column != 1 {
+		t.Fatalf("subject = %v; want the fields attribute at 2:1", r)
 	}
 }

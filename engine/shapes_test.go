@@ -13,7 +13,7 @@ import (
 // a flat array, and a single value where a list is expected.
 func TestLogstashValueShapes(t *testing.T) {
 	out := enginetest.Filter(t, "test_drop_odd", `
-add_field = ["[a][b]", "1", "c", "%%{message}-x"]
+add_field = ["[a][b]", "1", "c", "%{message}-x"]
 add_tag   = "one"
 remove_tag = "zero"
 `, event.NewMessage("2"))
@@ -39,7 +39,7 @@ func TestBadFieldNameIsADiagnostic(t *testing.T) {
 	if !diags.HasErrors() || !strings.Contains(diags.Error(), `Invalid value for "remove_field"`) {
 		t.Fatalf("diags = %v; want an invalid remove_field", diags)
 	}
-	if r := diags[0].Subject; r == nil || r.Start.Line != 1 {
-		t.Fatalf("subject = %v; want line 1", r)
+	if r := diags[0].Subject; r == nil || r.Start.Line != 2 {
+		t.Fatalf("subject = %v; want line 2", r)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
+	"github.com/pipelined/pipeline/dsl"
 	"github.com/pipelined/pipeline/dsl/ir"
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
@@ -76,7 +77,8 @@ func init() {
 }
 
 // Body parses an HCL snippet into a plugin body, failing the test on a syntax
-// error.
+// error. It is plain HCL: write "%%{" for a literal "%{" (Filter and BuildDiags
+// read pipeline-file syntax instead).
 func Body(t testing.TB, src string) hcl.Body {
 	t.Helper()
 	f, diags := hclsyntax.ParseConfig([]byte(src), t.Name()+".hcl", hcl.InitialPos)
@@ -86,31 +88,46 @@ func Body(t testing.TB, src string) hcl.Body {
 	return f.Body
 }
 
-// BuildDiags builds a pipeline of one plugin of kind and typ with the options
-// snippet, and returns the diagnostics: for testing option validation.
-func BuildDiags(t testing.TB, kind ir.Kind, typ, options string) hcl.Diagnostics {
+// pipeline loads a one-plugin pipeline written as a pipeline file would be
+// (so "%{…}" and "${VAR}" mean what they mean there). The plugin's options
+// start on line 2 of the file.
+func pipeline(t testing.TB, kind ir.Kind, typ, options, token string) (*ir.Pipeline, hcl.Diagnostics) {
 	t.Helper()
-	p := &ir.Pipeline{Name: "enginetest"}
-	pl := &ir.Plugin{Kind: kind, Type: typ, ID: typ, Body: Body(t, options)}
-	in := &ir.Plugin{Kind: ir.Input, Type: "enginetest_feed", ID: "feed", Body: Body(t, `token = "none"`)}
+	block := fmt.Sprintf("%s %q %q {\n%s\n}\n", kind, typ, typ, options)
+	feed := fmt.Sprintf("input \"enginetest_feed\" \"feed\" {\n  token = %q\n}\n", token)
+	collect := fmt.Sprintf("output \"enginetest_collect\" \"collect\" {\n  token = %q\n}\n", token)
+	var src string
 	switch kind {
 	case ir.Input:
-		p.Inputs = []*ir.Plugin{pl}
+		src = block + collect
+	case ir.Output:
+		src = block + feed
 	default:
-		p.Inputs = []*ir.Plugin{in}
-		p.Filters = []ir.Node{pl}
-		if kind == ir.Output {
-			p.Filters = nil
-			p.Outputs = []ir.Node{pl}
-		}
+		src = block + feed + collect
 	}
-	_, diags := engine.Build(p, engine.Default, engine.Settings{Workers: 1})
-	return diags
+	cfg, diags := dsl.LoadSource(t.Name()+".hcl", []byte(src))
+	if diags.HasErrors() || len(cfg.Pipelines) != 1 {
+		return nil, diags
+	}
+	return cfg.Pipelines[0], diags
 }
 
-// Filter runs events through the filter typ configured by options (an HCL body
-// as in a pipeline file) and returns what comes out, in input order. Options are
-// parsed by HCL directly, so write "%%{" where a pipeline file would say "%{".
+// BuildDiags builds a pipeline holding one plugin of kind and typ with the
+// options (pipeline-file syntax; they start on line 2) and returns the
+// diagnostics: for testing option validation.
+func BuildDiags(t testing.TB, kind ir.Kind, typ, options string) hcl.Diagnostics {
+	t.Helper()
+	p, diags := pipeline(t, kind, typ, options, "none")
+	if p == nil {
+		return diags
+	}
+	_, d := engine.Build(p, engine.Default, engine.Settings{Workers: 1})
+	return append(diags, d...)
+}
+
+// Filter runs events through the filter typ configured by options (written as
+// in a pipeline file) and returns what comes out, in input order, after the
+// engine's common options.
 func Filter(t testing.TB, typ, options string, in ...*event.Event) []*event.Event {
 	t.Helper()
 	token := fmt.Sprintf("t%d", tokens.Add(1))
@@ -119,17 +136,14 @@ func Filter(t testing.TB, typ, options string, in ...*event.Event) []*event.Even
 	collects.Store(token, col)
 	defer feeds.Delete(token)
 	defer collects.Delete(token)
-	tok := fmt.Sprintf("token = %q\n", token)
-	p := &ir.Pipeline{
-		Name:    "enginetest",
-		Inputs:  []*ir.Plugin{{Kind: ir.Input, Type: "enginetest_feed", ID: "feed", Body: Body(t, tok)}},
-		Filters: []ir.Node{&ir.Plugin{Kind: ir.Filter, Type: typ, ID: typ, Body: Body(t, options)}},
-		Outputs: []ir.Node{&ir.Plugin{Kind: ir.Output, Type: "enginetest_collect", ID: "collect", Body: Body(t, tok)}},
+	p, diags := pipeline(t, ir.Filter, typ, options, token)
+	if p == nil {
+		t.Fatalf("load %s: %v", typ, diags)
 	}
 	// One worker and a batch holding every event keep the output in input order.
-	pl, diags := engine.Build(p, engine.Default, engine.Settings{Workers: 1, BatchSize: max(len(in), 1)})
-	if diags.HasErrors() {
-		t.Fatalf("build %s: %v", typ, diags)
+	pl, d := engine.Build(p, engine.Default, engine.Settings{Workers: 1, BatchSize: max(len(in), 1)})
+	if d.HasErrors() {
+		t.Fatalf("build %s: %v", typ, d)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

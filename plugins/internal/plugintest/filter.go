@@ -1,0 +1,100 @@
+package plugintest
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/tools/txtar"
+
+	"github.com/pipelined/pipeline/dsl/ir"
+	"github.com/pipelined/pipeline/engine/enginetest"
+	"github.com/pipelined/pipeline/engine/event"
+)
+
+// RunFilterGolden runs every testdata/*.txtar of the calling package through
+// the filter typ, built and run by the real engine (enginetest). A file holds:
+//
+//   - options.hcl: the filter's options, written as in a pipeline file (so
+//     "%{…}" is literal), common options included;
+//   - input.jsonl: the events fed in, one JSON object per line (an "@metadata"
+//     key sets the metadata; events without @timestamp get a fixed one,
+//     2026-01-02T03:04:05.000Z, so outputs are reproducible);
+//   - want.jsonl: the events that come out, in order, as EventJSON renders them;
+//   - or want.err: a substring of the configuration error instead.
+//
+// Run the tests with -update to rewrite want.jsonl from the results.
+func RunFilterGolden(t *testing.T, typ string) {
+	files, err := filepath.Glob("testdata/*.txtar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no testdata/*.txtar")
+	}
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
+			ar, err := txtar.ParseFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sec := map[string]*txtar.File{}
+			for i := range ar.Files {
+				sec[ar.Files[i].Name] = &ar.Files[i]
+			}
+			var opts string
+			if f := sec["options.hcl"]; f != nil {
+				opts = string(f.Data)
+			}
+			if f := sec["want.err"]; f != nil {
+				want := strings.TrimSpace(string(f.Data))
+				diags := enginetest.BuildDiags(t, ir.Filter, typ, opts)
+				if !diags.HasErrors() || !strings.Contains(diags.Error(), want) {
+					t.Fatalf("build error = %v; want one containing %q", diags, want)
+				}
+				return
+			}
+			in := InputEvents(t, sec["input.jsonl"])
+			out := enginetest.Filter(t, typ, opts, in...)
+			var got strings.Builder
+			for _, e := range out {
+				got.WriteString(EventJSON(e, time.Now().Add(time.Hour)))
+				got.WriteByte('\n')
+			}
+			if compare(t, ar, sec, "want.jsonl", []byte(got.String())) && *update {
+				if err := os.WriteFile(file, txtar.Format(ar), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// FixedTime is the @timestamp given to golden input events that have none.
+var FixedTime = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// InputEvents parses one event per line of f (nil: no events).
+func InputEvents(t testing.TB, f *txtar.File) []*event.Event {
+	t.Helper()
+	if f == nil {
+		return nil
+	}
+	var out []*event.Event
+	for _, line := range strings.Split(string(f.Data), "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		hasTS := strings.Contains(line, `"@timestamp"`)
+		e, err := event.FromJSON([]byte(line))
+		if err != nil {
+			t.Fatalf("input.jsonl: %s: %v", line, err)
+		}
+		if !hasTS {
+			e.SetTimestamp(FixedTime)
+		}
+		out = append(out, e)
+	}
+	return out
+}

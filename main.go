@@ -49,12 +49,17 @@ const usage = `Usage: pipeline <command> [flags]
 Commands:
   run -f PATH       run the pipelines in PATH (a file, or a directory whose files load in lexical order)
   check -f PATH     check the configuration and exit: 0 "Configuration OK", 1 with every error found
+  run|check -e 'CONFIG'        a configuration string in Logstash .conf syntax, as logstash -e
   run|check --pipelines FILE   the pipelines listed in a Logstash pipelines.yml, each isolated
+  convert PATH      print a Logstash .conf file (or a directory of them) as HCL
   plugins           list the registered plugins
   version           print the version
 
-Flags for run and check:
-  -f, --path.config PATH   pipeline file or directory (required)
+Flags for run and check (exactly one of -f, -e and --pipelines):
+  -f, --path.config PATH   pipeline file or directory (.hcl or .conf)
+  -e, --config.string CONFIG  configuration in .conf syntax (stdin and stdout
+                           are added when it has no input or no output)
+  --pipelines FILE         a Logstash pipelines.yml
   -w, --pipeline.workers N filter workers (default: number of CPUs)
   -b, --pipeline.batch.size N  events per worker batch (default 125)
   --log.level LEVEL        debug, info, warn, error (default info)
@@ -70,6 +75,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch cmd := args[0]; cmd {
 	case "run", "check":
 		return runOrCheck(cmd, args[1:], stdout, stderr)
+	case "convert":
+		return convert(args[1:], stdout, stderr)
 	case "plugins":
 		for _, f := range engine.Default.All() {
 			fmt.Fprintf(stdout, "%-7s %s\n", f.Kind, f.Name)
@@ -101,9 +108,16 @@ func runOrCheck(cmd string, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("pipeline "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var path, level, pipelinesYML string
+	var configString *string
 	var workers, batch int
 	for _, n := range []string{"f", "path.config"} {
 		fs.StringVar(&path, n, "", "pipeline file or directory")
+	}
+	for _, n := range []string{"e", "config.string"} {
+		fs.Func(n, "configuration string in .conf syntax", func(s string) error {
+			configString = &s
+			return nil
+		})
 	}
 	for _, n := range []string{"w", "pipeline.workers"} {
 		fs.IntVar(&workers, n, 0, "filter workers")
@@ -116,8 +130,14 @@ func runOrCheck(cmd string, args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
-	if (path == "") == (pipelinesYML == "") || fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "pipeline %s: give either -f PATH or --pipelines pipelines.yml\n\n%s", cmd, usage)
+	given := 0
+	for _, ok := range []bool{path != "", configString != nil, pipelinesYML != ""} {
+		if ok {
+			given++
+		}
+	}
+	if given != 1 || fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "pipeline %s: give one of -f PATH, -e 'CONFIG' or --pipelines pipelines.yml\n\n%s", cmd, usage)
 		return exitUsage
 	}
 	var lv slog.Level
@@ -131,9 +151,12 @@ func runOrCheck(cmd string, args []string, stdout, stderr io.Writer) int {
 		cfg   *ir.Config
 		diags hcl.Diagnostics
 	)
-	if pipelinesYML != "" {
+	switch {
+	case pipelinesYML != "":
 		cfg, diags = dsl.LoadPipelinesYML(pipelinesYML)
-	} else {
+	case configString != nil:
+		cfg, diags = dsl.LoadConfigString(*configString)
+	default:
 		cfg, diags = dsl.Load(path)
 	}
 	settings := engine.Settings{Workers: workers, BatchSize: batch, Logger: logger}
@@ -164,6 +187,28 @@ func runOrCheck(cmd string, args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	return runPipelines(pipelines, logger)
+}
+
+// convert prints a Logstash .conf file, or a directory of them, as HCL.
+func convert(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprintf(stderr, "pipeline convert: give one .conf file or directory: pipeline convert PATH > pipeline.hcl\n\n%s", usage)
+		return exitUsage
+	}
+	out, cfg, diags := dsl.ConvertConf(args[0])
+	if diags.HasErrors() {
+		writeDiags(stderr, cfg, diags)
+		fmt.Fprintf(stderr, "%d error(s) found; nothing was converted.\n", countErrors(diags))
+		return exitConfig
+	}
+	if len(diags) > 0 {
+		writeDiags(stderr, cfg, diags)
+	}
+	if _, err := stdout.Write(out); err != nil {
+		fmt.Fprintln(stderr, "pipeline convert:", err)
+		return exitRuntime
+	}
+	return exitOK
 }
 
 func countErrors(diags hcl.Diagnostics) int {

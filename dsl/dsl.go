@@ -32,6 +32,11 @@
 // `${VAR:default}` are replaced by environment variables, `} else {` may
 // share a line, and backslashes that are not HCL escapes (`\d`, `\[`) are
 // kept. Diagnostics and AST ranges always refer to the original file.
+//
+// Besides files and directories (Load), configuration comes from a Logstash
+// pipelines.yml (LoadPipelinesYML) or a -e string in .conf syntax
+// (LoadConfigString). ConvertConf and FormatHCL print a configuration back
+// in HCL.
 package dsl
 
 import (
@@ -50,6 +55,10 @@ import (
 type Loader struct {
 	// LookupEnv resolves ${VAR} references; nil means os.LookupEnv.
 	LookupEnv func(key string) (string, bool)
+
+	// keepEnv leaves ${VAR} in .conf string values as written (for
+	// ConvertConf, which must never print a resolved secret).
+	keepEnv bool
 }
 
 var defaultLoader Loader
@@ -84,7 +93,11 @@ var frontEnds = map[string]frontEnd{
 // contributes nothing: a truncated pipeline would only draw misleading
 // errors (a missing output, …) from the engine.
 func parseConf(l Loader, filename string, src []byte) (*fileIR, hcl.Diagnostics) {
-	cf, diags := logstash.ParseConf(src, filename, logstash.ConfOptions{LookupEnv: l.lookupEnv()})
+	opts := logstash.ConfOptions{LookupEnv: l.lookupEnv()}
+	if l.keepEnv {
+		opts.LookupEnv = nil
+	}
+	cf, diags := logstash.ParseConf(src, filename, opts)
 	out := &fileIR{File: &hcl.File{Body: hcl.EmptyBody(), Bytes: src}, IDRanges: map[*ir.Plugin]hcl.Range{}}
 	if cf.Pipeline != nil && !cf.Incomplete {
 		out.IDRanges = cf.IDRanges
@@ -158,7 +171,7 @@ func (l Loader) Load(path string) (*ir.Config, hcl.Diagnostics) {
 			})
 			continue
 		}
-		srcs = append(srcs, source{name, b})
+		srcs = append(srcs, source{name: name, src: b})
 	}
 	cfg, d := l.load(srcs)
 	return cfg, append(diags, d...)
@@ -166,12 +179,13 @@ func (l Loader) Load(path string) (*ir.Config, hcl.Diagnostics) {
 
 // LoadSource is like the package function LoadSource.
 func (l Loader) LoadSource(filename string, src []byte) (*ir.Config, hcl.Diagnostics) {
-	return l.load([]source{{filename, src}})
+	return l.load([]source{{name: filename, src: src}})
 }
 
 type source struct {
 	name string
 	src  []byte
+	fe   frontEnd // nil: chosen by the extension of name
 }
 
 func (l Loader) lookupEnv() func(string) (string, bool) {
@@ -191,6 +205,9 @@ func (l Loader) load(srcs []source) (*ir.Config, hcl.Diagnostics) {
 	)
 	for _, s := range srcs {
 		fe, ok := frontEnds[filepath.Ext(s.name)]
+		if s.fe != nil {
+			fe, ok = s.fe, true
+		}
 		if !ok {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,

@@ -17,8 +17,9 @@ import (
 
 // LoadPipelinesYML loads every pipeline listed in a Logstash pipelines.yml, each
 // from its own path.config (a file, a directory or a glob, relative paths taken
-// from the directory of pipelines.yml) or config.string, as an isolated
-// pipeline named by pipeline.id.
+// from the directory of pipelines.yml) or config.string (which, as with -e, gets
+// DefaultInput and DefaultOutput when it lacks inputs or outputs), as an
+// isolated pipeline named by pipeline.id.
 func LoadPipelinesYML(path string) (*ir.Config, hcl.Diagnostics) {
 	return Loader{}.LoadPipelinesYML(path)
 }
@@ -115,7 +116,8 @@ func (l Loader) LoadPipelinesYML(path string) (*ir.Config, hcl.Diagnostics) {
 			diags = append(diags, errAt(idNode, "Pipeline needs one configuration", fmt.Sprintf("Give pipeline %q either path.config or config.string.", id)))
 			continue
 		case hasString:
-			srcs = []source{{name: fmt.Sprintf("%s(config.string).conf", id), src: []byte(cs.Value)}}
+			// Like -e: the default input and output are added if missing.
+			srcs = configStringSources(fmt.Sprintf("%s(config.string)", id), cs.Value)
 		default:
 			names, d := expandPathConfig(base, pc.Value)
 			if d != "" {
@@ -198,7 +200,7 @@ func readSources(names []string) ([]source, hcl.Diagnostics) {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read configuration", Detail: err.Error()})
 			continue
 		}
-		srcs = append(srcs, source{name, b})
+		srcs = append(srcs, source{name: name, src: b})
 	}
 	return srcs, diags
 }

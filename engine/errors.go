@@ -9,6 +9,12 @@ import (
 // calls Connect again before retrying the batch.
 var ErrNotConnected = errors.New("not connected")
 
+// ErrNotApplied is returned (possibly wrapped) by a filter that left an event
+// alone because it did not apply, e.g. its source field is absent: the engine
+// passes the event on and skips the common options, as Logstash does when a
+// filter does not call filter_matched, without logging a failure.
+var ErrNotApplied = errors.New("filter not applied")
+
 type permanentError struct{ err error }
 
 func (p permanentError) Error() string { return p.err.Error() }

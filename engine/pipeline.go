@@ -367,7 +367,9 @@ func (n *filterNode) applyOne(e *event.Event, out []*event.Event) []*event.Event
 		if len(out) == start {
 			out = append(out, e)
 		}
-		n.log.Debug("filter failed", "err", err)
+		if !errors.Is(err, ErrNotApplied) {
+			n.log.Debug("filter failed", "err", err)
+		}
 		return out
 	}
 	kept := false

@@ -13,7 +13,12 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/codecs/rubydebug"
 
 	// Filters.
+	_ "github.com/pipelined/pipeline/plugins/filters/date"
 	_ "github.com/pipelined/pipeline/plugins/filters/drop"
+	_ "github.com/pipelined/pipeline/plugins/filters/fingerprint"
+	_ "github.com/pipelined/pipeline/plugins/filters/json"
+	_ "github.com/pipelined/pipeline/plugins/filters/kv"
+	_ "github.com/pipelined/pipeline/plugins/filters/mutate"
 
 	// Inputs.
 	_ "github.com/pipelined/pipeline/plugins/inputs/generator"

@@ -22,8 +22,9 @@
 // remove_field, remove_tag) are not applied. When the text is not valid JSON,
 // or is not a string, or the parsed value cannot be stored, the event gets the
 // tag_on_failure tags, a warning is logged, and the common options are not
-// applied. With skip_on_invalid_json, invalid JSON leaves the event untouched:
-// no tag, no warning, and no common options either.
+// applied. With skip_on_invalid_json, invalid JSON (or a source that is not a
+// string) leaves the event untouched: no tag, no warning, and no common
+// options either.
 package json
 
 import (
@@ -130,23 +131,28 @@ func (f *Filter) Filter(_ context.Context, e *event.Event, out []*event.Event) (
 	if !ok || v == nil || v == false {
 		return out, errNoSource
 	}
+	var (
+		parsed any
+		err    error
+	)
 	s, ok := v.(string)
-	if !ok {
-		return out, f.fail(e, string(rubyToS(nil, v)), fmt.Errorf("json: source %s holds %s, not a string", f.source, kind(v)))
-	}
-	var parsed any
-	if strings.TrimSpace(s) != "" {
-		p, err := event.ParseJSON([]byte(s))
-		if err != nil {
+	switch {
+	case !ok:
+		// Logstash's JSON loader raises on a non-string, like on bad text.
+		s = string(rubyToS(nil, v))
+		err = fmt.Errorf("json: source %s holds %s, not a string", f.source, kind(v))
+	case strings.TrimSpace(s) != "":
+		if parsed, err = event.ParseJSON([]byte(s)); err != nil {
 			err = fmt.Errorf("json: parsing %s: %w", f.source, err)
-			if f.skip {
-				return out, fmt.Errorf("%w: %w", engine.ErrNotApplied, err)
-			}
-			e.AddTag(f.tags...)
-			f.log.Warn("Error parsing json", "source", f.source.String(), "raw", s, "err", err)
-			return out, err
 		}
-		parsed = p
+	}
+	if err != nil {
+		if f.skip {
+			return out, fmt.Errorf("%w: %w", engine.ErrNotApplied, err)
+		}
+		e.AddTag(f.tags...)
+		f.log.Warn("Error parsing json", "source", f.source.String(), "raw", s, "err", err)
+		return out, err
 	}
 	if f.hasTarget {
 		if err := e.Set(f.target, parsed); err != nil {

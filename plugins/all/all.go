@@ -16,6 +16,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/filters/date"
 	_ "github.com/pipelined/pipeline/plugins/filters/drop"
 	_ "github.com/pipelined/pipeline/plugins/filters/fingerprint"
+	_ "github.com/pipelined/pipeline/plugins/filters/grok"
 	_ "github.com/pipelined/pipeline/plugins/filters/json"
 	_ "github.com/pipelined/pipeline/plugins/filters/kv"
 	_ "github.com/pipelined/pipeline/plugins/filters/mutate"

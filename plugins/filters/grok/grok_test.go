@@ -1,0 +1,265 @@
+package grok
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/plugins/internal/plugintest"
+)
+
+func newFilter(t testing.TB, opts string) *Filter {
+	t.Helper()
+	return plugintest.MustNew(t, New, hclOpts(opts), engine.Resources{})
+}
+
+// hclOpts escapes %{ for plain HCL: pipeline files do not need it (the dsl
+// pre-processor does it), plugintest's decoder does.
+func hclOpts(s string) string { return strings.ReplaceAll(s, "%{", "%%{") }
+
+func shipped() map[string]string {
+	all := map[string]string{}
+	for k, v := range legacyPatterns {
+		all[k] = v
+	}
+	for k, v := range syslogPatterns {
+		if _, dup := all[k]; dup {
+			panic("duplicate pattern " + k)
+		}
+		all[k] = v
+	}
+	return all
+}
+
+// Every pattern of the shipped library expands and compiles, with and without
+// named_captures_only, and every capture name is a valid field reference.
+func TestLibraryCompiles(t *testing.T) {
+	all := shipped()
+	if n := len(legacyPatterns); n != 77 {
+		t.Errorf("%d legacy patterns; vjeantet/grok v1.0.1 has 77", n)
+	}
+	names := make([]string, 0, len(all))
+	for k := range all {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		for _, namedOnly := range []bool{true, false} {
+			c, err := compilePattern("%{"+name+"}", all, namedOnly, "", nil)
+			if err != nil {
+				t.Errorf("%%{%s} (named_captures_only %v): %v", name, namedOnly, err)
+				continue
+			}
+			if !namedOnly && len(c.captures) == 0 {
+				t.Errorf("%%{%s}: no capture with named_captures_only false", name)
+			}
+		}
+	}
+}
+
+// Positive and negative samples for the syslog names shipped here.
+func TestSyslogPatterns(t *testing.T) {
+	tests := []struct {
+		pattern, line string
+		want          map[string]any // nil: no match
+	}{
+		{"^%{SYSLOGLINE}$", "Oct 11 22:14:15 mymachine su[230]: 'su root' failed",
+			map[string]any{"timestamp": "Oct 11 22:14:15", "logsource": "mymachine", "program": "su", "pid": "230", "message": "'su root' failed"}},
+		{"^%{SYSLOGLINE}$", "2026-11-24T10:00:00Z web01 cron: ok",
+			map[string]any{"timestamp8601": "2026-11-24T10:00:00Z", "logsource": "web01", "program": "cron", "message": "ok"}},
+		{"^%{SYSLOGLINE}$", "not a syslog line", nil},
+		{"^%{SYSLOG5424LINE}$", `<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3"] An application event`,
+			map[string]any{"syslog5424_pri": "165", "syslog5424_ver": "1", "syslog5424_ts": "2003-10-11T22:14:15.003Z", "syslog5424_host": "mymachine.example.com",
+				"syslog5424_app": "evntslog", "syslog5424_msgid": "ID47", "syslog5424_sd": `[exampleSDID@32473 iut="3"]`, "syslog5424_msg": "An application event"}},
+		{"^%{SYSLOG5424LINE}$", "<165> 2003-10-11 nope", nil},
+		{"^%{CRONLOG}$", "Nov 24 10:00:01 host CRON[123]: (root) CMD (run-parts /etc/cron.hourly)",
+			map[string]any{"timestamp": "Nov 24 10:00:01", "logsource": "host", "program": "CRON", "pid": "123", "user": "root", "action": "CMD", "message": "run-parts /etc/cron.hourly"}},
+		{"^%{CRONLOG}$", "Nov 24 10:00:01 host CRON[123]: root CMD", nil},
+	}
+	for _, tc := range tests {
+		f := newFilter(t, `match = { message = "`+strings.ReplaceAll(tc.pattern, `\`, `\\`)+`" }`+"\noverwrite = [\"message\"]")
+		e := event.NewMessage(tc.line)
+		_, err := f.Filter(context.Background(), e, nil)
+		if tc.want == nil {
+			if err == nil {
+				t.Errorf("%s matched %q: %v", tc.pattern, tc.line, e.Fields())
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s did not match %q", tc.pattern, tc.line)
+			continue
+		}
+		for k, v := range tc.want {
+			if got, _ := e.Get(event.MustRef(k)); got != v {
+				t.Errorf("%s on %q: %s = %#v; want %#v", tc.pattern, tc.line, k, got, v)
+			}
+		}
+		extra := len(tc.want)
+		if _, ok := tc.want["message"]; ok {
+			extra--
+		}
+		if n := len(e.Fields()) - 3; n != extra { // @timestamp, @version, message
+			t.Errorf("%s on %q: fields %v; want only %v", tc.pattern, tc.line, e.Fields(), tc.want)
+		}
+	}
+}
+
+func TestRubyConversions(t *testing.T) {
+	ints := map[string]any{"12": int64(12), "-3": int64(-3), "+7": int64(7), "12abc": int64(12), "abc": int64(0), "": int64(0),
+		" 4": int64(4), "1_000": int64(1000), "1__0": int64(1), "_1": int64(0), "3.9": int64(3),
+		"99999999999999999999": float64(1e20)}
+	for in, want := range ints {
+		if got := rubyToI(in); got != want {
+			t.Errorf("rubyToI(%q) = %#v; want %#v", in, got, want)
+		}
+	}
+	floats := map[string]float64{"1.5": 1.5, "1e3": 1000, "1e": 1, ".5": 0.5, "-2.5x": -2.5, "abc": 0, "": 0, "1_000.5": 1000.5,
+		"Infinity": 0, "0x10": 0, "1.": 1, "+": 0}
+	for in, want := range floats {
+		if got := rubyToF(in); got != want {
+			t.Errorf("rubyToF(%q) = %v; want %v", in, got, want)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	bad := map[string]string{
+		`tag_on_failure = []`:                         "match",
+		`match = {}`:                                  "match",
+		`match = "message"`:                           "match",
+		`match = ["message"]`:                         "match",
+		`match = { message = [] }`:                    "match",
+		`match = { message = "%{NOPE}" }`:             "match",
+		`match = { message = "(?<x>a)\\1" }`:          "match",
+		`match = { message = "%{SYSLOGPAMSESSION}" }`: "match",
+		`match = { "[bad" = "x" }`:                    "match",
+		"match = { m = \"x\" }\ntarget = \"[a\"":      "target",
+		"match = { m = \"x\" }\npattern_definitions = { \"a-b\" = \"x\" }": "pattern_definitions",
+	}
+	for src, field := range bad {
+		o := plugintest.NewOptions[Options](t, hclOpts(src))
+		var fe *engine.FieldError
+		if err := o.Validate(); !errors.As(err, &fe) || fe.Field != field {
+			t.Errorf("%s: Validate = %v; want a FieldError on %s", src, err, field)
+		}
+	}
+}
+
+// A pattern Go's regexp refuses is blamed on the innermost pattern name.
+func TestBlame(t *testing.T) {
+	o := plugintest.NewOptions[Options](t, hclOpts("match = { message = \"%{OUTER}\" }\npattern_definitions = { OUTER = \"%{WORD} %{INNER}\", INNER = \"a(?=b)\" }"))
+	err := o.Validate()
+	if err == nil || !strings.Contains(err.Error(), "pattern %{INNER} cannot be compiled") {
+		t.Errorf("Validate = %v; want it to blame %%{INNER}", err)
+	}
+}
+
+// Filter is safe for concurrent use (run with -race).
+func TestConcurrent(t *testing.T) {
+	f := newFilter(t, `match = { message = ["<%{NONNEGINT:priority:int}>%{SYSLOGLINE}", "%{COMBINEDAPACHELOG}"] }`)
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 200; j++ {
+				e := event.NewMessage(syslogLine)
+				if _, err := f.Filter(context.Background(), e, nil); err != nil {
+					t.Error(err)
+					return
+				}
+				if v, _ := e.Get(event.MustRef("priority")); v != int64(34) {
+					t.Errorf("priority = %#v", v)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+const (
+	syslogLine   = "<34>Oct 11 22:14:15 mymachine su[230]: 'su root' failed for lonvick on /dev/pts/8"
+	syslogOpts   = `match = { message = "<%{NONNEGINT:priority}>%{SYSLOGLINE}" }`
+	nonMatchLine = "Oct 11 22:14:15 mymachine su[230]: this line has no priority and does not match at all, long enough to scan"
+	// badLine has priorities but no timestamp: the expensive failure.
+	badLine = "<34>this is not a timestamp: <35>'su root' failed <36>for lonvick on /dev/pts/8"
+)
+
+func benchFilter(b *testing.B, opts, line string, wantErr bool) {
+	f := newFilter(b, opts)
+	ctx := context.Background()
+	out := make([]*event.Event, 0, 1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		e := event.NewMessage(line)
+		b.StartTimer()
+		var err error
+		out, err = f.Filter(ctx, e, out[:0])
+		if (err != nil) != wantErr {
+			b.Fatalf("err = %v", err)
+		}
+	}
+}
+
+func BenchmarkSyslogLine(b *testing.B) { benchFilter(b, syslogOpts, syslogLine, false) }
+
+func BenchmarkSyslogNoMatch(b *testing.B) { benchFilter(b, syslogOpts, nonMatchLine, true) }
+
+func BenchmarkSyslogNoMatchPriority(b *testing.B) { benchFilter(b, syslogOpts, badLine, true) }
+
+// FuzzGrok: arbitrary lines against the syslog pattern never panic, and a
+// match always stores a priority.
+func FuzzGrok(f *testing.F) {
+	flt := newFilter(f, syslogOpts+"\nbreak_on_match = false\nkeep_empty_captures = true")
+	for _, s := range []string{syslogLine, nonMatchLine, badLine, "", "<1>", "<1>Jan  1 00:00:00 h p: m", "<1>2026-01-01T00:00:00Z h p[1]: m\n<2>x", "\xff<9>"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		e := event.NewMessage(line)
+		out, err := flt.Filter(context.Background(), e, nil)
+		if len(out) != 1 || out[0] != e {
+			t.Fatalf("Filter returned %v", out)
+		}
+		if err == nil {
+			if _, ok := e.Get(event.MustRef("priority")); !ok {
+				t.Fatalf("matched %q without a priority", line)
+			}
+		} else if !e.HasTag("_grokparsefailure") {
+			t.Fatalf("failed on %q without the tag", line)
+		}
+	})
+}
+
+const apacheLine = `127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326 "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)"`
+
+func BenchmarkCombinedApache(b *testing.B) {
+	benchFilter(b, `match = { message = "%{COMBINEDAPACHELOG}" }`, apacheLine, false)
+}
+
+// FuzzPattern: arbitrary patterns (and pattern definitions) are compiled or
+// refused with an error, never a panic.
+func FuzzPattern(f *testing.F) {
+	for _, s := range []string{"%{WORD:w}", "(?<x>a)", "(?P<y>b)", "(?<=x)", "(?<", "(?P<", "%{", "%{A", "%{WORD:", "%{WORD:[a][b]:int}", `\%{WORD}`, "%{SELF}", "(?<>x)", "%{WORD:a:b:c}"} {
+		f.Add(s, "x")
+	}
+	f.Fuzz(func(t *testing.T, pattern, def string) {
+		defs := shipped()
+		defs["SELF"] = "%{SELF}"
+		defs["USERDEF"] = def
+		for _, namedOnly := range []bool{true, false} {
+			c, err := compilePattern(pattern, defs, namedOnly, "[t]", map[string]bool{"w": true})
+			if err == nil {
+				c.re.FindStringSubmatchIndex(pattern)
+			}
+		}
+	})
+}

@@ -6,7 +6,9 @@
 # Results: /tmp/perf-anchors/results-ours.jsonl; prints the harness table and the
 # per-repetition ratio to syslog-ng.
 set -eu
-REPS=${1:-3}
+REPS=${1:-3}; shift || true
+SECTIONS=${*:-"w1 w2"}
+has() { [[ " $SECTIONS " == *" $1 "* ]]; }
 D=/tmp/perf-anchors; H=$D/harness; OUT=$D/results-ours.jsonl
 R="python3 $H/runpeer.py --quiet-wait ${QUIET_WAIT:-90} --results $OUT"
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -14,32 +16,46 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 (cd "$repo" && go build -o $D/bin/pipeline .)
 IN=$D/data/syslog-1m.log; N=$(wc -l < $IN); BYTES=$(stat -c %s $IN)
 cat $IN > /dev/null   # warm the page cache
+mkdir -p $D/out $D/run
 for rep in $(seq 1 $REPS); do
+ if has w1; then
   $R --name syslog-ng-3.38 --workload W1 --events $N --bytes $BYTES --stdin $IN \
      --note "stdin no-parse -> /dev/null" -- $H/sng.sh $H/syslog-ng/w1.conf
   $R --name pipeline --workload W1 --events $N --bytes $BYTES --stdin $IN \
      --note "stdin -> drop, ecs v8 defaults" -- $D/bin/pipeline run -f $repo/examples/bench/w1.hcl --log.level warn
   $R --name pipeline --workload W1 --events $N --bytes $BYTES --stdin $IN \
      --note "stdin -> drop, ecs disabled" -- $D/bin/pipeline run -f $repo/examples/bench/w1-noecs.hcl --log.level warn
+ fi
+ if has w2; then
+  sed "s#\`OUTFILE\`#$D/out/w2-sng.json#" $H/syslog-ng/w2.conf > $D/run/sng-w2.conf; rm -f $D/out/w2-sng.json
+  $R --name syslog-ng-3.38 --workload W2 --events $N --bytes $BYTES --stdin $IN \
+     --note "built-in RFC3164 parser + format-json to file" -- $H/sng.sh $D/run/sng-w2.conf
+  $R --name go-grok-elastic --workload W2 --events $N --bytes $BYTES \
+     --note "GOMAXPROCS=2 workers=2, JSON lines to file" -- env GOMAXPROCS=2 $D/bin/grokbench -lib elastic -in $IN -out $D/out/w2-go-elastic.json
+  rm -f $D/out/w2-ours.json
+  $R --name pipeline --workload W2 --events $N --bytes $BYTES --stdin $IN \
+     --note "stdin -> grok <%{NONNEGINT:priority}>%{SYSLOGLINE} -> json_lines file" -- env W2_OUT=$D/out/w2-ours.json $D/bin/pipeline run -f $repo/examples/bench/w2.hcl --log.level warn
+ fi
 done
 python3 $H/summarize.py $OUT
 python3 - "$OUT" <<'PY'
 import json, sys, collections
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-# pair each of our runs with the syslog-ng run just before it (same repetition)
+# pair each of our runs with the peers run just before it (same repetition)
 last = {}
 ratios = collections.defaultdict(list)
 for r in rows:
     if r["status"] != "ok":
         continue
-    if r["name"].startswith("syslog-ng"):
-        last[r["workload"]] = r
-    elif r["name"] == "pipeline" and r["workload"] in last:
-        p = last[r["workload"]]
-        ratios[(r["workload"], r["note"])].append((r["eps"] / p["eps"], r["cpu_us_per_event"], p["cpu_us_per_event"], r["peak_rss_MiB"]))
-print("\n| workload | ours | runs | eps ratio to syslog-ng (min–max, median) | CPU µs/event ours / syslog-ng | peak RSS MiB |")
-print("|---|---|---|---|---|---|")
-for (w, note), rs in sorted(ratios.items()):
+    if r["name"] != "pipeline":
+        last[(r["workload"], r["name"])] = r
+        continue
+    for (w, peer), p in last.items():
+        if w == r["workload"]:
+            ratios[(w, r["note"], peer)].append((r["eps"] / p["eps"], r["cpu_us_per_event"], p["cpu_us_per_event"], r["peak_rss_MiB"]))
+print("\n| workload | ours | peer | runs | eps ratio to peer (min–max, median) | CPU µs/event ours / peer | our peak RSS MiB |")
+print("|---|---|---|---|---|---|---|")
+for (w, note, peer), rs in sorted(ratios.items()):
     e = sorted(x[0] for x in rs)
-    print(f"| {w} | {note} | {len(rs)} | {e[0]:.2f}–{e[-1]:.2f}, {e[len(e)//2]:.2f} | {max(x[1] for x in rs):.2f} / {max(x[2] for x in rs):.2f} | {max(x[3] for x in rs):.1f} |")
+    print(f"| {w} | {note} | {peer} | {len(rs)} | {e[0]:.2f}–{e[-1]:.2f}, {e[len(e)//2]:.2f} | {max(x[1] for x in rs):.2f} / {max(x[2] for x in rs):.2f} | {max(x[3] for x in rs):.1f} |")
 PY

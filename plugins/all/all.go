@@ -22,11 +22,14 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/filters/mutate"
 
 	// Inputs.
+	_ "github.com/pipelined/pipeline/plugins/inputs/beats"
 	_ "github.com/pipelined/pipeline/plugins/inputs/generator"
+	_ "github.com/pipelined/pipeline/plugins/inputs/redis"
 	_ "github.com/pipelined/pipeline/plugins/inputs/stdin"
 
 	// Outputs.
 	_ "github.com/pipelined/pipeline/plugins/outputs/file"
 	_ "github.com/pipelined/pipeline/plugins/outputs/null"
+	_ "github.com/pipelined/pipeline/plugins/outputs/redis"
 	_ "github.com/pipelined/pipeline/plugins/outputs/stdout"
 )

@@ -1,0 +1,443 @@
+// Package beats implements the beats input, like Logstash's: a lumberjack v2
+// server (github.com/elastic/go-lumber) that Filebeat, Winlogbeat and the other
+// Elastic Beats ship to, usually on port 5044.
+//
+// Each event is the beat's JSON object unchanged, except that its "@metadata"
+// object (beat, type, version…) goes to [@metadata], which codecs and outputs
+// never serialize; @timestamp is parsed from the beat's RFC 3339 string;
+// @version is "1" when the beat did not set it; and, as Logstash's plain codec
+// does, an event with a message field gets the tag
+// "beats_input_codec_plain_applied" (unless include_codec_tag is false).
+//
+// Acknowledgement: each lumberjack window (batch) becomes one engine batch, and
+// the beat is sent the ACK for it only after the engine acknowledged every
+// event (delivered by every output it was routed to, or dropped by a filter).
+// Until then the beat gets keepalives (empty ACKs every 3 s) and waits, and the
+// input emits no further window from that connection (go-lumber reads at most
+// one more into memory, then stops reading), so back-pressure reaches the
+// shipper. When the engine reports a failure for a batch, the connection is
+// closed without an ACK and the beat resends the window on a new connection.
+// On shutdown the server stops accepting and closes every connection; windows
+// not yet acknowledged are not ACKed (the beat resends them).
+//
+// Limits: at most max_connections connections at once (a further client is
+// accepted and closed at once, and the beat retries with backoff); a window of
+// at most max_window_size events; a data frame, a compressed frame and what a
+// compressed frame inflates to, of at most max_frame_bytes each. A connection
+// that breaks a limit or the protocol (garbage, a frame of an unknown type,
+// invalid JSON, a truncated frame that times out) is closed and logged;
+// others are unaffected. Per connection the input holds at most the window
+// in the pipeline and the one being read.
+//
+// Only lumberjack v2 is served (every Beats version since 5.0 speaks it);
+// lumberjack v1 (logstash-forwarder) is not.
+//
+// Failure semantics: Run returns an error when the port cannot be bound or the
+// pipeline was aborted; a failing connection never ends Run.
+package beats
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/elastic/go-lumber/lj"
+	lumberlog "github.com/elastic/go-lumber/log"
+	lumber "github.com/elastic/go-lumber/server/v2"
+
+	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/engine/event"
+)
+
+func init() {
+	engine.RegisterInput("beats", New)
+	lumberlog.Logger = lumberLogger{}
+}
+
+// CodecTag is the tag Logstash's plain codec leaves on beats events that have
+// a message.
+const CodecTag = "beats_input_codec_plain_applied"
+
+// Options configures the beats input.
+type Options struct {
+	// Host is the address to listen on.
+	Host string `hcl:"host,optional"`
+	// Port is the TCP port to listen on (Beats ship to 5044 by default).
+	Port int `hcl:"port"`
+	// SSLEnabled turns TLS on; ssl_certificate and ssl_key are then required.
+	SSLEnabled bool `hcl:"ssl_enabled,optional"`
+	// SSL is the Logstash 7 name of ssl_enabled. Deprecated: it is accepted
+	// with a warning.
+	SSL *bool `hcl:"ssl,optional"`
+	// SSLCertificate is the path of the server certificate (PEM). The file may
+	// hold the chain after the certificate.
+	SSLCertificate string `hcl:"ssl_certificate,optional"`
+	// SSLKey is the path of the server certificate's private key (PEM,
+	// PKCS #1, PKCS #8 or EC).
+	SSLKey string `hcl:"ssl_key,optional"`
+	// SSLCertificateAuthorities are paths of PEM files holding the CA
+	// certificates that client certificates are verified against. Required
+	// when ssl_client_authentication is "optional" or "required".
+	SSLCertificateAuthorities []string `hcl:"ssl_certificate_authorities,optional"`
+	// SSLClientAuthentication is "none" (clients are not asked for a
+	// certificate), "optional" (a certificate, if given, must be valid) or
+	// "required" (a client without a valid certificate is refused).
+	SSLClientAuthentication string `hcl:"ssl_client_authentication,optional"`
+	// SSLVerifyMode is the Logstash 7 name of ssl_client_authentication, with
+	// the values "none", "peer" (optional) and "force_peer" (required).
+	// Deprecated: it is accepted with a warning.
+	SSLVerifyMode string `hcl:"ssl_verify_mode,optional"`
+	// SSLSupportedProtocols are the TLS versions allowed: any of "TLSv1.1",
+	// "TLSv1.2" and "TLSv1.3" (the range from the lowest to the highest listed
+	// is allowed).
+	SSLSupportedProtocols []string `hcl:"ssl_supported_protocols,optional"`
+	// ClientInactivityTimeout closes a connection after this many seconds
+	// without data while none of its windows is in the pipeline; it also bounds
+	// the time to receive one window once it started, and to write an ACK. 0
+	// disables the idle timeout (windows and ACKs then get 30 s).
+	ClientInactivityTimeout int `hcl:"client_inactivity_timeout,optional"`
+	// IncludeCodecTag adds the tag "beats_input_codec_plain_applied" to events
+	// that have a message, as Logstash does.
+	IncludeCodecTag bool `hcl:"include_codec_tag,optional"`
+	// MaxConnections is the most connections served at once (not a Logstash
+	// option); a client beyond it is closed at once and logged. 0 means no
+	// limit.
+	MaxConnections int `hcl:"max_connections,optional"`
+	// MaxFrameBytes bounds every lumberjack frame (not a Logstash option): the
+	// JSON of one event, the compressed bytes of a compressed frame, and the
+	// bytes that compressed frame inflates to (so a compression bomb is cut
+	// off). A connection sending a larger frame is closed.
+	MaxFrameBytes int64 `hcl:"max_frame_bytes,optional"`
+	// MaxWindowSize is the most events in one lumberjack window (not a Logstash
+	// option; Filebeat sends 2048 at most by default). A connection announcing
+	// a larger window is closed.
+	MaxWindowSize int `hcl:"max_window_size,optional"`
+}
+
+// Defaults sets Logstash's defaults and the limits.
+func (o *Options) Defaults() {
+	o.Host = "0.0.0.0"
+	o.ClientInactivityTimeout = 60
+	o.IncludeCodecTag = true
+	o.MaxConnections = 1000
+	o.MaxFrameBytes = 64 << 20
+	o.MaxWindowSize = lumberDefaultWindow
+	o.SSLSupportedProtocols = []string{"TLSv1.2", "TLSv1.3"}
+	o.SSLClientAuthentication = "none"
+}
+
+const lumberDefaultWindow = 10000
+
+var tlsVersions = map[string]uint16{
+	"TLSv1.1": tls.VersionTLS11,
+	"TLSv1.2": tls.VersionTLS12,
+	"TLSv1.3": tls.VersionTLS13,
+}
+
+// Validate checks the options. It reads no file.
+func (o *Options) Validate() error {
+	fe := func(f, format string, args ...any) error {
+		return &engine.FieldError{Field: f, Err: fmt.Errorf(format, args...)}
+	}
+	if o.Port < 0 || o.Port > 65535 {
+		return fe("port", "must be between 0 and 65535")
+	}
+	if o.SSL != nil && o.SSLEnabled {
+		return fe("ssl", "set ssl_enabled only (ssl is its deprecated name)")
+	}
+	if o.SSLVerifyMode != "" && o.SSLClientAuthentication != "none" {
+		return fe("ssl_verify_mode", "set ssl_client_authentication only (ssl_verify_mode is its deprecated name)")
+	}
+	if _, err := o.clientAuth(); err != nil {
+		if o.SSLVerifyMode != "" {
+			return fe("ssl_verify_mode", "%v", err)
+		}
+		return fe("ssl_client_authentication", "%v", err)
+	}
+	if len(o.SSLSupportedProtocols) == 0 {
+		return fe("ssl_supported_protocols", "list at least one protocol")
+	}
+	for _, p := range o.SSLSupportedProtocols {
+		if _, ok := tlsVersions[p]; !ok {
+			return fe("ssl_supported_protocols", "unknown protocol %q: use TLSv1.1, TLSv1.2 or TLSv1.3", p)
+		}
+	}
+	if o.ClientInactivityTimeout < 0 {
+		return fe("client_inactivity_timeout", "must not be negative")
+	}
+	if o.MaxConnections < 0 {
+		return fe("max_connections", "must not be negative")
+	}
+	if o.MaxFrameBytes < 1024 {
+		return fe("max_frame_bytes", "must be at least 1024")
+	}
+	if o.MaxWindowSize < 1 {
+		return fe("max_window_size", "must be at least 1")
+	}
+	if o.sslEnabled() {
+		if o.SSLCertificate == "" {
+			return fe("ssl_certificate", "required when ssl_enabled is true")
+		}
+		if o.SSLKey == "" {
+			return fe("ssl_key", "required when ssl_enabled is true")
+		}
+		if auth, _ := o.clientAuth(); auth != tls.NoClientCert && len(o.SSLCertificateAuthorities) == 0 {
+			return fe("ssl_certificate_authorities", "required to verify client certificates")
+		}
+	}
+	return nil
+}
+
+func (o *Options) sslEnabled() bool { return o.SSLEnabled || o.SSL != nil && *o.SSL }
+
+// clientAuth maps ssl_client_authentication (or ssl_verify_mode) to crypto/tls.
+func (o *Options) clientAuth() (tls.ClientAuthType, error) {
+	switch o.SSLVerifyMode {
+	case "":
+	case "none":
+		return tls.NoClientCert, nil
+	case "peer":
+		return tls.VerifyClientCertIfGiven, nil
+	case "force_peer":
+		return tls.RequireAndVerifyClientCert, nil
+	default:
+		return 0, fmt.Errorf("unknown mode %q: use none, peer or force_peer", o.SSLVerifyMode)
+	}
+	switch o.SSLClientAuthentication {
+	case "", "none":
+		return tls.NoClientCert, nil
+	case "optional":
+		return tls.VerifyClientCertIfGiven, nil
+	case "required":
+		return tls.RequireAndVerifyClientCert, nil
+	}
+	return 0, fmt.Errorf("unknown mode %q: use none, optional or required", o.SSLClientAuthentication)
+}
+
+// Input is the beats input.
+type Input struct {
+	id         string
+	addr       string
+	tls        *tls.Config
+	codecTag   bool
+	idle       time.Duration // client_inactivity_timeout; 0: none
+	timeout    time.Duration // in-window read and ACK write timeout
+	maxConns   int
+	maxFrame   int64
+	maxWindow  uint32
+	keepalive  time.Duration
+	log        *slog.Logger
+	messageRef event.Ref
+
+	// lastDecodeErr is the last event that failed to decode: go-lumber then
+	// closes the connection without telling which, so this names the reason
+	// in the log (with many failing connections at once, maybe another's).
+	lastDecodeErr atomic.Pointer[error]
+
+	conns   sync.Map // remote address → *connState
+	nconns  atomic.Int64
+	closing atomic.Bool
+}
+
+var _ engine.Input = (*Input)(nil)
+
+// onListen, when set (by tests), is told the bound address of each input.
+var onListen func(in *Input, addr net.Addr)
+
+// New builds a beats input; it loads the TLS certificates but opens no socket.
+func New(o Options, r engine.Resources) (*Input, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	log := r.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if o.SSL != nil {
+		log.Warn("beats: option ssl is deprecated, use ssl_enabled")
+	}
+	if o.SSLVerifyMode != "" {
+		log.Warn("beats: option ssl_verify_mode is deprecated, use ssl_client_authentication")
+	}
+	setLumberLogger(log)
+	in := &Input{
+		id:         r.ID,
+		addr:       net.JoinHostPort(o.Host, strconv.Itoa(o.Port)),
+		codecTag:   o.IncludeCodecTag,
+		idle:       time.Duration(o.ClientInactivityTimeout) * time.Second,
+		timeout:    30 * time.Second,
+		maxConns:   o.MaxConnections,
+		maxFrame:   o.MaxFrameBytes,
+		maxWindow:  uint32(o.MaxWindowSize),
+		keepalive:  3 * time.Second,
+		log:        log,
+		messageRef: event.MustRef(event.MessageField),
+	}
+	if in.idle > 0 {
+		in.timeout = in.idle
+	}
+	if o.sslEnabled() {
+		cfg, err := o.tlsConfig()
+		if err != nil {
+			return nil, err
+		}
+		in.tls = cfg
+	}
+	return in, nil
+}
+
+// Run serves connections until ctx is cancelled.
+func (in *Input) Run(ctx context.Context, emit engine.EmitFunc) error {
+	ln, err := net.Listen("tcp", in.addr)
+	if err != nil {
+		return fmt.Errorf("beats: %w", err)
+	}
+	in.log.Info("beats: listening", "address", ln.Addr().String(), "tls", in.tls != nil)
+	if onListen != nil {
+		onListen(in, ln.Addr())
+	}
+	var l net.Listener = &rawListener{Listener: ln, in: in}
+	if in.tls != nil {
+		l = tls.NewListener(l, in.tls)
+	}
+	l = &guardListener{Listener: l, in: in}
+
+	ch := make(chan *lj.Batch) // unbuffered: a window is read off only when dispatched
+	srv, err := lumber.NewWithListener(l,
+		lumber.Keepalive(in.keepalive),
+		lumber.Timeout(in.timeout),
+		lumber.MaxWindowSize(in.maxWindow),
+		lumber.Channel(ch),
+		lumber.JSONDecoder(in.decodeEvent))
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("beats: %w", err)
+	}
+
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+loop:
+	for {
+		select {
+		case <-runCtx.Done():
+			break loop
+		case b := <-ch:
+			// A connection has at most one window here (go-lumber hands over the
+			// next one only after this one is ACKed or the connection closed),
+			// so these goroutines are bounded by the connections.
+			wg.Go(func() {
+				if err := in.handle(b, emit); err != nil {
+					cancel(err)
+				}
+			})
+		}
+	}
+	in.closing.Store(true)
+	err = srv.Close()
+	in.log.Info("beats: stopped listening", "address", ln.Addr().String())
+	wg.Wait()
+	if cause := context.Cause(runCtx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		in.log.Debug("beats: close", "error", err)
+	}
+	return nil
+}
+
+// handle emits one window and ACKs it when the engine acknowledges it.
+func (in *Input) handle(b *lj.Batch, emit engine.EmitFunc) error {
+	events := make([]*event.Event, 0, len(b.Events))
+	for _, v := range b.Events {
+		e, ok := v.(*event.Event)
+		if !ok {
+			continue // decodeEvent makes only events
+		}
+		if in.codecTag {
+			if _, ok := e.Get(in.messageRef); ok {
+				e.AddTag(CodecTag)
+			}
+		}
+		events = append(events, e)
+	}
+	st := in.lookup(b.RemoteAddr)
+	if st == nil || !st.alive() {
+		// go-lumber read this window before we closed the connection (after a
+		// failed window): the beat resends it, so it is not emitted.
+		in.log.Debug("beats: dropping a window of a closed connection", "remote", b.RemoteAddr, "events", len(events))
+		return nil
+	}
+	st.begin()
+	err := emit(engine.Batch{Events: events, Ack: func(err error) {
+		st.end()
+		if err != nil {
+			in.log.Warn("beats: window not acknowledged, closing the connection so the beat resends it",
+				"remote", b.RemoteAddr, "events", len(events), "error", err)
+			st.kill(fmt.Errorf("window failed: %w", err))
+			return
+		}
+		if in.closing.Load() {
+			return // the connection is closed: the beat resends
+		}
+		b.ACK()
+	}})
+	if err != nil {
+		st.end()
+		st.kill(fmt.Errorf("pipeline aborted: %w", err))
+		return fmt.Errorf("beats: %w", err)
+	}
+	return nil
+}
+
+func (in *Input) lookup(remote string) *connState {
+	v, ok := in.conns.Load(remote)
+	if !ok {
+		return nil
+	}
+	return v.(*connState)
+}
+
+// decodeEvent is go-lumber's JSON decoder: it makes events directly. buf is
+// reused by go-lumber; event.FromJSON copies what it keeps.
+func (in *Input) decodeEvent(buf []byte, v any) error {
+	e, err := event.FromJSON(buf)
+	if err != nil {
+		err = fmt.Errorf("event: %w", err)
+		in.lastDecodeErr.Store(&err)
+		return err
+	}
+	p, ok := v.(*any)
+	if !ok {
+		return fmt.Errorf("beats: unexpected decode target %T", v)
+	}
+	*p = e
+	return nil
+}
+
+// lumberLogger sends go-lumber's own log lines to the engine's logger at debug
+// level. go-lumber has one global logger, set once in init (it is read without
+// synchronisation); it forwards to the logger of the last beats input built,
+// which only changes the pipeline and id attributes of these debug lines.
+type lumberLogger struct{}
+
+var lumberTarget atomic.Pointer[slog.Logger]
+
+func (lumberLogger) Printf(format string, args ...any) { lumberDebug(fmt.Sprintf(format, args...)) }
+func (lumberLogger) Println(args ...any)               { lumberDebug(fmt.Sprint(args...)) }
+func (lumberLogger) Print(args ...any)                 { lumberDebug(fmt.Sprint(args...)) }
+
+func lumberDebug(msg string) {
+	if l := lumberTarget.Load(); l != nil {
+		l.Debug("go-lumber: " + msg)
+	}
+}
+
+func setLumberLogger(log *slog.Logger) { lumberTarget.Store(log) }

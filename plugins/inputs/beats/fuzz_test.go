@@ -1,0 +1,69 @@
+package beats
+
+import (
+	"context"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/plugins/internal/plugintest"
+)
+
+var (
+	fuzzOnce sync.Once
+	fuzzAddr string
+)
+
+// fuzzServer starts one beats input for the whole fuzzing run; its emit
+// acknowledges every batch at once.
+func fuzzServer(t *testing.T) string {
+	fuzzOnce.Do(func() {
+		ch := make(chan net.Addr, 1)
+		listenAddrs.Store("fuzz", ch)
+		in := plugintest.MustNew(t, New, "host = \"127.0.0.1\"\nport = 0\nclient_inactivity_timeout = 2\nmax_frame_bytes = 65536\nmax_window_size = 1000",
+			engine.Resources{ID: "fuzz"})
+		go func() {
+			_ = in.Run(context.Background(), func(b engine.Batch) error {
+				if b.Ack != nil {
+					b.Ack(nil)
+				}
+				return nil
+			})
+		}()
+		fuzzAddr = (<-ch).String()
+	})
+	return fuzzAddr
+}
+
+// FuzzConnection feeds arbitrary bytes to a connection of a running beats
+// input: it must never panic, and must close or answer every connection.
+func FuzzConnection(f *testing.F) {
+	f.Add(append(window(1), jsonFrame(1, []byte(`{"message":"hi"}`))...))
+	f.Add(append(window(2), compressed(f, append(jsonFrame(1, []byte(`{"a":1}`)), jsonFrame(2, []byte(`{"b":[1,2]}`))...))...))
+	f.Add([]byte("GET / HTTP/1.0\r\n\r\n"))
+	f.Add(window(1 << 30))
+	f.Add(append(window(1), '2', 'C', 0, 0, 0, 4, 1, 2, 3, 4))
+	f.Add(append(window(1), '2', 'J', 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff))
+	f.Add(append(window(0), window(1)...))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		addr := fuzzServer(t)
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Write(data); err != nil {
+			return // the server closed first
+		}
+		_ = c.(*net.TCPConn).CloseWrite()
+		if _, err := io.Copy(io.Discard, c); err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatal("connection neither answered nor closed within 10 s")
+			}
+		}
+	})
+}

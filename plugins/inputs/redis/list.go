@@ -1,0 +1,439 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/engine/event"
+)
+
+// The processing list pk has a state hash "<pk>:state" with the fields e
+// (the epoch: the token of the input that owns it), m (elements ever moved
+// into pk) and t (elements ever trimmed from its head), so that pk holds the
+// elements numbered t to m-1. The scripts below keep them exact, which makes
+// every step idempotent or checkable after a lost reply: a trim says up to
+// which number to trim, and a resync compares LLEN with m-t.
+
+// moveScript moves up to ARGV[1] elements from the head of KEYS[1] to the
+// tail of KEYS[2] and returns them, counting them (plus ARGV[3], an element
+// moved by BLMOVE just before) in the state KEYS[3] of epoch ARGV[2].
+var moveScript = goredis.NewScript(`
+if redis.call('HGET', KEYS[3], 'e') ~= ARGV[2] then
+  return redis.error_reply('EPOCH the processing list state changed')
+end
+local n = tonumber(ARGV[1])
+local items = {}
+if n > 0 then
+  items = redis.call('LRANGE', KEYS[1], 0, n - 1)
+end
+if #items > 0 then
+  redis.call('LTRIM', KEYS[1], #items, -1)
+  for i = 1, #items, 1000 do
+    redis.call('RPUSH', KEYS[2], unpack(items, i, math.min(i + 999, #items)))
+  end
+end
+redis.call('HINCRBY', KEYS[3], 'm', #items + tonumber(ARGV[3]))
+return items
+`)
+
+// trimScript trims KEYS[1] so that its first element is number ARGV[2], if
+// the state KEYS[2] is still of epoch ARGV[1]. Running it twice is harmless.
+var trimScript = goredis.NewScript(`
+if redis.call('HGET', KEYS[2], 'e') ~= ARGV[1] then
+  return 0
+end
+local t = tonumber(redis.call('HGET', KEYS[2], 't'))
+local target = tonumber(ARGV[2])
+if target > t then
+  redis.call('LTRIM', KEYS[1], target - t, -1)
+  redis.call('HSET', KEYS[2], 't', target)
+end
+return 1
+`)
+
+// syncScript returns {t, m, reset} for KEYS[1] and its state KEYS[2]. An
+// element at the tail not counted (a BLMOVE whose reply was lost) is counted.
+// A state of another epoch (this input just started, or took over), or a list
+// shorter than counted (Redis lost data), starts epoch ARGV[1] with t = 0 and
+// m = LLEN, and reset 1.
+var syncScript = goredis.NewScript(`
+local l = redis.call('LLEN', KEYS[1])
+if redis.call('HGET', KEYS[2], 'e') == ARGV[1] then
+  local t = tonumber(redis.call('HGET', KEYS[2], 't'))
+  local m = tonumber(redis.call('HGET', KEYS[2], 'm'))
+  if l >= m - t then
+    if l > m - t then
+      m = t + l
+      redis.call('HSET', KEYS[2], 'm', m)
+    end
+    return {t, m, 0}
+  end
+end
+redis.call('HSET', KEYS[2], 'e', ARGV[1], 't', 0, 'm', l)
+return {0, l, 1}
+`)
+
+// tracker follows the elements of the processing list emitted in batches and
+// trims acknowledged ones. Acknowledgements may come in any order: only the
+// longest acknowledged prefix is trimmed, which never removes an element not
+// yet delivered.
+type tracker struct {
+	client *goredis.Client
+	key    string // the processing list
+	state  string // its state hash
+	epoch  string
+	log    func(err error)
+
+	mu       sync.Mutex
+	disabled bool            // the processing list is not ours any more
+	pending  []*pendingBatch // emitted, in order, until acknowledged
+	head     int64           // number of the first element of pending[0]
+	next     int64           // number of the next element to track
+	done     chan struct{}   // closed and replaced when pending empties
+}
+
+type pendingBatch struct {
+	n     int64
+	acked bool
+	gone  bool // forgotten by a reset: its acknowledgement trims nothing
+}
+
+func newTracker(c *goredis.Client, pk, epoch string, log func(error)) *tracker {
+	return &tracker{client: c, key: pk, state: pk + ":state", epoch: epoch, log: log, done: make(chan struct{})}
+}
+
+// add records a batch of the next n elements about to be emitted and returns
+// its Ack.
+func (t *tracker) add(n int) engine.AckFunc {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.addLocked(n)
+}
+
+func (t *tracker) addLocked(n int) engine.AckFunc {
+	b := &pendingBatch{n: int64(n)}
+	t.pending = append(t.pending, b)
+	t.next += int64(n)
+	return func(error) { t.ack(b) }
+}
+
+// ack marks b acknowledged and trims what became an acknowledged prefix. A
+// failed trim is done by the next one (until then, the elements would be
+// emitted again after a restart).
+func (t *tracker) ack(b *pendingBatch) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if b.gone {
+		return
+	}
+	b.acked = true
+	i := 0
+	for i < len(t.pending) && t.pending[i].acked {
+		t.head += t.pending[i].n
+		i++
+	}
+	if i == 0 {
+		return
+	}
+	clear(t.pending[:i])
+	t.pending = t.pending[i:]
+	if !t.disabled {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := trimScript.Run(ctx, t.client, []string{t.key, t.state}, t.epoch, t.head).Err()
+		cancel()
+		if err != nil {
+			t.log(err)
+		}
+	}
+	if len(t.pending) == 0 {
+		close(t.done)
+		t.done = make(chan struct{})
+	}
+}
+
+// start begins this input's epoch on the processing list and returns what a
+// previous run left in it, tracked.
+func (t *tracker) start(ctx context.Context) ([]string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, _, _, err := t.syncLocked(ctx); err != nil {
+		return nil, err
+	}
+	// A new epoch: the list holds the elements 0 to m-1, all left over.
+	left, err := t.client.LRange(ctx, t.key, 0, -1).Result()
+	if err != nil {
+		return nil, err
+	}
+	t.head, t.next = 0, 0
+	return left, nil
+}
+
+func (t *tracker) syncLocked(ctx context.Context) (tr, m int64, reset bool, err error) {
+	v, err := syncScript.Run(ctx, t.client, []string{t.key, t.state}, t.epoch).Int64Slice()
+	if err != nil {
+		return 0, 0, false, err
+	}
+	if len(v) != 3 {
+		return 0, 0, false, fmt.Errorf("sync script returned %v", v)
+	}
+	return v[0], v[1], v[2] == 1, nil
+}
+
+// resync runs after a move whose outcome is unknown (its reply was lost). It
+// returns, tracked, the elements that such a move added to the processing
+// list, and redoes the last trim. When the list lost elements outside this
+// input (Redis restarted without persistence), the emitted batches are
+// forgotten (their acknowledgements trim nothing) and whatever the list holds
+// is returned, to be emitted again.
+func (t *tracker) resync(ctx context.Context) ([]string, engine.AckFunc, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tr, m, reset, err := t.syncLocked(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if reset {
+		t.log(fmt.Errorf("processing list %s changed outside this input (Redis lost data, or its consumer_id is used by another input); re-emitting its %d elements", t.key, m))
+		for _, b := range t.pending {
+			b.gone = true
+		}
+		clear(t.pending)
+		t.pending = t.pending[:0]
+		t.head, t.next = 0, 0
+		close(t.done)
+		t.done = make(chan struct{})
+	} else if t.head > tr {
+		if err := trimScript.Run(ctx, t.client, []string{t.key, t.state}, t.epoch, t.head).Err(); err != nil {
+			return nil, nil, err
+		}
+		tr = t.head
+	}
+	if m <= t.next {
+		return nil, nil, nil
+	}
+	extra, err := t.client.LRange(ctx, t.key, t.next-tr, m-tr-1).Result()
+	if err != nil {
+		return nil, nil, err
+	}
+	if int64(len(extra)) != m-t.next {
+		return nil, nil, fmt.Errorf("processing list %s: read %d elements, want %d", t.key, len(extra), m-t.next)
+	}
+	return extra, t.addLocked(len(extra)), nil
+}
+
+// disable stops trimming: the processing list belongs to another input now.
+func (t *tracker) disable() {
+	t.mu.Lock()
+	t.disabled = true
+	t.mu.Unlock()
+}
+
+// wait waits until every emitted batch was acknowledged, or d passed.
+func (t *tracker) wait(d time.Duration) bool {
+	deadline := time.After(d)
+	for {
+		t.mu.Lock()
+		n, done := len(t.pending), t.done
+		t.mu.Unlock()
+		if n == 0 {
+			return true
+		}
+		select {
+		case <-done:
+		case <-deadline:
+			return false
+		}
+	}
+}
+
+// runList moves batches from the list to the processing list pk and emits
+// them, after first emitting what a previous run left in pk.
+func (in *Input) runList(ctx context.Context, emit engine.EmitFunc, pk string) error {
+	c := in.newClient()
+	defer c.Close()
+	failures := 0
+	logErr := func(err error) {
+		if ctx.Err() != nil {
+			return
+		}
+		in.log.Error("redis list input failed, retrying", "err", in.describe(err), "processing_list", pk)
+	}
+	// Own the processing list before touching it.
+	l := newLease(pk)
+	reported := ""
+	for {
+		err := l.acquire(ctx, c, func(holder string) {
+			if holder != reported {
+				in.log.Error("the processing list is in use by another running input; waiting until it stops or its lease expires. Give each engine process its own consumer_id",
+					"processing_list", pk, "holder", holder)
+				reported = holder
+			}
+		})
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errLeaseHeld) {
+			logErr(err)
+		}
+		if !backoff(ctx, failures) {
+			return nil
+		}
+		failures++
+	}
+	defer l.release(c)
+	loopCtx, stopLoop := context.WithCancel(ctx)
+	var lost atomic.Bool
+	renewDone := make(chan struct{})
+	defer func() { stopLoop(); <-renewDone }()
+	go func() {
+		defer close(renewDone)
+		tick := time.NewTicker(leaseTTL / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-loopCtx.Done():
+				return
+			case <-tick.C:
+			}
+			if err := l.renew(loopCtx, c); errors.Is(err, errLeaseLost) {
+				lost.Store(true)
+				stopLoop()
+				return
+			}
+		}
+	}()
+
+	t := newTracker(c, pk, l.token, func(err error) {
+		in.log.Warn("cannot remove acknowledged elements from the processing list; they will be emitted again after a restart",
+			"err", in.describe(err), "processing_list", pk)
+	})
+	aborted := false // emit failed: no acknowledgement will come
+	defer func() {
+		if !aborted && !t.wait(in.ackWait) {
+			in.log.Warn("stopping before every batch was acknowledged; the rest stays in the processing list and is emitted again at the next start",
+				"processing_list", pk)
+		}
+	}()
+
+	// Recovery: emit what the previous run left in the processing list.
+	for {
+		left, err := t.start(ctx)
+		if err == nil {
+			if len(left) > 0 {
+				in.log.Warn("re-emitting elements left unacknowledged by a previous run", "count", len(left), "processing_list", pk)
+			}
+			for len(left) > 0 {
+				n := min(len(left), in.batchCount)
+				if err := in.emitElems(emit, t, left[:n]); err != nil {
+					aborted = true
+					return err
+				}
+				left = left[n:]
+			}
+			break
+		}
+		logErr(err)
+		if !backoff(ctx, failures) {
+			return nil
+		}
+		failures++
+	}
+
+	failures = 0
+	needSync := false
+	for loopCtx.Err() == nil {
+		if needSync {
+			extra, ack, err := t.resync(loopCtx)
+			if err != nil {
+				logErr(err)
+				if !backoff(loopCtx, failures) {
+					break
+				}
+				failures++
+				continue
+			}
+			needSync = false
+			if len(extra) > 0 {
+				if err := in.emitTracked(emit, extra, ack); err != nil {
+					aborted = true
+					return err
+				}
+			}
+		}
+		elems, err := in.move(loopCtx, c, pk, l.token)
+		if err != nil {
+			// The move may have happened with its reply lost: find out before
+			// the next move, while nothing else is added to the processing list.
+			needSync = true
+			if loopCtx.Err() != nil {
+				break // the next start recovers whatever was moved
+			}
+			logErr(err)
+			if !backoff(loopCtx, failures) {
+				break
+			}
+			failures++
+			continue
+		}
+		failures = 0
+		if len(elems) == 0 {
+			continue
+		}
+		if err := in.emitElems(emit, t, elems); err != nil {
+			aborted = true
+			return err
+		}
+	}
+	if lost.Load() {
+		t.disable()
+		aborted = true // nothing to wait for: the elements are another input's now
+		return fmt.Errorf("redis %s db %d: %s: %w", in.addr, in.db, pk, errLeaseLost)
+	}
+	return nil
+}
+
+// move takes up to batchCount elements into the processing list pk, waiting
+// up to blockFor for the first when the list is empty.
+func (in *Input) move(ctx context.Context, c *goredis.Client, pk, epoch string) ([]string, error) {
+	keys := []string{in.key, pk, pk + ":state"}
+	elems, err := moveScript.Run(ctx, c, keys, in.batchCount, epoch, 0).StringSlice()
+	if err != nil || len(elems) > 0 {
+		return elems, err
+	}
+	first, err := c.BLMove(ctx, in.key, pk, "LEFT", "RIGHT", in.blockFor).Result()
+	if errors.Is(err, goredis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	// Count first, and take the rest of the batch. On failure first is in the
+	// processing list uncounted: the caller resyncs, which counts it.
+	more, err := moveScript.Run(ctx, c, keys, in.batchCount-1, epoch, 1).StringSlice()
+	if err != nil {
+		return nil, err
+	}
+	return append([]string{first}, more...), nil
+}
+
+// emitElems decodes and emits elements that are in the processing list.
+func (in *Input) emitElems(emit engine.EmitFunc, t *tracker, elems []string) error {
+	return in.emitTracked(emit, elems, t.add(len(elems)))
+}
+
+// emitTracked decodes and emits elements whose Ack is ack.
+func (in *Input) emitTracked(emit engine.EmitFunc, elems []string, ack engine.AckFunc) error {
+	evs := in.decode(elems, make([]*event.Event, 0, len(elems)))
+	if len(evs) == 0 { // only blank or null elements: nothing to deliver
+		ack(nil)
+		return nil
+	}
+	return emit(engine.Batch{Events: evs, Ack: ack})
+}

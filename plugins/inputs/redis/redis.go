@@ -1,0 +1,325 @@
+// Package redis implements the redis input, like Logstash's: it reads events
+// from a Redis list (data_type "list"), a channel ("channel") or the channels
+// matching a pattern ("pattern_channel"). Each list element or message is
+// decoded with the input's codec, json by default: an element that is not JSON
+// becomes an event with the text in message and the tag _jsonparsefailure, so
+// it is never lost.
+//
+// # Lists: batched and loss-free (at-least-once)
+//
+// Logstash pops elements from the list, so an element popped but not yet
+// delivered is lost when Logstash dies. This input instead moves up to
+// batch_count elements at a time, atomically (one Lua script: LRANGE + LTRIM of
+// key, RPUSH to the processing list), from the head of key to the tail of its
+// own processing list, "<key>:processing:<consumer_id>", and emits them as one
+// batch. Only when the engine acknowledges the batch (every event delivered by
+// every output, or dropped by a filter, or failed for good) are its elements
+// removed from the processing list; acknowledgements out of order wait for
+// the batches before them. A hash "<processing list>:state" counts the
+// elements moved into and trimmed from the processing list, so that a command
+// whose reply was lost (Redis stopped or the connection broke) is detected and
+// neither loses nor trims the wrong elements. At start, whatever is left in the
+// processing list (elements a previous run moved but did not see acknowledged,
+// say because it was killed) is emitted first. So every element is delivered
+// at least once, across crashes of the engine; an element whose batch was
+// delivered but not yet acknowledged when the engine died is delivered again
+// after the restart (a duplicate). Elements are lost only with Redis's own data
+// (Redis without persistence restarted, say).
+//
+// consumer_id (not a Logstash option) names the processing list. It defaults
+// to "<hostname>:<pipeline>:<plugin id>", with ":<n>" added for thread n when
+// threads is above 1, which is stable across restarts of the same
+// configuration on the same machine. Two running inputs must never share a
+// consumer_id, and a lease enforces it: the key "<processing list>:owner"
+// names the running owner (host, process id) and expires 15 seconds after its
+// last renewal. An input that finds the lease held by another running input
+// logs an error and waits until it is released (the owner stopped) or expires;
+// a lease left by a process of this host that no longer exists (the engine was
+// killed) is taken over at once. So set consumer_id explicitly when several
+// engine processes with the same pipeline drain one list from one machine, or
+// all but one wait. Elements left in the processing list of a consumer that
+// never comes back must be moved back by hand (for example with LMOVE in a
+// loop).
+//
+// When the list is empty the input waits for the next element with BLMOVE
+// (blocking for a second at a time), then moves the rest of the batch. While
+// emit blocks (the pipeline is full) nothing more is moved: back-pressure
+// leaves the elements in the list for other consumers. Redis 6.2 or newer is
+// required for lists (BLMOVE); Redis Cluster is not supported.
+//
+// # Channels: at-most-once
+//
+// Pub/sub has no acknowledgement: a message published while the input is not
+// subscribed (not started yet, reconnecting) is never seen, and a message
+// received but not yet delivered when the engine dies is lost. Messages are
+// emitted in batches of what has arrived, up to batch_count.
+//
+// Failure semantics: connection and Redis errors (Redis down, a wrong password,
+// a key holding another type) are logged with the host and db, and the input
+// retries with a capped backoff until the pipeline stops; Run returns nil when
+// ctx is cancelled, after waiting (up to ten seconds) for the acknowledgement
+// of the batches it emitted. The password is never logged.
+package redis
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/engine/event"
+)
+
+func init() {
+	engine.RegisterInput("redis", New, engine.WithDefaultCodec("json"))
+	goredis.SetLogger(debugLogger{})
+}
+
+// debugLogger sends go-redis's own log lines (dial failures and pub/sub
+// reconnects, which the plugin reports itself) to the default logger at debug
+// level instead of standard error.
+type debugLogger struct{}
+
+func (debugLogger) Printf(ctx context.Context, format string, v ...any) {
+	slog.Default().DebugContext(ctx, fmt.Sprintf(format, v...), "component", "go-redis")
+}
+
+// Options configures the redis input.
+type Options struct {
+	// Host is the Redis server's host name or address.
+	Host string `hcl:"host,optional"`
+	// Port is the Redis server's port.
+	Port int `hcl:"port,optional"`
+	// DB is the Redis database number.
+	DB int `hcl:"db,optional"`
+	// Password authenticates to Redis (AUTH); empty means no authentication.
+	// It is never logged.
+	Password string `hcl:"password,optional"`
+	// Key is the list, channel or channel pattern to read.
+	Key string `hcl:"key"`
+	// DataType is "list" (take elements from the head of the list key),
+	// "channel" (subscribe to the channel key) or "pattern_channel" (subscribe
+	// to the channels matching the pattern key).
+	DataType string `hcl:"data_type"`
+	// BatchCount is the largest number of elements taken from the list, or
+	// messages emitted, at once.
+	BatchCount int `hcl:"batch_count,optional"`
+	// Threads is the number of readers of a list running side by side, each
+	// with its own processing list. Channels always have one subscriber.
+	Threads int `hcl:"threads,optional"`
+	// Timeout is the connect and request timeout, in seconds.
+	Timeout int `hcl:"timeout,optional"`
+	// ConsumerID names this input's processing list, "<key>:processing:<id>"
+	// (list mode). The default is "<hostname>:<pipeline>:<plugin id>". Two
+	// running inputs must not share one.
+	ConsumerID string `hcl:"consumer_id,optional"`
+}
+
+// Defaults sets Logstash's defaults.
+func (o *Options) Defaults() {
+	o.Host = "127.0.0.1"
+	o.Port = 6379
+	o.BatchCount = 125
+	o.Threads = 1
+	o.Timeout = 5
+}
+
+// maxBatchCount bounds batch_count: the move script pushes at most this many
+// values at once.
+const maxBatchCount = 10000
+
+// Validate checks the options.
+func (o *Options) Validate() error {
+	if strings.TrimSpace(o.Host) == "" {
+		return &engine.FieldError{Field: "host", Err: errors.New("must not be empty")}
+	}
+	if o.Port < 1 || o.Port > 65535 {
+		return &engine.FieldError{Field: "port", Err: errors.New("must be between 1 and 65535")}
+	}
+	if o.DB < 0 {
+		return &engine.FieldError{Field: "db", Err: errors.New("must not be negative")}
+	}
+	if strings.TrimSpace(o.Key) == "" {
+		return &engine.FieldError{Field: "key", Err: errors.New("must not be empty")}
+	}
+	switch o.DataType {
+	case "list", "channel", "pattern_channel":
+	default:
+		return &engine.FieldError{Field: "data_type", Err: fmt.Errorf("unsupported value %q: want \"list\", \"channel\" or \"pattern_channel\"", o.DataType)}
+	}
+	if o.BatchCount < 1 || o.BatchCount > maxBatchCount {
+		return &engine.FieldError{Field: "batch_count", Err: fmt.Errorf("must be between 1 and %d", maxBatchCount)}
+	}
+	if o.Threads < 1 {
+		return &engine.FieldError{Field: "threads", Err: errors.New("must be at least 1")}
+	}
+	if o.Timeout < 1 {
+		return &engine.FieldError{Field: "timeout", Err: errors.New("must be at least 1")}
+	}
+	return nil
+}
+
+// Input is the redis input.
+type Input struct {
+	addr       string
+	db         int
+	password   string
+	key        string
+	dataType   string
+	batchCount int
+	threads    int
+	timeout    time.Duration
+	consumerID string
+	codec      engine.Codec
+	log        *slog.Logger
+
+	// Tests shorten these.
+	blockFor time.Duration // how long one BLMOVE waits
+	ackWait  time.Duration // how long Run waits for acknowledgements at the end
+}
+
+var _ engine.Input = (*Input)(nil)
+
+// New builds a redis input. r.Codec must be set; the engine always passes one.
+func New(o Options, r engine.Resources) (*Input, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if r.Codec == nil {
+		return nil, errors.New("redis: no codec")
+	}
+	id := o.ConsumerID
+	if id == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			host = "localhost"
+		}
+		id = host + ":" + r.Pipeline + ":" + r.ID
+	}
+	in := &Input{
+		addr:       net.JoinHostPort(strings.Trim(o.Host, "[]"), strconv.Itoa(o.Port)),
+		db:         o.DB,
+		password:   o.Password,
+		key:        o.Key,
+		dataType:   o.DataType,
+		batchCount: o.BatchCount,
+		threads:    o.Threads,
+		timeout:    time.Duration(o.Timeout) * time.Second,
+		consumerID: id,
+		codec:      r.Codec,
+		log:        r.Logger,
+		blockFor:   time.Second,
+		ackWait:    10 * time.Second,
+	}
+	if in.log == nil {
+		in.log = slog.New(slog.DiscardHandler)
+	}
+	return in, nil
+}
+
+// ProcessingKey is the processing list of thread n (of threads) for key and
+// consumer id.
+func ProcessingKey(key, consumerID string, n, threads int) string {
+	if threads > 1 {
+		consumerID += ":" + strconv.Itoa(n)
+	}
+	return key + ":processing:" + consumerID
+}
+
+func (in *Input) newClient() *goredis.Client {
+	return goredis.NewClient(&goredis.Options{
+		Addr:                  in.addr,
+		DB:                    in.db,
+		Password:              in.password,
+		Protocol:              2,
+		DisableIdentity:       true,
+		DialTimeout:           in.timeout,
+		ReadTimeout:           in.timeout + in.blockFor, // blocking commands add their own wait
+		WriteTimeout:          in.timeout,
+		ContextTimeoutEnabled: true,
+		MaxRetries:            -1,
+		DialerRetries:         1,
+		PoolSize:              2, // the reader and the acknowledgements
+	})
+}
+
+// Run reads until ctx is cancelled.
+func (in *Input) Run(ctx context.Context, emit engine.EmitFunc) error {
+	threads := in.threads
+	if in.dataType != "list" {
+		threads = 1 // more subscribers would receive every message again
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, threads)
+	for n := range threads {
+		wg.Go(func() {
+			if in.dataType == "list" {
+				errs[n] = in.runList(ctx, emit, ProcessingKey(in.key, in.consumerID, n, in.threads))
+			} else {
+				errs[n] = in.runChannel(ctx, emit)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// describe wraps a go-redis error with the host and db. It never includes the
+// password.
+func (in *Input) describe(err error) error {
+	where := fmt.Sprintf("redis %s db %d key %q", in.addr, in.db, in.key)
+	switch {
+	case goredis.IsAuthError(err):
+		if in.password == "" {
+			return fmt.Errorf("%s: authentication required but no password is set: %w", where, err)
+		}
+		return fmt.Errorf("%s: authentication failed (wrong password?): %w", where, err)
+	case goredis.HasErrorPrefix(err, "WRONGTYPE"):
+		return fmt.Errorf("%s: the key holds a value that is not a list: %w", where, err)
+	}
+	return fmt.Errorf("%s: %w", where, err)
+}
+
+// backoff sleeps after a failure: 100 ms doubling up to 5 s. It returns false
+// when ctx ended.
+func backoff(ctx context.Context, attempt int) bool {
+	d := 100 * time.Millisecond << min(attempt, 6)
+	d = min(d, 5*time.Second)
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
+	}
+}
+
+// decode turns elements into events with the codec.
+func (in *Input) decode(elems []string, out []*event.Event) []*event.Event {
+	var r bytes.Reader
+	for _, s := range elems {
+		r.Reset([]byte(s))
+		dec := in.codec.NewDecoder(&r)
+		for {
+			e, err := dec.Decode()
+			if err != nil {
+				if err != io.EOF {
+					in.log.Warn("cannot decode redis element", "err", err)
+				}
+				break
+			}
+			out = append(out, e)
+		}
+	}
+	return out
+}

@@ -242,3 +242,69 @@ func appendMantissa(dst, d []byte) []byte {
 	}
 	return append(dst, '0')
 }
+
+// AppendRubyToS appends what Ruby's to_s gives for an event value in
+// Logstash's Ruby API: nil is empty, a string is itself, numbers and booleans
+// print as Ruby does, a timestamp as Logstash's text form, and arrays and
+// hashes as Ruby's inspect.
+func AppendRubyToS(dst []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return dst
+	case string:
+		return append(dst, x...)
+	case bool:
+		return strconv.AppendBool(dst, x)
+	case int64:
+		return strconv.AppendInt(dst, x, 10)
+	case float64:
+		return AppendRubyFloat(dst, x)
+	case time.Time:
+		return AppendTimestamp(dst, x)
+	case []any, map[string]any:
+		return AppendRubyInspect(dst, v)
+	}
+	return fmt.Append(dst, v)
+}
+
+// AppendRubyInspect appends Ruby's inspect of an event value: strings
+// quoted, nil as nil, arrays as [a, b], hashes as {"k"=>v} (keys sorted here;
+// Ruby keeps insertion order).
+func AppendRubyInspect(dst []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(dst, "nil"...)
+	case string:
+		return strconv.AppendQuote(dst, x)
+	case time.Time:
+		dst = append(dst, '"')
+		dst = AppendTimestamp(dst, x)
+		return append(dst, '"')
+	case []any:
+		dst = append(dst, '[')
+		for i, el := range x {
+			if i > 0 {
+				dst = append(dst, ", "...)
+			}
+			dst = AppendRubyInspect(dst, el)
+		}
+		return append(dst, ']')
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		dst = append(dst, '{')
+		for i, k := range keys {
+			if i > 0 {
+				dst = append(dst, ", "...)
+			}
+			dst = strconv.AppendQuote(dst, k)
+			dst = append(dst, "=>"...)
+			dst = AppendRubyInspect(dst, x[k])
+		}
+		return append(dst, '}')
+	}
+	return AppendRubyToS(dst, v)
+}

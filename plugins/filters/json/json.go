@@ -33,7 +33,6 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -139,7 +138,7 @@ func (f *Filter) Filter(_ context.Context, e *event.Event, out []*event.Event) (
 	switch {
 	case !ok:
 		// Logstash's JSON loader raises on a non-string, like on bad text.
-		s = string(rubyToS(nil, v))
+		s = string(event.AppendRubyToS(nil, v))
 		err = fmt.Errorf("json: source %s holds %s, not a string", f.source, kind(v))
 	case strings.TrimSpace(s) != "":
 		if parsed, err = event.ParseJSON([]byte(s)); err != nil {
@@ -222,7 +221,7 @@ func merge(e *event.Event, m map[string]any) error {
 	}
 	e.SetTimestamp(time.Now())
 	e.AddTag(event.TimestampFailureTag)
-	return e.Set(event.MustRef(event.TimestampFailureField), string(rubyToS(nil, ts)))
+	return e.Set(event.MustRef(event.TimestampFailureField), string(event.AppendRubyToS(nil, ts)))
 }
 
 // isTagsRef reports whether the field reference k is [tags] or below it.
@@ -258,57 +257,6 @@ func parseTimestamp(s string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return pe.Timestamp(), true
-}
-
-// rubyToS appends Ruby's to_s of a parsed JSON value, which is what Logstash
-// stores in _@timestamp: a string as is, a number or boolean as Ruby prints
-// it, an array or object as Ruby's inspect.
-func rubyToS(dst []byte, v any) []byte {
-	if s, ok := v.(string); ok {
-		return append(dst, s...)
-	}
-	return rubyInspect(dst, v)
-}
-
-func rubyInspect(dst []byte, v any) []byte {
-	switch x := v.(type) {
-	case nil:
-		return append(dst, "nil"...)
-	case string:
-		return strconv.AppendQuote(dst, x)
-	case bool:
-		return strconv.AppendBool(dst, x)
-	case int64:
-		return strconv.AppendInt(dst, x, 10)
-	case float64:
-		return event.AppendRubyFloat(dst, x)
-	case []any:
-		dst = append(dst, '[')
-		for i, el := range x {
-			if i > 0 {
-				dst = append(dst, ", "...)
-			}
-			dst = rubyInspect(dst, el)
-		}
-		return append(dst, ']')
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		dst = append(dst, '{')
-		for i, k := range keys {
-			if i > 0 {
-				dst = append(dst, ", "...)
-			}
-			dst = strconv.AppendQuote(dst, k)
-			dst = append(dst, "=>"...)
-			dst = rubyInspect(dst, x[k])
-		}
-		return append(dst, '}')
-	}
-	return fmt.Append(dst, v)
 }
 
 // kind names the JSON type of a parsed value, for messages.

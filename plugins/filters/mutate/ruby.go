@@ -1,11 +1,7 @@
 package mutate
 
 import (
-	"fmt"
-	"slices"
-	"strconv"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -78,7 +74,7 @@ func appendRubyJoin(dst []byte, list []any, sep string) []byte {
 		case []any:
 			dst = appendRubyJoin(dst, x, sep)
 		default:
-			dst = appendRubyToS(dst, x)
+			dst = event.AppendRubyToS(dst, x)
 		}
 	}
 	return dst
@@ -89,66 +85,5 @@ func rubyToS(v any) string {
 	if s, ok := v.(string); ok {
 		return s
 	}
-	return string(appendRubyToS(nil, v))
-}
-
-func appendRubyToS(dst []byte, v any) []byte {
-	switch x := v.(type) {
-	case nil:
-		return dst
-	case string:
-		return append(dst, x...)
-	case bool:
-		return strconv.AppendBool(dst, x)
-	case int64:
-		return strconv.AppendInt(dst, x, 10)
-	case float64:
-		return event.AppendRubyFloat(dst, x)
-	case time.Time:
-		return event.AppendTimestamp(dst, x)
-	case []any, map[string]any:
-		return appendRubyInspect(dst, v)
-	}
-	return fmt.Append(dst, v)
-}
-
-// appendRubyInspect is Ruby's inspect, which to_s is for an Array or a Hash
-// ({"a"=>1}, keys sorted here).
-func appendRubyInspect(dst []byte, v any) []byte {
-	switch x := v.(type) {
-	case nil:
-		return append(dst, "nil"...)
-	case string:
-		return strconv.AppendQuote(dst, x)
-	case time.Time:
-		dst = append(dst, '"')
-		dst = event.AppendTimestamp(dst, x)
-		return append(dst, '"')
-	case []any:
-		dst = append(dst, '[')
-		for i, el := range x {
-			if i > 0 {
-				dst = append(dst, ", "...)
-			}
-			dst = appendRubyInspect(dst, el)
-		}
-		return append(dst, ']')
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		dst = append(dst, '{')
-		for i, k := range keys {
-			if i > 0 {
-				dst = append(dst, ", "...)
-			}
-			dst = strconv.AppendQuote(dst, k)
-			dst = append(dst, "=>"...)
-			dst = appendRubyInspect(dst, x[k])
-		}
-		return append(dst, '}')
-	}
-	return appendRubyToS(dst, v)
+	return string(event.AppendRubyToS(nil, v))
 }

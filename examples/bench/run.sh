@@ -7,7 +7,7 @@
 # per-repetition ratio to syslog-ng.
 set -eu
 REPS=${1:-3}; shift || true
-SECTIONS=${*:-"w1 w2"}
+SECTIONS=${*:-"w1 w2 w3 w4"}
 has() { [[ " $SECTIONS " == *" $1 "* ]]; }
 D=/tmp/perf-anchors; H=$D/harness; OUT=$D/results-ours.jsonl
 R="python3 $H/runpeer.py --quiet-wait ${QUIET_WAIT:-90} --results $OUT"
@@ -17,6 +17,8 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 IN=$D/data/syslog-1m.log; N=$(wc -l < $IN); BYTES=$(stat -c %s $IN)
 cat $IN > /dev/null   # warm the page cache
 mkdir -p $D/out $D/run
+rcli() { redis-cli -h 127.0.0.1 -p 6390 "$@"; }
+if has w3 || has w4; then rcli ping >/dev/null 2>&1 || $H/redis-start.sh; fi
 for rep in $(seq 1 $REPS); do
  if has w1; then
   $R --name syslog-ng-3.38 --workload W1 --events $N --bytes $BYTES --stdin $IN \
@@ -35,6 +37,32 @@ for rep in $(seq 1 $REPS); do
   rm -f $D/out/w2-ours.json
   $R --name pipeline --workload W2 --events $N --bytes $BYTES --stdin $IN \
      --note "stdin -> grok <%{NONNEGINT:priority}>%{SYSLOGLINE} -> json_lines file" -- env W2_OUT=$D/out/w2-ours.json $D/bin/pipeline run -f $repo/examples/bench/w2.hcl --log.level warn
+ fi
+ if has w3; then
+  rcli del q1 q2 >/dev/null
+  $R --name go-redis-pipelined --workload W3 --events $N --bytes $BYTES \
+     --note "go-redis v9, RPUSH 500/batch to q1,q2 in one pipeline" -- $D/bin/redispush -keys q1,q2 -in $IN
+  rcli del q1 q2 >/dev/null
+  $R --name syslog-ng-3.38 --workload W3 --events $N --bytes $BYTES --stdin $IN \
+     --note "parse + format-json + redis() RPUSH x2, batch-lines(500)" -- $H/sng.sh $H/syslog-ng/w3.conf
+  rcli del q1 q2 >/dev/null
+  $R --name pipeline --workload W3 --events $N --bytes $BYTES --stdin $IN \
+     --note "stdin -> json -> redis RPUSH to q1 and q2" -- $D/bin/pipeline run -f $repo/examples/bench/w3.hcl --log.level warn
+  [ "$(rcli llen q1)" = "$N" ] && [ "$(rcli llen q2)" = "$N" ] || echo "W3: lists hold $(rcli llen q1)/$(rcli llen q2), want $N" >&2
+  rcli del q1 q2 >/dev/null
+ fi
+ if has w4; then
+  rcli del q1 q2 >/dev/null; $D/bin/redispush -keys q1 -in $IN 2>>$D/run/fill.log
+  $R --name go-redis-lpop-count --workload W4 --events $N --note "LPOP q1 500 -> JSON lines file" -- $D/bin/redispop -key q1 -out $D/out/w4-go.json
+  rcli del q1 >/dev/null; $D/bin/redispush -keys q1 -in $IN 2>>$D/run/fill.log
+  rm -f $D/out/w4-gg.json $D/run/gg-w4.log
+  $R --name gogstash --workload W4 --events $N --log $D/out/w4-gg.json --done report:$D/out/w4-gg.json:$((N-1000)) --timeout 300 \
+     --note "redis input (EVAL batch 125) -> stdout json to file" -- $D/bin/gogstash --config $H/gogstash/w4.yml
+  rcli del q1 >/dev/null; $D/bin/redispush -keys q1 -in $IN 2>>$D/run/fill.log
+  rm -f $D/out/w4-ours.json; rcli del q1:processing:bench q1:processing:bench:state q1:processing:bench:owner >/dev/null
+  $R --name pipeline --workload W4 --events $N --done lines:$D/out/w4-ours.json:$N --timeout 300 \
+     --note "redis list input (loss-free, batch 500) -> json_lines file" -- env W4_OUT=$D/out/w4-ours.json $D/bin/pipeline run -f $repo/examples/bench/w4.hcl --log.level warn
+  rcli del q1 >/dev/null
  fi
 done
 python3 $H/summarize.py $OUT

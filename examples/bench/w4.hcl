@@ -1,0 +1,13 @@
+# W4 of ../shared/bench: drain the Redis list q1 (JSON events, loss-free list
+# mode) into a JSON lines file. Output path from W4_OUT.
+input "redis" "q1" {
+  host        = "127.0.0.1"
+  port        = 6390
+  data_type   = "list"
+  key         = "q1"
+  batch_count = 500
+  consumer_id = "bench"
+}
+output "file" "out" {
+  path = "${W4_OUT:/tmp/perf-anchors/out/w4-ours.json}"
+}

@@ -72,42 +72,9 @@ var CommonOptionNames = map[ir.Kind][]string{
 	ir.Output: {"codec", "enable_metric"},
 }
 
-// fieldName is an option naming a field. Logstash sprintf-renders such names
-// per event; a name without %{…} is parsed once, here, and a bad one is a
-// configuration error.
-type fieldName struct {
-	tmpl  event.Template
-	ref   event.Ref
-	fixed bool
-}
-
-func newFieldName(s string) (fieldName, error) {
-	t, err := event.ParseTemplate(s)
-	if err != nil {
-		return fieldName{}, err
-	}
-	f := fieldName{tmpl: t}
-	if t.IsConstant() {
-		if f.ref, err = event.ParseRef(s); err != nil {
-			return fieldName{}, err
-		}
-		f.fixed = true
-	}
-	return f, nil
-}
-
-// resolve returns the field reference for e.
-func (f fieldName) resolve(e *event.Event) (event.Ref, bool) {
-	if f.fixed {
-		return f.ref, true
-	}
-	r, err := event.ParseRef(f.tmpl.Render(e))
-	return r, err == nil
-}
-
 // addField is one add_field entry.
 type addField struct {
-	name  fieldName
+	name  event.FieldTemplate
 	value event.Template
 }
 
@@ -120,7 +87,7 @@ func parseAddFields(m map[string]string, body hcl.Body) ([]addField, hcl.Diagnos
 	sort.Strings(keys)
 	out := make([]addField, 0, len(keys))
 	for _, k := range keys {
-		n, err := newFieldName(k)
+		n, err := event.ParseFieldTemplate(k)
 		if err == nil {
 			var v event.Template
 			v, err = event.ParseTemplate(m[k])
@@ -148,11 +115,11 @@ func parseTemplates(list []string, body hcl.Body, option string) ([]event.Templa
 	return out, diags
 }
 
-func parseFieldNames(list []string, body hcl.Body, option string) ([]fieldName, hcl.Diagnostics) {
+func parseFieldNames(list []string, body hcl.Body, option string) ([]event.FieldTemplate, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
-	out := make([]fieldName, 0, len(list))
+	out := make([]event.FieldTemplate, 0, len(list))
 	for _, s := range list {
-		f, err := newFieldName(s)
+		f, err := event.ParseFieldTemplate(s)
 		if err != nil {
 			diags = append(diags, fieldDiag(body, option, fmt.Errorf("%q: %w", s, err)))
 			continue
@@ -166,8 +133,8 @@ func parseFieldNames(list []string, body hcl.Body, option string) ([]fieldName, 
 // existing one becomes an array with the value appended.
 func applyAddFields(e *event.Event, fields []addField) {
 	for _, f := range fields {
-		r, ok := f.name.resolve(e)
-		if !ok {
+		r, err := f.name.Resolve(e)
+		if err != nil {
 			continue
 		}
 		v := f.value.Render(e)

@@ -343,7 +343,7 @@ type filterNode struct {
 	hasCommon    bool
 	addFields    []addField
 	addTags      []event.Template
-	removeFields []fieldName
+	removeFields []event.FieldTemplate
 	removeTags   []event.Template
 }
 
@@ -393,7 +393,7 @@ func (n *filterNode) applyOne(e *event.Event, out []*event.Event) []*event.Event
 func (n *filterNode) common(e *event.Event) {
 	applyAddFields(e, n.addFields)
 	for _, f := range n.removeFields {
-		if r, ok := f.resolve(e); ok {
+		if r, err := f.Resolve(e); err == nil {
 			e.Delete(r)
 		}
 	}

@@ -137,7 +137,7 @@ func fromNormalized(m map[string]any) *Event {
 		m[TimestampField] = time.Now().UTC().Truncate(time.Millisecond)
 	default:
 		if s, ok := ts.(string); ok {
-			if t, err := parseISO8601(s); err == nil {
+			if t, err := ParseTimestamp(s); err == nil {
 				m[TimestampField] = t
 				break
 			}

@@ -70,8 +70,8 @@ func TestAppendTimestamp(t *testing.T) {
 		if got := string(AppendJSONValue(nil, tt.t)); got != `"`+tt.want+`"` {
 			t.Errorf("AppendJSONValue(%v) = %s, want %q", tt.t, got, tt.want)
 		}
-		if back, err := parseISO8601(tt.want); err != nil || !back.Equal(tt.t) {
-			t.Errorf("parseISO8601(%q) = %v, %v; want %v", tt.want, back, err, tt.t)
+		if back, err := ParseTimestamp(tt.want); err != nil || !back.Equal(tt.t) {
+			t.Errorf("ParseTimestamp(%q) = %v, %v; want %v", tt.want, back, err, tt.t)
 		}
 	}
 }

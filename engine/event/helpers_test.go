@@ -80,7 +80,7 @@ func jsonTimes(v any) (any, error) {
 	switch x := v.(type) {
 	case map[string]any:
 		if s, ok := x["$time"].(string); ok && len(x) == 1 {
-			return parseISO8601(s)
+			return ParseTimestamp(s)
 		}
 		for k, el := range x {
 			n, err := jsonTimes(el)
@@ -103,7 +103,7 @@ func jsonTimes(v any) (any, error) {
 
 func mustTime(t testing.TB, s string) time.Time {
 	t.Helper()
-	tm, err := parseISO8601(s)
+	tm, err := ParseTimestamp(s)
 	if err != nil {
 		t.Fatal(err)
 	}

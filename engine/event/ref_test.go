@@ -652,15 +652,15 @@ func TestParseISO8601(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
-			got, err := parseISO8601(tc.in)
+			got, err := ParseTimestamp(tc.in)
 			if tc.err {
 				if err == nil {
-					t.Errorf("parseISO8601(%q) = %v; want error", tc.in, got)
+					t.Errorf("ParseTimestamp(%q) = %v; want error", tc.in, got)
 				}
 				return
 			}
 			if err != nil || !got.Equal(tc.want) || got.Location() != time.UTC {
-				t.Errorf("parseISO8601(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+				t.Errorf("ParseTimestamp(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
 			}
 		})
 	}

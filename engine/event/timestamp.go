@@ -5,12 +5,12 @@ import (
 	"time"
 )
 
-// parseISO8601 parses @timestamp text as leniently as Logstash's Timestamp(String):
+// ParseTimestamp parses @timestamp text as leniently as Logstash's Timestamp(String):
 // a required yyyy-MM-dd date, an optional 'T'-prefixed HH:mm[:ss[.fraction]]
 // time and an optional zone: Z, ±HH, ±HHMM, ±HH:MM or ±HH:MM:SS (letters in any
 // case). A missing time is midnight; a missing zone is UTC (Logstash uses the
 // JVM's default zone, which is UTC on servers). The result is in UTC.
-func parseISO8601(s string) (time.Time, error) {
+func ParseTimestamp(s string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t.UTC(), nil
 	}

@@ -214,14 +214,14 @@ func merge(e *event.Event, m map[string]any) error {
 		return nil
 	}
 	if s, ok := ts.(string); ok {
-		if t, ok := parseTimestamp(s); ok {
+		if t, err := event.ParseTimestamp(s); err == nil {
 			e.SetTimestamp(t)
 			return nil
 		}
 	}
 	e.SetTimestamp(time.Now())
 	e.AddTag(event.TimestampFailureTag)
-	return e.Set(event.MustRef(event.TimestampFailureField), string(event.AppendRubyToS(nil, ts)))
+	return e.Set(timestampFailureRef, string(event.AppendRubyToS(nil, ts)))
 }
 
 // isTagsRef reports whether the field reference k is [tags] or below it.
@@ -249,15 +249,7 @@ func legalTags(k string, v any) bool {
 	return false
 }
 
-// parseTimestamp parses s as Logstash's Timestamp(String) does, by way of the
-// event package's lenient ISO 8601 parser.
-func parseTimestamp(s string) (time.Time, bool) {
-	pe, err := event.FromMap(map[string]any{event.TimestampField: s})
-	if err != nil || pe.HasTag(event.TimestampFailureTag) {
-		return time.Time{}, false
-	}
-	return pe.Timestamp(), true
-}
+var timestampFailureRef = event.MustRef(event.TimestampFailureField)
 
 // kind names the JSON type of a parsed value, for messages.
 func kind(v any) string {

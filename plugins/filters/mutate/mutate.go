@@ -146,20 +146,7 @@ type setOp struct {
 	value event.Template
 }
 
-// dynRef is a field reference that may be a sprintf template.
-type dynRef struct {
-	ref  event.Ref // when tmpl is constant
-	tmpl event.Template
-}
-
-func (d *dynRef) resolve(e *event.Event) (event.Ref, error) {
-	if d.tmpl.IsConstant() {
-		return d.ref, nil
-	}
-	return event.ParseRef(d.tmpl.Render(e))
-}
-
-type renameOp struct{ from, to dynRef }
+type renameOp struct{ from, to event.FieldTemplate }
 
 type convertOp struct {
 	ref  event.Ref
@@ -280,18 +267,12 @@ func parseTemplate(option, s string) (event.Template, error) {
 	return t, nil
 }
 
-func parseDynRef(option, s string) (dynRef, error) {
-	t, err := parseTemplate(option, s)
+func parseDynRef(option, s string) (event.FieldTemplate, error) {
+	f, err := event.ParseFieldTemplate(s)
 	if err != nil {
-		return dynRef{}, err
+		return f, &engine.FieldError{Field: option, Err: err}
 	}
-	d := dynRef{tmpl: t}
-	if t.IsConstant() {
-		if d.ref, err = parseRef(option, s); err != nil {
-			return dynRef{}, err
-		}
-	}
-	return d, nil
+	return f, nil
 }
 
 func setOps(option string, m map[string]string) ([]setOp, error) {
@@ -438,11 +419,11 @@ func (f *Filter) apply(e *event.Event) error {
 }
 
 func (op *renameOp) apply(e *event.Event) error {
-	from, err := op.from.resolve(e)
+	from, err := op.from.Resolve(e)
 	if err != nil {
 		return err
 	}
-	to, err := op.to.resolve(e)
+	to, err := op.to.Resolve(e)
 	if err != nil {
 		return err
 	}

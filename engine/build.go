@@ -31,6 +31,10 @@ type Settings struct {
 	// (defaults 100ms and 30s).
 	RetryInitial, RetryMax time.Duration
 	Logger                 *slog.Logger
+	// DeadLetter, when set, keeps the events outputs refuse for good (an error
+	// marked Permanent, for the whole batch or one item of a BatchError) instead
+	// of acknowledging them as failed.
+	DeadLetter DeadLetterQueue
 }
 
 func (s Settings) resolve(file ir.Settings, diags *hcl.Diagnostics, rng hcl.Range) Settings {
@@ -253,7 +257,7 @@ func (b *builder) output(pl *ir.Plugin) (*outputUnit, hcl.Diagnostics) {
 	if d.HasErrors() {
 		return nil, d
 	}
-	return &outputUnit{id: pl.ID, out: out.(Output), log: res.Logger, pl: b.pl}, nil
+	return &outputUnit{id: pl.ID, typ: pl.Type, out: out.(Output), log: res.Logger, pl: b.pl}, nil
 }
 
 // nodes builds the filter or output tree, keeping source order and conditions.

@@ -3,6 +3,8 @@ package engine
 import (
 	"errors"
 	"fmt"
+
+	"github.com/pipelined/pipeline/engine/event"
 )
 
 // ErrNotConnected tells the engine that an output lost its connection: the engine
@@ -57,3 +59,17 @@ type FieldError struct {
 
 func (f *FieldError) Error() string { return fmt.Sprintf("%s: %v", f.Field, f.Err) }
 func (f *FieldError) Unwrap() error { return f.Err }
+
+// DeadLetterQueue keeps events that an output refused for good, with where and
+// why, so they can be inspected and replayed. Put must be safe for concurrent
+// use; an event is acknowledged only after Put returned nil.
+type DeadLetterQueue interface {
+	Put(e *event.Event, from DeadLetterSource, reason string) error
+}
+
+// DeadLetterSource names the output that refused an event.
+type DeadLetterSource struct {
+	Pipeline   string
+	PluginType string // "elasticsearch"
+	PluginID   string
+}

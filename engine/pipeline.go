@@ -35,14 +35,17 @@ type Pipeline struct {
 
 // Stats are a pipeline's event counters.
 type Stats struct {
-	In        atomic.Int64 // events emitted by inputs
-	Filtered  atomic.Int64 // events that left the filter stage
-	Out       atomic.Int64 // event deliveries confirmed by outputs (one per output)
-	Dropped   atomic.Int64 // events dropped by filters (acknowledged)
-	Unrouted  atomic.Int64 // events that no output condition matched (acknowledged)
-	Failed    atomic.Int64 // event deliveries failed permanently (acknowledged as failed)
-	Retries   atomic.Int64 // output write attempts that failed and were retried
-	AcksFired atomic.Int64 // batch acknowledgements called
+	In       atomic.Int64 // events emitted by inputs
+	Filtered atomic.Int64 // events that left the filter stage
+	Out      atomic.Int64 // event deliveries confirmed by outputs (one per output)
+	Dropped  atomic.Int64 // events dropped by filters (acknowledged)
+	Unrouted atomic.Int64 // events that no output condition matched (acknowledged)
+	Failed   atomic.Int64 // event deliveries failed permanently (acknowledged as failed)
+	// DeadLettered counts deliveries refused for good by an output and kept in
+	// the dead letter queue (acknowledged as delivered: the DLQ holds them).
+	DeadLettered atomic.Int64
+	Retries      atomic.Int64 // output write attempts that failed and were retried
+	AcksFired    atomic.Int64 // batch acknowledgements called
 }
 
 // Name returns the pipeline name.
@@ -410,6 +413,7 @@ func (n *filterNode) common(e *event.Event) {
 // blocks the pipeline instead of losing events.
 type outputUnit struct {
 	id        string
+	typ       string
 	index     int
 	out       Output
 	log       *slog.Logger
@@ -519,12 +523,38 @@ func (o *outputUnit) deliver(ctx context.Context, evs []*event.Event) {
 	}
 }
 
-// fail acknowledges events that failed for good; they are counted and logged,
-// never silently lost.
+// fail handles events an output refused for good. With a dead letter queue
+// they are kept there and acknowledged as delivered once it holds them (a DLQ
+// that cannot write is retried like an output: nothing is dropped); without
+// one they are counted, logged and acknowledged as failed.
 func (o *outputUnit) fail(evs []*event.Event, err error) {
-	o.pl.stats.Failed.Add(int64(len(evs)))
-	o.log.Error("events failed permanently", "events", len(evs), "err", err)
-	for _, e := range evs {
-		release(e, err)
+	dlq := o.pl.settings.DeadLetter
+	if dlq == nil {
+		o.pl.stats.Failed.Add(int64(len(evs)))
+		o.log.Error("events failed permanently", "events", len(evs), "err", err)
+		for _, e := range evs {
+			release(e, err)
+		}
+		return
 	}
+	reason := err.Error()
+	backoff := o.pl.settings.RetryInitial
+	for _, e := range evs {
+		for attempt := 1; ; attempt++ {
+			perr := dlq.Put(e, DeadLetterSource{Pipeline: o.pl.name, PluginType: o.typ, PluginID: o.id}, reason)
+			if perr == nil {
+				break
+			}
+			if attempt == 1 || attempt%10 == 0 {
+				o.log.Error("dead letter queue write failed; retrying", "err", perr, "attempt", attempt)
+			}
+			if !o.sleep(backoff) {
+				return
+			}
+			backoff = min(backoff*2, o.pl.settings.RetryMax)
+		}
+		o.pl.stats.DeadLettered.Add(1)
+		release(e, nil)
+	}
+	o.log.Warn("events refused by output kept in the dead letter queue", "events", len(evs), "reason", reason)
 }

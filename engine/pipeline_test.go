@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -298,6 +299,57 @@ func TestPermanentFailureIsAckedAsFailedAndCounted(t *testing.T) {
 	}
 	if f := pl.Stats().Failed.Load(); f != 30 {
 		t.Errorf("failed = %d; want 30", f)
+	}
+}
+
+// memDLQ is a dead letter queue in memory whose first write fails.
+type memDLQ struct {
+	mu      sync.Mutex
+	failed  bool
+	entries []string
+}
+
+func (d *memDLQ) Put(e *event.Event, from engine.DeadLetterSource, reason string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.failed {
+		d.failed = true
+		return errors.New("disk full")
+	}
+	m, _ := e.Message()
+	d.entries = append(d.entries, from.Pipeline+"/"+from.PluginType+"/"+from.PluginID+"/"+reason+"/"+m)
+	return nil
+}
+
+// With a dead letter queue, refused events are kept there (a failing DLQ write
+// is retried) and their batches acknowledged as delivered.
+func TestPermanentFailureGoesToDeadLetterQueue(t *testing.T) {
+	key, c := newControl(t)
+	c.perm.Store(true)
+	k := fmt.Sprintf("key = %q\n", key)
+	p := &ir.Pipeline{
+		Inputs:  []*ir.Plugin{plugin(t, ir.Input, "test_gen", "gen", k+"batches = 3\nsize = 10\n")},
+		Outputs: []ir.Node{plugin(t, ir.Output, "test_sink", "a", k)},
+	}
+	dlq := &memDLQ{}
+	pl := build(t, p, engine.Settings{Workers: 1, DeadLetter: dlq, RetryInitial: time.Millisecond})
+	if err := run(t, pl, context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkAcks(t, c, 3)
+	for id, err := range c.acks.errs {
+		if err != nil {
+			t.Errorf("batch %d acked with %v; want success (kept in the DLQ)", id, err)
+		}
+	}
+	if got := pl.Stats().DeadLettered.Load(); got != 30 || len(dlq.entries) != 30 {
+		t.Fatalf("dead lettered = %d, entries = %d; want 30", got, len(dlq.entries))
+	}
+	if f := pl.Stats().Failed.Load(); f != 0 {
+		t.Errorf("failed = %d; want 0", f)
+	}
+	if want := "test/test_sink/a/rejected/"; !strings.HasPrefix(dlq.entries[0], want) {
+		t.Errorf("entry = %q; want prefix %q", dlq.entries[0], want)
 	}
 }
 

@@ -35,6 +35,8 @@ type Settings struct {
 	// marked Permanent, for the whole batch or one item of a BatchError) instead
 	// of acknowledging them as failed.
 	DeadLetter DeadLetterQueue
+	// DataDir is path.data, where plugins keep state (Resources.DataDir).
+	DataDir string
 }
 
 func (s Settings) resolve(file ir.Settings, diags *hcl.Diagnostics, rng hcl.Range) Settings {
@@ -133,6 +135,7 @@ func (b *builder) resources(pl *ir.Plugin) Resources {
 		Pipeline:  b.pl.name,
 		Logger:    b.log.With("plugin", pl.Kind.String()+"/"+pl.Type, "id", pl.ID),
 		BatchSize: b.pl.settings.BatchSize,
+		DataDir:   b.pl.settings.DataDir,
 	}
 }
 

@@ -1,0 +1,65 @@
+package dsl
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestParseByteSize(t *testing.T) {
+	for in, want := range map[string]int64{
+		"1024mb": 1 << 30, "1gb": 1 << 30, "4GB": 4 << 30, "512 kb": 512 << 10,
+		"100": 100, "100b": 100, "1.5mb": 3 << 19, "2tb": 2 << 40,
+	} {
+		if got, err := ParseByteSize(in); err != nil || got != want {
+			t.Errorf("ParseByteSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "mb", "lots", "-1mb", "1 zb", "1e400"} {
+		if got, err := ParseByteSize(in); err == nil {
+			t.Errorf("ParseByteSize(%q) = %d; want an error", in, got)
+		}
+	}
+}
+
+func TestPipelinesYMLDeadLetterQueue(t *testing.T) {
+	dir := t.TempDir()
+	yml := filepath.Join(dir, "pipelines.yml")
+	src := `- pipeline.id: a
+  config.string: "input { generator {} } output { null {} }"
+  dead_letter_queue.enable: true
+  path.dead_letter_queue: /tmp/dlq
+  dead_letter_queue.max_bytes: 10mb
+  dead_letter_queue.storage_policy: drop_older
+  dead_letter_queue.flush_interval: 250
+- pipeline.id: b
+  config.string: "input { generator {} } output { null {} }"
+  dead_letter_queue.enable: "yes please"
+  dead_letter_queue.max_bytes: huge
+  dead_letter_queue.storage_policy: drop_everything
+  dead_letter_queue.flush_interval: soon
+`
+	if err := os.WriteFile(yml, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, diags := LoadPipelinesYML(yml)
+	var got []string
+	for _, d := range diags {
+		got = append(got, d.Subject.Filename[len(dir)+1:]+":"+strconv.Itoa(d.Subject.Start.Line)+": "+d.Summary)
+	}
+	want := []string{
+		"pipelines.yml:10: Invalid dead_letter_queue.enable",
+		"pipelines.yml:11: Invalid dead_letter_queue.max_bytes",
+		"pipelines.yml:12: Invalid dead_letter_queue.storage_policy",
+		"pipelines.yml:13: Invalid dead_letter_queue.flush_interval",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("diagnostics:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	d := cfg.Pipelines[0].Settings.DeadLetterQueue
+	if d.Enable == nil || !*d.Enable || d.Path != "/tmp/dlq" || d.MaxBytes != 10<<20 || d.StoragePolicy != "drop_older" || d.FlushInterval != 250 {
+		t.Errorf("pipeline a dead letter queue = %+v", d)
+	}
+}

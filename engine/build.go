@@ -81,7 +81,7 @@ func (s Settings) resolve(file ir.Settings, diags *hcl.Diagnostics, rng hcl.Rang
 func Build(p *ir.Pipeline, reg *Registry, s Settings) (*Pipeline, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	s = s.resolve(p.Settings, &diags, p.Range)
-	b := &builder{reg: reg, pl: &Pipeline{name: p.Name, settings: s}, log: s.Logger.With("pipeline", p.Name)}
+	b := &builder{reg: reg, pl: &Pipeline{name: p.Name, settings: s, abort: make(chan struct{})}, log: s.Logger.With("pipeline", p.Name)}
 	b.pl.log = b.log
 	for _, in := range p.Inputs {
 		if u, d := b.input(in); u != nil {
@@ -205,7 +205,7 @@ func (b *builder) input(pl *ir.Plugin) (*inputUnit, hcl.Diagnostics) {
 	if diags = gohcl.DecodeBody(pl.Body, nil, &com); diags.HasErrors() {
 		return nil, diags
 	}
-	u := &inputUnit{id: pl.ID, typ: com.Type, tags: com.Tags, pl: b.pl}
+	u := &inputUnit{id: pl.ID, typ: com.Type, plugin: pl.Type, tags: com.Tags, pl: b.pl}
 	u.addFields, diags = parseAddFields(com.AddField, pl.Body)
 	in, res, d := b.construct(f, pl, com.Rest, com.Codec)
 	diags = append(diags, d...)
@@ -226,7 +226,7 @@ func (b *builder) filter(pl *ir.Plugin) (*filterNode, hcl.Diagnostics) {
 	if diags = gohcl.DecodeBody(pl.Body, nil, &com); diags.HasErrors() {
 		return nil, diags
 	}
-	n := &filterNode{id: pl.ID}
+	n := &filterNode{id: pl.ID, typ: pl.Type}
 	var d hcl.Diagnostics
 	n.addFields, d = parseAddFields(com.AddField, pl.Body)
 	diags = append(diags, d...)
@@ -243,6 +243,8 @@ func (b *builder) filter(pl *ir.Plugin) (*filterNode, hcl.Diagnostics) {
 		return nil, diags
 	}
 	n.f, n.log, n.pl = fl.(Filter), res.Logger, b.pl
+	n.index = len(b.pl.filterList)
+	b.pl.filterList = append(b.pl.filterList, n)
 	return n, nil
 }
 

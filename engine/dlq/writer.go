@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pipelined/pipeline/engine"
@@ -369,4 +370,45 @@ func (w *Writer) Close() error {
 		return fmt.Errorf("dead letter queue: %w", err)
 	}
 	return nil
+}
+
+// Deferred is a dead letter queue opened later than it is configured: a
+// pipeline is built (and checked) with it without touching the disk, and Open
+// is called just before the pipeline runs.
+type Deferred struct {
+	o Options
+	w atomic.Pointer[Writer]
+}
+
+var _ engine.DeadLetterQueue = (*Deferred)(nil)
+
+// Defer configures a queue to open later.
+func Defer(o Options) *Deferred { return &Deferred{o: o} }
+
+// Options returns the queue's options.
+func (d *Deferred) Options() Options { return d.o }
+
+// Open opens the queue; Put fails until it did.
+func (d *Deferred) Open() (*Writer, error) {
+	if w := d.w.Load(); w != nil {
+		return w, nil
+	}
+	w, err := Open(d.o)
+	if err != nil {
+		return nil, err
+	}
+	d.w.Store(w)
+	return w, nil
+}
+
+// Writer returns the open queue, or nil.
+func (d *Deferred) Writer() *Writer { return d.w.Load() }
+
+// Put writes to the open queue; before Open it fails (the engine retries).
+func (d *Deferred) Put(e *event.Event, from engine.DeadLetterSource, reason string) error {
+	w := d.w.Load()
+	if w == nil {
+		return errors.New("dead letter queue is not open")
+	}
+	return w.Put(e, from, reason)
 }

@@ -362,4 +362,3 @@ func runPipelines(pipelines []*engine.Pipeline, logger *slog.Logger) int {
 	}
 	return exitOK
 }
-

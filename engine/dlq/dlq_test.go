@@ -376,6 +376,20 @@ func TestReopenAppendsToNewSegmentAndCountsExistingSize(t *testing.T) {
 	}
 }
 
+func TestSecondWriterIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	w := open(t, Options{Dir: dir})
+	if _, err := Open(Options{Dir: dir}); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("second Open = %v; want an in-use error", err)
+	}
+	w.Close()
+	w2, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	w2.Close()
+}
+
 func TestOpenErrors(t *testing.T) {
 	if _, err := Open(Options{Dir: t.TempDir(), StoragePolicy: "drop_all"}); err == nil {
 		t.Error("unknown storage policy accepted")

@@ -78,8 +78,9 @@ type Writer struct {
 	lastErr  string
 	lastWarn time.Time
 
-	stop chan struct{}
-	done chan struct{}
+	lockFile *os.File
+	stop     chan struct{}
+	done     chan struct{}
 }
 
 type segInfo struct {
@@ -117,8 +118,18 @@ func Open(o Options) (*Writer, error) {
 	if err := os.MkdirAll(o.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("dead letter queue: %w", err)
 	}
-	w := &Writer{o: o, log: o.Logger.With("dead_letter_queue", o.Dir), nextNum: 1,
+	lf, err := lock(o.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("dead letter queue: %w", err)
+	}
+	w := &Writer{o: o, log: o.Logger.With("dead_letter_queue", o.Dir), nextNum: 1, lockFile: lf,
 		stop: make(chan struct{}), done: make(chan struct{})}
+	ok := false
+	defer func() {
+		if !ok {
+			lf.Close()
+		}
+	}()
 	nums, err := segments(o.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("dead letter queue: %w", err)
@@ -138,6 +149,7 @@ func Open(o Options) (*Writer, error) {
 		w.total += fi.Size()
 		w.nextNum = n + 1
 	}
+	ok = true
 	go w.flusher()
 	return w, nil
 }
@@ -366,6 +378,7 @@ func (w *Writer) Close() error {
 	w.mu.Unlock()
 	close(w.stop)
 	<-w.done
+	w.lockFile.Close()
 	if err != nil {
 		return fmt.Errorf("dead letter queue: %w", err)
 	}

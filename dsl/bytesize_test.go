@@ -63,3 +63,35 @@ func TestPipelinesYMLDeadLetterQueue(t *testing.T) {
 		t.Errorf("pipeline a dead letter queue = %+v", d)
 	}
 }
+
+// FormatHCL prints the dead_letter_queue settings so that they load back.
+func TestFormatHCLDeadLetterQueue(t *testing.T) {
+	dir := t.TempDir()
+	yml := filepath.Join(dir, "pipelines.yml")
+	src := "- pipeline.id: a\n  config.string: \"input { generator {} } output { null {} }\"\n" +
+		"  dead_letter_queue.enable: false\n  path.dead_letter_queue: /tmp/d q\n  dead_letter_queue.max_bytes: 3mb\n" +
+		"  dead_letter_queue.storage_policy: drop_older\n  dead_letter_queue.flush_interval: 9\n"
+	if err := os.WriteFile(yml, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, diags := LoadPipelinesYML(yml)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	out, diags := FormatHCL(cfg)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	hclPath := filepath.Join(dir, "p.hcl")
+	if err := os.WriteFile(hclPath, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	back, diags := Load(hclPath)
+	if diags.HasErrors() {
+		t.Fatalf("%s\n%s", diags, out)
+	}
+	got, want := back.Pipelines[0].Settings.DeadLetterQueue, cfg.Pipelines[0].Settings.DeadLetterQueue
+	if dumpDLQ(got) != dumpDLQ(want) {
+		t.Errorf("loaded back %s; want %s\n%s", dumpDLQ(got), dumpDLQ(want), out)
+	}
+}

@@ -8,6 +8,7 @@
 //	/_node/stats/pipelines         every pipeline, in Logstash's shape
 //	/_node/stats/pipelines/<id>    one pipeline
 //	/_node/stats/events            events of all pipelines
+//	/_node/pipelines[/<id>]        each pipeline's settings
 //	/metrics                       the same counters in Prometheus text format
 //
 // The JSON follows Logstash's shape (pipelines.<id>.events, plugins.inputs/
@@ -185,11 +186,36 @@ func (s *Server) Handler() http.Handler {
 				return
 			}
 		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusNotFound)
-		_ = json.NewEncoder(w).Encode(map[string]any{"status": 404, "path": r.URL.Path,
-			"error": fmt.Sprintf("no pipeline with id %q", id)})
+		notFound(w, r, id)
 	})
+	nodePipelines := func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		snaps := s.snapshots()
+		m := s.nodeInfo(snaps)
+		ps := map[string]any{}
+		for _, p := range snaps {
+			if id != "" && p.snap.Name != id {
+				continue
+			}
+			var path any
+			if p.dlqDir != "" {
+				path = p.dlqDir
+			}
+			ps[p.snap.Name] = map[string]any{
+				"workers": p.snap.Workers, "batch_size": p.snap.BatchSize, "batch_delay": p.snap.BatchDelay.Milliseconds(),
+				"config_reload_automatic": false, "dead_letter_queue_enabled": p.snap.DeadLetterQueue || p.dlq != nil,
+				"dead_letter_queue_path": path,
+			}
+		}
+		if id != "" && len(ps) == 0 {
+			notFound(w, r, id)
+			return
+		}
+		m["pipelines"] = ps
+		writeJSON(w, r, m)
+	}
+	mux.HandleFunc("GET /_node/pipelines", nodePipelines)
+	mux.HandleFunc("GET /_node/pipelines/{id}", nodePipelines)
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		_, _ = w.Write(appendMetrics(nil, s.snapshots()))
@@ -312,6 +338,13 @@ func pipelineJSON(p snap) map[string]any {
 		}
 	}
 	return m
+}
+
+func notFound(w http.ResponseWriter, r *http.Request, id string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusNotFound)
+	_ = json.NewEncoder(w).Encode(map[string]any{"status": 404, "path": r.URL.Path,
+		"error": fmt.Sprintf("no pipeline with id %q", id)})
 }
 
 func writeJSON(w http.ResponseWriter, r *http.Request, v any) {

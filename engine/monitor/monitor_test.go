@@ -135,11 +135,16 @@ func TestPipelinesStatsShape(t *testing.T) {
 		"/_node/stats":                `"pipelines":{"main"`,
 		"/":                           `"status":"green"`,
 		"/_node/stats/events":         `"events":{"duration_in_millis":1500,"filtered":990,"in":1000,"out":985,"queue_push_duration_in_millis":20}`,
+		"/_node/pipelines":            `"pipelines":{"main":{"batch_delay":50,"batch_size":125,"config_reload_automatic":false,"dead_letter_queue_enabled":true,"dead_letter_queue_path":"` + d.Dir() + `","workers":2}}`,
+		"/_node/pipelines/main":       `"workers":2`,
 	} {
 		code, body := get(t, s.Handler(), path)
 		if code != 200 || !bytes.Contains(body, []byte(want)) {
 			t.Errorf("GET %s = %d %s; want it to contain %s", path, code, body, want)
 		}
+	}
+	if code, _ := get(t, s.Handler(), "/_node/pipelines/nope"); code != 404 {
+		t.Errorf("unknown pipeline settings: status %d; want 404", code)
 	}
 	if code, body := get(t, s.Handler(), "/_node/stats/pipelines/nope"); code != 404 || !bytes.Contains(body, []byte(`no pipeline with id \"nope\"`)) {
 		t.Errorf("unknown pipeline: %d %s", code, body)

@@ -411,3 +411,32 @@ func TestOpenErrors(t *testing.T) {
 		t.Errorf("error %v does not wrap the path error", err)
 	}
 }
+
+// A reader whose segment drop_older deleted goes on with the oldest one left.
+func TestReaderSkipsSegmentsDeletedByDropOlder(t *testing.T) {
+	dir := t.TempDir()
+	w := open(t, Options{Dir: dir, MaxBytes: 3000, SegmentBytes: 700, StoragePolicy: DropOlder})
+	for i := range 3 {
+		if err := w.Put(msgEvent(t, i), src, "r"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := NewReader(dir, nil)
+	if _, _, err := r.Next(); err != nil {
+		t.Fatal(err)
+	}
+	r.Close() // as after a restart: reopen from the saved position
+	for i := 3; i < 60; i++ {
+		if err := w.Put(msgEvent(t, i), src, "r"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := readAll(t, r)
+	kept := readAll(t, NewReader(dir, nil))
+	if len(got) == 0 || len(got) != len(kept) {
+		t.Fatalf("reader went on with %d entries; the queue holds %d", len(got), len(kept))
+	}
+	if v, _ := got[len(got)-1].Event.Get(event.MustRef("[n]")); v != int64(59) {
+		t.Errorf("last n = %v; want 59", v)
+	}
+}

@@ -136,6 +136,7 @@ type inputUnit struct {
 	log       *slog.Logger
 	pl        *Pipeline
 	out       atomic.Int64 // events emitted
+	pushNanos atomic.Int64 // time emit waited for the queue
 }
 
 func (u *inputUnit) run(ctx context.Context) (err error) {
@@ -184,7 +185,9 @@ func (u *inputUnit) emit(b Batch) error {
 			p.queued.Add(int64(n))
 			p.stats.In.Add(int64(n))
 			u.out.Add(int64(n))
-			p.pushNanos.Add(int64(time.Since(start)))
+			d := int64(time.Since(start))
+			p.pushNanos.Add(d)
+			u.pushNanos.Add(d)
 		case <-p.abort:
 			return ErrAborted
 		}

@@ -659,7 +659,7 @@ func TestSnapshotCountsPerPlugin(t *testing.T) {
 	if s.Name != "test" || s.In != in || s.Filtered != in-dropped || s.Out != 2*(in-dropped) || s.Dropped != dropped || s.QueueEvents != 0 {
 		t.Errorf("pipeline snapshot = %+v", s)
 	}
-	if len(s.Inputs) != 1 || s.Inputs[0] != (engine.PluginSnapshot{ID: "gen", Type: "test_gen", Out: in}) {
+	if len(s.Inputs) != 1 || s.Inputs[0].ID != "gen" || s.Inputs[0].Type != "test_gen" || s.Inputs[0].Out != in || s.Inputs[0].In != 0 {
 		t.Errorf("inputs = %+v", s.Inputs)
 	}
 	if len(s.Filters) != 2 {

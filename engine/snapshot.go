@@ -26,7 +26,7 @@ type Snapshot struct {
 }
 
 // PluginSnapshot are one plugin's counters. Inputs count only Out (events
-// emitted). Filter durations are extrapolated from timing a sample of the
+// emitted) and Duration. Filter durations are extrapolated from timing a sample of the
 // calls once a batch holds more than a few events.
 type PluginSnapshot struct {
 	ID, Type string
@@ -34,7 +34,8 @@ type PluginSnapshot struct {
 	// Dropped: events a filter dropped. Failed and DeadLettered: events an
 	// output refused for good, without and with a dead letter queue.
 	Dropped, Failed, DeadLettered int64
-	// Duration: time spent in the filter, or in the output's Write calls.
+	// Duration: time spent in the filter, or in the output's Write calls, or
+	// for an input the time it waited to hand batches to the queue.
 	Duration time.Duration
 }
 
@@ -50,7 +51,7 @@ func (p *Pipeline) Snapshot() Snapshot {
 		QueueEvents: max(p.queued.Load(), 0), DeadLetterQueue: p.settings.DeadLetter != nil,
 	}
 	for _, u := range p.inputs {
-		s.Inputs = append(s.Inputs, PluginSnapshot{ID: u.id, Type: u.plugin, Out: u.out.Load()})
+		s.Inputs = append(s.Inputs, PluginSnapshot{ID: u.id, Type: u.plugin, Out: u.out.Load(), Duration: time.Duration(u.pushNanos.Load())})
 	}
 	for _, f := range p.filterList {
 		s.Filters = append(s.Filters, f.counters.snapshot(f.id, f.typ))

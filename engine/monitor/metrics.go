@@ -68,6 +68,7 @@ func appendMetrics(b []byte, snaps []snap) []byte {
 	filters := func(s engine.Snapshot) []engine.PluginSnapshot { return s.Filters }
 	outputs := func(s engine.Snapshot) []engine.PluginSnapshot { return s.Outputs }
 	perPlugin("pipeline_input_events_out_total", "Events emitted by the input.", inputs, func(x engine.PluginSnapshot) float64 { return float64(x.Out) })
+	perPlugin("pipeline_input_queue_push_duration_seconds_total", "Time the input waited to hand batches to the queue.", inputs, func(x engine.PluginSnapshot) float64 { return x.Duration.Seconds() })
 	perPlugin("pipeline_filter_events_in_total", "Events the filter received.", filters, func(x engine.PluginSnapshot) float64 { return float64(x.In) })
 	perPlugin("pipeline_filter_events_out_total", "Events the filter passed on.", filters, func(x engine.PluginSnapshot) float64 { return float64(x.Out) })
 	perPlugin("pipeline_filter_events_dropped_total", "Events the filter dropped.", filters, func(x engine.PluginSnapshot) float64 { return float64(x.Dropped) })

@@ -300,7 +300,7 @@ func pipelineJSON(p snap) map[string]any {
 	}
 	inputs := make([]any, 0, len(s.Inputs))
 	for _, x := range s.Inputs {
-		inputs = append(inputs, plugin(x, map[string]any{"out": x.Out}))
+		inputs = append(inputs, plugin(x, map[string]any{"out": x.Out, "queue_push_duration_in_millis": x.Duration.Milliseconds()}))
 	}
 	filters := make([]any, 0, len(s.Filters))
 	for _, x := range s.Filters {

@@ -43,7 +43,7 @@ func sample() *fixed {
 		Name: "main", Workers: 2, BatchSize: 125, BatchDelay: 50 * time.Millisecond,
 		In: 1000, Filtered: 990, Out: 985, Dropped: 10, Failed: 2, DeadLettered: 3, Retries: 4,
 		Duration: 1500 * time.Millisecond, QueuePush: 20 * time.Millisecond, QueueEvents: 7,
-		Inputs:  []engine.PluginSnapshot{{ID: "in", Type: "generator", Out: 1000}},
+		Inputs:  []engine.PluginSnapshot{{ID: "in", Type: "generator", Out: 1000, Duration: 15 * time.Millisecond}},
 		Filters: []engine.PluginSnapshot{{ID: "parse", Type: "grok", In: 1000, Out: 990, Dropped: 10, Duration: 900 * time.Millisecond}},
 		Outputs: []engine.PluginSnapshot{{ID: `es"1`, Type: "elasticsearch", In: 990, Out: 985, Failed: 2, DeadLettered: 3, Duration: 2 * time.Second}},
 	}}
@@ -108,7 +108,7 @@ func TestPipelinesStatsShape(t *testing.T) {
 			t.Errorf("events.%s = %d; want %d", k, p.Events[k], v)
 		}
 	}
-	if in := p.Plugins["inputs"]; len(in) != 1 || in[0].ID != "in" || in[0].Name != "generator" || in[0].Events["out"] != 1000 {
+	if in := p.Plugins["inputs"]; len(in) != 1 || in[0].ID != "in" || in[0].Name != "generator" || in[0].Events["out"] != 1000 || in[0].Events["queue_push_duration_in_millis"] != 15 {
 		t.Errorf("inputs = %+v", in)
 	}
 	if f := p.Plugins["filters"]; len(f) != 1 || f[0].Events["in"] != 1000 || f[0].Events["out"] != 990 || f[0].Events["duration_in_millis"] != 900 {

@@ -183,8 +183,10 @@ func (u *inputUnit) emit(b Batch) error {
 		select {
 		case p.queue <- chunk:
 			p.queued.Add(int64(n))
-			p.stats.In.Add(int64(n))
+			// Plugin counters first: whoever sees a pipeline total sees
+			// the plugin counts that make it up.
 			u.out.Add(int64(n))
+			p.stats.In.Add(int64(n))
 			d := int64(time.Since(start))
 			p.pushNanos.Add(d)
 			u.pushNanos.Add(d)
@@ -570,8 +572,8 @@ func (o *outputUnit) deliver(ctx context.Context, evs []*event.Event) {
 		err := o.out.Write(ctx, evs)
 		o.counters.nanos.Add(int64(time.Since(t0)))
 		if err == nil {
-			st.Out.Add(int64(len(evs)))
 			o.counters.out.Add(int64(len(evs)))
+			st.Out.Add(int64(len(evs)))
 			for _, e := range evs {
 				release(e, nil)
 			}
@@ -588,8 +590,8 @@ func (o *outputUnit) deliver(ctx context.Context, evs []*event.Event) {
 				ferr, failed := be.Failed[i]
 				switch {
 				case !failed:
-					st.Out.Add(1)
 					o.counters.out.Add(1)
+					st.Out.Add(1)
 					release(e, nil)
 				case IsPermanent(ferr):
 					o.fail([]*event.Event{e}, ferr)
@@ -621,8 +623,8 @@ func (o *outputUnit) deliver(ctx context.Context, evs []*event.Event) {
 func (o *outputUnit) fail(evs []*event.Event, err error) {
 	dlq := o.pl.settings.DeadLetter
 	if dlq == nil {
-		o.pl.stats.Failed.Add(int64(len(evs)))
 		o.counters.failed.Add(int64(len(evs)))
+		o.pl.stats.Failed.Add(int64(len(evs)))
 		o.log.Error("events failed permanently", "events", len(evs), "err", err)
 		for _, e := range evs {
 			release(e, err)
@@ -645,8 +647,8 @@ func (o *outputUnit) fail(evs []*event.Event, err error) {
 			}
 			backoff = min(backoff*2, o.pl.settings.RetryMax)
 		}
-		o.pl.stats.DeadLettered.Add(1)
 		o.counters.deadLettered.Add(1)
+		o.pl.stats.DeadLettered.Add(1)
 		release(e, nil)
 	}
 	o.log.Warn("events refused by output kept in the dead letter queue", "events", len(evs), "reason", reason)

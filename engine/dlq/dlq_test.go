@@ -260,7 +260,7 @@ func TestReaderSkipsTornTailBeforeNewerSegment(t *testing.T) {
 	if len(got) != 3 {
 		t.Fatalf("read %d entries; want 3", len(got))
 	}
-	if !strings.Contains(logs.String(), "torn record header") {
+	if !strings.Contains(logs.String(), "torn record") {
 		t.Errorf("no warning about the torn record in:\n%s", logs)
 	}
 }
@@ -292,13 +292,16 @@ func TestCorruptRecordFailsCRCAndIsSkipped(t *testing.T) {
 func TestDropNewerWhenFull(t *testing.T) {
 	dir := t.TempDir()
 	log, logs := newLogger()
-	w := open(t, Options{Dir: dir, MaxBytes: 2000, Logger: log})
+	w := open(t, Options{Dir: dir, MaxBytes: 2000, SegmentBytes: 700, Logger: log})
 	n := 0
 	for i := range 50 {
 		if err := w.Put(msgEvent(t, i), src, "r"); err != nil {
 			t.Fatal(err)
 		}
 		n++
+		if got := w.Stats().SizeBytes; got > 2000 {
+			t.Fatalf("after entry %d the queue holds %d bytes; max_bytes is 2000", i, got)
+		}
 	}
 	s := w.Stats()
 	if s.SizeBytes > 2000 {
@@ -325,6 +328,9 @@ func TestDropOlderWhenFull(t *testing.T) {
 	for i := range n {
 		if err := w.Put(msgEvent(t, i), src, "r"); err != nil {
 			t.Fatal(err)
+		}
+		if got := w.Stats().SizeBytes; got > 3000 {
+			t.Fatalf("after entry %d the queue holds %d bytes; max_bytes is 3000", i, got)
 		}
 	}
 	s := w.Stats()
@@ -438,5 +444,33 @@ func TestReaderSkipsSegmentsDeletedByDropOlder(t *testing.T) {
 	}
 	if v, _ := got[len(got)-1].Event.Get(event.MustRef("[n]")); v != int64(59) {
 		t.Errorf("last n = %v; want 59", v)
+	}
+}
+
+// A segment left empty by a crash just after it was created does not stop the
+// reader once a newer segment exists.
+func TestReaderSkipsSegmentWithoutHeader(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(segmentPath(dir, 1), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	log, logs := newLogger()
+	r := NewReader(dir, log)
+	if _, _, err := r.Next(); err != io.EOF {
+		t.Fatalf("Next on a segment being created = %v; want io.EOF", err)
+	}
+	w := open(t, Options{Dir: dir, Logger: log})
+	if !strings.Contains(logs.String(), "torn record") {
+		t.Errorf("the writer did not report the empty segment:\n%s", logs)
+	}
+	if err := w.Put(msgEvent(t, 7), src, "r"); err != nil {
+		t.Fatal(err)
+	}
+	got := readAll(t, r)
+	if len(got) != 1 {
+		t.Fatalf("read %d entries; want 1", len(got))
+	}
+	if !strings.Contains(logs.String(), "without a header") {
+		t.Errorf("no warning about the empty segment:\n%s", logs)
 	}
 }

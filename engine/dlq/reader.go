@@ -92,41 +92,40 @@ func (r *Reader) Next() (Entry, Position, error) {
 				return Entry{}, r.pos, err
 			}
 		}
-		n, err := r.f.ReadAt(r.hdr[:], r.pos.Offset)
-		if n < recHeaderSize {
-			if err != nil && err != io.EOF {
+		p, crc, st, err := r.read()
+		if err != nil {
+			return Entry{}, r.pos, err
+		}
+		if st != recOK {
+			newer := r.newer()
+			if newer == 0 {
+				if st == recCorrupt {
+					r.warnOnce("corrupt record header in dead letter queue; waiting for a newer segment", errors.New("invalid record length"))
+				}
+				return Entry{}, r.pos, io.EOF // the writer may still be writing here
+			}
+			// The writer never writes to a segment again once a newer one
+			// exists, so a second look, after seeing the newer one, is final:
+			// a record completed just before is read, a torn one skipped.
+			if p, crc, st, err = r.read(); err != nil {
 				return Entry{}, r.pos, err
 			}
-			if r.advance(n > 0, "torn record header") {
+			if st != recOK {
+				switch st {
+				case recPartial:
+					r.log.Warn("dead letter queue segment ends with a torn record (crash while writing); skipped",
+						"segment", segmentName(r.pos.Segment), "offset", r.pos.Offset)
+				case recCorrupt:
+					r.log.Warn("corrupt record header in dead letter queue; skipping the rest of the segment",
+						"segment", segmentName(r.pos.Segment), "offset", r.pos.Offset)
+				}
+				r.closeFile()
+				r.pos = Position{Segment: newer}
 				continue
 			}
-			return Entry{}, r.pos, io.EOF
-		}
-		size, crc, herr := checkRecordHeader(r.hdr[:])
-		if herr != nil {
-			// The length cannot be trusted, so nothing after it in this segment can be found.
-			r.warnOnce("corrupt record in dead letter queue; skipping the rest of the segment", herr)
-			if r.advance(false, "") {
-				continue
-			}
-			return Entry{}, r.pos, io.EOF
-		}
-		if cap(r.buf) < size {
-			r.buf = make([]byte, size)
-		}
-		p := r.buf[:size]
-		n, err = r.f.ReadAt(p, r.pos.Offset+recHeaderSize)
-		if n < size {
-			if err != nil && err != io.EOF {
-				return Entry{}, r.pos, err
-			}
-			if r.advance(true, "torn record") {
-				continue
-			}
-			return Entry{}, r.pos, io.EOF
 		}
 		at := r.pos
-		r.pos.Offset += int64(recHeaderSize + size)
+		r.pos.Offset += int64(recHeaderSize + len(p))
 		if crc32.Checksum(p, crcTable) != crc {
 			r.log.Warn("dead letter queue record fails its CRC; skipped", "segment", segmentName(at.Segment), "offset", at.Offset)
 			continue
@@ -140,6 +139,44 @@ func (r *Reader) Next() (Entry, Position, error) {
 	}
 }
 
+// What read found at the reader's position.
+const (
+	recOK      = iota
+	recEnd     // nothing more (yet)
+	recPartial // part of a record: being written, or torn
+	recCorrupt // a record header with an impossible length
+)
+
+// read reads the record at r.pos in the open segment.
+func (r *Reader) read() (payload []byte, crc uint32, status int, err error) {
+	n, err := r.f.ReadAt(r.hdr[:], r.pos.Offset)
+	if n < recHeaderSize {
+		if err != nil && err != io.EOF {
+			return nil, 0, 0, err
+		}
+		if n == 0 {
+			return nil, 0, recEnd, nil
+		}
+		return nil, 0, recPartial, nil
+	}
+	size, crc, herr := checkRecordHeader(r.hdr[:])
+	if herr != nil {
+		return nil, 0, recCorrupt, nil
+	}
+	if cap(r.buf) < size {
+		r.buf = make([]byte, size)
+	}
+	p := r.buf[:size]
+	n, err = r.f.ReadAt(p, r.pos.Offset+recHeaderSize)
+	if n < size {
+		if err != nil && err != io.EOF {
+			return nil, 0, 0, err
+		}
+		return nil, 0, recPartial, nil
+	}
+	return p, crc, recOK, nil
+}
+
 // open opens the segment at or after r.pos.Segment. It reports false when
 // there is none yet.
 func (r *Reader) open() (bool, error) {
@@ -150,7 +187,7 @@ func (r *Reader) open() (bool, error) {
 		}
 		return false, err
 	}
-	for _, n := range nums {
+	for i, n := range nums {
 		if n < r.pos.Segment {
 			continue
 		}
@@ -169,7 +206,13 @@ func (r *Reader) open() (bool, error) {
 			var h [headerSize]byte
 			if m, _ := f.ReadAt(h[:], 0); m < headerSize {
 				f.Close()
-				return false, nil // being created
+				if i == len(nums)-1 {
+					return false, nil // being created
+				}
+				// A crash right after creating it; a newer segment exists.
+				r.log.Warn("dead letter queue segment without a header (crash while creating it); skipped", "segment", segmentName(n))
+				r.pos = Position{Segment: n + 1}
+				continue
 			}
 			if !bytes.Equal(h[:], segmentHeader) {
 				f.Close()
@@ -185,26 +228,18 @@ func (r *Reader) open() (bool, error) {
 	return false, nil
 }
 
-// advance moves to the next segment once the current one is finished: when a
-// newer segment exists, the writer will not append here again, so what is left
-// is torn (and warned about when torn is set). It reports whether it moved.
-func (r *Reader) advance(torn bool, what string) bool {
+// newer returns the number of the oldest segment after the current one, or 0.
+func (r *Reader) newer() uint64 {
 	nums, err := segments(r.dir)
 	if err != nil {
-		return false
+		return 0
 	}
 	for _, n := range nums {
 		if n > r.pos.Segment {
-			if torn {
-				r.log.Warn("dead letter queue segment ends with a "+what+" (crash while writing); skipped",
-					"segment", segmentName(r.pos.Segment), "offset", r.pos.Offset)
-			}
-			r.closeFile()
-			r.pos = Position{Segment: n}
-			return true
+			return n
 		}
 	}
-	return false
+	return 0
 }
 
 func (r *Reader) warnOnce(msg string, err error) {

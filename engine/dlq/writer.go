@@ -222,27 +222,31 @@ func (w *Writer) Put(e *event.Event, from engine.DeadLetterSource, reason string
 	}
 	w.buf = encodeRecord(w.buf, e, from.Pipeline, from.PluginType, from.PluginID, reason, time.Now())
 	rec := w.buf
+	// A new segment is started when there is none or the record would take
+	// the current one past SegmentBytes; its header counts against MaxBytes.
+	rotate := w.cur == nil || (w.curSize+int64(len(rec)) > w.o.SegmentBytes && w.curSize > headerSize)
 	size := int64(len(rec))
-	if w.cur == nil {
+	if rotate {
 		size += headerSize
 	}
 	if w.total+size > w.o.MaxBytes {
-		if w.o.StoragePolicy == DropOlder && size+headerSize <= w.o.MaxBytes {
-			if err := w.dropOldest(size); err != nil {
-				return w.fail(err)
-			}
-		} else {
+		if w.o.StoragePolicy != DropOlder || int64(len(rec))+headerSize > w.o.MaxBytes {
 			w.dropped++
-			w.warnDrop("dead letter queue full; entry dropped (storage_policy drop_newer)", "plugin_id", from.PluginID, "reason", reason)
+			w.warnDrop("dead letter queue full; new entry dropped", "storage_policy", w.o.StoragePolicy,
+				"plugin_id", from.PluginID, "reason", reason)
 			return nil
 		}
-	}
-	if w.cur != nil && w.curSize+int64(len(rec)) > w.o.SegmentBytes && w.curSize > headerSize {
-		if err := w.seal(); err != nil {
+		if err := w.dropOldest(int64(len(rec)), rotate); err != nil {
 			return w.fail(err)
 		}
+		rotate = rotate || w.cur == nil
 	}
-	if w.cur == nil {
+	if rotate {
+		if w.cur != nil {
+			if err := w.seal(); err != nil {
+				return w.fail(err)
+			}
+		}
 		if err := w.startSegment(); err != nil {
 			return w.fail(err)
 		}
@@ -275,15 +279,23 @@ func (w *Writer) warnDrop(msg string, args ...any) {
 	}
 }
 
-// dropOldest deletes the oldest segments until need more bytes fit.
-func (w *Writer) dropOldest(need int64) error {
-	for w.total+need > w.o.MaxBytes && len(w.segs) > 0 {
+// dropOldest deletes the oldest segments until a record of recLen bytes fits,
+// with a new segment's header if rotate is set or the current segment itself
+// had to go.
+func (w *Writer) dropOldest(recLen int64, rotate bool) error {
+	for len(w.segs) > 0 {
+		need := recLen
+		if rotate || w.cur == nil {
+			need += headerSize
+		}
+		if w.total+need <= w.o.MaxBytes {
+			return nil
+		}
 		s := w.segs[0]
 		if w.cur != nil && s.num == w.curNum {
 			if err := w.seal(); err != nil {
 				return err
 			}
-			need += headerSize // a new segment will be started
 		}
 		path := segmentPath(w.o.Dir, s.num)
 		_, n, _, err := scanSegment(path)

@@ -158,6 +158,9 @@ func (in *Input) Run(ctx context.Context, emit engine.EmitFunc) error {
 		in.log.Info("reading the dead letter queue", "path", in.dir, "from", pos.String(), "sincedb_path", in.sincedb)
 	}
 	for {
+		if ctx.Err() != nil {
+			return nil
+		}
 		batch := make([]*event.Event, 0, in.batchSize)
 		var last dlq.Position
 		var rerr error

@@ -236,3 +236,22 @@ func TestOptionErrors(t *testing.T) {
 		}
 	}
 }
+
+// Cancelling stops the input between batches even while the queue holds more.
+func TestStopsWhileQueueHoldsMore(t *testing.T) {
+	root, data := t.TempDir(), t.TempDir()
+	fill(t, root, 0, 50)
+	in := newInput(t, fmt.Sprintf("path = %q", root), data, 5)
+	ctx, cancel := context.WithCancel(context.Background())
+	n := 0
+	err := in.Run(ctx, func(b engine.Batch) error {
+		n += len(b.Events)
+		if n >= 10 {
+			cancel()
+		}
+		return nil
+	})
+	if err != nil || n != 10 {
+		t.Fatalf("Run = %v after %d events; want nil after 10", err, n)
+	}
+}

@@ -71,6 +71,7 @@ Flags for run and check (exactly one of -f, -e and --pipelines):
   --dead_letter_queue.max_bytes SIZE    default 1024mb
   --dead_letter_queue.storage_policy P  drop_newer (default) or drop_older
   --dead_letter_queue.flush_interval MS fsync interval (default 5000)
+  --dead_letter_queue.retain.age AGE    delete entries older than AGE, e.g. 5d (default: keep)
   --api.enabled=false      do not serve the monitoring API (it is on by default)
   --api.http.host HOST     default 127.0.0.1
   --api.http.port PORT     a port or a range; the first free one is taken (default 9600-9700)

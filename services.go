@@ -31,6 +31,7 @@ type serviceFlags struct {
 	dlqMaxBytes    string
 	dlqPolicy      string
 	dlqFlushMS     int
+	dlqRetainAge   string
 	apiEnabled     bool
 	apiHost        string
 	apiPort        string
@@ -38,7 +39,8 @@ type serviceFlags struct {
 	apiUser        string
 	apiPassword    string
 
-	maxBytes int64 // dlqMaxBytes parsed
+	maxBytes  int64         // dlqMaxBytes parsed
+	retainAge time.Duration // dlqRetainAge parsed
 }
 
 func addServiceFlags(fs *flag.FlagSet) *serviceFlags {
@@ -50,6 +52,7 @@ func addServiceFlags(fs *flag.FlagSet) *serviceFlags {
 	fs.StringVar(&f.dlqMaxBytes, "dead_letter_queue.max_bytes", "1024mb", "dead letter queue size bound")
 	fs.StringVar(&f.dlqPolicy, "dead_letter_queue.storage_policy", dlq.DropNewer, "drop_newer or drop_older")
 	fs.IntVar(&f.dlqFlushMS, "dead_letter_queue.flush_interval", 5000, "dead letter queue fsync interval in ms")
+	fs.StringVar(&f.dlqRetainAge, "dead_letter_queue.retain.age", "", "delete dead letter queue entries older than this, e.g. 5d")
 	fs.BoolVar(&f.apiEnabled, "api.enabled", true, "serve the monitoring API")
 	fs.StringVar(&f.apiHost, "api.http.host", "127.0.0.1", "monitoring API address")
 	fs.StringVar(&f.apiPort, "api.http.port", "9600-9700", "monitoring API port or range")
@@ -67,6 +70,11 @@ func (f *serviceFlags) validate() error {
 	f.maxBytes = n
 	if f.dlqPolicy != dlq.DropNewer && f.dlqPolicy != dlq.DropOlder {
 		return fmt.Errorf("invalid --dead_letter_queue.storage_policy %q: use drop_newer or drop_older", f.dlqPolicy)
+	}
+	if f.dlqRetainAge != "" {
+		if f.retainAge, err = dsl.ParseAge(f.dlqRetainAge); err != nil {
+			return fmt.Errorf("invalid --dead_letter_queue.retain.age: %v", err)
+		}
 	}
 	if f.dlqFlushMS <= 0 {
 		return fmt.Errorf("invalid --dead_letter_queue.flush_interval %d: give milliseconds above 0", f.dlqFlushMS)
@@ -104,7 +112,8 @@ func (f *serviceFlags) deadLetterQueue(p *ir.Pipeline, logger *slog.Logger) *dlq
 		return nil
 	}
 	o := dlq.Options{MaxBytes: f.maxBytes, StoragePolicy: f.dlqPolicy,
-		FlushInterval: time.Duration(f.dlqFlushMS) * time.Millisecond, Logger: logger.With("pipeline", p.Name)}
+		FlushInterval: time.Duration(f.dlqFlushMS) * time.Millisecond, RetainAge: f.retainAge,
+		Logger: logger.With("pipeline", p.Name)}
 	root := cmp.Or(s.Path, f.dlqPath, filepath.Join(f.dataDir, "dead_letter_queue"))
 	o.Dir = filepath.Join(root, p.Name)
 	if s.MaxBytes > 0 {
@@ -113,6 +122,9 @@ func (f *serviceFlags) deadLetterQueue(p *ir.Pipeline, logger *slog.Logger) *dlq
 	o.StoragePolicy = cmp.Or(s.StoragePolicy, o.StoragePolicy)
 	if s.FlushInterval > 0 {
 		o.FlushInterval = time.Duration(s.FlushInterval) * time.Millisecond
+	}
+	if s.RetainAge != "" {
+		o.RetainAge, _ = dsl.ParseAge(s.RetainAge) // validated by the loader
 	}
 	return dlq.Defer(o)
 }

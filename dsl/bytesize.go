@@ -5,7 +5,24 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 )
+
+// ParseAge reads a Logstash age such as dead_letter_queue.retain.age: a
+// positive whole number with the unit d, h, m or s ("5d", "12h").
+func ParseAge(s string) (time.Duration, error) {
+	t := strings.TrimSpace(s)
+	units := map[byte]time.Duration{'d': 24 * time.Hour, 'h': time.Hour, 'm': time.Minute, 's': time.Second}
+	if len(t) >= 2 {
+		if u, ok := units[t[len(t)-1]]; ok {
+			n, err := strconv.ParseInt(t[:len(t)-1], 10, 64)
+			if err == nil && n > 0 && n <= int64(math.MaxInt64/u) {
+				return time.Duration(n) * u, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("%q is not an age; write a whole number with d, h, m or s, e.g. \"5d\"", s)
+}
 
 // ParseByteSize reads a size written as Logstash writes them: a whole number
 // of bytes, or a number with one of the units b, kb, mb, gb, tb (powers of

@@ -447,6 +447,9 @@ func (p *hclPrinter) dlqSettings(indent string, d ir.DeadLetterQueueSettings) {
 	if d.FlushInterval != 0 {
 		p.attr(in, attrLine{name: "flush_interval", value: fmt.Sprint(d.FlushInterval)})
 	}
+	if d.RetainAge != "" {
+		p.attr(in, attrLine{name: "retain_age", value: labelString(d.RetainAge)})
+	}
 	p.line(indent, "}")
 }
 

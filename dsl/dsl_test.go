@@ -353,5 +353,8 @@ func dumpDLQ(d ir.DeadLetterQueueSettings) string {
 	if d.FlushInterval != 0 {
 		parts = append(parts, fmt.Sprintf("flush_interval=%d", d.FlushInterval))
 	}
+	if d.RetainAge != "" {
+		parts = append(parts, "retain_age="+d.RetainAge)
+	}
 	return strings.Join(parts, " ")
 }

@@ -274,7 +274,7 @@ func (p *hclParser) setting(s *ir.Settings, a *hclsyntax.Attribute) {
 }
 
 // dlqSettingNames are the settings of a dead_letter_queue block.
-var dlqSettingNames = []string{"enable", "path", "max_bytes", "storage_policy", "flush_interval"}
+var dlqSettingNames = []string{"enable", "path", "max_bytes", "storage_policy", "flush_interval", "retain_age"}
 
 // deadLetterQueue decodes dead_letter_queue { … }: Logstash's
 // dead_letter_queue.* settings and path.dead_letter_queue (as path).
@@ -321,6 +321,14 @@ func (p *hclParser) deadLetterQueue(s *ir.DeadLetterQueueSettings, b *hclsyntax.
 					continue
 				}
 				s.StoragePolicy = str
+			}
+		case "retain_age":
+			if decode(&str) {
+				if _, err := ParseAge(str); err != nil {
+					p.errorf(a.Expr.Range(), "Invalid value", `retain_age is a whole number with d, h, m or s, e.g. "5d"; %q is not.`, str)
+					continue
+				}
+				s.RetainAge = str
 			}
 		case "flush_interval":
 			var ms int

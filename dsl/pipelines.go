@@ -30,7 +30,7 @@ var pipelinesYMLKeys = []string{
 	"pipeline.id", "path.config", "config.string", "pipeline.workers",
 	"pipeline.batch.size", "pipeline.batch.delay", "queue.type",
 	"dead_letter_queue.enable", "path.dead_letter_queue", "dead_letter_queue.max_bytes",
-	"dead_letter_queue.storage_policy", "dead_letter_queue.flush_interval",
+	"dead_letter_queue.storage_policy", "dead_letter_queue.flush_interval", "dead_letter_queue.retain.age",
 }
 
 // LoadPipelinesYML is like the package function LoadPipelinesYML.
@@ -258,6 +258,13 @@ func dlqSettingsYML(vals map[string]*yaml.Node, s *ir.DeadLetterQueueSettings) [
 			bad(n, "dead_letter_queue.flush_interval", fmt.Sprintf("dead_letter_queue.flush_interval is a positive number of milliseconds, e.g. 5000, not %q.", n.Value))
 		} else {
 			s.FlushInterval = ms
+		}
+	}
+	if n, ok := vals["dead_letter_queue.retain.age"]; ok {
+		if _, err := ParseAge(n.Value); err != nil {
+			bad(n, "dead_letter_queue.retain.age", fmt.Sprintf("dead_letter_queue.retain.age is a whole number with d, h, m or s, e.g. 5d, not %q.", n.Value))
+		} else {
+			s.RetainAge = n.Value
 		}
 	}
 	return probs

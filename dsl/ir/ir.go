@@ -65,6 +65,7 @@ type DeadLetterQueueSettings struct {
 	MaxBytes      int64  // bytes
 	StoragePolicy string // "drop_newer" or "drop_older"
 	FlushInterval int    // milliseconds
+	RetainAge     string // dead_letter_queue.retain.age as written, e.g. "1d" (validated)
 }
 
 // Node is a *Plugin or an *If.

@@ -474,3 +474,49 @@ func TestReaderSkipsSegmentWithoutHeader(t *testing.T) {
 		t.Errorf("no warning about the empty segment:\n%s", logs)
 	}
 }
+
+// Segments whose newest entry is older than retain.age are deleted and counted
+// as expired: sealed ones by modification time, at Open; the current one once
+// it was not written to for that long.
+func TestRetainAgeExpiresOldSegments(t *testing.T) {
+	dir := t.TempDir()
+	w := open(t, Options{Dir: dir})
+	for i := range 2 {
+		if err := w.Put(msgEvent(t, i), src, "r"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	old := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(segmentPath(dir, 1), old, old); err != nil {
+		t.Fatal(err)
+	}
+	w2 := open(t, Options{Dir: dir, RetainAge: time.Hour})
+	if s := w2.Stats(); s.Expired != 2 || s.SizeBytes != 0 {
+		t.Fatalf("after Open: %+v; want 2 expired and an empty queue", s)
+	}
+	if _, err := os.Stat(segmentPath(dir, 1)); !os.IsNotExist(err) {
+		t.Fatalf("expired segment still there: %v", err)
+	}
+	w2.Close()
+
+	w3 := open(t, Options{Dir: dir, RetainAge: 50 * time.Millisecond, FlushInterval: 10 * time.Millisecond})
+	if err := w3.Put(msgEvent(t, 2), src, "r"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for w3.Stats().Expired != 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if s := w3.Stats(); s.Expired != 1 || s.SizeBytes != 0 {
+		t.Fatalf("current segment not expired: %+v", s)
+	}
+	w3.Close()
+	w4 := open(t, Options{Dir: dir})
+	if err := w4.Put(msgEvent(t, 3), src, "r"); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, NewReader(dir, nil)); len(got) != 1 {
+		t.Errorf("read %d entries; want the one written after the expiry", len(got))
+	}
+}

@@ -42,7 +42,10 @@ type Options struct {
 	FlushInterval time.Duration
 	// SegmentBytes is the size after which a new segment is started (default 10 MiB).
 	SegmentBytes int64
-	Logger       *slog.Logger
+	// RetainAge, if above 0, deletes segments whose newest entry is older
+	// (dead_letter_queue.retain.age), checked every FlushInterval and at Open.
+	RetainAge time.Duration
+	Logger    *slog.Logger
 }
 
 // Stats describe a queue for the monitoring API.
@@ -52,6 +55,7 @@ type Stats struct {
 	StoragePolicy string // storage_policy
 	Entries       int64  // entries written by this process
 	Dropped       int64  // dropped_events: entries refused or deleted because the queue was full
+	Expired       int64  // expired_events: entries deleted because they were older than RetainAge
 	LastError     string // last_error
 }
 
@@ -63,20 +67,22 @@ type Writer struct {
 	o   Options
 	log *slog.Logger
 
-	mu       sync.Mutex
-	segs     []segInfo // oldest first; the last may be cur
-	cur      *os.File
-	curNum   uint64
-	curSize  int64
-	total    int64
-	nextNum  uint64
-	dirty    bool
-	closed   bool
-	buf      []byte
-	entries  int64
-	dropped  int64
-	lastErr  string
-	lastWarn time.Time
+	mu        sync.Mutex
+	segs      []segInfo // oldest first; the last may be cur
+	cur       *os.File
+	curNum    uint64
+	curSize   int64
+	total     int64
+	nextNum   uint64
+	dirty     bool
+	closed    bool
+	buf       []byte
+	entries   int64
+	dropped   int64
+	expired   int64
+	lastWrite time.Time // of the current segment
+	lastErr   string
+	lastWarn  time.Time
 
 	lockFile *os.File
 	stop     chan struct{}
@@ -150,6 +156,7 @@ func Open(o Options) (*Writer, error) {
 		w.nextNum = n + 1
 	}
 	ok = true
+	w.expire(time.Now())
 	go w.flusher()
 	return w, nil
 }
@@ -262,6 +269,7 @@ func (w *Writer) Put(e *event.Event, from engine.DeadLetterSource, reason string
 	w.segs[len(w.segs)-1].size = w.curSize
 	w.entries++
 	w.dirty = true
+	w.lastWrite = time.Now()
 	return nil
 }
 
@@ -351,6 +359,7 @@ func (w *Writer) flusher() {
 			return
 		case <-t.C:
 			w.mu.Lock()
+			w.expire(time.Now())
 			if w.dirty && w.cur != nil {
 				if err := w.cur.Sync(); err != nil {
 					w.lastErr = err.Error()
@@ -364,12 +373,53 @@ func (w *Writer) flusher() {
 	}
 }
 
+// expire deletes the segments whose newest entry is older than RetainAge: a
+// sealed segment's modification time is its last write; the current one's
+// last write is known.
+func (w *Writer) expire(now time.Time) {
+	if w.o.RetainAge <= 0 {
+		return
+	}
+	cutoff := now.Add(-w.o.RetainAge)
+	for len(w.segs) > 0 {
+		s := w.segs[0]
+		path := segmentPath(w.o.Dir, s.num)
+		if w.cur != nil && s.num == w.curNum {
+			if !w.lastWrite.Before(cutoff) {
+				return
+			}
+			if err := w.seal(); err != nil {
+				w.lastErr = err.Error()
+				w.log.Error("dead letter queue: closing an expired segment failed", "segment", path, "err", err)
+				return
+			}
+		} else if fi, err := os.Stat(path); err == nil && !fi.ModTime().Before(cutoff) {
+			return
+		}
+		_, n, _, err := scanSegment(path)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			w.lastErr = err.Error()
+			w.log.Error("dead letter queue: reading an expired segment failed", "segment", path, "err", err)
+			return
+		}
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			w.lastErr = err.Error()
+			w.log.Error("dead letter queue: deleting an expired segment failed", "segment", path, "err", err)
+			return
+		}
+		w.segs = w.segs[1:]
+		w.total -= s.size
+		w.expired += int64(n)
+		w.log.Info("dead letter queue segment expired (older than retain.age); deleted", "segment", path, "entries", n, "retain_age", w.o.RetainAge)
+	}
+}
+
 // Stats returns the queue's current figures.
 func (w *Writer) Stats() Stats {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return Stats{SizeBytes: w.total, MaxBytes: w.o.MaxBytes, StoragePolicy: w.o.StoragePolicy,
-		Entries: w.entries, Dropped: w.dropped, LastError: w.lastErr}
+		Entries: w.entries, Dropped: w.dropped, Expired: w.expired, LastError: w.lastErr}
 }
 
 // Dir returns the queue directory.

@@ -79,7 +79,7 @@ func appendMetrics(b []byte, snaps []snap) []byte {
 	perPlugin("pipeline_output_events_dead_lettered_total", "Events the output refused for good, kept in the dead letter queue.", outputs, func(x engine.PluginSnapshot) float64 { return float64(x.DeadLettered) })
 	perPlugin("pipeline_output_duration_seconds_total", "Time spent in the output's writes.", outputs, func(x engine.PluginSnapshot) float64 { return x.Duration.Seconds() })
 
-	var size, max, dropped []sample
+	var size, max, dropped, expired []sample
 	for _, p := range snaps {
 		if p.dlq == nil {
 			continue
@@ -88,10 +88,12 @@ func appendMetrics(b []byte, snaps []snap) []byte {
 		size = append(size, sample{l, float64(p.dlq.SizeBytes)})
 		max = append(max, sample{l, float64(p.dlq.MaxBytes)})
 		dropped = append(dropped, sample{l, float64(p.dlq.Dropped)})
+		expired = append(expired, sample{l, float64(p.dlq.Expired)})
 	}
 	family("pipeline_dead_letter_queue_size_bytes", "gauge", "Bytes held by the dead letter queue.", size)
 	family("pipeline_dead_letter_queue_max_bytes", "gauge", "The dead letter queue's max_bytes.", max)
 	family("pipeline_dead_letter_queue_dropped_events_total", "counter", "Entries the full dead letter queue dropped.", dropped)
+	family("pipeline_dead_letter_queue_expired_events_total", "counter", "Entries deleted for being older than retain.age.", expired)
 	return b
 }
 

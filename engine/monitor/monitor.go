@@ -333,7 +333,7 @@ func pipelineJSON(p snap) map[string]any {
 		}
 		m["dead_letter_queue"] = map[string]any{
 			"queue_size_in_bytes": p.dlq.SizeBytes, "max_queue_size_in_bytes": p.dlq.MaxBytes,
-			"storage_policy": p.dlq.StoragePolicy, "dropped_events": p.dlq.Dropped, "expired_events": 0,
+			"storage_policy": p.dlq.StoragePolicy, "dropped_events": p.dlq.Dropped, "expired_events": p.dlq.Expired,
 			"last_error": lastErr, "path": p.dlqDir,
 		}
 	}

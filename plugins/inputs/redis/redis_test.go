@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	jsoncodec "github.com/pipelined/pipeline/plugins/codecs/json"
 	"github.com/pipelined/pipeline/plugins/internal/plugintest"
 	"github.com/pipelined/pipeline/plugins/internal/redistest"
+	"github.com/pipelined/pipeline/plugins/internal/testpki"
 )
 
 func jsonCodec(t testing.TB) engine.Codec {
@@ -695,5 +697,38 @@ data_type = "list"`, "not a list"},
 		if strings.Contains(out, "pw") {
 			t.Errorf("log shows the password: %q", out)
 		}
+	}
+}
+
+// TestTLS drains a list from a real redis-server over TLS with a client
+// certificate; with a CA that did not sign the server's certificate, Run
+// reports a clear error naming the option and emits nothing.
+func TestTLS(t *testing.T) {
+	ca := testpki.NewCA(t, "redis CA")
+	pair := ca.Server("redis")
+	cli := ca.Client("indexer")
+	srv := redistest.StartTLS(t, ca.File, pair.CertFile, pair.KeyFile, true)
+	fill(t, client(t, srv.Server), "q", 0, 500)
+	_, port, _ := net.SplitHostPort(srv.TLSAddr)
+	opts := func(caFile string) string {
+		return fmt.Sprintf("port = %s\nkey = \"q\"\ndata_type = \"list\"\nconsumer_id = \"c1\"\nssl_enabled = true\nssl_certificate_authorities = [%q]\nssl_certificate = %q\nssl_key = %q\n",
+			port, caFile, cli.CertFile, cli.KeyFile)
+	}
+	var logs syncBuffer
+	bad := plugintest.MustNew(t, New, opts(testpki.NewCA(t, "other").File), engine.Resources{ID: "in", Pipeline: "main", Codec: jsonCodec(t),
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	err := bad.Run(ctx, func(engine.Batch) error { t.Error("emitted with a wrong CA"); return nil })
+	cancel()
+	if msg := logs.String() + fmt.Sprint(err); !strings.Contains(msg, "ssl_certificate_authorities") {
+		t.Errorf("wrong CA: logs and error do not name ssl_certificate_authorities:\n%s", msg)
+	}
+
+	in := plugintest.MustNew(t, New, opts(ca.File), engine.Resources{ID: "in", Pipeline: "main", Codec: jsonCodec(t), Logger: slog.New(slog.DiscardHandler)})
+	in.ackWait = 2 * time.Second
+	c := newCollector()
+	run(t, in, c, 500)
+	if got := seqs(t, c.events); len(got) != 500 || got[499] != 499 {
+		t.Fatalf("got %d events", len(got))
 	}
 }

@@ -346,6 +346,28 @@ func (in *Input) runList(ctx context.Context, emit engine.EmitFunc, pk string) e
 		failures++
 	}
 
+	// Moving and decoding overlap: while one goroutine decodes and emits a
+	// batch, the next is already being moved by Redis. At most one batch waits
+	// in between, in the processing list, so a crash loses nothing more.
+	type moved struct {
+		elems []string
+		ack   engine.AckFunc
+	}
+	batches := make(chan moved, 1)
+	var emitErr error
+	emitted := make(chan struct{})
+	go func() {
+		defer close(emitted)
+		for m := range batches {
+			if emitErr != nil {
+				continue // the pipeline is gone: these stay in the processing list
+			}
+			if err := in.emitTracked(emit, m.elems, m.ack); err != nil {
+				emitErr = err
+				stopLoop()
+			}
+		}
+	}()
 	failures = 0
 	needSync := false
 	for loopCtx.Err() == nil {
@@ -361,10 +383,7 @@ func (in *Input) runList(ctx context.Context, emit engine.EmitFunc, pk string) e
 			}
 			needSync = false
 			if len(extra) > 0 {
-				if err := in.emitTracked(emit, extra, ack); err != nil {
-					aborted = true
-					return err
-				}
+				batches <- moved{extra, ack}
 			}
 		}
 		elems, err := in.move(loopCtx, c, pk, l.token)
@@ -386,10 +405,13 @@ func (in *Input) runList(ctx context.Context, emit engine.EmitFunc, pk string) e
 		if len(elems) == 0 {
 			continue
 		}
-		if err := in.emitElems(emit, t, elems); err != nil {
-			aborted = true
-			return err
-		}
+		batches <- moved{elems, t.add(len(elems))}
+	}
+	close(batches)
+	<-emitted
+	if emitErr != nil {
+		aborted = true
+		return emitErr
 	}
 	if lost.Load() {
 		t.disable()

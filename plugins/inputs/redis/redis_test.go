@@ -198,7 +198,7 @@ consumer_id = "c1"`)
 	}
 }
 
-// TestRecovery: a batch moved but never acknowledged (the engine died) is
+// TestRecovery: batches moved but never acknowledged (the engine died) are
 // emitted first by the next input with the same consumer id; nothing is lost
 // or duplicated.
 func TestRecovery(t *testing.T) {
@@ -219,11 +219,12 @@ consumer_id = "c1"`
 	if err := in.Run(ctx, first.emit); err != nil {
 		t.Fatal(err)
 	}
-	if len(first.events) != 100 {
-		t.Fatalf("first run got %d events; want 100", len(first.events))
+	// The batch moved ahead while the first was emitted is emitted too.
+	if n := len(first.events); n != 100 && n != 200 {
+		t.Fatalf("first run got %d events; want 100 or 200", n)
 	}
-	if l := llen(t, rc, "q:processing:c1"); l != 100 {
-		t.Fatalf("processing list has %d elements; want 100", l)
+	if l := llen(t, rc, "q:processing:c1"); l != int64(len(first.events)) {
+		t.Fatalf("processing list has %d elements; want the %d emitted and never acknowledged", l, len(first.events))
 	}
 
 	second := newCollector()
@@ -542,7 +543,9 @@ consumer_id = "bench"`)
 	var redisCPU time.Duration
 	for b.Loop() {
 		b.StopTimer()
-		for range 20 {
+		// A few more than drained: the input's next move is under way when
+		// the benchmark stops it, and must not wait for an empty list.
+		for range 21 {
 			rc.RPush(ctx, "q", vals...)
 		}
 		cpu0, err := srv.CPU()
@@ -562,7 +565,7 @@ consumer_id = "bench"`)
 			return nil
 		})
 		cancel()
-		if err != nil || got != n {
+		if err != nil || got < n {
 			b.Fatalf("Run = %v, got %d", err, got)
 		}
 		total += got

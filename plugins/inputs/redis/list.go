@@ -11,7 +11,6 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/pipelined/pipeline/engine"
-	"github.com/pipelined/pipeline/engine/event"
 )
 
 // The processing list pk has a state hash "<pk>:state" with the fields e
@@ -452,7 +451,7 @@ func (in *Input) emitElems(emit engine.EmitFunc, t *tracker, elems []string) err
 
 // emitTracked decodes and emits elements whose Ack is ack.
 func (in *Input) emitTracked(emit engine.EmitFunc, elems []string, ack engine.AckFunc) error {
-	evs := in.decode(elems, make([]*event.Event, 0, len(elems)))
+	evs := in.decodeBatch(elems)
 	if len(evs) == 0 { // only blank or null elements: nothing to deliver
 		ack(nil)
 		return nil

@@ -352,7 +352,7 @@ func (in *Input) runList(ctx context.Context, emit engine.EmitFunc, pk string) e
 		elems []string
 		ack   engine.AckFunc
 	}
-	batches := make(chan moved, 1)
+	batches := make(chan moved) // unbuffered: the mover holds at most one batch
 	var emitErr error
 	emitted := make(chan struct{})
 	go func() {

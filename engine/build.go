@@ -35,6 +35,8 @@ type Settings struct {
 	// marked Permanent, for the whole batch or one item of a BatchError) instead
 	// of acknowledging them as failed.
 	DeadLetter DeadLetterQueue
+	// Queue selects the memory (default) or persisted queue.
+	Queue QueueSettings
 }
 
 func (s Settings) resolve(file ir.Settings, diags *hcl.Diagnostics, rng hcl.Range) Settings {
@@ -69,6 +71,10 @@ func (s Settings) resolve(file ir.Settings, diags *hcl.Diagnostics, rng hcl.Rang
 	}
 	if s.Logger == nil {
 		s.Logger = slog.Default()
+	}
+	if err := s.Queue.validate(); err != nil {
+		*diags = append(*diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid queue settings",
+			Detail: err.Error() + ".", Subject: &rng})
 	}
 	return s
 }

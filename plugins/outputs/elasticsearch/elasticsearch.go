@@ -83,7 +83,6 @@ type Output struct {
 	items []item
 	resp  bytes.Buffer
 	ok    okResponse
-	full  fullResponse
 }
 
 // item is one event's action (and source) lines in buf.
@@ -514,11 +513,13 @@ func (o *Output) parse(items []item, failed map[int]error) (int, error) {
 	if !o.ok.Errors {
 		return len(items), nil
 	}
-	o.full = fullResponse{Items: o.full.Items[:0]}
-	if err := json.Unmarshal(body, &o.full); err != nil || len(o.full.Items) != len(items) {
+	// Decoded afresh: json reuses the maps of a reused slice without clearing
+	// them, which would mix up the items of two answers.
+	var full fullResponse
+	if err := json.Unmarshal(body, &full); err != nil || len(full.Items) != len(items) {
 		return 0, fmt.Errorf("elasticsearch %s: unreadable bulk answer: %v", o.hostList(), err)
 	}
-	for i, m := range o.full.Items {
+	for i, m := range full.Items {
 		it := items[i]
 		var res bulkItem
 		for _, v := range m {

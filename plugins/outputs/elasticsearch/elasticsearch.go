@@ -27,9 +27,10 @@
 // Elasticsearch chooses the ids (at-least-once); set document_id for
 // exactly-once.
 //
-// Connect reads the TLS files and checks that a node answers GET / (which also
-// proves the credentials and, over TLS, the certificate); errors name the
-// node and what to fix. With TLS on (https:// hosts, or ssl_enabled => true)
+// Connect reads the TLS files and checks that a node answers GET / (which
+// proves the certificate over TLS and, on Elasticsearch, the credentials);
+// errors name the node and what to fix: an untrusted certificate names the CA
+// files, a 401 says to check user and password. With TLS on (https:// hosts, or ssl_enabled => true)
 // the client refuses to send any request that is not https, and check
 // refuses an http:// host together with ssl_enabled (or ssl) => true.
 package elasticsearch

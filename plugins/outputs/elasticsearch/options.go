@@ -37,10 +37,9 @@ type Options struct {
 	// Routing is the shard routing value, a sprintf template; empty uses the
 	// document id.
 	Routing string `hcl:"routing,optional"`
-	// User and Password authenticate with HTTP basic authentication. The
-	// password is never logged.
+	// User is the user name for HTTP basic authentication (with password).
 	User string `hcl:"user,optional"`
-	// Password is the basic authentication password.
+	// Password is the basic authentication password. It is never logged.
 	Password string `hcl:"password,optional"`
 	// APIKey authenticates with an Elasticsearch API key, written "id:api_key"
 	// as Elasticsearch returns them; it requires TLS and excludes user.

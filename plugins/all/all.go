@@ -28,6 +28,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/inputs/stdin"
 
 	// Outputs.
+	_ "github.com/pipelined/pipeline/plugins/outputs/elasticsearch"
 	_ "github.com/pipelined/pipeline/plugins/outputs/file"
 	_ "github.com/pipelined/pipeline/plugins/outputs/null"
 	_ "github.com/pipelined/pipeline/plugins/outputs/redis"

@@ -39,9 +39,9 @@ type Options struct {
 	Host string `hcl:"host,optional"`
 	// Port is the immudb server's gRPC port.
 	Port int `hcl:"port,optional"`
-	// Username and Password log in to the server. The password is never logged.
+	// Username logs in to the server.
 	Username string `hcl:"username,optional"`
-	// Password is the password of username.
+	// Password is the password of username. It is never logged.
 	Password string `hcl:"password,optional"`
 	// Database is the server database holding the table.
 	Database string `hcl:"database,optional"`
@@ -50,8 +50,8 @@ type Options struct {
 	// SSLCertificateAuthorities are PEM files of the CAs that sign the server's
 	// certificate; empty means the system's CAs.
 	SSLCertificateAuthorities []string `hcl:"ssl_certificate_authorities,optional"`
-	// SSLCertificate and SSLKey are the client certificate and key (PEM) for
-	// mutual TLS.
+	// SSLCertificate is the client certificate (PEM) for mutual TLS, with
+	// ssl_key.
 	SSLCertificate string `hcl:"ssl_certificate,optional"`
 	// SSLKey is the private key of ssl_certificate.
 	SSLKey string `hcl:"ssl_key,optional"`

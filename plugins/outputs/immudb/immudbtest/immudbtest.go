@@ -3,6 +3,7 @@
 package immudbtest
 
 import (
+	"crypto/tls"
 	"io"
 	"net"
 	"path/filepath"
@@ -25,7 +26,10 @@ type Server struct {
 
 // Start starts a server with its data in a temporary directory and stops it
 // when the test ends. The server prints its banner on standard output.
-func Start(t testing.TB) *Server {
+func Start(t testing.TB) *Server { t.Helper(); return StartTLS(t, nil) }
+
+// StartTLS is Start with the server's TLS configuration (nil: plain gRPC).
+func StartTLS(t testing.TB, cfg *tls.Config) *Server {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "immudb")
 	opts := server.DefaultOptions().
@@ -35,7 +39,8 @@ func Start(t testing.TB) *Server {
 		WithMetricsServer(false).
 		WithWebServer(false).
 		WithPgsqlServer(false).
-		WithDevMode(true)
+		WithDevMode(true).
+		WithTLS(cfg)
 	srv := server.DefaultServer().WithOptions(opts).(*server.ImmuServer)
 	srv.WithLogger(ilogger.NewSimpleLoggerWithLevel("immudb", io.Discard, ilogger.LogError))
 	if err := srv.Initialize(); err != nil {

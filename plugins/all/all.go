@@ -30,6 +30,7 @@ import (
 	// Outputs.
 	_ "github.com/pipelined/pipeline/plugins/outputs/elasticsearch"
 	_ "github.com/pipelined/pipeline/plugins/outputs/file"
+	_ "github.com/pipelined/pipeline/plugins/outputs/immudb"
 	_ "github.com/pipelined/pipeline/plugins/outputs/null"
 	_ "github.com/pipelined/pipeline/plugins/outputs/redis"
 	_ "github.com/pipelined/pipeline/plugins/outputs/stdout"

@@ -179,4 +179,3 @@ func resolve(s string, year, month, day, msOfDay int, loc *time.Location) (time.
 	}
 	return t, nil
 }
-

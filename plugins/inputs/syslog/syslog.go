@@ -694,4 +694,3 @@ func rubyPrintable(r rune) bool {
 	}
 	return true
 }
-

@@ -41,6 +41,20 @@ const (
 type state struct {
 	s    string
 	caps [numCaps][2]int
+	// steps bounds the backtracking: a line built to make the pattern try
+	// every split of a long host name would otherwise take quadratic time
+	// (Logstash's grok gives up after 30 s). Past the budget the line counts
+	// as not matching.
+	steps int
+}
+
+// stepBudget is the most backtracking steps for one line: far above what any
+// real header needs (about a hundred), far below a noticeable delay.
+const stepBudget = 200_000
+
+func (st *state) spend(n int) bool {
+	st.steps += n
+	return st.steps <= stepBudget
 }
 
 type matcher func(st *state, i int, k func(int) bool) bool
@@ -72,6 +86,9 @@ func run(in func(c byte) bool, min, max int) matcher {
 			n++
 		}
 		for ; n >= min; n-- {
+			if !st.spend(1) {
+				return false
+			}
 			if k(i + n) {
 				return true
 			}
@@ -111,6 +128,9 @@ func opt(m matcher) matcher { return alt(m, empty) }
 func rep(m matcher, min, max int) matcher {
 	var try func(st *state, i, n int, k func(int) bool) bool
 	try = func(st *state, i, n int, k func(int) bool) bool {
+		if !st.spend(1) {
+			return false
+		}
 		if max < 0 || n < max {
 			if m(st, i, func(j int) bool {
 				if j == i {
@@ -183,6 +203,9 @@ func oneOf(set string) func(byte) bool {
 func anyRun(min int) matcher {
 	return func(st *state, i int, k func(int) bool) bool {
 		for j := len(st.s); j >= i+min; j-- {
+			if !st.spend(1) {
+				return false
+			}
 			if k(j) {
 				return true
 			}
@@ -278,7 +301,8 @@ func isIPv6Byte(c byte) bool {
 // ipv6Addr matches an IPv6 address, longest first.
 func ipv6Addr(st *state, i int, k func(int) bool) bool {
 	n, colons := 0, 0
-	for i+n < len(st.s) && isIPv6Byte(st.s[i+n]) {
+	// An IPv6 address in text is at most 45 bytes (IPv4-mapped, in full).
+	for i+n < len(st.s) && n < 45 && isIPv6Byte(st.s[i+n]) {
 		if st.s[i+n] == ':' {
 			colons++
 		}
@@ -288,6 +312,9 @@ func ipv6Addr(st *state, i int, k func(int) bool) bool {
 		return false
 	}
 	for ; n >= 2; n-- {
+		if !st.spend(n) {
+			return false
+		}
 		if a, err := netip.ParseAddr(st.s[i : i+n]); err == nil && a.Is6() && k(i+n) {
 			return true
 		}
@@ -299,7 +326,7 @@ func ipv6Addr(st *state, i int, k func(int) bool) bool {
 // search does; it reports whether it matched and leaves the captures in st.
 func (st *state) match() bool {
 	s := st.s
-	for i := 0; i < len(s); i++ {
+	for i := 0; i < len(s) && st.steps <= stepBudget; i++ {
 		if s[i] != '<' {
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,4 +100,28 @@ func merge(a, b map[string]any) map[string]bool {
 		out[k] = true
 	}
 	return out
+}
+
+// TestPathologicalLinesAreBounded: lines that make the pattern backtrack a
+// lot end quickly as parse failures.
+func TestPathologicalLinesAreBounded(t *testing.T) {
+	o := Options{}
+	o.Defaults()
+	p, _ := NewParser(o)
+	for _, line := range []string{
+		"<13>Nov 24 03:26:46 " + strings.Repeat("a.", 500000) + "x:",
+		"<13>Nov 24 03:26:46 " + strings.Repeat("a-", 500000) + ":",
+		strings.Repeat("<13>Nov 24 03:26:46 a", 50000),
+		"<13>Nov 24 03:26:46 " + strings.Repeat("1:", 100000),
+		strings.Repeat("<", 1<<20),
+	} {
+		start := time.Now()
+		e := p.Event([]byte(line), "127.0.0.1", time.Now())
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("%.30q…: %s", line, d)
+		}
+		if !e.HasTag(TagParseFailure) {
+			t.Errorf("%.30q…: parsed", line)
+		}
+	}
 }

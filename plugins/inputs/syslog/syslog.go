@@ -523,6 +523,15 @@ func (p *Parser) Event(raw []byte, host string, now time.Time) *event.Event {
 
 // relay is Logstash's syslog_relay: the grok match, priority, date, labels.
 func (p *Parser) relay(e *event.Event, msg string) {
+	if r, ok := fastParse(msg); ok {
+		p.fastRelay(e, msg, &r)
+		return
+	}
+	p.matchRelay(e, msg)
+}
+
+// matchRelay is relay through the general matcher.
+func (p *Parser) matchRelay(e *event.Event, msg string) {
 	st := state{s: msg}
 	if !st.match() {
 		e.AddTag(TagParseFailure)
@@ -574,6 +583,33 @@ func (p *Parser) relay(e *event.Event, msg string) {
 		e.AddTag(TagDateFailure)
 	}
 	p.labels(e, n, bigN)
+}
+
+// fastRelay is relay for a line fastParse accepted: the same fields.
+func (p *Parser) fastRelay(e *event.Event, msg string, r *fastResult) {
+	ts := msg[r.tsStart:r.tsEnd]
+	_ = e.Set(refTimestamp, ts)
+	_ = e.Set(refLogsource, msg[r.hostStart:r.hostEnd])
+	if r.progEnd > 0 {
+		_ = e.Set(refProgram, msg[r.progStart:r.progEnd])
+	}
+	if r.pidEnd > 0 {
+		_ = e.Set(refPid, msg[r.pidStart:r.pidEnd])
+	}
+	if r.msgStart < len(msg) {
+		_ = e.Set(refMessage, msg[r.msgStart:])
+	}
+	p.setPriority(e, r.pri, nil)
+	t, ok := p.fastDate(r)
+	if !ok {
+		t, ok = p.parseDate(ts)
+	}
+	if ok {
+		e.SetTimestamp(t)
+	} else {
+		e.AddTag(TagDateFailure)
+	}
+	p.labels(e, r.pri, nil)
 }
 
 func (p *Parser) setPriority(e *event.Event, n int64, bigN *big.Int) {

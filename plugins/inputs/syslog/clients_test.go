@@ -179,7 +179,7 @@ func TestLoggerLogstashDefaults(t *testing.T) {
 	evs = h.WaitEvents(t, 2, 15*time.Second)
 	expect(t, "rfc3164", evs[0], map[string]any{"message": "plain 3164\n", "priority": 22, "facility_label": "mail", "severity_label": "Informational", "program": "myapp", "tags": nil})
 	expect(t, "rfc5424", evs[1], map[string]any{
-		"message": regexp.MustCompile(`^<13>1 \d{4}-\d\d-\d\dT[^ ]+ [^ ]+ myapp - - \[timeQuality [^]]*\] as 5424\n$`),
+		"message":  regexp.MustCompile(`^<13>1 \d{4}-\d\d-\d\dT[^ ]+ [^ ]+ myapp - - \[timeQuality [^]]*\] as 5424\n$`),
 		"priority": 13, "severity": 5, "facility": 1, "tags": "[_grokparsefailure_sysloginput]", "version": nil, "program": nil,
 	})
 }

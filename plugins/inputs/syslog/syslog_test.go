@@ -1,6 +1,8 @@
 package syslog
 
 import (
+	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"strconv"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/pipelined/pipeline/engine/event"
 	"github.com/pipelined/pipeline/plugins/internal/inputtest"
+	"github.com/pipelined/pipeline/plugins/internal/testcert"
 )
 
 func get(e *event.Event, ref string) any {
@@ -115,4 +118,31 @@ func TestBackPressure(t *testing.T) {
 	}
 	close(gate)
 	h.WaitEvents(t, n-1, 30*time.Second)
+}
+
+func TestTLSAndProxyProtocol(t *testing.T) {
+	f := testcert.Write(t)
+	opts := fmt.Sprintf("ssl_enabled = true\nssl_certificate = %q\nssl_key = %q\nproxy_protocol = true\ntimezone = \"UTC\"", f.ServerCert, f.ServerKey)
+	h := inputtest.Start(t, "syslog", opts, inputtest.Options{Listeners: 2})
+	c, err := tls.Dial("tcp", h.TCP, f.Client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "PROXY TCP4 192.0.2.7 127.0.0.1 5000 514\r\n<13>Nov 24 03:26:46 host app: over tls\n")
+	c.Close()
+	e := h.WaitEvents(t, 1, 10*time.Second)[0]
+	if get(e, "message") != "over tls\n" || get(e, "host") != "192.0.2.7" || get(e, "program") != "app" {
+		t.Fatalf("%v", e.Fields())
+	}
+	// Plain text on the TLS port is refused; UDP is unaffected by TLS.
+	p := dial(t, "tcp", h.TCP)
+	io.WriteString(p, "<13>Nov 24 03:26:46 host app: plain\n")
+	p.SetReadDeadline(time.Now().Add(5 * time.Second))
+	io.Copy(io.Discard, p)
+	u := dial(t, "udp", h.UDP)
+	io.WriteString(u, "<13>Nov 24 03:26:46 host app: udp")
+	evs := h.WaitEvents(t, 2, 10*time.Second)
+	if get(evs[1], "message") != "udp" {
+		t.Fatalf("%v", evs[1].Fields())
+	}
 }

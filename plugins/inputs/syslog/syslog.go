@@ -320,7 +320,14 @@ func (in *Input) decodeDatagram(p []byte, from netip.AddrPort, out []*event.Even
 // handle reads one TCP connection: messages end at "\n" (kept), or are
 // octet-counted when enabled.
 func (in *Input) handle(c *netserver.Conn) error {
-	br := bufio.NewReaderSize(c, 64<<10)
+	r, err := netserver.Lazy(c)
+	if err != nil {
+		if netserver.IsClosed(err) {
+			return nil
+		}
+		return err
+	}
+	br := bufio.NewReaderSize(r, 64<<10)
 	host := c.Peer.Addr().String()
 	if in.proxy {
 		h, err := netserver.ReadProxyV1(br)

@@ -146,3 +146,28 @@ func TestTLSAndProxyProtocol(t *testing.T) {
 		t.Fatalf("%v", evs[1].Fields())
 	}
 }
+
+// TestUDPDropsCounted: while the pipeline is full, datagrams beyond
+// queue_size are dropped and counted; every other one is delivered.
+func TestUDPDropsCounted(t *testing.T) {
+	gate := make(chan struct{})
+	h := inputtest.Start(t, "syslog", "queue_size = 5", inputtest.Options{Listeners: 2, Gate: gate, BatchSize: 2})
+	u := dial(t, "udp", h.UDP)
+	for i := range 3000 {
+		fmt.Fprintf(u, "<13>Nov 24 03:26:46 host app: %d", i)
+		if i%100 == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	inputtest.WaitFor(t, 10*time.Second, "drops", func() bool { return h.UDPStats().Dropped > 0 })
+	time.Sleep(200 * time.Millisecond)
+	close(gate)
+	st := h.UDPStats()
+	h.WaitEvents(t, int(st.Received-st.Dropped), 20*time.Second)
+	time.Sleep(200 * time.Millisecond)
+	if got, want := h.Sink.Len(), int(h.UDPStats().Received-h.UDPStats().Dropped); got != want {
+		t.Fatalf("delivered %d, want received-dropped = %d", got, want)
+	}
+	inputtest.WaitFor(t, 5*time.Second, "the warning", func() bool { return strings.Contains(h.Logs.String(), "queue full, dropping datagrams") })
+	t.Logf("received %d, dropped %d", st.Received, st.Dropped)
+}

@@ -26,8 +26,8 @@
 // 10 s); a line of at most max_line_bytes (a longer one closes the connection
 // with a warning: without a newline a line codec would have to buffer it
 // all); idle_timeout closes a connection that sends nothing for that long.
-// Each connection holds a 64 KiB read buffer, so memory stays bounded by
-// max_connections. Bytes are not checked for UTF-8: the codec's charset
+// A connection gets its 64 KiB read buffer only once it sends data (an idle
+// one costs about 10 KiB), so memory stays bounded by max_connections. Bytes are not checked for UTF-8: the codec's charset
 // decides (UTF-8 keeps them as they are).
 //
 // Only server mode is supported (mode "client" is refused by validation).
@@ -287,7 +287,14 @@ func (in *Input) handle(c *netserver.Conn) error {
 			p.subject = subject
 		}
 	}
-	lim := &netserver.LineLimiter{R: c, Max: in.maxLine}
+	r, err := netserver.Lazy(c)
+	if err != nil {
+		if netserver.IsClosed(err) {
+			return nil
+		}
+		return err
+	}
+	lim := &netserver.LineLimiter{R: r, Max: in.maxLine}
 	br := bufio.NewReaderSize(lim, linereader.BufferSize)
 	client := c.Peer
 	if in.proxy {

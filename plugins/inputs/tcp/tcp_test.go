@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -184,9 +186,36 @@ func TestMaxLineBytes(t *testing.T) {
 	}
 }
 
+// connBudget is how many client connections a test may open: each costs two
+// descriptors here (client and server side).
+func connBudget(t *testing.T, want int) int {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+		_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
+	}
+	if n := int(lim.Cur/2) - 200; n < want {
+		t.Logf("file descriptor limit %d: %d connections instead of %d", lim.Cur, n, want)
+		return max(n, 10)
+	}
+	return want
+}
+
+func heapAndStacks() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse + m.StackInuse
+}
+
+// TestMaxConnectionsAndManyIdle: thousands of idle connections are all
+// served, cost little memory each (no read buffer until data arrives), and
+// the one beyond max_connections is closed.
 func TestMaxConnectionsAndManyIdle(t *testing.T) {
-	const limit = 2000
+	limit := connBudget(t, 2000)
 	h := inputtest.Start(t, "tcp", fmt.Sprintf("max_connections = %d\ndns_reverse_lookup_enabled = false", limit), inputtest.Options{})
+	before := heapAndStacks()
 	conns := make([]net.Conn, 0, limit)
 	for range limit {
 		conns = append(conns, dial(t, h.TCP))
@@ -194,6 +223,12 @@ func TestMaxConnectionsAndManyIdle(t *testing.T) {
 	// Every one of them is served: the last one sends a line.
 	io.WriteString(conns[limit-1], "from the last\n")
 	h.WaitEvents(t, 1, 20*time.Second)
+	inputtest.WaitFor(t, 10*time.Second, "all connections accepted", func() bool { return h.TCPStats().Active >= uint64(limit) })
+	perConn := (int64(heapAndStacks()) - int64(before)) / int64(limit)
+	t.Logf("%d idle connections: %d bytes each (heap and stacks, client side included)", limit, perConn)
+	if perConn > 32<<10 {
+		t.Errorf("an idle connection costs %d bytes; want < 32 KiB (no read buffer before data)", perConn)
+	}
 	extra := dial(t, h.TCP)
 	extra.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if n, err := extra.Read(make([]byte, 1)); err == nil || n != 0 {

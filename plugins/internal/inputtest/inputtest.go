@@ -30,6 +30,7 @@ var (
 type bound struct {
 	network string
 	addr    net.Addr
+	stats   func() netserver.Stats
 }
 
 type sinkOptions struct {
@@ -77,9 +78,9 @@ func (s *Sink) Events() []*event.Event {
 }
 
 func init() {
-	hook := func(id, network string, a net.Addr) {
+	hook := func(id, network string, a net.Addr, stats func() netserver.Stats) {
 		if ch, ok := addrs.Load(id); ok {
-			ch.(chan bound) <- bound{network, a}
+			ch.(chan bound) <- bound{network, a, stats}
 		}
 	}
 	netserver.ListenHook.Store(&hook)
@@ -114,9 +115,11 @@ func (l *LogBuffer) String() string {
 type Harness struct {
 	// TCP and UDP are the addresses the input bound ("" if none).
 	TCP, UDP string
-	Sink     *Sink
-	Logs     *LogBuffer
-	stop     func() error
+	// TCPStats and UDPStats read the servers' counters.
+	TCPStats, UDPStats func() netserver.Stats
+	Sink               *Sink
+	Logs               *LogBuffer
+	stop               func() error
 }
 
 // Options tune Start.
@@ -195,9 +198,9 @@ func Start(t testing.TB, typ, opts string, o Options) *Harness {
 		select {
 		case b := <-ch:
 			if b.network == "udp" {
-				h.UDP = b.addr.String()
+				h.UDP, h.UDPStats = b.addr.String(), b.stats
 			} else {
-				h.TCP = b.addr.String()
+				h.TCP, h.TCPStats = b.addr.String(), b.stats
 			}
 		case err := <-done:
 			t.Fatalf("pipeline ended before listening: %v\nlogs:\n%s", err, logs)

@@ -11,6 +11,7 @@
 package netserver
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -57,7 +58,8 @@ type TCP struct {
 
 // ListenHook, when set (by tests, which listen on port 0), is told the id of
 // the plugin and the address each server bound.
-var ListenHook atomic.Pointer[func(id, network string, addr net.Addr)]
+// stats reads the server's counters.
+var ListenHook atomic.Pointer[func(id, network string, addr net.Addr, stats func() Stats)]
 
 // ErrAbort, wrapped in a Handle error, stops the whole server: the pipeline
 // was aborted and no further event can be emitted.
@@ -102,9 +104,10 @@ func isReset(err error) bool {
 	return false
 }
 
-// Stats are counters of a TCP server.
+// Stats are counters of a server: connections (TCP), datagrams (UDP).
 type Stats struct {
 	Active, Accepted, Refused uint64
+	Received, Dropped         uint64
 }
 
 // Stats returns the server's counters.
@@ -128,7 +131,7 @@ func (s *TCP) Run(ctx context.Context) error {
 func (s *TCP) Serve(ctx context.Context, ln net.Listener) error {
 	s.Log.Info(s.Name+": listening", "address", ln.Addr().String(), "protocol", "tcp", "tls", s.TLS != nil)
 	if h := ListenHook.Load(); h != nil {
-		(*h)(s.ID, "tcp", ln.Addr())
+		(*h)(s.ID, "tcp", ln.Addr(), s.Stats)
 	}
 	s.mu.Lock()
 	s.conns = map[*Conn]struct{}{}
@@ -249,4 +252,21 @@ func (s *TCP) warnRefused(addr net.Addr) {
 	s.lastWarn = time.Now()
 	s.Log.Warn(s.Name+": too many connections, refusing new ones (max_connections)",
 		"max_connections", s.MaxConns, "peer", addr.String(), "refused_total", s.refused.Load())
+}
+
+// Lazy returns a reader of c that blocks for the first byte before anything
+// else happens: callers allocate their (large) read buffer only once data
+// arrives, so an idle connection costs a goroutine and a socket, not a
+// buffer.
+func Lazy(c io.Reader) (io.Reader, error) {
+	var first [1]byte
+	for {
+		n, err := c.Read(first[:])
+		if n == 1 {
+			return io.MultiReader(bytes.NewReader(first[:]), c), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }

@@ -77,7 +77,7 @@ func (s *UDP) Serve(ctx context.Context, conn *net.UDPConn, emit engine.EmitFunc
 	}
 	s.Log.Info(s.Name+": listening", "address", conn.LocalAddr().String(), "protocol", "udp", "queue_size", s.QueueSize, "workers", s.Workers)
 	if h := ListenHook.Load(); h != nil {
-		(*h)(s.ID, "udp", conn.LocalAddr())
+		(*h)(s.ID, "udp", conn.LocalAddr(), func() Stats { return Stats{Received: s.Received(), Dropped: s.Dropped()} })
 	}
 	queue := make(chan datagram, s.QueueSize)
 	runCtx, cancel := context.WithCancelCause(ctx)

@@ -26,6 +26,9 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/inputs/generator"
 	_ "github.com/pipelined/pipeline/plugins/inputs/redis"
 	_ "github.com/pipelined/pipeline/plugins/inputs/stdin"
+	_ "github.com/pipelined/pipeline/plugins/inputs/syslog"
+	_ "github.com/pipelined/pipeline/plugins/inputs/tcp"
+	_ "github.com/pipelined/pipeline/plugins/inputs/udp"
 
 	// Outputs.
 	_ "github.com/pipelined/pipeline/plugins/outputs/elasticsearch"

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
@@ -24,40 +25,57 @@ func hclOpts(s string) string { return strings.ReplaceAll(s, "%{", "%%{") }
 
 func shipped() map[string]string {
 	all := map[string]string{}
-	for k, v := range legacyPatterns {
-		all[k] = v
-	}
-	for k, v := range syslogPatterns {
-		if _, dup := all[k]; dup {
-			panic("duplicate pattern " + k)
-		}
+	for k, v := range legacyLibrary {
 		all[k] = v
 	}
 	return all
 }
 
-// Every pattern of the shipped library expands and compiles, with and without
-// named_captures_only, and every capture name is a valid field reference.
+// Every pattern of both shipped libraries expands and compiles, with and
+// without named_captures_only; every capture name is a valid field
+// reference. A pattern that needs the backtracking engine must have a
+// relaxed RE2 prefilter unless it uses a backreference, and the list of
+// patterns that need it is pinned, so a silent change in translation shows.
 func TestLibraryCompiles(t *testing.T) {
-	all := shipped()
-	if n := len(legacyPatterns); n != 77 {
-		t.Errorf("%d legacy patterns; vjeantet/grok v1.0.1 has 77", n)
-	}
-	names := make([]string, 0, len(all))
-	for k := range all {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		for _, namedOnly := range []bool{true, false} {
-			c, err := compilePattern("%{"+name+"}", all, namedOnly, "", nil)
-			if err != nil {
-				t.Errorf("%%{%s} (named_captures_only %v): %v", name, namedOnly, err)
-				continue
+	for _, lib := range []struct {
+		name string
+		defs map[string]string
+		min  int
+	}{{"legacy", legacyLibrary, 300}, {"ecs-v1", ecsLibrary, 340}} {
+		if len(lib.defs) < lib.min {
+			t.Errorf("%s: %d patterns; want at least %d", lib.name, len(lib.defs), lib.min)
+		}
+		names := make([]string, 0, len(lib.defs))
+		for k := range lib.defs {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		var bt, unverified []string
+		for _, name := range names {
+			for _, namedOnly := range []bool{true, false} {
+				c, err := compilePattern("%{"+name+"}", lib.defs, namedOnly, "", nil, 0)
+				if err != nil {
+					t.Errorf("%s: %%{%s} (named_captures_only %v): %v", lib.name, name, namedOnly, err)
+					continue
+				}
+				if !namedOnly && len(c.captures) == 0 {
+					t.Errorf("%s: %%{%s}: no capture with named_captures_only false", lib.name, name)
+				}
+				if c.re == nil {
+					t.Errorf("%s: %%{%s}: no RE2 prefilter", lib.name, name)
+				}
+				if namedOnly && c.bt != nil {
+					bt = append(bt, name)
+					if !c.verifiable {
+						unverified = append(unverified, name)
+					}
+				}
 			}
-			if !namedOnly && len(c.captures) == 0 {
-				t.Errorf("%%{%s}: no capture with named_captures_only false", name)
-			}
+		}
+		t.Logf("%s: %d patterns, %d need backtracking, %d of them on every match: %v", lib.name, len(names), len(bt), len(unverified), unverified)
+		for _, n := range unverified {
+			c, _ := compilePattern("%{"+n+"}", lib.defs, true, "", nil, 0)
+			t.Logf("  %s: %v", n, c.tr.why)
 		}
 	}
 }
@@ -82,7 +100,7 @@ func TestSyslogPatterns(t *testing.T) {
 		{"^%{CRONLOG}$", "Nov 24 10:00:01 host CRON[123]: root CMD", nil},
 	}
 	for _, tc := range tests {
-		f := newFilter(t, `match = { message = "`+strings.ReplaceAll(tc.pattern, `\`, `\\`)+`" }`+"\noverwrite = [\"message\"]")
+		f := newFilter(t, `match = { message = "`+strings.ReplaceAll(tc.pattern, `\`, `\\`)+`" }`+"\noverwrite = [\"message\"]\necs_compatibility = \"disabled\"")
 		e := event.NewMessage(tc.line)
 		_, err := f.Filter(context.Background(), e, nil)
 		if tc.want == nil {
@@ -136,8 +154,12 @@ func TestValidate(t *testing.T) {
 		`match = ["message"]`:                         "match",
 		`match = { message = [] }`:                    "match",
 		`match = { message = "%{NOPE}" }`:             "match",
-		`match = { message = "(?<x>a)\\1" }`:          "match",
-		`match = { message = "%{SYSLOGPAMSESSION}" }`: "match",
+		`match = { message = "a++" }`:                 "match",
+		`match = { message = "(?~x)" }`:               "match",
+		"match = { m = \"x\" }\necs_compatibility = \"v2\"": "ecs_compatibility",
+		"match = { m = \"x\" }\ntimeout_scope = \"x\"":      "timeout_scope",
+		"match = { m = \"x\" }\ntimeout_millis = -1":         "timeout_millis",
+		"match = { m = \"x\" }\npatterns_dir = [\"/nonexistent\"]": "patterns_dir",
 		`match = { "[bad" = "x" }`:                    "match",
 		"match = { m = \"x\" }\ntarget = \"[a\"":      "target",
 		"match = { m = \"x\" }\npattern_definitions = { \"a-b\" = \"x\" }": "pattern_definitions",
@@ -153,7 +175,7 @@ func TestValidate(t *testing.T) {
 
 // A pattern Go's regexp refuses is blamed on the innermost pattern name.
 func TestBlame(t *testing.T) {
-	o := plugintest.NewOptions[Options](t, hclOpts("match = { message = \"%{OUTER}\" }\npattern_definitions = { OUTER = \"%{WORD} %{INNER}\", INNER = \"a(?=b)\" }"))
+	o := plugintest.NewOptions[Options](t, hclOpts("match = { message = \"%{OUTER}\" }\npattern_definitions = { OUTER = \"%{WORD} %{INNER}\", INNER = \"a*+\" }"))
 	err := o.Validate()
 	if err == nil || !strings.Contains(err.Error(), "pattern %{INNER} cannot be compiled") {
 		t.Errorf("Validate = %v; want it to blame %%{INNER}", err)
@@ -256,8 +278,8 @@ func FuzzPattern(f *testing.F) {
 		defs["SELF"] = "%{SELF}"
 		defs["USERDEF"] = def
 		for _, namedOnly := range []bool{true, false} {
-			c, err := compilePattern(pattern, defs, namedOnly, "[t]", map[string]bool{"w": true})
-			if err == nil {
+			c, err := compilePattern(pattern, defs, namedOnly, "[t]", map[string]bool{"w": true}, time.Second)
+			if err == nil && c.re != nil {
 				c.re.FindStringSubmatchIndex(pattern)
 			}
 		}

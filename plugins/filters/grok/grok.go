@@ -443,6 +443,7 @@ type expander struct {
 	groups    []groupInfo
 	stack     []string
 	used      map[string]int // pattern name → deepest nesting level seen
+	equiv     bool           // use the RE2 equivalents of library definitions
 }
 
 // refRE matches %{NAME}, %{NAME:field} and %{NAME:field:type}, as jls-grok's
@@ -472,6 +473,9 @@ func (x *expander) expand(p string) (string, error) {
 			}
 			i += m[1]
 			def, ok := x.defs[name]
+			if x.equiv {
+				def = re2Equivalent(name, def)
+			}
 			if !ok {
 				return "", fmt.Errorf("unknown pattern %%{%s}", name)
 			}
@@ -536,12 +540,20 @@ func (x *expander) expand(p string) (string, error) {
 
 // compilePattern expands and compiles one pattern.
 func compilePattern(p string, defs map[string]string, namedOnly bool, target string, overwrite map[string]bool, timeout time.Duration) (compiled, error) {
-	x := &expander{defs: defs, namedOnly: namedOnly, used: map[string]int{}}
+	x := &expander{defs: defs, namedOnly: namedOnly, used: map[string]int{}, equiv: true}
 	expr, err := x.expand(p)
 	if err != nil {
 		return compiled{}, err
 	}
-	c, err := compileExpr(expr, timeout)
+	// The same expansion with the definitions as written, for the
+	// backtracking engine; the groups are the same (equivalents capture
+	// nothing).
+	orig := &expander{defs: defs, namedOnly: namedOnly, used: map[string]int{}}
+	exprBT, err := orig.expand(p)
+	if err != nil {
+		return compiled{}, err
+	}
+	c, err := compileExpr(expr, exprBT, timeout)
 	if err != nil {
 		return compiled{}, blame(err, x.used, defs)
 	}
@@ -593,7 +605,7 @@ func compilePattern(p string, defs map[string]string, namedOnly bool, target str
 
 // compileExpr compiles an expanded pattern for RE2, and, when it needs them,
 // for the backtracking engine with its relaxed RE2 prefilter.
-func compileExpr(expr string, timeout time.Duration) (compiled, error) {
+func compileExpr(expr, exprBT string, timeout time.Duration) (compiled, error) {
 	tr, err := translate(expr, false)
 	if err != nil {
 		return compiled{}, err
@@ -613,7 +625,15 @@ func compileExpr(expr string, timeout time.Duration) (compiled, error) {
 		}
 		return compiled{re: re}, nil
 	}
-	bt, err := regexp2.Compile(tr.net, regexp2.Multiline)
+	net := tr.net
+	if exprBT != expr {
+		trBT, err := translate(exprBT, false)
+		if err != nil {
+			return compiled{}, err
+		}
+		net = trBT.netAll
+	}
+	bt, err := regexp2.Compile(net, regexp2.Multiline)
 	if err != nil {
 		return compiled{}, fmt.Errorf("the backtracking engine refuses it: %w", err)
 	}
@@ -633,12 +653,14 @@ func compileExpr(expr string, timeout time.Duration) (compiled, error) {
 func blame(err error, used map[string]int, defs map[string]string) error {
 	best, depth := "", -1
 	for name, d := range used {
-		x := &expander{defs: defs, namedOnly: true, used: map[string]int{}}
+		x := &expander{defs: defs, namedOnly: true, used: map[string]int{}, equiv: true}
 		e, xerr := x.expand(defs[name])
 		if xerr != nil {
 			continue
 		}
-		if _, cerr := compileExpr(e, 0); cerr != nil && (d > depth || d == depth && name < best) {
+		orig := &expander{defs: defs, namedOnly: true, used: map[string]int{}}
+		eBT, _ := orig.expand(defs[name])
+		if _, cerr := compileExpr(e, eBT, 0); cerr != nil && (d > depth || d == depth && name < best) {
 			best, depth = name, d
 		}
 	}

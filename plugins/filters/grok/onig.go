@@ -60,6 +60,7 @@ type check struct {
 type translation struct {
 	re2        string   // relaxed RE2 text ("" when it cannot be written)
 	net        string   // .NET (regexp2) text; "" when RE2 alone is exact
+	netAll     string   // the .NET text in every case (for tests)
 	checks     []check  // constructs to verify after a relaxed match
 	verifiable bool     // every construct is covered by checks
 	why        []string // why not, for diagnostics
@@ -366,6 +367,7 @@ func translate(p string, relaxRepeats bool) (*translation, error) {
 		return nil, errors.New("missing )")
 	}
 	t.re2 = re2.String()
+	t.netAll = net.String()
 	if needBT {
 		t.net = net.String()
 	} else {

@@ -44,8 +44,11 @@ func mustLoadLibrary(dir string) map[string]string {
 			panic(fmt.Sprintf("grok: %s/%s: %v", dir, n, err))
 		}
 	}
+	// An upstream typo, a capture named "[source][user][name?]", which is
+	// no field reference (later upstream releases correct it).
+	const typo = "%{DATA:[source][user][name?]}"
 	for name, def := range lib {
-		lib[name] = re2Equivalent(name, def)
+		lib[name] = strings.ReplaceAll(def, typo, "%{DATA:[source][user][name]}")
 	}
 	return lib
 }
@@ -75,8 +78,10 @@ func parsePatternFile(text string, into map[string]string) error {
 	return sc.Err()
 }
 
-// equivalents are rewrites of library definitions into forms RE2 runs, each
-// matching exactly what the original matches under Onigmo (the argument is
+// equivalents are rewrites of library definitions into forms RE2 runs, used
+// for the RE2 side only (the backtracking engine gets the original, whose
+// atomic groups keep it from backtracking exponentially), each matching
+// exactly what the original matches under Onigmo (the argument is
 // beside each; TestEquivalents compares both on generated input). A rewrite
 // applies only to the definition text it was written for, so a changed
 // library or a user's own definition of the name is left alone.
@@ -104,11 +109,6 @@ const vacuousTimePrefix = `(?!<[0-9])%{HOUR`
 func re2Equivalent(name, def string) string {
 	if e, ok := equivalents[name]; ok && def == e.from {
 		return e.to
-	}
-	if name == "CISCOFW302013_302014_302015_302016" {
-		// An upstream typo, a capture named "[source][user][name?]", which
-		// is no field reference (later upstream releases correct it).
-		def = strings.ReplaceAll(def, "%{DATA:[source][user][name?]}", "%{DATA:[source][user][name]}")
 	}
 	if (name == "TIME" || name == "HAPROXYTIME") && strings.HasPrefix(def, vacuousTimePrefix) {
 		return def[len(`(?!<[0-9])`):]

@@ -456,6 +456,17 @@ func (x *expander) expand(p string) (string, error) {
 		c := p[i]
 		switch {
 		case c == '\\' && i+1 < len(p):
+			if strings.HasPrefix(p[i:], `\k<`) {
+				// A backreference by name: to the generated name of the
+				// first group so named.
+				if end := strings.IndexByte(p[i:], '>'); end > 0 {
+					if k := x.groupIndex(p[i+3 : i+end]); k >= 0 {
+						fmt.Fprintf(&b, `\k<_g%d>`, k)
+						i += end + 1
+						continue
+					}
+				}
+			}
 			b.WriteString(p[i : i+2])
 			i += 2
 			continue
@@ -536,6 +547,16 @@ func (x *expander) expand(p string) (string, error) {
 		i++
 	}
 	return b.String(), nil
+}
+
+// groupIndex is the index of the first group capturing into field, -1 if none.
+func (x *expander) groupIndex(field string) int {
+	for k, g := range x.groups {
+		if g.field == field {
+			return k
+		}
+	}
+	return -1
 }
 
 // compilePattern expands and compiles one pattern.

@@ -23,7 +23,7 @@ func TestHybridSameAsBacktracking(t *testing.T) {
 		lines["1"+l] = true
 		lines[l+"7"] = true
 		lines["-"+l] = true
-		for k := 0; k < 2 && len(l) > 2; k++ {
+		for k := 0; k < 1 && len(l) > 2; k++ {
 			i := rnd.Intn(len(l) - 1)
 			lines[l[:i]+l[i+1:]] = true
 			lines[l[:i]+l[i:i+1]+l[i:]] = true
@@ -35,6 +35,9 @@ func TestHybridSameAsBacktracking(t *testing.T) {
 		corpus = append(corpus, l)
 	}
 	sort.Strings(corpus)
+	if raceEnabled {
+		corpus = everyNth(corpus, 4)
+	}
 	checked, viaBT, rejected := 0, 0, 0
 	slow := map[string]time.Duration{}
 	for _, lib := range []map[string]string{legacyLibrary, ecsLibrary} {
@@ -55,7 +58,7 @@ func TestHybridSameAsBacktracking(t *testing.T) {
 				if !c.re.MatchString(in) {
 					// No relaxed match must mean no match (the prefilter);
 					// checked on a sample to bound the time.
-					if k%4 == 0 {
+					if k%8 == 0 {
 						start := time.Now()
 						bm, err := c.bt.FindStringMatch(in)
 						if d := time.Since(start); d > 50*time.Millisecond {
@@ -105,7 +108,7 @@ func TestHybridSameAsBacktracking(t *testing.T) {
 	if len(slow) > 0 {
 		t.Logf("slow on the backtracking engine: %v", slow)
 	}
-	if checked < 1000 || viaBT == 0 {
+	if checked < 5000 || viaBT == 0 {
 		t.Errorf("too few comparisons (%d, %d via backtracking) to mean anything", checked, viaBT)
 	}
 }
@@ -155,4 +158,12 @@ func TestRE2SameAsBacktracking(t *testing.T) {
 		}
 	}
 	t.Logf("%d comparisons", n)
+}
+
+func everyNth(s []string, n int) []string {
+	var out []string
+	for i := 0; i < len(s); i += n {
+		out = append(out, s[i])
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package grok
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"sync"
@@ -238,25 +239,41 @@ func BenchmarkSyslogNoMatch(b *testing.B) { benchFilter(b, syslogOpts, nonMatchL
 
 func BenchmarkSyslogNoMatchPriority(b *testing.B) { benchFilter(b, syslogOpts, badLine, true) }
 
-// FuzzGrok: arbitrary lines against the syslog pattern never panic, and a
-// match always stores a priority.
+// FuzzGrok: arbitrary lines against the syslog pattern and
+// COMBINEDAPACHELOG, in legacy and ECS mode, never panic; every event comes
+// back, tagged when nothing matched, and a syslog match stores a priority.
 func FuzzGrok(f *testing.F) {
-	flt := newFilter(f, syslogOpts+"\nbreak_on_match = false\nkeep_empty_captures = true")
-	for _, s := range []string{syslogLine, nonMatchLine, badLine, "", "<1>", "<1>Jan  1 00:00:00 h p: m", "<1>2026-01-01T00:00:00Z h p[1]: m\n<2>x", "\xff<9>"} {
+	var filters []*Filter
+	for _, mode := range []string{"disabled", "v8"} {
+		filters = append(filters,
+			newFilter(f, syslogOpts+"\nbreak_on_match = false\nkeep_empty_captures = true\necs_compatibility = \""+mode+"\""),
+			newFilter(f, `match = { message = "%{COMBINEDAPACHELOG}" }`+"\necs_compatibility = \""+mode+"\"\ntimeout_millis = 2000"))
+	}
+	for _, s := range []string{syslogLine, nonMatchLine, badLine, apacheLine, "", "<1>", "<1>Jan  1 00:00:00 h p: m", "<1>2026-01-01T00:00:00Z h p[1]: m\n<2>x", "\xff<9>",
+		`::1 - a@b.c [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 - "\"" "-"`, `1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "-" 400 0 "-" "-"`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, line string) {
-		e := event.NewMessage(line)
-		out, err := flt.Filter(context.Background(), e, nil)
-		if len(out) != 1 || out[0] != e {
-			t.Fatalf("Filter returned %v", out)
-		}
-		if err == nil {
-			if _, ok := e.Get(event.MustRef("priority")); !ok {
-				t.Fatalf("matched %q without a priority", line)
+		for i, flt := range filters {
+			e := event.NewMessage(line)
+			out, err := flt.Filter(context.Background(), e, nil)
+			if len(out) != 1 || out[0] != e {
+				t.Fatalf("Filter returned %v", out)
 			}
-		} else if !e.HasTag("_grokparsefailure") {
-			t.Fatalf("failed on %q without the tag", line)
+			switch {
+			case err == nil && i%2 == 0:
+				if _, ok := e.Get(event.MustRef("priority")); !ok {
+					t.Fatalf("matched %q without a priority", line)
+				}
+			case errors.Is(err, errNoMatch):
+				if !e.HasTag("_grokparsefailure") {
+					t.Fatalf("failed on %q without the tag", line)
+				}
+			case errors.Is(err, errTimeout):
+				if !e.HasTag("_groktimeout") {
+					t.Fatalf("timed out on %q without the tag", line)
+				}
+			}
 		}
 	})
 }
@@ -274,6 +291,8 @@ func FuzzPattern(f *testing.F) {
 		f.Add(s, "x")
 	}
 	f.Fuzz(func(t *testing.T, pattern, def string) {
+		watchdog := time.AfterFunc(10*time.Second, func() { panic(fmt.Sprintf("FuzzPattern stuck on %q, %q", pattern, def)) })
+		defer watchdog.Stop()
 		defs := shipped()
 		defs["SELF"] = "%{SELF}"
 		defs["USERDEF"] = def

@@ -42,7 +42,7 @@ const (
 var version = "dev"
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(withProfile(func() int { return run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr) }))
 }
 
 const usage = `Usage: pipeline <command> [flags]
@@ -53,6 +53,7 @@ Commands:
   run|check -e 'CONFIG'        a configuration string in Logstash .conf syntax, as logstash -e
   run|check --pipelines FILE   the pipelines listed in a Logstash pipelines.yml, each isolated
   convert PATH      print a Logstash .conf file (or a directory of them) as HCL
+  verify [flags]    check the proofs and keys of an immudb table written by the immudb output
   plugins           list the registered plugins
   version           print the version
 
@@ -91,6 +92,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runOrCheck(cmd, args[1:], stdout, stderr)
 	case "convert":
 		return convert(args[1:], stdout, stderr)
+	case "verify":
+		return verify(args[1:], stdout, stderr)
 	case "plugins":
 		for _, f := range engine.Default.All() {
 			fmt.Fprintf(stdout, "%-7s %s\n", f.Kind, f.Name)

@@ -37,6 +37,8 @@ type Settings struct {
 	DeadLetter DeadLetterQueue
 	// DataDir is path.data, where plugins keep state (Resources.DataDir).
 	DataDir string
+	// Queue selects the memory (default) or persisted queue.
+	Queue QueueSettings
 }
 
 func (s Settings) resolve(file ir.Settings, diags *hcl.Diagnostics, rng hcl.Range) Settings {
@@ -71,6 +73,10 @@ func (s Settings) resolve(file ir.Settings, diags *hcl.Diagnostics, rng hcl.Rang
 	}
 	if s.Logger == nil {
 		s.Logger = slog.Default()
+	}
+	if err := s.Queue.validate(); err != nil {
+		*diags = append(*diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid queue settings",
+			Detail: err.Error() + ".", Subject: &rng})
 	}
 	return s
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pipelined/pipeline/engine/event"
 	"github.com/pipelined/pipeline/engine/internal/ack"
+	"github.com/pipelined/pipeline/engine/pq"
 )
 
 // ErrAborted is returned by emit, and by Run, once a pipeline was aborted: events
@@ -31,6 +32,7 @@ type Pipeline struct {
 
 	queue     chan []*event.Event
 	abort     chan struct{}
+	abortCtx  context.Context // done on Abort
 	abortOnce sync.Once
 	stats     Stats
 	// queued counts the events in the queue, for monitoring.
@@ -38,6 +40,9 @@ type Pipeline struct {
 	// workNanos and pushNanos: time workers spent on batches, and inputs
 	// blocked handing them to the queue.
 	workNanos, pushNanos atomic.Int64
+	pq                   *pq.Queue // nil with the memory queue
+	// pqView is pq for Snapshot, which runs on other goroutines than Run.
+	pqView atomic.Pointer[pq.Queue]
 }
 
 // Stats are a pipeline's event counters.
@@ -70,6 +75,19 @@ func (p *Pipeline) Abort() {
 	p.abortOnce.Do(func() { close(p.abort) })
 }
 
+func (p *Pipeline) watchAbort() context.CancelFunc {
+	ctx, cancel := context.WithCancel(context.Background())
+	p.abortCtx = ctx
+	go func() {
+		select {
+		case <-p.abort:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return cancel
+}
+
 // Run runs the pipeline until every input has returned and everything they
 // emitted was delivered. Cancelling ctx begins a graceful drain: inputs are
 // told to stop, then in-flight events are delivered and outputs closed. Call
@@ -77,6 +95,17 @@ func (p *Pipeline) Abort() {
 func (p *Pipeline) Run(ctx context.Context) error {
 	s := p.settings
 	p.queue = make(chan []*event.Event, s.Workers)
+	defer p.watchAbort()()
+	if err := p.openQueue(); err != nil {
+		return err
+	}
+	if p.pq != nil {
+		defer func() {
+			if err := p.pq.Close(); err != nil {
+				p.log.Error("persisted queue close failed", "err", err)
+			}
+		}()
+	}
 	for _, o := range p.outputs {
 		o.ch = make(chan []*event.Event, 1)
 	}
@@ -90,6 +119,14 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	for range s.Workers {
 		workers.Add(1)
 		go func() { defer workers.Done(); p.worker() }()
+	}
+	readerCtx, stopReader := context.WithCancel(context.Background())
+	defer stopReader()
+	readerDone := make(chan struct{})
+	if p.pq != nil {
+		go func() { defer close(readerDone); p.readQueue(readerCtx) }()
+	} else {
+		close(readerDone)
 	}
 	var inputs sync.WaitGroup
 	errs := make([]error, len(p.inputs))
@@ -105,6 +142,17 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	// Shutdown order: every channel is closed by its only sender.
 	inputs.Wait()
 	p.log.Info("inputs finished, draining")
+	if p.pq != nil {
+		// Inputs that ended by themselves (a file read to its end) leave
+		// nothing behind; on a signal, what is on disk waits for the next
+		// start unless queue.drain is set.
+		if ctx.Err() == nil || s.Queue.Drain {
+			p.pq.CloseWrites()
+		} else {
+			stopReader()
+		}
+		<-readerDone
+	}
 	close(p.queue)
 	workers.Wait()
 	for _, o := range p.outputs {
@@ -161,6 +209,9 @@ func (u *inputUnit) emit(b Batch) error {
 			b.Ack(nil)
 		}
 		return nil
+	}
+	if p.pq != nil {
+		return u.emitPersisted(b)
 	}
 	if b.Ack != nil {
 		tr := ack.New(len(b.Events), b.Ack, &p.stats.AcksFired)

@@ -1,6 +1,9 @@
 package engine
 
-import "time"
+import (
+	"cmp"
+	"time"
+)
 
 // Snapshot is a copy of a pipeline's counters, for monitoring. Each counter is
 // read atomically, but not all at one instant: figures of a running pipeline
@@ -18,8 +21,11 @@ type Snapshot struct {
 	// Duration is the time workers spent on batches (filters, routing);
 	// QueuePush the time inputs waited to hand batches to the queue.
 	Duration, QueuePush time.Duration
-	// QueueEvents are the events waiting in the queue for a worker.
-	QueueEvents int64
+	// QueueType is "memory" or "persisted". QueueEvents are the events
+	// waiting for a worker (memory) or not yet acknowledged (persisted);
+	// QueueBytes and QueueMaxBytes are the persisted queue's size and bound.
+	QueueType                              string
+	QueueEvents, QueueBytes, QueueMaxBytes int64
 	// DeadLetterQueue says whether a dead letter queue is configured.
 	DeadLetterQueue          bool
 	Inputs, Filters, Outputs []PluginSnapshot
@@ -48,7 +54,14 @@ func (p *Pipeline) Snapshot() Snapshot {
 		Dropped: st.Dropped.Load(), Unrouted: st.Unrouted.Load(), Failed: st.Failed.Load(),
 		DeadLettered: st.DeadLettered.Load(), Retries: st.Retries.Load(), AcksFired: st.AcksFired.Load(),
 		Duration: time.Duration(p.workNanos.Load()), QueuePush: time.Duration(p.pushNanos.Load()),
-		QueueEvents: max(p.queued.Load(), 0), DeadLetterQueue: p.settings.DeadLetter != nil,
+		QueueType: "memory", QueueEvents: max(p.queued.Load(), 0), DeadLetterQueue: p.settings.DeadLetter != nil,
+	}
+	if p.settings.Queue.persisted() {
+		s.QueueType = "persisted"
+		if q := p.pqView.Load(); q != nil {
+			s.QueueEvents, s.QueueBytes = q.Len() // Len is safe after Close too
+		}
+		s.QueueMaxBytes = cmp.Or(p.settings.Queue.MaxBytes, DefaultQueueMaxBytes)
 	}
 	for _, u := range p.inputs {
 		s.Inputs = append(s.Inputs, PluginSnapshot{ID: u.id, Type: u.plugin, Out: u.out.Load(), Duration: time.Duration(u.pushNanos.Load())})

@@ -19,6 +19,7 @@
 package monitor
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
@@ -323,8 +324,8 @@ func pipelineJSON(p snap) map[string]any {
 		"plugins": map[string]any{"inputs": inputs, "codecs": []any{}, "filters": filters, "outputs": outputs},
 		"reloads": map[string]any{"successes": 0, "failures": 0, "last_error": nil,
 			"last_success_timestamp": nil, "last_failure_timestamp": nil},
-		"queue": map[string]any{"type": "memory", "events_count": s.QueueEvents,
-			"queue_size_in_bytes": 0, "max_queue_size_in_bytes": 0},
+		"queue": map[string]any{"type": cmp.Or(s.QueueType, "memory"), "events_count": s.QueueEvents,
+			"queue_size_in_bytes": s.QueueBytes, "max_queue_size_in_bytes": s.QueueMaxBytes},
 	}
 	if p.dlq != nil {
 		var lastErr any

@@ -7,7 +7,7 @@
 # per-repetition ratio to syslog-ng.
 set -eu
 REPS=${1:-3}; shift || true
-SECTIONS=${*:-"w1 w2 w3 w4"}
+SECTIONS=${*:-"w1 w2 w3 w4 w5"}
 has() { [[ " $SECTIONS " == *" $1 "* ]]; }
 D=/tmp/perf-anchors; H=$D/harness; OUT=$D/results-ours.jsonl
 R="python3 $H/runpeer.py --quiet-wait ${QUIET_WAIT:-90} --results $OUT"
@@ -63,6 +63,15 @@ for rep in $(seq 1 $REPS); do
   $R --name pipeline --workload W4 --events $N --done lines:$D/out/w4-ours.json:$N --timeout 300 \
      --note "redis list input (loss-free, batch 500) -> json_lines file" -- env W4_OUT=$D/out/w4-ours.json $D/bin/pipeline run -f $repo/examples/bench/w4.hcl --log.level warn
   rcli del q1 >/dev/null
+ fi
+ if has w5; then
+  sed "s#\`OUTFILE\`#$D/out/w5-sng.json#" $H/syslog-ng/w5.conf > $D/run/sng-w5.conf; rm -f $D/out/w5-sng.json
+  $R --name syslog-ng-3.38 --workload W5 --events $N --bytes $BYTES --load "$D/bin/tcpsend -addr 127.0.0.1:5514 -conns 1 -in $IN" --load-port 5514 \
+     --done lines:$D/out/w5-sng.json:$N --timeout 300 --note "network() tcp 1 conn -> RFC3164 parse -> format-json file" -- $H/sng.sh $D/run/sng-w5.conf
+  rm -f $D/out/w5-ours.json
+  $R --name pipeline --workload W5 --events $N --bytes $BYTES --load "$D/bin/tcpsend -addr 127.0.0.1:5517 -conns 1 -in $IN" --load-port 5517 \
+     --done lines:$D/out/w5-ours.json:$N --timeout 300 --note "syslog input, tcp 1 conn -> Logstash fields -> json_lines file" \
+     -- env W5_OUT=$D/out/w5-ours.json W5_PORT=5517 $D/bin/pipeline run -f $repo/examples/bench/w5.hcl --log.level warn
  fi
 done
 python3 $H/summarize.py $OUT

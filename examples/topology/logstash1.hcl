@@ -9,7 +9,9 @@ input "redis" {
 }
 
 output "elasticsearch" {
-  hosts    = ["http://127.0.0.1:9200"]
+  # https: the deployment wrote http:// with ssl = true, which Logstash
+  # refuses (see as-deployed/logstash1.conf and the README).
+  hosts    = ["https://127.0.0.1:9200"]
   index    = "from-redis-%{+YYYY.MM.dd}"
   user     = ""
   password = ""

@@ -27,9 +27,14 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/inputs/generator"
 	_ "github.com/pipelined/pipeline/plugins/inputs/redis"
 	_ "github.com/pipelined/pipeline/plugins/inputs/stdin"
+	_ "github.com/pipelined/pipeline/plugins/inputs/syslog"
+	_ "github.com/pipelined/pipeline/plugins/inputs/tcp"
+	_ "github.com/pipelined/pipeline/plugins/inputs/udp"
 
 	// Outputs.
+	_ "github.com/pipelined/pipeline/plugins/outputs/elasticsearch"
 	_ "github.com/pipelined/pipeline/plugins/outputs/file"
+	_ "github.com/pipelined/pipeline/plugins/outputs/immudb"
 	_ "github.com/pipelined/pipeline/plugins/outputs/null"
 	_ "github.com/pipelined/pipeline/plugins/outputs/redis"
 	_ "github.com/pipelined/pipeline/plugins/outputs/stdout"

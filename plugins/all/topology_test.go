@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -490,3 +491,135 @@ func TestIndexerCrashLosesNothing(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// TestTopologyShipperRedisRestart stops redis-server for 5 s while a go-lumber
+// client streams into beats → two redis lists: the client's sends block (the
+// beats ACK waits for both lists) instead of failing, and once Redis is back
+// every event is in both lists (at least once; the count of duplicates is
+// logged).
+func TestTopologyShipperRedisRestart(t *testing.T) {
+	const batches, per = 100, 500
+	const n = batches * per
+	// The append-only file keeps what Redis acknowledged across the restart.
+	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "everysec")
+	rc := topoRedis(t, srv)
+	port := topoFreePort(t)
+	keys := []string{"redis-queue-elastic", "redis-queue-immudb"}
+	src := fmt.Sprintf(`
+input "beats" {
+  host = "127.0.0.1"
+  port = %d
+}
+output "redis" {
+  host      = "127.0.0.1:%d"
+  key       = %q
+  data_type = "list"
+  timeout   = 1
+}
+output "redis" {
+  host      = "127.0.0.1:%d"
+  key       = %q
+  data_type = "list"
+  timeout   = 1
+}
+`, port, srv.Port(), keys[0], srv.Port(), keys[1])
+	stop := topoRun(t, "shipper.hcl", src, 1)
+
+	var c *lumberclient.SyncClient
+	var err error
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err = lumberclient.SyncDial(fmt.Sprintf("127.0.0.1:%d", port), lumberclient.Timeout(60*time.Second))
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dial beats: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	defer c.Close()
+
+	type result struct {
+		longest time.Duration
+		err     error
+	}
+	sent := make(chan result, 1)
+	var progress atomic.Int64
+	go func() {
+		var r result
+		for b := 0; b < batches; b++ {
+			evs := make([]interface{}, per)
+			for j := range evs {
+				i := b*per + j
+				evs[j] = map[string]interface{}{"message": fmt.Sprintf("m-%d", i), "seq": i}
+			}
+			start := time.Now()
+			acked, err := c.Send(evs)
+			r.longest = max(r.longest, time.Since(start))
+			if err == nil && acked != per {
+				err = fmt.Errorf("batch %d: %d acked; want %d", b, acked, per)
+			}
+			if err != nil {
+				r.err = fmt.Errorf("batch %d: %w", b, err)
+				break
+			}
+			progress.Add(1)
+			time.Sleep(20 * time.Millisecond) // a steady stream, not one burst
+		}
+		sent <- r
+	}()
+	topoWait(t, 30*time.Second, func() string { return fmt.Sprintf("%d batches sent", progress.Load()) },
+		func() bool { return progress.Load() >= batches/4 })
+	srv.Stop()
+	stoppedAt := progress.Load()
+	time.Sleep(5 * time.Second)
+	during := progress.Load() - stoppedAt
+	srv.Restart()
+	var r result
+	select {
+	case r = <-sent:
+	case <-time.After(90 * time.Second):
+		t.Fatalf("the client did not finish within 90 s of the restart (%d batches acked)", progress.Load())
+	}
+	if r.err != nil {
+		t.Fatalf("the beats client saw an error instead of back-pressure: %v", r.err)
+	}
+	// A batch or two may be acked as Redis stops; then the ACKs must wait.
+	if during > 2 {
+		t.Errorf("%d batches acked while Redis was down; want the client held back", during)
+	}
+	if r.longest < 4*time.Second {
+		t.Errorf("longest send took %v; want the client blocked while Redis was down", r.longest)
+	}
+	rc = topoRedis(t, srv)
+	topoWait(t, 30*time.Second, func() string {
+		return fmt.Sprintf("lists hold %d and %d; want ≥ %d", topoLLen(t, rc, keys[0]), topoLLen(t, rc, keys[1]), n)
+	}, func() bool { return topoLLen(t, rc, keys[0]) >= n && topoLLen(t, rc, keys[1]) >= n })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		seen := map[int]int{}
+		for _, s := range rc.LRange(context.Background(), k, 0, -1).Val() {
+			var doc struct {
+				Seq *int `json:"seq"`
+			}
+			if err := json.Unmarshal([]byte(s), &doc); err != nil || doc.Seq == nil {
+				t.Fatalf("%s: bad element %q: %v", k, s, err)
+			}
+			seen[*doc.Seq]++
+		}
+		dups := 0
+		for i := 0; i < n; i++ {
+			if seen[i] == 0 {
+				t.Fatalf("%s: event %d lost", k, i)
+			}
+			dups += seen[i] - 1
+		}
+		if len(seen) != n {
+			t.Fatalf("%s: %d distinct events; want %d", k, len(seen), n)
+		}
+		t.Logf("%s: %d events, %d duplicates; longest client send %v", k, n, dups, r.longest.Round(time.Millisecond))
+	}
+}

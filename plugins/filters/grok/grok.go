@@ -15,22 +15,29 @@
 // (?<field>…) is a raw named group; its field is stored too. Matching is
 // unanchored, and ^ and $ match at line ends, as in Logstash's Onigmo.
 //
-// The pattern library is Logstash's legacy (non-ECS) core set, as shipped by
-// github.com/vjeantet/grok (USERNAME … COMBINEDAPACHELOG, HTTPD_ERRORLOG,
-// TIMESTAMP_ISO8601, SYSLOGBASE, …), plus Logstash's linux-syslog names
-// SYSLOGBASE2, SYSLOGLINE, SYSLOG5424LINE (and its parts), CRON_ACTION and
-// CRONLOG. pattern_definitions adds to it or overrides it. Constructs Go's
-// regexp engine cannot run (look-around, backreferences, atomic groups,
-// possessive quantifiers) are a configuration error naming the pattern.
+// The pattern library is Logstash's own (logstash-patterns-core, built into
+// the binary): with ecs_compatibility "disabled" its legacy set (clientip,
+// verb, logsource, …), with "v1" or "v8" (the default, as in Logstash 8) its
+// ECS set ([source][address], [http][request][method], [host][hostname], …).
+// Every pattern of both sets compiles. patterns_dir files and
+// pattern_definitions add to it or override it.
 //
-// Patterns are expanded and matched here, not with vjeantet/grok's Parse: its
-// map-building API allocates per event, it silently matches nothing for
-// [a][b] capture names, it races when patterns are compiled concurrently, and
-// it has no list of patterns per field. Every pattern is expanded once, when
-// the pipeline is built, into one Go regexp whose groups map to prepared
-// field references; matching uses regexp.FindStringSubmatchIndex. The pattern
-// definitions themselves come from vjeantet/grok's library, read at start-up;
-// TestSameAsVjeantet checks that we extract what vjeantet/grok extracts.
+// Patterns are matched by Go's RE2 engine (linear time) wherever that gives
+// Onigmo's answer. Look-around, atomic groups and backreferences, which RE2
+// lacks, run on a backtracking engine (github.com/dlclark/regexp2), bounded
+// by timeout_millis; a relaxed RE2 form of such a pattern still rejects
+// non-matching lines and, when the removed constructs are checked to hold,
+// gives the answer alone, so the backtracking engine runs only when a check
+// fails. Possessive quantifiers, conditionals and absent operators are a
+// configuration error naming the pattern.
+//
+// Patterns are expanded and matched here, not with github.com/vjeantet/grok
+// (which the tests still use as a reference): its map-building API allocates
+// per event, it silently matches nothing for [a][b] capture names, it races
+// when patterns are compiled concurrently, it has no list of patterns per
+// field, and its library is a rewritten subset of Logstash's. Every pattern
+// is expanded once, when the pipeline is built, into one regexp whose groups
+// map to prepared field references.
 //
 // Semantics follow logstash-filter-grok: the fields of match are tried in
 // order (source order), and each field's patterns in order; break_on_match
@@ -48,10 +55,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"regexp"
+	"regexp/syntax"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/dlclark/regexp2"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -59,6 +73,7 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/plugins/internal/ecs"
 )
 
 func init() { engine.RegisterFilter("grok", New) }
@@ -92,6 +107,28 @@ type Options struct {
 	// Target, if set, is the field under which captures are stored
 	// (target = "parsed" stores %{WORD:w} as [parsed][w]).
 	Target string `hcl:"target,optional"`
+	// PatternsDir lists directories (or files) of pattern files to read, as
+	// Logstash's patterns_dir: each line "NAME definition". They add to or
+	// override the library; pattern_definitions overrides them.
+	PatternsDir []string `hcl:"patterns_dir,optional"`
+	// PatternsFilesGlob selects the files read in each patterns_dir directory.
+	PatternsFilesGlob string `hcl:"patterns_files_glob,optional"`
+	// ECSCompatibility selects the pattern library: "disabled" is Logstash's
+	// legacy set (fields such as clientip, verb, response), "v1" and "v8" its
+	// ECS set (fields such as [source][address], [http][request][method]).
+	ECSCompatibility string `hcl:"ecs_compatibility,optional"`
+	// TimeoutMillis bounds the matching of a pattern that needs the
+	// backtracking engine (one using look-around, atomic groups or
+	// backreferences); 0 disables the bound. Patterns run by Go's RE2 engine
+	// take time linear in the line and are not interrupted.
+	TimeoutMillis int `hcl:"timeout_millis,optional"`
+	// TimeoutScope is "pattern" (each pattern attempt gets timeout_millis) or
+	// "event" (all attempts of one event share it; an attempt that starts
+	// with budget left may still run for up to timeout_millis).
+	TimeoutScope string `hcl:"timeout_scope,optional"`
+	// TagOnTimeout is the tag added when matching is cut off by the timeout;
+	// the event is then not tagged with tag_on_failure.
+	TagOnTimeout string `hcl:"tag_on_timeout,optional"`
 }
 
 // Defaults sets Logstash's defaults.
@@ -99,6 +136,11 @@ func (o *Options) Defaults() {
 	o.BreakOnMatch = true
 	o.NamedCapturesOnly = true
 	o.TagOnFailure = []string{"_grokparsefailure"}
+	o.PatternsFilesGlob = "*"
+	o.ECSCompatibility = ecs.Default
+	o.TimeoutMillis = 30000
+	o.TimeoutScope = "pattern"
+	o.TagOnTimeout = "_groktimeout"
 }
 
 // Validate decodes match and compiles every pattern.
@@ -239,8 +281,18 @@ type capture struct {
 
 // compiled is one pattern of one field.
 type compiled struct {
-	re       *regexp.Regexp
-	captures []capture
+	// re is the pattern for Go's RE2 engine: exact when bt is nil, else the
+	// relaxed form (see onig.go), nil when even that cannot be written.
+	re *regexp.Regexp
+	// tr holds the checks that make a relaxed match exact; verifiable is
+	// false when some construct cannot be checked, and every relaxed match
+	// then goes to bt.
+	tr         *translation
+	verifiable bool
+	bt         *regexp2.Regexp
+	btGroups   []int // regexp2 group number of each capture
+	captures   []capture
+	name       string // the pattern as written, for logs
 }
 
 // source is one entry of match, compiled.
@@ -254,6 +306,60 @@ type config struct {
 	breakOnMatch bool
 	keepEmpty    bool
 	tags         []string
+	timeout      time.Duration // 0: none
+	eventScope   bool
+	timeoutTag   string
+}
+
+// library returns the pattern definitions in effect: the library chosen by
+// ecs_compatibility, then patterns_dir, then pattern_definitions.
+func (o *Options) library() (map[string]string, error) {
+	if err := ecs.Validate(o.ECSCompatibility); err != nil {
+		return nil, err
+	}
+	lib := legacyLibrary
+	if ecs.Enabled(o.ECSCompatibility) {
+		lib = ecsLibrary
+	}
+	defs := make(map[string]string, len(lib)+len(o.PatternDefinitions))
+	for k, v := range lib {
+		defs[k] = v
+	}
+	glob := o.PatternsFilesGlob
+	if glob == "" {
+		glob = "*"
+	}
+	if _, err := filepath.Match(glob, ""); err != nil {
+		return nil, &engine.FieldError{Field: "patterns_files_glob", Err: err}
+	}
+	for _, dir := range o.PatternsDir {
+		files := []string{dir}
+		if st, err := os.Stat(dir); err != nil {
+			return nil, &engine.FieldError{Field: "patterns_dir", Err: err}
+		} else if st.IsDir() {
+			files, _ = filepath.Glob(filepath.Join(dir, glob))
+			sort.Strings(files)
+		}
+		for _, f := range files {
+			if st, err := os.Stat(f); err != nil || st.IsDir() {
+				continue
+			}
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return nil, &engine.FieldError{Field: "patterns_dir", Err: err}
+			}
+			if err := parsePatternFile(string(b), defs); err != nil {
+				return nil, &engine.FieldError{Field: "patterns_dir", Err: fmt.Errorf("%s: %w", f, err)}
+			}
+		}
+	}
+	for k, v := range o.PatternDefinitions {
+		if !validName(k) {
+			return nil, &engine.FieldError{Field: "pattern_definitions", Err: fmt.Errorf("%q is not a pattern name (letters, digits and _)", k)}
+		}
+		defs[k] = strings.TrimRight(v, "\r\n") // Logstash chomps
+	}
+	return defs, nil
 }
 
 func (o *Options) compile() (*config, error) {
@@ -261,18 +367,15 @@ func (o *Options) compile() (*config, error) {
 	if err != nil {
 		return nil, err
 	}
-	defs := make(map[string]string, len(legacyPatterns)+len(syslogPatterns)+len(o.PatternDefinitions))
-	for k, v := range legacyPatterns {
-		defs[k] = v
+	defs, err := o.library()
+	if err != nil {
+		return nil, err
 	}
-	for k, v := range syslogPatterns {
-		defs[k] = v
+	if o.TimeoutMillis < 0 {
+		return nil, &engine.FieldError{Field: "timeout_millis", Err: errors.New("must be 0 (no timeout) or more")}
 	}
-	for k, v := range o.PatternDefinitions {
-		if !validName(k) {
-			return nil, &engine.FieldError{Field: "pattern_definitions", Err: fmt.Errorf("%q is not a pattern name (letters, digits and _)", k)}
-		}
-		defs[k] = strings.TrimRight(v, "\r\n") // Logstash chomps
+	if o.TimeoutScope != "pattern" && o.TimeoutScope != "event" {
+		return nil, &engine.FieldError{Field: "timeout_scope", Err: fmt.Errorf(`want "pattern" or "event"; got %q`, o.TimeoutScope)}
 	}
 	overwrite := make(map[string]bool, len(o.Overwrite))
 	for _, s := range o.Overwrite {
@@ -285,14 +388,15 @@ func (o *Options) compile() (*config, error) {
 			return nil, &engine.FieldError{Field: "target", Err: err}
 		}
 	}
-	c := &config{breakOnMatch: o.BreakOnMatch, keepEmpty: o.KeepEmptyCaptures, tags: o.TagOnFailure}
+	c := &config{breakOnMatch: o.BreakOnMatch, keepEmpty: o.KeepEmptyCaptures, tags: o.TagOnFailure,
+		timeout: time.Duration(o.TimeoutMillis) * time.Millisecond, eventScope: o.TimeoutScope == "event", timeoutTag: o.TagOnTimeout}
 	for _, en := range entries {
 		s := source{}
 		if s.ref, err = event.ParseRef(en.field); err != nil {
 			return nil, &engine.FieldError{Field: "match", Err: fmt.Errorf("field %q: %w", en.field, err)}
 		}
 		for _, p := range en.patterns {
-			cp, err := compilePattern(p, defs, o.NamedCapturesOnly, target, overwrite)
+			cp, err := compilePattern(p, defs, o.NamedCapturesOnly, target, overwrite, c.timeout)
 			if err != nil {
 				return nil, &engine.FieldError{Field: "match", Err: fmt.Errorf("pattern %q: %w", p, err)}
 			}
@@ -339,6 +443,7 @@ type expander struct {
 	groups    []groupInfo
 	stack     []string
 	used      map[string]int // pattern name → deepest nesting level seen
+	equiv     bool           // use the RE2 equivalents of library definitions
 }
 
 // refRE matches %{NAME}, %{NAME:field} and %{NAME:field:type}, as jls-grok's
@@ -351,6 +456,17 @@ func (x *expander) expand(p string) (string, error) {
 		c := p[i]
 		switch {
 		case c == '\\' && i+1 < len(p):
+			if strings.HasPrefix(p[i:], `\k<`) {
+				// A backreference by name: to the generated name of the
+				// first group so named.
+				if end := strings.IndexByte(p[i:], '>'); end > 0 {
+					if k := x.groupIndex(p[i+3 : i+end]); k >= 0 {
+						fmt.Fprintf(&b, `\k<_g%d>`, k)
+						i += end + 1
+						continue
+					}
+				}
+			}
 			b.WriteString(p[i : i+2])
 			i += 2
 			continue
@@ -368,6 +484,9 @@ func (x *expander) expand(p string) (string, error) {
 			}
 			i += m[1]
 			def, ok := x.defs[name]
+			if x.equiv {
+				def = re2Equivalent(name, def)
+			}
 			if !ok {
 				return "", fmt.Errorf("unknown pattern %%{%s}", name)
 			}
@@ -430,26 +549,36 @@ func (x *expander) expand(p string) (string, error) {
 	return b.String(), nil
 }
 
+// groupIndex is the index of the first group capturing into field, -1 if none.
+func (x *expander) groupIndex(field string) int {
+	for k, g := range x.groups {
+		if g.field == field {
+			return k
+		}
+	}
+	return -1
+}
+
 // compilePattern expands and compiles one pattern.
-func compilePattern(p string, defs map[string]string, namedOnly bool, target string, overwrite map[string]bool) (compiled, error) {
-	x := &expander{defs: defs, namedOnly: namedOnly, used: map[string]int{}}
+func compilePattern(p string, defs map[string]string, namedOnly bool, target string, overwrite map[string]bool, timeout time.Duration) (compiled, error) {
+	x := &expander{defs: defs, namedOnly: namedOnly, used: map[string]int{}, equiv: true}
 	expr, err := x.expand(p)
 	if err != nil {
 		return compiled{}, err
 	}
-	// Onigmo, Logstash's engine, always lets ^ and $ match at line ends.
-	re, err := regexp.Compile("(?m)" + expr)
+	// The same expansion with the definitions as written, for the
+	// backtracking engine; the groups are the same (equivalents capture
+	// nothing).
+	orig := &expander{defs: defs, namedOnly: namedOnly, used: map[string]int{}}
+	exprBT, err := orig.expand(p)
+	if err != nil {
+		return compiled{}, err
+	}
+	c, err := compileExpr(expr, exprBT, timeout)
 	if err != nil {
 		return compiled{}, blame(err, x.used, defs)
 	}
-	// Group index of each generated name.
-	index := make([]int, len(x.groups))
-	for i, n := range re.SubexpNames() {
-		if strings.HasPrefix(n, "_g") {
-			k, _ := strconv.Atoi(n[2:])
-			index[k] = i
-		}
-	}
+	c.name = p
 	// jls-grok yields captures name by name (in order of first appearance),
 	// each name's groups in order.
 	order := make([]int, len(x.groups))
@@ -463,7 +592,6 @@ func compilePattern(p string, defs map[string]string, namedOnly bool, target str
 	sort.SliceStable(order, func(a, b int) bool {
 		return first[x.groups[order[a]].field] < first[x.groups[order[b]].field]
 	})
-	c := compiled{re: re}
 	for _, k := range order {
 		g := x.groups[k]
 		name := g.field
@@ -474,61 +602,152 @@ func compilePattern(p string, defs map[string]string, namedOnly bool, target str
 		if err != nil {
 			return compiled{}, fmt.Errorf("capture name %q: %w", g.field, err)
 		}
-		c.captures = append(c.captures, capture{group: index[k], ref: ref, conv: g.conv, overwrite: overwrite[g.field]})
+		gname := fmt.Sprintf("_g%d", k)
+		cp := capture{group: -1, ref: ref, conv: g.conv, overwrite: overwrite[g.field]}
+		if c.re != nil {
+			cp.group = c.re.SubexpIndex(gname)
+		}
+		c.captures = append(c.captures, cp)
+		if c.bt != nil {
+			c.btGroups = append(c.btGroups, c.bt.GroupNumberFromName(gname))
+		}
+	}
+	if c.re != nil && c.verifiable {
+		for _, cp := range c.captures {
+			if cp.group < 0 {
+				// A capture inside a removed look-around: only the
+				// backtracking engine has it.
+				c.verifiable = false
+			}
+		}
 	}
 	return c, nil
 }
 
-// blame names the library or user pattern whose own definition Go's regexp
-// refuses: the most deeply nested one that fails alone.
+// compileExpr compiles an expanded pattern for RE2, and, when it needs them,
+// for the backtracking engine with its relaxed RE2 prefilter.
+func compileExpr(expr, exprBT string, timeout time.Duration) (compiled, error) {
+	tr, err := translate(expr, false)
+	if err != nil {
+		return compiled{}, err
+	}
+	// Onigmo, Logstash's engine, always lets ^ and $ match at line ends.
+	re, reErr := regexp.Compile("(?m)" + tr.re2)
+	var se *syntax.Error
+	if errors.As(reErr, &se) && se.Code == syntax.ErrInvalidRepeatSize {
+		if tr, err = translate(expr, true); err != nil {
+			return compiled{}, err
+		}
+		re, reErr = regexp.Compile("(?m)" + tr.re2)
+	}
+	if tr.net == "" {
+		if reErr != nil {
+			return compiled{}, reErr
+		}
+		return compiled{re: re}, nil
+	}
+	net := tr.net
+	if exprBT != expr {
+		trBT, err := translate(exprBT, false)
+		if err != nil {
+			return compiled{}, err
+		}
+		net = trBT.netAll
+	}
+	bt, err := regexp2.Compile(net, regexp2.Multiline)
+	if err != nil {
+		return compiled{}, fmt.Errorf("the backtracking engine refuses it: %w", err)
+	}
+	if timeout > 0 {
+		bt.MatchTimeout = timeout
+	}
+	c := compiled{bt: bt, tr: tr}
+	if reErr == nil {
+		c.re = re
+		c.verifiable = tr.verifiable && tr.compileChecks(re)
+	}
+	return c, nil
+}
+
+// blame names the library or user pattern whose own definition cannot be
+// compiled: the most deeply nested one that fails alone.
 func blame(err error, used map[string]int, defs map[string]string) error {
 	best, depth := "", -1
 	for name, d := range used {
-		x := &expander{defs: defs, namedOnly: true, used: map[string]int{}}
+		x := &expander{defs: defs, namedOnly: true, used: map[string]int{}, equiv: true}
 		e, xerr := x.expand(defs[name])
 		if xerr != nil {
 			continue
 		}
-		if _, cerr := regexp.Compile(e); cerr != nil && (d > depth || d == depth && name < best) {
+		orig := &expander{defs: defs, namedOnly: true, used: map[string]int{}}
+		eBT, _ := orig.expand(defs[name])
+		if _, cerr := compileExpr(e, eBT, 0); cerr != nil && (d > depth || d == depth && name < best) {
 			best, depth = name, d
 		}
 	}
 	if best != "" {
-		return fmt.Errorf("pattern %%{%s} cannot be compiled by Go's regexp (RE2: no look-around, backreferences, atomic groups or possessive quantifiers): %w", best, err)
+		return fmt.Errorf("pattern %%{%s} cannot be compiled: %w", best, err)
 	}
-	return fmt.Errorf("cannot be compiled by Go's regexp (RE2: no look-around, backreferences, atomic groups or possessive quantifiers): %w", err)
+	return fmt.Errorf("cannot be compiled: %w", err)
 }
 
 // Filter is the grok filter.
-type Filter struct{ c *config }
+type Filter struct {
+	c   *config
+	log *slog.Logger
+}
 
 var _ engine.Filter = (*Filter)(nil)
 
 // New compiles every pattern. It must run on one goroutine (the engine builds
 // pipelines that way); Filter is then safe for concurrent use.
-func New(o Options, _ engine.Resources) (*Filter, error) {
+func New(o Options, r engine.Resources) (*Filter, error) {
 	c, err := o.compile()
 	if err != nil {
 		return nil, err
 	}
-	return &Filter{c: c}, nil
+	return &Filter{c: c, log: r.Logger}, nil
 }
 
-var errNoMatch = errors.New("grok: no pattern matched")
+var (
+	errNoMatch = errors.New("grok: no pattern matched")
+	errTimeout = errors.New("grok: matching timed out")
+)
+
+// matchState is the per-event state of one Filter call.
+type matchState struct {
+	deadline time.Time // event scope only
+	timedOut bool
+}
 
 // Filter matches the fields of e and stores the captures.
 func (f *Filter) Filter(_ context.Context, e *event.Event, out []*event.Event) ([]*event.Event, error) {
 	matched := false
+	var st matchState
+	if f.c.eventScope && f.c.timeout > 0 {
+		st.deadline = time.Now().Add(f.c.timeout)
+	}
 	for i := range f.c.sources {
 		s := &f.c.sources[i]
 		v, _ := e.Get(s.ref)
 		ok := false
 		if arr, isArr := v.([]any); isArr {
 			for _, el := range arr {
-				ok = f.matchValue(s, toString(el), e) || ok
+				ok = f.matchValue(s, toString(el), e, &st) || ok
+				if st.timedOut {
+					break
+				}
 			}
 		} else {
-			ok = f.matchValue(s, toString(v), e)
+			ok = f.matchValue(s, toString(v), e, &st)
+		}
+		if st.timedOut {
+			// As Logstash: the timeout ends grok for this event, with
+			// tag_on_timeout instead of tag_on_failure.
+			if f.c.timeoutTag != "" {
+				e.AddTag(f.c.timeoutTag)
+			}
+			return append(out, e), errTimeout
 		}
 		if ok {
 			matched = true
@@ -561,30 +780,57 @@ func toString(v any) string {
 	return string(event.AppendJavaString(nil, v))
 }
 
-func (f *Filter) matchValue(s *source, in string, e *event.Event) bool {
+func (f *Filter) matchValue(s *source, in string, e *event.Event, st *matchState) bool {
 	matched := false
 	for i := range s.patterns {
 		p := &s.patterns[i]
-		m := p.re.FindStringSubmatchIndex(in)
-		if m == nil {
-			continue
+		var m []int
+		var bm *regexp2.Match
+		if p.re != nil {
+			m = p.re.FindStringSubmatchIndex(in)
+			if m == nil {
+				continue // no relaxed match: no match (see onig.go)
+			}
+		}
+		if p.bt != nil && !(p.verifiable && p.tr.verify(in, m)) {
+			if !st.deadline.IsZero() && !time.Now().Before(st.deadline) {
+				st.timedOut = true
+				return matched
+			}
+			var err error
+			bm, err = p.bt.FindStringMatch(in)
+			if err != nil {
+				st.timedOut = true
+				if f.log != nil {
+					f.log.Warn("grok: timeout matching a pattern", "pattern", p.name, "value_length", len(in), "timeout", f.c.timeout)
+				}
+				return matched
+			}
+			if bm == nil {
+				continue
+			}
 		}
 		matched = true
 		for j := range p.captures {
 			c := &p.captures[j]
 			var val any
-			lo, hi := m[2*c.group], m[2*c.group+1]
-			if lo >= 0 {
-				val = in[lo:hi]
-			}
-			switch c.conv {
-			case convInt:
-				if lo >= 0 {
-					val = rubyToI(in[lo:hi])
+			var text string
+			present := false
+			if bm != nil {
+				if g := bm.GroupByNumber(p.btGroups[j]); g != nil && len(g.Captures) > 0 {
+					text, present = g.String(), true
 				}
-			case convFloat:
-				if lo >= 0 {
-					val = rubyToF(in[lo:hi])
+			} else if lo, hi := m[2*c.group], m[2*c.group+1]; lo >= 0 {
+				text, present = in[lo:hi], true
+			}
+			if present {
+				switch c.conv {
+				case convInt:
+					val = rubyToI(text)
+				case convFloat:
+					val = rubyToF(text)
+				default:
+					val = text
 				}
 			}
 			f.handle(e, c, val)

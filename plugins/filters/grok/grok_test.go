@@ -3,10 +3,12 @@ package grok
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
@@ -24,40 +26,57 @@ func hclOpts(s string) string { return strings.ReplaceAll(s, "%{", "%%{") }
 
 func shipped() map[string]string {
 	all := map[string]string{}
-	for k, v := range legacyPatterns {
-		all[k] = v
-	}
-	for k, v := range syslogPatterns {
-		if _, dup := all[k]; dup {
-			panic("duplicate pattern " + k)
-		}
+	for k, v := range legacyLibrary {
 		all[k] = v
 	}
 	return all
 }
 
-// Every pattern of the shipped library expands and compiles, with and without
-// named_captures_only, and every capture name is a valid field reference.
+// Every pattern of both shipped libraries expands and compiles, with and
+// without named_captures_only; every capture name is a valid field
+// reference. A pattern that needs the backtracking engine must have a
+// relaxed RE2 prefilter unless it uses a backreference, and the list of
+// patterns that need it is pinned, so a silent change in translation shows.
 func TestLibraryCompiles(t *testing.T) {
-	all := shipped()
-	if n := len(legacyPatterns); n != 77 {
-		t.Errorf("%d legacy patterns; vjeantet/grok v1.0.1 has 77", n)
-	}
-	names := make([]string, 0, len(all))
-	for k := range all {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		for _, namedOnly := range []bool{true, false} {
-			c, err := compilePattern("%{"+name+"}", all, namedOnly, "", nil)
-			if err != nil {
-				t.Errorf("%%{%s} (named_captures_only %v): %v", name, namedOnly, err)
-				continue
+	for _, lib := range []struct {
+		name string
+		defs map[string]string
+		min  int
+	}{{"legacy", legacyLibrary, 300}, {"ecs-v1", ecsLibrary, 340}} {
+		if len(lib.defs) < lib.min {
+			t.Errorf("%s: %d patterns; want at least %d", lib.name, len(lib.defs), lib.min)
+		}
+		names := make([]string, 0, len(lib.defs))
+		for k := range lib.defs {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		var bt, unverified []string
+		for _, name := range names {
+			for _, namedOnly := range []bool{true, false} {
+				c, err := compilePattern("%{"+name+"}", lib.defs, namedOnly, "", nil, 0)
+				if err != nil {
+					t.Errorf("%s: %%{%s} (named_captures_only %v): %v", lib.name, name, namedOnly, err)
+					continue
+				}
+				if !namedOnly && len(c.captures) == 0 {
+					t.Errorf("%s: %%{%s}: no capture with named_captures_only false", lib.name, name)
+				}
+				if c.re == nil {
+					t.Errorf("%s: %%{%s}: no RE2 prefilter", lib.name, name)
+				}
+				if namedOnly && c.bt != nil {
+					bt = append(bt, name)
+					if !c.verifiable {
+						unverified = append(unverified, name)
+					}
+				}
 			}
-			if !namedOnly && len(c.captures) == 0 {
-				t.Errorf("%%{%s}: no capture with named_captures_only false", name)
-			}
+		}
+		t.Logf("%s: %d patterns, %d need backtracking, %d of them on every match: %v", lib.name, len(names), len(bt), len(unverified), unverified)
+		for _, n := range unverified {
+			c, _ := compilePattern("%{"+n+"}", lib.defs, true, "", nil, 0)
+			t.Logf("  %s: %v", n, c.tr.why)
 		}
 	}
 }
@@ -82,7 +101,7 @@ func TestSyslogPatterns(t *testing.T) {
 		{"^%{CRONLOG}$", "Nov 24 10:00:01 host CRON[123]: root CMD", nil},
 	}
 	for _, tc := range tests {
-		f := newFilter(t, `match = { message = "`+strings.ReplaceAll(tc.pattern, `\`, `\\`)+`" }`+"\noverwrite = [\"message\"]")
+		f := newFilter(t, `match = { message = "`+strings.ReplaceAll(tc.pattern, `\`, `\\`)+`" }`+"\noverwrite = [\"message\"]\necs_compatibility = \"disabled\"")
 		e := event.NewMessage(tc.line)
 		_, err := f.Filter(context.Background(), e, nil)
 		if tc.want == nil {
@@ -130,16 +149,20 @@ func TestRubyConversions(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	bad := map[string]string{
-		`tag_on_failure = []`:                         "match",
-		`match = {}`:                                  "match",
-		`match = "message"`:                           "match",
-		`match = ["message"]`:                         "match",
-		`match = { message = [] }`:                    "match",
-		`match = { message = "%{NOPE}" }`:             "match",
-		`match = { message = "(?<x>a)\\1" }`:          "match",
-		`match = { message = "%{SYSLOGPAMSESSION}" }`: "match",
-		`match = { "[bad" = "x" }`:                    "match",
-		"match = { m = \"x\" }\ntarget = \"[a\"":      "target",
+		`tag_on_failure = []`:                                              "match",
+		`match = {}`:                                                       "match",
+		`match = "message"`:                                                "match",
+		`match = ["message"]`:                                              "match",
+		`match = { message = [] }`:                                         "match",
+		`match = { message = "%{NOPE}" }`:                                  "match",
+		`match = { message = "a++" }`:                                      "match",
+		`match = { message = "(?~x)" }`:                                    "match",
+		"match = { m = \"x\" }\necs_compatibility = \"v2\"":                "ecs_compatibility",
+		"match = { m = \"x\" }\ntimeout_scope = \"x\"":                     "timeout_scope",
+		"match = { m = \"x\" }\ntimeout_millis = -1":                       "timeout_millis",
+		"match = { m = \"x\" }\npatterns_dir = [\"/nonexistent\"]":         "patterns_dir",
+		`match = { "[bad" = "x" }`:                                         "match",
+		"match = { m = \"x\" }\ntarget = \"[a\"":                           "target",
 		"match = { m = \"x\" }\npattern_definitions = { \"a-b\" = \"x\" }": "pattern_definitions",
 	}
 	for src, field := range bad {
@@ -153,7 +176,7 @@ func TestValidate(t *testing.T) {
 
 // A pattern Go's regexp refuses is blamed on the innermost pattern name.
 func TestBlame(t *testing.T) {
-	o := plugintest.NewOptions[Options](t, hclOpts("match = { message = \"%{OUTER}\" }\npattern_definitions = { OUTER = \"%{WORD} %{INNER}\", INNER = \"a(?=b)\" }"))
+	o := plugintest.NewOptions[Options](t, hclOpts("match = { message = \"%{OUTER}\" }\npattern_definitions = { OUTER = \"%{WORD} %{INNER}\", INNER = \"a*+\" }"))
 	err := o.Validate()
 	if err == nil || !strings.Contains(err.Error(), "pattern %{INNER} cannot be compiled") {
 		t.Errorf("Validate = %v; want it to blame %%{INNER}", err)
@@ -216,25 +239,41 @@ func BenchmarkSyslogNoMatch(b *testing.B) { benchFilter(b, syslogOpts, nonMatchL
 
 func BenchmarkSyslogNoMatchPriority(b *testing.B) { benchFilter(b, syslogOpts, badLine, true) }
 
-// FuzzGrok: arbitrary lines against the syslog pattern never panic, and a
-// match always stores a priority.
+// FuzzGrok: arbitrary lines against the syslog pattern and
+// COMBINEDAPACHELOG, in legacy and ECS mode, never panic; every event comes
+// back, tagged when nothing matched, and a syslog match stores a priority.
 func FuzzGrok(f *testing.F) {
-	flt := newFilter(f, syslogOpts+"\nbreak_on_match = false\nkeep_empty_captures = true")
-	for _, s := range []string{syslogLine, nonMatchLine, badLine, "", "<1>", "<1>Jan  1 00:00:00 h p: m", "<1>2026-01-01T00:00:00Z h p[1]: m\n<2>x", "\xff<9>"} {
+	var filters []*Filter
+	for _, mode := range []string{"disabled", "v8"} {
+		filters = append(filters,
+			newFilter(f, syslogOpts+"\nbreak_on_match = false\nkeep_empty_captures = true\necs_compatibility = \""+mode+"\""),
+			newFilter(f, `match = { message = "%{COMBINEDAPACHELOG}" }`+"\necs_compatibility = \""+mode+"\"\ntimeout_millis = 2000"))
+	}
+	for _, s := range []string{syslogLine, nonMatchLine, badLine, apacheLine, "", "<1>", "<1>Jan  1 00:00:00 h p: m", "<1>2026-01-01T00:00:00Z h p[1]: m\n<2>x", "\xff<9>",
+		`::1 - a@b.c [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 - "\"" "-"`, `1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "-" 400 0 "-" "-"`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, line string) {
-		e := event.NewMessage(line)
-		out, err := flt.Filter(context.Background(), e, nil)
-		if len(out) != 1 || out[0] != e {
-			t.Fatalf("Filter returned %v", out)
-		}
-		if err == nil {
-			if _, ok := e.Get(event.MustRef("priority")); !ok {
-				t.Fatalf("matched %q without a priority", line)
+		for i, flt := range filters {
+			e := event.NewMessage(line)
+			out, err := flt.Filter(context.Background(), e, nil)
+			if len(out) != 1 || out[0] != e {
+				t.Fatalf("Filter returned %v", out)
 			}
-		} else if !e.HasTag("_grokparsefailure") {
-			t.Fatalf("failed on %q without the tag", line)
+			switch {
+			case err == nil && i%2 == 0:
+				if _, ok := e.Get(event.MustRef("priority")); !ok {
+					t.Fatalf("matched %q without a priority", line)
+				}
+			case errors.Is(err, errNoMatch):
+				if !e.HasTag("_grokparsefailure") {
+					t.Fatalf("failed on %q without the tag", line)
+				}
+			case errors.Is(err, errTimeout):
+				if !e.HasTag("_groktimeout") {
+					t.Fatalf("timed out on %q without the tag", line)
+				}
+			}
 		}
 	})
 }
@@ -252,12 +291,14 @@ func FuzzPattern(f *testing.F) {
 		f.Add(s, "x")
 	}
 	f.Fuzz(func(t *testing.T, pattern, def string) {
+		watchdog := time.AfterFunc(10*time.Second, func() { panic(fmt.Sprintf("FuzzPattern stuck on %q, %q", pattern, def)) })
+		defer watchdog.Stop()
 		defs := shipped()
 		defs["SELF"] = "%{SELF}"
 		defs["USERDEF"] = def
 		for _, namedOnly := range []bool{true, false} {
-			c, err := compilePattern(pattern, defs, namedOnly, "[t]", map[string]bool{"w": true})
-			if err == nil {
+			c, err := compilePattern(pattern, defs, namedOnly, "[t]", map[string]bool{"w": true}, time.Second)
+			if err == nil && c.re != nil {
 				c.re.FindStringSubmatchIndex(pattern)
 			}
 		}

@@ -1,59 +1,117 @@
 package grok
 
 import (
+	"bufio"
+	"embed"
 	"fmt"
-	"reflect"
-
-	vjgrok "github.com/vjeantet/grok"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
 )
 
-// legacyPatterns are the core grok patterns (Logstash's legacy, non-ECS
-// names) as github.com/vjeantet/grok ships them. That module keeps its pattern
-// map unexported, so it is read from a fresh vjeantet Grok value, which holds
-// each definition as written (rawPattern), by reflection. Reflection reads
-// without modifying; TestLibraryCompiles fails if a new version of the
-// library moves the map.
-var legacyPatterns = loadVjeantetPatterns()
+// The pattern library is Logstash's own, logstash-patterns-core, vendored
+// under patterns/ (see patterns/NOTICE): patterns/legacy for
+// ecs_compatibility "disabled", patterns/ecs-v1 for "v1" and "v8".
+//
+//go:embed patterns/legacy patterns/ecs-v1
+var patternFS embed.FS
 
-func loadVjeantetPatterns() map[string]string {
-	g, err := vjgrok.New()
+var (
+	legacyLibrary = mustLoadLibrary("patterns/legacy")
+	ecsLibrary    = mustLoadLibrary("patterns/ecs-v1")
+)
+
+func mustLoadLibrary(dir string) map[string]string {
+	entries, err := fs.ReadDir(patternFS, dir)
 	if err != nil {
-		panic(fmt.Sprintf("grok: vjeantet/grok: %v", err))
+		panic(fmt.Sprintf("grok: pattern library %s: %v", dir, err))
 	}
-	raw := reflect.ValueOf(g).Elem().FieldByName("rawPattern")
-	if !raw.IsValid() || raw.Kind() != reflect.Map {
-		return map[string]string{}
+	lib := map[string]string{}
+	// Logstash reads the files of a directory in sorted order; a name
+	// defined twice keeps the last definition.
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		names = append(names, e.Name())
 	}
-	out := make(map[string]string, raw.Len())
-	iter := raw.MapRange()
-	for iter.Next() {
-		out[iter.Key().String()] = iter.Value().String()
+	sort.Strings(names)
+	for _, n := range names {
+		b, err := patternFS.ReadFile(path.Join(dir, n))
+		if err != nil {
+			panic(err)
+		}
+		if err := parsePatternFile(string(b), lib); err != nil {
+			panic(fmt.Sprintf("grok: %s/%s: %v", dir, n, err))
+		}
 	}
-	return out
+	// An upstream typo, a capture named "[source][user][name?]", which is
+	// no field reference (later upstream releases correct it).
+	const typo = "%{DATA:[source][user][name?]}"
+	for name, def := range lib {
+		lib[name] = strings.ReplaceAll(def, typo, "%{DATA:[source][user][name]}")
+	}
+	return lib
 }
 
-// syslogPatterns are Logstash's linux-syslog pattern names that the core set
-// above lacks. They are written here from the descriptions in Logstash's
-// pattern documentation (legacy mode), not taken from a pattern file:
-//
-//   - SYSLOGBASE2: a BSD syslog header whose timestamp may also be ISO8601
-//     (captured as timestamp8601), with an optional facility, the host
-//     (logsource) and an optional "program[pid]:" part;
-//   - SYSLOGLINE: SYSLOGBASE2, a space, and the rest as message;
-//   - SYSLOG5424PRI, SYSLOG5424SD, SYSLOG5424PRINTASCII, SYSLOG5424BASE and
-//     SYSLOG5424LINE: RFC 5424 lines, with the syslog5424_* field names;
-//   - CRON_ACTION, CRONLOG: cron's "(user) ACTION (command)" lines.
-//
-// SYSLOGPAMSESSION is not provided: Logstash's definition needs look-ahead,
-// which Go's RE2 engine cannot run.
-var syslogPatterns = map[string]string{
-	"SYSLOGBASE2":          `(?:%{SYSLOGTIMESTAMP:timestamp}|%{TIMESTAMP_ISO8601:timestamp8601}) (?:%{SYSLOGFACILITY} )?%{SYSLOGHOST:logsource}+(?: %{SYSLOGPROG}:|)`,
-	"SYSLOGLINE":           `%{SYSLOGBASE2} %{GREEDYDATA:message}`,
-	"SYSLOG5424PRINTASCII": `[!-~]+`,
-	"SYSLOG5424PRI":        `<%{NONNEGINT:syslog5424_pri}>`,
-	"SYSLOG5424SD":         `\[%{DATA}\]+`,
-	"SYSLOG5424BASE":       `%{SYSLOG5424PRI}%{NONNEGINT:syslog5424_ver} +(?:%{TIMESTAMP_ISO8601:syslog5424_ts}|-) +(?:%{HOSTNAME:syslog5424_host}|-) +(-|%{SYSLOG5424PRINTASCII:syslog5424_app}) +(-|%{SYSLOG5424PRINTASCII:syslog5424_proc}) +(-|%{SYSLOG5424PRINTASCII:syslog5424_msgid}) +(?:%{SYSLOG5424SD:syslog5424_sd}|-|)`,
-	"SYSLOG5424LINE":       `%{SYSLOG5424BASE} +%{GREEDYDATA:syslog5424_msg}`,
-	"CRON_ACTION":          `[A-Z ]+`,
-	"CRONLOG":              `%{SYSLOGBASE} \(%{USER:user}\) %{CRON_ACTION:action} \(%{DATA:message}\)`,
+// parsePatternFile reads a grok pattern file as jls-grok does: one
+// "NAME definition" per line, the name and definition separated by
+// whitespace; blank lines and lines starting with # are skipped.
+func parsePatternFile(text string, into map[string]string) error {
+	sc := bufio.NewScanner(strings.NewReader(text))
+	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimRight(sc.Text(), "\r")
+		trimmed := strings.TrimLeft(line, " \t")
+		if trimmed == "" || trimmed[0] == '#' {
+			continue
+		}
+		i := strings.IndexAny(trimmed, " \t")
+		if i < 0 {
+			return fmt.Errorf("line %d: %q has a name but no definition", n, line)
+		}
+		name, def := trimmed[:i], strings.TrimLeft(trimmed[i:], " \t")
+		if !validName(name) {
+			return fmt.Errorf("line %d: %q is not a pattern name (letters, digits and _)", n, name)
+		}
+		into[name] = def
+	}
+	return sc.Err()
+}
+
+// equivalents are rewrites of library definitions into forms RE2 runs, used
+// for the RE2 side only (the backtracking engine gets the original, whose
+// atomic groups keep it from backtracking exponentially), each matching
+// exactly what the original matches under Onigmo (the argument is
+// beside each; TestEquivalents compares both on generated input). A rewrite
+// applies only to the definition text it was written for, so a changed
+// library or a user's own definition of the name is left alone.
+var equivalents = map[string]struct{ from, to string }{
+	// An atomic group whose body is capture-free and has one length can
+	// match in one way only, so atomicity changes nothing.
+	"YEAR": {`(?>\d\d){1,2}`, `(?:\d\d){1,2}`},
+	// Each quoted alternative is prefix-free (it ends at the first unescaped
+	// closing quote) and capture-free, so at any position it matches at most
+	// one span in one way: the atomic groups change nothing. The inner
+	// atomic (?>\\.|[^\\"]+)+ accepts the same strings as the plain loop (a
+	// run of ordinary characters split differently is the same text). The
+	// zero-width look-behind moves out of the atomic group unchanged.
+	"QUOTEDSTRING": {
+		"(?>(?<!\\\\)(?>\"(?>\\\\.|[^\\\\\"]+)+\"|\"\"|(?>'(?>\\\\.|[^\\\\']+)+')|''|(?>`(?>\\\\.|[^\\\\`]+)+`)|``))",
+		"(?<!\\\\)(?:\"(?:\\\\.|[^\\\\\"]+)+\"|\"\"|'(?:\\\\.|[^\\\\']+)+'|''|`(?:\\\\.|[^\\\\`]+)+`|``)",
+	},
+}
+
+// vacuousTimePrefix is the look-ahead TIME and HAPROXYTIME start with. It
+// asserts the next two characters are not "<" and a digit; the next character
+// is HOUR's first, a digit, never "<", so it always holds.
+const vacuousTimePrefix = `(?!<[0-9])%{HOUR`
+
+func re2Equivalent(name, def string) string {
+	if e, ok := equivalents[name]; ok && def == e.from {
+		return e.to
+	}
+	if (name == "TIME" || name == "HAPROXYTIME") && strings.HasPrefix(def, vacuousTimePrefix) {
+		return def[len(`(?!<[0-9])`):]
+	}
+	return def
 }

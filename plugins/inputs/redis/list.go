@@ -11,7 +11,6 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/pipelined/pipeline/engine"
-	"github.com/pipelined/pipeline/engine/event"
 )
 
 // The processing list pk has a state hash "<pk>:state" with the fields e
@@ -346,6 +345,28 @@ func (in *Input) runList(ctx context.Context, emit engine.EmitFunc, pk string) e
 		failures++
 	}
 
+	// Moving and decoding overlap: while one goroutine decodes and emits a
+	// batch, the next is already being moved by Redis. At most one batch waits
+	// in between, in the processing list, so a crash loses nothing more.
+	type moved struct {
+		elems []string
+		ack   engine.AckFunc
+	}
+	batches := make(chan moved) // unbuffered: the mover holds at most one batch
+	var emitErr error
+	emitted := make(chan struct{})
+	go func() {
+		defer close(emitted)
+		for m := range batches {
+			if emitErr != nil {
+				continue // the pipeline is gone: these stay in the processing list
+			}
+			if err := in.emitTracked(emit, m.elems, m.ack); err != nil {
+				emitErr = err
+				stopLoop()
+			}
+		}
+	}()
 	failures = 0
 	needSync := false
 	for loopCtx.Err() == nil {
@@ -361,10 +382,7 @@ func (in *Input) runList(ctx context.Context, emit engine.EmitFunc, pk string) e
 			}
 			needSync = false
 			if len(extra) > 0 {
-				if err := in.emitTracked(emit, extra, ack); err != nil {
-					aborted = true
-					return err
-				}
+				batches <- moved{extra, ack}
 			}
 		}
 		elems, err := in.move(loopCtx, c, pk, l.token)
@@ -386,10 +404,13 @@ func (in *Input) runList(ctx context.Context, emit engine.EmitFunc, pk string) e
 		if len(elems) == 0 {
 			continue
 		}
-		if err := in.emitElems(emit, t, elems); err != nil {
-			aborted = true
-			return err
-		}
+		batches <- moved{elems, t.add(len(elems))}
+	}
+	close(batches)
+	<-emitted
+	if emitErr != nil {
+		aborted = true
+		return emitErr
 	}
 	if lost.Load() {
 		t.disable()
@@ -430,7 +451,7 @@ func (in *Input) emitElems(emit engine.EmitFunc, t *tracker, elems []string) err
 
 // emitTracked decodes and emits elements whose Ack is ack.
 func (in *Input) emitTracked(emit engine.EmitFunc, elems []string, ack engine.AckFunc) error {
-	evs := in.decode(elems, make([]*event.Event, 0, len(elems)))
+	evs := in.decodeBatch(elems)
 	if len(evs) == 0 { // only blank or null elements: nothing to deliver
 		ack(nil)
 		return nil

@@ -238,3 +238,28 @@ func (s *Server) CPU() (time.Duration, error) {
 	}
 	return time.Duration(total * float64(time.Second)), nil
 }
+
+// TLS is a redis-server that also listens with TLS.
+type TLS struct {
+	*Server
+	// TLSAddr is the TLS listener's "127.0.0.1:port".
+	TLSAddr string
+}
+
+// StartTLS starts a redis-server with a TLS port next to its plain one (which
+// tests and Stop use for PING), with the server certificate certFile/keyFile;
+// clients must present a certificate signed by caFile when clientAuth is set.
+func StartTLS(t testing.TB, caFile, certFile, keyFile string, clientAuth bool, extra ...string) *TLS {
+	t.Helper()
+	port, err := freePort()
+	if err != nil {
+		t.Fatalf("redistest: free port: %v", err)
+	}
+	auth := "no"
+	if clientAuth {
+		auth = "yes"
+	}
+	args := append([]string{"--tls-port", strconv.Itoa(port), "--tls-cert-file", certFile, "--tls-key-file", keyFile,
+		"--tls-ca-cert-file", caFile, "--tls-auth-clients", auth}, extra...)
+	return &TLS{Server: Start(t, args...), TLSAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
+}

@@ -31,16 +31,20 @@ package file
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pipelined/pipeline/engine"
@@ -178,6 +182,7 @@ type Output struct {
 	batch   map[string]*file // files already looked up in this Write
 	touched []*file          // files written to in this Write, in order
 	failed  int              // events sent to the failure file in this Write
+	par     []*chunk         // encodeParallel's buffers, reused
 }
 
 // file is one open output file.
@@ -272,6 +277,16 @@ func (o *Output) Write(_ context.Context, events []*event.Event) error {
 	clear(o.batch)
 	o.touched = o.touched[:0]
 	o.failed = 0
+	if !o.dynamic && !o.overwrite && len(events) >= 2*minEncodeChunk && runtime.GOMAXPROCS(0) > 1 {
+		f, err := o.fileFor(o.fixed)
+		if err != nil {
+			return o.abort(err)
+		}
+		if err := o.encodeParallel(f, events); err != nil {
+			return o.abort(fmt.Errorf("file: write %s: %w", f.path, err))
+		}
+		events = nil // written
+	}
 	for _, e := range events {
 		f, err := o.fileFor(o.eventPath(e))
 		if err != nil {
@@ -313,6 +328,61 @@ func (o *Output) Write(_ context.Context, events []*event.Event) error {
 	}
 	o.closeStale(time.Now())
 	return nil
+}
+
+// minEncodeChunk is the fewest events worth encoding on a goroutine of their own.
+const minEncodeChunk = 128
+
+// encodeParallel encodes events in chunks on several goroutines, each into a
+// buffer of its own, and writes the buffers to f in order. Encoding is most of
+// this output's CPU, and the output is the one stage of a pipeline that must
+// run alone to keep order.
+func (o *Output) encodeParallel(f *file, events []*event.Event) error {
+	parts := min(runtime.GOMAXPROCS(0), len(events)/minEncodeChunk)
+	for len(o.par) < parts {
+		c := &chunk{}
+		c.enc = o.codec.NewEncoder(&c.buf)
+		o.par = append(o.par, c)
+	}
+	size := (len(events) + parts - 1) / parts
+	var wg sync.WaitGroup
+	for i, c := range o.par[:parts] {
+		lo, hi := i*size, min((i+1)*size, len(events))
+		wg.Go(func() {
+			c.buf.Reset()
+			c.err = nil
+			for _, e := range events[lo:hi] {
+				if c.err = c.enc.Encode(e); c.err != nil {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var w io.Writer = f.bw
+	if f.gz != nil {
+		w = f.gz
+	}
+	for _, c := range o.par[:parts] {
+		if c.err != nil {
+			return c.err
+		}
+		if _, err := w.Write(c.buf.Bytes()); err != nil {
+			return err
+		}
+		if c.buf.Cap() > 4<<20 { // one huge batch must not pin its memory
+			c.buf = bytes.Buffer{}
+			c.enc = o.codec.NewEncoder(&c.buf)
+		}
+	}
+	return nil
+}
+
+// chunk is one goroutine's share of encodeParallel.
+type chunk struct {
+	buf bytes.Buffer
+	enc engine.Encoder
+	err error
 }
 
 // eventPath renders the event's file path; a path leaving the file root, or a

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -372,4 +373,50 @@ func BenchmarkWrite(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/event")
+}
+
+// TestBigBatchesKeepOrder: batches big enough to be encoded in parallel
+// chunks are written whole and in order, plain and gzipped, across Writes of
+// several sizes (including uneven chunk splits).
+func TestBigBatchesKeepOrder(t *testing.T) {
+	for _, gz := range []bool{false, true} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "out.log")
+		opts := "path = " + hcl(path)
+		if gz {
+			opts += "\ngzip = true"
+		}
+		o := newOutput(t, opts)
+		var want strings.Builder
+		n := 0
+		for _, size := range []int{1000, 257, 3, 2048} {
+			evs := make([]*event.Event, size)
+			for i := range evs {
+				m := strconv.Itoa(n)
+				n++
+				evs[i] = ev(t, `{"message":"`+m+`"}`)
+				want.WriteString(line(m))
+			}
+			if err := o.Write(ctx, evs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := read(t, path)
+		if gz {
+			var b strings.Builder
+			f, _ := os.Open(path)
+			zr, err := gzip.NewReader(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.Copy(&b, zr); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			got = b.String()
+		}
+		if got != want.String() {
+			t.Fatalf("gzip=%v: file differs from the events in order (%d vs %d bytes)", gz, len(got), want.Len())
+		}
+	}
 }

@@ -39,12 +39,16 @@
 // password is never logged nor put into errors. A PUBLISH to a channel without
 // subscribers succeeds: the message is gone, as in Redis.
 //
-// TLS (ssl_enabled and the certificate options) is not supported yet.
+// With ssl_enabled the connection uses TLS: the server's certificate is checked
+// against ssl_certificate_authorities (or the system roots) and the host name
+// dialled, unless ssl_verification_mode is "none"; ssl_certificate and ssl_key
+// are presented to servers that require client certificates.
 package redis
 
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -59,6 +63,7 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/plugins/internal/tlsclient"
 )
 
 func init() {
@@ -117,6 +122,33 @@ type Options struct {
 	ShuffleHosts bool `hcl:"shuffle_hosts,optional"`
 	// Timeout is the connect and request timeout, in seconds.
 	Timeout int `hcl:"timeout,optional"`
+	// SSLEnabled connects with TLS.
+	SSLEnabled bool `hcl:"ssl_enabled,optional"`
+	// SSLCertificateAuthorities are PEM files of the CAs that sign the
+	// server's certificate; empty means the system's.
+	SSLCertificateAuthorities []string `hcl:"ssl_certificate_authorities,optional"`
+	// SSLCertificate is the client certificate (PEM) for servers that require
+	// one (tls-auth-clients); it needs ssl_key.
+	SSLCertificate string `hcl:"ssl_certificate,optional"`
+	// SSLKey is the private key (PEM) of ssl_certificate.
+	SSLKey string `hcl:"ssl_key,optional"`
+	// SSLVerificationMode is "full" (check the server's certificate and host
+	// name) or "none" (trust any server: for tests only).
+	SSLVerificationMode string `hcl:"ssl_verification_mode,optional"`
+	// SSLSupportedProtocols are the allowed TLS versions among "TLSv1.1",
+	// "TLSv1.2" and "TLSv1.3".
+	SSLSupportedProtocols []string `hcl:"ssl_supported_protocols,optional"`
+}
+
+func (o *Options) tlsSettings() tlsclient.Settings {
+	return tlsclient.Settings{
+		Enabled:                o.SSLEnabled,
+		CertificateAuthorities: o.SSLCertificateAuthorities,
+		Certificate:            o.SSLCertificate,
+		Key:                    o.SSLKey,
+		VerificationMode:       o.SSLVerificationMode,
+		SupportedProtocols:     o.SSLSupportedProtocols,
+	}
 }
 
 // Defaults sets Logstash's defaults.
@@ -129,6 +161,8 @@ func (o *Options) Defaults() {
 	o.ReconnectInterval = 1
 	o.ShuffleHosts = true
 	o.Timeout = 5
+	o.SSLVerificationMode = "full"
+	o.SSLSupportedProtocols = []string{"TLSv1.2", "TLSv1.3"}
 }
 
 // Validate checks the options.
@@ -168,7 +202,7 @@ func (o *Options) Validate() error {
 	if o.Timeout < 1 {
 		return &engine.FieldError{Field: "timeout", Err: errors.New("must be at least 1")}
 	}
-	return nil
+	return o.tlsSettings().Validate()
 }
 
 // parseHosts turns the host option into "host:port" addresses.
@@ -226,6 +260,7 @@ type Output struct {
 	channel   bool
 	shuffle   bool
 	timeout   time.Duration
+	tls       *tls.Config // nil: plain TCP
 	threshold int64
 	interval  time.Duration
 	log       *slog.Logger
@@ -278,6 +313,10 @@ func New(o Options, r engine.Resources) (*Output, error) {
 	if tmpl.IsConstant() {
 		out.fixedKey = o.Key
 	}
+	var err error
+	if out.tls, err = o.tlsSettings().Config(""); err != nil {
+		return nil, err
+	}
 	if out.log == nil {
 		out.log = slog.New(slog.DiscardHandler)
 	}
@@ -297,6 +336,7 @@ func (o *Output) Connect(ctx context.Context) error {
 		addr := o.addrs[(start+i)%len(o.addrs)]
 		c := goredis.NewClient(&goredis.Options{
 			Addr:                  addr,
+			TLSConfig:             tlsclient.ForHost(o.tls, addr),
 			DB:                    o.db,
 			Password:              o.password,
 			Protocol:              2,
@@ -340,9 +380,9 @@ func (o *Output) describe(addr, key string, err error) error {
 	case goredis.HasErrorPrefix(err, "WRONGTYPE"):
 		return fmt.Errorf("%s: the key holds a value that is not a list; delete or rename it, or change key: %w", where, err)
 	case isConnError(err):
-		return fmt.Errorf("%s: %w: %w", where, engine.ErrNotConnected, err)
+		return fmt.Errorf("%s: %w: %w", where, engine.ErrNotConnected, tlsclient.Explain(err))
 	}
-	return fmt.Errorf("%s: %w", where, err)
+	return fmt.Errorf("%s: %w", where, tlsclient.Explain(err))
 }
 
 // isConnError reports whether err is a connection failure rather than an

@@ -22,6 +22,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/inputs/generator"
 	"github.com/pipelined/pipeline/plugins/internal/plugintest"
 	"github.com/pipelined/pipeline/plugins/internal/redistest"
+	"github.com/pipelined/pipeline/plugins/internal/testpki"
 )
 
 func jsonCodec(t testing.TB) engine.Codec {
@@ -516,4 +517,40 @@ output "redis" "out" {
 		t.Fatalf("%d distinct events; want %d", len(seen), n)
 	}
 	t.Logf("%d elements for %d events: %d duplicates", len(got), n, len(got)-n)
+}
+
+// TestTLS talks to a real redis-server over TLS with client certificates: the
+// right CA and certificate deliver; a wrong CA or a missing client certificate
+// is a clear connection error.
+func TestTLS(t *testing.T) {
+	ca := testpki.NewCA(t, "redis CA")
+	srvPair := ca.Server("redis")
+	cli := ca.Client("shipper")
+	other := testpki.NewCA(t, "other CA")
+	srv := redistest.StartTLS(t, ca.File, srvPair.CertFile, srvPair.KeyFile, true)
+	base := fmt.Sprintf("host = %q\nkey = \"q\"\ndata_type = \"list\"\nssl_enabled = true\n", srv.TLSAddr)
+	build := func(opts string) *Output {
+		o := plugintest.MustNew(t, New, base+opts, engine.Resources{Codec: jsonCodec(t), Logger: slog.New(slog.DiscardHandler)})
+		t.Cleanup(func() { _ = o.Close(context.Background()) })
+		return o
+	}
+	good := build(fmt.Sprintf("ssl_certificate_authorities = [%q]\nssl_certificate = %q\nssl_key = %q\n", ca.File, cli.CertFile, cli.KeyFile))
+	connect(t, good)
+	if err := good.Write(context.Background(), events(5, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if got := lrange(t, client(t, srv.Server), "q"); len(got) != 5 || decode(t, got[4])["message"] != "m4" {
+		t.Fatalf("list = %q; want 5 events", got)
+	}
+	for _, tc := range []struct{ name, opts, want string }{
+		{"wrong CA", fmt.Sprintf("ssl_certificate_authorities = [%q]\nssl_certificate = %q\nssl_key = %q\n", other.File, cli.CertFile, cli.KeyFile), "ssl_certificate_authorities"},
+		{"no client certificate", fmt.Sprintf("ssl_certificate_authorities = [%q]\n", ca.File), srv.TLSAddr},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := build(tc.opts).Connect(ctx)
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Connect = %v; want an error mentioning %q", tc.name, err, tc.want)
+		}
+	}
 }

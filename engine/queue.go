@@ -1,0 +1,183 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/engine/internal/ack"
+	"github.com/pipelined/pipeline/engine/pq"
+)
+
+// QueueSettings choose the queue between a pipeline's inputs and its filters,
+// as Logstash's queue.* settings.
+type QueueSettings struct {
+	// Type is "memory" (the default: a bounded channel; an input's
+	// acknowledgement waits for the outputs) or "persisted" (events are written
+	// to a file under Path before the input's acknowledgement, and removed when
+	// the outputs acknowledge them; a restart reads what is left).
+	Type string
+	// Path is the directory of the persisted queue (Logstash's
+	// path.queue/<pipeline id>).
+	Path string
+	// MaxBytes bounds the persisted queue (default 1 GiB): inputs wait while
+	// it holds more.
+	MaxBytes int64
+	// CheckpointWrites is how many events may be written between two fsyncs
+	// (default 1024); 1 fsyncs every write before the input's acknowledgement.
+	CheckpointWrites int
+	// Drain makes a pipeline stopped by a signal deliver everything in the
+	// persisted queue before exiting; by default what is left waits on disk
+	// for the next start.
+	Drain bool
+}
+
+// DefaultQueueMaxBytes is queue.max_bytes's default, as in Logstash.
+const DefaultQueueMaxBytes = 1 << 30
+
+func (q QueueSettings) persisted() bool { return q.Type == "persisted" }
+
+func (q QueueSettings) validate() error {
+	switch q.Type {
+	case "", "memory":
+		return nil
+	case "persisted":
+		if q.Path == "" {
+			return errors.New("queue.type persisted needs path.queue")
+		}
+		return nil
+	}
+	return fmt.Errorf("queue.type %q: want memory or persisted", q.Type)
+}
+
+// openQueue opens the persisted queue of a pipeline about to run.
+func (p *Pipeline) openQueue() error {
+	s := p.settings.Queue
+	if !s.persisted() {
+		return nil
+	}
+	maxBytes := s.MaxBytes
+	if maxBytes <= 0 {
+		maxBytes = DefaultQueueMaxBytes
+	}
+	q, err := pq.Open(pq.Options{Dir: filepath.Clean(s.Path), MaxBytes: maxBytes,
+		Sync: s.CheckpointWrites == 1, SyncEvery: s.CheckpointWrites})
+	if err != nil {
+		return err
+	}
+	if n, b := q.Len(); n > 0 {
+		p.log.Warn("persisted queue holds events from a previous run; they are processed first", "events", n, "bytes", b, "path", s.Path)
+	}
+	p.pq = q
+	p.pqView.Store(q)
+	return nil
+}
+
+// QueueLen returns the events and bytes in the persisted queue (read or not,
+// not yet acknowledged), or zeros with the memory queue.
+func (p *Pipeline) QueueLen() (events, bytes int64) {
+	if p.pq == nil {
+		return 0, 0
+	}
+	return p.pq.Len()
+}
+
+// emitPersisted writes a batch to the persisted queue and then acknowledges it
+// to the input: from then on the queue owns the events.
+func (u *inputUnit) emitPersisted(b Batch) error {
+	p := u.pl
+	recs := make([][]byte, len(b.Events))
+	for i, e := range b.Events {
+		u.decorate(e)
+		recs[i] = appendQueued(nil, e)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stop := context.AfterFunc(p.abortCtx, cancel)
+	defer stop()
+	start := time.Now()
+	if err := p.pq.Append(ctx, recs); err != nil {
+		if p.abortCtx.Err() != nil {
+			return ErrAborted
+		}
+		return err
+	}
+	d := int64(time.Since(start))
+	p.pushNanos.Add(d)
+	u.pushNanos.Add(d)
+	u.out.Add(int64(len(recs)))
+	p.stats.In.Add(int64(len(recs)))
+	if b.Ack != nil {
+		p.stats.AcksFired.Add(1)
+		b.Ack(nil)
+	}
+	return nil
+}
+
+// appendQueued serializes an event with its metadata, for the persisted
+// queue. Times other than @timestamp come back as their ISO 8601 text.
+func appendQueued(dst []byte, e *event.Event) []byte {
+	dst = e.AppendJSON(dst)
+	if m := e.Metadata(); len(m) > 0 {
+		dst = dst[:len(dst)-1]
+		if dst[len(dst)-1] != '{' {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `"@metadata":`...)
+		dst = event.AppendJSONValue(dst, m)
+		dst = append(dst, '}')
+	}
+	return dst
+}
+
+// readQueue feeds the workers from the persisted queue until it is drained
+// (after CloseWrites) or ctx is done. Each chunk is deleted from the queue
+// when its events are acknowledged; a record that no longer parses (the file
+// was damaged) is logged, counted as failed and deleted.
+func (p *Pipeline) readQueue(ctx context.Context) {
+	for {
+		recs, err := p.pq.Read(ctx, p.settings.BatchSize)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && ctx.Err() == nil {
+				p.log.Error("persisted queue read failed", "err", err)
+			}
+			return
+		}
+		seqs := make([]uint64, len(recs))
+		chunk := make([]*event.Event, 0, len(recs))
+		for i, r := range recs {
+			seqs[i] = r.Seq
+			e, err := event.FromJSON(r.Data)
+			if err != nil {
+				p.stats.Failed.Add(1)
+				p.log.Error("persisted queue record unreadable; deleted", "seq", r.Seq, "err", err)
+				continue
+			}
+			chunk = append(chunk, e)
+		}
+		q := p.pq
+		done := func(error) {
+			if err := q.Ack(seqs); err != nil {
+				p.log.Error("persisted queue: cannot delete acknowledged events; they will be processed again after a restart", "err", err)
+			}
+		}
+		if len(chunk) == 0 {
+			done(nil)
+			continue
+		}
+		tr := ack.New(len(chunk), done, &p.stats.AcksFired)
+		for _, e := range chunk {
+			e.SetAcker(tr)
+		}
+		select {
+		case p.queue <- chunk:
+			p.queued.Add(int64(len(chunk)))
+		case <-p.abort:
+			return
+		}
+	}
+}

@@ -1,0 +1,173 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pipelined/pipeline/dsl/ir"
+	"github.com/pipelined/pipeline/engine"
+)
+
+func persisted(dir string, maxBytes int64) engine.QueueSettings {
+	return engine.QueueSettings{Type: "persisted", Path: dir, MaxBytes: maxBytes}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// With the persisted queue an input's batches are acknowledged once on disk,
+// even while the output is blocked; a pipeline stopped by a signal leaves the
+// undelivered events on disk, and the next run delivers them, in order,
+// exactly the ones missing.
+func TestPersistedQueueAcksOnDiskAndReplays(t *testing.T) {
+	dir := t.TempDir()
+	key, c := newControl(t)
+	c.gate = make(chan struct{}) // the output is blocked
+	k := fmt.Sprintf("key = %q\n", key)
+	const batches, size = 10, 50
+	p := &ir.Pipeline{
+		Inputs:  []*ir.Plugin{plugin(t, ir.Input, "test_gen", "gen", k+"batches = 10\nsize = 50\n")},
+		Outputs: []ir.Node{plugin(t, ir.Output, "test_sink", "out", k+"block = true\n")},
+	}
+	pl := build(t, p, engine.Settings{Workers: 1, BatchSize: size, Queue: persisted(dir, 0)})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- pl.Run(ctx) }()
+	waitFor(t, "every batch acknowledged while the output is blocked", func() bool {
+		c.acks.mu.Lock()
+		defer c.acks.mu.Unlock()
+		return len(c.acks.calls) == batches
+	})
+	if n, _ := pl.QueueLen(); n != batches*size {
+		t.Fatalf("queue holds %d events; want %d", n, batches*size)
+	}
+	// The signal: the input has finished, the blocked output holds one batch.
+	cancel()
+	time.Sleep(50 * time.Millisecond)
+	pl.Abort() // the second signal: give up on the blocked batch
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the aborted pipeline did not stop")
+	}
+	checkAcks(t, c, batches)
+	if c.got.Load() != 0 {
+		t.Fatalf("%d events written by a blocked output", c.got.Load())
+	}
+
+	// Next start: an open output, no new events. Everything comes out once.
+	key2, c2 := newControl(t)
+	k2 := fmt.Sprintf("key = %q\n", key2)
+	p2 := &ir.Pipeline{
+		Inputs:  []*ir.Plugin{plugin(t, ir.Input, "test_gen", "gen", k2+"batches = 1\nsize = 1\n")},
+		Outputs: []ir.Node{plugin(t, ir.Output, "test_sink", "out", k2)},
+	}
+	pl2 := build(t, p2, engine.Settings{Workers: 1, BatchSize: size, Queue: persisted(dir, 0)})
+	if err := run(t, pl2, context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := c2.got.Load(); got != batches*size+1 {
+		t.Fatalf("second run delivered %d; want %d (%d replayed + 1 new)", got, batches*size+1, batches*size)
+	}
+	for i := range batches * size {
+		if c2.order[i] != strconv.Itoa(i) {
+			t.Fatalf("replayed event %d is %q", i, c2.order[i])
+		}
+	}
+	if n, _ := pl2.QueueLen(); n != 0 {
+		t.Fatalf("queue holds %d events after a full run", n)
+	}
+}
+
+// A full persisted queue blocks the input (nothing is acknowledged beyond what
+// fits), the file stays bounded, and everything arrives once the output
+// resumes.
+func TestPersistedQueueFullBlocksInput(t *testing.T) {
+	dir := t.TempDir()
+	key, c := newControl(t)
+	c.gate = make(chan struct{})
+	k := fmt.Sprintf("key = %q\n", key)
+	const batches, size = 200, 100
+	const maxBytes = 256 << 10
+	p := &ir.Pipeline{
+		Inputs:  []*ir.Plugin{plugin(t, ir.Input, "test_gen", "gen", k+"batches = 200\nsize = 100\n")},
+		Outputs: []ir.Node{plugin(t, ir.Output, "test_sink", "out", k+"block = true\n")},
+	}
+	pl := build(t, p, engine.Settings{Workers: 1, BatchSize: size, Queue: persisted(dir, maxBytes)})
+	done := make(chan error, 1)
+	go func() { done <- pl.Run(context.Background()) }()
+	// Wait until the input is stuck.
+	var last int64 = -1
+	waitFor(t, "the input to block", func() bool {
+		time.Sleep(100 * time.Millisecond)
+		n := c.acks.issued.Load()
+		stuck := n == last && n > 0
+		last = n
+		return stuck
+	})
+	if last >= batches*size {
+		t.Fatalf("the input emitted all %d events into a %d-byte queue", last, maxBytes)
+	}
+	_, bytes := pl.QueueLen()
+	if bytes > maxBytes+size*200 {
+		t.Fatalf("queue holds %d bytes; max_bytes is %d", bytes, maxBytes)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "queue.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("blocked after %d events; queue %d bytes, file %d bytes", last, bytes, fi.Size())
+	if fi.Size() > 16*maxBytes {
+		t.Errorf("queue file is %d bytes for max_bytes %d", fi.Size(), maxBytes)
+	}
+	close(c.gate)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("pipeline did not finish after the output resumed")
+	}
+	if got := c.got.Load(); got != batches*size {
+		t.Fatalf("delivered %d; want %d", got, batches*size)
+	}
+	checkAcks(t, c, batches)
+	fi, _ = os.Stat(filepath.Join(dir, "queue.db"))
+	if fi.Size() > 16*maxBytes {
+		t.Errorf("queue file grew to %d bytes for max_bytes %d", fi.Size(), maxBytes)
+	}
+}
+
+// A persisted queue without a path is refused when the pipeline is built.
+func TestPersistedQueueNeedsPath(t *testing.T) {
+	key, _ := newControl(t)
+	k := fmt.Sprintf("key = %q\n", key)
+	p := &ir.Pipeline{
+		Name:    "main",
+		Inputs:  []*ir.Plugin{plugin(t, ir.Input, "test_gen", "gen", k)},
+		Outputs: []ir.Node{plugin(t, ir.Output, "test_sink", "out", k)},
+	}
+	_, diags := engine.Build(p, engine.Default, engine.Settings{Queue: engine.QueueSettings{Type: "persisted"}})
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), "path.queue") {
+		t.Fatalf("diags = %v", diags)
+	}
+	_, diags = engine.Build(p, engine.Default, engine.Settings{Queue: engine.QueueSettings{Type: "disk"}})
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), "memory or persisted") {
+		t.Fatalf("diags = %v", diags)
+	}
+}

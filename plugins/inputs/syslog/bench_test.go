@@ -1,0 +1,21 @@
+package syslog
+
+import (
+	"testing"
+	"time"
+)
+
+// BenchmarkParse is the cost of one typical RFC 3164 line into an event.
+func BenchmarkParse(b *testing.B) {
+	o := Options{}
+	o.Defaults()
+	o.Timezone = "UTC"
+	p, _ := NewParser(o)
+	line := []byte("<86>Nov 24 03:26:46 web-07 sshd[28472]: Accepted publickey for deploy from 10.1.2.3 port 51234 ssh2\n")
+	now := time.Now()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(line)))
+	for b.Loop() {
+		p.Event(line, "127.0.0.1", now)
+	}
+}

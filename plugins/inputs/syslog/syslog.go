@@ -1,0 +1,739 @@
+// Package syslog implements the syslog input, like Logstash's (plugin 3.7,
+// ecs_compatibility "disabled"): it listens on one port for TCP and UDP at
+// once (514 by default) and parses each message as RFC 3164 syslog.
+//
+// Framing, as Logstash: a UDP datagram is one message, whatever newlines it
+// holds; on TCP every "\n" ends a message and stays in it (so does a "\r"
+// before it), and bytes after the last "\n" when the client closes are
+// dropped. Like Logstash's plain codec, text that is not valid UTF-8 is
+// replaced by Ruby's inspect escaping of it ("\xFF" for a bad byte, "\n" for
+// a newline, "\"" for a quote…) before it is parsed.
+//
+// Each message becomes an event with message, @timestamp (when it was read),
+// @version and host (the sender's IP address), then is matched against
+// Logstash's grok pattern "<%{POSINT:priority}>%{SYSLOGLINE}" exactly as
+// Logstash runs it: unanchored (text before the first "<" that starts a match
+// is skipped), and with the trailing newline kept in message. On a match the
+// event gets timestamp (or timestamp8601 and a copy in timestamp, for an ISO
+// 8601 timestamp), logsource, program and pid when present, and message (the
+// text after the header); priority, and from it severity (priority & 7) and
+// facility (priority >> 3), as numbers; and, with use_labels, facility_label
+// and severity_label from the label lists (a number beyond a list gets no
+// label). timestamp is parsed with "MMM dd HH:mm:ss", "MMM  d HH:mm:ss",
+// "MMM d HH:mm:ss" or ISO8601 into @timestamp (a date without a year gets the
+// current one, December dates read in January last year's; without a zone it
+// is read in timezone, the machine's zone by default); when none fits the
+// event is tagged "_dateparsefailure". A message that does not match is tagged
+// "_grokparsefailure_sysloginput", keeps its whole text in message, and gets
+// priority 13 (user-level, Notice), as RFC 3164 says (Logstash before 3.7.1
+// gave 0).
+//
+// Quirks kept from Logstash: "<0>" and a PRI with a leading zero do not match
+// (POSINT), nor does a header without a host name ("<13>Nov 24 03:26:46
+// app: x": Logstash takes app as the host, then needs a space); RFC 5424
+// messages do not match the default pattern (enable rfc5424); a timestamp
+// with fractional seconds in the BSD format matches but fails date parsing; a
+// priority above 191 has no facility label; with the optional "<facility.
+// priority>" field after the timestamp, grok makes priority an array, which
+// Logstash then reads as 13.
+//
+// Beyond Logstash, off by default: rfc5424 parses RFC 5424 messages (version,
+// timestamp, host name, app name, process id, message id and structured data
+// into nested fields); octet_counting accepts RFC 6587 octet-counted frames
+// ("LEN SP MSG") on TCP, detected per frame by a leading digit; ssl_enabled
+// serves TCP over TLS (RFC 5425); proxy_protocol reads a PROXY v1 header
+// first on each TCP connection (as Logstash's option).
+//
+// Back-pressure: a TCP connection stops being read while the pipeline is
+// full; UDP datagrams beyond queue_size are dropped and counted (a warning
+// every 10 s at most). Limits: max_connections, max_line_bytes (a longer
+// message is skipped with a warning, the connection goes on), idle_timeout.
+//
+// Only ecs_compatibility "disabled" is supported.
+//
+// Failure semantics: Run returns an error when a port cannot be bound or the
+// pipeline was aborted; a bad connection or datagram is logged and never ends
+// Run. On shutdown, the messages already read are emitted.
+package syslog
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+	_ "time/tzdata" // zones on machines without a tz database
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/plugins/internal/netserver"
+)
+
+func init() { engine.RegisterInput("syslog", New) }
+
+// Logstash's default labels (RFC 3164).
+var (
+	defaultFacilityLabels = []string{"kernel", "user-level", "mail", "system", "security/authorization", "syslogd", "line printer", "network news", "UUCP", "clock", "security/authorization", "FTP", "NTP", "log audit", "log alert", "clock", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"}
+	defaultSeverityLabels = []string{"Emergency", "Alert", "Critical", "Error", "Warning", "Notice", "Informational", "Debug"}
+)
+
+// Tags added on failures.
+const (
+	TagParseFailure = "_grokparsefailure_sysloginput"
+	TagDateFailure  = "_dateparsefailure"
+)
+
+// Options configures the syslog input.
+type Options struct {
+	// Host is the address to listen on.
+	Host string `hcl:"host,optional"`
+	// Port is the TCP and UDP port to listen on (ports below 1024 need
+	// privileges).
+	Port int `hcl:"port,optional"`
+	// ProxyProtocol expects a PROXY protocol v1 header at the start of each
+	// TCP connection; host is then the client address it names.
+	ProxyProtocol bool `hcl:"proxy_protocol,optional"`
+	// UseLabels adds facility_label and severity_label.
+	UseLabels bool `hcl:"use_labels,optional"`
+	// FacilityLabels are the facility names, by number (RFC 3164's by default).
+	FacilityLabels []string `hcl:"facility_labels,optional"`
+	// SeverityLabels are the severity names, by number (RFC 3164's by default).
+	SeverityLabels []string `hcl:"severity_labels,optional"`
+	// Timezone is the zone of timestamps that have none, as an IANA name
+	// ("Europe/Berlin") or an offset ("+02:00"). Default: the machine's zone,
+	// as Logstash uses the JVM's.
+	Timezone string `hcl:"timezone,optional"`
+	// Locale is the language of month names: only English ("en", "en-US",
+	// "en_US") is supported.
+	Locale string `hcl:"locale,optional"`
+	// ECSCompatibility must be "disabled" (the field names above); ECS names
+	// are not supported yet.
+	ECSCompatibility string `hcl:"ecs_compatibility,optional"`
+	// RFC5424 parses RFC 5424 messages ("<PRI>1 TIMESTAMP HOST APP PROCID
+	// MSGID SD MSG") into priority, severity, facility, version, timestamp
+	// (@timestamp from it), logsource, program, pid, msgid, structured_data
+	// (an object of SD-ID objects of parameters) and message (a UTF-8 BOM
+	// removed). Not a Logstash option; messages that are not RFC 5424 are
+	// parsed as by default.
+	RFC5424 bool `hcl:"rfc5424,optional"`
+	// OctetCounting accepts RFC 6587 octet-counted framing on TCP ("LEN SP
+	// MSG", as rsyslog and syslog-ng send with TCP_Framing or syslog()):
+	// a frame that starts with a digit is octet-counted, other frames end at
+	// "\n". Not a Logstash option.
+	OctetCounting bool `hcl:"octet_counting,optional"`
+	// SSLEnabled serves TCP over TLS (RFC 5425); ssl_certificate and ssl_key
+	// are then required. UDP is unaffected. Not a Logstash option.
+	SSLEnabled bool `hcl:"ssl_enabled,optional"`
+	// SSLCertificate is the path of the server certificate (PEM).
+	SSLCertificate string `hcl:"ssl_certificate,optional"`
+	// SSLKey is the path of the certificate's private key (PEM).
+	SSLKey string `hcl:"ssl_key,optional"`
+	// SSLCertificateAuthorities are PEM files of the CAs that client
+	// certificates are verified against.
+	SSLCertificateAuthorities []string `hcl:"ssl_certificate_authorities,optional"`
+	// SSLClientAuthentication is "none", "optional" or "required".
+	SSLClientAuthentication string `hcl:"ssl_client_authentication,optional"`
+	// SSLSupportedProtocols are the TLS versions allowed.
+	SSLSupportedProtocols []string `hcl:"ssl_supported_protocols,optional"`
+	// MaxConnections is the most TCP connections at once; 0: no limit.
+	MaxConnections int `hcl:"max_connections,optional"`
+	// MaxLineBytes is the longest message accepted on TCP; a longer one is
+	// skipped with a warning. 0: no limit.
+	MaxLineBytes int `hcl:"max_line_bytes,optional"`
+	// IdleTimeout closes a TCP connection after this many seconds without
+	// data; 0 keeps idle connections open.
+	IdleTimeout int `hcl:"idle_timeout,optional"`
+	// QueueSize is the number of UDP datagrams held while the pipeline is
+	// busy; beyond it datagrams are dropped and counted.
+	QueueSize int `hcl:"queue_size,optional"`
+	// ReceiveBufferBytes sets the UDP socket's receive buffer (SO_RCVBUF).
+	ReceiveBufferBytes int `hcl:"receive_buffer_bytes,optional"`
+}
+
+// Defaults sets Logstash's defaults and the limits.
+func (o *Options) Defaults() {
+	o.Host = "0.0.0.0"
+	o.Port = 514
+	o.UseLabels = true
+	o.FacilityLabels = append([]string(nil), defaultFacilityLabels...)
+	o.SeverityLabels = append([]string(nil), defaultSeverityLabels...)
+	o.ECSCompatibility = "disabled"
+	o.SSLClientAuthentication = "none"
+	o.SSLSupportedProtocols = []string{"TLSv1.2", "TLSv1.3"}
+	o.MaxConnections = 1000
+	o.MaxLineBytes = 1 << 20
+	o.QueueSize = 2000
+}
+
+// Validate checks the options without reading files.
+func (o *Options) Validate() error {
+	fe := func(f, format string, args ...any) error {
+		return &engine.FieldError{Field: f, Err: fmt.Errorf(format, args...)}
+	}
+	if o.Port < 0 || o.Port > 65535 {
+		return fe("port", "must be between 0 and 65535")
+	}
+	if o.ECSCompatibility != "disabled" {
+		return fe("ecs_compatibility", "only \"disabled\" is supported, not %q", o.ECSCompatibility)
+	}
+	if l := o.Locale; l != "" {
+		lang, _, _ := strings.Cut(strings.ReplaceAll(l, "_", "-"), "-")
+		if !strings.EqualFold(lang, "en") {
+			return fe("locale", "locale %q is not supported: only English (en, en-US, …) month names are", l)
+		}
+	}
+	if o.Timezone != "" {
+		if _, err := event.LoadJodaZone(o.Timezone); err != nil {
+			return fe("timezone", "%v (use an IANA zone name such as \"Europe/Berlin\" or an offset such as \"+02:00\")", err)
+		}
+	}
+	for name, v := range map[string]int{"max_connections": o.MaxConnections, "max_line_bytes": o.MaxLineBytes, "idle_timeout": o.IdleTimeout, "receive_buffer_bytes": o.ReceiveBufferBytes} {
+		if v < 0 {
+			return fe(name, "must not be negative")
+		}
+	}
+	if o.QueueSize < 1 {
+		return fe("queue_size", "must be at least 1")
+	}
+	if o.SSLEnabled {
+		return o.tlsOptions().Validate()
+	}
+	return nil
+}
+
+func (o *Options) tlsOptions() netserver.TLSOptions {
+	return netserver.TLSOptions{
+		Certificate:            o.SSLCertificate,
+		Key:                    o.SSLKey,
+		CertificateAuthorities: o.SSLCertificateAuthorities,
+		ClientAuthentication:   o.SSLClientAuthentication,
+		SupportedProtocols:     o.SSLSupportedProtocols,
+	}
+}
+
+// Input is the syslog input.
+type Input struct {
+	tcp       *netserver.TCP
+	udp       *netserver.UDP
+	parser    *Parser
+	batchSize int
+	proxy     bool
+	octets    bool
+	maxLine   int
+	log       *slog.Logger
+	emit      engine.EmitFunc
+	skipped   atomic.Uint64
+}
+
+var _ engine.Input = (*Input)(nil)
+
+// New builds a syslog input; it loads the TLS files but opens no socket.
+func New(o Options, r engine.Resources) (*Input, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	log := r.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p, err := NewParser(o)
+	if err != nil {
+		return nil, err
+	}
+	in := &Input{
+		parser:    p,
+		batchSize: r.BatchSize,
+		proxy:     o.ProxyProtocol,
+		octets:    o.OctetCounting,
+		maxLine:   o.MaxLineBytes,
+		log:       log,
+	}
+	if in.batchSize <= 0 {
+		in.batchSize = 125
+	}
+	addr := net.JoinHostPort(o.Host, strconv.Itoa(o.Port))
+	in.tcp = &netserver.TCP{
+		Addr: addr, MaxConns: o.MaxConnections, Idle: time.Duration(o.IdleTimeout) * time.Second,
+		Log: log, Name: "syslog", ID: r.ID, Handle: in.handle,
+	}
+	if o.SSLEnabled {
+		cfg, err := o.tlsOptions().Config()
+		if err != nil {
+			return nil, err
+		}
+		in.tcp.TLS = cfg
+	}
+	in.udp = &netserver.UDP{
+		Addr: addr, BufferSize: 65507, ReceiveBufferBytes: o.ReceiveBufferBytes,
+		Workers: 1, QueueSize: o.QueueSize, BatchSize: in.batchSize,
+		Log: log, Name: "syslog", ID: r.ID, Decode: in.decodeDatagram,
+	}
+	return in, nil
+}
+
+// Dropped is the number of UDP datagrams dropped because the queue was full.
+func (in *Input) Dropped() uint64 { return in.udp.Dropped() }
+
+// Run serves TCP and UDP until ctx is cancelled.
+func (in *Input) Run(ctx context.Context, emit engine.EmitFunc) error {
+	in.emit = emit
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// TCP first: with port 0 (tests), UDP then takes the same port.
+	ln, err := net.Listen("tcp", in.tcp.Addr)
+	if err != nil {
+		return fmt.Errorf("syslog: %w", err)
+	}
+	host, _, _ := net.SplitHostPort(in.tcp.Addr)
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	pc, err := net.ListenPacket("udp", net.JoinHostPort(host, port))
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("syslog: %w", err)
+	}
+	errs := make(chan error, 2)
+	go func() { errs <- in.udp.Serve(ctx, pc.(*net.UDPConn), emit) }()
+	go func() { errs <- in.tcp.Serve(ctx, ln) }()
+	var first error
+	for range 2 {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+			cancel() // one side failing (port taken) stops the other
+		}
+	}
+	return first
+}
+
+func (in *Input) decodeDatagram(p []byte, from netip.AddrPort, out []*event.Event) []*event.Event {
+	return append(out, in.parser.Event(p, from.Addr().String(), time.Now()))
+}
+
+// handle reads one TCP connection: messages end at "\n" (kept), or are
+// octet-counted when enabled.
+func (in *Input) handle(c *netserver.Conn) error {
+	r, err := netserver.Lazy(c)
+	if err != nil {
+		if netserver.IsClosed(err) {
+			return nil
+		}
+		return err
+	}
+	br := bufio.NewReaderSize(r, 64<<10)
+	host := c.Peer.Addr().String()
+	if in.proxy {
+		h, err := netserver.ReadProxyV1(br)
+		if err != nil {
+			return err
+		}
+		if !h.Unknown {
+			host = h.Source.Addr().String()
+		}
+	}
+	b := netserver.Batcher{Emit: in.emit, Size: in.batchSize}
+	var acc []byte
+	skipping := false
+	now := time.Now()
+	for {
+		if in.octets && len(acc) == 0 && !skipping {
+			if first, err := br.Peek(1); err == nil && isDigit(first[0]) {
+				frame, err := in.readCounted(br)
+				if err != nil {
+					if ferr := b.Flush(); ferr != nil {
+						return ferr
+					}
+					return err
+				}
+				if frame != nil {
+					if err := b.Add(in.parser.Event(frame, host, now)); err != nil {
+						return err
+					}
+				}
+				if err := in.maybeFlush(&b, br, &now); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		chunk, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			if !skipping {
+				acc = append(acc, chunk...)
+				if in.maxLine > 0 && len(acc) > in.maxLine {
+					skipping, acc = true, acc[:0]
+				}
+			}
+			continue
+		}
+		if err != nil {
+			// The end of the connection: an unterminated message is dropped,
+			// as Logstash does.
+			if ferr := b.Flush(); ferr != nil {
+				return ferr
+			}
+			if len(acc)+len(chunk) > 0 {
+				in.log.Debug("syslog: connection closed in the middle of a message, dropping it", "peer", c.Peer.String(), "bytes", len(acc)+len(chunk))
+			}
+			if netserver.IsClosed(err) {
+				return nil
+			}
+			return err
+		}
+		if skipping {
+			skipping = false
+			in.skipped.Add(1)
+			in.log.Warn("syslog: message longer than max_line_bytes skipped", "peer", c.Peer.String(), "max_line_bytes", in.maxLine)
+			continue
+		}
+		line := chunk
+		if len(acc) > 0 {
+			acc = append(acc, chunk...)
+			line = acc
+		}
+		if in.maxLine > 0 && len(line) > in.maxLine+1 {
+			in.skipped.Add(1)
+			in.log.Warn("syslog: message longer than max_line_bytes skipped", "peer", c.Peer.String(), "max_line_bytes", in.maxLine)
+		} else if err := b.Add(in.parser.Event(line, host, now)); err != nil {
+			return err
+		}
+		acc = acc[:0]
+		if err := in.maybeFlush(&b, br, &now); err != nil {
+			return err
+		}
+	}
+}
+
+// maybeFlush emits the batch when no complete message is buffered (the next
+// read may block), and takes a new read time.
+func (in *Input) maybeFlush(b *netserver.Batcher, br *bufio.Reader, now *time.Time) error {
+	n := br.Buffered()
+	if n > 0 {
+		if p, _ := br.Peek(n); bytes.IndexByte(p, '\n') >= 0 {
+			return nil
+		}
+	}
+	*now = time.Now()
+	return b.Flush()
+}
+
+// readCounted reads one octet-counted frame. It returns nil for a frame
+// skipped for its length.
+func (in *Input) readCounted(br *bufio.Reader) ([]byte, error) {
+	n := 0
+	for digits := 0; ; digits++ {
+		c, err := br.ReadByte()
+		if err != nil {
+			return nil, err
+		}
+		if c == ' ' && digits > 0 {
+			break
+		}
+		if !isDigit(c) || digits >= 9 {
+			return nil, fmt.Errorf("octet counting: bad frame length")
+		}
+		n = n*10 + int(c-'0')
+	}
+	if in.maxLine > 0 && n > in.maxLine {
+		if _, err := br.Discard(n); err != nil {
+			return nil, err
+		}
+		in.skipped.Add(1)
+		in.log.Warn("syslog: octet-counted frame longer than max_line_bytes skipped", "bytes", n, "max_line_bytes", in.maxLine)
+		return nil, nil
+	}
+	frame := make([]byte, n)
+	if _, err := ioReadFull(br, frame); err != nil {
+		return nil, err
+	}
+	return frame, nil
+}
+
+func ioReadFull(br *bufio.Reader, p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := br.Read(p[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// Parser turns raw syslog messages into events; it is safe for concurrent
+// use.
+type Parser struct {
+	loc            *time.Location
+	useLabels      bool
+	facilityLabels []string
+	severityLabels []string
+	rfc5424        bool
+	bsd            []*event.JodaParser
+	now            func() time.Time
+}
+
+// NewParser builds a parser for the options.
+func NewParser(o Options) (*Parser, error) {
+	p := &Parser{
+		loc:            time.Local,
+		useLabels:      o.UseLabels,
+		facilityLabels: o.FacilityLabels,
+		severityLabels: o.SeverityLabels,
+		rfc5424:        o.RFC5424,
+		now:            time.Now,
+		bsd:            []*event.JodaParser{mustJoda("MMM dd HH:mm:ss"), mustJoda("MMM  d HH:mm:ss"), mustJoda("MMM d HH:mm:ss")},
+	}
+	if o.Timezone != "" {
+		loc, err := event.LoadJodaZone(o.Timezone)
+		if err != nil {
+			return nil, &engine.FieldError{Field: "timezone", Err: err}
+		}
+		p.loc = loc
+	}
+	return p, nil
+}
+
+var (
+	refHost          = event.MustRef("host")
+	refPriority      = event.MustRef("priority")
+	refSeverity      = event.MustRef("severity")
+	refFacility      = event.MustRef("facility")
+	refFacilityLabel = event.MustRef("facility_label")
+	refSeverityLabel = event.MustRef("severity_label")
+	refTimestamp     = event.MustRef("timestamp")
+	refTimestamp8601 = event.MustRef("timestamp8601")
+	refLogsource     = event.MustRef("logsource")
+	refProgram       = event.MustRef("program")
+	refPid           = event.MustRef("pid")
+	refMessage       = event.MustRef("message")
+)
+
+// Event makes the event of one raw message from host, read at now.
+func (p *Parser) Event(raw []byte, host string, now time.Time) *event.Event {
+	msg := plainText(raw)
+	e := event.NewMessageAt(msg, now)
+	_ = e.Set(refHost, host)
+	if p.rfc5424 && p.rfc5424Event(e, msg) {
+		return e
+	}
+	p.relay(e, msg)
+	return e
+}
+
+// relay is Logstash's syslog_relay: the grok match, priority, date, labels.
+func (p *Parser) relay(e *event.Event, msg string) {
+	if r, ok := fastParse(msg); ok {
+		p.fastRelay(e, msg, &r)
+		return
+	}
+	p.matchRelay(e, msg)
+}
+
+// matchRelay is relay through the general matcher.
+func (p *Parser) matchRelay(e *event.Event, msg string) {
+	st := state{s: msg}
+	if !st.match() {
+		e.AddTag(TagParseFailure)
+		p.setPriority(e, 13, nil)
+		p.labels(e, 13, nil)
+		return
+	}
+	pri, _ := st.get(capPriority)
+	ts, isBSD := st.get(capTimestamp)
+	ts8601, isISO := st.get(capTimestamp8601)
+	if isBSD {
+		_ = e.Set(refTimestamp, ts)
+	}
+	if isISO {
+		_ = e.Set(refTimestamp8601, ts8601)
+	}
+	_, dupPriority := st.get(capFacilityPriority)
+	if v, ok := st.get(capLogsource); ok {
+		_ = e.Set(refLogsource, v)
+	}
+	if v, ok := st.get(capProgram); ok {
+		_ = e.Set(refProgram, v)
+	}
+	if v, ok := st.get(capPid); ok {
+		_ = e.Set(refPid, v)
+	}
+	if v, ok := st.get(capMessage); ok && v != "" {
+		_ = e.Set(refMessage, v)
+	}
+	// A second priority capture (from "<facility.priority>") makes grok
+	// store an array, which Logstash's to_i cannot read: 13.
+	var n int64 = 13
+	var bigN *big.Int
+	if !dupPriority {
+		if v, err := strconv.ParseInt(pri, 10, 64); err == nil {
+			n = v
+		} else {
+			bigN, _ = new(big.Int).SetString(pri, 10)
+		}
+	}
+	p.setPriority(e, n, bigN)
+	if isISO {
+		ts = ts8601
+		_ = e.Set(refTimestamp, ts)
+	}
+	if t, ok := p.parseDate(ts); ok {
+		e.SetTimestamp(t)
+	} else {
+		e.AddTag(TagDateFailure)
+	}
+	p.labels(e, n, bigN)
+}
+
+// fastRelay is relay for a line fastParse accepted: the same fields.
+func (p *Parser) fastRelay(e *event.Event, msg string, r *fastResult) {
+	ts := msg[r.tsStart:r.tsEnd]
+	_ = e.Set(refTimestamp, ts)
+	_ = e.Set(refLogsource, msg[r.hostStart:r.hostEnd])
+	if r.progEnd > 0 {
+		_ = e.Set(refProgram, msg[r.progStart:r.progEnd])
+	}
+	if r.pidEnd > 0 {
+		_ = e.Set(refPid, msg[r.pidStart:r.pidEnd])
+	}
+	if r.msgStart < len(msg) {
+		_ = e.Set(refMessage, msg[r.msgStart:])
+	}
+	p.setPriority(e, r.pri, nil)
+	t, ok := p.fastDate(r)
+	if !ok {
+		t, ok = p.parseDate(ts)
+	}
+	if ok {
+		e.SetTimestamp(t)
+	} else {
+		e.AddTag(TagDateFailure)
+	}
+	p.labels(e, r.pri, nil)
+}
+
+func (p *Parser) setPriority(e *event.Event, n int64, bigN *big.Int) {
+	if bigN != nil {
+		// Beyond int64 (Ruby's Integer has no bound): stored as a float.
+		sev := new(big.Int).And(bigN, big.NewInt(7)).Int64()
+		fac, _ := new(big.Float).SetInt(new(big.Int).Rsh(bigN, 3)).Float64()
+		pf, _ := new(big.Float).SetInt(bigN).Float64()
+		_ = e.Set(refPriority, pf)
+		_ = e.Set(refSeverity, sev)
+		_ = e.Set(refFacility, fac)
+		return
+	}
+	_ = e.Set(refPriority, n)
+	_ = e.Set(refSeverity, n&7)
+	_ = e.Set(refFacility, n>>3)
+}
+
+func (p *Parser) labels(e *event.Event, n int64, bigN *big.Int) {
+	if !p.useLabels {
+		return
+	}
+	sev := n & 7
+	fac := n >> 3
+	if bigN != nil {
+		sev = new(big.Int).And(bigN, big.NewInt(7)).Int64()
+		fac = -1
+	}
+	if fac >= 0 && fac < int64(len(p.facilityLabels)) {
+		_ = e.Set(refFacilityLabel, p.facilityLabels[fac])
+	}
+	if sev < int64(len(p.severityLabels)) {
+		_ = e.Set(refSeverityLabel, p.severityLabels[sev])
+	}
+}
+
+// parseDate is the date filter of Logstash's syslog input.
+func (p *Parser) parseDate(s string) (time.Time, bool) {
+	now := p.now()
+	for _, jp := range p.bsd {
+		if t, err := jp.Parse(s, p.loc, now); err == nil {
+			return t, true
+		}
+	}
+	if t, err := parseISO8601(s, p.loc, now); err == nil {
+		return t, true
+	}
+	return time.Time{}, false
+}
+
+// plainText is the text Logstash's plain codec (charset UTF-8) makes of raw
+// bytes: the bytes when they are valid UTF-8, else their Ruby inspect form.
+func plainText(raw []byte) string {
+	if utf8.Valid(raw) {
+		return string(raw)
+	}
+	return rubyInspect(raw)
+}
+
+// rubyInspect is Ruby's String#inspect of a UTF-8 string, without the quotes.
+func rubyInspect(b []byte) string {
+	var sb strings.Builder
+	sb.Grow(len(b) + len(b)/4)
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			fmt.Fprintf(&sb, "\\x%02X", b[i])
+			i++
+			continue
+		}
+		switch r {
+		case '"', '\\':
+			sb.WriteByte('\\')
+			sb.WriteRune(r)
+		case '#':
+			if i+1 < len(b) && (b[i+1] == '{' || b[i+1] == '$' || b[i+1] == '@') {
+				sb.WriteByte('\\')
+			}
+			sb.WriteByte('#')
+		case '\n':
+			sb.WriteString("\\n")
+		case '\r':
+			sb.WriteString("\\r")
+		case '\t':
+			sb.WriteString("\\t")
+		case '\f':
+			sb.WriteString("\\f")
+		case '\v':
+			sb.WriteString("\\v")
+		case '\b':
+			sb.WriteString("\\b")
+		case '\a':
+			sb.WriteString("\\a")
+		case 0x1b:
+			sb.WriteString("\\e")
+		default:
+			if rubyPrintable(r) {
+				sb.WriteRune(r)
+			} else if r < 0x10000 {
+				fmt.Fprintf(&sb, "\\u%04X", r)
+			} else {
+				fmt.Fprintf(&sb, "\\u{%X}", r)
+			}
+		}
+		i += n
+	}
+	return sb.String()
+}
+
+// rubyPrintable is Onigmo's [[:print:]] for Unicode: graphic characters and
+// space separators (format and private-use characters included).
+func rubyPrintable(r rune) bool {
+	if unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cs, r) {
+		return false
+	}
+	if unicode.IsSpace(r) && !unicode.Is(unicode.Zs, r) {
+		return false
+	}
+	return true
+}

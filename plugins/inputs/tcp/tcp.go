@@ -1,0 +1,395 @@
+// Package tcp implements the tcp input in server mode, like Logstash's: it
+// accepts TCP (or TLS) connections and decodes each with its codec, line by
+// default (one event per line; json_lines for newline-delimited JSON).
+//
+// Each event gets the client's address, unless the codec already set the
+// field: with ecs_compatibility "disabled", host (the client's host name when
+// dns_reverse_lookup_enabled, else its IP address), port and, with TLS and a
+// verified client certificate, sslsubject; the IP address also goes to
+// [@metadata][ip_address]. With "v1" or "v8" (the Logstash 8 default) the same
+// values go to [@metadata][input][tcp][source][name], [ip] and [port], and
+// [@metadata][input][tcp][tls][client][subject]. With proxy_protocol, the
+// client is the one the PROXY v1 header names, and the proxy's address goes to
+// proxy_host and proxy_port (ECS: [@metadata][input][tcp][proxy][ip], [port]).
+//
+// As in Logstash, a last line without a newline is still an event when the
+// client closes the connection, and the line codec keeps a trailing "\r".
+//
+// Back-pressure: each connection is read by its own goroutine, which stops
+// reading while the pipeline is full (its events are emitted synchronously),
+// so the client's writes block; nothing is dropped. Events are emitted in
+// batches of up to the pipeline batch size: a smaller batch goes as soon as
+// no further complete line has arrived.
+//
+// Limits, beyond Logstash: at most max_connections connections at once (a
+// further one is accepted and closed at once, with a warning at most every
+// 10 s); a line of at most max_line_bytes (a longer one closes the connection
+// with a warning: without a newline a line codec would have to buffer it
+// all); idle_timeout closes a connection that sends nothing for that long.
+// A connection gets its 64 KiB read buffer only once it sends data (an idle
+// one costs about 10 KiB), so memory stays bounded by max_connections. Bytes are not checked for UTF-8: the codec's charset
+// decides (UTF-8 keeps them as they are).
+//
+// Only server mode is supported (mode "client" is refused by validation).
+//
+// Failure semantics: Run returns an error when the port cannot be bound or the
+// pipeline was aborted; a failing connection (reset, TLS handshake failure,
+// over-long line, bad PROXY header) is closed and logged and never ends Run.
+// On shutdown the listener closes, each connection stops reading, and the
+// events already read are emitted.
+package tcp
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/plugins/internal/ecs"
+	"github.com/pipelined/pipeline/plugins/internal/linereader"
+	"github.com/pipelined/pipeline/plugins/internal/netserver"
+)
+
+func init() {
+	engine.RegisterInput("tcp", New, engine.WithDefaultCodec("line"))
+}
+
+// Options configures the tcp input.
+type Options struct {
+	// Host is the address to listen on.
+	Host string `hcl:"host,optional"`
+	// Port is the TCP port to listen on.
+	Port int `hcl:"port"`
+	// Mode must be "server" (Logstash's client mode, which connects out, is
+	// not supported).
+	Mode string `hcl:"mode,optional"`
+	// ProxyProtocol expects a PROXY protocol v1 header (as sent by HAProxy)
+	// at the start of each connection; the client address is then the one
+	// the header names.
+	ProxyProtocol bool `hcl:"proxy_protocol,optional"`
+	// DNSReverseLookupEnabled puts the client's host name, found by a reverse
+	// DNS lookup once per connection, in host; otherwise its IP address.
+	DNSReverseLookupEnabled bool `hcl:"dns_reverse_lookup_enabled,optional"`
+	// TCPKeepAlive turns on TCP keep-alive probes on accepted connections.
+	TCPKeepAlive bool `hcl:"tcp_keep_alive,optional"`
+	// SSLEnabled turns TLS on; ssl_certificate and ssl_key are then required.
+	SSLEnabled bool `hcl:"ssl_enabled,optional"`
+	// SSLCertificate is the path of the server certificate (PEM), optionally
+	// followed by its chain.
+	SSLCertificate string `hcl:"ssl_certificate,optional"`
+	// SSLKey is the path of the certificate's private key (PEM).
+	SSLKey string `hcl:"ssl_key,optional"`
+	// SSLCertificateAuthorities are PEM files of the CAs that client
+	// certificates are verified against.
+	SSLCertificateAuthorities []string `hcl:"ssl_certificate_authorities,optional"`
+	// SSLClientAuthentication is "none", "optional" (a certificate, if given,
+	// must be valid) or "required". When not set it is "required" if
+	// ssl_certificate_authorities are given (Logstash's default) and "none"
+	// otherwise.
+	SSLClientAuthentication string `hcl:"ssl_client_authentication,optional"`
+	// SSLSupportedProtocols are the TLS versions allowed: any of "TLSv1.1",
+	// "TLSv1.2" and "TLSv1.3".
+	SSLSupportedProtocols []string `hcl:"ssl_supported_protocols,optional"`
+	// ECSCompatibility is "disabled", "v1" or "v8": where the client address
+	// goes (see the package documentation).
+	ECSCompatibility string `hcl:"ecs_compatibility,optional"`
+	// MaxConnections is the most connections served at once (not a Logstash
+	// option); 0 means no limit.
+	MaxConnections int `hcl:"max_connections,optional"`
+	// MaxLineBytes is the longest line accepted, in bytes (not a Logstash
+	// option); a connection sending a longer one is closed. 0 means no limit.
+	MaxLineBytes int `hcl:"max_line_bytes,optional"`
+	// IdleTimeout closes a connection after this many seconds without data
+	// (not a Logstash option); 0 keeps idle connections open.
+	IdleTimeout int `hcl:"idle_timeout,optional"`
+}
+
+// Defaults sets Logstash's defaults and the limits.
+func (o *Options) Defaults() {
+	o.Host = "0.0.0.0"
+	o.Mode = "server"
+	o.DNSReverseLookupEnabled = true
+	o.SSLSupportedProtocols = []string{"TLSv1.2", "TLSv1.3"}
+	o.ECSCompatibility = ecs.Default
+	o.MaxConnections = 1000
+	o.MaxLineBytes = 1 << 20
+}
+
+// Validate checks the options without reading files.
+func (o *Options) Validate() error {
+	fe := func(f, format string, args ...any) error {
+		return &engine.FieldError{Field: f, Err: fmt.Errorf(format, args...)}
+	}
+	if o.Port < 0 || o.Port > 65535 {
+		return fe("port", "must be between 0 and 65535")
+	}
+	if o.Mode != "server" {
+		return fe("mode", "only \"server\" is supported, not %q", o.Mode)
+	}
+	if o.MaxConnections < 0 {
+		return fe("max_connections", "must not be negative")
+	}
+	if o.MaxLineBytes < 0 {
+		return fe("max_line_bytes", "must not be negative")
+	}
+	if o.IdleTimeout < 0 {
+		return fe("idle_timeout", "must not be negative")
+	}
+	if err := ecs.Validate(o.ECSCompatibility); err != nil {
+		return err
+	}
+	if o.SSLEnabled {
+		return o.tlsOptions().Validate()
+	}
+	return nil
+}
+
+func (o *Options) tlsOptions() netserver.TLSOptions {
+	auth := o.SSLClientAuthentication
+	if auth == "" {
+		auth = "none"
+		if len(o.SSLCertificateAuthorities) > 0 {
+			auth = "required"
+		}
+	}
+	return netserver.TLSOptions{
+		Certificate:            o.SSLCertificate,
+		Key:                    o.SSLKey,
+		CertificateAuthorities: o.SSLCertificateAuthorities,
+		ClientAuthentication:   auth,
+		SupportedProtocols:     o.SSLSupportedProtocols,
+	}
+}
+
+// Input is the tcp input.
+type Input struct {
+	srv       *netserver.TCP
+	codec     engine.Codec
+	batchSize int
+	proxy     bool
+	reverse   bool
+	keepAlive bool
+	maxLine   int
+	log       *slog.Logger
+	fields    fieldRefs
+	emit      engine.EmitFunc
+}
+
+type fieldRefs struct {
+	host, ip, port, subject, proxyHost, proxyPort event.Ref
+}
+
+var _ engine.Input = (*Input)(nil)
+
+// New builds a tcp input; it loads the TLS files but opens no socket.
+func New(o Options, r engine.Resources) (*Input, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if r.Codec == nil {
+		return nil, errors.New("tcp: no codec")
+	}
+	log := r.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	in := &Input{
+		codec:     r.Codec,
+		batchSize: max(r.BatchSize, 1),
+		proxy:     o.ProxyProtocol,
+		reverse:   o.DNSReverseLookupEnabled,
+		keepAlive: o.TCPKeepAlive,
+		maxLine:   o.MaxLineBytes,
+		log:       log,
+	}
+	if r.BatchSize <= 0 {
+		in.batchSize = 125
+	}
+	if ecs.Enabled(o.ECSCompatibility) {
+		in.fields = fieldRefs{
+			host:      event.MustRef("[@metadata][input][tcp][source][name]"),
+			ip:        event.MustRef("[@metadata][input][tcp][source][ip]"),
+			port:      event.MustRef("[@metadata][input][tcp][source][port]"),
+			subject:   event.MustRef("[@metadata][input][tcp][tls][client][subject]"),
+			proxyHost: event.MustRef("[@metadata][input][tcp][proxy][ip]"),
+			proxyPort: event.MustRef("[@metadata][input][tcp][proxy][port]"),
+		}
+	} else {
+		in.fields = fieldRefs{
+			host:      event.MustRef("host"),
+			ip:        event.MustRef("[@metadata][ip_address]"),
+			port:      event.MustRef("port"),
+			subject:   event.MustRef("sslsubject"),
+			proxyHost: event.MustRef("proxy_host"),
+			proxyPort: event.MustRef("proxy_port"),
+		}
+	}
+	in.srv = &netserver.TCP{
+		Addr:     net.JoinHostPort(o.Host, strconv.Itoa(o.Port)),
+		MaxConns: o.MaxConnections,
+		Idle:     time.Duration(o.IdleTimeout) * time.Second,
+		Log:      log,
+		Name:     "tcp",
+		Handle:   in.handle,
+		ID:       r.ID,
+	}
+	if o.SSLEnabled {
+		cfg, err := o.tlsOptions().Config()
+		if err != nil {
+			return nil, err
+		}
+		in.srv.TLS = cfg
+	}
+	return in, nil
+}
+
+// Stats returns the connection counters.
+func (in *Input) Stats() netserver.Stats { return in.srv.Stats() }
+
+// Run serves connections until ctx is cancelled.
+func (in *Input) Run(ctx context.Context, emit engine.EmitFunc) error {
+	in.emit = emit
+	return in.srv.Run(ctx)
+}
+
+// peer is what events of one connection are decorated with.
+type peer struct {
+	name, ip             any
+	port                 any
+	subject              any
+	proxyHost, proxyPort any
+}
+
+func (in *Input) handle(c *netserver.Conn) error {
+	if tc, ok := c.Conn.(*net.TCPConn); ok && in.keepAlive {
+		_ = tc.SetKeepAlive(true)
+	}
+	p := peer{}
+	var subject string
+	if tc, ok := c.Conn.(*tls.Conn); ok {
+		_ = tc.SetDeadline(time.Now().Add(30 * time.Second))
+		if err := tc.Handshake(); err != nil {
+			return fmt.Errorf("TLS handshake: %w", err)
+		}
+		_ = tc.SetDeadline(time.Time{})
+		if cs := tc.ConnectionState(); len(cs.PeerCertificates) > 0 {
+			subject = cs.PeerCertificates[0].Subject.String()
+			p.subject = subject
+		}
+	}
+	r, err := netserver.Lazy(c)
+	if err != nil {
+		if netserver.IsClosed(err) {
+			return nil
+		}
+		return err
+	}
+	lim := &netserver.LineLimiter{R: r, Max: in.maxLine}
+	br := bufio.NewReaderSize(lim, linereader.BufferSize)
+	client := c.Peer
+	if in.proxy {
+		h, err := netserver.ReadProxyV1(br)
+		if err != nil {
+			return err
+		}
+		if !h.Unknown {
+			p.proxyHost = c.Peer.Addr().String()
+			p.proxyPort = int64(c.Peer.Port())
+			client = h.Source
+		}
+	}
+	ip := client.Addr().String()
+	p.ip = ip
+	p.name = ip
+	p.port = int64(client.Port())
+	if in.reverse {
+		p.name = lookupName(client.Addr())
+	}
+	in.log.Debug("tcp: new connection", "peer", c.Peer.String(), "client", client.String())
+
+	dec := in.codec.NewDecoder(br)
+	b := netserver.Batcher{Emit: in.emit, Size: in.batchSize}
+	badRun := 0
+	for {
+		e, err := dec.Decode()
+		if err == nil {
+			badRun = 0
+		}
+		if e != nil {
+			in.decorate(e, &p)
+			if err := b.Add(e); err != nil {
+				return err
+			}
+		}
+		if err != nil {
+			if ferr := b.Flush(); ferr != nil {
+				return ferr
+			}
+			if lim.Err == nil && badRun < 1000 {
+				// Bad data, not a read error: the codec skipped it.
+				badRun++
+				in.log.Warn("tcp: cannot decode data", "peer", c.Peer.String(), "error", err)
+				continue
+			}
+			if netserver.IsClosed(err) {
+				return nil
+			}
+			return err
+		}
+		if b.Len() > 0 && !lineBuffered(br) {
+			if err := b.Flush(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (in *Input) decorate(e *event.Event, p *peer) {
+	set := func(r event.Ref, v any) {
+		if v == nil {
+			return
+		}
+		if _, ok := e.Get(r); !ok {
+			_ = e.Set(r, v)
+		}
+	}
+	set(in.fields.host, p.name)
+	set(in.fields.ip, p.ip)
+	set(in.fields.port, p.port)
+	set(in.fields.subject, p.subject)
+	set(in.fields.proxyHost, p.proxyHost)
+	set(in.fields.proxyPort, p.proxyPort)
+}
+
+// lineBuffered reports whether br holds a complete line, so that decoding the
+// next event will not block on a read.
+func lineBuffered(br *bufio.Reader) bool {
+	n := br.Buffered()
+	if n == 0 {
+		return false
+	}
+	b, _ := br.Peek(n)
+	return bytes.IndexByte(b, '\n') >= 0
+}
+
+// lookupName is the client's host name as Java's InetAddress.getHostName
+// finds it: the first name of a reverse lookup, else the address.
+func lookupName(a netip.Addr) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	names, err := net.DefaultResolver.LookupAddr(ctx, a.String())
+	if err != nil || len(names) == 0 {
+		return a.String()
+	}
+	return strings.TrimSuffix(names[0], ".")
+}

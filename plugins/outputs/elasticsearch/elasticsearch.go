@@ -1,0 +1,639 @@
+// Package elasticsearch implements the elasticsearch output, like Logstash's:
+// it writes events to Elasticsearch (or a server speaking its bulk API, such
+// as ZincSearch) with the _bulk API.
+//
+// Each Write sends the pipeline batch as one synchronous bulk request, split
+// into several when its NDJSON body would grow past target_bulk_bytes (20 MiB
+// by default, as Logstash). Every event is one action, rendered per event:
+// index (sprintf, by default a daily index named after @timestamp in UTC),
+// action, document_id, routing and pipeline. The document is the event as JSON
+// without [@metadata]. Nothing is buffered between Writes, so an event is acked
+// only once Elasticsearch answered for it.
+//
+// Per-item results of a bulk answer decide each event's fate:
+//   - 2xx, and 409 (version conflict) for a create: delivered;
+//   - 429 and 5xx: retried, only those events, with the pipeline's backoff;
+//   - 400, 404 (mapping errors, a bad index name…) and any other status:
+//     refused for good; the engine puts the event in the dead letter queue when
+//     one is configured, otherwise it counts and logs it as failed. A rendered
+//     action that is not index, create, update or delete, or an update or
+//     delete without a document id, fails the same way without being sent.
+//
+// A request that fails as a whole (node down, timeout, a 5xx or 429 answer to
+// the whole bulk, authentication refused, an answer that is not a bulk answer)
+// is retried with backoff while the pipeline waits: back-pressure, never a
+// drop. A 413 (request too large) splits the request in two; a single event
+// answered 413 fails for good. Retried requests may index an event twice when
+// Elasticsearch chooses the ids (at-least-once); set document_id for
+// exactly-once.
+//
+// Connect reads the TLS files and checks that a node answers GET / (which
+// proves the certificate over TLS and, on Elasticsearch, the credentials);
+// errors name the node and what to fix: an untrusted certificate names the CA
+// files, a 401 says to check user and password. With TLS on (https:// hosts, or ssl_enabled => true)
+// the client refuses to send any request that is not https, and check
+// refuses an http:// host together with ssl_enabled (or ssl) => true.
+package elasticsearch
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	es "github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+
+	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/engine/event"
+)
+
+func init() { engine.RegisterOutput("elasticsearch", New) }
+
+// Output is the elasticsearch output.
+type Output struct {
+	opts     Options
+	hosts    []*url.URL // without user information
+	user     string
+	password string
+	tlsOn    bool
+	timeout  time.Duration
+	target   int
+	log      *slog.Logger
+
+	index, action, id, routing, pipeline event.Template
+	fixedAction                          string // the action when constant
+
+	client    *es.Client
+	transport *http.Transport
+
+	// Per-Write state, reused.
+	buf   []byte
+	items []item
+	resp  bytes.Buffer
+	ok    okResponse
+}
+
+// item is one event's action (and source) lines in buf.
+type item struct {
+	idx        int // index in the written events
+	start, end int
+	action     string
+}
+
+var _ engine.Output = (*Output)(nil)
+
+// New builds an elasticsearch output. It opens and reads nothing.
+func New(o Options, r engine.Resources) (*Output, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	eps, _ := o.endpoints()
+	out := &Output{
+		opts:     o,
+		user:     o.User,
+		password: o.Password,
+		tlsOn:    eps[0].Scheme == "https",
+		timeout:  time.Duration(o.Timeout) * time.Second,
+		target:   o.TargetBulkBytes,
+		log:      r.Logger,
+	}
+	for _, u := range eps {
+		if u.User != nil {
+			// Credentials in a URL become the client's, so that no URL we log
+			// or put in an error carries them.
+			if out.user == "" {
+				out.user = u.User.Username()
+				out.password, _ = u.User.Password()
+			}
+			u.User = nil
+		}
+		out.hosts = append(out.hosts, u)
+	}
+	out.index, _ = event.ParseTemplate(o.Index)
+	out.action, _ = event.ParseTemplate(o.Action)
+	out.id, _ = event.ParseTemplate(o.DocumentID)
+	out.routing, _ = event.ParseTemplate(o.Routing)
+	out.pipeline, _ = event.ParseTemplate(o.Pipeline)
+	if out.action.IsConstant() {
+		out.fixedAction = o.Action
+	}
+	if out.log == nil {
+		out.log = slog.New(slog.DiscardHandler)
+	}
+	return out, nil
+}
+
+// hostList is the hosts for messages.
+func (o *Output) hostList() string {
+	s := make([]string, len(o.hosts))
+	for i, u := range o.hosts {
+		s[i] = u.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+// newClient builds the client, reading the TLS files.
+func (o *Output) newClient() error {
+	tr := &http.Transport{
+		Proxy:                 nil, // never an environment proxy: hosts are what is configured
+		DialContext:           (&net.Dialer{Timeout: o.timeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   o.timeout,
+		ResponseHeaderTimeout: o.timeout,
+		MaxIdleConnsPerHost:   4,
+		IdleConnTimeout:       90 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+	if o.tlsOn {
+		cfg, err := o.tlsConfig()
+		if err != nil {
+			return err
+		}
+		tr.TLSClientConfig = cfg
+	}
+	addrs := make([]string, len(o.hosts))
+	for i, u := range o.hosts {
+		addrs[i] = u.String()
+	}
+	cfg := es.Config{
+		Addresses:    addrs,
+		Username:     o.user,
+		Password:     o.password,
+		Transport:    &guard{next: tr, tlsOn: o.tlsOn},
+		DisableRetry: true, // the engine retries, with backoff and back-pressure
+	}
+	if o.opts.APIKey != "" {
+		cfg.APIKey = base64.StdEncoding.EncodeToString([]byte(o.opts.APIKey))
+	}
+	if lvl := o.opts.CompressionLevel; lvl > 0 || o.opts.HTTPCompression {
+		cfg.CompressRequestBody = true
+		cfg.CompressRequestBodyLevel = max(lvl, 1)
+		cfg.PoolCompressor = true
+	}
+	c, err := es.NewClient(cfg)
+	if err != nil {
+		return fmt.Errorf("elasticsearch %s: %w", o.hostList(), err)
+	}
+	o.client, o.transport = c, tr
+	return nil
+}
+
+// tlsConfig reads the CA and client certificate files.
+func (o *Output) tlsConfig() (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	cas := o.opts.SSLCertificateAuthorities
+	caOption := "ssl_certificate_authorities"
+	if o.opts.CACert != "" {
+		cas, caOption = []string{o.opts.CACert}, "cacert"
+	}
+	if len(cas) > 0 {
+		pool := x509.NewCertPool()
+		for _, f := range cas {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return nil, fmt.Errorf("elasticsearch: %s: %w", caOption, err)
+			}
+			if !pool.AppendCertsFromPEM(b) {
+				return nil, fmt.Errorf("elasticsearch: %s: %s holds no PEM certificate", caOption, f)
+			}
+		}
+		cfg.RootCAs = pool
+	}
+	if o.opts.SSLCertificate != "" {
+		cert, err := tls.LoadX509KeyPair(o.opts.SSLCertificate, o.opts.SSLKey)
+		if err != nil {
+			return nil, fmt.Errorf("elasticsearch: ssl_certificate/ssl_key: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	if o.opts.SSLVerificationMode == "none" || o.opts.SSLCertificateVerification != nil && !*o.opts.SSLCertificateVerification {
+		cfg.InsecureSkipVerify = true
+	}
+	return cfg, nil
+}
+
+// guard is the client's RoundTripper: with TLS on it refuses any request that
+// is not https (nothing may go out in plaintext, whatever the client library
+// does), and it puts the node's address into transport errors.
+type guard struct {
+	next  http.RoundTripper
+	tlsOn bool
+}
+
+func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
+	where := req.URL.Scheme + "://" + req.URL.Host
+	if g.tlsOn && req.URL.Scheme != "https" {
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+		return nil, &nodeError{node: where, err: errors.New("refusing to send a request in plaintext while TLS is on")}
+	}
+	res, err := g.next.RoundTrip(req)
+	if err != nil {
+		return nil, &nodeError{node: where, err: err}
+	}
+	return res, nil
+}
+
+// nodeError is a transport failure talking to one node.
+type nodeError struct {
+	node string
+	err  error
+}
+
+func (e *nodeError) Error() string { return e.node + ": " + e.err.Error() }
+func (e *nodeError) Unwrap() error { return e.err }
+
+// Connect builds the client on first use and checks that a node answers.
+func (o *Output) Connect(ctx context.Context) error {
+	if o.client == nil {
+		if err := o.newClient(); err != nil {
+			return err
+		}
+	}
+	var errs []error
+	for range o.hosts { // the client goes round robin: try each node once
+		err := o.ping(ctx)
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ping sends GET / and explains a failure.
+func (o *Output) ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	res, err := esapi.InfoRequest{}.Do(ctx, o.client)
+	if err != nil {
+		return o.describe(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+	if res.IsError() {
+		return o.statusError("GET /", res.StatusCode, body)
+	}
+	var info struct {
+		Version struct {
+			Number string `json:"number"`
+		} `json:"version"`
+	}
+	_ = json.Unmarshal(body, &info)
+	o.log.Info("connected to elasticsearch", "hosts", o.hostList(), "version", info.Version.Number)
+	return nil
+}
+
+// describe turns a transport error into a clear one. Connection failures wrap
+// engine.ErrNotConnected, so that the engine checks the node again (Connect)
+// before retrying.
+func (o *Output) describe(err error) error {
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var recHdr tls.RecordHeaderError
+	node := o.hostList()
+	var ne *nodeError
+	if errors.As(err, &ne) {
+		node = ne.node
+	}
+	switch {
+	case errors.As(err, &unknownCA):
+		src := "the system's CAs"
+		if o.opts.CACert != "" {
+			src = "cacert " + o.opts.CACert
+		} else if len(o.opts.SSLCertificateAuthorities) > 0 {
+			src = "ssl_certificate_authorities " + strings.Join(o.opts.SSLCertificateAuthorities, ", ")
+		}
+		return fmt.Errorf("elasticsearch %s: TLS: the server's certificate is not signed by a CA in %s (wrong CA file?): %w: %w", node, src, engine.ErrNotConnected, err)
+	case errors.As(err, &hostErr):
+		return fmt.Errorf("elasticsearch %s: TLS: the server's certificate is not valid for this host name (connect with a name it lists): %w: %w", node, engine.ErrNotConnected, err)
+	case errors.As(err, &invalid):
+		return fmt.Errorf("elasticsearch %s: TLS: the server's certificate is invalid: %w: %w", node, engine.ErrNotConnected, err)
+	case errors.As(err, &recHdr):
+		return fmt.Errorf("elasticsearch %s: TLS: the server does not speak TLS (is it plain http?): %w: %w", node, engine.ErrNotConnected, err)
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("elasticsearch %s: %w", node, err)
+	}
+	if ne != nil {
+		return fmt.Errorf("elasticsearch %s: %w", ne.Error(), engine.ErrNotConnected)
+	}
+	return fmt.Errorf("elasticsearch %s: %w: %w", node, engine.ErrNotConnected, err)
+}
+
+// statusError explains an error answer to a whole request.
+func (o *Output) statusError(what string, status int, body []byte) error {
+	hint := ""
+	switch status {
+	case http.StatusUnauthorized:
+		hint = " (authentication failed: check user and password, or api_key)"
+	case http.StatusForbidden:
+		hint = " (the user may not do this: check its roles)"
+	}
+	return fmt.Errorf("elasticsearch %s: %s answered %d%s: %s", o.hostList(), what, status, hint, errorText(body))
+}
+
+// errorText extracts the reason from an error body, or returns it shortened.
+func errorText(body []byte) string {
+	var e struct {
+		Error json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(body, &e) == nil && len(e.Error) > 0 {
+		return itemReason(e.Error)
+	}
+	s := strings.TrimSpace(string(body))
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return s
+}
+
+// Write sends the events as bulk requests and sorts out the per-item answers.
+func (o *Output) Write(ctx context.Context, events []*event.Event) error {
+	if o.client == nil {
+		return fmt.Errorf("elasticsearch: %w", engine.ErrNotConnected)
+	}
+	failed := map[int]error{}
+	o.buf = o.buf[:0]
+	o.items = o.items[:0]
+	for i, e := range events {
+		start := len(o.buf)
+		b, action, err := o.appendAction(o.buf, e)
+		if err != nil {
+			o.buf = o.buf[:start]
+			failed[i] = engine.Permanent(err)
+			continue
+		}
+		o.buf = b
+		o.items = append(o.items, item{idx: i, start: start, end: len(o.buf), action: action})
+	}
+	var whole error // the error of a request that failed as a whole
+	sent := 0       // items whose request was answered item by item
+	for start := 0; start < len(o.items); {
+		end, size := start, 0
+		for end < len(o.items) && (end == start || size+o.items[end].end-o.items[end].start <= o.target) {
+			size += o.items[end].end - o.items[end].start
+			end++
+		}
+		n, err := o.send(ctx, o.items[start:end], failed)
+		sent += n
+		if err != nil {
+			whole = err
+			for _, it := range o.items[start:end] {
+				if _, ok := failed[it.idx]; !ok {
+					failed[it.idx] = err
+				}
+			}
+			if ctx.Err() != nil {
+				break
+			}
+		}
+		start = end
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	if whole != nil && sent == 0 && len(failed) == len(events) && len(o.items) == len(events) {
+		return whole // nothing got through: retry the batch as such
+	}
+	o.logFailures(failed, len(events))
+	return &engine.BatchError{Failed: failed}
+}
+
+// logFailures logs a summary of the items that failed in one Write.
+func (o *Output) logFailures(failed map[int]error, total int) {
+	retry, permanent := 0, 0
+	var firstRetry, firstPerm error
+	for _, err := range failed {
+		if engine.IsPermanent(err) {
+			permanent++
+			if firstPerm == nil {
+				firstPerm = err
+			}
+		} else {
+			retry++
+			if firstRetry == nil {
+				firstRetry = err
+			}
+		}
+	}
+	if permanent > 0 {
+		o.log.Warn("elasticsearch refused events for good", "events", permanent, "of", total, "example", firstPerm)
+	}
+	if retry > 0 {
+		o.log.Warn("elasticsearch could not take events now; retrying them", "events", retry, "of", total, "example", firstRetry)
+	}
+}
+
+// send sends the items as one bulk request. It records per-item failures in
+// failed and returns how many items were answered item by item, or an error
+// when the request failed as a whole. A 413 answer splits the request.
+func (o *Output) send(ctx context.Context, items []item, failed map[int]error) (int, error) {
+	first, last := items[0].start, items[len(items)-1].end
+	body := o.buf[first:last]
+	rctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	res, err := esapi.BulkRequest{Body: bytes.NewReader(body)}.Do(rctx, o.client)
+	if err != nil {
+		return 0, o.describe(err)
+	}
+	o.resp.Reset()
+	_, rerr := o.resp.ReadFrom(res.Body)
+	res.Body.Close()
+	if rerr != nil {
+		return 0, fmt.Errorf("elasticsearch %s: reading the bulk answer: %w", o.hostList(), rerr)
+	}
+	if res.StatusCode == http.StatusRequestEntityTooLarge {
+		if len(items) == 1 {
+			failed[items[0].idx] = engine.Permanent(fmt.Errorf("elasticsearch: the event alone (%d bytes) is larger than the server accepts (413)", len(body)))
+			return 1, nil
+		}
+		h := len(items) / 2
+		n1, err1 := o.send(ctx, items[:h], failed)
+		if err1 != nil {
+			return n1, err1
+		}
+		n2, err2 := o.send(ctx, items[h:], failed)
+		return n1 + n2, err2
+	}
+	if res.IsError() {
+		return 0, o.statusError("_bulk", res.StatusCode, o.resp.Bytes())
+	}
+	return o.parse(items, failed)
+}
+
+// okResponse is decoded first: it tells whether any item failed without
+// decoding the items.
+type okResponse struct {
+	Errors bool            `json:"errors"`
+	Error  json.RawMessage `json:"error"`
+	Items  []struct{}      `json:"items"`
+}
+
+// fullResponse is decoded when some item failed.
+type fullResponse struct {
+	Items []map[string]bulkItem `json:"items"`
+}
+
+type bulkItem struct {
+	Status int             `json:"status"`
+	Error  json.RawMessage `json:"error"`
+}
+
+// parse reads a 2xx bulk answer.
+func (o *Output) parse(items []item, failed map[int]error) (int, error) {
+	body := o.resp.Bytes()
+	o.ok = okResponse{Items: o.ok.Items[:0]}
+	if err := json.Unmarshal(body, &o.ok); err != nil {
+		return 0, fmt.Errorf("elasticsearch %s: the bulk answer is not JSON (%v): %s", o.hostList(), err, errorText(body))
+	}
+	if len(o.ok.Error) > 0 && string(o.ok.Error) != "null" {
+		// ZincSearch stops at the first failing document and answers 200 with
+		// "error": which items were stored is unknown, so retry them all.
+		return 0, fmt.Errorf("elasticsearch %s: the bulk request failed: %s", o.hostList(), itemReason(o.ok.Error))
+	}
+	if len(o.ok.Items) != len(items) {
+		return 0, fmt.Errorf("elasticsearch %s: the bulk answer has %d items for %d actions", o.hostList(), len(o.ok.Items), len(items))
+	}
+	if !o.ok.Errors {
+		return len(items), nil
+	}
+	// Decoded afresh: json reuses the maps of a reused slice without clearing
+	// them, which would mix up the items of two answers.
+	var full fullResponse
+	if err := json.Unmarshal(body, &full); err != nil || len(full.Items) != len(items) {
+		return 0, fmt.Errorf("elasticsearch %s: unreadable bulk answer: %v", o.hostList(), err)
+	}
+	for i, m := range full.Items {
+		it := items[i]
+		var res bulkItem
+		for _, v := range m {
+			res = v
+		}
+		if err := itemError(it.action, res); err != nil {
+			failed[it.idx] = err
+		}
+	}
+	return len(items), nil
+}
+
+// itemError classifies one item's answer: nil when delivered, a plain error
+// when it is worth retrying, a permanent one otherwise.
+func itemError(action string, r bulkItem) error {
+	switch s := r.Status; {
+	case s >= 200 && s < 300:
+		return nil
+	case s == http.StatusConflict && action == "create":
+		return nil // the document is there already: a retry of a delivered event
+	case s == http.StatusTooManyRequests || s >= 500:
+		return fmt.Errorf("elasticsearch: %s answered %d: %s", action, s, itemReason(r.Error))
+	default:
+		return engine.Permanent(fmt.Errorf("elasticsearch: %s answered %d: %s", action, s, itemReason(r.Error)))
+	}
+}
+
+// itemReason renders an error value ({"type":…,"reason":…} or a string).
+func itemReason(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var e struct {
+		Type     string `json:"type"`
+		Reason   string `json:"reason"`
+		CausedBy *struct {
+			Type   string `json:"type"`
+			Reason string `json:"reason"`
+		} `json:"caused_by"`
+	}
+	if json.Unmarshal(raw, &e) == nil && (e.Type != "" || e.Reason != "") {
+		msg := e.Type + ": " + e.Reason
+		if e.CausedBy != nil && (e.CausedBy.Type != "" || e.CausedBy.Reason != "") {
+			msg += " (caused by " + e.CausedBy.Type + ": " + e.CausedBy.Reason + ")"
+		}
+		return msg
+	}
+	if len(raw) == 0 {
+		return "no reason given"
+	}
+	return string(raw)
+}
+
+// appendAction appends the event's action line and, except for delete, its
+// source line. It returns the action, or an error for an event that cannot be
+// sent.
+func (o *Output) appendAction(dst []byte, e *event.Event) ([]byte, string, error) {
+	action := o.fixedAction
+	if action == "" {
+		action = o.action.Render(e)
+		if !actions[action] {
+			return dst, action, fmt.Errorf("elasticsearch: action %q (from %q) is not index, create, update or delete", action, o.action.String())
+		}
+	}
+	id := ""
+	if !o.id.IsConstant() || o.id.String() != "" {
+		id = o.id.Render(e)
+	}
+	if id == "" && (action == "update" || action == "delete") {
+		return dst, action, fmt.Errorf("elasticsearch: action %q needs a document id, and document_id %q is empty for this event", action, o.id.String())
+	}
+	dst = append(dst, `{"`...)
+	dst = append(dst, action...)
+	dst = append(dst, `":{"_index":`...)
+	dst = event.AppendJSONValue(dst, o.index.Render(e))
+	if id != "" {
+		dst = append(dst, `,"_id":`...)
+		dst = event.AppendJSONValue(dst, id)
+	}
+	if r := o.routing.Render(e); r != "" {
+		dst = append(dst, `,"routing":`...)
+		dst = event.AppendJSONValue(dst, r)
+	}
+	if action == "update" {
+		dst = append(dst, `,"retry_on_conflict":`...)
+		dst = fmt.Appendf(dst, "%d", o.opts.RetryOnConflict)
+	} else if p := o.pipeline.Render(e); p != "" && action != "delete" {
+		dst = append(dst, `,"pipeline":`...)
+		dst = event.AppendJSONValue(dst, p)
+	}
+	dst = append(dst, "}}\n"...)
+	switch action {
+	case "delete":
+	case "update":
+		dst = append(dst, `{"doc":`...)
+		dst = e.AppendJSON(dst)
+		if o.opts.DocAsUpsert {
+			dst = append(dst, `,"doc_as_upsert":true`...)
+		}
+		dst = append(dst, "}\n"...)
+	default:
+		dst = e.AppendJSON(dst)
+		dst = append(dst, '\n')
+	}
+	return dst, action, nil
+}
+
+// Close closes the client's connections.
+func (o *Output) Close(ctx context.Context) error {
+	if o.client != nil {
+		o.transport.CloseIdleConnections()
+		o.client = nil
+	}
+	return nil
+}

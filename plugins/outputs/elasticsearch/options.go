@@ -1,0 +1,299 @@
+package elasticsearch
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/engine/event"
+)
+
+// Options configures the elasticsearch output.
+type Options struct {
+	// Hosts are the Elasticsearch nodes, each a URL ("https://es1:9200",
+	// "http://127.0.0.1:4080/es": a path is kept as a prefix of every request)
+	// or "host[:port]" (port 9200; the scheme follows ssl_enabled). Requests go
+	// round robin to the nodes that answer.
+	Hosts []string `hcl:"hosts,optional"`
+	// Index is the index each event is written to, a sprintf template: the
+	// default writes daily indices named after the event's @timestamp in UTC.
+	Index string `hcl:"index,optional"`
+	// DocumentID is the document id, a sprintf template such as
+	// "%{[@metadata][fingerprint]}"; empty lets Elasticsearch choose one.
+	// Required by the update and delete actions.
+	DocumentID string `hcl:"document_id,optional"`
+	// Action is the bulk action: "index", "create" (a document that already
+	// exists, status 409, counts as delivered), "update" or "delete"; a sprintf
+	// template, such as "%{[@metadata][action]}", is rendered per event and an
+	// event whose action is not one of these fails for good (dead letter
+	// queue).
+	Action string `hcl:"action,optional"`
+	// Pipeline is the ingest pipeline to run each document through, a sprintf
+	// template; empty runs none.
+	Pipeline string `hcl:"pipeline,optional"`
+	// Routing is the shard routing value, a sprintf template; empty uses the
+	// document id.
+	Routing string `hcl:"routing,optional"`
+	// User is the user name for HTTP basic authentication (with password).
+	User string `hcl:"user,optional"`
+	// Password is the basic authentication password. It is never logged.
+	Password string `hcl:"password,optional"`
+	// APIKey authenticates with an Elasticsearch API key, written "id:api_key"
+	// as Elasticsearch returns them; it requires TLS and excludes user.
+	APIKey string `hcl:"api_key,optional"`
+	// SSLEnabled turns TLS on or off. Unset, the hosts' schemes decide
+	// (plain HTTP for hosts without one). When it is true, every host must be
+	// https:// or have no scheme: an http:// host is refused by check, so that
+	// events are never sent in plaintext while TLS is asked for.
+	SSLEnabled *bool `hcl:"ssl_enabled,optional"`
+	// SSL is the Logstash 7 name of ssl_enabled. Deprecated.
+	SSL *bool `hcl:"ssl,optional"`
+	// SSLCertificateAuthorities are paths of PEM files holding the CA
+	// certificates that the server certificate is verified against; unset,
+	// the system's roots are used. Read when connecting.
+	SSLCertificateAuthorities []string `hcl:"ssl_certificate_authorities,optional"`
+	// CACert is the Logstash 7 name of ssl_certificate_authorities (one file).
+	// Deprecated.
+	CACert string `hcl:"cacert,optional"`
+	// SSLVerificationMode is "full" (the certificate must be trusted and name
+	// the host) or "none" (anything is accepted: for tests only).
+	SSLVerificationMode string `hcl:"ssl_verification_mode,optional"`
+	// SSLCertificateVerification is the Logstash 7 form of
+	// ssl_verification_mode: false means "none". Deprecated.
+	SSLCertificateVerification *bool `hcl:"ssl_certificate_verification,optional"`
+	// SSLCertificate is the path of a client certificate (PEM) presented to
+	// the server; ssl_key is then required.
+	SSLCertificate string `hcl:"ssl_certificate,optional"`
+	// SSLKey is the path of the client certificate's private key (PEM).
+	SSLKey string `hcl:"ssl_key,optional"`
+	// Timeout bounds each request (connecting, sending the bulk and reading
+	// the answer), in seconds. A request that times out is retried.
+	Timeout int `hcl:"timeout,optional"`
+	// RetryInitialInterval is accepted for compatibility: retries follow the
+	// pipeline's backoff (100 ms doubling up to 30 s by default).
+	RetryInitialInterval int `hcl:"retry_initial_interval,optional"`
+	// RetryMaxInterval is accepted for compatibility: see
+	// retry_initial_interval.
+	RetryMaxInterval int `hcl:"retry_max_interval,optional"`
+	// RetryOnConflict is how many times Elasticsearch retries an update that
+	// met a version conflict (the update action only).
+	RetryOnConflict int `hcl:"retry_on_conflict,optional"`
+	// DocAsUpsert makes an update create the document when it does not exist.
+	DocAsUpsert bool `hcl:"doc_as_upsert,optional"`
+	// HTTPCompression gzips request bodies (at compression_level, or 1 when
+	// that is 0). Deprecated: set compression_level.
+	HTTPCompression bool `hcl:"http_compression,optional"`
+	// CompressionLevel is the gzip level of request bodies, 1 (fastest) to 9
+	// (smallest); 0 sends them uncompressed (needed for servers that do not
+	// accept gzip, such as ZincSearch).
+	CompressionLevel int `hcl:"compression_level,optional"`
+	// TargetBulkBytes is the size a bulk request grows to before the batch is
+	// split into another request (not a Logstash option: Logstash fixes it at
+	// 20 MiB). An event larger than this goes alone in its own request.
+	TargetBulkBytes int `hcl:"target_bulk_bytes,optional"`
+}
+
+// Defaults sets Logstash's defaults.
+func (o *Options) Defaults() {
+	o.Hosts = []string{"//127.0.0.1"}
+	o.Index = "logstash-%{+yyyy.MM.dd}"
+	o.Action = "index"
+	o.SSLVerificationMode = "full"
+	o.Timeout = 60
+	o.RetryInitialInterval = 2
+	o.RetryMaxInterval = 64
+	o.RetryOnConflict = 1
+	o.CompressionLevel = 1
+	o.TargetBulkBytes = 20 << 20
+}
+
+// actions are the bulk actions.
+var actions = map[string]bool{"index": true, "create": true, "update": true, "delete": true}
+
+// Validate checks the options. It reads no file.
+func (o *Options) Validate() error {
+	fe := func(f, format string, args ...any) error {
+		return &engine.FieldError{Field: f, Err: fmt.Errorf(format, args...)}
+	}
+	if o.SSL != nil && o.SSLEnabled != nil {
+		return fe("ssl", "set ssl_enabled only (ssl is its deprecated name)")
+	}
+	if o.CACert != "" && len(o.SSLCertificateAuthorities) > 0 {
+		return fe("cacert", "set ssl_certificate_authorities only (cacert is its deprecated name)")
+	}
+	if o.SSLCertificateVerification != nil && o.SSLVerificationMode != "full" {
+		return fe("ssl_certificate_verification", "set ssl_verification_mode only (ssl_certificate_verification is its deprecated form)")
+	}
+	if _, err := o.endpoints(); err != nil {
+		return err
+	}
+	for _, t := range []struct{ name, v string }{
+		{"index", o.Index}, {"document_id", o.DocumentID}, {"action", o.Action},
+		{"pipeline", o.Pipeline}, {"routing", o.Routing},
+	} {
+		if _, err := event.ParseTemplate(t.v); err != nil {
+			return fe(t.name, "%v", err)
+		}
+	}
+	if strings.TrimSpace(o.Index) == "" {
+		return fe("index", "must not be empty")
+	}
+	if tmpl, _ := event.ParseTemplate(o.Action); tmpl.IsConstant() {
+		if !actions[o.Action] {
+			return fe("action", "unsupported action %q: want index, create, update or delete (or a %%{...} reference)", o.Action)
+		}
+		if (o.Action == "update" || o.Action == "delete") && o.DocumentID == "" {
+			return fe("document_id", "required with action => %q", o.Action)
+		}
+	}
+	switch o.SSLVerificationMode {
+	case "full", "none":
+	default:
+		return fe("ssl_verification_mode", "unsupported value %q: want \"full\" or \"none\"", o.SSLVerificationMode)
+	}
+	if (o.SSLCertificate == "") != (o.SSLKey == "") {
+		if o.SSLCertificate == "" {
+			return fe("ssl_key", "ssl_certificate is required with ssl_key")
+		}
+		return fe("ssl_certificate", "ssl_key is required with ssl_certificate")
+	}
+	tlsOn := o.tls()
+	if !tlsOn {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{
+			{"ssl_certificate_authorities", len(o.SSLCertificateAuthorities) > 0}, {"cacert", o.CACert != ""},
+			{"ssl_certificate", o.SSLCertificate != ""}, {"ssl_verification_mode", o.SSLVerificationMode != "full"},
+			{"ssl_certificate_verification", o.SSLCertificateVerification != nil},
+		} {
+			if f.set {
+				return fe(f.name, "is only used over TLS, and TLS is off: use https:// hosts or set ssl_enabled => true")
+			}
+		}
+	}
+	if o.APIKey != "" {
+		if o.User != "" {
+			return fe("api_key", "set either api_key or user and password, not both")
+		}
+		if !tlsOn {
+			return fe("api_key", "an API key is only sent over TLS: use https:// hosts or set ssl_enabled => true")
+		}
+	}
+	if o.Password != "" && o.User == "" {
+		return fe("password", "user is required with password")
+	}
+	if o.Timeout < 1 {
+		return fe("timeout", "must be at least 1 (seconds)")
+	}
+	if o.RetryInitialInterval < 1 {
+		return fe("retry_initial_interval", "must be at least 1 (seconds)")
+	}
+	if o.RetryMaxInterval < o.RetryInitialInterval {
+		return fe("retry_max_interval", "must be at least retry_initial_interval (%d)", o.RetryInitialInterval)
+	}
+	if o.RetryOnConflict < 0 {
+		return fe("retry_on_conflict", "must not be negative")
+	}
+	if o.CompressionLevel < 0 || o.CompressionLevel > 9 {
+		return fe("compression_level", "must be between 0 (no compression) and 9")
+	}
+	if o.TargetBulkBytes < 1024 {
+		return fe("target_bulk_bytes", "must be at least 1024")
+	}
+	return nil
+}
+
+// sslSetting returns the ssl_enabled (or legacy ssl) setting and its option
+// name, or nil when neither is set.
+func (o *Options) sslSetting() (*bool, string) {
+	if o.SSLEnabled != nil {
+		return o.SSLEnabled, "ssl_enabled"
+	}
+	if o.SSL != nil {
+		return o.SSL, "ssl"
+	}
+	return nil, ""
+}
+
+// tls reports whether requests use TLS (the options being valid).
+func (o *Options) tls() bool {
+	eps, err := o.endpoints()
+	return err == nil && len(eps) > 0 && eps[0].Scheme == "https"
+}
+
+// endpoints parses hosts into URLs with a scheme and a port, applying
+// ssl_enabled. It refuses an http:// host while ssl_enabled is true (and an
+// https:// one while it is false), and a mix of schemes, as Logstash does.
+// User information in a URL is kept for the caller to move into the client's
+// credentials.
+func (o *Options) endpoints() ([]*url.URL, error) {
+	bad := func(format string, args ...any) error {
+		return &engine.FieldError{Field: "hosts", Err: fmt.Errorf(format, args...)}
+	}
+	if len(o.Hosts) == 0 {
+		return nil, bad("list at least one host")
+	}
+	ssl, sslName := o.sslSetting()
+	var out []*url.URL
+	scheme := ""
+	for _, h := range o.Hosts {
+		h = strings.TrimSpace(h)
+		if h == "" {
+			return nil, bad("a host must not be empty")
+		}
+		raw := h
+		if !strings.Contains(h, "://") && !strings.HasPrefix(h, "//") {
+			raw = "//" + h
+		}
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" || u.Opaque != "" {
+			return nil, bad("%q is not a host, host:port or URL", h)
+		}
+		switch u.Scheme {
+		case "":
+		case "http", "https":
+			if ssl != nil && *ssl && u.Scheme == "http" {
+				return nil, bad("%s => true but host %q is http://, which would send every event in plaintext; write %q (or drop the scheme and keep %s => true)",
+					sslName, redact(u), "https://"+hostPath(u), sslName)
+			}
+			if ssl != nil && !*ssl && u.Scheme == "https" {
+				return nil, bad("%s => false but host %q is https://; write %q, or set %s => true",
+					sslName, redact(u), "http://"+hostPath(u), sslName)
+			}
+		default:
+			return nil, bad("%q: unsupported scheme %q: want http or https", h, u.Scheme)
+		}
+		if u.RawQuery != "" || u.Fragment != "" {
+			return nil, bad("%q: a query or fragment is not supported", redact(u))
+		}
+		if u.Scheme == "" {
+			u.Scheme = "http"
+			if ssl != nil && *ssl {
+				u.Scheme = "https"
+			}
+		}
+		if scheme != "" && u.Scheme != scheme {
+			return nil, bad("hosts mix http and https; use one scheme for every host")
+		}
+		scheme = u.Scheme
+		if p := u.Port(); p == "" {
+			u.Host = net.JoinHostPort(u.Hostname(), "9200")
+		} else if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, bad("%q: bad port", redact(u))
+		}
+		u.Path = strings.TrimRight(u.Path, "/")
+		u.RawPath = ""
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+// hostPath is u without scheme and user information.
+func hostPath(u *url.URL) string { return u.Host + u.Path }
+
+// redact returns u as a string without its password.
+func redact(u *url.URL) string { return u.Redacted() }

@@ -26,6 +26,7 @@ import (
 	"github.com/pipelined/pipeline/dsl"
 	"github.com/pipelined/pipeline/dsl/ir"
 	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/engine/dlq"
 	_ "github.com/pipelined/pipeline/plugins/all"
 )
 
@@ -64,6 +65,19 @@ Flags for run and check (exactly one of -f, -e and --pipelines):
   -w, --pipeline.workers N filter workers (default: number of CPUs)
   -b, --pipeline.batch.size N  events per worker batch (default 125)
   --log.level LEVEL        debug, info, warn, error (default info)
+  --log.status_interval D  log a status line per pipeline every D (default 30s; 0 turns it off)
+  --path.data DIR          where state is kept (default ./data)
+  --dead_letter_queue.enable            keep events outputs refuse for good (default false)
+  --path.dead_letter_queue DIR          default <path.data>/dead_letter_queue
+  --dead_letter_queue.max_bytes SIZE    default 1024mb
+  --dead_letter_queue.storage_policy P  drop_newer (default) or drop_older
+  --dead_letter_queue.flush_interval MS fsync interval (default 5000)
+  --dead_letter_queue.retain.age AGE    delete entries older than AGE, e.g. 5d (default: keep)
+  --api.enabled=false      do not serve the monitoring API (it is on by default)
+  --api.http.host HOST     default 127.0.0.1
+  --api.http.port PORT     a port or a range; the first free one is taken (default 9600-9700)
+  --api.auth.type TYPE     none (default) or basic, with --api.auth.basic.username
+                           and --api.auth.basic.password (or env API_AUTH_BASIC_PASSWORD)
 
 Exit codes: 0 success, 1 configuration error, 2 usage error, 3 runtime failure.
 `
@@ -130,7 +144,12 @@ func runOrCheck(cmd string, args []string, stdout, stderr io.Writer) int {
 	}
 	fs.StringVar(&level, "log.level", "info", "log level")
 	fs.StringVar(&pipelinesYML, "pipelines", "", "a Logstash pipelines.yml listing the pipelines to run")
+	svc := addServiceFlags(fs)
 	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if err := svc.validate(); err != nil {
+		fmt.Fprintf(stderr, "pipeline %s: %v\n", cmd, err)
 		return exitUsage
 	}
 	given := 0
@@ -162,14 +181,23 @@ func runOrCheck(cmd string, args []string, stdout, stderr io.Writer) int {
 	default:
 		cfg, diags = dsl.Load(path)
 	}
-	settings := engine.Settings{Workers: workers, BatchSize: batch, Logger: logger}
-	var pipelines []*engine.Pipeline
+	settings := engine.Settings{Workers: workers, BatchSize: batch, Logger: logger, DataDir: svc.dataDir}
+	var (
+		pipelines []*engine.Pipeline
+		dlqs      []*dlq.Deferred
+	)
 	if cfg != nil {
 		for _, p := range cfg.Pipelines {
-			pl, d := engine.Build(p, engine.Default, settings)
+			ps := settings
+			q := svc.deadLetterQueue(p, logger)
+			if q != nil {
+				ps.DeadLetter = q
+			}
+			pl, d := engine.Build(p, engine.Default, ps)
 			diags = append(diags, d...)
 			if pl != nil {
 				pipelines = append(pipelines, pl)
+				dlqs = append(dlqs, q)
 			}
 		}
 	}
@@ -189,6 +217,14 @@ func runOrCheck(cmd string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "pipeline: no pipelines found in", path)
 		return exitConfig
 	}
+	sources, closeDLQs, err := openDeadLetterQueues(pipelines, dlqs)
+	if err != nil {
+		logger.Error("cannot open the dead letter queue; nothing was started", "err", err)
+		return exitRuntime
+	}
+	defer closeDLQs(logger)
+	stop := svc.start(sources, logger)
+	defer stop()
 	return runPipelines(pipelines, logger)
 }
 

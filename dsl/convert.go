@@ -425,6 +425,34 @@ func (p *hclPrinter) trailing(file string, line int) string {
 	return ""
 }
 
+// dlqSettings prints a dead_letter_queue block when any of its settings is set.
+func (p *hclPrinter) dlqSettings(indent string, d ir.DeadLetterQueueSettings) {
+	if d == (ir.DeadLetterQueueSettings{}) {
+		return
+	}
+	p.line(indent, "dead_letter_queue {")
+	in := indent + "  "
+	if d.Enable != nil {
+		p.attr(in, attrLine{name: "enable", value: fmt.Sprint(*d.Enable)})
+	}
+	if d.Path != "" {
+		p.attr(in, attrLine{name: "path", value: labelString(d.Path)})
+	}
+	if d.MaxBytes != 0 {
+		p.attr(in, attrLine{name: "max_bytes", value: labelString(fmt.Sprintf("%db", d.MaxBytes))})
+	}
+	if d.StoragePolicy != "" {
+		p.attr(in, attrLine{name: "storage_policy", value: labelString(d.StoragePolicy)})
+	}
+	if d.FlushInterval != 0 {
+		p.attr(in, attrLine{name: "flush_interval", value: fmt.Sprint(d.FlushInterval)})
+	}
+	if d.RetainAge != "" {
+		p.attr(in, attrLine{name: "retain_age", value: labelString(d.RetainAge)})
+	}
+	p.line(indent, "}")
+}
+
 // pipeline prints a pipeline; alone says whether it is the only one.
 func (p *hclPrinter) pipeline(pl *ir.Pipeline, alone bool) {
 	s := pl.Settings
@@ -445,6 +473,7 @@ func (p *hclPrinter) pipeline(pl *ir.Pipeline, alone bool) {
 		if s.BatchDelay != "" {
 			p.attr(indent, attrLine{name: "batch_delay", value: labelString(s.BatchDelay)})
 		}
+		p.dlqSettings(indent, s.DeadLetterQueue)
 	}
 	// Inputs, filters and outputs in source order: the loader sorts them
 	// out by kind again.

@@ -30,7 +30,12 @@ func canonical(t *testing.T, cfg *ir.Config) string {
 	t.Helper()
 	var b strings.Builder
 	for _, p := range cfg.Pipelines {
-		fmt.Fprintf(&b, "pipeline %q %+v\n", p.Name, p.Settings)
+		s := p.Settings
+		fmt.Fprintf(&b, "pipeline %q {Workers:%d BatchSize:%d BatchDelay:%s}", p.Name, s.Workers, s.BatchSize, s.BatchDelay)
+		if d := s.DeadLetterQueue; d != (ir.DeadLetterQueueSettings{}) {
+			fmt.Fprintf(&b, " dead_letter_queue{%s}", dumpDLQ(d))
+		}
+		b.WriteString("\n")
 		for _, in := range p.Inputs {
 			canonNode(t, &b, in, "  ")
 		}

@@ -167,6 +167,9 @@ func dumpConfig(cfg *ir.Config, dir string) string {
 		if s.BatchDelay != "" {
 			fmt.Fprintf(&b, "  batch_delay = %q\n", s.BatchDelay)
 		}
+		if d := s.DeadLetterQueue; d != (ir.DeadLetterQueueSettings{}) {
+			fmt.Fprintf(&b, "  dead_letter_queue = %s\n", dumpDLQ(d))
+		}
 		if len(p.Inputs) > 0 {
 			b.WriteString("  inputs:\n")
 			for _, in := range p.Inputs {
@@ -330,4 +333,28 @@ func exprString(e ir.Expr) string {
 		return "<nil>"
 	}
 	return fmt.Sprintf("<%T>", e)
+}
+
+// dumpDLQ prints the dead letter queue settings that are set.
+func dumpDLQ(d ir.DeadLetterQueueSettings) string {
+	var parts []string
+	if d.Enable != nil {
+		parts = append(parts, fmt.Sprintf("enable=%t", *d.Enable))
+	}
+	if d.Path != "" {
+		parts = append(parts, fmt.Sprintf("path=%q", d.Path))
+	}
+	if d.MaxBytes != 0 {
+		parts = append(parts, fmt.Sprintf("max_bytes=%d", d.MaxBytes))
+	}
+	if d.StoragePolicy != "" {
+		parts = append(parts, "storage_policy="+d.StoragePolicy)
+	}
+	if d.FlushInterval != 0 {
+		parts = append(parts, fmt.Sprintf("flush_interval=%d", d.FlushInterval))
+	}
+	if d.RetainAge != "" {
+		parts = append(parts, "retain_age="+d.RetainAge)
+	}
+	return strings.Join(parts, " ")
 }

@@ -72,7 +72,7 @@ const (
 // mean" suggestions.
 var blockTypes = map[context][]string{
 	ctxTop:      {"pipeline", "input", "filter", "output", "if", "else"},
-	ctxPipeline: {"input", "filter", "output", "if", "else"},
+	ctxPipeline: {"input", "filter", "output", "if", "else", "dead_letter_queue"},
 	ctxIf:       {"filter", "output", "if", "else"},
 }
 
@@ -214,8 +214,22 @@ func (p *hclParser) pipeline(b *hclsyntax.Block) {
 	for _, a := range sortedAttrs(b.Body) {
 		p.setting(&pl.Settings, a)
 	}
+	blocks := make([]*hclsyntax.Block, 0, len(b.Body.Blocks))
+	var dlq *hclsyntax.Block
+	for _, blk := range b.Body.Blocks {
+		if blk.Type != "dead_letter_queue" {
+			blocks = append(blocks, blk)
+			continue
+		}
+		if dlq != nil {
+			p.errorf(blk.DefRange(), "Duplicate dead_letter_queue block", "A pipeline has one dead_letter_queue block; the first is at line %d.", dlq.DefRange().Start.Line)
+			continue
+		}
+		dlq = blk
+		p.deadLetterQueue(&pl.Settings.DeadLetterQueue, blk)
+	}
 	n := &nodes{}
-	p.blocks(b.Body.Blocks, ctxPipeline, func() *nodes { return n }, func(*hclsyntax.Block) {})
+	p.blocks(blocks, ctxPipeline, func() *nodes { return n }, func(*hclsyntax.Block) {})
 	pl.Inputs, pl.Filters, pl.Outputs = n.inputs, n.filters, n.outputs
 }
 
@@ -256,6 +270,84 @@ func (p *hclParser) setting(s *ir.Settings, a *hclsyntax.Attribute) {
 			detail += " A pipeline block takes the settings " + strings.Join(settingNames, ", ") + "."
 		}
 		p.errorf(a.NameRange, "Unsupported argument", "%s", detail)
+	}
+}
+
+// dlqSettingNames are the settings of a dead_letter_queue block.
+var dlqSettingNames = []string{"enable", "path", "max_bytes", "storage_policy", "flush_interval", "retain_age"}
+
+// deadLetterQueue decodes dead_letter_queue { … }: Logstash's
+// dead_letter_queue.* settings and path.dead_letter_queue (as path).
+func (p *hclParser) deadLetterQueue(s *ir.DeadLetterQueueSettings, b *hclsyntax.Block) {
+	if len(b.Labels) > 0 {
+		p.errorf(b.LabelRanges[0], "Extraneous label", "A dead_letter_queue block has no labels: dead_letter_queue { enable = true }.")
+	}
+	for _, blk := range b.Body.Blocks {
+		p.errorf(blk.TypeRange, "Unsupported block type", "A dead_letter_queue block holds only the settings %s.", strings.Join(dlqSettingNames, ", "))
+	}
+	for _, a := range sortedAttrs(b.Body) {
+		var str string
+		decode := func(dst any) bool {
+			d := gohcl.DecodeExpression(a.Expr, nil, dst)
+			p.diags = append(p.diags, d...)
+			return !d.HasErrors()
+		}
+		switch a.Name {
+		case "enable":
+			var v bool
+			if decode(&v) {
+				s.Enable = &v
+			}
+		case "path":
+			if decode(&str) {
+				if str == "" {
+					p.errorf(a.Expr.Range(), "Invalid value", "path must name a directory.")
+				}
+				s.Path = str
+			}
+		case "max_bytes":
+			if decode(&str) {
+				v, err := ParseByteSize(str)
+				if err != nil || v <= 0 {
+					p.errorf(a.Expr.Range(), "Invalid value", `max_bytes must be a positive size such as "1024mb"; %q is not.`, str)
+					continue
+				}
+				s.MaxBytes = v
+			}
+		case "storage_policy":
+			if decode(&str) {
+				if str != "drop_newer" && str != "drop_older" {
+					p.errorf(a.Expr.Range(), "Invalid value", `storage_policy is "drop_newer" or "drop_older", not %q.`, str)
+					continue
+				}
+				s.StoragePolicy = str
+			}
+		case "retain_age":
+			if decode(&str) {
+				if _, err := ParseAge(str); err != nil {
+					p.errorf(a.Expr.Range(), "Invalid value", `retain_age is a whole number with d, h, m or s, e.g. "5d"; %q is not.`, str)
+					continue
+				}
+				s.RetainAge = str
+			}
+		case "flush_interval":
+			var ms int
+			if decode(&ms) {
+				if ms <= 0 {
+					p.errorf(a.Expr.Range(), "Invalid value", "flush_interval is a positive number of milliseconds, e.g. 5000.")
+					continue
+				}
+				s.FlushInterval = ms
+			}
+		default:
+			detail := fmt.Sprintf("An argument named %q is not expected here.", a.Name)
+			if sg := suggest(a.Name, dlqSettingNames); sg != "" {
+				detail += fmt.Sprintf(" Did you mean %q?", sg)
+			} else {
+				detail += " A dead_letter_queue block takes the settings " + strings.Join(dlqSettingNames, ", ") + "."
+			}
+			p.errorf(a.NameRange, "Unsupported argument", "%s", detail)
+		}
 	}
 }
 

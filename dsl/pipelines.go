@@ -29,6 +29,8 @@ func LoadPipelinesYML(path string) (*ir.Config, hcl.Diagnostics) {
 var pipelinesYMLKeys = []string{
 	"pipeline.id", "path.config", "config.string", "pipeline.workers",
 	"pipeline.batch.size", "pipeline.batch.delay", "queue.type",
+	"dead_letter_queue.enable", "path.dead_letter_queue", "dead_letter_queue.max_bytes",
+	"dead_letter_queue.storage_policy", "dead_letter_queue.flush_interval", "dead_letter_queue.retain.age",
 }
 
 // LoadPipelinesYML is like the package function LoadPipelinesYML.
@@ -107,6 +109,9 @@ func (l Loader) LoadPipelinesYML(path string) (*ir.Config, hcl.Diagnostics) {
 		if n, ok := vals["queue.type"]; ok && n.Value != "memory" {
 			diags = append(diags, errAt(n, "Unsupported queue.type",
 				fmt.Sprintf("queue.type %q is not supported yet: only \"memory\" is. Refusing rather than running with less durability than configured.", n.Value)))
+		}
+		for _, d := range dlqSettingsYML(vals, &settings.DeadLetterQueue) {
+			diags = append(diags, errAt(d.node, d.summary, d.detail))
 		}
 		var srcs []source
 		pc, hasPath := vals["path.config"]
@@ -203,4 +208,64 @@ func readSources(names []string) ([]source, hcl.Diagnostics) {
 		srcs = append(srcs, source{name: name, src: b})
 	}
 	return srcs, diags
+}
+
+type ymlProblem struct {
+	node            *yaml.Node
+	summary, detail string
+}
+
+// dlqSettingsYML reads the dead_letter_queue.* settings of one pipeline.
+func dlqSettingsYML(vals map[string]*yaml.Node, s *ir.DeadLetterQueueSettings) []ymlProblem {
+	var probs []ymlProblem
+	bad := func(n *yaml.Node, key, detail string) {
+		probs = append(probs, ymlProblem{n, "Invalid " + key, detail})
+	}
+	if n, ok := vals["dead_letter_queue.enable"]; ok {
+		v, err := strconv.ParseBool(n.Value)
+		if err != nil {
+			bad(n, "dead_letter_queue.enable", fmt.Sprintf("dead_letter_queue.enable is true or false, not %q.", n.Value))
+		} else {
+			s.Enable = &v
+		}
+	}
+	if n, ok := vals["path.dead_letter_queue"]; ok {
+		// A relative path is taken from the working directory, as in Logstash.
+		if n.Value == "" {
+			bad(n, "path.dead_letter_queue", "path.dead_letter_queue must name a directory.")
+		} else {
+			s.Path = n.Value
+		}
+	}
+	if n, ok := vals["dead_letter_queue.max_bytes"]; ok {
+		v, err := ParseByteSize(n.Value)
+		if err != nil || v <= 0 {
+			bad(n, "dead_letter_queue.max_bytes", fmt.Sprintf("dead_letter_queue.max_bytes must be a positive size such as \"1024mb\", not %q.", n.Value))
+		} else {
+			s.MaxBytes = v
+		}
+	}
+	if n, ok := vals["dead_letter_queue.storage_policy"]; ok {
+		if n.Value != "drop_newer" && n.Value != "drop_older" {
+			bad(n, "dead_letter_queue.storage_policy", fmt.Sprintf("dead_letter_queue.storage_policy is \"drop_newer\" or \"drop_older\", not %q.", n.Value))
+		} else {
+			s.StoragePolicy = n.Value
+		}
+	}
+	if n, ok := vals["dead_letter_queue.flush_interval"]; ok {
+		ms, err := strconv.Atoi(n.Value)
+		if err != nil || ms <= 0 {
+			bad(n, "dead_letter_queue.flush_interval", fmt.Sprintf("dead_letter_queue.flush_interval is a positive number of milliseconds, e.g. 5000, not %q.", n.Value))
+		} else {
+			s.FlushInterval = ms
+		}
+	}
+	if n, ok := vals["dead_letter_queue.retain.age"]; ok {
+		if _, err := ParseAge(n.Value); err != nil {
+			bad(n, "dead_letter_queue.retain.age", fmt.Sprintf("dead_letter_queue.retain.age is a whole number with d, h, m or s, e.g. 5d, not %q.", n.Value))
+		} else {
+			s.RetainAge = n.Value
+		}
+	}
+	return probs
 }

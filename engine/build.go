@@ -37,6 +37,8 @@ type Settings struct {
 	DeadLetter DeadLetterQueue
 	// Queue selects the memory (default) or persisted queue.
 	Queue QueueSettings
+	// DataDir is path.data, where plugins keep state (Resources.DataDir).
+	DataDir string
 }
 
 func (s Settings) resolve(file ir.Settings, diags *hcl.Diagnostics, rng hcl.Range) Settings {
@@ -85,7 +87,7 @@ func (s Settings) resolve(file ir.Settings, diags *hcl.Diagnostics, rng hcl.Rang
 func Build(p *ir.Pipeline, reg *Registry, s Settings) (*Pipeline, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	s = s.resolve(p.Settings, &diags, p.Range)
-	b := &builder{reg: reg, pl: &Pipeline{name: p.Name, settings: s}, log: s.Logger.With("pipeline", p.Name)}
+	b := &builder{reg: reg, pl: &Pipeline{name: p.Name, settings: s, abort: make(chan struct{})}, log: s.Logger.With("pipeline", p.Name)}
 	b.pl.log = b.log
 	for _, in := range p.Inputs {
 		if u, d := b.input(in); u != nil {
@@ -139,6 +141,7 @@ func (b *builder) resources(pl *ir.Plugin) Resources {
 		Pipeline:  b.pl.name,
 		Logger:    b.log.With("plugin", pl.Kind.String()+"/"+pl.Type, "id", pl.ID),
 		BatchSize: b.pl.settings.BatchSize,
+		DataDir:   b.pl.settings.DataDir,
 	}
 }
 
@@ -208,7 +211,7 @@ func (b *builder) input(pl *ir.Plugin) (*inputUnit, hcl.Diagnostics) {
 	if diags = gohcl.DecodeBody(pl.Body, nil, &com); diags.HasErrors() {
 		return nil, diags
 	}
-	u := &inputUnit{id: pl.ID, typ: com.Type, tags: com.Tags, pl: b.pl}
+	u := &inputUnit{id: pl.ID, typ: com.Type, plugin: pl.Type, tags: com.Tags, pl: b.pl}
 	u.addFields, diags = parseAddFields(com.AddField, pl.Body)
 	in, res, d := b.construct(f, pl, com.Rest, com.Codec)
 	diags = append(diags, d...)
@@ -229,7 +232,7 @@ func (b *builder) filter(pl *ir.Plugin) (*filterNode, hcl.Diagnostics) {
 	if diags = gohcl.DecodeBody(pl.Body, nil, &com); diags.HasErrors() {
 		return nil, diags
 	}
-	n := &filterNode{id: pl.ID}
+	n := &filterNode{id: pl.ID, typ: pl.Type}
 	var d hcl.Diagnostics
 	n.addFields, d = parseAddFields(com.AddField, pl.Body)
 	diags = append(diags, d...)
@@ -246,6 +249,8 @@ func (b *builder) filter(pl *ir.Plugin) (*filterNode, hcl.Diagnostics) {
 		return nil, diags
 	}
 	n.f, n.log, n.pl = fl.(Filter), res.Logger, b.pl
+	n.index = len(b.pl.filterList)
+	b.pl.filterList = append(b.pl.filterList, n)
 	return n, nil
 }
 

@@ -27,6 +27,8 @@ type Pipeline struct {
 	filters  []node
 	routes   []node
 	outputs  []*outputUnit
+	// filterList holds every filter in build order; filterNode.index points into it.
+	filterList []*filterNode
 
 	queue     chan []*event.Event
 	abort     chan struct{}
@@ -34,6 +36,11 @@ type Pipeline struct {
 	abortOnce sync.Once
 	stats     Stats
 	pq        *pq.Queue // nil with the memory queue
+	// queued counts the events in the queue, for monitoring.
+	queued atomic.Int64
+	// workNanos and pushNanos: time workers spent on batches, and inputs
+	// blocked handing them to the queue.
+	workNanos, pushNanos atomic.Int64
 }
 
 // Stats are a pipeline's event counters.
@@ -86,7 +93,6 @@ func (p *Pipeline) watchAbort() context.CancelFunc {
 func (p *Pipeline) Run(ctx context.Context) error {
 	s := p.settings
 	p.queue = make(chan []*event.Event, s.Workers)
-	p.abort = make(chan struct{})
 	defer p.watchAbort()()
 	if err := p.openQueue(); err != nil {
 		return err
@@ -168,12 +174,15 @@ func (p *Pipeline) Run(ctx context.Context) error {
 
 // inputUnit runs one input and decorates what it emits.
 type inputUnit struct {
-	id, typ   string
+	id, typ   string // typ is the `type` option
+	plugin    string // the plugin type, e.g. "beats"
 	tags      []string
 	addFields []addField
 	in        Input
 	log       *slog.Logger
 	pl        *Pipeline
+	out       atomic.Int64 // events emitted
+	pushNanos atomic.Int64 // time emit waited for the queue
 }
 
 func (u *inputUnit) run(ctx context.Context) (err error) {
@@ -219,9 +228,17 @@ func (u *inputUnit) emit(b Batch) error {
 		n := min(len(events), size)
 		chunk := events[:n:n]
 		events = events[n:]
+		start := time.Now()
 		select {
 		case p.queue <- chunk:
+			p.queued.Add(int64(n))
+			// Plugin counters first: whoever sees a pipeline total sees
+			// the plugin counts that make it up.
+			u.out.Add(int64(n))
 			p.stats.In.Add(int64(n))
+			d := int64(time.Since(start))
+			p.pushNanos.Add(d)
+			u.pushNanos.Add(d)
 		case <-p.abort:
 			return ErrAborted
 		}
@@ -255,11 +272,13 @@ func (p *Pipeline) worker() {
 	size := p.settings.BatchSize
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	w := &workerMetrics{filters: make([]filterAcc, len(p.filterList))}
 	for {
 		first, ok := <-p.queue
 		if !ok {
 			return
 		}
+		p.queued.Add(-int64(len(first)))
 		batch := first
 		if len(batch) < size {
 			batch = append(make([]*event.Event, 0, size), first...)
@@ -271,6 +290,7 @@ func (p *Pipeline) worker() {
 					if !ok {
 						break fill
 					}
+					p.queued.Add(-int64(len(more)))
 					batch = append(batch, more...)
 				case <-timer.C:
 					break fill
@@ -278,37 +298,87 @@ func (p *Pipeline) worker() {
 			}
 			timer.Stop()
 		}
-		out := p.runNodes(p.filters, batch)
+		start := time.Now()
+		out := p.runNodes(w, p.filters, batch)
+		w.flush(p)
 		p.stats.Filtered.Add(int64(len(out)))
-		if !p.route(out) {
+		ok = p.route(out)
+		p.workNanos.Add(int64(time.Since(start)))
+		if !ok {
 			return
 		}
 	}
 }
 
+// workerMetrics are one worker's filter counters, added to the shared ones
+// once per batch so the per-event path touches no shared cache line.
+type workerMetrics struct {
+	filters []filterAcc
+}
+
+type filterAcc struct {
+	in, out, dropped int64
+	nanos, timed     int64 // time spent in the timed calls, and how many
+}
+
+// Filter timing: the first timeFirst calls of each batch, then one in
+// timeEvery. A clock read costs 50-70 ns on the VMs we measure on, more than
+// the engine's own work per event and filter, so timing stays at about 4% of
+// the calls of full batches (W1 and a four-filter chain: no measurable cost).
+const (
+	timeFirst = 2
+	timeEvery = 32
+)
+
+func (w *workerMetrics) flush(p *Pipeline) {
+	filters := p.filterList
+	for i := range w.filters {
+		a := &w.filters[i]
+		if a.in == 0 {
+			continue
+		}
+		c := &filters[i].counters
+		c.in.Add(a.in)
+		c.out.Add(a.out)
+		if a.dropped != 0 {
+			c.dropped.Add(a.dropped)
+			p.stats.Dropped.Add(a.dropped)
+		}
+		if a.timed > 0 {
+			c.nanos.Add(a.nanos * a.in / a.timed)
+		}
+		*a = filterAcc{}
+	}
+}
+
+// counters are one plugin's figures for monitoring.
+type counters struct {
+	in, out, dropped, failed, deadLettered, nanos atomic.Int64
+}
+
 // runNodes applies the filter tree to a batch, event by event, so events keep
 // their order (as Logstash does with one worker) and conditionals cost nothing
 // per batch.
-func (p *Pipeline) runNodes(nodes []node, events []*event.Event) []*event.Event {
+func (p *Pipeline) runNodes(w *workerMetrics, nodes []node, events []*event.Event) []*event.Event {
 	if len(nodes) == 0 {
 		return events
 	}
 	out := make([]*event.Event, 0, len(events))
 	for _, e := range events {
-		out = p.runOne(nodes, e, out)
+		out = p.runOne(w, nodes, e, out)
 	}
 	return out
 }
 
 // runOne runs e through nodes and appends what comes out to out.
-func (p *Pipeline) runOne(nodes []node, e *event.Event, out []*event.Event) []*event.Event {
+func (p *Pipeline) runOne(w *workerMetrics, nodes []node, e *event.Event, out []*event.Event) []*event.Event {
 	for i, n := range nodes {
 		start := len(out)
 		switch n := n.(type) {
 		case *filterNode:
-			out = n.applyOne(e, out)
+			out = n.applyOne(&w.filters[n.index], e, out)
 		case *ifNode:
-			out = p.runOne(n.pick(e), e, out)
+			out = p.runOne(w, n.pick(e), e, out)
 		}
 		// The common case, one event in and the same number out, continues inline.
 		if len(out) == start+1 {
@@ -322,7 +392,7 @@ func (p *Pipeline) runOne(nodes []node, e *event.Event, out []*event.Event) []*e
 		produced := append([]*event.Event(nil), out[start:]...)
 		out = out[:start]
 		for _, x := range produced {
-			out = p.runOne(nodes[i+1:], x, out)
+			out = p.runOne(w, nodes[i+1:], x, out)
 		}
 		return out
 	}
@@ -388,7 +458,9 @@ func (p *Pipeline) routeOne(nodes []node, e *event.Event, per [][]*event.Event) 
 
 // filterNode is one filter with its common options.
 type filterNode struct {
-	id           string
+	id, typ      string
+	index        int // in Pipeline.filterList
+	counters     counters
 	f            Filter
 	log          *slog.Logger
 	pl           *Pipeline
@@ -412,9 +484,18 @@ func (n *filterNode) call(e *event.Event, out []*event.Event) (res []*event.Even
 }
 
 // applyOne runs the filter on e and appends what it passes on.
-func (n *filterNode) applyOne(e *event.Event, out []*event.Event) []*event.Event {
+func (n *filterNode) applyOne(acc *filterAcc, e *event.Event, out []*event.Event) []*event.Event {
 	start := len(out)
+	// Timing every call would cost two clock reads per event and filter, so
+	// after the first events of a batch one call in timeEvery is timed and
+	// the total is extrapolated in flush.
+	timed := acc.in < timeFirst || acc.in&(timeEvery-1) == 0
+	var t0 time.Time
+	if timed {
+		t0 = time.Now()
+	}
 	out, err := n.call(e, out)
+	acc.in++
 	if err != nil {
 		if len(out) == start {
 			out = append(out, e)
@@ -422,20 +503,26 @@ func (n *filterNode) applyOne(e *event.Event, out []*event.Event) []*event.Event
 		if !errors.Is(err, ErrNotApplied) {
 			n.log.Debug("filter failed", "err", err)
 		}
-		return out
-	}
-	kept := false
-	for _, x := range out[start:] {
-		if x == e {
-			kept = true
+	} else {
+		kept := false
+		for _, x := range out[start:] {
+			if x == e {
+				kept = true
+			}
+			if n.hasCommon {
+				n.common(x)
+			}
 		}
-		if n.hasCommon {
-			n.common(x)
+		if !kept {
+			// Counted in Stats.Dropped when the worker flushes acc.
+			acc.dropped++
+			release(e, nil)
 		}
 	}
-	if !kept {
-		n.pl.stats.Dropped.Add(1)
-		release(e, nil)
+	acc.out += int64(len(out) - start)
+	if timed {
+		acc.nanos += int64(time.Since(t0))
+		acc.timed++
 	}
 	return out
 }
@@ -469,6 +556,7 @@ type outputUnit struct {
 	pl        *Pipeline
 	ch        chan []*event.Event
 	connected bool
+	counters  counters
 }
 
 func (o *outputUnit) run() {
@@ -503,6 +591,7 @@ func (o *outputUnit) sleep(d time.Duration) bool {
 
 func (o *outputUnit) deliver(ctx context.Context, evs []*event.Event) {
 	st := &o.pl.stats
+	o.counters.in.Add(int64(len(evs)))
 	backoff := o.pl.settings.RetryInitial
 	wait := func(what string, err error, attempt int) bool {
 		st.Retries.Add(1)
@@ -528,8 +617,11 @@ func (o *outputUnit) deliver(ctx context.Context, evs []*event.Event) {
 			}
 			o.connected = true
 		}
+		t0 := time.Now()
 		err := o.out.Write(ctx, evs)
+		o.counters.nanos.Add(int64(time.Since(t0)))
 		if err == nil {
+			o.counters.out.Add(int64(len(evs)))
 			st.Out.Add(int64(len(evs)))
 			for _, e := range evs {
 				release(e, nil)
@@ -547,6 +639,7 @@ func (o *outputUnit) deliver(ctx context.Context, evs []*event.Event) {
 				ferr, failed := be.Failed[i]
 				switch {
 				case !failed:
+					o.counters.out.Add(1)
 					st.Out.Add(1)
 					release(e, nil)
 				case IsPermanent(ferr):
@@ -579,6 +672,7 @@ func (o *outputUnit) deliver(ctx context.Context, evs []*event.Event) {
 func (o *outputUnit) fail(evs []*event.Event, err error) {
 	dlq := o.pl.settings.DeadLetter
 	if dlq == nil {
+		o.counters.failed.Add(int64(len(evs)))
 		o.pl.stats.Failed.Add(int64(len(evs)))
 		o.log.Error("events failed permanently", "events", len(evs), "err", err)
 		for _, e := range evs {
@@ -602,6 +696,7 @@ func (o *outputUnit) fail(evs []*event.Event, err error) {
 			}
 			backoff = min(backoff*2, o.pl.settings.RetryMax)
 		}
+		o.counters.deadLettered.Add(1)
 		o.pl.stats.DeadLettered.Add(1)
 		release(e, nil)
 	}

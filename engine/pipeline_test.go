@@ -502,6 +502,52 @@ func BenchmarkPipelineDrop(b *testing.B) {
 	b.ReportMetric(float64(batches*125)/b.Elapsed().Seconds(), "events/s")
 }
 
+type passOptions struct{}
+type pass struct{}
+
+func (pass) Filter(_ context.Context, e *event.Event, out []*event.Event) ([]*event.Event, error) {
+	return append(out, e), nil
+}
+
+func init() {
+	engine.RegisterFilter("test_pass", func(passOptions, engine.Resources) (pass, error) { return pass{}, nil })
+}
+
+// BenchmarkPipelineChain is BenchmarkPipelineDrop with three filters that pass
+// events on before the drop: the per-filter cost of the engine (counters,
+// timing) shows here.
+func BenchmarkPipelineChain(b *testing.B) {
+	key := "bench-chain"
+	c := &control{gate: make(chan struct{}), byOut: map[string]int{}}
+	c.acks.calls, c.acks.errs = map[int]int{}, map[int]error{}
+	close(c.gate)
+	controls.Store(key, c)
+	defer controls.Delete(key)
+	k := fmt.Sprintf("key = %q\n", key)
+	batches := max(b.N/125, 1)
+	p := &ir.Pipeline{
+		Inputs: []*ir.Plugin{plugin(b, ir.Input, "test_gen", "gen", k+fmt.Sprintf("batches = %d\nsize = 125\n", batches))},
+		Filters: []ir.Node{
+			plugin(b, ir.Filter, "test_pass", "p1", ""),
+			plugin(b, ir.Filter, "test_pass", "p2", ""),
+			plugin(b, ir.Filter, "test_pass", "p3", ""),
+			plugin(b, ir.Filter, "test_drop_all", "all", ""),
+		},
+		Outputs: []ir.Node{plugin(b, ir.Output, "test_sink", "a", k)},
+	}
+	pl := build(b, p, engine.Settings{})
+	b.ReportAllocs()
+	b.ResetTimer()
+	if err := pl.Run(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	if got := pl.Stats().Dropped.Load(); got != int64(batches*125) {
+		b.Fatalf("dropped %d; want %d", got, batches*125)
+	}
+	b.ReportMetric(float64(batches*125)/b.Elapsed().Seconds(), "events/s")
+}
+
 func condExpr(t testing.TB, src string) ir.Expr {
 	t.Helper()
 	x, diags := logstash.ParseCondition(src, hcl.InitialPos, "cond")
@@ -584,5 +630,57 @@ func TestConditionalsKeepEventOrder(t *testing.T) {
 	}
 	if fmt.Sprint(c.order) != fmt.Sprint(want) {
 		t.Errorf("output order = %v; want %v", c.order, want)
+	}
+}
+
+// The snapshot counts events per plugin: what each input emitted, what each
+// filter took, passed on and dropped, what each output took and delivered.
+func TestSnapshotCountsPerPlugin(t *testing.T) {
+	key, c := newControl(t)
+	k := fmt.Sprintf("key = %q\n", key)
+	p := &ir.Pipeline{
+		Inputs: []*ir.Plugin{plugin(t, ir.Input, "test_gen", "gen", k+"batches = 4\nsize = 50\n")},
+		Filters: []ir.Node{
+			plugin(t, ir.Filter, "test_pass", "first", ""),
+			&ir.If{Branches: []ir.Branch{{Cond: condExpr(t, "[message] =~ /^1/"), Body: []ir.Node{
+				plugin(t, ir.Filter, "test_drop_odd", "odd", ""),
+			}}}},
+		},
+		Outputs: []ir.Node{plugin(t, ir.Output, "test_sink", "a", k), plugin(t, ir.Output, "test_sink", "b", k)},
+	}
+	pl := build(t, p, engine.Settings{Workers: 2})
+	if err := run(t, pl, context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Messages 0..199; "1", "10".."19", "100".."199" start with 1: 111 of them,
+	// 56 odd ones are dropped.
+	const in, cond, dropped = 200, 111, 56
+	s := pl.Snapshot()
+	if s.Name != "test" || s.In != in || s.Filtered != in-dropped || s.Out != 2*(in-dropped) || s.Dropped != dropped || s.QueueEvents != 0 {
+		t.Errorf("pipeline snapshot = %+v", s)
+	}
+	if len(s.Inputs) != 1 || s.Inputs[0].ID != "gen" || s.Inputs[0].Type != "test_gen" || s.Inputs[0].Out != in || s.Inputs[0].In != 0 {
+		t.Errorf("inputs = %+v", s.Inputs)
+	}
+	if len(s.Filters) != 2 {
+		t.Fatalf("filters = %+v", s.Filters)
+	}
+	f0, f1 := s.Filters[0], s.Filters[1]
+	if f0.ID != "first" || f0.Type != "test_pass" || f0.In != in || f0.Out != in || f0.Dropped != 0 {
+		t.Errorf("filter first = %+v", f0)
+	}
+	if f1.ID != "odd" || f1.In != cond || f1.Out != cond-dropped || f1.Dropped != dropped {
+		t.Errorf("filter odd = %+v", f1)
+	}
+	if f0.Duration <= 0 || f1.Duration <= 0 {
+		t.Errorf("filter durations %v, %v; want > 0", f0.Duration, f1.Duration)
+	}
+	for _, o := range s.Outputs {
+		if o.In != in-dropped || o.Out != in-dropped || o.Failed != 0 || o.Duration <= 0 {
+			t.Errorf("output %s = %+v", o.ID, o)
+		}
+	}
+	if got := c.got.Load(); got != 2*(in-dropped) {
+		t.Errorf("outputs got %d", got)
 	}
 }

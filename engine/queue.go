@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"time"
 
 	"github.com/pipelined/pipeline/engine/event"
 	"github.com/pipelined/pipeline/engine/internal/ack"
@@ -97,13 +98,18 @@ func (u *inputUnit) emitPersisted(b Batch) error {
 	defer cancel()
 	stop := context.AfterFunc(p.abortCtx, cancel)
 	defer stop()
+	start := time.Now()
 	if err := p.pq.Append(ctx, recs); err != nil {
 		if p.abortCtx.Err() != nil {
 			return ErrAborted
 		}
 		return err
 	}
+	u.out.Add(int64(len(recs)))
 	p.stats.In.Add(int64(len(recs)))
+	d := int64(time.Since(start))
+	p.pushNanos.Add(d)
+	u.pushNanos.Add(d)
 	if b.Ack != nil {
 		p.stats.AcksFired.Add(1)
 		b.Ack(nil)
@@ -168,6 +174,7 @@ func (p *Pipeline) readQueue(ctx context.Context) {
 		}
 		select {
 		case p.queue <- chunk:
+			p.queued.Add(int64(len(chunk)))
 		case <-p.abort:
 			return
 		}

@@ -17,4 +17,8 @@ type Resources struct {
 	// BatchSize is the pipeline batch size: inputs should emit batches of up to
 	// this many events.
 	BatchSize int
+	// DataDir is the engine's data directory (path.data), under which plugins
+	// keep their state, e.g. <DataDir>/plugins/inputs/<type>/…; empty means
+	// "data" in the working directory.
+	DataDir string
 }

@@ -52,6 +52,20 @@ type Settings struct {
 	Workers    int
 	BatchSize  int
 	BatchDelay string // a duration, e.g. "50ms"
+	// DeadLetterQueue holds the dead_letter_queue.* settings.
+	DeadLetterQueue DeadLetterQueueSettings
+}
+
+// DeadLetterQueueSettings are Logstash's dead_letter_queue.* and
+// path.dead_letter_queue settings of one pipeline; zero values mean "not set
+// here" (the command line's value, or the default, applies).
+type DeadLetterQueueSettings struct {
+	Enable        *bool
+	Path          string // path.dead_letter_queue; the queue is <Path>/<pipeline id>
+	MaxBytes      int64  // bytes
+	StoragePolicy string // "drop_newer" or "drop_older"
+	FlushInterval int    // milliseconds
+	RetainAge     string // dead_letter_queue.retain.age as written, e.g. "1d" (validated)
 }
 
 // Node is a *Plugin or an *If.

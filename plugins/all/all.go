@@ -23,6 +23,7 @@ import (
 
 	// Inputs.
 	_ "github.com/pipelined/pipeline/plugins/inputs/beats"
+	_ "github.com/pipelined/pipeline/plugins/inputs/deadletterqueue"
 	_ "github.com/pipelined/pipeline/plugins/inputs/generator"
 	_ "github.com/pipelined/pipeline/plugins/inputs/redis"
 	_ "github.com/pipelined/pipeline/plugins/inputs/stdin"

@@ -1,0 +1,358 @@
+// Package monitor serves the monitoring API of Logstash's :9600 port for our
+// pipelines, and logs a periodic status line.
+//
+// Endpoints (GET only):
+//
+//	/                              node info: id, name, host, version, http_address, status
+//	/_node/stats                   node info, events of all pipelines, and every pipeline
+//	/_node/stats/pipelines         every pipeline, in Logstash's shape
+//	/_node/stats/pipelines/<id>    one pipeline
+//	/_node/stats/events            events of all pipelines
+//	/_node/pipelines[/<id>]        each pipeline's settings
+//	/metrics                       the same counters in Prometheus text format
+//
+// The JSON follows Logstash's shape (pipelines.<id>.events, plugins.inputs/
+// filters/outputs[].events, queue, reloads, dead_letter_queue) with a few extra
+// keys Logstash lacks (events.dropped, unrouted, failed, dead_lettered).
+// Queries of a pipeline id that does not exist answer 404. With a user name
+// set, every request needs HTTP basic authentication.
+package monitor
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/engine/dlq"
+)
+
+// Source is one pipeline to report, with its dead letter queue if it has one.
+type Source struct {
+	Pipeline interface{ Snapshot() engine.Snapshot }
+	DLQ      *dlq.Writer
+}
+
+// Options configure the API server.
+type Options struct {
+	// Host is the address to listen on (api.http.host, default 127.0.0.1).
+	Host string
+	// Port is a port or a range "9600-9700" (api.http.port): the first free
+	// port of the range is taken, as Logstash does.
+	Port string
+	// Username and Password turn on basic authentication (api.auth.type basic).
+	Username, Password string
+	Version            string
+	Logger             *slog.Logger
+}
+
+// Server is the monitoring API.
+type Server struct {
+	o       Options
+	sources func() []Source
+	id      string
+	name    string
+	started time.Time
+	srv     *http.Server
+	ln      net.Listener
+}
+
+// New builds a server reporting the pipelines that sources returns at each
+// request (so a reload can swap them).
+func New(o Options, sources func() []Source) *Server {
+	if o.Host == "" {
+		o.Host = "127.0.0.1"
+	}
+	if o.Port == "" {
+		o.Port = "9600-9700"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		host = "localhost"
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	s := &Server{o: o, sources: sources, id: hex.EncodeToString(b[:]), name: host, started: time.Now()}
+	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 64 << 10}
+	return s
+}
+
+// ParsePortRange reads "9600" or "9600-9700".
+func ParsePortRange(s string) (lo, hi int, err error) {
+	a, b, isRange := strings.Cut(strings.TrimSpace(s), "-")
+	lo, err1 := strconv.Atoi(strings.TrimSpace(a))
+	hi = lo
+	var err2 error
+	if isRange {
+		hi, err2 = strconv.Atoi(strings.TrimSpace(b))
+	}
+	if err1 != nil || err2 != nil || lo < 0 || hi > 65535 || lo > hi {
+		return 0, 0, fmt.Errorf("%q is not a port or a port range such as 9600-9700", s)
+	}
+	return lo, hi, nil
+}
+
+// Listen binds the first free port of the range and returns the address.
+func (s *Server) Listen() (net.Addr, error) {
+	lo, hi, err := ParsePortRange(s.o.Port)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for port := lo; port <= hi; port++ {
+		ln, err := net.Listen("tcp", net.JoinHostPort(s.o.Host, strconv.Itoa(port)))
+		if err == nil {
+			s.ln = ln
+			return ln.Addr(), nil
+		}
+		errs = append(errs, err)
+		if len(errs) > 3 {
+			errs = errs[len(errs)-1:]
+		}
+	}
+	return nil, fmt.Errorf("monitoring API: no free port in %s on %s: %w", s.o.Port, s.o.Host, errors.Join(errs...))
+}
+
+// Serve answers requests until Close; call Listen first.
+func (s *Server) Serve() error {
+	err := s.srv.Serve(s.ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Close stops the server.
+func (s *Server) Close() error { return s.srv.Close() }
+
+func (s *Server) address() string {
+	if s.ln != nil {
+		return s.ln.Addr().String()
+	}
+	return net.JoinHostPort(s.o.Host, s.o.Port)
+}
+
+// Handler returns the API's HTTP handler.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, r, s.nodeInfo(s.snapshots()))
+	})
+	mux.HandleFunc("GET /_node/stats", func(w http.ResponseWriter, r *http.Request) {
+		snaps := s.snapshots()
+		m := s.nodeInfo(snaps)
+		m["events"] = totalEvents(snaps)
+		m["pipelines"] = pipelinesJSON(snaps)
+		m["reloads"] = map[string]any{"successes": 0, "failures": 0}
+		var queued int64
+		for _, p := range snaps {
+			queued += p.snap.QueueEvents
+		}
+		m["queue"] = map[string]any{"events_count": queued}
+		m["process"] = map[string]any{"uptime_in_millis": time.Since(s.started).Milliseconds()}
+		writeJSON(w, r, m)
+	})
+	mux.HandleFunc("GET /_node/stats/events", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, r, map[string]any{"events": totalEvents(s.snapshots())})
+	})
+	mux.HandleFunc("GET /_node/stats/pipelines", func(w http.ResponseWriter, r *http.Request) {
+		snaps := s.snapshots()
+		m := s.nodeInfo(snaps)
+		m["pipelines"] = pipelinesJSON(snaps)
+		writeJSON(w, r, m)
+	})
+	mux.HandleFunc("GET /_node/stats/pipelines/{id}", func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		snaps := s.snapshots()
+		for _, p := range snaps {
+			if p.snap.Name == id {
+				m := s.nodeInfo(snaps)
+				m["pipelines"] = map[string]any{id: pipelineJSON(p)}
+				writeJSON(w, r, m)
+				return
+			}
+		}
+		notFound(w, r, id)
+	})
+	nodePipelines := func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		snaps := s.snapshots()
+		m := s.nodeInfo(snaps)
+		ps := map[string]any{}
+		for _, p := range snaps {
+			if id != "" && p.snap.Name != id {
+				continue
+			}
+			var path any
+			if p.dlqDir != "" {
+				path = p.dlqDir
+			}
+			ps[p.snap.Name] = map[string]any{
+				"workers": p.snap.Workers, "batch_size": p.snap.BatchSize, "batch_delay": p.snap.BatchDelay.Milliseconds(),
+				"config_reload_automatic": false, "dead_letter_queue_enabled": p.snap.DeadLetterQueue || p.dlq != nil,
+				"dead_letter_queue_path": path,
+			}
+		}
+		if id != "" && len(ps) == 0 {
+			notFound(w, r, id)
+			return
+		}
+		m["pipelines"] = ps
+		writeJSON(w, r, m)
+	}
+	mux.HandleFunc("GET /_node/pipelines", nodePipelines)
+	mux.HandleFunc("GET /_node/pipelines/{id}", nodePipelines)
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		_, _ = w.Write(appendMetrics(nil, s.snapshots()))
+	})
+	if s.o.Username == "" {
+		return mux
+	}
+	user, pass := []byte(s.o.Username), []byte(s.o.Password)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, ok := r.BasicAuth()
+		// Both compared in constant time, always, so timing tells nothing.
+		uok := subtle.ConstantTimeCompare([]byte(u), user)
+		pok := subtle.ConstantTimeCompare([]byte(p), pass)
+		if !ok || uok&pok != 1 {
+			w.Header().Set("WWW-Authenticate", `Basic realm="pipeline monitoring API"`)
+			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// snap is a pipeline snapshot with its dead letter queue figures.
+type snap struct {
+	snap   engine.Snapshot
+	dlq    *dlq.Stats
+	dlqDir string
+}
+
+func (s *Server) snapshots() []snap {
+	src := s.sources()
+	out := make([]snap, 0, len(src))
+	for _, x := range src {
+		sn := snap{snap: x.Pipeline.Snapshot()}
+		if x.DLQ != nil {
+			st := x.DLQ.Stats()
+			sn.dlq, sn.dlqDir = &st, x.DLQ.Dir()
+		}
+		out = append(out, sn)
+	}
+	return out
+}
+
+func (s *Server) nodeInfo(snaps []snap) map[string]any {
+	m := map[string]any{
+		"host": s.name, "name": s.name, "id": s.id, "ephemeral_id": s.id,
+		"version": s.o.Version, "http_address": s.address(), "status": "green", "snapshot": false,
+	}
+	if len(snaps) > 0 {
+		p := snaps[0].snap
+		m["pipeline"] = map[string]any{"workers": p.Workers, "batch_size": p.BatchSize,
+			"batch_delay": p.BatchDelay.Milliseconds()}
+	}
+	return m
+}
+
+func totalEvents(snaps []snap) map[string]any {
+	var in, filtered, out, dur, push int64
+	for _, p := range snaps {
+		in += p.snap.In
+		filtered += p.snap.Filtered
+		out += p.snap.Out
+		dur += p.snap.Duration.Milliseconds()
+		push += p.snap.QueuePush.Milliseconds()
+	}
+	return map[string]any{"in": in, "filtered": filtered, "out": out,
+		"duration_in_millis": dur, "queue_push_duration_in_millis": push}
+}
+
+func pipelinesJSON(snaps []snap) map[string]any {
+	m := make(map[string]any, len(snaps))
+	for _, p := range snaps {
+		m[p.snap.Name] = pipelineJSON(p)
+	}
+	return m
+}
+
+func pipelineJSON(p snap) map[string]any {
+	s := p.snap
+	plugin := func(ps engine.PluginSnapshot, events map[string]any) map[string]any {
+		return map[string]any{"id": ps.ID, "name": ps.Type, "events": events}
+	}
+	inputs := make([]any, 0, len(s.Inputs))
+	for _, x := range s.Inputs {
+		inputs = append(inputs, plugin(x, map[string]any{"out": x.Out, "queue_push_duration_in_millis": x.Duration.Milliseconds()}))
+	}
+	filters := make([]any, 0, len(s.Filters))
+	for _, x := range s.Filters {
+		filters = append(filters, plugin(x, map[string]any{"in": x.In, "out": x.Out,
+			"duration_in_millis": x.Duration.Milliseconds(), "dropped": x.Dropped}))
+	}
+	outputs := make([]any, 0, len(s.Outputs))
+	for _, x := range s.Outputs {
+		outputs = append(outputs, plugin(x, map[string]any{"in": x.In, "out": x.Out,
+			"duration_in_millis": x.Duration.Milliseconds(), "failed": x.Failed, "dead_lettered": x.DeadLettered}))
+	}
+	m := map[string]any{
+		"events": map[string]any{
+			"in": s.In, "filtered": s.Filtered, "out": s.Out,
+			"duration_in_millis":            s.Duration.Milliseconds(),
+			"queue_push_duration_in_millis": s.QueuePush.Milliseconds(),
+			"dropped":                       s.Dropped, "unrouted": s.Unrouted, "failed": s.Failed,
+			"dead_lettered": s.DeadLettered,
+		},
+		"plugins": map[string]any{"inputs": inputs, "codecs": []any{}, "filters": filters, "outputs": outputs},
+		"reloads": map[string]any{"successes": 0, "failures": 0, "last_error": nil,
+			"last_success_timestamp": nil, "last_failure_timestamp": nil},
+		"queue": map[string]any{"type": "memory", "events_count": s.QueueEvents,
+			"queue_size_in_bytes": 0, "max_queue_size_in_bytes": 0},
+	}
+	if p.dlq != nil {
+		var lastErr any
+		if p.dlq.LastError != "" {
+			lastErr = p.dlq.LastError
+		}
+		m["dead_letter_queue"] = map[string]any{
+			"queue_size_in_bytes": p.dlq.SizeBytes, "max_queue_size_in_bytes": p.dlq.MaxBytes,
+			"storage_policy": p.dlq.StoragePolicy, "dropped_events": p.dlq.Dropped, "expired_events": p.dlq.Expired,
+			"last_error": lastErr, "path": p.dlqDir,
+		}
+	}
+	return m
+}
+
+func notFound(w http.ResponseWriter, r *http.Request, id string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusNotFound)
+	_ = json.NewEncoder(w).Encode(map[string]any{"status": 404, "path": r.URL.Path,
+		"error": fmt.Sprintf("no pipeline with id %q", id)})
+}
+
+func writeJSON(w http.ResponseWriter, r *http.Request, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	// ?pretty as in Logstash.
+	if _, ok := r.URL.Query()["pretty"]; ok {
+		enc.SetIndent("", "  ")
+	}
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,68 @@
+package engine
+
+import "time"
+
+// Snapshot is a copy of a pipeline's counters, for monitoring. Each counter is
+// read atomically, but not all at one instant: figures of a running pipeline
+// may be a batch apart.
+type Snapshot struct {
+	Name       string
+	Workers    int
+	BatchSize  int
+	BatchDelay time.Duration
+	// Events: In were emitted by inputs, Filtered left the filter stage, Out
+	// were delivered (one per output).
+	In, Filtered, Out                int64
+	Dropped, Unrouted, Failed        int64
+	DeadLettered, Retries, AcksFired int64
+	// Duration is the time workers spent on batches (filters, routing);
+	// QueuePush the time inputs waited to hand batches to the queue.
+	Duration, QueuePush time.Duration
+	// QueueEvents are the events waiting in the queue for a worker.
+	QueueEvents int64
+	// DeadLetterQueue says whether a dead letter queue is configured.
+	DeadLetterQueue          bool
+	Inputs, Filters, Outputs []PluginSnapshot
+}
+
+// PluginSnapshot are one plugin's counters. Inputs count only Out (events
+// emitted) and Duration. Filter durations are extrapolated from timing the first two calls of
+// each batch and one in 32 after them.
+type PluginSnapshot struct {
+	ID, Type string
+	In, Out  int64
+	// Dropped: events a filter dropped. Failed and DeadLettered: events an
+	// output refused for good, without and with a dead letter queue.
+	Dropped, Failed, DeadLettered int64
+	// Duration: time spent in the filter, or in the output's Write calls, or
+	// for an input the time it waited to hand batches to the queue.
+	Duration time.Duration
+}
+
+// Snapshot returns the pipeline's counters.
+func (p *Pipeline) Snapshot() Snapshot {
+	st := &p.stats
+	s := Snapshot{
+		Name: p.name, Workers: p.settings.Workers, BatchSize: p.settings.BatchSize, BatchDelay: p.settings.BatchDelay,
+		In: st.In.Load(), Filtered: st.Filtered.Load(), Out: st.Out.Load(),
+		Dropped: st.Dropped.Load(), Unrouted: st.Unrouted.Load(), Failed: st.Failed.Load(),
+		DeadLettered: st.DeadLettered.Load(), Retries: st.Retries.Load(), AcksFired: st.AcksFired.Load(),
+		Duration: time.Duration(p.workNanos.Load()), QueuePush: time.Duration(p.pushNanos.Load()),
+		QueueEvents: max(p.queued.Load(), 0), DeadLetterQueue: p.settings.DeadLetter != nil,
+	}
+	for _, u := range p.inputs {
+		s.Inputs = append(s.Inputs, PluginSnapshot{ID: u.id, Type: u.plugin, Out: u.out.Load(), Duration: time.Duration(u.pushNanos.Load())})
+	}
+	for _, f := range p.filterList {
+		s.Filters = append(s.Filters, f.counters.snapshot(f.id, f.typ))
+	}
+	for _, o := range p.outputs {
+		s.Outputs = append(s.Outputs, o.counters.snapshot(o.id, o.typ))
+	}
+	return s
+}
+
+func (c *counters) snapshot(id, typ string) PluginSnapshot {
+	return PluginSnapshot{ID: id, Type: typ, In: c.in.Load(), Out: c.out.Load(), Dropped: c.dropped.Load(),
+		Failed: c.failed.Load(), DeadLettered: c.deadLettered.Load(), Duration: time.Duration(c.nanos.Load())}
+}

@@ -35,10 +35,10 @@ type Settings struct {
 	// marked Permanent, for the whole batch or one item of a BatchError) instead
 	// of acknowledging them as failed.
 	DeadLetter DeadLetterQueue
-	// DataDir is path.data, where plugins keep state (Resources.DataDir).
-	DataDir string
 	// Queue selects the memory (default) or persisted queue.
 	Queue QueueSettings
+	// DataDir is path.data, where plugins keep state (Resources.DataDir).
+	DataDir string
 }
 
 func (s Settings) resolve(file ir.Settings, diags *hcl.Diagnostics, rng hcl.Range) Settings {

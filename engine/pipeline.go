@@ -35,12 +35,12 @@ type Pipeline struct {
 	abortCtx  context.Context // done on Abort
 	abortOnce sync.Once
 	stats     Stats
+	pq        *pq.Queue // nil with the memory queue
 	// queued counts the events in the queue, for monitoring.
 	queued atomic.Int64
 	// workNanos and pushNanos: time workers spent on batches, and inputs
 	// blocked handing them to the queue.
 	workNanos, pushNanos atomic.Int64
-	pq                   *pq.Queue // nil with the memory queue
 	// pqView is pq for Snapshot, which runs on other goroutines than Run.
 	pqView atomic.Pointer[pq.Queue]
 }

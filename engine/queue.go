@@ -106,11 +106,11 @@ func (u *inputUnit) emitPersisted(b Batch) error {
 		}
 		return err
 	}
+	u.out.Add(int64(len(recs)))
+	p.stats.In.Add(int64(len(recs)))
 	d := int64(time.Since(start))
 	p.pushNanos.Add(d)
 	u.pushNanos.Add(d)
-	u.out.Add(int64(len(recs)))
-	p.stats.In.Add(int64(len(recs)))
 	if b.Ack != nil {
 		p.stats.AcksFired.Add(1)
 		b.Ack(nil)

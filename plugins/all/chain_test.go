@@ -33,6 +33,9 @@ input "generator" "lines" {
 }
 
 filter "grok" "syslog" {
+  # Logstash's legacy field names (program, pid, logsource, timestamp8601);
+  # with ECS (the default) they are [process][name], [process][pid]…
+  ecs_compatibility = "disabled"
   match     = { message = "<%{NONNEGINT:priority:int}>%{SYSLOGLINE}" }
   overwrite = ["message"]
 }
@@ -172,6 +175,7 @@ func TestChainConf(t *testing.T) {
 input { generator { lines => ["<34>Oct 11 22:14:15 mymachine su[230]: 'su root' failed"] count => 1 ecs_compatibility => disabled } }
 filter {
   grok {
+    ecs_compatibility => disabled
     match     => { "message" => "<%{NONNEGINT:priority:int}>%{SYSLOGLINE}" "other" => ["%{WORD:never}", "x"] }
     overwrite => "message"
   }

@@ -171,3 +171,34 @@ func TestPersistedQueueNeedsPath(t *testing.T) {
 		t.Fatalf("diags = %v", diags)
 	}
 }
+
+// The snapshot of a pipeline with the persisted queue, taken while it runs,
+// reports the queue's type, the events on disk and their size.
+func TestSnapshotPersistedQueue(t *testing.T) {
+	dir := t.TempDir()
+	key, c := newControl(t)
+	c.gate = make(chan struct{}) // the output is blocked
+	k := fmt.Sprintf("key = %q\n", key)
+	p := &ir.Pipeline{
+		Inputs:  []*ir.Plugin{plugin(t, ir.Input, "test_gen", "gen", k+"batches = 4\nsize = 50\n")},
+		Outputs: []ir.Node{plugin(t, ir.Output, "test_sink", "out", k+"block = true\n")},
+	}
+	pl := build(t, p, engine.Settings{Workers: 1, BatchSize: 50, Queue: persisted(dir, 0)})
+	done := make(chan error, 1)
+	go func() { done <- pl.Run(context.Background()) }()
+	waitFor(t, "every batch on disk", func() bool { return pl.Snapshot().In == 200 })
+	s := pl.Snapshot()
+	if s.QueueType != "persisted" || s.QueueEvents != 200 || s.QueueBytes <= 0 || s.QueueMaxBytes != engine.DefaultQueueMaxBytes {
+		t.Errorf("queue in snapshot: type %q, %d events, %d bytes, max %d", s.QueueType, s.QueueEvents, s.QueueBytes, s.QueueMaxBytes)
+	}
+	if len(s.Inputs) != 1 || s.Inputs[0].Out != 200 {
+		t.Errorf("inputs = %+v", s.Inputs)
+	}
+	close(c.gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if s := pl.Snapshot(); s.QueueEvents != 0 || s.Out != 200 {
+		t.Errorf("after the run: %d events queued, %d out", s.QueueEvents, s.Out)
+	}
+}

@@ -50,7 +50,7 @@ type state struct {
 
 // stepBudget is the most backtracking steps for one line: far above what any
 // real header needs (about a hundred), far below a noticeable delay.
-const stepBudget = 200_000
+const stepBudget = 50_000
 
 func (st *state) spend(n int) bool {
 	st.steps += n

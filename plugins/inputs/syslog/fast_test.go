@@ -32,6 +32,10 @@ func TestFastPathAgrees(t *testing.T) {
 		"<13>Jun 30 12:00:00 host : c",
 		"<13>Jun 30 12:00:00 host app: ",
 		"<13>Mar 29 02:30:00 host app: dst gap in Berlin",
+		"<38>2026-11-24T03:28:41 localhost prg00000[1234]: seq: 0000000000\n",
+		"<157>2026-11-24T03:27:10.383206+01:00 rsyshost fwdtest: line\n",
+		"<13>2026-02-30T03:27:10Z host app: bad day",
+		"<13>2026-11-24T03:27:10,5-05:30 host app: comma",
 	}
 	alphabet := []byte("0123456789abcAZ :[].-<>\n\t\xff")
 	lines := append([]string{}, base...)

@@ -17,6 +17,7 @@ func FuzzEvent(f *testing.F) {
 		"<13>1 2026-11-24T03:26:46Z host app 1 ID [a b=\"c\"] m",
 		"junk <13>Nov  4 03:26:46 fe80::1%eth0 app: x",
 		"\xff\xfe<9>",
+		"<157>2026-11-24T03:27:10.383206+01:00 rsyshost fwdtest: line\n",
 	} {
 		f.Add([]byte(s), false)
 		f.Add([]byte(s), true)

@@ -596,6 +596,9 @@ func (p *Parser) matchRelay(e *event.Event, msg string) {
 func (p *Parser) fastRelay(e *event.Event, msg string, r *fastResult) {
 	ts := msg[r.tsStart:r.tsEnd]
 	_ = e.Set(refTimestamp, ts)
+	if r.iso {
+		_ = e.Set(refTimestamp8601, ts)
+	}
 	_ = e.Set(refLogsource, msg[r.hostStart:r.hostEnd])
 	if r.progEnd > 0 {
 		_ = e.Set(refProgram, msg[r.progStart:r.progEnd])
@@ -607,7 +610,11 @@ func (p *Parser) fastRelay(e *event.Event, msg string, r *fastResult) {
 		_ = e.Set(refMessage, msg[r.msgStart:])
 	}
 	p.setPriority(e, r.pri, nil)
-	t, ok := p.fastDate(r)
+	var t time.Time
+	ok := false
+	if !r.iso {
+		t, ok = p.fastDate(r)
+	}
 	if !ok {
 		t, ok = p.parseDate(ts)
 	}

@@ -125,3 +125,34 @@ func TestPathologicalLinesAreBounded(t *testing.T) {
 		}
 	}
 }
+
+func TestLabelOptions(t *testing.T) {
+	o := Options{}
+	o.Defaults()
+	o.UseLabels = false
+	p, _ := NewParser(o)
+	e := p.Event([]byte("<13>Nov 24 03:26:46 host app: x"), "h", time.Now())
+	if _, ok := e.Get(refFacilityLabel); ok {
+		t.Error("facility_label with use_labels = false")
+	}
+	if _, ok := e.Get(refSeverityLabel); ok {
+		t.Error("severity_label with use_labels = false")
+	}
+	o.UseLabels = true
+	o.FacilityLabels = []string{"k", "u"}
+	o.SeverityLabels = []string{"e0", "e1", "e2", "e3", "e4", "notice!"}
+	p, _ = NewParser(o)
+	e = p.Event([]byte("<13>Nov 24 03:26:46 host app: x"), "h", time.Now())
+	fv, _ := e.Get(refFacilityLabel)
+	sv, _ := e.Get(refSeverityLabel)
+	if fv != "u" || sv != "notice!" {
+		t.Errorf("custom labels: %v", e.Fields())
+	}
+	// Numbers beyond the lists (facility 2, severity 7) get no label.
+	e = p.Event([]byte("<23>Nov 24 03:26:46 host app: x"), "h", time.Now())
+	_, fl := e.Get(refFacilityLabel)
+	_, sl := e.Get(refSeverityLabel)
+	if fl || sl {
+		t.Errorf("labels beyond the lists: %v", e.Fields())
+	}
+}

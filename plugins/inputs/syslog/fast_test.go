@@ -13,9 +13,16 @@ import (
 // one the general (grok-exact) matcher makes. The lines are typical headers
 // and thousands of random mutations of them.
 func TestFastPathAgrees(t *testing.T) {
+	for _, mode := range []string{"disabled", "v8"} {
+		t.Run(mode, func(t *testing.T) { fastPathAgrees(t, mode) })
+	}
+}
+
+func fastPathAgrees(t *testing.T, mode string) {
 	o := Options{}
 	o.Defaults()
 	o.Timezone = "Europe/Berlin"
+	o.ECSCompatibility = mode
 	p, _ := NewParser(o)
 	now := time.Date(2026, 1, 3, 12, 0, 0, 0, time.UTC)
 	p.now = func() time.Time { return now }

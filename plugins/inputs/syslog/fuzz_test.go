@@ -19,17 +19,20 @@ func FuzzEvent(f *testing.F) {
 		"\xff\xfe<9>",
 		"<157>2026-11-24T03:27:10.383206+01:00 rsyshost fwdtest: line\n",
 	} {
-		f.Add([]byte(s), false)
-		f.Add([]byte(s), true)
+		f.Add([]byte(s), false, false)
+		f.Add([]byte(s), true, true)
 	}
-	f.Fuzz(func(t *testing.T, b []byte, rfc5424 bool) {
+	f.Fuzz(func(t *testing.T, b []byte, rfc5424, ecsOn bool) {
 		o := Options{}
 		o.Defaults()
 		o.Timezone = "UTC"
 		o.RFC5424 = rfc5424
+		if ecsOn {
+			o.ECSCompatibility = "v8"
+		}
 		p, _ := NewParser(o)
 		e := p.Event(b, "127.0.0.1", time.Unix(0, 0))
-		if v, _ := e.Get(refPriority); v == nil {
+		if v, _ := e.Get(p.f.priority); v == nil {
 			t.Fatalf("%q: no priority", b)
 		}
 		msg := plainText(b)

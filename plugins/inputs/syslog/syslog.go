@@ -28,7 +28,7 @@
 // priority 13 (user-level, Notice), as RFC 3164 says (Logstash before 3.7.1
 // gave 0).
 //
-// Quirks kept from Logstash: "<0>" and a PRI with a leading zero do not match
+// Quirks kept from Logstash (ecs_compatibility "disabled"): "<0>" and a PRI with a leading zero do not match
 // (POSINT), nor does a header without a host name ("<13>Nov 24 03:26:46
 // app: x": Logstash takes app as the host, then needs a space); RFC 5424
 // messages do not match the default pattern (enable rfc5424); a timestamp
@@ -50,7 +50,8 @@
 // message is skipped with a warning, the connection goes on), idle_timeout.
 //
 // With ecs_compatibility "v1" or "v8" the fields have Logstash's ECS names
-// (see the option).
+// (see the option), and a header without a host name does match, as in
+// Logstash's ECS pattern.
 //
 // Failure semantics: Run returns an error when a port cannot be bound or the
 // pipeline was aborted; a bad connection or datagram is logged and never ends
@@ -117,9 +118,9 @@ type Options struct {
 	// Locale is the language of month names: only English ("en", "en-US",
 	// "en_US") is supported.
 	Locale string `hcl:"locale,optional"`
-	// ECSCompatibility is "disabled" (the field names above, the default
-	// here as the issue of this input asks; Logstash 8's pipeline default is
-	// v8), "v1" or "v8": Logstash's ECS names instead, [log][syslog][priority],
+	// ECSCompatibility is "disabled" (the field names of the package
+	// documentation; the default here, unlike Logstash 8 whose pipeline
+	// default is v8), "v1" or "v8": Logstash's ECS names instead, [log][syslog][priority],
 	// [log][syslog][facility][code] and [name], [log][syslog][severity][code]
 	// and [name], [host][ip] (the sender), [host][hostname], [process][name],
 	// [process][pid] (a number), [event][original] and [service][type], with

@@ -19,3 +19,19 @@ func BenchmarkParse(b *testing.B) {
 		p.Event(line, "127.0.0.1", now)
 	}
 }
+
+// BenchmarkParseISO is a line the fast path leaves to the general matcher
+// (an ISO 8601 timestamp, as rsyslog's ForwardFormat and loggen send).
+func BenchmarkParseISO(b *testing.B) {
+	o := Options{}
+	o.Defaults()
+	o.Timezone = "UTC"
+	p, _ := NewParser(o)
+	line := []byte("<38>2026-11-24T03:28:41.123456+00:00 web-07 sshd[28472]: Accepted publickey for deploy from 10.1.2.3 port 51234 ssh2\n")
+	now := time.Now()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(line)))
+	for b.Loop() {
+		p.Event(line, "127.0.0.1", now)
+	}
+}

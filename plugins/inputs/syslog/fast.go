@@ -28,6 +28,8 @@ type fastResult struct {
 	pidStart, pidEnd           int // pidEnd == 0: no pid
 	msgStart                   int
 	month, day, hour, min, sec int
+	// iso: the timestamp is ISO 8601 (timestamp8601).
+	iso bool
 	// plainDay: "Mmm dd" or "Mmm  d", the spacings the date patterns
 	// surely read; other spacings are left to the Joda parsers.
 	plainDay bool
@@ -49,6 +51,7 @@ func twoDigits(s string, i int) (int, bool) {
 }
 
 func fastParse(s string) (r fastResult, ok bool) {
+	ok = true
 	// <PRI>: POSINT, at most 18 digits (no overflow).
 	if len(s) < 20 || s[0] != '<' || s[1] < '1' || s[1] > '9' {
 		return r, false
@@ -62,8 +65,16 @@ func fastParse(s string) (r fastResult, ok bool) {
 		return r, false
 	}
 	i++
-	// Mmm, spaces, day, space, hh:mm:ss, space.
 	r.tsStart = i
+	if i < len(s) && isDigit(s[i]) {
+		if i, ok = fastISO(s, i); !ok {
+			return r, false
+		}
+		r.iso = true
+		r.tsEnd = i
+		return fastRest(s, i, r)
+	}
+	// Mmm, spaces, day, space, hh:mm:ss, space.
 	if i+4 > len(s) || s[i+3] != ' ' {
 		return r, false
 	}
@@ -101,6 +112,53 @@ func fastParse(s string) (r fastResult, ok bool) {
 	}
 	i += 8
 	r.tsEnd = i
+	return fastRest(s, i, r)
+}
+
+// fastISO accepts yyyy-MM-ddTHH:mm:ss[.fff…][Z|±HH:mm] followed by a space,
+// the form RFC 3339 senders use, on which TIMESTAMP_ISO8601 has one match.
+func fastISO(s string, i int) (int, bool) {
+	y1, ok1 := twoDigits(s, i)
+	y2, ok2 := twoDigits(s, i+2)
+	_, _ = y1, y2
+	if !ok1 || !ok2 || i+19 > len(s) || s[i+4] != '-' || s[i+7] != '-' || s[i+10] != 'T' || s[i+13] != ':' || s[i+16] != ':' {
+		return i, false
+	}
+	mo, ok3 := twoDigits(s, i+5)
+	d, ok4 := twoDigits(s, i+8)
+	h, ok5 := twoDigits(s, i+11)
+	mi, ok6 := twoDigits(s, i+14)
+	sec, ok7 := twoDigits(s, i+17)
+	if !ok3 || !ok4 || !ok5 || !ok6 || !ok7 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59 {
+		return i, false
+	}
+	i += 19
+	if i < len(s) && (s[i] == '.' || s[i] == ',') {
+		j := i + 1
+		for j < len(s) && isDigit(s[j]) {
+			j++
+		}
+		if j == i+1 {
+			return i, false
+		}
+		i = j
+	}
+	switch {
+	case i < len(s) && s[i] == 'Z':
+		i++
+	case i < len(s) && (s[i] == '+' || s[i] == '-'):
+		zh, ok1 := twoDigits(s, i+1)
+		zm, ok2 := twoDigits(s, i+4)
+		if !ok1 || !ok2 || s[i+3] != ':' || zh > 23 || zm > 59 {
+			return i, false
+		}
+		i += 6
+	}
+	return i, i < len(s) && s[i] == ' '
+}
+
+// fastRest parses from the space after the timestamp: host, program, pid.
+func fastRest(s string, i int, r fastResult) (fastResult, bool) {
 	if i >= len(s) || s[i] != ' ' {
 		return r, false
 	}

@@ -13,9 +13,16 @@ import (
 // one the general (grok-exact) matcher makes. The lines are typical headers
 // and thousands of random mutations of them.
 func TestFastPathAgrees(t *testing.T) {
+	for _, mode := range []string{"disabled", "v8"} {
+		t.Run(mode, func(t *testing.T) { fastPathAgrees(t, mode) })
+	}
+}
+
+func fastPathAgrees(t *testing.T, mode string) {
 	o := Options{}
 	o.Defaults()
 	o.Timezone = "Europe/Berlin"
+	o.ECSCompatibility = mode
 	p, _ := NewParser(o)
 	now := time.Date(2026, 1, 3, 12, 0, 0, 0, time.UTC)
 	p.now = func() time.Time { return now }
@@ -32,6 +39,10 @@ func TestFastPathAgrees(t *testing.T) {
 		"<13>Jun 30 12:00:00 host : c",
 		"<13>Jun 30 12:00:00 host app: ",
 		"<13>Mar 29 02:30:00 host app: dst gap in Berlin",
+		"<38>2026-11-24T03:28:41 localhost prg00000[1234]: seq: 0000000000\n",
+		"<157>2026-11-24T03:27:10.383206+01:00 rsyshost fwdtest: line\n",
+		"<13>2026-02-30T03:27:10Z host app: bad day",
+		"<13>2026-11-24T03:27:10,5-05:30 host app: comma",
 	}
 	alphabet := []byte("0123456789abcAZ :[].-<>\n\t\xff")
 	lines := append([]string{}, base...)

@@ -50,7 +50,7 @@ type state struct {
 
 // stepBudget is the most backtracking steps for one line: far above what any
 // real header needs (about a hundred), far below a noticeable delay.
-const stepBudget = 200_000
+const stepBudget = 50_000
 
 func (st *state) spend(n int) bool {
 	st.steps += n
@@ -225,7 +225,7 @@ var (
 	posint = seq(boundary, class(rng('1', '9')), run(isDigit, 0, -1), boundary)
 	nonneg = seq(boundary, run(isDigit, 1, -1), boundary)
 
-	// MONTH \b(?:[Jj]an(?:uary|uar)?|[Ff]eb(?:ruary|ruar)?|[Mm](?:a|ä)?r(?:ch|z)?|[Aa]pr(?:il)?|[Mm]a(?:y|i)?|[Jj]un(?:e|i)?|[Jj]ul(?:y)?|[Aa]ug(?:ust)?|[Ss]ep(?:tember)?|[Oo](?:c|k)?t(?:ober)?|[Nn]ov(?:ember)?|[Dd]e(?:c|z)(?:ember)?)\b
+	// MONTH \b(?:[Jj]an(?:uary|uar)?|[Ff]eb(?:ruary|ruar)?|[Mm](?:a|ä)?r(?:ch|z)?|[Aa]pr(?:il)?|[Mm]a(?:y|i)?|[Jj]un(?:e|i)?|[Jj]ul(?:y|i)?|[Aa]ug(?:ust)?|[Ss]ep(?:tember)?|[Oo](?:c|k)?t(?:ober)?|[Nn]ov(?:ember)?|[Dd]e(?:c|z)(?:ember)?)\b
 	month = seq(boundary, alt(
 		seq(class(oneOf("Jj")), lit("an"), opt(alt(lit("uary"), lit("uar")))),
 		seq(class(oneOf("Ff")), lit("eb"), opt(alt(lit("ruary"), lit("ruar")))),
@@ -233,7 +233,7 @@ var (
 		seq(class(oneOf("Aa")), lit("pr"), opt(lit("il"))),
 		seq(class(oneOf("Mm")), lit("a"), opt(alt(lit("y"), lit("i")))),
 		seq(class(oneOf("Jj")), lit("un"), opt(alt(lit("e"), lit("i")))),
-		seq(class(oneOf("Jj")), lit("ul"), opt(lit("y"))),
+		seq(class(oneOf("Jj")), lit("ul"), opt(alt(lit("y"), lit("i")))),
 		seq(class(oneOf("Aa")), lit("ug"), opt(lit("ust"))),
 		seq(class(oneOf("Ss")), lit("ep"), opt(lit("tember"))),
 		seq(class(oneOf("Oo")), opt(alt(lit("c"), lit("k"))), lit("t"), opt(lit("ober"))),
@@ -292,6 +292,16 @@ var (
 	)
 	// <%{POSINT:priority}>%{SYSLOGBASE2} %{GREEDYDATA:message}
 	linePattern = seq(lit("<"), capture(capPriority, posint), lit(">"), syslogbase2, lit(" "), capture(capMessage, anyRun(0)))
+
+	// The ECS (v1) pattern set:
+	// SYSLOGBASE2 (?:%{SYSLOGTIMESTAMP:timestamp}|%{TIMESTAMP_ISO8601:timestamp})(?: %{SYSLOGFACILITY})?(?: %{SYSLOGHOST:[host][hostname]})?(?: %{SYSLOGPROG}:)?
+	syslogbase2ECS = seq(
+		alt(capture(capTimestamp, syslogTimestamp), capture(capTimestamp, isoTimestamp)),
+		opt(seq(lit(" "), syslogFacility)),
+		opt(seq(lit(" "), capture(capLogsource, sysloghost))),
+		opt(seq(lit(" "), syslogprog, lit(":"))),
+	)
+	ecsLinePattern = seq(lit("<"), capture(capPriority, posint), lit(">"), syslogbase2ECS, lit(" "), capture(capMessage, anyRun(0)))
 )
 
 func isIPv6Byte(c byte) bool {
@@ -324,7 +334,7 @@ func ipv6Addr(st *state, i int, k func(int) bool) bool {
 
 // match runs the pattern from each '<' in turn, as an unanchored regexp
 // search does; it reports whether it matched and leaves the captures in st.
-func (st *state) match() bool {
+func (st *state) match(pattern matcher) bool {
 	s := st.s
 	for i := 0; i < len(s) && st.steps <= stepBudget; i++ {
 		if s[i] != '<' {
@@ -334,7 +344,7 @@ func (st *state) match() bool {
 		for c := range st.caps {
 			st.caps[c] = [2]int{-1, -1}
 		}
-		if linePattern(st, i, func(int) bool { return true }) {
+		if pattern(st, i, func(int) bool { return true }) {
 			return true
 		}
 	}

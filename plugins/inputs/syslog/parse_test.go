@@ -19,6 +19,7 @@ type parseCase struct {
 	Timezone string         `json:"timezone"`
 	Now      string         `json:"now"`
 	RFC5424  bool           `json:"rfc5424"`
+	ECS      string         `json:"ecs"`
 	Want     map[string]any `json:"want"`
 }
 
@@ -60,6 +61,9 @@ func TestParseTable(t *testing.T) {
 				o.Timezone = tc.Timezone
 			}
 			o.RFC5424 = tc.RFC5424
+			if tc.ECS != "" {
+				o.ECSCompatibility = tc.ECS
+			}
 			p, err := NewParser(o)
 			if err != nil {
 				t.Fatal(err)
@@ -123,5 +127,36 @@ func TestPathologicalLinesAreBounded(t *testing.T) {
 		if !e.HasTag(TagParseFailure) {
 			t.Errorf("%.30q…: parsed", line)
 		}
+	}
+}
+
+func TestLabelOptions(t *testing.T) {
+	o := Options{}
+	o.Defaults()
+	o.UseLabels = false
+	p, _ := NewParser(o)
+	e := p.Event([]byte("<13>Nov 24 03:26:46 host app: x"), "h", time.Now())
+	if _, ok := e.Get(legacyFields.facilityLabel); ok {
+		t.Error("facility_label with use_labels = false")
+	}
+	if _, ok := e.Get(legacyFields.severityLabel); ok {
+		t.Error("severity_label with use_labels = false")
+	}
+	o.UseLabels = true
+	o.FacilityLabels = []string{"k", "u"}
+	o.SeverityLabels = []string{"e0", "e1", "e2", "e3", "e4", "notice!"}
+	p, _ = NewParser(o)
+	e = p.Event([]byte("<13>Nov 24 03:26:46 host app: x"), "h", time.Now())
+	fv, _ := e.Get(legacyFields.facilityLabel)
+	sv, _ := e.Get(legacyFields.severityLabel)
+	if fv != "u" || sv != "notice!" {
+		t.Errorf("custom labels: %v", e.Fields())
+	}
+	// Numbers beyond the lists (facility 2, severity 7) get no label.
+	e = p.Event([]byte("<23>Nov 24 03:26:46 host app: x"), "h", time.Now())
+	_, fl := e.Get(legacyFields.facilityLabel)
+	_, sl := e.Get(legacyFields.severityLabel)
+	if fl || sl {
+		t.Errorf("labels beyond the lists: %v", e.Fields())
 	}
 }

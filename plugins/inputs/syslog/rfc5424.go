@@ -7,12 +7,6 @@ import (
 	"github.com/pipelined/pipeline/engine/event"
 )
 
-var (
-	refVersion        = event.MustRef("version")
-	refMsgID          = event.MustRef("msgid")
-	refStructuredData = event.MustRef("structured_data")
-)
-
 // rfc5424Event parses msg as RFC 5424:
 //
 //	<PRI>VERSION SP TIMESTAMP SP HOSTNAME SP APP-NAME SP PROCID SP MSGID SP SD [SP MSG]
@@ -66,19 +60,27 @@ func (p *Parser) rfc5424Event(e *event.Event, msg string) bool {
 	text := strings.TrimPrefix(rest, " ")
 	text = strings.TrimPrefix(text, "\ufeff")
 
-	_ = e.Set(refVersion, version)
+	_ = e.Set(p.f.version, version)
 	set := func(r event.Ref, v string) {
 		if v != "-" {
 			_ = e.Set(r, v)
 		}
 	}
-	set(refTimestamp, ts)
-	set(refLogsource, host)
-	set(refProgram, app)
-	set(refPid, procid)
-	set(refMsgID, msgid)
+	if !p.ecs {
+		set(refTimestamp, ts)
+	}
+	set(p.f.logsource, host)
+	set(p.f.program, app)
+	if procid != "-" {
+		if _, err := strconv.ParseInt(procid, 10, 64); err == nil || !p.ecs {
+			p.setPid(e, procid)
+		} else {
+			_ = e.Set(event.MustRef("[process][id]"), procid)
+		}
+	}
+	set(p.f.msgid, msgid)
 	if sd != nil {
-		_ = e.Set(refStructuredData, sd)
+		_ = e.Set(p.f.structuredData, sd)
 	}
 	_ = e.Set(refMessage, text)
 	p.setPriority(e, int64(pri), nil)

@@ -28,7 +28,7 @@
 // priority 13 (user-level, Notice), as RFC 3164 says (Logstash before 3.7.1
 // gave 0).
 //
-// Quirks kept from Logstash: "<0>" and a PRI with a leading zero do not match
+// Quirks kept from Logstash (ecs_compatibility "disabled"): "<0>" and a PRI with a leading zero do not match
 // (POSINT), nor does a header without a host name ("<13>Nov 24 03:26:46
 // app: x": Logstash takes app as the host, then needs a space); RFC 5424
 // messages do not match the default pattern (enable rfc5424); a timestamp
@@ -49,7 +49,9 @@
 // every 10 s at most). Limits: max_connections, max_line_bytes (a longer
 // message is skipped with a warning, the connection goes on), idle_timeout.
 //
-// Only ecs_compatibility "disabled" is supported.
+// With ecs_compatibility "v1" or "v8" the fields have Logstash's ECS names
+// (see the option), and a header without a host name does match, as in
+// Logstash's ECS pattern.
 //
 // Failure semantics: Run returns an error when a port cannot be bound or the
 // pipeline was aborted; a bad connection or datagram is logged and never ends
@@ -75,6 +77,7 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/plugins/internal/ecs"
 	"github.com/pipelined/pipeline/plugins/internal/netserver"
 )
 
@@ -115,9 +118,17 @@ type Options struct {
 	// Locale is the language of month names: only English ("en", "en-US",
 	// "en_US") is supported.
 	Locale string `hcl:"locale,optional"`
-	// ECSCompatibility must be "disabled" (the field names above); ECS names
-	// are not supported yet.
+	// ECSCompatibility is "disabled" (the field names of the package
+	// documentation; the default here, unlike Logstash 8 whose pipeline
+	// default is v8), "v1" or "v8": Logstash's ECS names instead, [log][syslog][priority],
+	// [log][syslog][facility][code] and [name], [log][syslog][severity][code]
+	// and [name], [host][ip] (the sender), [host][hostname], [process][name],
+	// [process][pid] (a number), [event][original] and [service][type], with
+	// Logstash's ECS pattern (the host name is optional there) and no
+	// timestamp field left after the date is parsed.
 	ECSCompatibility string `hcl:"ecs_compatibility,optional"`
+	// ServiceType is [service][type] with ECS compatibility on.
+	ServiceType string `hcl:"service_type,optional"`
 	// RFC5424 parses RFC 5424 messages ("<PRI>1 TIMESTAMP HOST APP PROCID
 	// MSGID SD MSG") into priority, severity, facility, version, timestamp
 	// (@timestamp from it), logsource, program, pid, msgid, structured_data
@@ -167,6 +178,7 @@ func (o *Options) Defaults() {
 	o.FacilityLabels = append([]string(nil), defaultFacilityLabels...)
 	o.SeverityLabels = append([]string(nil), defaultSeverityLabels...)
 	o.ECSCompatibility = "disabled"
+	o.ServiceType = "system"
 	o.SSLClientAuthentication = "none"
 	o.SSLSupportedProtocols = []string{"TLSv1.2", "TLSv1.3"}
 	o.MaxConnections = 1000
@@ -182,8 +194,8 @@ func (o *Options) Validate() error {
 	if o.Port < 0 || o.Port > 65535 {
 		return fe("port", "must be between 0 and 65535")
 	}
-	if o.ECSCompatibility != "disabled" {
-		return fe("ecs_compatibility", "only \"disabled\" is supported, not %q", o.ECSCompatibility)
+	if err := ecs.Validate(o.ECSCompatibility); err != nil {
+		return err
 	}
 	if l := o.Locale; l != "" {
 		lang, _, _ := strings.Cut(strings.ReplaceAll(l, "_", "-"), "-")
@@ -478,6 +490,10 @@ type Parser struct {
 	rfc5424        bool
 	bsd            []*event.JodaParser
 	now            func() time.Time
+	f              *fieldSet
+	ecs            bool
+	serviceType    string
+	pattern        matcher
 }
 
 // NewParser builds a parser for the options.
@@ -489,7 +505,12 @@ func NewParser(o Options) (*Parser, error) {
 		severityLabels: o.SeverityLabels,
 		rfc5424:        o.RFC5424,
 		now:            time.Now,
+		f:              &legacyFields,
+		pattern:        linePattern,
 		bsd:            []*event.JodaParser{mustJoda("MMM dd HH:mm:ss"), mustJoda("MMM  d HH:mm:ss"), mustJoda("MMM d HH:mm:ss")},
+	}
+	if o.ECSCompatibility != "disabled" {
+		p.ecs, p.f, p.pattern, p.serviceType = true, &ecsFields, ecsLinePattern, o.ServiceType
 	}
 	if o.Timezone != "" {
 		loc, err := event.LoadJodaZone(o.Timezone)
@@ -501,26 +522,43 @@ func NewParser(o Options) (*Parser, error) {
 	return p, nil
 }
 
+// fieldSet names the fields the input sets, by ecs_compatibility.
+type fieldSet struct {
+	host, priority, severity, facility, facilityLabel, severityLabel event.Ref
+	logsource, program, pid, version, msgid, structuredData          event.Ref
+}
+
 var (
-	refHost          = event.MustRef("host")
-	refPriority      = event.MustRef("priority")
-	refSeverity      = event.MustRef("severity")
-	refFacility      = event.MustRef("facility")
-	refFacilityLabel = event.MustRef("facility_label")
-	refSeverityLabel = event.MustRef("severity_label")
+	legacyFields = fieldSet{
+		host: event.MustRef("host"), priority: event.MustRef("priority"), severity: event.MustRef("severity"),
+		facility: event.MustRef("facility"), facilityLabel: event.MustRef("facility_label"), severityLabel: event.MustRef("severity_label"),
+		logsource: event.MustRef("logsource"), program: event.MustRef("program"), pid: event.MustRef("pid"),
+		version: event.MustRef("version"), msgid: event.MustRef("msgid"), structuredData: event.MustRef("structured_data"),
+	}
+	ecsFields = fieldSet{
+		host: event.MustRef("[host][ip]"), priority: event.MustRef("[log][syslog][priority]"), severity: event.MustRef("[log][syslog][severity][code]"),
+		facility: event.MustRef("[log][syslog][facility][code]"), facilityLabel: event.MustRef("[log][syslog][facility][name]"), severityLabel: event.MustRef("[log][syslog][severity][name]"),
+		logsource: event.MustRef("[host][hostname]"), program: event.MustRef("[process][name]"), pid: event.MustRef("[process][pid]"),
+		version: event.MustRef("[log][syslog][version]"), msgid: event.MustRef("[log][syslog][msgid]"), structuredData: event.MustRef("[log][syslog][structured_data]"),
+	}
 	refTimestamp     = event.MustRef("timestamp")
 	refTimestamp8601 = event.MustRef("timestamp8601")
-	refLogsource     = event.MustRef("logsource")
-	refProgram       = event.MustRef("program")
-	refPid           = event.MustRef("pid")
 	refMessage       = event.MustRef("message")
+	refOriginal      = event.MustRef("[event][original]")
+	refServiceType   = event.MustRef("[service][type]")
 )
 
 // Event makes the event of one raw message from host, read at now.
 func (p *Parser) Event(raw []byte, host string, now time.Time) *event.Event {
 	msg := plainText(raw)
 	e := event.NewMessageAt(msg, now)
-	_ = e.Set(refHost, host)
+	_ = e.Set(p.f.host, host)
+	if p.ecs {
+		_ = e.Set(refOriginal, msg)
+		if p.serviceType != "" {
+			_ = e.Set(refServiceType, p.serviceType)
+		}
+	}
 	if p.rfc5424 && p.rfc5424Event(e, msg) {
 		return e
 	}
@@ -540,7 +578,7 @@ func (p *Parser) relay(e *event.Event, msg string) {
 // matchRelay is relay through the general matcher.
 func (p *Parser) matchRelay(e *event.Event, msg string) {
 	st := state{s: msg}
-	if !st.match() {
+	if !st.match(p.pattern) {
 		e.AddTag(TagParseFailure)
 		p.setPriority(e, 13, nil)
 		p.labels(e, 13, nil)
@@ -557,13 +595,13 @@ func (p *Parser) matchRelay(e *event.Event, msg string) {
 	}
 	_, dupPriority := st.get(capFacilityPriority)
 	if v, ok := st.get(capLogsource); ok {
-		_ = e.Set(refLogsource, v)
+		_ = e.Set(p.f.logsource, v)
 	}
 	if v, ok := st.get(capProgram); ok {
-		_ = e.Set(refProgram, v)
+		_ = e.Set(p.f.program, v)
 	}
 	if v, ok := st.get(capPid); ok {
-		_ = e.Set(refPid, v)
+		p.setPid(e, v)
 	}
 	if v, ok := st.get(capMessage); ok && v != "" {
 		_ = e.Set(refMessage, v)
@@ -584,30 +622,33 @@ func (p *Parser) matchRelay(e *event.Event, msg string) {
 		ts = ts8601
 		_ = e.Set(refTimestamp, ts)
 	}
-	if t, ok := p.parseDate(ts); ok {
-		e.SetTimestamp(t)
-	} else {
-		e.AddTag(TagDateFailure)
-	}
+	p.date(e, ts, nil)
 	p.labels(e, n, bigN)
 }
 
-// fastRelay is relay for a line fastParse accepted: the same fields.
-func (p *Parser) fastRelay(e *event.Event, msg string, r *fastResult) {
-	ts := msg[r.tsStart:r.tsEnd]
-	_ = e.Set(refTimestamp, ts)
-	_ = e.Set(refLogsource, msg[r.hostStart:r.hostEnd])
-	if r.progEnd > 0 {
-		_ = e.Set(refProgram, msg[r.progStart:r.progEnd])
+// setPid sets the process id: a string without ECS, an integer with it
+// (grok's :int).
+func (p *Parser) setPid(e *event.Event, v string) {
+	if !p.ecs {
+		_ = e.Set(p.f.pid, v)
+		return
 	}
-	if r.pidEnd > 0 {
-		_ = e.Set(refPid, msg[r.pidStart:r.pidEnd])
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		_ = e.Set(p.f.pid, n)
+	} else {
+		f, _ := strconv.ParseFloat(v, 64)
+		_ = e.Set(p.f.pid, f)
 	}
-	if r.msgStart < len(msg) {
-		_ = e.Set(refMessage, msg[r.msgStart:])
+}
+
+// date is the date filter on timestamp; with ECS the timestamp field is
+// removed afterwards, as Logstash does.
+func (p *Parser) date(e *event.Event, ts string, r *fastResult) {
+	var t time.Time
+	ok := false
+	if r != nil && !r.iso {
+		t, ok = p.fastDate(r)
 	}
-	p.setPriority(e, r.pri, nil)
-	t, ok := p.fastDate(r)
 	if !ok {
 		t, ok = p.parseDate(ts)
 	}
@@ -616,6 +657,30 @@ func (p *Parser) fastRelay(e *event.Event, msg string, r *fastResult) {
 	} else {
 		e.AddTag(TagDateFailure)
 	}
+	if p.ecs {
+		e.Delete(refTimestamp)
+	}
+}
+
+// fastRelay is relay for a line fastParse accepted: the same fields.
+func (p *Parser) fastRelay(e *event.Event, msg string, r *fastResult) {
+	ts := msg[r.tsStart:r.tsEnd]
+	_ = e.Set(refTimestamp, ts)
+	if r.iso && !p.ecs {
+		_ = e.Set(refTimestamp8601, ts)
+	}
+	_ = e.Set(p.f.logsource, msg[r.hostStart:r.hostEnd])
+	if r.progEnd > 0 {
+		_ = e.Set(p.f.program, msg[r.progStart:r.progEnd])
+	}
+	if r.pidEnd > 0 {
+		p.setPid(e, msg[r.pidStart:r.pidEnd])
+	}
+	if r.msgStart < len(msg) {
+		_ = e.Set(refMessage, msg[r.msgStart:])
+	}
+	p.setPriority(e, r.pri, nil)
+	p.date(e, ts, r)
 	p.labels(e, r.pri, nil)
 }
 
@@ -625,14 +690,14 @@ func (p *Parser) setPriority(e *event.Event, n int64, bigN *big.Int) {
 		sev := new(big.Int).And(bigN, big.NewInt(7)).Int64()
 		fac, _ := new(big.Float).SetInt(new(big.Int).Rsh(bigN, 3)).Float64()
 		pf, _ := new(big.Float).SetInt(bigN).Float64()
-		_ = e.Set(refPriority, pf)
-		_ = e.Set(refSeverity, sev)
-		_ = e.Set(refFacility, fac)
+		_ = e.Set(p.f.priority, pf)
+		_ = e.Set(p.f.severity, sev)
+		_ = e.Set(p.f.facility, fac)
 		return
 	}
-	_ = e.Set(refPriority, n)
-	_ = e.Set(refSeverity, n&7)
-	_ = e.Set(refFacility, n>>3)
+	_ = e.Set(p.f.priority, n)
+	_ = e.Set(p.f.severity, n&7)
+	_ = e.Set(p.f.facility, n>>3)
 }
 
 func (p *Parser) labels(e *event.Event, n int64, bigN *big.Int) {
@@ -646,10 +711,10 @@ func (p *Parser) labels(e *event.Event, n int64, bigN *big.Int) {
 		fac = -1
 	}
 	if fac >= 0 && fac < int64(len(p.facilityLabels)) {
-		_ = e.Set(refFacilityLabel, p.facilityLabels[fac])
+		_ = e.Set(p.f.facilityLabel, p.facilityLabels[fac])
 	}
 	if sev < int64(len(p.severityLabels)) {
-		_ = e.Set(refSeverityLabel, p.severityLabels[sev])
+		_ = e.Set(p.f.severityLabel, p.severityLabels[sev])
 	}
 }
 

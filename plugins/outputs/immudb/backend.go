@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -14,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	ilogger "github.com/codenotary/immudb/embedded/logger"
 	"github.com/codenotary/immudb/embedded/sql"
 	"github.com/codenotary/immudb/embedded/store"
 	"github.com/codenotary/immudb/pkg/api/schema"
@@ -44,7 +42,7 @@ func open(ctx context.Context, o Options, log *slog.Logger) (backend, error) {
 	if o.Mode == "server" {
 		return dialServer(ctx, o, log, "")
 	}
-	return openEmbedded(o)
+	return openEmbedded(o, log)
 }
 
 // sqlPrefix is the key prefix of SQL data in the store, the one immudb's
@@ -58,21 +56,39 @@ type embedded struct {
 	eng  *sql.Engine
 }
 
-func storeOptions(o Options) *store.Options {
+// slogAdapter sends immudb's log lines to the plugin's logger: its errors and
+// warnings as such, the rest at debug level.
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Errorf(f string, v ...any) {
+	a.l.Error(fmt.Sprintf(f, v...), "component", "immudb")
+}
+func (a slogAdapter) Warningf(f string, v ...any) {
+	a.l.Warn(fmt.Sprintf(f, v...), "component", "immudb")
+}
+func (a slogAdapter) Infof(f string, v ...any) {
+	a.l.Debug(fmt.Sprintf(f, v...), "component", "immudb")
+}
+func (a slogAdapter) Debugf(f string, v ...any) {
+	a.l.Debug(fmt.Sprintf(f, v...), "component", "immudb")
+}
+func (a slogAdapter) Close() error { return nil }
+
+func storeOptions(o Options, log *slog.Logger) *store.Options {
 	maxValue := max(store.DefaultMaxValueLen, o.ValueMaxLength+4096) // the row encoding adds a little
 	return store.DefaultOptions().
 		WithMultiIndexing(true).
 		WithSynced(o.Synced).
 		WithMaxValueLen(maxValue).
 		WithMaxTxEntries(max(store.DefaultMaxTxEntries, o.BatchSize)).
-		WithLogger(ilogger.NewSimpleLoggerWithLevel("immudb", io.Discard, ilogger.LogError))
+		WithLogger(slogAdapter{log})
 }
 
-func openEmbedded(o Options) (*embedded, error) {
+func openEmbedded(o Options, log *slog.Logger) (*embedded, error) {
 	if err := os.MkdirAll(o.Path, 0o750); err != nil {
 		return nil, fmt.Errorf("immudb: embedded store: %w", err)
 	}
-	st, err := store.Open(o.Path, storeOptions(o))
+	st, err := store.Open(o.Path, storeOptions(o, log))
 	if err != nil {
 		return nil, fmt.Errorf("immudb: open embedded store %s (is another process using it?): %w", o.Path, err)
 	}

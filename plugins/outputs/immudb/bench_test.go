@@ -65,3 +65,20 @@ func BenchmarkServer(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRowOverhead is the output's own work per event, outside immudb:
+// the Python serialisation, its SHA-256 and the INSERT text and parameters.
+func BenchmarkRowOverhead(b *testing.B) {
+	evs := benchEvents(1000)
+	var buf []byte
+	rows := make([]row, len(evs))
+	b.ResetTimer()
+	for i := 0; i < b.N; i += len(evs) {
+		for j, e := range evs {
+			buf = AppendPython(buf[:0], e)
+			rows[j] = row{key: Key(buf), value: string(buf)}
+		}
+		_ = insertSQL("logs", len(rows))
+		_ = insertParams(rows)
+	}
+}

@@ -136,6 +136,7 @@ func checkRows(t testing.TB, rows map[string]string, evs []*event.Event) {
 }
 
 func TestEmbedded100k(t *testing.T) {
+	t.Parallel() // fsync-bound, like TestServer100k: they overlap well
 	evs := testEvents(t, 100_000, "emb")
 	out := newOutput(t, map[string]any{"path": filepath.Join(t.TempDir(), "store")})
 	writeAll(t, out, evs, 1000)
@@ -143,6 +144,7 @@ func TestEmbedded100k(t *testing.T) {
 }
 
 func TestServer100k(t *testing.T) {
+	t.Parallel()
 	srv := immudbtest.Start(t)
 	evs := testEvents(t, 100_000, "srv")
 	out := newOutput(t, map[string]any{"mode": "server", "host": srv.Host, "port": srv.Port})

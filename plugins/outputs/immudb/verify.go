@@ -89,7 +89,7 @@ func verifyEmbedded(ctx context.Context, vo VerifyOptions, w io.Writer) (*Report
 	if _, err := os.Stat(vo.Path); err != nil {
 		return nil, fmt.Errorf("immudb: embedded store: %w", err)
 	}
-	st, err := store.Open(vo.Path, storeOptions(vo.Options))
+	st, err := store.Open(vo.Path, storeOptions(vo.Options, slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))))
 	if err != nil {
 		return nil, fmt.Errorf("immudb: open embedded store %s (stop the pipeline using it first): %w", vo.Path, err)
 	}

@@ -3,6 +3,7 @@ package immudb
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,7 +105,7 @@ func TestVerifyEmbeddedForeignRow(t *testing.T) {
 	vo := embeddedStore(t, 500, "foreign")
 	mustVerify(t, vo)
 	// Another client inserts a row whose key is not the hash of its value.
-	db, err := openEmbedded(vo.Options)
+	db, err := openEmbedded(vo.Options, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,6 +67,11 @@ Flags for run and check (exactly one of -f, -e and --pipelines):
   --log.level LEVEL        debug, info, warn, error (default info)
   --log.status_interval D  log a status line per pipeline every D (default 30s; 0 turns it off)
   --path.data DIR          where state is kept (default ./data)
+  --queue.type TYPE        memory (default) or persisted: events on disk before inputs are acknowledged
+  --path.queue DIR         default <path.data>/queue; each pipeline uses <DIR>/<pipeline id>
+  --queue.max_bytes SIZE   persisted queue bound; inputs wait beyond it (default 1024mb)
+  --queue.checkpoint.writes N  events between fsyncs; 1 fsyncs before every acknowledgement (default 1024)
+  --queue.drain            on a signal, deliver everything queued before exiting (default false)
   --dead_letter_queue.enable            keep events outputs refuse for good (default false)
   --path.dead_letter_queue DIR          default <path.data>/dead_letter_queue
   --dead_letter_queue.max_bytes SIZE    default 1024mb
@@ -145,10 +150,15 @@ func runOrCheck(cmd string, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&level, "log.level", "info", "log level")
 	fs.StringVar(&pipelinesYML, "pipelines", "", "a Logstash pipelines.yml listing the pipelines to run")
 	svc := addServiceFlags(fs)
+	qf := addQueueFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
 	if err := svc.validate(); err != nil {
+		fmt.Fprintf(stderr, "pipeline %s: %v\n", cmd, err)
+		return exitUsage
+	}
+	if err := qf.validate(); err != nil {
 		fmt.Fprintf(stderr, "pipeline %s: %v\n", cmd, err)
 		return exitUsage
 	}
@@ -189,6 +199,7 @@ func runOrCheck(cmd string, args []string, stdout, stderr io.Writer) int {
 	if cfg != nil {
 		for _, p := range cfg.Pipelines {
 			ps := settings
+			ps.Queue = qf.settings(p, svc.dataDir)
 			q := svc.deadLetterQueue(p, logger)
 			if q != nil {
 				ps.DeadLetter = q

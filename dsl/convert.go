@@ -453,6 +453,34 @@ func (p *hclPrinter) dlqSettings(indent string, d ir.DeadLetterQueueSettings) {
 	p.line(indent, "}")
 }
 
+// queueSettings prints a queue block when any of its settings is set.
+func (p *hclPrinter) queueSettings(indent string, q ir.QueueSettings) {
+	if q == (ir.QueueSettings{}) {
+		return
+	}
+	p.line(indent, "queue {")
+	in := indent + "  "
+	if q.Type != "" {
+		p.attr(in, attrLine{name: "type", value: labelString(q.Type)})
+	}
+	if q.Path != "" {
+		p.attr(in, attrLine{name: "path", value: labelString(q.Path)})
+	}
+	if q.MaxBytes != 0 {
+		p.attr(in, attrLine{name: "max_bytes", value: labelString(fmt.Sprintf("%db", q.MaxBytes))})
+	}
+	if q.PageCapacity != 0 {
+		p.attr(in, attrLine{name: "page_capacity", value: labelString(fmt.Sprintf("%db", q.PageCapacity))})
+	}
+	if q.CheckpointWrites != 0 {
+		p.attr(in, attrLine{name: "checkpoint_writes", value: fmt.Sprint(q.CheckpointWrites)})
+	}
+	if q.Drain != nil {
+		p.attr(in, attrLine{name: "drain", value: fmt.Sprint(*q.Drain)})
+	}
+	p.line(indent, "}")
+}
+
 // pipeline prints a pipeline; alone says whether it is the only one.
 func (p *hclPrinter) pipeline(pl *ir.Pipeline, alone bool) {
 	s := pl.Settings
@@ -474,6 +502,7 @@ func (p *hclPrinter) pipeline(pl *ir.Pipeline, alone bool) {
 			p.attr(indent, attrLine{name: "batch_delay", value: labelString(s.BatchDelay)})
 		}
 		p.dlqSettings(indent, s.DeadLetterQueue)
+		p.queueSettings(indent, s.Queue)
 	}
 	// Inputs, filters and outputs in source order: the loader sorts them
 	// out by kind again.

@@ -215,8 +215,17 @@ func (p *hclParser) pipeline(b *hclsyntax.Block) {
 		p.setting(&pl.Settings, a)
 	}
 	blocks := make([]*hclsyntax.Block, 0, len(b.Body.Blocks))
-	var dlq *hclsyntax.Block
+	var dlq, queue *hclsyntax.Block
 	for _, blk := range b.Body.Blocks {
+		if blk.Type == "queue" {
+			if queue != nil {
+				p.errorf(blk.DefRange(), "Duplicate queue block", "A pipeline has one queue block; the first is at line %d.", queue.DefRange().Start.Line)
+				continue
+			}
+			queue = blk
+			p.queue(&pl.Settings.Queue, blk)
+			continue
+		}
 		if blk.Type != "dead_letter_queue" {
 			blocks = append(blocks, blk)
 			continue
@@ -345,6 +354,80 @@ func (p *hclParser) deadLetterQueue(s *ir.DeadLetterQueueSettings, b *hclsyntax.
 				detail += fmt.Sprintf(" Did you mean %q?", sg)
 			} else {
 				detail += " A dead_letter_queue block takes the settings " + strings.Join(dlqSettingNames, ", ") + "."
+			}
+			p.errorf(a.NameRange, "Unsupported argument", "%s", detail)
+		}
+	}
+}
+
+// queueSettingNames are the settings of a queue block.
+var queueSettingNames = []string{"type", "path", "max_bytes", "page_capacity", "checkpoint_writes", "drain"}
+
+// queue decodes queue { … }: Logstash's queue.* settings and path.queue (as
+// path).
+func (p *hclParser) queue(s *ir.QueueSettings, b *hclsyntax.Block) {
+	if len(b.Labels) > 0 {
+		p.errorf(b.LabelRanges[0], "Extraneous label", `A queue block has no labels: queue { type = "persisted" }.`)
+	}
+	for _, blk := range b.Body.Blocks {
+		p.errorf(blk.TypeRange, "Unsupported block type", "A queue block holds only the settings %s.", strings.Join(queueSettingNames, ", "))
+	}
+	for _, a := range sortedAttrs(b.Body) {
+		var str string
+		decode := func(dst any) bool {
+			d := gohcl.DecodeExpression(a.Expr, nil, dst)
+			p.diags = append(p.diags, d...)
+			return !d.HasErrors()
+		}
+		switch a.Name {
+		case "type":
+			if decode(&str) {
+				if str != "memory" && str != "persisted" {
+					p.errorf(a.Expr.Range(), "Invalid value", `type is "memory" or "persisted", not %q.`, str)
+					continue
+				}
+				s.Type = str
+			}
+		case "path":
+			if decode(&str) {
+				if str == "" {
+					p.errorf(a.Expr.Range(), "Invalid value", "path must name a directory.")
+				}
+				s.Path = str
+			}
+		case "max_bytes", "page_capacity":
+			if decode(&str) {
+				v, err := ParseByteSize(str)
+				if err != nil || v <= 0 {
+					p.errorf(a.Expr.Range(), "Invalid value", `%s must be a positive size such as "1024mb"; %q is not.`, a.Name, str)
+					continue
+				}
+				if a.Name == "max_bytes" {
+					s.MaxBytes = v
+				} else {
+					s.PageCapacity = v
+				}
+			}
+		case "checkpoint_writes":
+			var n int
+			if decode(&n) {
+				if n <= 0 {
+					p.errorf(a.Expr.Range(), "Invalid value", "checkpoint_writes is a positive number of events (1 = fsync every write).")
+					continue
+				}
+				s.CheckpointWrites = n
+			}
+		case "drain":
+			var v bool
+			if decode(&v) {
+				s.Drain = &v
+			}
+		default:
+			detail := fmt.Sprintf("An argument named %q is not expected here.", a.Name)
+			if sg := suggest(a.Name, queueSettingNames); sg != "" {
+				detail += fmt.Sprintf(" Did you mean %q?", sg)
+			} else {
+				detail += " A queue block takes the settings " + strings.Join(queueSettingNames, ", ") + "."
 			}
 			p.errorf(a.NameRange, "Unsupported argument", "%s", detail)
 		}

@@ -28,7 +28,8 @@ func LoadPipelinesYML(path string) (*ir.Config, hcl.Diagnostics) {
 // deployment never runs with a setting silently ignored.
 var pipelinesYMLKeys = []string{
 	"pipeline.id", "path.config", "config.string", "pipeline.workers",
-	"pipeline.batch.size", "pipeline.batch.delay", "queue.type",
+	"pipeline.batch.size", "pipeline.batch.delay",
+	"queue.type", "path.queue", "queue.max_bytes", "queue.page_capacity", "queue.checkpoint.writes", "queue.drain",
 	"dead_letter_queue.enable", "path.dead_letter_queue", "dead_letter_queue.max_bytes",
 	"dead_letter_queue.storage_policy", "dead_letter_queue.flush_interval", "dead_letter_queue.retain.age",
 }
@@ -106,9 +107,8 @@ func (l Loader) LoadPipelinesYML(path string) (*ir.Config, hcl.Diagnostics) {
 				settings.BatchDelay = fmt.Sprintf("%dms", ms)
 			}
 		}
-		if n, ok := vals["queue.type"]; ok && n.Value != "memory" {
-			diags = append(diags, errAt(n, "Unsupported queue.type",
-				fmt.Sprintf("queue.type %q is not supported yet: only \"memory\" is. Refusing rather than running with less durability than configured.", n.Value)))
+		for _, d := range queueSettingsYML(vals, &settings.Queue) {
+			diags = append(diags, errAt(d.node, d.summary, d.detail))
 		}
 		for _, d := range dlqSettingsYML(vals, &settings.DeadLetterQueue) {
 			diags = append(diags, errAt(d.node, d.summary, d.detail))
@@ -265,6 +265,55 @@ func dlqSettingsYML(vals map[string]*yaml.Node, s *ir.DeadLetterQueueSettings) [
 			bad(n, "dead_letter_queue.retain.age", fmt.Sprintf("dead_letter_queue.retain.age is a whole number with d, h, m or s, e.g. 5d, not %q.", n.Value))
 		} else {
 			s.RetainAge = n.Value
+		}
+	}
+	return probs
+}
+
+// queueSettingsYML reads the queue.* and path.queue settings of one pipeline.
+func queueSettingsYML(vals map[string]*yaml.Node, s *ir.QueueSettings) []ymlProblem {
+	var probs []ymlProblem
+	bad := func(n *yaml.Node, key, detail string) {
+		probs = append(probs, ymlProblem{n, "Invalid " + key, detail})
+	}
+	if n, ok := vals["queue.type"]; ok {
+		if n.Value != "memory" && n.Value != "persisted" {
+			bad(n, "queue.type", fmt.Sprintf("queue.type is \"memory\" or \"persisted\", not %q.", n.Value))
+		} else {
+			s.Type = n.Value
+		}
+	}
+	if n, ok := vals["path.queue"]; ok {
+		if n.Value == "" {
+			bad(n, "path.queue", "path.queue must name a directory.")
+		} else {
+			s.Path = n.Value
+		}
+	}
+	for key, dst := range map[string]*int64{"queue.max_bytes": &s.MaxBytes, "queue.page_capacity": &s.PageCapacity} {
+		if n, ok := vals[key]; ok {
+			v, err := ParseByteSize(n.Value)
+			if err != nil || v <= 0 {
+				bad(n, key, fmt.Sprintf("%s must be a positive size such as \"1024mb\", not %q.", key, n.Value))
+			} else {
+				*dst = v
+			}
+		}
+	}
+	if n, ok := vals["queue.checkpoint.writes"]; ok {
+		v, err := strconv.Atoi(n.Value)
+		if err != nil || v <= 0 {
+			bad(n, "queue.checkpoint.writes", fmt.Sprintf("queue.checkpoint.writes is a positive number of events (1 = fsync every write), not %q.", n.Value))
+		} else {
+			s.CheckpointWrites = v
+		}
+	}
+	if n, ok := vals["queue.drain"]; ok {
+		v, err := strconv.ParseBool(n.Value)
+		if err != nil {
+			bad(n, "queue.drain", fmt.Sprintf("queue.drain is true or false, not %q.", n.Value))
+		} else {
+			s.Drain = &v
 		}
 	}
 	return probs

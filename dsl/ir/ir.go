@@ -54,6 +54,19 @@ type Settings struct {
 	BatchDelay string // a duration, e.g. "50ms"
 	// DeadLetterQueue holds the dead_letter_queue.* settings.
 	DeadLetterQueue DeadLetterQueueSettings
+	// Queue holds the queue.* and path.queue settings.
+	Queue QueueSettings
+}
+
+// QueueSettings are Logstash's queue.* and path.queue settings of one
+// pipeline; zero values mean "not set here".
+type QueueSettings struct {
+	Type             string // "memory" or "persisted"
+	Path             string // path.queue; the queue is <Path>/<pipeline id>
+	MaxBytes         int64  // bytes
+	PageCapacity     int64  // bytes; accepted, no effect (see the docs)
+	CheckpointWrites int
+	Drain            *bool
 }
 
 // DeadLetterQueueSettings are Logstash's dead_letter_queue.* and

@@ -2,15 +2,18 @@ package main
 
 import (
 	"bufio"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -108,33 +111,7 @@ output { file { path => %q } }
 `, filepath.Join(data, "dead_letter_queue"), replayed))
 	replay := func(wantLines int) string {
 		t.Helper()
-		cmd := pipelineCmd(t, "run", "-f", filepath.Join(dir, "replay.conf"), "--path.data", data,
-			"--api.enabled=false", "--log.status_interval", "100ms")
-		stderr, err := cmd.StderrPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		w := watchLog(t, stderr, "pipeline started")
-		w.wait(t, "pipeline started", 20*time.Second)
-		// The input reads what the queue holds at once; three status lines
-		// later (≥ 300 ms) it is either all in the file or never coming.
-		deadline := time.Now().Add(20 * time.Second)
-		for time.Now().Before(deadline) {
-			if countLines(replayed) >= wantLines && strings.Count(w.String(), `msg=status`) >= 3 {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Wait(); err != nil {
-			t.Fatalf("replay pipeline: %v\n%s", err, w.String())
-		}
-		return w.String()
+		return runReplay(t, filepath.Join(dir, "replay.conf"), data, replayed, wantLines)
 	}
 	log := replay(50)
 	if n := countLines(replayed); n != 50 {
@@ -166,6 +143,147 @@ output { file { path => %q } }
 	log = replay(50)
 	if n := countLines(replayed); n != 50 {
 		t.Fatalf("after a restart the file has %d events; want still 50 (offsets committed)\n%s", n, log)
+	}
+}
+
+// runReplay runs the replay pipeline conf until out holds wantLines lines and
+// three status lines went by (the input reads what the queue holds at once,
+// so by then it is all in the file or never coming), then stops it with
+// SIGINT. It returns the log.
+func runReplay(t *testing.T, conf, data, out string, wantLines int) string {
+	t.Helper()
+	cmd := pipelineCmd(t, "run", "-f", conf, "--path.data", data, "--api.enabled=false", "--log.status_interval", "100ms")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w := watchLog(t, stderr, "pipeline started")
+	w.wait(t, "pipeline started", 20*time.Second)
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if countLines(out) >= wantLines && strings.Count(w.String(), `msg=status`) >= 3 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("replay pipeline: %v\n%s", err, w.String())
+	}
+	return w.String()
+}
+
+// bulkRejecter answers Elasticsearch's bulk API, refusing with 400 (a mapping
+// error, as Elasticsearch answers a field of the wrong type) the documents
+// whose message is "bad". A fake server, because no real server refuses items
+// on demand (ZincSearch, the real one the elasticsearch tests use, answers a
+// mapping conflict with errors:false and the item missing).
+type bulkRejecter struct {
+	mu       sync.Mutex
+	accepted int
+}
+
+func (b *bulkRejecter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Elastic-Product", "Elasticsearch")
+	w.Header().Set("Content-Type", "application/json")
+	if r.Method == "GET" && r.URL.Path == "/" {
+		io.WriteString(w, `{"version":{"number":"8.15.0"},"tagline":"You Know, for Search"}`)
+		return
+	}
+	if r.Method != "POST" || r.URL.Path != "/_bulk" {
+		http.Error(w, `{"error":"not found"}`, http.StatusNotFound)
+		return
+	}
+	var body io.Reader = r.Body
+	if r.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		body = zr
+	}
+	sc := bufio.NewScanner(body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	var items []string
+	for sc.Scan() { // action line
+		if !sc.Scan() {
+			http.Error(w, "missing source", http.StatusBadRequest)
+			return
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &doc); err != nil {
+			http.Error(w, "bad source", http.StatusBadRequest)
+			return
+		}
+		if doc["message"] == "bad" {
+			items = append(items, `{"index":{"_index":"logs","status":400,"error":{"type":"mapper_parsing_exception","reason":"failed to parse field [message] of type [long]"}}}`)
+			continue
+		}
+		b.mu.Lock()
+		b.accepted++
+		b.mu.Unlock()
+		items = append(items, `{"index":{"_index":"logs","status":201,"result":"created"}}`)
+	}
+	fmt.Fprintf(w, `{"took":1,"errors":true,"items":[%s]}`, strings.Join(items, ","))
+}
+
+// TestElasticsearchRefusalsReplayed: the elasticsearch output's per-item 400
+// answers land in the dead letter queue with Elasticsearch's reason, and the
+// dead_letter_queue input replays them into a file.
+func TestElasticsearchRefusalsReplayed(t *testing.T) {
+	es := &bulkRejecter{}
+	srv := httptest.NewServer(es)
+	defer srv.Close()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	writeFile(t, filepath.Join(dir, "index.conf"), fmt.Sprintf(`
+input { generator { lines => ["good", "bad", "good"] count => 10 } }
+output { elasticsearch { id => "es" hosts => [%q] index => "logs" } }
+`, srv.URL))
+	cmd := pipelineCmd(t, "run", "-f", filepath.Join(dir, "index.conf"), "--path.data", data,
+		"--dead_letter_queue.enable", "--api.enabled=false", "--log.level", "warn")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("indexing pipeline: %v\n%s", err, out)
+	}
+	es.mu.Lock()
+	accepted := es.accepted
+	es.mu.Unlock()
+	if accepted != 20 {
+		t.Fatalf("the server accepted %d documents; want 20", accepted)
+	}
+	replayed := filepath.Join(dir, "replayed.jsonl")
+	writeFile(t, filepath.Join(dir, "replay.conf"), fmt.Sprintf(`
+input { dead_letter_queue { path => %q } }
+filter { mutate { add_field => {
+  "reason" => "%%{[@metadata][dead_letter_queue][reason]}"
+  "from" => "%%{[@metadata][dead_letter_queue][plugin_type]}/%%{[@metadata][dead_letter_queue][plugin_id]}"
+} } }
+output { file { path => %q } }
+`, filepath.Join(data, "dead_letter_queue"), replayed))
+	log := runReplay(t, filepath.Join(dir, "replay.conf"), data, replayed, 10)
+	b, err := os.ReadFile(replayed)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 10 {
+		t.Fatalf("replayed %d events; want 10\n%s", len(lines), log)
+	}
+	for _, l := range lines {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(l), &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev["message"] != "bad" || ev["from"] != "elasticsearch/es" ||
+			ev["reason"] != "elasticsearch: index answered 400: mapper_parsing_exception: failed to parse field [message] of type [long]" {
+			t.Fatalf("replayed %s", l)
+		}
 	}
 }
 

@@ -28,6 +28,19 @@ for rep in $(seq 1 $REPS); do
   $R --name pipeline --workload W1 --events $N --bytes $BYTES --stdin $IN \
      --note "stdin -> drop, ecs disabled" -- $D/bin/pipeline run -f $repo/examples/bench/w1-noecs.hcl --log.level warn
  fi
+ if has w1pq; then
+  # W1 through the memory queue and the persisted queue, side by side (the
+  # fsync policy in the note); the queue directory starts empty each time.
+  $R --name pipeline --workload W1 --events $N --bytes $BYTES --stdin $IN \
+     --note "stdin -> drop, memory queue" -- $D/bin/pipeline run -f $repo/examples/bench/w1.hcl --log.level warn --api.enabled=false
+  rm -rf $D/run/pq
+  $R --name pipeline --workload W1 --events $N --bytes $BYTES --stdin $IN \
+     --note "stdin -> drop, persisted queue, fsync every 1024 events or 1 s" -- $D/bin/pipeline run -f $repo/examples/bench/w1.hcl --log.level warn --api.enabled=false --queue.type persisted --path.queue $D/run/pq
+  rm -rf $D/run/pq
+  $R --name pipeline --workload W1 --events $N --bytes $BYTES --stdin $IN \
+     --note "stdin -> drop, persisted queue, fsync every write" -- $D/bin/pipeline run -f $repo/examples/bench/w1.hcl --log.level warn --api.enabled=false --queue.type persisted --path.queue $D/run/pq --queue.checkpoint.writes 1
+  rm -rf $D/run/pq
+ fi
  if has w2; then
   sed "s#\`OUTFILE\`#$D/out/w2-sng.json#" $H/syslog-ng/w2.conf > $D/run/sng-w2.conf; rm -f $D/out/w2-sng.json
   $R --name syslog-ng-3.38 --workload W2 --events $N --bytes $BYTES --stdin $IN \

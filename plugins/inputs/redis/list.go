@@ -90,12 +90,21 @@ type tracker struct {
 	epoch  string
 	log    func(err error)
 
+	// trimMu is held while a trim runs, so that a resync, which may renumber
+	// the list, never overlaps one. Lock order: trimMu, then mu.
+	trimMu sync.Mutex
+
 	mu       sync.Mutex
 	disabled bool            // the processing list is not ours any more
 	pending  []*pendingBatch // emitted, in order, until acknowledged
 	head     int64           // number of the first element of pending[0]
 	next     int64           // number of the next element to track
+	trimmed  int64           // the head last trimmed to
 	done     chan struct{}   // closed and replaced when pending empties
+
+	kick    chan struct{} // wakes the trimmer
+	stop    chan struct{}
+	stopped chan struct{}
 }
 
 type pendingBatch struct {
@@ -105,7 +114,55 @@ type pendingBatch struct {
 }
 
 func newTracker(c *goredis.Client, pk, epoch string, log func(error)) *tracker {
-	return &tracker{client: c, key: pk, state: pk + ":state", epoch: epoch, log: log, done: make(chan struct{})}
+	t := &tracker{client: c, key: pk, state: pk + ":state", epoch: epoch, log: log, done: make(chan struct{}),
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
+	go t.trimmer()
+	return t
+}
+
+// trimmer trims the processing list up to the acknowledged head, off the
+// acknowledgement path: acknowledgements come from the output's goroutine,
+// which must not wait for Redis, and several of them are folded into one trim.
+func (t *tracker) trimmer() {
+	defer close(t.stopped)
+	for {
+		select {
+		case <-t.kick:
+			t.trimOnce()
+		case <-t.stop:
+			t.trimOnce()
+			return
+		}
+	}
+}
+
+func (t *tracker) trimOnce() {
+	t.trimMu.Lock()
+	defer t.trimMu.Unlock()
+	t.mu.Lock()
+	target, skip := t.head, t.disabled || t.head <= t.trimmed
+	t.mu.Unlock()
+	if skip {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	err := trimScript.Run(ctx, t.client, []string{t.key, t.state}, t.epoch, target).Err()
+	cancel()
+	if err != nil {
+		t.log(err) // the next trim covers these too
+		return
+	}
+	t.mu.Lock()
+	if t.head >= target { // not renumbered meanwhile
+		t.trimmed = target
+	}
+	t.mu.Unlock()
+}
+
+// close stops the trimmer after a last trim.
+func (t *tracker) close() {
+	close(t.stop)
+	<-t.stopped
 }
 
 // add records a batch of the next n elements about to be emitted and returns
@@ -143,13 +200,9 @@ func (t *tracker) ack(b *pendingBatch) {
 	}
 	clear(t.pending[:i])
 	t.pending = t.pending[i:]
-	if !t.disabled {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := trimScript.Run(ctx, t.client, []string{t.key, t.state}, t.epoch, t.head).Err()
-		cancel()
-		if err != nil {
-			t.log(err)
-		}
+	select {
+	case t.kick <- struct{}{}:
+	default: // a trim is already due; it will read the new head
 	}
 	if len(t.pending) == 0 {
 		close(t.done)
@@ -170,7 +223,7 @@ func (t *tracker) start(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.head, t.next = 0, 0
+	t.head, t.next, t.trimmed = 0, 0, 0
 	return left, nil
 }
 
@@ -192,6 +245,8 @@ func (t *tracker) syncLocked(ctx context.Context) (tr, m int64, reset bool, err 
 // forgotten (their acknowledgements trim nothing) and whatever the list holds
 // is returned, to be emitted again.
 func (t *tracker) resync(ctx context.Context) ([]string, engine.AckFunc, error) {
+	t.trimMu.Lock()
+	defer t.trimMu.Unlock()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	tr, m, reset, err := t.syncLocked(ctx)
@@ -205,7 +260,7 @@ func (t *tracker) resync(ctx context.Context) ([]string, engine.AckFunc, error) 
 		}
 		clear(t.pending)
 		t.pending = t.pending[:0]
-		t.head, t.next = 0, 0
+		t.head, t.next, t.trimmed = 0, 0, 0
 		close(t.done)
 		t.done = make(chan struct{})
 	} else if t.head > tr {
@@ -213,6 +268,7 @@ func (t *tracker) resync(ctx context.Context) ([]string, engine.AckFunc, error) 
 			return nil, nil, err
 		}
 		tr = t.head
+		t.trimmed = t.head
 	}
 	if m <= t.next {
 		return nil, nil, nil
@@ -234,18 +290,29 @@ func (t *tracker) disable() {
 	t.mu.Unlock()
 }
 
-// wait waits until every emitted batch was acknowledged, or d passed.
+// wait waits until every emitted batch was acknowledged and trimmed, or d
+// passed.
 func (t *tracker) wait(d time.Duration) bool {
 	deadline := time.After(d)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		t.mu.Lock()
 		n, done := len(t.pending), t.done
+		trimmed := t.disabled || t.trimmed >= t.head
 		t.mu.Unlock()
-		if n == 0 {
+		if n == 0 && trimmed {
 			return true
+		}
+		if n == 0 {
+			select {
+			case t.kick <- struct{}{}:
+			default:
+			}
 		}
 		select {
 		case <-done:
+		case <-tick.C:
 		case <-deadline:
 			return false
 		}
@@ -313,6 +380,7 @@ func (in *Input) runList(ctx context.Context, emit engine.EmitFunc, pk string) e
 		in.log.Warn("cannot remove acknowledged elements from the processing list; they will be emitted again after a restart",
 			"err", in.describe(err), "processing_list", pk)
 	})
+	defer t.close() // after the wait below: the last trim needs the client
 	aborted := false // emit failed: no acknowledgement will come
 	defer func() {
 		if !aborted && !t.wait(in.ackWait) {

@@ -282,16 +282,19 @@ func TestTracker(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr := newTracker(rc, "p", "E1", func(err error) { t.Log(err) })
+	defer tr.close()
 	left, err := tr.start(ctx)
 	if err != nil || len(left) != 6 {
 		t.Fatalf("start = %v, %v", left, err)
 	}
 	a, b, c := tr.add(2), tr.add(1), tr.add(3)
 	b(nil)
+	tr.trimOnce() // trims run on their own goroutine
 	if got := list(); got != "a1 a2 b1 c1 c2 c3" {
 		t.Fatalf("after acking b: %v", got)
 	}
 	a(nil)
+	tr.trimOnce() // trims run on their own goroutine
 	if got := list(); got != "c1 c2 c3" {
 		t.Fatalf("after acking a: %v", got)
 	}
@@ -322,11 +325,13 @@ func TestTracker(t *testing.T) {
 		t.Fatalf("resync = %v, %v", extra, err)
 	}
 	d(nil)
+	tr.trimOnce() // trims run on their own goroutine
 	e(nil)
 	if got := list(); got != "c1 c2 c3 d1 e1 e2" {
 		t.Fatalf("before acking c: %v", got)
 	}
 	c(nil)
+	tr.trimOnce() // trims run on their own goroutine
 	if got := list(); got != "" {
 		t.Fatalf("after every ack: %v", got)
 	}
@@ -351,6 +356,7 @@ func TestTracker(t *testing.T) {
 		t.Fatalf("after a forgotten ack: %v", got)
 	}
 	g(nil)
+	tr.trimOnce() // trims run on their own goroutine
 	if got := list(); got != "" {
 		t.Fatalf("after acking g: %v", got)
 	}
@@ -359,11 +365,13 @@ func TestTracker(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := newTracker(rc, "p", "E2", func(err error) { t.Log(err) })
+	defer other.close()
 	if _, err := other.start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	h := tr.add(1)
 	h(nil)
+	tr.trimOnce() // trims run on their own goroutine
 	if got := list(); got != "h1" {
 		t.Fatalf("a stale epoch trimmed: %v", got)
 	}

@@ -107,7 +107,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}()
 	}
 	for _, o := range p.outputs {
-		o.ch = make(chan []*event.Event, 1)
+		o.ch = make(chan []*event.Event, outputChanBatches)
 	}
 
 	var sinks sync.WaitGroup
@@ -571,12 +571,44 @@ func (o *outputUnit) run() {
 		case <-ctx.Done():
 		}
 	}()
+	limit := outputMergeBatches * o.pl.settings.BatchSize
 	for evs := range o.ch {
-		o.deliver(ctx, evs)
+		o.deliver(ctx, o.merge(evs, limit))
 	}
 	if err := o.out.Close(context.WithoutCancel(ctx)); err != nil {
 		o.log.Warn("output close failed", "err", err)
 	}
+}
+
+// outputChanBatches is how many worker batches wait for an output, and
+// outputMergeBatches how many of them one Write may take at once.
+const (
+	outputChanBatches  = 4
+	outputMergeBatches = 8
+)
+
+// merge appends to evs the batches already waiting for this output, up to
+// limit events, so that a slow output (one fsync or one bulk request per
+// Write) writes bigger batches as its backlog grows, and never waits for
+// more. Order is kept: batches are taken in the order the workers sent them.
+func (o *outputUnit) merge(evs []*event.Event, limit int) []*event.Event {
+	merged := false
+	for len(evs) < limit {
+		select {
+		case more, ok := <-o.ch:
+			if !ok {
+				return evs
+			}
+			if !merged {
+				evs = append(make([]*event.Event, 0, min(limit, len(evs)+len(more))), evs...)
+				merged = true
+			}
+			evs = append(evs, more...)
+		default:
+			return evs
+		}
+	}
+	return evs
 }
 
 // sleep waits d or until abort; it reports false on abort.

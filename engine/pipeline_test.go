@@ -56,6 +56,7 @@ type control struct {
 	perm    atomic.Bool  // fail writes permanently
 	partial atomic.Int64 // number of upcoming writes where odd events fail
 	order   []string     // messages in the order outputs received them
+	biggest atomic.Int64 // the most events one Write got
 }
 
 func newControl(t *testing.T) (string, *control) {
@@ -122,6 +123,11 @@ func (s *sink) Connect(context.Context) error { return nil }
 func (s *sink) Close(context.Context) error   { return nil }
 func (s *sink) Write(ctx context.Context, evs []*event.Event) error {
 	c := ctl(s.o.Key)
+	for n := int64(len(evs)); n > c.biggest.Load(); {
+		if c.biggest.CompareAndSwap(c.biggest.Load(), n) {
+			break
+		}
+	}
 	if s.o.Block {
 		select {
 		case <-c.gate:
@@ -396,9 +402,10 @@ func TestBackPressureBoundsInFlightAndLosesNothing(t *testing.T) {
 	runtime.ReadMemStats(&m2)
 	rss2 := rssBytes(t)
 	stuck := pl.Stats().In.Load()
-	// queue (workers batches) + one batch per worker + output channel (1) + one
-	// in the sink, plus one batch the input holds in emit: a bound in batches.
-	if limit := int64((workers + workers + 1 + 1 + 2) * size); stuck > limit || stuck != before {
+	// queue (workers batches) + one batch per worker + output channel (4) +
+	// one in the sink, plus one batch the input holds in emit: a bound in
+	// batches.
+	if limit := int64((workers + workers + 4 + 1 + 2) * size); stuck > limit || stuck != before {
 		t.Fatalf("input emitted %d events (was %d) while the output was blocked; want a stable count ≤ %d", stuck, before, limit)
 	}
 	if grow := int64(m2.HeapInuse) - int64(m1.HeapInuse); grow > 4<<20 {
@@ -683,4 +690,36 @@ func TestSnapshotCountsPerPlugin(t *testing.T) {
 	if got := c.got.Load(); got != 2*(in-dropped) {
 		t.Errorf("outputs got %d", got)
 	}
+}
+
+// An output that falls behind gets the batches waiting for it merged into
+// bigger Writes, in order.
+func TestSlowOutputGetsMergedBatches(t *testing.T) {
+	key, c := newControl(t)
+	c.gate = make(chan struct{})
+	k := fmt.Sprintf("key = %q\n", key)
+	p := &ir.Pipeline{
+		Inputs:  []*ir.Plugin{plugin(t, ir.Input, "test_gen", "gen", k+"batches = 30\nsize = 10\n")},
+		Outputs: []ir.Node{plugin(t, ir.Output, "test_sink", "out", k+"block = true\n")},
+	}
+	pl := build(t, p, engine.Settings{Workers: 1, BatchSize: 10, BatchDelay: time.Millisecond})
+	done := make(chan error, 1)
+	go func() { done <- pl.Run(context.Background()) }()
+	time.Sleep(300 * time.Millisecond) // the output's channel fills
+	close(c.gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if b := c.biggest.Load(); b <= 10 || b > 8*10+10 {
+		t.Errorf("biggest Write had %d events; want merged batches (> 10, ≤ 90)", b)
+	}
+	if len(c.order) != 300 {
+		t.Fatalf("%d events delivered", len(c.order))
+	}
+	for i, m := range c.order {
+		if m != strconv.Itoa(i) {
+			t.Fatalf("event %d is %q: merged batches out of order", i, m)
+		}
+	}
+	checkAcks(t, c, 30)
 }

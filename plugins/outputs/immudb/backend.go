@@ -191,21 +191,30 @@ func dialServer(ctx context.Context, o Options, log *slog.Logger, stateDir strin
 		opts = opts.WithDialOptions([]grpc.DialOption{grpc.WithTransportCredentials(creds)})
 	}
 	s.c = client.NewClient().WithOptions(opts)
-	timeout := time.Duration(o.Timeout) * time.Second
-	tctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	// timeout bounds each step: creating a database takes a while.
+	step := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(ctx, time.Duration(o.Timeout)*time.Second)
+	}
 	if o.CreateDatabase {
+		tctx, cancel := step()
+		defer cancel()
 		if err := s.c.OpenSession(tctx, []byte(o.Username), []byte(o.Password), "defaultdb"); err != nil {
 			s.cleanup()
 			return nil, s.wrapConn(err)
 		}
-		err := s.ensureDatabase(tctx, o, log)
-		_ = s.c.CloseSession(tctx)
+		tctx2, cancel2 := step()
+		defer cancel2()
+		err := s.ensureDatabase(tctx2, o, log)
+		tctx3, cancel3 := step()
+		defer cancel3()
+		_ = s.c.CloseSession(tctx3)
 		if err != nil {
 			s.cleanup()
 			return nil, err
 		}
 	}
+	tctx, cancel := step()
+	defer cancel()
 	if err := s.c.OpenSession(tctx, []byte(o.Username), []byte(o.Password), o.Database); err != nil {
 		s.cleanup()
 		return nil, s.wrapConn(err)

@@ -3,6 +3,7 @@ package immudb
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -143,5 +144,41 @@ func TestVerifyServer(t *testing.T) {
 	rep = mustVerify(t, vo)
 	if len(rep.Mismatches) != 1 || !strings.Contains(rep.Mismatches[0], "row log_key="+forged) {
 		t.Fatalf("want one mismatch naming %s, got %v", forged, rep.Mismatches)
+	}
+}
+
+// TestVerifyEmbeddedHistoryReplaced: a store rebuilt behind the trusted
+// state's back (same path, other history) fails the consistency check, and
+// so does one with fewer transactions than the trusted state.
+func TestVerifyEmbeddedHistoryReplaced(t *testing.T) {
+	vo := embeddedStore(t, 2000, "original")
+	first := mustVerify(t, vo)
+	if len(first.Mismatches) > 0 {
+		t.Fatal(first.Mismatches)
+	}
+
+	// Same number of transactions, other content.
+	if err := os.RemoveAll(vo.Path); err != nil {
+		t.Fatal(err)
+	}
+	out := newOutput(t, map[string]any{"path": vo.Path})
+	writeAll(t, out, testEvents(t, 2000, "forged"), 250)
+	_ = out.Close(context.Background())
+	rep := mustVerify(t, vo)
+	want := fmt.Sprintf("tx %d: its hash differs from the trusted state", first.LastTx)
+	if len(rep.Mismatches) == 0 || !strings.Contains(strings.Join(rep.Mismatches, "\n"), want) {
+		t.Fatalf("want %q, got %v", want, rep.Mismatches)
+	}
+
+	// Fewer transactions.
+	if err := os.RemoveAll(vo.Path); err != nil {
+		t.Fatal(err)
+	}
+	out = newOutput(t, map[string]any{"path": vo.Path})
+	writeAll(t, out, testEvents(t, 10, "short"), 10)
+	_ = out.Close(context.Background())
+	rep = mustVerify(t, vo)
+	if len(rep.Mismatches) == 0 || !strings.Contains(rep.Mismatches[0], "transactions were removed") {
+		t.Fatalf("got %v", rep.Mismatches)
 	}
 }

@@ -102,16 +102,6 @@ func verifyEmbedded(ctx context.Context, vo VerifyOptions, w io.Writer) (*Report
 	bad := func(format string, a ...any) {
 		rep.Mismatches = append(rep.Mismatches, fmt.Sprintf(format, a...))
 	}
-	last := st.LastCommittedTxID()
-	if last == 0 {
-		return rep, nil
-	}
-	lastHdr, err := st.ReadTxHeader(last, false, false)
-	if err != nil {
-		return nil, fmt.Errorf("immudb: read tx %d: %w", last, err)
-	}
-
-	// Consistency: the current history must extend the trusted one.
 	stateFile := filepath.Join(vo.StateDir(), "trusted.json")
 	var trusted trustedState
 	if b, err := os.ReadFile(stateFile); err == nil {
@@ -122,6 +112,19 @@ func verifyEmbedded(ctx context.Context, vo VerifyOptions, w io.Writer) (*Report
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
+	last := st.LastCommittedTxID()
+	if last == 0 {
+		if trusted.TxID > 0 {
+			bad("tx %d: the trusted state is at tx %d but the store is empty: transactions were removed", trusted.TxID, trusted.TxID)
+		}
+		return rep, nil
+	}
+	lastHdr, err := st.ReadTxHeader(last, false, false)
+	if err != nil {
+		return nil, fmt.Errorf("immudb: read tx %d: %w", last, err)
+	}
+
+	// Consistency: the current history must extend the trusted one.
 	if trusted.TxID > 0 {
 		var talh [sha256.Size]byte
 		if b, err := hex.DecodeString(trusted.Alh); err != nil || len(b) != sha256.Size {

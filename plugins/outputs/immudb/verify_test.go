@@ -182,3 +182,18 @@ func TestVerifyEmbeddedHistoryReplaced(t *testing.T) {
 		t.Fatalf("got %v", rep.Mismatches)
 	}
 }
+
+func TestVerifyEmbeddedEmptiedStore(t *testing.T) {
+	vo := embeddedStore(t, 10, "gone")
+	mustVerify(t, vo)
+	if err := os.RemoveAll(vo.Path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(vo.Path, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	rep := mustVerify(t, vo)
+	if len(rep.Mismatches) != 1 || !strings.Contains(rep.Mismatches[0], "the store is empty") {
+		t.Fatalf("got %v", rep.Mismatches)
+	}
+}

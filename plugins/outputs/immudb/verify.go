@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/codenotary/immudb/embedded/sql"
@@ -28,8 +29,8 @@ type VerifyOptions struct {
 	// Default: path + ".verify-state" in embedded mode, ".immudb-verify" in
 	// server mode.
 	State string
-	// FromTx and ToTx bound the transactions walked (embedded mode; 0: the
-	// first and the last).
+	// FromTx and ToTx bound the transactions walked and the rows checked:
+	// those written by these transactions (0: the first and the last).
 	FromTx, ToTx uint64
 }
 
@@ -209,7 +210,7 @@ func verifyEmbedded(ctx context.Context, vo VerifyOptions, w io.Writer) (*Report
 
 	// Every row: its key must be the SHA-256 of its value.
 	db := &embedded{path: vo.Path, st: st, eng: eng}
-	if err := checkKeys(ctx, db, vo.Table, rep, w); err != nil {
+	if err := checkKeys(ctx, db, tableSource(vo.Table, vo.FromTx, vo.ToTx), rep, w); err != nil {
 		return nil, err
 	}
 	if len(rep.Mismatches) == 0 {
@@ -225,11 +226,25 @@ func verifyEmbedded(ctx context.Context, vo VerifyOptions, w io.Writer) (*Report
 	return rep, nil
 }
 
-// checkKeys walks the table in key order and recomputes each row's key.
-func checkKeys(ctx context.Context, db backend, table string, rep *Report, w io.Writer) error {
+// tableSource is the FROM clause for the rows written by transactions from
+// to to (0: unbounded).
+func tableSource(table string, from, to uint64) string {
+	src := table
+	if from > 0 {
+		src += " SINCE TX " + strconv.FormatUint(from, 10)
+	}
+	if to > 0 {
+		src += " UNTIL TX " + strconv.FormatUint(to, 10)
+	}
+	return src
+}
+
+// checkKeys walks the table (source: a FROM clause) in key order and
+// recomputes each row's key.
+func checkKeys(ctx context.Context, db backend, source string, rep *Report, w io.Writer) error {
 	after := ""
 	for {
-		n, err := db.scan(ctx, table, after, 1000, func(k, v string) error {
+		n, err := db.scan(ctx, source, after, 1000, func(k, v string) error {
 			rep.Rows++
 			if got := Key([]byte(v)); got != k {
 				rep.Mismatches = append(rep.Mismatches, fmt.Sprintf("row log_key=%s: the key is not the SHA-256 of the value (%s)", k, got))
@@ -241,7 +256,7 @@ func checkKeys(ctx context.Context, db backend, table string, rep *Report, w io.
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			rep.Mismatches = append(rep.Mismatches, fmt.Sprintf("row after log_key=%q: table %s unreadable: %v", after, table, err))
+			rep.Mismatches = append(rep.Mismatches, fmt.Sprintf("row after log_key=%q: table %s unreadable: %v", after, source, err))
 			return nil
 		}
 		if n < 1000 {
@@ -281,13 +296,13 @@ func verifyServer(ctx context.Context, vo VerifyOptions, w io.Writer) (*Report, 
 		return nil, err
 	}
 	defer s.close()
-	rep := &Report{FirstTx: 1}
+	rep := &Report{FirstTx: max(vo.FromTx, 1)}
 	if firstUse {
 		fmt.Fprintf(w, "no trusted state in %s: trusting the server's current state (first use)\n", dir)
 	}
 	after := ""
 	for {
-		res, err := s.c.SQLQuery(ctx, "SELECT log_key, value FROM "+vo.Table+" WHERE log_key > @a ORDER BY log_key LIMIT 1000",
+		res, err := s.c.SQLQuery(ctx, "SELECT log_key, value FROM "+tableSource(vo.Table, vo.FromTx, vo.ToTx)+" WHERE log_key > @a ORDER BY log_key LIMIT 1000",
 			map[string]any{"a": after}, false)
 		if err != nil {
 			return nil, s.wrapConn(err)
@@ -323,5 +338,8 @@ func verifyServer(ctx context.Context, vo VerifyOptions, w io.Writer) (*Report, 
 		return nil, s.wrapConn(err)
 	}
 	rep.LastTx = cur.TxId
+	if vo.ToTx > 0 && vo.ToTx < rep.LastTx {
+		rep.LastTx = vo.ToTx
+	}
 	return rep, nil
 }

@@ -59,8 +59,8 @@ func TestVerifyEmbeddedIntact(t *testing.T) {
 	// A tx range.
 	vo.FromTx, vo.ToTx = 3, 5
 	rep3 := mustVerify(t, vo)
-	if len(rep3.Mismatches) > 0 || rep3.FirstTx != 3 || rep3.LastTx != 5 {
-		t.Fatalf("range run: %+v", rep3)
+	if len(rep3.Mismatches) > 0 || rep3.FirstTx != 3 || rep3.LastTx != 5 || rep3.Rows != 750 {
+		t.Fatalf("range run (3 transactions of 250 rows): %+v", rep3)
 	}
 }
 
@@ -135,6 +135,12 @@ func TestVerifyServer(t *testing.T) {
 	rep := mustVerify(t, vo)
 	if len(rep.Mismatches) > 0 || rep.Rows != 300 || rep.LastTx == 0 {
 		t.Fatalf("intact: %+v", rep)
+	}
+	// The rows of the last transaction only.
+	ranged := vo
+	ranged.FromTx, ranged.ToTx = rep.LastTx, rep.LastTx
+	if r := mustVerify(t, ranged); len(r.Mismatches) > 0 || r.Rows != 100 {
+		t.Fatalf("last tx: %+v", r)
 	}
 	// Another client inserts a row whose key is not the hash of its value.
 	forged := strings.Repeat("cd", 32)

@@ -305,7 +305,15 @@ func verifyServer(ctx context.Context, vo VerifyOptions, w io.Writer) (*Report, 
 		res, err := s.c.SQLQuery(ctx, "SELECT log_key, value FROM "+tableSource(vo.Table, vo.FromTx, vo.ToTx)+" WHERE log_key > @a ORDER BY log_key LIMIT 1000",
 			map[string]any{"a": after}, false)
 		if err != nil {
-			return nil, s.wrapConn(err)
+			if s.isConnErr(err) || ctx.Err() != nil {
+				return nil, s.wrapConn(err)
+			}
+			// The server could not read the rows: data altered behind
+			// its back fails the value hash check. Name the place.
+			if err := s.locateUnreadable(ctx, vo, after, rep); err != nil {
+				return nil, err
+			}
+			break
 		}
 		cols := make([]string, len(res.Columns))
 		for i, c := range res.Columns {
@@ -342,4 +350,50 @@ func verifyServer(ctx context.Context, vo VerifyOptions, w io.Writer) (*Report, 
 		rep.LastTx = vo.ToTx
 	}
 	return rep, nil
+}
+
+// locateUnreadable runs after a page of rows from after on could not be read:
+// it reads the rows one at a time to find the last readable key, then reads
+// the transactions with their values to name the altered ones.
+func (s *server) locateUnreadable(ctx context.Context, vo VerifyOptions, after string, rep *Report) error {
+	bad := func(format string, a ...any) { rep.Mismatches = append(rep.Mismatches, fmt.Sprintf(format, a...)) }
+	last := after
+	for range 1000 {
+		res, err := s.c.SQLQuery(ctx, "SELECT log_key FROM "+tableSource(vo.Table, vo.FromTx, vo.ToTx)+" WHERE log_key > @a ORDER BY log_key LIMIT 1",
+			map[string]any{"a": last}, false)
+		if err != nil {
+			if s.isConnErr(err) {
+				return s.wrapConn(err)
+			}
+			bad("the row after log_key=%q in key order: unreadable: %v", last, err)
+			break
+		}
+		if len(res.Rows) == 0 {
+			break
+		}
+		last = res.Rows[0].Values[0].GetS()
+	}
+	cur, err := s.c.CurrentState(ctx)
+	if err != nil {
+		return s.wrapConn(err)
+	}
+	to := cur.TxId
+	if vo.ToTx > 0 && vo.ToTx < to {
+		to = vo.ToTx
+	}
+	spec := &schema.EntriesSpec{
+		KvEntriesSpec:  &schema.EntryTypeSpec{Action: schema.EntryTypeAction_EXCLUDE},
+		ZEntriesSpec:   &schema.EntryTypeSpec{Action: schema.EntryTypeAction_EXCLUDE},
+		SqlEntriesSpec: &schema.EntryTypeSpec{Action: schema.EntryTypeAction_RAW_VALUE},
+	}
+	for id := max(vo.FromTx, 1); id <= to; id++ {
+		_, err := s.c.TxByIDWithSpec(ctx, &schema.TxRequest{Tx: id, EntriesSpec: spec})
+		if err != nil {
+			if s.isConnErr(err) {
+				return s.wrapConn(err)
+			}
+			bad("tx %d: unreadable (value altered behind the server's back?): %v", id, err)
+		}
+	}
+	return nil
 }

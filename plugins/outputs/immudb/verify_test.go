@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -202,4 +204,64 @@ func TestVerifyEmbeddedEmptiedStore(t *testing.T) {
 	if len(rep.Mismatches) != 1 || !strings.Contains(rep.Mismatches[0], "the store is empty") {
 		t.Fatalf("got %v", rep.Mismatches)
 	}
+}
+
+// TestVerifyServerValueLogAltered: a value edited in the server's files
+// while it was stopped fails verify once it runs again.
+func TestVerifyServerValueLogAltered(t *testing.T) {
+	srv := immudbtest.Start(t)
+	out := newOutput(t, map[string]any{"mode": "server", "host": srv.Host, "port": srv.Port})
+	writeAll(t, out, testEvents(t, 300, "srvtamper"), 100)
+	var vo VerifyOptions
+	vo.Defaults()
+	vo.Mode, vo.Host, vo.Port = "server", srv.Host, srv.Port
+	vo.State = filepath.Join(t.TempDir(), "state")
+	if rep := mustVerify(t, vo); len(rep.Mismatches) > 0 {
+		t.Fatal(rep.Mismatches)
+	}
+	_ = out.Close(context.Background())
+	srv.Stop()
+
+	marker := []byte("srvtamper audit \\u00e9v\\u00e8nement 123 ")
+	files, _ := filepath.Glob(filepath.Join(srv.Dir, DefaultDatabase, "val_0", "*"))
+	edited := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := bytes.Index(b, marker); i >= 0 {
+			b[i+len(marker)-2] = '9' // 123 → 193
+			if err := os.WriteFile(f, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			edited++
+		}
+	}
+	if edited != 1 {
+		t.Fatalf("found the event in %d of %d value log files", edited, len(files))
+	}
+	srv2 := immudbtest.StartDir(t, srv.Dir, nil)
+	vo.Port = srv2.Port
+	rep := mustVerify(t, vo)
+	if len(rep.Mismatches) == 0 {
+		t.Fatal("verify passed on an altered server")
+	}
+	all := strings.Join(rep.Mismatches, "\n")
+	victims := testEvents(t, 300, "srvtamper")
+	keys := make([]string, len(victims))
+	for i, e := range victims {
+		keys[i] = Key(AppendPython(nil, e))
+	}
+	slices.Sort(keys)
+	victim := Key(AppendPython(nil, victims[123]))
+	i, _ := slices.BinarySearch(keys, victim)
+	before := ""
+	if i > 0 {
+		before = keys[i-1]
+	}
+	if !strings.Contains(all, fmt.Sprintf("the row after log_key=%q", before)) || !regexp.MustCompile(`tx \d+: unreadable`).MatchString(all) {
+		t.Fatalf("mismatches do not locate the row after %s and its tx:\n%s", before, all)
+	}
+	t.Logf("found:\n%s", all)
 }

@@ -32,7 +32,7 @@ Flags:
   --table T                table (default logs)
   --state DIR              trusted state directory (default PATH.verify-state, or
                            .immudb-verify in server mode)
-  --from-tx N --to-tx N    walk only these transactions (embedded mode)
+  --from-tx N --to-tx N    check only these transactions and the rows they wrote
   --ssl --ssl-ca FILE --ssl-cert FILE --ssl-key FILE   TLS to the server
 `
 

@@ -51,6 +51,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pipelined/pipeline/engine"
@@ -383,13 +384,37 @@ func lineBuffered(br *bufio.Reader) bool {
 }
 
 // lookupName is the client's host name as Java's InetAddress.getHostName
-// finds it: the first name of a reverse lookup, else the address.
+// finds it: the first name of a reverse lookup, else the address. Answers
+// are cached for 30 s, as the JVM caches lookups, so a client reconnecting
+// in a loop does not cost a DNS query each time.
 func lookupName(a netip.Addr) string {
+	nameCache.mu.Lock()
+	if c, ok := nameCache.m[a]; ok && time.Now().Before(c.expires) {
+		nameCache.mu.Unlock()
+		return c.name
+	}
+	nameCache.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	names, err := net.DefaultResolver.LookupAddr(ctx, a.String())
-	if err != nil || len(names) == 0 {
-		return a.String()
+	name := a.String()
+	if names, err := net.DefaultResolver.LookupAddr(ctx, name); err == nil && len(names) > 0 {
+		name = strings.TrimSuffix(names[0], ".")
 	}
-	return strings.TrimSuffix(names[0], ".")
+	nameCache.mu.Lock()
+	if nameCache.m == nil || len(nameCache.m) >= 4096 {
+		nameCache.m = map[netip.Addr]cachedName{}
+	}
+	nameCache.m[a] = cachedName{name, time.Now().Add(30 * time.Second)}
+	nameCache.mu.Unlock()
+	return name
+}
+
+type cachedName struct {
+	name    string
+	expires time.Time
+}
+
+var nameCache struct {
+	mu sync.Mutex
+	m  map[netip.Addr]cachedName
 }

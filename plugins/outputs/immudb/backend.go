@@ -30,8 +30,9 @@ type backend interface {
 	exec(ctx context.Context, stmt string, params map[string]any) error
 	// lookup returns the value stored under key.
 	lookup(ctx context.Context, table, key string) (string, bool, error)
-	// scan calls fn for up to limit rows with log_key > after, in key order.
-	scan(ctx context.Context, table, after string, limit int, fn func(key, value string) error) (int, error)
+	// scan calls fn for up to limit rows of source (a table, possibly with a
+	// SINCE/UNTIL TX period) with log_key > after, in key order.
+	scan(ctx context.Context, source, after string, limit int, fn func(key, value string) error) (int, error)
 	isDuplicate(err error) bool
 	isConnErr(err error) bool
 	where() string
@@ -116,8 +117,8 @@ func (e *embedded) lookup(ctx context.Context, table, key string) (string, bool,
 	return v, found, err
 }
 
-func (e *embedded) scan(ctx context.Context, table, after string, limit int, fn func(key, value string) error) (int, error) {
-	return e.query(ctx, "SELECT log_key, value FROM "+table+" WHERE log_key > @a ORDER BY log_key LIMIT "+strconv.Itoa(limit),
+func (e *embedded) scan(ctx context.Context, source, after string, limit int, fn func(key, value string) error) (int, error) {
+	return e.query(ctx, "SELECT log_key, value FROM "+source+" WHERE log_key > @a ORDER BY log_key LIMIT "+strconv.Itoa(limit),
 		map[string]any{"a": after}, func(vals []sql.TypedValue) error {
 			k, _ := vals[0].RawValue().(string)
 			v, _ := vals[1].RawValue().(string)
@@ -191,21 +192,30 @@ func dialServer(ctx context.Context, o Options, log *slog.Logger, stateDir strin
 		opts = opts.WithDialOptions([]grpc.DialOption{grpc.WithTransportCredentials(creds)})
 	}
 	s.c = client.NewClient().WithOptions(opts)
-	timeout := time.Duration(o.Timeout) * time.Second
-	tctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	// timeout bounds each step: creating a database takes a while.
+	step := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(ctx, time.Duration(o.Timeout)*time.Second)
+	}
 	if o.CreateDatabase {
+		tctx, cancel := step()
+		defer cancel()
 		if err := s.c.OpenSession(tctx, []byte(o.Username), []byte(o.Password), "defaultdb"); err != nil {
 			s.cleanup()
 			return nil, s.wrapConn(err)
 		}
-		err := s.ensureDatabase(tctx, o, log)
-		_ = s.c.CloseSession(tctx)
+		tctx2, cancel2 := step()
+		defer cancel2()
+		err := s.ensureDatabase(tctx2, o, log)
+		tctx3, cancel3 := step()
+		defer cancel3()
+		_ = s.c.CloseSession(tctx3)
 		if err != nil {
 			s.cleanup()
 			return nil, err
 		}
 	}
+	tctx, cancel := step()
+	defer cancel()
 	if err := s.c.OpenSession(tctx, []byte(o.Username), []byte(o.Password), o.Database); err != nil {
 		s.cleanup()
 		return nil, s.wrapConn(err)
@@ -293,8 +303,8 @@ func (s *server) lookup(ctx context.Context, table, key string) (string, bool, e
 	return res.Rows[0].Values[0].GetS(), true, nil
 }
 
-func (s *server) scan(ctx context.Context, table, after string, limit int, fn func(key, value string) error) (int, error) {
-	res, err := s.c.SQLQuery(ctx, "SELECT log_key, value FROM "+table+" WHERE log_key > @a ORDER BY log_key LIMIT "+strconv.Itoa(limit),
+func (s *server) scan(ctx context.Context, source, after string, limit int, fn func(key, value string) error) (int, error) {
+	res, err := s.c.SQLQuery(ctx, "SELECT log_key, value FROM "+source+" WHERE log_key > @a ORDER BY log_key LIMIT "+strconv.Itoa(limit),
 		map[string]any{"a": after}, false)
 	if err != nil {
 		return 0, err

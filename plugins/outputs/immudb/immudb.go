@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/codenotary/immudb/embedded/store"
+
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
 )
@@ -80,7 +82,8 @@ type Options struct {
 	ValueMaxLength int `hcl:"value_max_length,optional"`
 	// BatchSize is the most rows written in one immudb transaction; a larger
 	// Write is split. immudb servers accept 1024 entries per transaction by
-	// default.
+	// default: when a server refuses a transaction as too large, the output
+	// halves it until the server accepts it.
 	BatchSize int `hcl:"batch_size,optional"`
 	// Synced makes the embedded store fsync every transaction before Write
 	// returns. Turning it off is faster and may lose the last writes on a
@@ -185,6 +188,7 @@ type Output struct {
 	log    *slog.Logger
 	db     backend
 	python bool
+	batch  int // rows per transaction: batch_size, or less when the server refuses it
 
 	// Per-Write state, reused.
 	buf  []byte
@@ -268,11 +272,24 @@ func (o *Output) Write(ctx context.Context, events []*event.Event) error {
 		seen[key] = len(o.rows)
 		o.rows = append(o.rows, row{key: key, value: string(o.buf), idx: []int{i}})
 	}
-	for start := 0; start < len(o.rows); start += o.o.BatchSize {
-		chunk := o.rows[start:min(start+o.o.BatchSize, len(o.rows))]
-		if err := o.insert(ctx, chunk, failed); err != nil {
+	if o.batch == 0 {
+		o.batch = o.o.BatchSize
+	}
+	for start := 0; start < len(o.rows); {
+		chunk := o.rows[start:min(start+o.batch, len(o.rows))]
+		err := o.insert(ctx, chunk, failed)
+		if err != nil && len(chunk) > 1 && strings.Contains(err.Error(), store.ErrMaxTxEntriesLimitExceeded.Error()) {
+			// The server accepts fewer entries per transaction than
+			// batch_size: use smaller transactions from now on.
+			o.batch = len(chunk) / 2
+			o.log.Warn("immudb refused a transaction of this many rows; using smaller ones",
+				"rows", len(chunk), "now", o.batch, "where", o.db.where())
+			continue
+		}
+		if err != nil {
 			return err // the whole Write again: rows already stored count as delivered then
 		}
+		start += len(chunk)
 	}
 	if len(failed) > 0 {
 		return &engine.BatchError{Failed: failed}

@@ -297,3 +297,16 @@ func TestServerLost(t *testing.T) {
 		t.Fatal("reconnected to a stopped server")
 	}
 }
+
+// TestServerSmallerTxLimit: a server accepting fewer entries per transaction
+// than batch_size gets smaller transactions, and nothing is lost.
+func TestServerSmallerTxLimit(t *testing.T) {
+	srv := immudbtest.Start(t)
+	out := newOutput(t, map[string]any{"mode": "server", "host": srv.Host, "port": srv.Port, "batch_size": 3000})
+	evs := testEvents(t, 3000, "big")
+	writeAll(t, out, evs, 3000)
+	if out.batch >= 1024 {
+		t.Fatalf("rows per transaction still %d", out.batch)
+	}
+	checkRows(t, allRows(t, out), evs)
+}

@@ -80,7 +80,7 @@ func TestServerMutualTLS(t *testing.T) {
 	})
 	var o Options
 	o.Defaults()
-	o.Mode, o.Host, o.Port, o.Timeout = "server", srv.Host, srv.Port, 3
+	o.Mode, o.Host, o.Port, o.Timeout = "server", srv.Host, srv.Port, 30
 	o.SSLEnabled = true
 	o.SSLCertificateAuthorities = []string{filepath.Join(dir, "ca.pem")}
 	o.SSLCertificate, o.SSLKey = filepath.Join(dir, "client.pem"), filepath.Join(dir, "client.key")

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/codenotary/immudb/embedded/sql"
@@ -28,8 +29,8 @@ type VerifyOptions struct {
 	// Default: path + ".verify-state" in embedded mode, ".immudb-verify" in
 	// server mode.
 	State string
-	// FromTx and ToTx bound the transactions walked (embedded mode; 0: the
-	// first and the last).
+	// FromTx and ToTx bound the transactions walked and the rows checked:
+	// those written by these transactions (0: the first and the last).
 	FromTx, ToTx uint64
 }
 
@@ -102,16 +103,6 @@ func verifyEmbedded(ctx context.Context, vo VerifyOptions, w io.Writer) (*Report
 	bad := func(format string, a ...any) {
 		rep.Mismatches = append(rep.Mismatches, fmt.Sprintf(format, a...))
 	}
-	last := st.LastCommittedTxID()
-	if last == 0 {
-		return rep, nil
-	}
-	lastHdr, err := st.ReadTxHeader(last, false, false)
-	if err != nil {
-		return nil, fmt.Errorf("immudb: read tx %d: %w", last, err)
-	}
-
-	// Consistency: the current history must extend the trusted one.
 	stateFile := filepath.Join(vo.StateDir(), "trusted.json")
 	var trusted trustedState
 	if b, err := os.ReadFile(stateFile); err == nil {
@@ -122,6 +113,19 @@ func verifyEmbedded(ctx context.Context, vo VerifyOptions, w io.Writer) (*Report
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
+	last := st.LastCommittedTxID()
+	if last == 0 {
+		if trusted.TxID > 0 {
+			bad("tx %d: the trusted state is at tx %d but the store is empty: transactions were removed", trusted.TxID, trusted.TxID)
+		}
+		return rep, nil
+	}
+	lastHdr, err := st.ReadTxHeader(last, false, false)
+	if err != nil {
+		return nil, fmt.Errorf("immudb: read tx %d: %w", last, err)
+	}
+
+	// Consistency: the current history must extend the trusted one.
 	if trusted.TxID > 0 {
 		var talh [sha256.Size]byte
 		if b, err := hex.DecodeString(trusted.Alh); err != nil || len(b) != sha256.Size {
@@ -206,7 +210,7 @@ func verifyEmbedded(ctx context.Context, vo VerifyOptions, w io.Writer) (*Report
 
 	// Every row: its key must be the SHA-256 of its value.
 	db := &embedded{path: vo.Path, st: st, eng: eng}
-	if err := checkKeys(ctx, db, vo.Table, rep, w); err != nil {
+	if err := checkKeys(ctx, db, tableSource(vo.Table, vo.FromTx, vo.ToTx), rep, w); err != nil {
 		return nil, err
 	}
 	if len(rep.Mismatches) == 0 {
@@ -222,11 +226,25 @@ func verifyEmbedded(ctx context.Context, vo VerifyOptions, w io.Writer) (*Report
 	return rep, nil
 }
 
-// checkKeys walks the table in key order and recomputes each row's key.
-func checkKeys(ctx context.Context, db backend, table string, rep *Report, w io.Writer) error {
+// tableSource is the FROM clause for the rows written by transactions from
+// to to (0: unbounded).
+func tableSource(table string, from, to uint64) string {
+	src := table
+	if from > 0 {
+		src += " SINCE TX " + strconv.FormatUint(from, 10)
+	}
+	if to > 0 {
+		src += " UNTIL TX " + strconv.FormatUint(to, 10)
+	}
+	return src
+}
+
+// checkKeys walks the table (source: a FROM clause) in key order and
+// recomputes each row's key.
+func checkKeys(ctx context.Context, db backend, source string, rep *Report, w io.Writer) error {
 	after := ""
 	for {
-		n, err := db.scan(ctx, table, after, 1000, func(k, v string) error {
+		n, err := db.scan(ctx, source, after, 1000, func(k, v string) error {
 			rep.Rows++
 			if got := Key([]byte(v)); got != k {
 				rep.Mismatches = append(rep.Mismatches, fmt.Sprintf("row log_key=%s: the key is not the SHA-256 of the value (%s)", k, got))
@@ -238,7 +256,7 @@ func checkKeys(ctx context.Context, db backend, table string, rep *Report, w io.
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			rep.Mismatches = append(rep.Mismatches, fmt.Sprintf("row after log_key=%q: table %s unreadable: %v", after, table, err))
+			rep.Mismatches = append(rep.Mismatches, fmt.Sprintf("row after log_key=%q: table %s unreadable: %v", after, source, err))
 			return nil
 		}
 		if n < 1000 {
@@ -278,16 +296,24 @@ func verifyServer(ctx context.Context, vo VerifyOptions, w io.Writer) (*Report, 
 		return nil, err
 	}
 	defer s.close()
-	rep := &Report{FirstTx: 1}
+	rep := &Report{FirstTx: max(vo.FromTx, 1)}
 	if firstUse {
 		fmt.Fprintf(w, "no trusted state in %s: trusting the server's current state (first use)\n", dir)
 	}
 	after := ""
 	for {
-		res, err := s.c.SQLQuery(ctx, "SELECT log_key, value FROM "+vo.Table+" WHERE log_key > @a ORDER BY log_key LIMIT 1000",
+		res, err := s.c.SQLQuery(ctx, "SELECT log_key, value FROM "+tableSource(vo.Table, vo.FromTx, vo.ToTx)+" WHERE log_key > @a ORDER BY log_key LIMIT 1000",
 			map[string]any{"a": after}, false)
 		if err != nil {
-			return nil, s.wrapConn(err)
+			if s.isConnErr(err) || ctx.Err() != nil {
+				return nil, s.wrapConn(err)
+			}
+			// The server could not read the rows: data altered behind
+			// its back fails the value hash check. Name the place.
+			if err := s.locateUnreadable(ctx, vo, after, rep); err != nil {
+				return nil, err
+			}
+			break
 		}
 		cols := make([]string, len(res.Columns))
 		for i, c := range res.Columns {
@@ -320,5 +346,54 @@ func verifyServer(ctx context.Context, vo VerifyOptions, w io.Writer) (*Report, 
 		return nil, s.wrapConn(err)
 	}
 	rep.LastTx = cur.TxId
+	if vo.ToTx > 0 && vo.ToTx < rep.LastTx {
+		rep.LastTx = vo.ToTx
+	}
 	return rep, nil
+}
+
+// locateUnreadable runs after a page of rows from after on could not be read:
+// it reads the rows one at a time to find the last readable key, then reads
+// the transactions with their values to name the altered ones.
+func (s *server) locateUnreadable(ctx context.Context, vo VerifyOptions, after string, rep *Report) error {
+	bad := func(format string, a ...any) { rep.Mismatches = append(rep.Mismatches, fmt.Sprintf(format, a...)) }
+	last := after
+	for range 1000 {
+		res, err := s.c.SQLQuery(ctx, "SELECT log_key FROM "+tableSource(vo.Table, vo.FromTx, vo.ToTx)+" WHERE log_key > @a ORDER BY log_key LIMIT 1",
+			map[string]any{"a": last}, false)
+		if err != nil {
+			if s.isConnErr(err) {
+				return s.wrapConn(err)
+			}
+			bad("the row after log_key=%q in key order: unreadable: %v", last, err)
+			break
+		}
+		if len(res.Rows) == 0 {
+			break
+		}
+		last = res.Rows[0].Values[0].GetS()
+	}
+	cur, err := s.c.CurrentState(ctx)
+	if err != nil {
+		return s.wrapConn(err)
+	}
+	to := cur.TxId
+	if vo.ToTx > 0 && vo.ToTx < to {
+		to = vo.ToTx
+	}
+	spec := &schema.EntriesSpec{
+		KvEntriesSpec:  &schema.EntryTypeSpec{Action: schema.EntryTypeAction_EXCLUDE},
+		ZEntriesSpec:   &schema.EntryTypeSpec{Action: schema.EntryTypeAction_EXCLUDE},
+		SqlEntriesSpec: &schema.EntryTypeSpec{Action: schema.EntryTypeAction_RAW_VALUE},
+	}
+	for id := max(vo.FromTx, 1); id <= to; id++ {
+		_, err := s.c.TxByIDWithSpec(ctx, &schema.TxRequest{Tx: id, EntriesSpec: spec})
+		if err != nil {
+			if s.isConnErr(err) {
+				return s.wrapConn(err)
+			}
+			bad("tx %d: unreadable (value altered behind the server's back?): %v", id, err)
+		}
+	}
+	return nil
 }

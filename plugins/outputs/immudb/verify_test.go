@@ -3,9 +3,12 @@ package immudb
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -58,8 +61,8 @@ func TestVerifyEmbeddedIntact(t *testing.T) {
 	// A tx range.
 	vo.FromTx, vo.ToTx = 3, 5
 	rep3 := mustVerify(t, vo)
-	if len(rep3.Mismatches) > 0 || rep3.FirstTx != 3 || rep3.LastTx != 5 {
-		t.Fatalf("range run: %+v", rep3)
+	if len(rep3.Mismatches) > 0 || rep3.FirstTx != 3 || rep3.LastTx != 5 || rep3.Rows != 750 {
+		t.Fatalf("range run (3 transactions of 250 rows): %+v", rep3)
 	}
 }
 
@@ -135,6 +138,12 @@ func TestVerifyServer(t *testing.T) {
 	if len(rep.Mismatches) > 0 || rep.Rows != 300 || rep.LastTx == 0 {
 		t.Fatalf("intact: %+v", rep)
 	}
+	// The rows of the last transaction only.
+	ranged := vo
+	ranged.FromTx, ranged.ToTx = rep.LastTx, rep.LastTx
+	if r := mustVerify(t, ranged); len(r.Mismatches) > 0 || r.Rows != 100 {
+		t.Fatalf("last tx: %+v", r)
+	}
 	// Another client inserts a row whose key is not the hash of its value.
 	forged := strings.Repeat("cd", 32)
 	if err := out.db.exec(context.Background(), insertSQL("logs", 1), map[string]any{"k0": forged, "v0": `{"message": "forged"}`}); err != nil {
@@ -144,4 +153,115 @@ func TestVerifyServer(t *testing.T) {
 	if len(rep.Mismatches) != 1 || !strings.Contains(rep.Mismatches[0], "row log_key="+forged) {
 		t.Fatalf("want one mismatch naming %s, got %v", forged, rep.Mismatches)
 	}
+}
+
+// TestVerifyEmbeddedHistoryReplaced: a store rebuilt behind the trusted
+// state's back (same path, other history) fails the consistency check, and
+// so does one with fewer transactions than the trusted state.
+func TestVerifyEmbeddedHistoryReplaced(t *testing.T) {
+	vo := embeddedStore(t, 2000, "original")
+	first := mustVerify(t, vo)
+	if len(first.Mismatches) > 0 {
+		t.Fatal(first.Mismatches)
+	}
+
+	// Same number of transactions, other content.
+	if err := os.RemoveAll(vo.Path); err != nil {
+		t.Fatal(err)
+	}
+	out := newOutput(t, map[string]any{"path": vo.Path})
+	writeAll(t, out, testEvents(t, 2000, "forged"), 250)
+	_ = out.Close(context.Background())
+	rep := mustVerify(t, vo)
+	want := fmt.Sprintf("tx %d: its hash differs from the trusted state", first.LastTx)
+	if len(rep.Mismatches) == 0 || !strings.Contains(strings.Join(rep.Mismatches, "\n"), want) {
+		t.Fatalf("want %q, got %v", want, rep.Mismatches)
+	}
+
+	// Fewer transactions.
+	if err := os.RemoveAll(vo.Path); err != nil {
+		t.Fatal(err)
+	}
+	out = newOutput(t, map[string]any{"path": vo.Path})
+	writeAll(t, out, testEvents(t, 10, "short"), 10)
+	_ = out.Close(context.Background())
+	rep = mustVerify(t, vo)
+	if len(rep.Mismatches) == 0 || !strings.Contains(rep.Mismatches[0], "transactions were removed") {
+		t.Fatalf("got %v", rep.Mismatches)
+	}
+}
+
+func TestVerifyEmbeddedEmptiedStore(t *testing.T) {
+	vo := embeddedStore(t, 10, "gone")
+	mustVerify(t, vo)
+	if err := os.RemoveAll(vo.Path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(vo.Path, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	rep := mustVerify(t, vo)
+	if len(rep.Mismatches) != 1 || !strings.Contains(rep.Mismatches[0], "the store is empty") {
+		t.Fatalf("got %v", rep.Mismatches)
+	}
+}
+
+// TestVerifyServerValueLogAltered: a value edited in the server's files
+// while it was stopped fails verify once it runs again.
+func TestVerifyServerValueLogAltered(t *testing.T) {
+	srv := immudbtest.Start(t)
+	out := newOutput(t, map[string]any{"mode": "server", "host": srv.Host, "port": srv.Port})
+	writeAll(t, out, testEvents(t, 300, "srvtamper"), 100)
+	var vo VerifyOptions
+	vo.Defaults()
+	vo.Mode, vo.Host, vo.Port = "server", srv.Host, srv.Port
+	vo.State = filepath.Join(t.TempDir(), "state")
+	if rep := mustVerify(t, vo); len(rep.Mismatches) > 0 {
+		t.Fatal(rep.Mismatches)
+	}
+	_ = out.Close(context.Background())
+	srv.Stop()
+
+	marker := []byte("srvtamper audit \\u00e9v\\u00e8nement 123 ")
+	files, _ := filepath.Glob(filepath.Join(srv.Dir, DefaultDatabase, "val_0", "*"))
+	edited := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := bytes.Index(b, marker); i >= 0 {
+			b[i+len(marker)-2] = '9' // 123 → 193
+			if err := os.WriteFile(f, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			edited++
+		}
+	}
+	if edited != 1 {
+		t.Fatalf("found the event in %d of %d value log files", edited, len(files))
+	}
+	srv2 := immudbtest.StartDir(t, srv.Dir, nil)
+	vo.Port = srv2.Port
+	rep := mustVerify(t, vo)
+	if len(rep.Mismatches) == 0 {
+		t.Fatal("verify passed on an altered server")
+	}
+	all := strings.Join(rep.Mismatches, "\n")
+	victims := testEvents(t, 300, "srvtamper")
+	keys := make([]string, len(victims))
+	for i, e := range victims {
+		keys[i] = Key(AppendPython(nil, e))
+	}
+	slices.Sort(keys)
+	victim := Key(AppendPython(nil, victims[123]))
+	i, _ := slices.BinarySearch(keys, victim)
+	before := ""
+	if i > 0 {
+		before = keys[i-1]
+	}
+	if !strings.Contains(all, fmt.Sprintf("the row after log_key=%q", before)) || !regexp.MustCompile(`tx \d+: unreadable`).MatchString(all) {
+		t.Fatalf("mismatches do not locate the row after %s and its tx:\n%s", before, all)
+	}
+	t.Logf("found:\n%s", all)
 }

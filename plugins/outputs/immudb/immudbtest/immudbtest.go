@@ -31,7 +31,12 @@ func Start(t testing.TB) *Server { t.Helper(); return StartTLS(t, nil) }
 // StartTLS is Start with the server's TLS configuration (nil: plain gRPC).
 func StartTLS(t testing.TB, cfg *tls.Config) *Server {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "immudb")
+	return StartDir(t, filepath.Join(t.TempDir(), "immudb"), cfg)
+}
+
+// StartDir starts a server on the data of dir, as left by a stopped one.
+func StartDir(t testing.TB, dir string, cfg *tls.Config) *Server {
+	t.Helper()
 	opts := server.DefaultOptions().
 		WithDir(dir).
 		WithAddress("127.0.0.1").

@@ -174,8 +174,11 @@ func (o *Output) newClient() error {
 		Transport:    &guard{next: tr, tlsOn: o.tlsOn},
 		DisableRetry: true, // the engine retries, with backoff and back-pressure
 	}
-	if o.opts.APIKey != "" {
-		cfg.APIKey = base64.StdEncoding.EncodeToString([]byte(o.opts.APIKey))
+	if k := o.opts.APIKey; k != "" {
+		cfg.APIKey = k // already encoded
+		if strings.Contains(k, ":") {
+			cfg.APIKey = base64.StdEncoding.EncodeToString([]byte(k)) // "id:api_key", as Logstash takes it
+		}
 	}
 	if lvl := o.opts.CompressionLevel; lvl > 0 || o.opts.HTTPCompression {
 		cfg.CompressRequestBody = true

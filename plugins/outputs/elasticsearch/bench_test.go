@@ -1,3 +1,5 @@
+//go:build esbench
+
 package elasticsearch
 
 import (
@@ -32,9 +34,10 @@ func benchEvent(i int) *event.Event {
 // build the same documents (event JSON) for the same daily index and finish
 // when every document is acknowledged by the server. Run with
 //
-//	go test -run '^$' -bench ZincBulk -benchtime 1000000x ./plugins/outputs/elasticsearch
+//	go test -tags esbench -run '^$' -bench ZincBulk -benchtime 1000000x ./plugins/outputs/elasticsearch
 //
-// and compare events/s.
+// and compare events/s. The esbench build tag keeps it, and esutil with the
+// typed API it pulls in (a long compile), out of ordinary test runs.
 func BenchmarkZincBulk(b *testing.B) {
 	for _, batch := range []int{125, 1000} {
 		b.Run(fmt.Sprintf("pipeline/batch=%d", batch), func(b *testing.B) {

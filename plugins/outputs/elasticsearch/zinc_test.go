@@ -49,9 +49,9 @@ func Test100kDailyIndices(t *testing.T) {
 		_ = e.Set(event.MustRef("[@metadata][source]"), "redis")
 		return e
 	}}
+	start := time.Now()
 	r := startPipeline(t, src, zincOptions(zs, `  index = "from-redis-%{+YYYY.MM.dd}"`),
 		engine.Settings{Workers: 2, BatchSize: 1000})
-	start := time.Now()
 	r.wait(t, 120*time.Second)
 	t.Logf("delivered in %v", time.Since(start))
 	st := r.p.Stats()

@@ -1,6 +1,11 @@
 package elasticsearch
 
 import (
+	"context"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -61,5 +66,33 @@ func TestParseAnswers(t *testing.T) {
 				t.Errorf("reason %q", e)
 			}
 		})
+	}
+}
+
+// TestAPIKeyHeader: api_key "id:key" goes out base64-encoded in an ApiKey
+// authorization header, over TLS.
+func TestAPIKeyHeader(t *testing.T) {
+	var got string
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Get("Authorization")
+		w.Header().Set("X-Elastic-Product", "Elasticsearch")
+		io.WriteString(w, `{"version":{"number":"8.15.0"}}`)
+	}))
+	defer srv.Close()
+	var o Options
+	o.Defaults()
+	o.Hosts = []string{srv.URL}
+	o.APIKey = "myid:mykey"
+	o.SSLVerificationMode = "none"
+	out, err := New(o, engine.Resources{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Elasticsearch reads the scheme case-insensitively ("ApiKey", "APIKey").
+	if want := "ApiKey " + base64.StdEncoding.EncodeToString([]byte("myid:mykey")); !strings.EqualFold(got, want) || got[7:] != want[7:] {
+		t.Errorf("Authorization %q; want %q", got, want)
 	}
 }

@@ -39,7 +39,7 @@ func benchEvent(i int) *event.Event {
 // and compare events/s. The esbench build tag keeps it, and esutil with the
 // typed API it pulls in (a long compile), out of ordinary test runs.
 func BenchmarkZincBulk(b *testing.B) {
-	for _, batch := range []int{125, 1000} {
+	for _, batch := range []int{125, 1000, 5000} {
 		b.Run(fmt.Sprintf("pipeline/batch=%d", batch), func(b *testing.B) {
 			zs := zinctest.Start(b)
 			src := &source{n: b.N, batch: batch, mk: benchEvent}

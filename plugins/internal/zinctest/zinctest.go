@@ -150,6 +150,7 @@ func (s *Server) start() error {
 		"ZINC_SWAGGER_ENABLE=false",
 		"GIN_MODE=release",
 	)
+	dieWithParent(cmd)
 	w := &lockedWriter{}
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Start(); err != nil {

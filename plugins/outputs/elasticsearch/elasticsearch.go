@@ -53,7 +53,7 @@ import (
 	"strings"
 	"time"
 
-	es "github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/elastic-transport-go/v8/elastictransport"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/pipelined/pipeline/engine"
@@ -76,7 +76,7 @@ type Output struct {
 	index, action, id, routing, pipeline event.Template
 	fixedAction                          string // the action when constant
 
-	client    *es.Client
+	client    *elastictransport.Client
 	transport *http.Transport
 
 	// Per-Write state, reused.
@@ -163,26 +163,34 @@ func (o *Output) newClient() error {
 		}
 		tr.TLSClientConfig = cfg
 	}
-	addrs := make([]string, len(o.hosts))
+	urls := make([]*url.URL, len(o.hosts))
 	for i, u := range o.hosts {
-		addrs[i] = u.String()
+		c := *u
+		urls[i] = &c
 	}
-	cfg := es.Config{
-		Addresses:    addrs,
+	// The transport of go-elasticsearch with its esapi requests, without the
+	// client wrapper: that one pulls in the typed API (a long compile) and
+	// refuses servers that do not announce themselves as Elasticsearch.
+	cfg := elastictransport.Config{
+		UserAgent:    "pipeline-elasticsearch-output",
+		URLs:         urls,
 		Username:     o.user,
 		Password:     o.password,
 		Transport:    &guard{next: tr, tlsOn: o.tlsOn},
 		DisableRetry: true, // the engine retries, with backoff and back-pressure
 	}
-	if o.opts.APIKey != "" {
-		cfg.APIKey = base64.StdEncoding.EncodeToString([]byte(o.opts.APIKey))
+	if k := o.opts.APIKey; k != "" {
+		cfg.APIKey = k // already encoded
+		if strings.Contains(k, ":") {
+			cfg.APIKey = base64.StdEncoding.EncodeToString([]byte(k)) // "id:api_key", as Logstash takes it
+		}
 	}
 	if lvl := o.opts.CompressionLevel; lvl > 0 || o.opts.HTTPCompression {
 		cfg.CompressRequestBody = true
 		cfg.CompressRequestBodyLevel = max(lvl, 1)
 		cfg.PoolCompressor = true
 	}
-	c, err := es.NewClient(cfg)
+	c, err := elastictransport.New(cfg)
 	if err != nil {
 		return fmt.Errorf("elasticsearch %s: %w", o.hostList(), err)
 	}

@@ -135,7 +135,7 @@ type run struct {
 
 // startPipeline runs src → elasticsearch configured with options (HCL
 // pipeline-file syntax) until src is exhausted and everything is delivered.
-func startPipeline(t *testing.T, src *source, options string, s engine.Settings) *run {
+func startPipeline(t testing.TB, src *source, options string, s engine.Settings) *run {
 	t.Helper()
 	token := fmt.Sprintf("s%d", srcToken.Add(1))
 	sources.Store(token, src)
@@ -173,7 +173,7 @@ func startPipeline(t *testing.T, src *source, options string, s engine.Settings)
 }
 
 // wait waits for the run to finish within timeout.
-func (r *run) wait(t *testing.T, timeout time.Duration) {
+func (r *run) wait(t testing.TB, timeout time.Duration) {
 	t.Helper()
 	select {
 	case err := <-r.done:

@@ -42,7 +42,8 @@ type Options struct {
 	// Password is the basic authentication password. It is never logged.
 	Password string `hcl:"password,optional"`
 	// APIKey authenticates with an Elasticsearch API key, written "id:api_key"
-	// as Elasticsearch returns them; it requires TLS and excludes user.
+	// as Elasticsearch returns them (or already base64-encoded); it requires
+	// TLS and excludes user.
 	APIKey string `hcl:"api_key,optional"`
 	// SSLEnabled turns TLS on or off. Unset, the hosts' schemes decide
 	// (plain HTTP for hosts without one). When it is true, every host must be

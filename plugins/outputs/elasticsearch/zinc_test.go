@@ -2,25 +2,10 @@ package elasticsearch
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"log"
-	"math/big"
-	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -64,9 +49,9 @@ func Test100kDailyIndices(t *testing.T) {
 		_ = e.Set(event.MustRef("[@metadata][source]"), "redis")
 		return e
 	}}
+	start := time.Now()
 	r := startPipeline(t, src, zincOptions(zs, `  index = "from-redis-%{+YYYY.MM.dd}"`),
 		engine.Settings{Workers: 2, BatchSize: 1000})
-	start := time.Now()
 	r.wait(t, 120*time.Second)
 	t.Logf("delivered in %v", time.Since(start))
 	st := r.p.Stats()
@@ -185,57 +170,6 @@ func testOutage(t *testing.T, freeze bool) {
 	}
 }
 
-// testCA is a CA generated for one test, and a server certificate it signed
-// for 127.0.0.1.
-type testCA struct {
-	caFile string
-	server tls.Certificate
-}
-
-func newTestCA(t *testing.T, dir, name string) *testCA {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name + " CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := filepath.Join(dir, name+"-ca.crt")
-	if err := os.WriteFile(f, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return &testCA{caFile: f, server: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}}
-}
-
-// tlsProxy puts zs behind a TLS-terminating reverse proxy and returns its
-// https base URL (with the /es prefix).
-func tlsProxy(t *testing.T, zs *zinctest.Server, cert tls.Certificate) string {
-	t.Helper()
-	target, _ := url.Parse("http://" + zs.Addr())
-	p := httptest.NewUnstartedServer(httputil.NewSingleHostReverseProxy(target))
-	p.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
-	p.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are expected
-	p.StartTLS()
-	t.Cleanup(p.Close)
-	return p.URL + "/es"
-}
-
 // TestTLSBasicAuth: the server behind TLS with a CA generated here, with
 // basic authentication: the reference deployment's options (legacy ssl and
 // cacert) deliver everything; scheme-less hosts with ssl_enabled use https;
@@ -243,10 +177,9 @@ func tlsProxy(t *testing.T, zs *zinctest.Server, cert tls.Certificate) string {
 func TestTLSBasicAuth(t *testing.T) {
 	t.Parallel()
 	zs := zinctest.Start(t)
-	dir := t.TempDir()
-	good := newTestCA(t, dir, "good")
-	wrong := newTestCA(t, dir, "wrong")
-	base := tlsProxy(t, zs, good.server)
+	good := zinctest.NewCA(t, "good")
+	wrong := zinctest.NewCA(t, "wrong")
+	base := zs.TLSProxy(t, good)
 
 	t.Run("deliver", func(t *testing.T) {
 		const n = 3000
@@ -263,7 +196,7 @@ func TestTLSBasicAuth(t *testing.T) {
   ssl      = true
   cacert   = %q
   compression_level = 0
-`, base, zinctest.User, zinctest.Password, good.caFile), engine.Settings{Workers: 2, BatchSize: 500})
+`, base, zinctest.User, zinctest.Password, good.File), engine.Settings{Workers: 2, BatchSize: 500})
 		r.wait(t, 60*time.Second)
 		if got := r.p.Stats().Out.Load(); got != n {
 			t.Fatalf("delivered %d; want %d", got, n)
@@ -296,7 +229,7 @@ func TestTLSBasicAuth(t *testing.T) {
 		o.Defaults()
 		o.Hosts = []string{base}
 		o.User, o.Password = zinctest.User, zinctest.Password
-		o.SSLCertificateAuthorities = []string{good.caFile}
+		o.SSLCertificateAuthorities = []string{good.File}
 		o.CompressionLevel = 0
 		mod(&o)
 		return o
@@ -309,12 +242,12 @@ func TestTLSBasicAuth(t *testing.T) {
 		}
 	})
 	t.Run("wrong CA", func(t *testing.T) {
-		err := connect(opts(func(o *Options) { o.SSLCertificateAuthorities = []string{wrong.caFile} }))
+		err := connect(opts(func(o *Options) { o.SSLCertificateAuthorities = []string{wrong.File} }))
 		if err == nil {
 			t.Fatal("connected with a CA that did not sign the server's certificate")
 		}
 		msg := err.Error()
-		if !strings.Contains(msg, "not signed by a CA in ssl_certificate_authorities "+wrong.caFile) || !strings.Contains(msg, u.Host) {
+		if !strings.Contains(msg, "not signed by a CA in ssl_certificate_authorities "+wrong.File) || !strings.Contains(msg, u.Host) {
 			t.Errorf("unclear error: %v", err)
 		}
 		if !errors.Is(err, engine.ErrNotConnected) {
@@ -325,7 +258,7 @@ func TestTLSBasicAuth(t *testing.T) {
 	t.Run("wrong CA in a pipeline", func(t *testing.T) {
 		// The engine keeps retrying Connect, logs why, and delivers nothing.
 		src := &source{n: 10, batch: 10, mk: func(int) *event.Event { return event.New() }}
-		r := startPipeline(t, src, fmt.Sprintf("  hosts = [%q]\n  cacert = %q\n  compression_level = 0", base, wrong.caFile),
+		r := startPipeline(t, src, fmt.Sprintf("  hosts = [%q]\n  cacert = %q\n  compression_level = 0", base, wrong.File),
 			engine.Settings{Workers: 1, BatchSize: 10})
 		deadline := time.Now().Add(10 * time.Second)
 		for !strings.Contains(r.log.String(), "not signed by a CA in cacert") && time.Now().Before(deadline) {

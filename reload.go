@@ -130,6 +130,17 @@ func pipelineFiles(p *ir.Pipeline) []string {
 	return files
 }
 
+// notReloadable returns the pipeline's first input that cannot run twice in
+// one process, or nil (Logstash, too, does not reload pipelines with stdin).
+func notReloadable(p *ir.Pipeline) *ir.Plugin {
+	for _, in := range p.Inputs {
+		if in.Type == "stdin" {
+			return in
+		}
+	}
+	return nil
+}
+
 // pipelineFingerprint identifies one pipeline's definition: its id, its
 // settings and the content of the files its blocks come from. A pipeline is
 // replaced only when this changes, so editing one pipeline of pipelines.yml
@@ -152,9 +163,13 @@ func pipelineFingerprint(cfg *ir.Config, p *ir.Pipeline) string {
 // generation is one run of a pipeline: a reload replaces it with a new one
 // built from the new configuration.
 type generation struct {
-	id     string
-	fp     string
-	files  []string
+	id    string
+	fp    string
+	files []string
+	// fixed is the input, if any, that cannot be stopped and started again
+	// in one process (stdin: a read cannot be interrupted, so a second
+	// generation would race the first one's reader for lines).
+	fixed  *ir.Plugin
 	pl     *engine.Pipeline
 	dlq    *dlq.Writer
 	cancel context.CancelFunc
@@ -260,7 +275,7 @@ func (s *supervisor) run(cfg *ir.Config, pipelines []*engine.Pipeline, dlqs []*d
 
 	for i, pl := range pipelines {
 		p := byName[pl.Name()]
-		s.start(pl, writers[i], pipelineFingerprint(cfg, p), pipelineFiles(p))
+		s.start(pl, writers[i], cfg, p)
 	}
 	var tick <-chan time.Time
 	if s.automatic {
@@ -327,9 +342,10 @@ func (s *supervisor) signals(sigs <-chan os.Signal, hup chan<- struct{}, cancel 
 }
 
 // start runs a built pipeline as a new generation.
-func (s *supervisor) start(pl *engine.Pipeline, w *dlq.Writer, fp string, files []string) {
+func (s *supervisor) start(pl *engine.Pipeline, w *dlq.Writer, p *ir.Config, ip *ir.Pipeline) {
 	ctx, cancel := context.WithCancel(s.ctx)
-	g := &generation{id: pl.Name(), fp: fp, files: files, pl: pl, dlq: w, cancel: cancel, done: make(chan struct{})}
+	g := &generation{id: pl.Name(), fp: pipelineFingerprint(p, ip), files: pipelineFiles(ip), fixed: notReloadable(ip),
+		pl: pl, dlq: w, cancel: cancel, done: make(chan struct{})}
 	s.mu.Lock()
 	s.gens[g.id] = g
 	delete(s.finished, g.id)
@@ -383,12 +399,11 @@ func closeDLQ(w *dlq.Writer, logger *slog.Logger) {
 
 // change is what a reload does to one pipeline.
 type change struct {
-	id    string
-	p     *ir.Pipeline // nil: the pipeline was removed
-	pl    *engine.Pipeline
-	q     *dlq.Deferred
-	fp    string
-	files []string
+	id  string
+	cfg *ir.Config
+	p   *ir.Pipeline // nil: the pipeline was removed
+	pl  *engine.Pipeline
+	q   *dlq.Deferred
 }
 
 // reload loads the configuration again and, when it changed, applies it:
@@ -440,6 +455,16 @@ func (s *supervisor) reload(force bool) {
 		if g := running[p.Name]; g == nil && finished[p.Name] == pfp {
 			continue // it ran to its end; only a change starts it again
 		}
+		if g := running[p.Name]; g != nil && g.fixed != nil {
+			d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Pipeline not reloadable",
+				Detail: fmt.Sprintf("Pipeline %q reads stdin, which cannot be stopped and read again by a new pipeline; restart the process to change it.", p.Name)}
+			if in := notReloadable(p); in != nil {
+				d.Subject = in.TypeRange.Ptr()
+			}
+			s.refuse(cfg, hcl.Diagnostics{d}, []string{p.Name})
+			refused++
+			continue
+		}
 		pl, q, d := s.build(p)
 		if d.HasErrors() || pl == nil {
 			s.refuse(cfg, d, []string{p.Name})
@@ -449,7 +474,7 @@ func (s *supervisor) reload(force bool) {
 		if len(d) > 0 {
 			s.logDiags(cfg, d, slog.LevelWarn, p.Name)
 		}
-		changes = append(changes, change{id: p.Name, p: p, pl: pl, q: q, fp: pfp, files: pipelineFiles(p)})
+		changes = append(changes, change{id: p.Name, cfg: cfg, p: p, pl: pl, q: q})
 	}
 	for id := range running {
 		if !seen[id] {
@@ -518,7 +543,7 @@ func (s *supervisor) apply(c change) {
 			return
 		}
 	}
-	s.start(c.pl, w, c.fp, c.files)
+	s.start(c.pl, w, c.cfg, c.p)
 	r.Succeeded()
 	s.node.Succeeded()
 	if old != nil {

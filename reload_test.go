@@ -165,3 +165,55 @@ func TestReloadConfigString(t *testing.T) {
 		t.Errorf("stdout = %q", stdout.String())
 	}
 }
+
+// TestReloadStdinRefused: a pipeline reading stdin is not reloaded (as in
+// Logstash): the change is refused, reported, and the running pipeline keeps
+// every line.
+func TestReloadStdinRefused(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "p.conf")
+	writeFile(t, conf, "input { stdin {} }\noutput { stdout { codec => line { format => \"%{message} %{tags}\" } } }\n")
+	cmd := pipelineCmd(t, "run", "-f", conf, "--api.enabled=false", "--path.data", filepath.Join(dir, "data"))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	w := watchLog(t, stderr, "pipeline started", "Pipeline not reloadable")
+	w.wait(t, "pipeline started", 20*time.Second)
+	io.WriteString(stdin, "one\n")
+	writeFile(t, conf, "input { stdin {} }\nfilter { mutate { add_tag => [\"new\"] } }\noutput { stdout { codec => line { format => \"%{message} %{tags}\" } } }\n")
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	w.wait(t, "Pipeline not reloadable", 20*time.Second)
+	io.WriteString(stdin, "two\n")
+	stdin.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, w)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("pipeline did not stop at the end of stdin")
+	}
+	got := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	slices.Sort(got)
+	if strings.Join(got, "|") != "one %{tags}|two %{tags}" {
+		t.Errorf("stdout = %q; want both lines, untagged", stdout.String())
+	}
+	if !strings.Contains(w.String(), "p.conf:1:9: error: Pipeline not reloadable") {
+		t.Errorf("no file:line:col diagnostic; log:\n%s", w)
+	}
+}

@@ -1,11 +1,11 @@
 package all_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"bufio"
-	"bytes"
 	"io"
 	"net/http"
 	"os"

@@ -31,8 +31,9 @@ import (
 // to a good one that tags events, then to a broken one. Every event pushed is
 // in the output; the good configuration tags every event pushed after its
 // reload; the broken one is reported (log lines with file:line:col, the
-// monitoring API's failure count) and changes nothing. Once with automatic
-// reload, once with SIGHUP (without it, a changed file is not reloaded).
+// monitoring API's failure count) and changes nothing. With automatic
+// reload, with SIGHUP (without it, a changed file is not reloaded), and with
+// the persisted queue.
 func TestReloadKeepsEveryEvent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the pipeline binary")
@@ -43,8 +44,8 @@ func TestReloadKeepsEveryEvent(t *testing.T) {
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/pipelined/pipeline").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	for _, mode := range []string{"automatic", "sighup"} {
-		t.Run(mode, func(t *testing.T) { testReload(t, bin, mode == "automatic") })
+	for _, mode := range []string{"automatic", "sighup", "persisted"} {
+		t.Run(mode, func(t *testing.T) { testReload(t, bin, mode) })
 	}
 }
 
@@ -120,7 +121,11 @@ func (w *logWatch) has(s string) bool {
 	return strings.Contains(w.buf.String(), s)
 }
 
-func testReload(t *testing.T, bin string, automatic bool) {
+// testReload runs the acceptance test; mode "persisted" is automatic reload
+// with the persisted queue, whose directory the old pipeline must release
+// before the new one opens it.
+func testReload(t *testing.T, bin, mode string) {
+	automatic := mode != "sighup"
 	srv := redistest.Start(t)
 	rc := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), DialTimeout: 5 * time.Second})
 	t.Cleanup(func() { _ = rc.Close() })
@@ -137,6 +142,9 @@ func testReload(t *testing.T, bin string, automatic bool) {
 	args := []string{"run", "-f", conf, "--path.data", filepath.Join(dir, "data"), "--api.http.port", "0", "-b", "20"}
 	if automatic {
 		args = append(args, "-r", "--config.reload.interval", "100ms")
+	}
+	if mode == "persisted" {
+		args = append(args, "--queue.type", "persisted", "--queue.checkpoint.writes", "1")
 	}
 	cmd := exec.Command(bin, args...)
 	stderr, err := cmd.StderrPipe()

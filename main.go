@@ -62,6 +62,9 @@ Flags for run and check (exactly one of -f, -e and --pipelines):
   -b, --pipeline.batch.size N  events per worker batch (default 125)
   --log.level LEVEL        debug, info, warn, error (default info)
   --log.status_interval D  log a status line per pipeline every D (default 30s; 0 turns it off)
+  -r, --config.reload.automatic  reload the -f or --pipelines configuration when its files change:
+                           a broken one is refused, a changed pipeline replaced once the old one drained
+  --config.reload.interval D  how often -r checks the files (default 3s); SIGHUP checks at once, even without -r
   --path.data DIR          where state is kept (default ./data)
   --queue.type TYPE        memory (default) or persisted: events on disk before inputs are acknowledged
   --path.queue DIR         default <path.data>/queue; each pipeline uses <DIR>/<pipeline id>

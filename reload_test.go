@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -15,13 +19,25 @@ import (
 
 // TestReloadPipelinesYMLPerPipeline: with pipelines.yml, a reload replaces
 // only the pipeline whose definition changed, starts the added one and drains
-// the removed one, while the unchanged one keeps running; the monitoring API
-// follows (its pipeline list, each pipeline's and the process's reload counts).
+// the removed one, while the unchanged one keeps running; the replaced
+// pipeline's tcp input listens on the same port again (the old listener is
+// closed first); the monitoring API follows (its pipeline list, each
+// pipeline's and the process's reload counts).
 func TestReloadPipelinesYMLPerPipeline(t *testing.T) {
 	dir := t.TempDir()
 	yml := filepath.Join(dir, "pipelines.yml")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
 	pipeline := func(id, filter string) string {
-		return "- pipeline.id: " + id + "\n  config.string: 'input { tcp { host => \"127.0.0.1\" port => 0 } } " + filter + " output { stdout { codec => line } }'\n"
+		p := 0
+		if id == "b" {
+			p = port
+		}
+		return fmt.Sprintf("- pipeline.id: %s\n  config.string: 'input { tcp { host => \"127.0.0.1\" port => %d } } %s output { stdout { codec => line { format => \"%%{message} %%{tags}\" } } }'\n", id, p, filter)
 	}
 	replace := func(content string) {
 		t.Helper()
@@ -33,6 +49,8 @@ func TestReloadPipelinesYMLPerPipeline(t *testing.T) {
 	replace(pipeline("a", "") + pipeline("b", ""))
 	cmd := pipelineCmd(t, "run", "--pipelines", yml, "-r", "--config.reload.interval", "100ms",
 		"--api.http.port", "0", "--path.data", filepath.Join(dir, "data"))
+	var stdout syncBuffer
+	cmd.Stdout = &stdout
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -64,6 +82,23 @@ func TestReloadPipelinesYMLPerPipeline(t *testing.T) {
 	replace(pipeline("a", "") + pipeline("b", "filter { mutate { add_tag => [\"b2\"] } }") + pipeline("c", ""))
 	w.wait(t, `msg="pipeline reloaded" pipeline=b`, 20*time.Second)
 	w.wait(t, `msg="pipeline added by a reload; started" pipeline=c`, 20*time.Second)
+	// The new b listens on the old one's port.
+	var c net.Conn
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c, err = net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("the reloaded pipeline b does not listen on port %d: %v\n%s", port, err, w)
+	}
+	io.WriteString(c, "to b\n")
+	c.Close()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stdout.String(), "to b b2\n"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the line sent to the reloaded b is not in stdout with its tag: %q\n%s", stdout.String(), w)
+		}
+	}
 	replace(pipeline("a", "") + pipeline("c", ""))
 	w.wait(t, `msg="pipeline removed from the configuration; stopped" pipeline=b`, 20*time.Second)
 	if i := w.index(`msg="pipeline stopped" pipeline=a`); i >= 0 {
@@ -216,4 +251,23 @@ func TestReloadStdinRefused(t *testing.T) {
 	if !strings.Contains(w.String(), "p.conf:1:9: error: Pipeline not reloadable") {
 		t.Errorf("no file:line:col diagnostic; log:\n%s", w)
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a process to write while the test
+// reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

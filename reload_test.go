@@ -19,7 +19,8 @@ import (
 
 // TestReloadPipelinesYMLPerPipeline: with pipelines.yml, a reload replaces
 // only the pipeline whose definition changed, starts the added one and drains
-// the removed one, while the unchanged one keeps running; the replaced
+// the removed one, while the unchanged one keeps running; a pipeline that does
+// not build is refused alone while another changed one is replaced; the replaced
 // pipeline's tcp input listens on the same port again (the old listener is
 // closed first); the monitoring API follows (its pipeline list, each
 // pipeline's and the process's reload counts).
@@ -71,7 +72,8 @@ func TestReloadPipelinesYMLPerPipeline(t *testing.T) {
 	}()
 	w := watchLog(t, stderr, "monitoring API listening", "configuration reload is automatic",
 		`msg="pipeline reloaded" pipeline=b`, `msg="pipeline added by a reload; started" pipeline=c`,
-		`msg="pipeline removed from the configuration; stopped" pipeline=b`)
+		`msg="pipeline removed from the configuration; stopped" pipeline=b`,
+		`msg="pipeline reloaded" pipeline=c`, `msg="configuration reload refused`)
 	w.wait(t, "monitoring API listening", 20*time.Second)
 	w.wait(t, "configuration reload is automatic", 20*time.Second)
 	m := apiAddr.FindStringSubmatch(w.String())
@@ -101,6 +103,10 @@ func TestReloadPipelinesYMLPerPipeline(t *testing.T) {
 	}
 	replace(pipeline("a", "") + pipeline("c", ""))
 	w.wait(t, `msg="pipeline removed from the configuration; stopped" pipeline=b`, 20*time.Second)
+	// a broken and c changed: a is refused alone, c is replaced.
+	replace(pipeline("a", "filter { mutate { add_tagz => [\"x\"] } }") + pipeline("c", "filter { mutate { add_tag => [\"c2\"] } }"))
+	w.wait(t, `msg="configuration reload refused`, 20*time.Second)
+	w.wait(t, `msg="pipeline reloaded" pipeline=c`, 20*time.Second)
 	if i := w.index(`msg="pipeline stopped" pipeline=a`); i >= 0 {
 		t.Errorf("pipeline a, unchanged, was stopped; log:\n%s", w)
 	}
@@ -129,14 +135,17 @@ func TestReloadPipelinesYMLPerPipeline(t *testing.T) {
 	if strings.Join(ids, ",") != "a,c" {
 		t.Errorf("the API lists pipelines %v; want a and c", ids)
 	}
-	if r := st.Pipelines["a"].Reloads; r != (reloads{}) {
-		t.Errorf("pipeline a reloads = %+v; want none", r)
+	if r := st.Pipelines["a"].Reloads; r != (reloads{Failures: 1}) {
+		t.Errorf("pipeline a reloads = %+v; want 1 failure", r)
 	}
-	if r := st.Pipelines["c"].Reloads; r != (reloads{Successes: 1}) {
-		t.Errorf("pipeline c reloads = %+v; want 1 success", r)
+	if r := st.Pipelines["c"].Reloads; r != (reloads{Successes: 2}) {
+		t.Errorf("pipeline c reloads = %+v; want 2 successes", r)
 	}
-	if st.Reloads != (reloads{Successes: 2}) {
-		t.Errorf("process reloads = %+v; want 2 successes (b replaced, c added)", st.Reloads)
+	if st.Reloads != (reloads{Successes: 3, Failures: 1}) {
+		t.Errorf("process reloads = %+v; want 3 successes (b replaced, c added, c replaced), 1 failure (a)", st.Reloads)
+	}
+	if !strings.Contains(w.String(), `diagnostic="a(config.string):1:`) || !strings.Contains(w.String(), "add_tagz") {
+		t.Errorf("the refusal of a is not reported with its position; log:\n%s", w)
 	}
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {

@@ -6,20 +6,15 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
-	"syscall"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -27,6 +22,7 @@ import (
 	"github.com/pipelined/pipeline/dsl/ir"
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/dlq"
+	"github.com/pipelined/pipeline/engine/monitor"
 	_ "github.com/pipelined/pipeline/plugins/all"
 )
 
@@ -66,6 +62,9 @@ Flags for run and check (exactly one of -f, -e and --pipelines):
   -b, --pipeline.batch.size N  events per worker batch (default 125)
   --log.level LEVEL        debug, info, warn, error (default info)
   --log.status_interval D  log a status line per pipeline every D (default 30s; 0 turns it off)
+  -r, --config.reload.automatic  reload the -f or --pipelines configuration when its files change:
+                           a broken one is refused, a changed pipeline replaced once the old one drained
+  --config.reload.interval D  how often -r checks the files (default 3s); SIGHUP checks at once, even without -r
   --path.data DIR          where state is kept (default ./data)
   --queue.type TYPE        memory (default) or persisted: events on disk before inputs are acknowledged
   --path.queue DIR         default <path.data>/queue; each pipeline uses <DIR>/<pipeline id>
@@ -151,6 +150,7 @@ func runOrCheck(cmd string, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&pipelinesYML, "pipelines", "", "a Logstash pipelines.yml listing the pipelines to run")
 	svc := addServiceFlags(fs)
 	qf := addQueueFlags(fs)
+	rf := addReloadFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -179,32 +179,30 @@ func runOrCheck(cmd string, args []string, stdout, stderr io.Writer) int {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
 
-	var (
-		cfg   *ir.Config
-		diags hcl.Diagnostics
-	)
-	switch {
-	case pipelinesYML != "":
-		cfg, diags = dsl.LoadPipelinesYML(pipelinesYML)
-	case configString != nil:
-		cfg, diags = dsl.LoadConfigString(*configString)
-	default:
-		cfg, diags = dsl.Load(path)
+	src := configSource{path: path, pipelinesYML: pipelinesYML, configString: configString}
+	if err := rf.validate(configString != nil); err != nil {
+		fmt.Fprintf(stderr, "pipeline %s: %v\n", cmd, err)
+		return exitUsage
 	}
+	cfg, diags := src.load()
 	settings := engine.Settings{Workers: workers, BatchSize: batch, Logger: logger, DataDir: svc.dataDir}
+	build := func(p *ir.Pipeline) (*engine.Pipeline, *dlq.Deferred, hcl.Diagnostics) {
+		ps := settings
+		ps.Queue = qf.settings(p, svc.dataDir)
+		q := svc.deadLetterQueue(p, logger)
+		if q != nil {
+			ps.DeadLetter = q
+		}
+		pl, d := engine.Build(p, engine.Default, ps)
+		return pl, q, d
+	}
 	var (
 		pipelines []*engine.Pipeline
 		dlqs      []*dlq.Deferred
 	)
 	if cfg != nil {
 		for _, p := range cfg.Pipelines {
-			ps := settings
-			ps.Queue = qf.settings(p, svc.dataDir)
-			q := svc.deadLetterQueue(p, logger)
-			if q != nil {
-				ps.DeadLetter = q
-			}
-			pl, d := engine.Build(p, engine.Default, ps)
+			pl, q, d := build(p)
 			diags = append(diags, d...)
 			if pl != nil {
 				pipelines = append(pipelines, pl)
@@ -228,15 +226,10 @@ func runOrCheck(cmd string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "pipeline: no pipelines found in", path)
 		return exitConfig
 	}
-	sources, closeDLQs, err := openDeadLetterQueues(pipelines, dlqs)
-	if err != nil {
-		logger.Error("cannot open the dead letter queue; nothing was started", "err", err)
-		return exitRuntime
-	}
-	defer closeDLQs(logger)
-	stop := svc.start(sources, logger)
-	defer stop()
-	return runPipelines(pipelines, logger)
+	return newSupervisor(src, build, rf, logger).run(cfg, pipelines, dlqs,
+		func(get func() []monitor.Source, node *monitor.Reloads) func() {
+			return svc.start(get, node, rf.automatic, logger)
+		})
 }
 
 // convert prints a Logstash .conf file, or a directory of them, as HCL.
@@ -331,49 +324,4 @@ func writeSnippet(w io.Writer, src []byte, r hcl.Range) {
 		}
 	}
 	fmt.Fprintf(w, "      | %s%s\n", pad, strings.Repeat("^", width))
-}
-
-// runPipelines runs every pipeline until they all stop. The first SIGINT or
-// SIGTERM drains them (inputs stop, in-flight events are delivered); a second
-// one aborts, leaving undelivered batches unacknowledged.
-func runPipelines(pipelines []*engine.Pipeline, logger *slog.Logger) int {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	stopped := make(chan struct{})
-	go func() {
-		select {
-		case s := <-sigs:
-			logger.Info("signal received; draining (send again to force)", "signal", s.String())
-			cancel()
-		case <-stopped:
-			return
-		}
-		select {
-		case s := <-sigs:
-			logger.Warn("second signal; aborting, undelivered events stay unacknowledged", "signal", s.String())
-			for _, p := range pipelines {
-				p.Abort()
-			}
-		case <-stopped:
-		}
-	}()
-	var wg sync.WaitGroup
-	errs := make([]error, len(pipelines))
-	for i, p := range pipelines {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = p.Run(ctx)
-		}()
-	}
-	wg.Wait()
-	close(stopped)
-	if err := errors.Join(errs...); err != nil {
-		logger.Error("pipeline failed", "err", strings.ReplaceAll(err.Error(), "\n", "; "))
-		return exitRuntime
-	}
-	return exitOK
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/pipelined/pipeline/dsl"
 	"github.com/pipelined/pipeline/dsl/ir"
-	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/dlq"
 	"github.com/pipelined/pipeline/engine/monitor"
 )
@@ -129,47 +128,18 @@ func (f *serviceFlags) deadLetterQueue(p *ir.Pipeline, logger *slog.Logger) *dlq
 	return dlq.Defer(o)
 }
 
-// openDeadLetterQueues opens the queues of the pipelines that have one and
-// returns the monitoring sources; close closes the queues once the pipelines
-// stopped.
-func openDeadLetterQueues(pipelines []*engine.Pipeline, dlqs []*dlq.Deferred) ([]monitor.Source, func(*slog.Logger), error) {
-	var (
-		sources []monitor.Source
-		opened  []*dlq.Writer
-	)
-	closeAll := func(logger *slog.Logger) {
-		for _, w := range opened {
-			if err := w.Close(); err != nil {
-				logger.Error("closing the dead letter queue failed", "path", w.Dir(), "err", err)
-			}
-		}
-	}
-	for i, p := range pipelines {
-		src := monitor.Source{Pipeline: p}
-		if q := dlqs[i]; q != nil {
-			w, err := q.Open()
-			if err != nil {
-				closeAll(slog.Default())
-				return nil, nil, fmt.Errorf("pipeline %s: %w", p.Name(), err)
-			}
-			opened = append(opened, w)
-			src.DLQ = w
-		}
-		sources = append(sources, src)
-	}
-	return sources, closeAll, nil
-}
-
 // start starts the monitoring API and the status line; stop stops them.
-func (f *serviceFlags) start(sources []monitor.Source, logger *slog.Logger) (stop func()) {
+// get lists the running pipelines at each use, so that both follow reloads;
+// node are the process's reload counts.
+func (f *serviceFlags) start(get func() []monitor.Source, node *monitor.Reloads, reloadAutomatic bool, logger *slog.Logger) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
-	get := func() []monitor.Source { return sources }
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); monitor.LogStatus(ctx, f.statusInterval, logger, get) }()
 	var srv *monitor.Server
 	if f.apiEnabled {
-		o := monitor.Options{Host: f.apiHost, Port: f.apiPort, Version: buildVersion(), Logger: logger}
+		o := monitor.Options{Host: f.apiHost, Port: f.apiPort, Version: buildVersion(), Logger: logger,
+			Reloads: node, ReloadAutomatic: reloadAutomatic}
 		if f.apiAuthType == "basic" {
 			o.Username, o.Password = f.apiUser, f.apiPassword
 		}

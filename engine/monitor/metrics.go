@@ -62,6 +62,15 @@ func appendMetrics(b []byte, snaps []snap) []byte {
 	perPipeline("pipeline_retries_total", "counter", "Output writes that failed and were retried.", i64(func(s engine.Snapshot) int64 { return s.Retries }))
 	perPipeline("pipeline_queue_events", "gauge", "Events waiting in the memory queue for a worker, or not yet acknowledged in the persisted queue.", i64(func(s engine.Snapshot) int64 { return s.QueueEvents }))
 	perPipeline("pipeline_queue_size_bytes", "gauge", "Bytes held by the persisted queue (0 for the memory queue).", i64(func(s engine.Snapshot) int64 { return s.QueueBytes }))
+	reloads := func(name, help string, v func(ReloadStats) int64) {
+		var ss []sample
+		for _, p := range snaps {
+			ss = append(ss, sample{labelSet("pipeline", p.snap.Name), float64(v(p.reloads))})
+		}
+		family(name, "counter", help, ss)
+	}
+	reloads("pipeline_reloads_successes_total", "Configuration reloads that replaced the pipeline.", func(r ReloadStats) int64 { return r.Successes })
+	reloads("pipeline_reloads_failures_total", "Configuration reloads of the pipeline that were refused.", func(r ReloadStats) int64 { return r.Failures })
 	perPipeline("pipeline_worker_duration_seconds_total", "counter", "Time workers spent on batches.", func(s engine.Snapshot) float64 { return s.Duration.Seconds() })
 	perPipeline("pipeline_queue_push_duration_seconds_total", "counter", "Time inputs waited to hand batches to the queue.", func(s engine.Snapshot) float64 { return s.QueuePush.Seconds() })
 

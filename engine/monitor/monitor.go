@@ -38,10 +38,12 @@ import (
 	"github.com/pipelined/pipeline/engine/dlq"
 )
 
-// Source is one pipeline to report, with its dead letter queue if it has one.
+// Source is one pipeline to report, with its dead letter queue if it has one
+// and its reload counts (which outlive each generation of the pipeline).
 type Source struct {
 	Pipeline interface{ Snapshot() engine.Snapshot }
 	DLQ      *dlq.Writer
+	Reloads  *Reloads
 }
 
 // Options configure the API server.
@@ -55,6 +57,10 @@ type Options struct {
 	Username, Password string
 	Version            string
 	Logger             *slog.Logger
+	// Reloads are the process's reload counts (/_node/stats "reloads"), and
+	// ReloadAutomatic says whether --config.reload.automatic is on.
+	Reloads         *Reloads
+	ReloadAutomatic bool
 }
 
 // Server is the monitoring API.
@@ -158,7 +164,8 @@ func (s *Server) Handler() http.Handler {
 		m := s.nodeInfo(snaps)
 		m["events"] = totalEvents(snaps)
 		m["pipelines"] = pipelinesJSON(snaps)
-		m["reloads"] = map[string]any{"successes": 0, "failures": 0}
+		rs := s.o.Reloads.Stats()
+		m["reloads"] = map[string]any{"successes": rs.Successes, "failures": rs.Failures}
 		var queued int64
 		for _, p := range snaps {
 			queued += p.snap.QueueEvents
@@ -204,7 +211,7 @@ func (s *Server) Handler() http.Handler {
 			}
 			ps[p.snap.Name] = map[string]any{
 				"workers": p.snap.Workers, "batch_size": p.snap.BatchSize, "batch_delay": p.snap.BatchDelay.Milliseconds(),
-				"config_reload_automatic": false, "dead_letter_queue_enabled": p.snap.DeadLetterQueue || p.dlq != nil,
+				"config_reload_automatic": s.o.ReloadAutomatic, "dead_letter_queue_enabled": p.snap.DeadLetterQueue || p.dlq != nil,
 				"dead_letter_queue_path": path,
 			}
 		}
@@ -241,16 +248,17 @@ func (s *Server) Handler() http.Handler {
 
 // snap is a pipeline snapshot with its dead letter queue figures.
 type snap struct {
-	snap   engine.Snapshot
-	dlq    *dlq.Stats
-	dlqDir string
+	snap    engine.Snapshot
+	dlq     *dlq.Stats
+	dlqDir  string
+	reloads ReloadStats
 }
 
 func (s *Server) snapshots() []snap {
 	src := s.sources()
 	out := make([]snap, 0, len(src))
 	for _, x := range src {
-		sn := snap{snap: x.Pipeline.Snapshot()}
+		sn := snap{snap: x.Pipeline.Snapshot(), reloads: x.Reloads.Stats()}
 		if x.DLQ != nil {
 			st := x.DLQ.Stats()
 			sn.dlq, sn.dlqDir = &st, x.DLQ.Dir()
@@ -322,8 +330,7 @@ func pipelineJSON(p snap) map[string]any {
 			"dead_lettered": s.DeadLettered,
 		},
 		"plugins": map[string]any{"inputs": inputs, "codecs": []any{}, "filters": filters, "outputs": outputs},
-		"reloads": map[string]any{"successes": 0, "failures": 0, "last_error": nil,
-			"last_success_timestamp": nil, "last_failure_timestamp": nil},
+		"reloads": p.reloads.json(),
 		"queue": map[string]any{"type": cmp.Or(s.QueueType, "memory"), "events_count": s.QueueEvents,
 			"queue_size_in_bytes": s.QueueBytes, "max_queue_size_in_bytes": s.QueueMaxBytes},
 	}

@@ -291,3 +291,47 @@ func TestLogStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestReloadCounts: the per-pipeline and process reload counts, the last
+// error and config_reload_automatic are reported as counted.
+func TestReloadCounts(t *testing.T) {
+	var node, main Reloads
+	main.Succeeded()
+	main.Failed("a.conf:3:1: error: Unknown plugin")
+	main.Failed("a.conf:4:1: error: Unknown plugin")
+	node.Succeeded()
+	node.Failed("x")
+	s := New(Options{Reloads: &node, ReloadAutomatic: true}, func() []Source { return []Source{{Pipeline: sample(), Reloads: &main}} })
+	_, body := get(t, s.Handler(), "/_node/stats/pipelines/main")
+	var got struct {
+		Pipelines map[string]struct {
+			Reloads struct {
+				Successes, Failures int64
+				LastError           struct{ Message string } `json:"last_error"`
+				LastSuccess         *string                  `json:"last_success_timestamp"`
+				LastFailure         *string                  `json:"last_failure_timestamp"`
+			} `json:"reloads"`
+		} `json:"pipelines"`
+	}
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	r := got.Pipelines["main"].Reloads
+	if r.Successes != 1 || r.Failures != 2 || r.LastError.Message != "a.conf:4:1: error: Unknown plugin" || r.LastSuccess == nil || r.LastFailure == nil {
+		t.Errorf("reloads = %+v in %s", r, body)
+	}
+	_, body = get(t, s.Handler(), "/_node/stats")
+	if !bytes.Contains(body, []byte(`"reloads":{"failures":1,"successes":1}`)) {
+		t.Errorf("node reloads missing: %s", body)
+	}
+	_, body = get(t, s.Handler(), "/_node/pipelines/main")
+	if !bytes.Contains(body, []byte(`"config_reload_automatic":true`)) {
+		t.Errorf("config_reload_automatic missing: %s", body)
+	}
+	_, body = get(t, s.Handler(), "/metrics")
+	for _, want := range []string{`pipeline_reloads_successes_total{pipeline="main"} 1`, `pipeline_reloads_failures_total{pipeline="main"} 2`} {
+		if !bytes.Contains(body, []byte(want+"\n")) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}

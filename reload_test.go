@@ -1,0 +1,282 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestReloadPipelinesYMLPerPipeline: with pipelines.yml, a reload replaces
+// only the pipeline whose definition changed, starts the added one and drains
+// the removed one, while the unchanged one keeps running; a pipeline that does
+// not build is refused alone while another changed one is replaced; the replaced
+// pipeline's tcp input listens on the same port again (the old listener is
+// closed first); the monitoring API follows (its pipeline list, each
+// pipeline's and the process's reload counts).
+func TestReloadPipelinesYMLPerPipeline(t *testing.T) {
+	dir := t.TempDir()
+	yml := filepath.Join(dir, "pipelines.yml")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	pipeline := func(id, filter string) string {
+		p := 0
+		if id == "b" {
+			p = port
+		}
+		return fmt.Sprintf("- pipeline.id: %s\n  config.string: 'input { tcp { host => \"127.0.0.1\" port => %d } } %s output { stdout { codec => line { format => \"%%{message} %%{tags}\" } } }'\n", id, p, filter)
+	}
+	replace := func(content string) {
+		t.Helper()
+		writeFile(t, yml+".tmp", content)
+		if err := os.Rename(yml+".tmp", yml); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replace(pipeline("a", "") + pipeline("b", ""))
+	cmd := pipelineCmd(t, "run", "--pipelines", yml, "-r", "--config.reload.interval", "100ms",
+		"--api.http.port", "0", "--path.data", filepath.Join(dir, "data"))
+	var stdout syncBuffer
+	cmd.Stdout = &stdout
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	defer func() {
+		select {
+		case <-exited:
+		default:
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}()
+	w := watchLog(t, stderr, "monitoring API listening", "configuration reload is automatic",
+		`msg="pipeline reloaded" pipeline=b`, `msg="pipeline added by a reload; started" pipeline=c`,
+		`msg="pipeline removed from the configuration; stopped" pipeline=b`,
+		`msg="pipeline reloaded" pipeline=c`, `msg="configuration reload refused`)
+	w.wait(t, "monitoring API listening", 20*time.Second)
+	w.wait(t, "configuration reload is automatic", 20*time.Second)
+	m := apiAddr.FindStringSubmatch(w.String())
+	if m == nil {
+		t.Fatalf("no API address in the log:\n%s", w)
+	}
+
+	replace(pipeline("a", "") + pipeline("b", "filter { mutate { add_tag => [\"b2\"] } }") + pipeline("c", ""))
+	w.wait(t, `msg="pipeline reloaded" pipeline=b`, 20*time.Second)
+	w.wait(t, `msg="pipeline added by a reload; started" pipeline=c`, 20*time.Second)
+	// The new b listens on the old one's port.
+	var c net.Conn
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c, err = net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("the reloaded pipeline b does not listen on port %d: %v\n%s", port, err, w)
+	}
+	io.WriteString(c, "to b\n")
+	c.Close()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stdout.String(), "to b b2\n"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the line sent to the reloaded b is not in stdout with its tag: %q\n%s", stdout.String(), w)
+		}
+	}
+	replace(pipeline("a", "") + pipeline("c", ""))
+	w.wait(t, `msg="pipeline removed from the configuration; stopped" pipeline=b`, 20*time.Second)
+	// a broken and c changed: a is refused alone, c is replaced.
+	replace(pipeline("a", "filter { mutate { add_tagz => [\"x\"] } }") + pipeline("c", "filter { mutate { add_tag => [\"c2\"] } }"))
+	w.wait(t, `msg="configuration reload refused`, 20*time.Second)
+	w.wait(t, `msg="pipeline reloaded" pipeline=c`, 20*time.Second)
+	if i := w.index(`msg="pipeline stopped" pipeline=a`); i >= 0 {
+		t.Errorf("pipeline a, unchanged, was stopped; log:\n%s", w)
+	}
+
+	type reloads struct{ Successes, Failures int64 }
+	var st struct {
+		Reloads   reloads `json:"reloads"`
+		Pipelines map[string]struct {
+			Reloads reloads `json:"reloads"`
+		} `json:"pipelines"`
+	}
+	resp, err := http.Get("http://" + m[1] + "/_node/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err := json.Unmarshal(body, &st); err != nil {
+		t.Fatalf("%v: %s", err, body)
+	}
+	var ids []string
+	for id := range st.Pipelines {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	if strings.Join(ids, ",") != "a,c" {
+		t.Errorf("the API lists pipelines %v; want a and c", ids)
+	}
+	if r := st.Pipelines["a"].Reloads; r != (reloads{Failures: 1}) {
+		t.Errorf("pipeline a reloads = %+v; want 1 failure", r)
+	}
+	if r := st.Pipelines["c"].Reloads; r != (reloads{Successes: 2}) {
+		t.Errorf("pipeline c reloads = %+v; want 2 successes", r)
+	}
+	if st.Reloads != (reloads{Successes: 3, Failures: 1}) {
+		t.Errorf("process reloads = %+v; want 3 successes (b replaced, c added, c replaced), 1 failure (a)", st.Reloads)
+	}
+	if !strings.Contains(w.String(), `diagnostic="a(config.string):1:`) || !strings.Contains(w.String(), "add_tagz") {
+		t.Errorf("the refusal of a is not reported with its position; log:\n%s", w)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+		if waitErr != nil {
+			t.Fatalf("pipeline exited with %v; log:\n%s", waitErr, w)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("pipeline did not stop on SIGTERM; log:\n%s", w)
+	}
+}
+
+// TestReloadConfigString: -e has nothing to reload: SIGHUP says so and the
+// pipeline keeps running; -r with -e is a usage error.
+func TestReloadConfigString(t *testing.T) {
+	cmd := pipelineCmd(t, "run", "-r", "-e", "input { stdin {} }")
+	if out, err := cmd.CombinedOutput(); cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != exitUsage ||
+		!strings.Contains(string(out), "--config.reload.automatic needs a configuration in files") {
+		t.Errorf("run -r -e: %v\n%s", err, out)
+	}
+
+	dir := t.TempDir()
+	cmd = pipelineCmd(t, "run", "-e", "input { stdin {} } output { stdout { codec => line } }",
+		"--api.enabled=false", "--path.data", filepath.Join(dir, "data"))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	w := watchLog(t, stderr, "pipeline started", "nothing to reload")
+	w.wait(t, "pipeline started", 20*time.Second)
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	w.wait(t, "nothing to reload", 20*time.Second)
+	io.WriteString(stdin, "still running\n")
+	stdin.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, w)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("pipeline did not stop at the end of stdin")
+	}
+	if !strings.HasSuffix(stdout.String(), " still running\n") {
+		t.Errorf("stdout = %q", stdout.String())
+	}
+}
+
+// TestReloadStdinRefused: a pipeline reading stdin is not reloaded (as in
+// Logstash): the change is refused, reported, and the running pipeline keeps
+// every line.
+func TestReloadStdinRefused(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "p.conf")
+	writeFile(t, conf, "input { stdin {} }\noutput { stdout { codec => line { format => \"%{message} %{tags}\" } } }\n")
+	cmd := pipelineCmd(t, "run", "-f", conf, "--api.enabled=false", "--path.data", filepath.Join(dir, "data"))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	w := watchLog(t, stderr, "pipeline started", "Pipeline not reloadable")
+	w.wait(t, "pipeline started", 20*time.Second)
+	io.WriteString(stdin, "one\n")
+	writeFile(t, conf, "input { stdin {} }\nfilter { mutate { add_tag => [\"new\"] } }\noutput { stdout { codec => line { format => \"%{message} %{tags}\" } } }\n")
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	w.wait(t, "Pipeline not reloadable", 20*time.Second)
+	io.WriteString(stdin, "two\n")
+	stdin.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, w)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("pipeline did not stop at the end of stdin")
+	}
+	got := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	slices.Sort(got)
+	if strings.Join(got, "|") != "one %{tags}|two %{tags}" {
+		t.Errorf("stdout = %q; want both lines, untagged", stdout.String())
+	}
+	if !strings.Contains(w.String(), "p.conf:1:9: error: Pipeline not reloadable") {
+		t.Errorf("no file:line:col diagnostic; log:\n%s", w)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a process to write while the test
+// reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}

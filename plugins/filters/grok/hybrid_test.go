@@ -129,11 +129,11 @@ func TestRE2SameAsBacktracking(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tr, err := translate(expr, false)
+			tr, err := translate(expr, false, x.sup)
 			if err != nil || tr.net != "" {
 				continue
 			}
-			c, err := compileExpr(expr, expr, 0)
+			c, err := compileExpr(expr, expr, x.sup, 0)
 			if err != nil || c.re == nil || c.bt != nil {
 				continue
 			}
@@ -141,7 +141,7 @@ func TestRE2SameAsBacktracking(t *testing.T) {
 			// this also compares the RE2 equivalents with their originals.
 			orig := &expander{defs: lib, namedOnly: false, used: map[string]int{}}
 			exprBT, _ := orig.expand("%{" + name + "}")
-			trBT, err := translate(exprBT, false)
+			trBT, err := translate(exprBT, false, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -508,7 +508,7 @@ func (x *expander) expand(p string) (string, error) {
 			if rel, ok := supersets[name]; ok && x.equiv && def == rel.from && !strings.Contains(inner, "(?P<") {
 				// A token translate replaces with the superset (onig.go).
 				k := len(x.sup)
-				x.sup = append(x.sup, superset{relaxed: rel.to, exact: inner})
+				x.sup = append(x.sup, superset{relaxed: rel.to, exact: inner, first: rel.first})
 				inner = fmt.Sprintf("(?>%c%d%c)", supersetMark, k, supersetMark)
 			}
 			if sub == "" && x.namedOnly {

@@ -49,6 +49,9 @@ import (
 // with a word character.
 type superset struct {
 	relaxed, exact string
+	// first, if set, is the exact definition's first match at the start of
+	// its argument, hand-written: the end, or -1.
+	first func(string) int
 }
 
 // supersetMark delimits a superset token, \x01k\x01, in an expanded pattern.
@@ -69,13 +72,15 @@ const (
 // check is one removed construct, verified after a relaxed RE2 match.
 type check struct {
 	kind   checkKind
-	marker string          // name of the marker group in the relaxed regexp
-	group  int             // its submatch index, once compiled
-	body   *regexp.Regexp  // \A(?:body) for look-ahead and atomic, \A(?:body)\z for look-behind
-	width  int             // look-behind: the body's length in runes
-	inner  int             // chkOnce: submatch index of the last iteration
-	body2  *regexp2.Regexp // chkAtomic: the body when RE2 cannot hold it
-	src    string          // relaxed body text, compiled later
+	marker string           // name of the marker group in the relaxed regexp
+	group  int              // its submatch index, once compiled
+	body   *regexp.Regexp   // \A(?:body) for look-ahead and atomic, \A(?:body)\z for look-behind
+	width  int              // look-behind: the body's length in runes
+	inner  int              // chkOnce: submatch index of the last iteration
+	body2  *regexp2.Regexp  // chkAtomic: the body when RE2 cannot hold it
+	first  func(string) int // chkAtomic: a hand-written first match (superset)
+	set    []rune           // look-around of one character: its ranges, lo-hi pairs
+	src    string           // relaxed body text, compiled later
 }
 
 // translation is a pattern in both dialects.
@@ -346,6 +351,7 @@ func translate(p string, relaxRepeats bool, sup []superset) (*translation, error
 					// definition; the relaxed one's anchors were met in
 					// context by the RE2 match.
 					t.checks[fr.check].src = sup[fr.superset-1].exact
+					t.checks[fr.check].first = sup[fr.superset-1].first
 					both(")")
 					break
 				}
@@ -597,8 +603,38 @@ func (t *translation) compileChecks(re *regexp.Regexp) bool {
 		if err != nil {
 			return false
 		}
+		if c.kind != chkAtomic && c.kind != chkOnce {
+			c.set = oneRuneSet(c.src)
+		}
 	}
 	return true
+}
+
+// oneRuneSet returns the ranges of a body that matches exactly one character
+// from a fixed set (a class or a literal, without case folding), nil
+// otherwise. Checking such a look-around needs no regexp.
+func oneRuneSet(src string) []rune {
+	re, err := syntax.Parse(src, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	re = re.Simplify()
+	switch {
+	case re.Op == syntax.OpCharClass && re.Flags&syntax.FoldCase == 0:
+		return re.Rune
+	case re.Op == syntax.OpLiteral && len(re.Rune) == 1 && re.Flags&syntax.FoldCase == 0:
+		return []rune{re.Rune[0], re.Rune[0]}
+	}
+	return nil
+}
+
+func inSet(set []rune, r rune) bool {
+	for i := 0; i+1 < len(set); i += 2 {
+		if set[i] <= r && r <= set[i+1] {
+			return true
+		}
+	}
+	return false
 }
 
 // verify reports whether a relaxed match m of in obeys every check.
@@ -615,6 +651,12 @@ func (t *translation) verify(in string, m []int) bool {
 				return false // more than one iteration
 			}
 		case chkAtomic:
+			if c.first != nil {
+				if c.first(in[lo:]) != hi-lo {
+					return false
+				}
+				continue
+			}
 			if c.body2 != nil {
 				m2, err := c.body2.FindStringMatch(in[lo:])
 				if err != nil || m2 == nil || m2.Length != utf8.RuneCountInString(in[lo:hi]) {
@@ -627,7 +669,14 @@ func (t *translation) verify(in string, m []int) bool {
 				return false
 			}
 		case chkAhead, chkNotAhead:
-			if c.body.MatchString(in[lo:]) != (c.kind == chkAhead) {
+			var ok bool
+			if c.set != nil {
+				r, size := utf8.DecodeRuneInString(in[lo:])
+				ok = size > 0 && inSet(c.set, r)
+			} else {
+				ok = c.body.MatchString(in[lo:])
+			}
+			if ok != (c.kind == chkAhead) {
 				return false
 			}
 		case chkBehind, chkNotBehind:
@@ -637,7 +686,13 @@ func (t *translation) verify(in string, m []int) bool {
 				start -= size
 				n++
 			}
-			ok := n == c.width && c.body.MatchString(in[start:lo])
+			var ok bool
+			if c.set != nil {
+				r, size := utf8.DecodeLastRuneInString(in[:lo])
+				ok = size > 0 && inSet(c.set, r)
+			} else {
+				ok = n == c.width && c.body.MatchString(in[start:lo])
+			}
 			if ok != (c.kind == chkBehind) {
 				return false
 			}

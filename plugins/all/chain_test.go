@@ -35,6 +35,8 @@ input "generator" "lines" {
 filter "grok" "syslog" {
   match     = { message = "<%{NONNEGINT:priority:int}>%{SYSLOGLINE}" }
   overwrite = ["message"]
+  # The legacy pattern set (logsource, program, pid, timestamp8601).
+  ecs_compatibility = "disabled"
 }
 
 filter "date" "when" {
@@ -174,6 +176,7 @@ filter {
   grok {
     match     => { "message" => "<%{NONNEGINT:priority:int}>%{SYSLOGLINE}" "other" => ["%{WORD:never}", "x"] }
     overwrite => "message"
+    ecs_compatibility => disabled
   }
   grok {
     match          => ["message", "^%{WORD:w}", "message", "%{WORD:w}"]

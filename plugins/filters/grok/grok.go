@@ -444,6 +444,7 @@ type expander struct {
 	stack     []string
 	used      map[string]int // pattern name → deepest nesting level seen
 	equiv     bool           // use the RE2 equivalents of library definitions
+	sup       []superset     // supersets used (equiv only)
 }
 
 // refRE matches %{NAME}, %{NAME:field} and %{NAME:field:type}, as jls-grok's
@@ -503,6 +504,12 @@ func (x *expander) expand(p string) (string, error) {
 			x.stack = x.stack[:len(x.stack)-1]
 			if err != nil {
 				return "", err
+			}
+			if rel, ok := supersets[name]; ok && x.equiv && def == rel.from && !strings.Contains(inner, "(?P<") {
+				// A token translate replaces with the superset (onig.go).
+				k := len(x.sup)
+				x.sup = append(x.sup, superset{relaxed: rel.to, exact: inner, first: rel.first})
+				inner = fmt.Sprintf("(?>%c%d%c)", supersetMark, k, supersetMark)
 			}
 			if sub == "" && x.namedOnly {
 				b.WriteString("(?:")
@@ -574,7 +581,7 @@ func compilePattern(p string, defs map[string]string, namedOnly bool, target str
 	if err != nil {
 		return compiled{}, err
 	}
-	c, err := compileExpr(expr, exprBT, timeout)
+	c, err := compileExpr(expr, exprBT, x.sup, timeout)
 	if err != nil {
 		return compiled{}, blame(err, x.used, defs)
 	}
@@ -626,8 +633,8 @@ func compilePattern(p string, defs map[string]string, namedOnly bool, target str
 
 // compileExpr compiles an expanded pattern for RE2, and, when it needs them,
 // for the backtracking engine with its relaxed RE2 prefilter.
-func compileExpr(expr, exprBT string, timeout time.Duration) (compiled, error) {
-	tr, err := translate(expr, false)
+func compileExpr(expr, exprBT string, sup []superset, timeout time.Duration) (compiled, error) {
+	tr, err := translate(expr, false, sup)
 	if err != nil {
 		return compiled{}, err
 	}
@@ -635,7 +642,7 @@ func compileExpr(expr, exprBT string, timeout time.Duration) (compiled, error) {
 	re, reErr := regexp.Compile("(?m)" + tr.re2)
 	var se *syntax.Error
 	if errors.As(reErr, &se) && se.Code == syntax.ErrInvalidRepeatSize {
-		if tr, err = translate(expr, true); err != nil {
+		if tr, err = translate(expr, true, sup); err != nil {
 			return compiled{}, err
 		}
 		re, reErr = regexp.Compile("(?m)" + tr.re2)
@@ -648,7 +655,7 @@ func compileExpr(expr, exprBT string, timeout time.Duration) (compiled, error) {
 	}
 	net := tr.net
 	if exprBT != expr {
-		trBT, err := translate(exprBT, false)
+		trBT, err := translate(exprBT, false, nil)
 		if err != nil {
 			return compiled{}, err
 		}
@@ -681,7 +688,7 @@ func blame(err error, used map[string]int, defs map[string]string) error {
 		}
 		orig := &expander{defs: defs, namedOnly: true, used: map[string]int{}}
 		eBT, _ := orig.expand(defs[name])
-		if _, cerr := compileExpr(e, eBT, 0); cerr != nil && (d > depth || d == depth && name < best) {
+		if _, cerr := compileExpr(e, eBT, x.sup, 0); cerr != nil && (d > depth || d == depth && name < best) {
 			best, depth = name, d
 		}
 	}

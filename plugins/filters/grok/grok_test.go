@@ -233,6 +233,8 @@ func benchFilter(b *testing.B, opts, line string, wantErr bool) {
 	}
 }
 
+// BenchmarkSyslogLine is W2's pattern on one of its lines (ECS library, the
+// default).
 func BenchmarkSyslogLine(b *testing.B) { benchFilter(b, syslogOpts, syslogLine, false) }
 
 func BenchmarkSyslogNoMatch(b *testing.B) { benchFilter(b, syslogOpts, nonMatchLine, true) }
@@ -282,6 +284,21 @@ const apacheLine = `127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_
 
 func BenchmarkCombinedApache(b *testing.B) {
 	benchFilter(b, `match = { message = "%{COMBINEDAPACHELOG}" }`, apacheLine, false)
+}
+
+func BenchmarkCombinedApacheLegacy(b *testing.B) {
+	benchFilter(b, `match = { message = "%{COMBINEDAPACHELOG}" }`+"\necs_compatibility = \"disabled\"", apacheLine, false)
+}
+
+// A line that fails to match, found only after many candidate positions:
+// the expensive case.
+func BenchmarkCombinedApacheNoMatch(b *testing.B) {
+	benchFilter(b, `match = { message = "%{COMBINEDAPACHELOG}" }`, apacheLine[:len(apacheLine)-1], true)
+}
+
+// The W2 pattern with the legacy library (the default above is ECS).
+func BenchmarkSyslogLineLegacy(b *testing.B) {
+	benchFilter(b, syslogOpts+"\necs_compatibility = \"disabled\"", syslogLine, false)
 }
 
 // FuzzPattern: arbitrary patterns (and pattern definitions) are compiled or

@@ -2,6 +2,7 @@ package grok
 
 import (
 	"math/rand"
+	"regexp"
 	"sort"
 	"testing"
 	"time"
@@ -129,11 +130,11 @@ func TestRE2SameAsBacktracking(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tr, err := translate(expr, false)
+			tr, err := translate(expr, false, x.sup)
 			if err != nil || tr.net != "" {
 				continue
 			}
-			c, err := compileExpr(expr, expr, 0)
+			c, err := compileExpr(expr, expr, x.sup, 0)
 			if err != nil || c.re == nil || c.bt != nil {
 				continue
 			}
@@ -141,7 +142,7 @@ func TestRE2SameAsBacktracking(t *testing.T) {
 			// this also compares the RE2 equivalents with their originals.
 			orig := &expander{defs: lib, namedOnly: false, used: map[string]int{}}
 			exprBT, _ := orig.expand("%{" + name + "}")
-			trBT, err := translate(exprBT, false)
+			trBT, err := translate(exprBT, false, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -166,4 +167,34 @@ func everyNth(s []string, n int) []string {
 		out = append(out, s[i])
 	}
 	return out
+}
+
+// hostnameFirst gives what Go's regexp gives for HOSTNAME as written, on
+// random strings over the characters that matter (labels past 63 characters
+// included).
+func TestHostnameFirst(t *testing.T) {
+	def := supersets["HOSTNAME"].from
+	if legacyLibrary["HOSTNAME"] != def || ecsLibrary["HOSTNAME"] != def {
+		t.Fatal("the library's HOSTNAME is not the one hostnameFirst was written for")
+	}
+	re := regexp.MustCompile(`\A(?:` + def + `)`)
+	rnd := rand.New(rand.NewSource(2))
+	const alphabet = "aZ9-._ :"
+	for n := 0; n < 20000; n++ {
+		b := make([]byte, rnd.Intn(150))
+		for i := range b {
+			b[i] = alphabet[rnd.Intn(len(alphabet))]
+			if rnd.Intn(3) > 0 {
+				b[i] = "ab7"[rnd.Intn(3)] // long labels
+			}
+		}
+		s := string(b)
+		want := -1
+		if loc := re.FindStringIndex(s); loc != nil {
+			want = loc[1]
+		}
+		if got := hostnameFirst(s); got != want {
+			t.Fatalf("hostnameFirst(%q) = %d; the regexp gives %d", s, got, want)
+		}
+	}
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/dlclark/regexp2"
 )
 
 // Logstash runs grok patterns with Onigmo, a backtracking engine. Most
@@ -33,6 +35,28 @@ import (
 // anchors. Neither can be checked inside a quantified group (its marker would
 // keep only the last iteration), nor when the pattern changes flags inline.
 
+// superset is a library pattern whose RE2 program is large (IPV6 alone is
+// about 1,000 instructions, which keeps Go from its fast backtracking
+// matcher): the relaxed regexp holds a small superset of it, and the check
+// requires the span the superset matched to be what the exact definition
+// alone matches first at that position, just as for an atomic group. Where
+// they differ the backtracking engine (given the exact definition) decides.
+// That is sound because the superset accepts every span the definition
+// accepts, so no match is lost, and a match whose span passes the check is
+// one the definition's first choice also makes. The exact text must be RE2
+// without anchors that look left, except a leading \b, which the relaxed
+// text repeats and which holds on the checked suffix when the text starts
+// with a word character.
+type superset struct {
+	relaxed, exact string
+	// first, if set, is the exact definition's first match at the start of
+	// its argument, hand-written: the end, or -1.
+	first func(string) int
+}
+
+// supersetMark delimits a superset token, \x01k\x01, in an expanded pattern.
+const supersetMark = '\x01'
+
 // checkKind is the kind of a removed construct.
 type checkKind int
 
@@ -48,12 +72,15 @@ const (
 // check is one removed construct, verified after a relaxed RE2 match.
 type check struct {
 	kind   checkKind
-	marker string         // name of the marker group in the relaxed regexp
-	group  int            // its submatch index, once compiled
-	body   *regexp.Regexp // \A(?:body) for look-ahead and atomic, \A(?:body)\z for look-behind
-	width  int            // look-behind: the body's length in runes
-	inner  int            // chkOnce: submatch index of the last iteration
-	src    string         // relaxed body text, compiled later
+	marker string           // name of the marker group in the relaxed regexp
+	group  int              // its submatch index, once compiled
+	body   *regexp.Regexp   // \A(?:body) for look-ahead and atomic, \A(?:body)\z for look-behind
+	width  int              // look-behind: the body's length in runes
+	inner  int              // chkOnce: submatch index of the last iteration
+	body2  *regexp2.Regexp  // chkAtomic: the body when RE2 cannot hold it
+	first  func(string) int // chkAtomic: a hand-written first match (superset)
+	set    []rune           // look-around of one character: its ranges, lo-hi pairs
+	src    string           // relaxed body text, compiled later
 }
 
 // translation is a pattern in both dialects.
@@ -75,6 +102,7 @@ type frame struct {
 	captures bool // a named group inside
 	anchors  bool // ^ $ \b \B \A \z \Z \G inside
 	repeats  bool // an interval quantifier {n,m} inside
+	superset int  // 1+index into sup when this atomic group stands for a superset
 	nested   bool // another construct inside
 	checks   bool // a check inside (this one included)
 }
@@ -83,7 +111,7 @@ var errPossessive = errors.New("possessive quantifiers (*+ ++ ?+) are not suppor
 
 // translate converts an expanded grok pattern (Onigmo syntax, named groups
 // already renamed _gN) to the relaxed RE2 and .NET dialects.
-func translate(p string, relaxRepeats bool) (*translation, error) {
+func translate(p string, relaxRepeats bool, sup []superset) (*translation, error) {
 	var re2, net strings.Builder
 	t := &translation{verifiable: true}
 	needBT := false
@@ -184,6 +212,16 @@ func translate(p string, relaxRepeats bool) (*translation, error) {
 			// and .NET refuse the nested repetition.
 			both("*")
 			i += 2
+		case c == supersetMark:
+			end := strings.IndexByte(p[i+1:], supersetMark)
+			k, err := strconv.Atoi(p[i+1 : i+1+end])
+			if end < 0 || err != nil || k >= len(sup) || len(stack) == 0 || stack[len(stack)-1].kind != '>' {
+				return nil, errors.New("misplaced superset token")
+			}
+			re2.WriteString(sup[k].relaxed)
+			net.WriteString(sup[k].exact)
+			stack[len(stack)-1].superset = k + 1
+			i += end + 2
 		case c == '^' || c == '$':
 			markAnchor()
 			both(p[i : i+1])
@@ -308,6 +346,15 @@ func translate(p string, relaxRepeats bool) (*translation, error) {
 				both(")")
 			case '>':
 				t.checks[fr.check].src = re2.String()[fr.re2Start:]
+				if fr.superset > 0 {
+					// See superset: the check compares with the exact
+					// definition; the relaxed one's anchors were met in
+					// context by the RE2 match.
+					t.checks[fr.check].src = sup[fr.superset-1].exact
+					t.checks[fr.check].first = sup[fr.superset-1].first
+					both(")")
+					break
+				}
 				if fr.anchors || fr.nested {
 					t.verifiable = false
 					t.why = append(t.why, "an atomic group with anchors or nested constructs")
@@ -531,6 +578,15 @@ func (t *translation) compileChecks(re *regexp.Regexp) bool {
 			}
 		case chkAtomic, chkAhead, chkNotAhead:
 			c.body, err = regexp.Compile(`\A(?:` + c.src + `)`)
+			var se *syntax.Error
+			if c.kind == chkAtomic && errors.As(err, &se) && se.Code == syntax.ErrInvalidRepeatSize {
+				// A superset's exact definition RE2 cannot hold: check
+				// it on the backtracking engine.
+				var tr *translation
+				if tr, err = translate(c.src, false, nil); err == nil {
+					c.body2, err = regexp2.Compile(`\A(?:`+tr.netAll+`)`, regexp2.Multiline)
+				}
+			}
 		case chkBehind, chkNotBehind:
 			var tree *syntax.Regexp
 			tree, err = syntax.Parse(c.src, syntax.Perl)
@@ -547,8 +603,38 @@ func (t *translation) compileChecks(re *regexp.Regexp) bool {
 		if err != nil {
 			return false
 		}
+		if c.kind != chkAtomic && c.kind != chkOnce {
+			c.set = oneRuneSet(c.src)
+		}
 	}
 	return true
+}
+
+// oneRuneSet returns the ranges of a body that matches exactly one character
+// from a fixed set (a class or a literal, without case folding), nil
+// otherwise. Checking such a look-around needs no regexp.
+func oneRuneSet(src string) []rune {
+	re, err := syntax.Parse(src, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	re = re.Simplify()
+	switch {
+	case re.Op == syntax.OpCharClass && re.Flags&syntax.FoldCase == 0:
+		return re.Rune
+	case re.Op == syntax.OpLiteral && len(re.Rune) == 1 && re.Flags&syntax.FoldCase == 0:
+		return []rune{re.Rune[0], re.Rune[0]}
+	}
+	return nil
+}
+
+func inSet(set []rune, r rune) bool {
+	for i := 0; i+1 < len(set); i += 2 {
+		if set[i] <= r && r <= set[i+1] {
+			return true
+		}
+	}
+	return false
 }
 
 // verify reports whether a relaxed match m of in obeys every check.
@@ -565,12 +651,32 @@ func (t *translation) verify(in string, m []int) bool {
 				return false // more than one iteration
 			}
 		case chkAtomic:
+			if c.first != nil {
+				if c.first(in[lo:]) != hi-lo {
+					return false
+				}
+				continue
+			}
+			if c.body2 != nil {
+				m2, err := c.body2.FindStringMatch(in[lo:])
+				if err != nil || m2 == nil || m2.Length != utf8.RuneCountInString(in[lo:hi]) {
+					return false
+				}
+				continue
+			}
 			loc := c.body.FindStringIndex(in[lo:])
 			if loc == nil || loc[1] != hi-lo {
 				return false
 			}
 		case chkAhead, chkNotAhead:
-			if c.body.MatchString(in[lo:]) != (c.kind == chkAhead) {
+			var ok bool
+			if c.set != nil {
+				r, size := utf8.DecodeRuneInString(in[lo:])
+				ok = size > 0 && inSet(c.set, r)
+			} else {
+				ok = c.body.MatchString(in[lo:])
+			}
+			if ok != (c.kind == chkAhead) {
 				return false
 			}
 		case chkBehind, chkNotBehind:
@@ -580,7 +686,13 @@ func (t *translation) verify(in string, m []int) bool {
 				start -= size
 				n++
 			}
-			ok := n == c.width && c.body.MatchString(in[start:lo])
+			var ok bool
+			if c.set != nil {
+				r, size := utf8.DecodeLastRuneInString(in[:lo])
+				ok = size > 0 && inSet(c.set, r)
+			} else {
+				ok = n == c.width && c.body.MatchString(in[start:lo])
+			}
 			if ok != (c.kind == chkBehind) {
 				return false
 			}

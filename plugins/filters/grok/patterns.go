@@ -101,6 +101,34 @@ var equivalents = map[string]struct{ from, to string }{
 	},
 }
 
+// supersets are the library patterns the RE2 side replaces with a small
+// superset checked against the definition (see superset in onig.go): IPV6
+// (about 1,000 RE2 instructions) by the characters it is made of, HOSTNAME by
+// its labels without their 63-character limit ({0,62} unrolls into a long
+// chain). Both definitions are RE2 as written; HOSTNAME's leading \b is
+// repeated in the superset.
+var supersets = map[string]struct {
+	from, to string
+	first    func(string) int // optional: the definition's first match, hand-written
+}{
+	"IPV6": {
+		from: ipv6Def,
+		to:   `[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*(?:%.+)?`, // every IPV6 has a colon
+	},
+	// ECS EMAILLOCALPART's {1,62} inside {0,63} exceeds what RE2 can
+	// hold; its check runs on the backtracking engine, on the local part
+	// only.
+	"EMAILLOCALPART": {
+		from: "[a-zA-Z0-9!#$%&'*+\\-/=?^_`{|}~]{1,64}(?:\\.[a-zA-Z0-9!#$%&'*+\\-/=?^_`{|}~]{1,62}){0,63}",
+		to:   "[a-zA-Z0-9!#$%&'*+\\-/=?^_`{|}~]+(?:\\.[a-zA-Z0-9!#$%&'*+\\-/=?^_`{|}~]+)*",
+	},
+	"HOSTNAME": {
+		from:  `\b(?:[0-9A-Za-z][0-9A-Za-z-]{0,62})(?:\.(?:[0-9A-Za-z][0-9A-Za-z-]{0,62}))*(\.?|\b)`,
+		to:    `\b(?:[0-9A-Za-z][0-9A-Za-z-]*)(?:\.(?:[0-9A-Za-z][0-9A-Za-z-]*))*(?:\.?|\b)`,
+		first: hostnameFirst,
+	},
+}
+
 // vacuousTimePrefix is the look-ahead TIME and HAPROXYTIME start with. It
 // asserts the next two characters are not "<" and a digit; the next character
 // is HOUR's first, a digit, never "<", so it always holds.
@@ -114,4 +142,39 @@ func re2Equivalent(name, def string) string {
 		return def[len(`(?!<[0-9])`):]
 	}
 	return def
+}
+
+// ipv6Def is the IPV6 definition of both library sets.
+const ipv6Def = `((([0-9A-Fa-f]{1,4}:){7}([0-9A-Fa-f]{1,4}|:))|(([0-9A-Fa-f]{1,4}:){6}(:[0-9A-Fa-f]{1,4}|((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3})|:))|(([0-9A-Fa-f]{1,4}:){5}(((:[0-9A-Fa-f]{1,4}){1,2})|:((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3})|:))|(([0-9A-Fa-f]{1,4}:){4}(((:[0-9A-Fa-f]{1,4}){1,3})|((:[0-9A-Fa-f]{1,4})?:((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}))|:))|(([0-9A-Fa-f]{1,4}:){3}(((:[0-9A-Fa-f]{1,4}){1,4})|((:[0-9A-Fa-f]{1,4}){0,2}:((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}))|:))|(([0-9A-Fa-f]{1,4}:){2}(((:[0-9A-Fa-f]{1,4}){1,5})|((:[0-9A-Fa-f]{1,4}){0,3}:((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}))|:))|(([0-9A-Fa-f]{1,4}:){1}(((:[0-9A-Fa-f]{1,4}){1,6})|((:[0-9A-Fa-f]{1,4}){0,4}:((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}))|:))|(:(((:[0-9A-Fa-f]{1,4}){1,7})|((:[0-9A-Fa-f]{1,4}){0,5}:((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}))|:)))(%.+)?`
+
+// hostnameFirst is HOSTNAME's first match at the start of s, as a
+// backtracking engine finds it: the end, or -1. Every quantifier is greedy and
+// the final (\.?|\b) always succeeds through \.? , so the first match is the
+// all-greedy path: a label (an alphanumeric and up to 62 more alphanumerics
+// or dashes), then ".label" as often as it follows, then an optional dot.
+// The leading \b holds at the start of s since a label starts with an
+// alphanumeric (its left side was checked in context by the superset).
+// TestHostnameFirst compares it with the regexp.
+func hostnameFirst(s string) int {
+	label := func(i int) int { // i is past the label's first character
+		for n := 0; n < 62 && i < len(s) && (isAlnum(s[i]) || s[i] == '-'); n++ {
+			i++
+		}
+		return i
+	}
+	if len(s) == 0 || !isAlnum(s[0]) {
+		return -1
+	}
+	i := label(1)
+	for i+1 < len(s) && s[i] == '.' && isAlnum(s[i+1]) {
+		i = label(i + 2)
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+	}
+	return i
+}
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }

@@ -380,7 +380,7 @@ func (in *Input) runList(ctx context.Context, emit engine.EmitFunc, pk string) e
 		in.log.Warn("cannot remove acknowledged elements from the processing list; they will be emitted again after a restart",
 			"err", in.describe(err), "processing_list", pk)
 	})
-	defer t.close() // after the wait below: the last trim needs the client
+	defer t.close()  // after the wait below: the last trim needs the client
 	aborted := false // emit failed: no acknowledgement will come
 	defer func() {
 		if !aborted && !t.wait(in.ackWait) {

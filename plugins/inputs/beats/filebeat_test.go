@@ -268,7 +268,7 @@ func TestFilebeatTLS(t *testing.T) {
 	outPath := filepath.Join(dir, "out.json")
 	h := start(t, p.options("none"), nil, fileOutput(outPath))
 	fb := runFilebeat(t, bin, dir, l.path, h.addr,
-		fmt.Sprintf("ssl.certificate_authorities: [%q]", p.caFile),
+		fmt.Sprintf("ssl.certificate_authorities: [%q]", p.ca.File),
 		"ssl.verification_mode: full")
 	shipAndCheck(t, h, fb, l, outPath)
 }
@@ -286,7 +286,7 @@ func TestFilebeatClientAuthRequired(t *testing.T) {
 		outPath := filepath.Join(dir, "out.json")
 		h := start(t, p.options("required"), nil, fileOutput(outPath))
 		fb := runFilebeat(t, bin, dir, l.path, h.addr,
-			fmt.Sprintf("ssl.certificate_authorities: [%q]", p.caFile))
+			fmt.Sprintf("ssl.certificate_authorities: [%q]", p.ca.File))
 		began := time.Now()
 		// Filebeat does try: the engine logs the refused handshake.
 		waitFor(t, 30*time.Second, "a refused TLS handshake in the engine logs", func() bool {
@@ -313,16 +313,14 @@ func TestFilebeatClientAuthRequired(t *testing.T) {
 
 	t.Run("with certificate", func(t *testing.T) {
 		dir := t.TempDir()
-		certDER, keyDER := leaf(t, p.caCert, p.caKey, "filebeat", false)
-		certFile := writePEM(t, dir, "client.pem", "CERTIFICATE", certDER)
-		keyFile := writePEM(t, dir, "client.key", "PRIVATE KEY", keyDER)
+		client := p.ca.Client("filebeat")
 		l := writeFBLog(t, dir, 200)
 		outPath := filepath.Join(dir, "out.json")
 		h := start(t, p.options("required"), nil, fileOutput(outPath))
 		fb := runFilebeat(t, bin, dir, l.path, h.addr,
-			fmt.Sprintf("ssl.certificate_authorities: [%q]", p.caFile),
-			fmt.Sprintf("ssl.certificate: %q", certFile),
-			fmt.Sprintf("ssl.key: %q", keyFile))
+			fmt.Sprintf("ssl.certificate_authorities: [%q]", p.ca.File),
+			fmt.Sprintf("ssl.certificate: %q", client.CertFile),
+			fmt.Sprintf("ssl.key: %q", client.KeyFile))
 		shipAndCheck(t, h, fb, l, outPath)
 	})
 }

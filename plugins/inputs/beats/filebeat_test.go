@@ -13,6 +13,7 @@ import (
 	"time"
 
 	_ "github.com/pipelined/pipeline/plugins/codecs/jsonlines" // the file output's default codec
+	"github.com/pipelined/pipeline/plugins/internal/inputtest"
 	_ "github.com/pipelined/pipeline/plugins/outputs/file"
 )
 
@@ -65,7 +66,7 @@ func writeFBLog(t *testing.T, dir string, n int) *fbLog {
 // fbProc is a running Filebeat.
 type fbProc struct {
 	cmd  *exec.Cmd
-	out  *logBuffer
+	out  *inputtest.LogBuffer
 	done chan struct{}
 	stop func()
 }
@@ -102,7 +103,7 @@ logging.metrics.enabled: false
 	if err := os.WriteFile(cfg, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := &fbProc{out: &logBuffer{}, done: make(chan struct{})}
+	p := &fbProc{out: &inputtest.LogBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, "-e", "-c", cfg, "--path.home", home, "--strict.perms=false")
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	p.cmd.Dir = home

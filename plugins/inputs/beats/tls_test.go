@@ -12,6 +12,7 @@ import (
 	lumberclient "github.com/elastic/go-lumber/client/v2"
 
 	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/plugins/internal/inputtest"
 	"github.com/pipelined/pipeline/plugins/internal/plugintest"
 	"github.com/pipelined/pipeline/plugins/internal/testpki"
 )
@@ -79,7 +80,7 @@ func TestTLS(t *testing.T) {
 		if err := p.send(h.addr, []tls.Certificate{p.otherClient}, 5); err == nil {
 			t.Fatal("a client with a certificate of another CA delivered")
 		}
-		if n := h.sink.count(); n != 100 {
+		if n := h.sink.Len(); n != 100 {
 			t.Fatalf("%d events; want 100", n)
 		}
 		waitFor(t, 5*time.Second, "the refusal to be logged", func() bool {
@@ -99,7 +100,7 @@ func TestTLS(t *testing.T) {
 		if err := p.send(h.addr, nil, 10); err != nil {
 			t.Fatalf("client without a certificate: %v", err)
 		}
-		if n := h.sink.count(); n != 10 {
+		if n := h.sink.Len(); n != 10 {
 			t.Fatalf("%d events; want 10", n)
 		}
 	})
@@ -145,7 +146,7 @@ func plainSend(addr string) error {
 // warning each.
 func TestDeprecatedNames(t *testing.T) {
 	p := newPKI(t)
-	logs := &logBuffer{}
+	logs := &inputtest.LogBuffer{}
 	opts := fmt.Sprintf("port = 0\nssl = true\nssl_certificate = %q\nssl_key = %q\nssl_certificate_authorities = [%q]\nssl_verify_mode = \"force_peer\"",
 		p.server.CertFile, p.server.KeyFile, p.ca.File)
 	in := plugintest.MustNew(t, New, opts, engine.Resources{Logger: slog.New(slog.NewTextHandler(logs, nil))})

@@ -64,6 +64,16 @@ func msgEvent(t *testing.T, i int) *event.Event {
 
 var src = engine.DeadLetterSource{Pipeline: "main", PluginType: "elasticsearch", PluginID: "es"}
 
+// putN writes events 0 to n-1, each with reason "r".
+func putN(t *testing.T, w *Writer, n int) {
+	t.Helper()
+	for i := range n {
+		if err := w.Put(msgEvent(t, i), src, "r"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // readAll reads every entry currently in the queue.
 func readAll(t *testing.T, r *Reader) []Entry {
 	t.Helper()
@@ -199,11 +209,7 @@ func TestReaderFollowsWriterAndSeeks(t *testing.T) {
 func TestTornTailIsDetectedAndSkipped(t *testing.T) {
 	dir := t.TempDir()
 	w := open(t, Options{Dir: dir})
-	for i := range 3 {
-		if err := w.Put(msgEvent(t, i), src, "r"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putN(t, w, 3)
 	w.Close()
 	seg := segmentPath(dir, 1)
 	fi, _ := os.Stat(seg)
@@ -239,11 +245,7 @@ func TestTornTailIsDetectedAndSkipped(t *testing.T) {
 func TestReaderSkipsTornTailBeforeNewerSegment(t *testing.T) {
 	dir := t.TempDir()
 	w := open(t, Options{Dir: dir})
-	for i := range 2 {
-		if err := w.Put(msgEvent(t, i), src, "r"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putN(t, w, 2)
 	w.Close()
 	f, err := os.OpenFile(segmentPath(dir, 1), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
@@ -268,11 +270,7 @@ func TestReaderSkipsTornTailBeforeNewerSegment(t *testing.T) {
 func TestCorruptRecordFailsCRCAndIsSkipped(t *testing.T) {
 	dir := t.TempDir()
 	w := open(t, Options{Dir: dir})
-	for i := range 3 {
-		if err := w.Put(msgEvent(t, i), src, "r"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putN(t, w, 3)
 	w.Close()
 	seg := segmentPath(dir, 1)
 	b, _ := os.ReadFile(seg)
@@ -422,11 +420,7 @@ func TestOpenErrors(t *testing.T) {
 func TestReaderSkipsSegmentsDeletedByDropOlder(t *testing.T) {
 	dir := t.TempDir()
 	w := open(t, Options{Dir: dir, MaxBytes: 3000, SegmentBytes: 700, StoragePolicy: DropOlder})
-	for i := range 3 {
-		if err := w.Put(msgEvent(t, i), src, "r"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putN(t, w, 3)
 	r := NewReader(dir, nil)
 	if _, _, err := r.Next(); err != nil {
 		t.Fatal(err)
@@ -481,11 +475,7 @@ func TestReaderSkipsSegmentWithoutHeader(t *testing.T) {
 func TestRetainAgeExpiresOldSegments(t *testing.T) {
 	dir := t.TempDir()
 	w := open(t, Options{Dir: dir})
-	for i := range 2 {
-		if err := w.Put(msgEvent(t, i), src, "r"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putN(t, w, 2)
 	w.Close()
 	old := time.Now().Add(-2 * time.Hour)
 	if err := os.Chtimes(segmentPath(dir, 1), old, old); err != nil {

@@ -54,6 +54,7 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/plugins/internal/netserver"
 )
 
 func init() {
@@ -135,12 +136,6 @@ func (o *Options) Defaults() {
 
 const lumberDefaultWindow = 10000
 
-var tlsVersions = map[string]uint16{
-	"TLSv1.1": tls.VersionTLS11,
-	"TLSv1.2": tls.VersionTLS12,
-	"TLSv1.3": tls.VersionTLS13,
-}
-
 // Validate checks the options. It reads no file.
 func (o *Options) Validate() error {
 	fe := func(f, format string, args ...any) error {
@@ -155,17 +150,19 @@ func (o *Options) Validate() error {
 	if o.SSLVerifyMode != "" && o.SSLClientAuthentication != "none" {
 		return fe("ssl_verify_mode", "set ssl_client_authentication only (ssl_verify_mode is its deprecated name)")
 	}
-	if _, err := o.clientAuth(); err != nil {
-		if o.SSLVerifyMode != "" {
-			return fe("ssl_verify_mode", "%v", err)
-		}
-		return fe("ssl_client_authentication", "%v", err)
+	mode, err := o.clientAuthentication()
+	if err != nil {
+		return fe("ssl_verify_mode", "%v", err)
+	}
+	auth, err := netserver.ClientAuth(mode)
+	if err != nil {
+		return err
 	}
 	if len(o.SSLSupportedProtocols) == 0 {
 		return fe("ssl_supported_protocols", "list at least one protocol")
 	}
 	for _, p := range o.SSLSupportedProtocols {
-		if _, ok := tlsVersions[p]; !ok {
+		if _, ok := netserver.TLSVersions[p]; !ok {
 			return fe("ssl_supported_protocols", "unknown protocol %q: use TLSv1.1, TLSv1.2 or TLSv1.3", p)
 		}
 	}
@@ -188,7 +185,7 @@ func (o *Options) Validate() error {
 		if o.SSLKey == "" {
 			return fe("ssl_key", "required when ssl_enabled is true")
 		}
-		if auth, _ := o.clientAuth(); auth != tls.NoClientCert && len(o.SSLCertificateAuthorities) == 0 {
+		if auth != tls.NoClientCert && len(o.SSLCertificateAuthorities) == 0 {
 			return fe("ssl_certificate_authorities", "required to verify client certificates")
 		}
 	}
@@ -197,28 +194,37 @@ func (o *Options) Validate() error {
 
 func (o *Options) sslEnabled() bool { return o.SSLEnabled || o.SSL != nil && *o.SSL }
 
-// clientAuth maps ssl_client_authentication (or ssl_verify_mode) to crypto/tls.
-func (o *Options) clientAuth() (tls.ClientAuthType, error) {
+// clientAuthentication is ssl_client_authentication, or the deprecated
+// ssl_verify_mode in its terms.
+func (o *Options) clientAuthentication() (string, error) {
 	switch o.SSLVerifyMode {
 	case "":
 	case "none":
-		return tls.NoClientCert, nil
+		return "none", nil
 	case "peer":
-		return tls.VerifyClientCertIfGiven, nil
+		return "optional", nil
 	case "force_peer":
-		return tls.RequireAndVerifyClientCert, nil
+		return "required", nil
 	default:
-		return 0, fmt.Errorf("unknown mode %q: use none, peer or force_peer", o.SSLVerifyMode)
+		return "", fmt.Errorf("unknown mode %q: use none, peer or force_peer", o.SSLVerifyMode)
 	}
-	switch o.SSLClientAuthentication {
-	case "", "none":
-		return tls.NoClientCert, nil
-	case "optional":
-		return tls.VerifyClientCertIfGiven, nil
-	case "required":
-		return tls.RequireAndVerifyClientCert, nil
+	if o.SSLClientAuthentication == "" {
+		return "none", nil
 	}
-	return 0, fmt.Errorf("unknown mode %q: use none, optional or required", o.SSLClientAuthentication)
+	return o.SSLClientAuthentication, nil
+}
+
+// tlsOptions are the ssl_* options, after Validate, for the shared server
+// TLS setup.
+func (o *Options) tlsOptions() netserver.TLSOptions {
+	mode, _ := o.clientAuthentication()
+	return netserver.TLSOptions{
+		Certificate:            o.SSLCertificate,
+		Key:                    o.SSLKey,
+		CertificateAuthorities: o.SSLCertificateAuthorities,
+		ClientAuthentication:   mode,
+		SupportedProtocols:     o.SSLSupportedProtocols,
+	}
 }
 
 // Input is the beats input.
@@ -284,7 +290,7 @@ func New(o Options, r engine.Resources) (*Input, error) {
 		in.timeout = in.idle
 	}
 	if o.sslEnabled() {
-		cfg, err := o.tlsConfig()
+		cfg, err := o.tlsOptions().Config()
 		if err != nil {
 			return nil, err
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/plugins/internal/inputtest"
 	"github.com/pipelined/pipeline/plugins/internal/plugintest"
 )
 
@@ -73,7 +74,7 @@ func TestDeliver(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Every ACK came after delivery: everything is in the sink already.
-	evs := h.sink.snapshot()
+	evs := h.sink.Events()
 	if len(evs) != n {
 		t.Fatalf("%d events delivered by the time of the last ACK; want %d", len(evs), n)
 	}
@@ -124,7 +125,7 @@ func TestCodecTag(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.Close()
-		evs := h.sink.snapshot()
+		evs := h.sink.Events()
 		var tags []string
 		for _, e := range evs {
 			tags = append(tags, strings.Join(e.Tags(), ","))
@@ -142,7 +143,7 @@ func TestCodecTag(t *testing.T) {
 // keepalives) and no further window is read from its connection; once the
 // output is released the window is ACKed with its size and delivered once.
 func TestBackPressure(t *testing.T) {
-	s := &sink{gate: make(chan struct{}), entered: make(chan int, 16)}
+	s := &inputtest.Sink{Gate: make(chan struct{}), Entered: make(chan int, 16)}
 	h := start(t, "", s, "")
 	// A client timeout shorter than the wait: only the server's keepalives
 	// (every 3 s) keep the client waiting instead of failing.
@@ -165,7 +166,7 @@ func TestBackPressure(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case <-s.entered:
+	case <-s.Entered:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the output got nothing")
 	}
@@ -181,7 +182,7 @@ func TestBackPressure(t *testing.T) {
 		t.Errorf("%d windows in flight on the connection; want 1", st)
 	}
 	released := time.Now()
-	close(s.gate)
+	close(s.Gate)
 	for i, want := range []uint32{100, 50} {
 		select {
 		case a := <-acks:
@@ -195,7 +196,7 @@ func TestBackPressure(t *testing.T) {
 			t.Fatalf("no ACK %d after release", i)
 		}
 	}
-	if n := s.count(); n != 150 {
+	if n := s.Len(); n != 150 {
 		t.Errorf("%d events delivered; want 150 exactly once", n)
 	}
 	t.Logf("no ACK for %v while blocked", released.Sub(blockedAt))
@@ -235,7 +236,7 @@ func findInput(t *testing.T, h *harness) *Input {
 // TestFailedBatchNotAcked: when the engine reports a failure, the connection
 // is closed without an ACK (the beat resends).
 func TestFailedBatchNotAcked(t *testing.T) {
-	h := start(t, "", &sink{fail: true}, "")
+	h := start(t, "", &inputtest.Sink{Fail: true}, "")
 	c, err := lumberclient.SyncDial(h.addr, lumberclient.Timeout(10*time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -253,8 +254,8 @@ func TestFailedBatchNotAcked(t *testing.T) {
 // had already read from the same connection is not emitted either (the beat
 // resends both on a new connection).
 func TestFailedWindowDropsReadAhead(t *testing.T) {
-	s := &sink{gate: make(chan struct{}), entered: make(chan int, 16)}
-	s.failN.Store(1)
+	s := &inputtest.Sink{Gate: make(chan struct{}), Entered: make(chan int, 16)}
+	s.FailN.Store(1)
 	h := start(t, "", s, "")
 	c, err := lumberclient.AsyncDial(h.addr, 2, lumberclient.Timeout(10*time.Second))
 	if err != nil {
@@ -268,9 +269,9 @@ func TestFailedWindowDropsReadAhead(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	<-s.entered
+	<-s.Entered
 	time.Sleep(200 * time.Millisecond) // let go-lumber read the second window
-	close(s.gate)
+	close(s.Gate)
 	for range 2 {
 		select {
 		case err := <-acks:
@@ -286,7 +287,7 @@ func TestFailedWindowDropsReadAhead(t *testing.T) {
 	waitFor(t, 6*time.Second, "the read-ahead window to be dropped", func() bool {
 		return strings.Contains(h.logs.String(), "dropping a window of a closed connection")
 	})
-	for _, e := range s.snapshot() {
+	for _, e := range s.Events() {
 		if v, _ := e.Get(event.MustRef("seq")); v.(int64) >= 100 {
 			t.Fatalf("event %v of the second window was delivered", v)
 		}
@@ -296,7 +297,7 @@ func TestFailedWindowDropsReadAhead(t *testing.T) {
 // TestShutdownLeavesUnacked: at shutdown the connections are closed and a
 // window still in the pipeline is not ACKed.
 func TestShutdownLeavesUnacked(t *testing.T) {
-	s := &sink{gate: make(chan struct{}), entered: make(chan int, 16)}
+	s := &inputtest.Sink{Gate: make(chan struct{}), Entered: make(chan int, 16)}
 	h := start(t, "", s, "")
 	c, err := lumberclient.SyncDial(h.addr, lumberclient.Timeout(20*time.Second))
 	if err != nil {
@@ -308,7 +309,7 @@ func TestShutdownLeavesUnacked(t *testing.T) {
 		_, err := c.Send(beatEvents(0, 10))
 		res <- err
 	}()
-	<-s.entered
+	<-s.Entered
 	stopped := make(chan error, 1)
 	go func() { stopped <- h.stop() }()
 	// The server closes the connection at once: Send fails, without an ACK.
@@ -320,7 +321,7 @@ func TestShutdownLeavesUnacked(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Send still blocked after shutdown began")
 	}
-	close(s.gate) // let the drain finish
+	close(s.Gate) // let the drain finish
 	if err := <-stopped; err != nil {
 		t.Fatal(err)
 	}
@@ -405,7 +406,7 @@ func TestFaults(t *testing.T) {
 				return strings.Contains(h.logs.String()[logStart:], tc.log)
 			})
 			// Another client still delivers.
-			before := h.sink.count()
+			before := h.sink.Len()
 			lc, err := lumberclient.SyncDial(h.addr, lumberclient.CompressionLevel(3))
 			if err != nil {
 				t.Fatal(err)
@@ -414,7 +415,7 @@ func TestFaults(t *testing.T) {
 			if n, err := lc.Send(beatEvents(0, 3)); err != nil || n != 3 {
 				t.Fatalf("second client: %d, %v", n, err)
 			}
-			if got := h.sink.count() - before; got != 3 {
+			if got := h.sink.Len() - before; got != 3 {
 				t.Fatalf("%d events from the second client; want 3", got)
 			}
 		})
@@ -427,7 +428,7 @@ func TestFaults(t *testing.T) {
 // TestIdleWhileBlocked: client_inactivity_timeout does not close a connection
 // whose window waits in the pipeline longer than the timeout.
 func TestIdleWhileBlocked(t *testing.T) {
-	s := &sink{gate: make(chan struct{}), entered: make(chan int, 16)}
+	s := &inputtest.Sink{Gate: make(chan struct{}), Entered: make(chan int, 16)}
 	h := start(t, "client_inactivity_timeout = 1", s, "")
 	c, err := lumberclient.SyncDial(h.addr, lumberclient.Timeout(10*time.Second))
 	if err != nil {
@@ -442,9 +443,9 @@ func TestIdleWhileBlocked(t *testing.T) {
 		}
 		res <- err
 	}()
-	<-s.entered
+	<-s.Entered
 	time.Sleep(2500 * time.Millisecond)
-	close(s.gate)
+	close(s.Gate)
 	select {
 	case err := <-res:
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	_ "github.com/pipelined/pipeline/plugins/codecs/jsonlines" // the file output's default codec
+	"github.com/pipelined/pipeline/plugins/internal/inputtest"
 	_ "github.com/pipelined/pipeline/plugins/outputs/file"
 )
 
@@ -65,7 +66,7 @@ func writeFBLog(t *testing.T, dir string, n int) *fbLog {
 // fbProc is a running Filebeat.
 type fbProc struct {
 	cmd  *exec.Cmd
-	out  *logBuffer
+	out  *inputtest.LogBuffer
 	done chan struct{}
 	stop func()
 }
@@ -102,7 +103,7 @@ logging.metrics.enabled: false
 	if err := os.WriteFile(cfg, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := &fbProc{out: &logBuffer{}, done: make(chan struct{})}
+	p := &fbProc{out: &inputtest.LogBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, "-e", "-c", cfg, "--path.home", home, "--strict.perms=false")
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	p.cmd.Dir = home
@@ -268,7 +269,7 @@ func TestFilebeatTLS(t *testing.T) {
 	outPath := filepath.Join(dir, "out.json")
 	h := start(t, p.options("none"), nil, fileOutput(outPath))
 	fb := runFilebeat(t, bin, dir, l.path, h.addr,
-		fmt.Sprintf("ssl.certificate_authorities: [%q]", p.caFile),
+		fmt.Sprintf("ssl.certificate_authorities: [%q]", p.ca.File),
 		"ssl.verification_mode: full")
 	shipAndCheck(t, h, fb, l, outPath)
 }
@@ -286,7 +287,7 @@ func TestFilebeatClientAuthRequired(t *testing.T) {
 		outPath := filepath.Join(dir, "out.json")
 		h := start(t, p.options("required"), nil, fileOutput(outPath))
 		fb := runFilebeat(t, bin, dir, l.path, h.addr,
-			fmt.Sprintf("ssl.certificate_authorities: [%q]", p.caFile))
+			fmt.Sprintf("ssl.certificate_authorities: [%q]", p.ca.File))
 		began := time.Now()
 		// Filebeat does try: the engine logs the refused handshake.
 		waitFor(t, 30*time.Second, "a refused TLS handshake in the engine logs", func() bool {
@@ -313,16 +314,14 @@ func TestFilebeatClientAuthRequired(t *testing.T) {
 
 	t.Run("with certificate", func(t *testing.T) {
 		dir := t.TempDir()
-		certDER, keyDER := leaf(t, p.caCert, p.caKey, "filebeat", false)
-		certFile := writePEM(t, dir, "client.pem", "CERTIFICATE", certDER)
-		keyFile := writePEM(t, dir, "client.key", "PRIVATE KEY", keyDER)
+		client := p.ca.Client("filebeat")
 		l := writeFBLog(t, dir, 200)
 		outPath := filepath.Join(dir, "out.json")
 		h := start(t, p.options("required"), nil, fileOutput(outPath))
 		fb := runFilebeat(t, bin, dir, l.path, h.addr,
-			fmt.Sprintf("ssl.certificate_authorities: [%q]", p.caFile),
-			fmt.Sprintf("ssl.certificate: %q", certFile),
-			fmt.Sprintf("ssl.key: %q", keyFile))
+			fmt.Sprintf("ssl.certificate_authorities: [%q]", p.ca.File),
+			fmt.Sprintf("ssl.certificate: %q", client.CertFile),
+			fmt.Sprintf("ssl.key: %q", client.KeyFile))
 		shipAndCheck(t, h, fb, l, outPath)
 	})
 }

@@ -85,7 +85,7 @@ func (p *Parser) rfc5424Event(e *event.Event, msg string) bool {
 	_ = e.Set(refMessage, text)
 	p.setPriority(e, int64(pri), nil)
 	if ts != "-" {
-		if t, err := parseISO8601(ts, p.loc, p.now()); err == nil {
+		if t, err := event.ParseISO8601(ts, p.loc, p.now()); err == nil {
 			e.SetTimestamp(t)
 		} else {
 			e.AddTag(TagDateFailure)

@@ -718,6 +718,15 @@ func (p *Parser) labels(e *event.Event, n int64, bigN *big.Int) {
 	}
 }
 
+// mustJoda compiles one of the input's fixed patterns.
+func mustJoda(p string) *event.JodaParser {
+	jp, err := event.NewJodaParser(p)
+	if err != nil {
+		panic(err)
+	}
+	return jp
+}
+
 // parseDate is the date filter of Logstash's syslog input.
 func (p *Parser) parseDate(s string) (time.Time, bool) {
 	now := p.now()
@@ -726,7 +735,7 @@ func (p *Parser) parseDate(s string) (time.Time, bool) {
 			return t, true
 		}
 	}
-	if t, err := parseISO8601(s, p.loc, now); err == nil {
+	if t, err := event.ParseISO8601(s, p.loc, now); err == nil {
 		return t, true
 	}
 	return time.Time{}, false

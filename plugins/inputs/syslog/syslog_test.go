@@ -12,7 +12,7 @@ import (
 
 	"github.com/pipelined/pipeline/engine/event"
 	"github.com/pipelined/pipeline/plugins/internal/inputtest"
-	"github.com/pipelined/pipeline/plugins/internal/testcert"
+	"github.com/pipelined/pipeline/plugins/internal/testpki"
 )
 
 func get(e *event.Event, ref string) any {
@@ -121,10 +121,11 @@ func TestBackPressure(t *testing.T) {
 }
 
 func TestTLSAndProxyProtocol(t *testing.T) {
-	f := testcert.Write(t)
-	opts := fmt.Sprintf("ssl_enabled = true\nssl_certificate = %q\nssl_key = %q\nproxy_protocol = true\ntimezone = \"UTC\"", f.ServerCert, f.ServerKey)
+	ca := testpki.NewCA(t, "test CA")
+	server := ca.Server("server")
+	opts := fmt.Sprintf("ssl_enabled = true\nssl_certificate = %q\nssl_key = %q\nproxy_protocol = true\ntimezone = \"UTC\"", server.CertFile, server.KeyFile)
 	h := inputtest.Start(t, "syslog", opts, inputtest.Options{Listeners: 2})
-	c, err := tls.Dial("tcp", h.TCP, f.Client)
+	c, err := tls.Dial("tcp", h.TCP, ca.ClientConfig(ca.Client("client")))
 	if err != nil {
 		t.Fatal(err)
 	}

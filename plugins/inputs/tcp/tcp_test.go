@@ -3,6 +3,7 @@ package tcp
 import (
 	"bufio"
 	"crypto/tls"
+	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
@@ -19,7 +20,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/codecs/jsonlines"
 	_ "github.com/pipelined/pipeline/plugins/codecs/line"
 	"github.com/pipelined/pipeline/plugins/internal/inputtest"
-	"github.com/pipelined/pipeline/plugins/internal/testcert"
+	"github.com/pipelined/pipeline/plugins/internal/testpki"
 )
 
 func get(t *testing.T, e *event.Event, ref string) any {
@@ -267,11 +268,13 @@ func TestIdleTimeout(t *testing.T) {
 }
 
 func TestTLSClientCertificate(t *testing.T) {
-	f := testcert.Write(t)
+	ca := testpki.NewCA(t, "test CA")
+	server := ca.Server("server")
+	client := ca.ClientConfig(ca.ClientSubject(pkix.Name{CommonName: "client.test", Organization: []string{"pipeline"}}))
 	opts := fmt.Sprintf("ssl_enabled = true\nssl_certificate = %q\nssl_key = %q\nssl_certificate_authorities = [%q]\necs_compatibility = \"disabled\"\ndns_reverse_lookup_enabled = false",
-		f.ServerCert, f.ServerKey, f.CA)
+		server.CertFile, server.KeyFile, ca.File)
 	h := inputtest.Start(t, "tcp", opts, inputtest.Options{})
-	c, err := tls.Dial("tcp", h.TCP, f.Client)
+	c, err := tls.Dial("tcp", h.TCP, client)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +286,7 @@ func TestTLSClientCertificate(t *testing.T) {
 	}
 	// Without a client certificate (required by default once CAs are set)
 	// the handshake fails and nothing is emitted.
-	noCert := f.Client.Clone()
+	noCert := client.Clone()
 	noCert.Certificates = nil
 	if c, err := tls.Dial("tcp", h.TCP, noCert); err == nil {
 		io.WriteString(c, "must not pass\n")

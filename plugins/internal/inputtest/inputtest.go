@@ -7,6 +7,7 @@ package inputtest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -43,6 +44,12 @@ type Sink struct {
 	events []*event.Event
 	// Gate, when non-nil, holds every Write until it is closed.
 	Gate chan struct{}
+	// Entered, when non-nil, is told the size of each batch a Write starts
+	// on (before the Gate), if it has room.
+	Entered chan int
+	// Fail makes every Write fail permanently; FailN the next FailN Writes.
+	Fail  bool
+	FailN atomic.Int32
 }
 
 type sinkOut struct{ s *Sink }
@@ -50,12 +57,21 @@ type sinkOut struct{ s *Sink }
 func (o *sinkOut) Connect(context.Context) error { return nil }
 func (o *sinkOut) Close(context.Context) error   { return nil }
 func (o *sinkOut) Write(ctx context.Context, evs []*event.Event) error {
+	if o.s.Entered != nil {
+		select {
+		case o.s.Entered <- len(evs):
+		default:
+		}
+	}
 	if g := o.s.Gate; g != nil {
 		select {
 		case <-g:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	}
+	if o.s.Fail || o.s.FailN.Add(-1) >= 0 {
+		return engine.Permanent(errors.New("sink refuses"))
 	}
 	o.s.mu.Lock()
 	o.s.events = append(o.s.events, evs...)
@@ -128,6 +144,9 @@ type Options struct {
 	Listeners int
 	// Gate holds the sink shut until closed.
 	Gate chan struct{}
+	// Sink, when set, is the sink to run into (with its own Gate, instead
+	// of Gate above).
+	Sink *Sink
 	// Workers is the number of pipeline workers (default 1, which keeps the
 	// order of events).
 	Workers int
@@ -142,7 +161,10 @@ type Options struct {
 func Start(t testing.TB, typ, opts string, o Options) *Harness {
 	t.Helper()
 	id := fmt.Sprintf("%s_it%d", typ, counter.Add(1))
-	s := &Sink{Gate: o.Gate}
+	s := o.Sink
+	if s == nil {
+		s = &Sink{Gate: o.Gate}
+	}
 	output := o.Output
 	if output == "" {
 		output = fmt.Sprintf("output \"inputtest_sink\" \"out\" {\n  token = %q\n}\n", id)

@@ -73,18 +73,33 @@ func (ca *CA) Pool() *x509.CertPool {
 }
 
 // Server issues a server certificate for 127.0.0.1, ::1 and localhost.
-func (ca *CA) Server(name string) Pair { return ca.issue(name, true) }
+func (ca *CA) Server(name string) Pair { return ca.issue(pkix.Name{CommonName: name}, true) }
 
 // Client issues a client certificate.
-func (ca *CA) Client(name string) Pair { return ca.issue(name, false) }
+func (ca *CA) Client(name string) Pair { return ca.issue(pkix.Name{CommonName: name}, false) }
 
-func (ca *CA) issue(name string, server bool) Pair {
+// ClientSubject issues a client certificate with a full subject, for tests of
+// what an input reports of its peer (its files are named for the common name).
+func (ca *CA) ClientSubject(subject pkix.Name) Pair { return ca.issue(subject, false) }
+
+// ClientConfig is a client configuration that trusts only this CA, expects
+// the server at 127.0.0.1 and presents the given certificates.
+func (ca *CA) ClientConfig(certs ...Pair) *tls.Config {
+	c := &tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1"}
+	for _, p := range certs {
+		c.Certificates = append(c.Certificates, p.TLS)
+	}
+	return c
+}
+
+func (ca *CA) issue(subject pkix.Name, server bool) Pair {
 	t := ca.t
 	t.Helper()
+	name := subject.CommonName
 	key := newKey(t)
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(serial.Add(1)),
-		Subject:      pkix.Name{CommonName: name},
+		Subject:      subject,
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,

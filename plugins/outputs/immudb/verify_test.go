@@ -126,14 +126,23 @@ func TestVerifyEmbeddedForeignRow(t *testing.T) {
 	}
 }
 
-func TestVerifyServer(t *testing.T) {
+// serverWith300 starts an immudb server, writes 300 events tagged tag to it
+// through the output, and returns verify options for it (with a fresh state
+// file).
+func serverWith300(t *testing.T, tag string) (*immudbtest.Server, *Output, VerifyOptions) {
+	t.Helper()
 	srv := immudbtest.Start(t)
 	out := newOutput(t, map[string]any{"mode": "server", "host": srv.Host, "port": srv.Port})
-	writeAll(t, out, testEvents(t, 300, "srv"), 100)
+	writeAll(t, out, testEvents(t, 300, tag), 100)
 	var vo VerifyOptions
 	vo.Defaults()
 	vo.Mode, vo.Host, vo.Port = "server", srv.Host, srv.Port
 	vo.State = filepath.Join(t.TempDir(), "state")
+	return srv, out, vo
+}
+
+func TestVerifyServer(t *testing.T) {
+	_, out, vo := serverWith300(t, "srv")
 	rep := mustVerify(t, vo)
 	if len(rep.Mismatches) > 0 || rep.Rows != 300 || rep.LastTx == 0 {
 		t.Fatalf("intact: %+v", rep)
@@ -209,13 +218,7 @@ func TestVerifyEmbeddedEmptiedStore(t *testing.T) {
 // TestVerifyServerValueLogAltered: a value edited in the server's files
 // while it was stopped fails verify once it runs again.
 func TestVerifyServerValueLogAltered(t *testing.T) {
-	srv := immudbtest.Start(t)
-	out := newOutput(t, map[string]any{"mode": "server", "host": srv.Host, "port": srv.Port})
-	writeAll(t, out, testEvents(t, 300, "srvtamper"), 100)
-	var vo VerifyOptions
-	vo.Defaults()
-	vo.Mode, vo.Host, vo.Port = "server", srv.Host, srv.Port
-	vo.State = filepath.Join(t.TempDir(), "state")
+	srv, out, vo := serverWith300(t, "srvtamper")
 	if rep := mustVerify(t, vo); len(rep.Mismatches) > 0 {
 		t.Fatal(rep.Mismatches)
 	}

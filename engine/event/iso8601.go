@@ -1,34 +1,18 @@
-package syslog
-
-// The ISO8601 format of Logstash's date filter (its CasualISO8601Parser), as
-// plugins/filters/date implements it; a plugin cannot import another, so the
-// parser is repeated here. The syslog input runs it on timestamp8601 values.
+package event
 
 import (
 	"fmt"
 	"time"
-
-	"github.com/pipelined/pipeline/engine/event"
 )
 
-var isoFallbacks = func() []*event.JodaParser {
-	var ps []*event.JodaParser
-	for _, p := range []string{"yyyy-MM-dd HH:mm:ss.SSSZ", "yyyy-MM-dd HH:mm:ss.SSS", "yyyy-MM-dd HH:mm:ss,SSSZ", "yyyy-MM-dd HH:mm:ss,SSS"} {
-		ps = append(ps, mustJoda(p))
-	}
-	return ps
-}()
-
-func mustJoda(p string) *event.JodaParser {
-	jp, err := event.NewJodaParser(p)
-	if err != nil {
-		panic(err)
-	}
-	return jp
-}
-
-func parseISO8601(s string, loc *time.Location, now time.Time) (time.Time, error) {
-	t, err := parseISO(s, loc)
+// ParseISO8601 parses s as the ISO8601 format of Logstash's date filter (its
+// CasualISO8601Parser): Joda's ISODateTimeFormat.dateTimeParser(), then
+// yyyy-MM-dd HH:mm:ss.SSS with an optional Z offset, with a dot or a comma
+// before the milliseconds. loc is the zone of a time without an offset; now is
+// the reading time the Joda fallbacks are given. The date filter and the
+// syslog input (timestamp8601) share it so that both read the same values.
+func ParseISO8601(s string, loc *time.Location, now time.Time) (time.Time, error) {
+	t, err := parseISODateTime(s, loc)
 	if err == nil {
 		return t, nil
 	}
@@ -40,7 +24,32 @@ func parseISO8601(s string, loc *time.Location, now time.Time) (time.Time, error
 	return time.Time{}, err
 }
 
-func parseISO(s string, loc *time.Location) (time.Time, error) {
+var isoFallbacks = func() []*JodaParser {
+	var ps []*JodaParser
+	for _, p := range []string{"yyyy-MM-dd HH:mm:ss.SSSZ", "yyyy-MM-dd HH:mm:ss.SSS", "yyyy-MM-dd HH:mm:ss,SSSZ", "yyyy-MM-dd HH:mm:ss,SSS"} {
+		jp, err := NewJodaParser(p)
+		if err != nil {
+			panic(err)
+		}
+		ps = append(ps, jp)
+	}
+	return ps
+}()
+
+// parseISODateTime parses the grammar of Joda's ISODateTimeFormat.dateTimeParser():
+//
+//	datetime      = time | date-opt-time
+//	time          = 'T' time-element [offset]
+//	date-opt-time = date-element ['T' [time-element] [offset]]
+//	date-element  = yyyy ['-' MM ['-' dd]]
+//	time-element  = HH [':' mm [':' ss [fraction] | fraction] | fraction]
+//	fraction      = ('.' | ',') digit+
+//	offset        = 'Z' | ('+' | '-') HH [[':'] mm [[':'] ss]]
+//
+// A year has 1 to 9 digits and an optional sign; other numbers 1 or 2 digits;
+// a fraction up to 9 digits, of which milliseconds are kept. The week-date
+// (2026-W48-2) and ordinal-date (2026-328) forms are not supported.
+func parseISODateTime(s string, loc *time.Location) (time.Time, error) {
 	bad := func(why string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%q is not ISO8601: %s", s, why)
 	}
@@ -105,11 +114,11 @@ func parseISO(s string, loc *time.Location) (time.Time, error) {
 			if p != len(s) {
 				return bad(fmt.Sprintf("unexpected %q", s[p:]))
 			}
-			return resolve(s, year, month, day, 0, loc)
+			return isoResolve(s, year, month, day, 0, loc)
 		}
 		if p == len(s) || s[p] < '0' || s[p] > '9' {
 			// 'T' with no time: an optional offset only.
-			return offsetAndResolve(s, p, year, month, day, 0, loc)
+			return isoOffsetAndResolve(s, p, year, month, day, 0, loc)
 		}
 	}
 	hour, ok := num(2)
@@ -153,27 +162,27 @@ func parseISO(s string, loc *time.Location) (time.Time, error) {
 	if hour > 23 {
 		return bad("hour out of range")
 	}
-	return offsetAndResolve(s, p, year, month, day, msOfDay, loc)
+	return isoOffsetAndResolve(s, p, year, month, day, msOfDay, loc)
 }
 
-func offsetAndResolve(s string, p, year, month, day, msOfDay int, loc *time.Location) (time.Time, error) {
+func isoOffsetAndResolve(s string, p, year, month, day, msOfDay int, loc *time.Location) (time.Time, error) {
 	if p < len(s) {
-		off, n, ok := event.ParseJodaOffset(s[p:])
+		off, n, ok := ParseJodaOffset(s[p:])
 		if !ok || p+n != len(s) {
 			return time.Time{}, fmt.Errorf("%q is not ISO8601: unexpected %q", s, s[p:])
 		}
 		loc = time.FixedZone("", off)
 	}
-	return resolve(s, year, month, day, msOfDay, loc)
+	return isoResolve(s, year, month, day, msOfDay, loc)
 }
 
-func resolve(s string, year, month, day, msOfDay int, loc *time.Location) (time.Time, error) {
+func isoResolve(s string, year, month, day, msOfDay int, loc *time.Location) (time.Time, error) {
 	if month < 1 || month > 12 || day < 1 || day > time.Date(year, time.Month(month)+1, 0, 0, 0, 0, 0, time.UTC).Day() {
 		return time.Time{}, fmt.Errorf("%q is not ISO8601: date out of range", s)
 	}
 	ms := msOfDay % 1000
 	sec := msOfDay / 1000
-	t, err := event.JodaLocalTime(year, time.Month(month), day, sec/3600, sec/60%60, sec%60, ms*1_000_000, loc)
+	t, err := JodaLocalTime(year, time.Month(month), day, sec/3600, sec/60%60, sec%60, ms*1_000_000, loc)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%q: %w", s, err)
 	}

@@ -256,6 +256,9 @@ func TestZeroAllocs(t *testing.T) {
 		if !pred(ev) {
 			t.Errorf("%s: false", src)
 		}
+		if raceEnabled && strings.Contains(src, "=~") {
+			continue // regexp's pooled state is dropped at random under -race
+		}
 		if n := testing.AllocsPerRun(100, func() { pred(ev) }); n != 0 {
 			t.Errorf("%s: %v allocs per evaluation", src, n)
 		}

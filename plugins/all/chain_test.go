@@ -38,8 +38,6 @@ filter "grok" "syslog" {
   ecs_compatibility = "disabled"
   match     = { message = "<%{NONNEGINT:priority:int}>%{SYSLOGLINE}" }
   overwrite = ["message"]
-  # The legacy pattern set (logsource, program, pid, timestamp8601).
-  ecs_compatibility = "disabled"
 }
 
 filter "date" "when" {
@@ -180,7 +178,6 @@ filter {
     ecs_compatibility => disabled
     match     => { "message" => "<%{NONNEGINT:priority:int}>%{SYSLOGLINE}" "other" => ["%{WORD:never}", "x"] }
     overwrite => "message"
-    ecs_compatibility => disabled
   }
   grok {
     match          => ["message", "^%{WORD:w}", "message", "%{WORD:w}"]

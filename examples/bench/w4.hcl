@@ -7,6 +7,11 @@ input "redis" "q1" {
   key         = "q1"
   batch_count = 500
   consumer_id = "bench"
+  # As gogstash and the Go baseline: no copy of the element in
+  # [event][original] (the json codec's ECS default).
+  codec "json" {
+    ecs_compatibility = "disabled"
+  }
 }
 output "file" "out" {
   path = "${W4_OUT:/tmp/perf-anchors/out/w4-ours.json}"

@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	lumberclient "github.com/elastic/go-lumber/client/v2"
-
 	"github.com/pipelined/pipeline/dsl"
 	"github.com/pipelined/pipeline/engine"
 )
@@ -129,19 +127,7 @@ func TestPersistedQueueCrash(t *testing.T) {
 	slow.Lock() // the output makes no progress: everything acknowledged is on disk only
 	reader1 := read()
 	p1 := start()
-	var c *lumberclient.SyncClient
-	var err error
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err = lumberclient.SyncDial(fmt.Sprintf("127.0.0.1:%d", port), lumberclient.Timeout(30*time.Second))
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("dial beats: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	c := topoDialBeats(t, port, 30*time.Second)
 	const per = 200
 	acked := 0
 	for b := range 50 {
@@ -175,7 +161,7 @@ func TestPersistedQueueCrash(t *testing.T) {
 
 	reader2 := read()
 	p2 := start()
-	deadline = time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		mu.Lock()
 		missing := 0

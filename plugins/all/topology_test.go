@@ -85,6 +85,23 @@ func topoLLen(t *testing.T, rc *goredis.Client, key string) int64 {
 	return n
 }
 
+// topoDialBeats connects a go-lumber client to the beats input on port once
+// it listens (within 20 s); sends time out after timeout.
+func topoDialBeats(t *testing.T, port int, timeout time.Duration) *lumberclient.SyncClient {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := lumberclient.SyncDial(fmt.Sprintf("127.0.0.1:%d", port), lumberclient.Timeout(timeout))
+		if err == nil {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dial beats: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // topoWait polls cond every 20 ms until it holds or timeout passes.
 func topoWait(t *testing.T, timeout time.Duration, what func() string, cond func() bool) {
 	t.Helper()
@@ -217,19 +234,7 @@ output "redis" {
 	// pipeline.ordered; send order is kept only with one worker.
 	stop := topoRun(t, "logstash.hcl", src, 1)
 
-	var c *lumberclient.SyncClient
-	var err error
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err = lumberclient.SyncDial(fmt.Sprintf("127.0.0.1:%d", port), lumberclient.Timeout(30*time.Second))
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("dial beats: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	c := topoDialBeats(t, port, 30*time.Second)
 	defer c.Close()
 	for b := 0; b < batches; b++ {
 		evs := make([]interface{}, per)
@@ -525,19 +530,7 @@ output "redis" {
 `, port, srv.Port(), keys[0], srv.Port(), keys[1])
 	stop := topoRun(t, "shipper.hcl", src, 1)
 
-	var c *lumberclient.SyncClient
-	var err error
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err = lumberclient.SyncDial(fmt.Sprintf("127.0.0.1:%d", port), lumberclient.Timeout(60*time.Second))
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("dial beats: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	c := topoDialBeats(t, port, 60*time.Second)
 	defer c.Close()
 
 	type result struct {

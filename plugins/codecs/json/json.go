@@ -37,7 +37,7 @@ func init() { engine.RegisterCodec("json", New) }
 // Options configures the json codec.
 type Options struct {
 	// Charset is the character set of the input, converted to UTF-8 before
-	// parsing: UTF-8 (bytes are kept as they are), US-ASCII, ASCII-8BIT, BINARY,
+	// parsing: UTF-8 (text with invalid bytes becomes its Ruby inspect form, as in Logstash), US-ASCII, ASCII-8BIT, BINARY,
 	// ISO-8859-1 or Windows-1252.
 	Charset string `hcl:"charset,optional"`
 	// Target is a field reference, such as "[document]", under which the decoded

@@ -37,7 +37,7 @@ func init() { engine.RegisterCodec("json_lines", New) }
 // Options configures the json_lines codec.
 type Options struct {
 	// Charset is the character set of the input, converted to UTF-8 before
-	// parsing: UTF-8 (bytes are kept as they are), US-ASCII, ASCII-8BIT, BINARY,
+	// parsing: UTF-8 (text with invalid bytes becomes its Ruby inspect form, as in Logstash), US-ASCII, ASCII-8BIT, BINARY,
 	// ISO-8859-1 or Windows-1252.
 	Charset string `hcl:"charset,optional"`
 	// Delimiter separates JSON documents, both when decoding and when encoding.

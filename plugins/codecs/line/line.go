@@ -39,7 +39,7 @@ type Options struct {
 	// "<@timestamp> <host> <message>".
 	Format string `hcl:"format,optional"`
 	// Charset is the character set of the input, converted to UTF-8 when
-	// decoding: UTF-8 (bytes are kept as they are), US-ASCII, ASCII-8BIT,
+	// decoding: UTF-8 (text with invalid bytes becomes its Ruby inspect form, as in Logstash), US-ASCII, ASCII-8BIT,
 	// BINARY, ISO-8859-1 or Windows-1252.
 	Charset string `hcl:"charset,optional"`
 	// Delimiter separates lines, both when decoding and when encoding.

@@ -35,7 +35,7 @@ type Options struct {
 	// Without it an event is written as "<@timestamp> <host> <message>".
 	Format string `hcl:"format,optional"`
 	// Charset is the character set of the input, converted to UTF-8 when
-	// decoding: UTF-8 (bytes are kept as they are), US-ASCII, ASCII-8BIT,
+	// decoding: UTF-8 (text with invalid bytes becomes its Ruby inspect form, as in Logstash), US-ASCII, ASCII-8BIT,
 	// BINARY, ISO-8859-1 or Windows-1252.
 	Charset string `hcl:"charset,optional"`
 	// ECSCompatibility is "disabled", "v1" or "v8". With v1 or v8 decoded events

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/plugins/internal/charset"
 )
 
 // FuzzEvent: any bytes make an event with a priority, never a panic, and the
@@ -35,7 +36,7 @@ func FuzzEvent(f *testing.F) {
 		if v, _ := e.Get(p.f.priority); v == nil {
 			t.Fatalf("%q: no priority", b)
 		}
-		msg := plainText(b)
+		msg := charset.Text(b)
 		if r, ok := fastParse(msg); ok {
 			a, m := event.NewMessageAt(msg, time.Unix(0, 0)), event.NewMessageAt(msg, time.Unix(0, 0))
 			p.fastRelay(a, msg, &r)

@@ -72,11 +72,10 @@ import (
 	"sync/atomic"
 	"time"
 	_ "time/tzdata" // zones on machines without a tz database
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/plugins/internal/charset"
 	"github.com/pipelined/pipeline/plugins/internal/ecs"
 	"github.com/pipelined/pipeline/plugins/internal/netserver"
 )
@@ -550,7 +549,7 @@ var (
 
 // Event makes the event of one raw message from host, read at now.
 func (p *Parser) Event(raw []byte, host string, now time.Time) *event.Event {
-	msg := plainText(raw)
+	msg := charset.Text(raw)
 	e := event.NewMessageAt(msg, now)
 	_ = e.Set(p.f.host, host)
 	if p.ecs {
@@ -739,75 +738,4 @@ func (p *Parser) parseDate(s string) (time.Time, bool) {
 		return t, true
 	}
 	return time.Time{}, false
-}
-
-// plainText is the text Logstash's plain codec (charset UTF-8) makes of raw
-// bytes: the bytes when they are valid UTF-8, else their Ruby inspect form.
-func plainText(raw []byte) string {
-	if utf8.Valid(raw) {
-		return string(raw)
-	}
-	return rubyInspect(raw)
-}
-
-// rubyInspect is Ruby's String#inspect of a UTF-8 string, without the quotes.
-func rubyInspect(b []byte) string {
-	var sb strings.Builder
-	sb.Grow(len(b) + len(b)/4)
-	for i := 0; i < len(b); {
-		r, n := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && n <= 1 {
-			fmt.Fprintf(&sb, "\\x%02X", b[i])
-			i++
-			continue
-		}
-		switch r {
-		case '"', '\\':
-			sb.WriteByte('\\')
-			sb.WriteRune(r)
-		case '#':
-			if i+1 < len(b) && (b[i+1] == '{' || b[i+1] == '$' || b[i+1] == '@') {
-				sb.WriteByte('\\')
-			}
-			sb.WriteByte('#')
-		case '\n':
-			sb.WriteString("\\n")
-		case '\r':
-			sb.WriteString("\\r")
-		case '\t':
-			sb.WriteString("\\t")
-		case '\f':
-			sb.WriteString("\\f")
-		case '\v':
-			sb.WriteString("\\v")
-		case '\b':
-			sb.WriteString("\\b")
-		case '\a':
-			sb.WriteString("\\a")
-		case 0x1b:
-			sb.WriteString("\\e")
-		default:
-			if rubyPrintable(r) {
-				sb.WriteRune(r)
-			} else if r < 0x10000 {
-				fmt.Fprintf(&sb, "\\u%04X", r)
-			} else {
-				fmt.Fprintf(&sb, "\\u{%X}", r)
-			}
-		}
-		i += n
-	}
-	return sb.String()
-}
-
-// rubyPrintable is Onigmo's [[:print:]] for Unicode: graphic characters and
-// space separators (format and private-use characters included).
-func rubyPrintable(r rune) bool {
-	if unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cs, r) {
-		return false
-	}
-	if unicode.IsSpace(r) && !unicode.Is(unicode.Zs, r) {
-		return false
-	}
-	return true
 }

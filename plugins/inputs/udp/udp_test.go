@@ -36,7 +36,7 @@ func TestDatagrams(t *testing.T) {
 	h := inputtest.Start(t, "udp", `ecs_compatibility = "disabled"`, inputtest.Options{})
 	send(t, h.UDP, "one", "two\nlines\n", "\xff invalid")
 	evs := h.WaitEvents(t, 3, 10*time.Second)
-	want := map[string]bool{"one": true, "two\nlines\n": true, "\xff invalid": true}
+	want := map[string]bool{"one": true, "two\nlines\n": true, `\xFF invalid`: true}
 	for _, e := range evs {
 		m, _ := get(e, "message").(string)
 		if !want[m] {

@@ -17,13 +17,16 @@ type Converter func(b []byte) []byte
 // Names lists the supported charsets, for docs and errors.
 var Names = []string{"UTF-8", "US-ASCII", "ASCII-8BIT", "BINARY", "ISO-8859-1", "Windows-1252"}
 
-// Lookup returns the converter for a charset name (case-insensitive). UTF-8,
-// US-ASCII, ASCII-8BIT and BINARY keep the bytes as they are: invalid UTF-8 is
-// carried through and becomes U+FFFD only when serialized as JSON.
+// Lookup returns the converter for a charset name (case-insensitive). UTF-8
+// keeps valid text as it is and turns invalid UTF-8 into its Ruby inspect
+// form, as Logstash does (see Text). US-ASCII, ASCII-8BIT and BINARY keep the
+// bytes as they are: invalid UTF-8 becomes U+FFFD when serialized as JSON.
 // ISO-8859-1 (Latin-1) and Windows-1252 (CP1252) are converted to UTF-8.
 func Lookup(name string) (Converter, error) {
 	switch strings.ToUpper(name) {
-	case "UTF-8", "UTF8", "US-ASCII", "ASCII", "ASCII-8BIT", "BINARY":
+	case "UTF-8", "UTF8":
+		return utf8Text, nil
+	case "US-ASCII", "ASCII", "ASCII-8BIT", "BINARY":
 		return identity, nil
 	case "ISO-8859-1", "ISO8859-1", "LATIN1":
 		return latin1, nil

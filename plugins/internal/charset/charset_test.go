@@ -6,7 +6,10 @@ func TestLookup(t *testing.T) {
 	tests := []struct {
 		name, in, want string
 	}{
-		{"UTF-8", "caf\xc3\xa9 \xff", "caf\xc3\xa9 \xff"},
+		// Invalid UTF-8 becomes Ruby's inspect of it, as in Logstash.
+		{"UTF-8", "caf\xc3\xa9 \xff", `café \xFF`},
+		{"UTF-8", "caf\xc3\xa9 \"q\"", "caf\xc3\xa9 \"q\""},
+		{"UTF-8", "\"q\"\t#{x}\xfe", `\"q\"\t\#{x}\xFE`},
 		{"utf-8", "x", "x"},
 		{"ISO-8859-1", "caf\xe9", "café"},
 		{"ISO-8859-1", "plain", "plain"},

@@ -90,10 +90,20 @@ func (p *Pipeline) QueueLen() (events, bytes int64) {
 // to the input: from then on the queue owns the events.
 func (u *inputUnit) emitPersisted(b Batch) error {
 	p := u.pl
+	// One buffer for the batch, sliced per record: one allocation, not one
+	// per event.
 	recs := make([][]byte, len(b.Events))
+	ends := make([]int, len(b.Events))
+	var buf []byte
 	for i, e := range b.Events {
 		u.decorate(e)
-		recs[i] = appendQueued(nil, e)
+		buf = appendQueued(buf, e)
+		ends[i] = len(buf)
+	}
+	from := 0
+	for i, end := range ends {
+		recs[i] = buf[from:end:end]
+		from = end
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

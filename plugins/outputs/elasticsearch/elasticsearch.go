@@ -408,7 +408,12 @@ func (o *Output) Write(ctx context.Context, events []*event.Event) error {
 					failed[it.idx] = err
 				}
 			}
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || errors.Is(err, engine.ErrNotConnected) {
+				// Stop here; the items not sent yet fail with the same
+				// error, so none of them is taken as delivered.
+				for _, it := range o.items[end:] {
+					failed[it.idx] = err
+				}
 				break
 			}
 		}

@@ -1,6 +1,8 @@
 package elasticsearch
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -234,4 +236,67 @@ func TestEndpoints(t *testing.T) {
 	if out.user != "u" || out.password != "secret" || strings.Contains(out.hostList(), "secret") {
 		t.Errorf("user %q password %q hosts %q", out.user, out.password, out.hostList())
 	}
+}
+
+// TestUnsentChunksAreNotDelivered: when a Write is split into several bulk
+// requests and the server goes away after the first, the events of the
+// requests never sent are reported failed too — none is taken as delivered.
+func TestUnsentChunksAreNotDelivered(t *testing.T) {
+	var mu sync.Mutex
+	bulks := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Elastic-Product", "Elasticsearch")
+		if r.URL.Path != "/_bulk" {
+			io.WriteString(w, `{"version":{"number":"8.15.0"}}`)
+			return
+		}
+		mu.Lock()
+		bulks++
+		first := bulks == 1
+		mu.Unlock()
+		if !first { // the server is gone: drop the connection
+			hj, _ := w.(http.Hijacker)
+			c, _, _ := hj.Hijack()
+			c.Close()
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		n := strings.Count(string(b), "\n") / 2
+		fmt.Fprintf(w, `{"errors":false,"items":[%s]}`, strings.TrimSuffix(strings.Repeat(`{"index":{"status":201}},`, n), ","))
+	}))
+	defer srv.Close()
+	var o Options
+	o.Defaults()
+	o.Hosts = []string{srv.URL}
+	o.CompressionLevel = 0
+	o.TargetBulkBytes = 1024
+	out, err := New(o, engine.Resources{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	evs := make([]*event.Event, 60)
+	for i := range evs {
+		evs[i] = event.NewMessage(strings.Repeat("m", 100))
+	}
+	err = out.Write(context.Background(), evs)
+	var be *engine.BatchError
+	if !errors.As(err, &be) {
+		t.Fatalf("Write = %v; want a BatchError", err)
+	}
+	delivered := len(evs) - len(be.Failed)
+	if delivered == 0 || delivered == len(evs) {
+		t.Fatalf("%d of %d delivered; want the first request's only", delivered, len(evs))
+	}
+	for i := delivered; i < len(evs); i++ {
+		if be.Failed[i] == nil {
+			t.Fatalf("event %d was never sent but is not failed", i)
+		}
+	}
+	if mu.Lock(); bulks > 3 {
+		t.Errorf("%d bulk requests to a server that was gone; want the Write to stop", bulks)
+	}
+	mu.Unlock()
 }

@@ -75,7 +75,7 @@ func (p *Parser) rfc5424Event(e *event.Event, msg string) bool {
 		if _, err := strconv.ParseInt(procid, 10, 64); err == nil || !p.ecs {
 			p.setPid(e, procid)
 		} else {
-			_ = e.Set(event.MustRef("[process][id]"), procid)
+			_ = e.Set(refProcessID, procid)
 		}
 	}
 	set(p.f.msgid, msgid)
@@ -151,3 +151,5 @@ func parseSD(s string) (map[string]any, string, bool) {
 	}
 	return out, s, true
 }
+
+var refProcessID = event.MustRef("[process][id]")

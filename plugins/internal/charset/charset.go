@@ -38,15 +38,17 @@ func Lookup(name string) (Converter, error) {
 
 func identity(b []byte) []byte { return b }
 
-func latin1(b []byte) []byte {
-	ascii := true
+func isASCII(b []byte) bool {
 	for _, c := range b {
 		if c >= utf8.RuneSelf {
-			ascii = false
-			break
+			return false
 		}
 	}
-	if ascii {
+	return true
+}
+
+func latin1(b []byte) []byte {
+	if isASCII(b) {
 		return b
 	}
 	out := make([]byte, 0, len(b)+len(b)/2)
@@ -66,6 +68,9 @@ var cp1252High = [32]rune{
 }
 
 func cp1252(b []byte) []byte {
+	if isASCII(b) {
+		return b
+	}
 	out := make([]byte, 0, len(b)+len(b)/2)
 	for _, c := range b {
 		switch {

@@ -729,6 +729,14 @@ func mustJoda(p string) *event.JodaParser {
 // parseDate is the date filter of Logstash's syslog input.
 func (p *Parser) parseDate(s string) (time.Time, bool) {
 	now := p.now()
+	// The BSD patterns begin with a month name: a timestamp that begins with
+	// a digit can only be ISO 8601, so it skips three failing parses.
+	if s != "" && s[0] >= '0' && s[0] <= '9' {
+		if t, err := event.ParseISO8601(s, p.loc, now); err == nil {
+			return t, true
+		}
+		return time.Time{}, false
+	}
 	for _, jp := range p.bsd {
 		if t, err := jp.Parse(s, p.loc, now); err == nil {
 			return t, true

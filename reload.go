@@ -537,9 +537,15 @@ func (s *supervisor) apply(c change) {
 		var err error
 		if w, err = c.q.Open(); err != nil {
 			msg := fmt.Sprintf("cannot open the dead letter queue: %v", err)
-			s.logger.Error("reload failed; the pipeline is not running", "pipeline", c.id, "err", msg)
+			s.logger.Error("reload failed; the pipeline is not running; retried at the next check", "pipeline", c.id, "err", msg)
 			r.Failed(msg)
 			s.node.Failed(msg)
+			// The old generation is gone: never exit 0 for this, and let the
+			// next check try again although the files did not change.
+			s.mu.Lock()
+			s.errs = append(s.errs, fmt.Errorf("pipeline %s: %s", c.id, msg))
+			s.mu.Unlock()
+			s.lastSeen = ""
 			return
 		}
 	}

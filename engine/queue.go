@@ -158,9 +158,11 @@ func (p *Pipeline) readQueue(ctx context.Context) {
 			return
 		}
 		seqs := make([]uint64, len(recs))
+		var size int64
 		chunk := make([]*event.Event, 0, len(recs))
 		for i, r := range recs {
 			seqs[i] = r.Seq
+			size += int64(len(r.Data))
 			e, err := event.FromJSON(r.Data)
 			if err != nil {
 				p.stats.Failed.Add(1)
@@ -171,7 +173,7 @@ func (p *Pipeline) readQueue(ctx context.Context) {
 		}
 		q := p.pq
 		done := func(error) {
-			if err := q.Ack(seqs); err != nil {
+			if err := q.Ack(seqs, size); err != nil {
 				p.log.Error("persisted queue: cannot delete acknowledged events; they will be processed again after a restart", "err", err)
 			}
 		}

@@ -70,7 +70,6 @@ type Queue struct {
 	readPos  uint64     // sequence number Read starts from
 	count    int64      // stored records
 	bytes    int64      // stored bytes
-	sizes    map[uint64]int
 	unsynced int
 	noWrites bool // CloseWrites was called
 	closed   bool
@@ -98,7 +97,7 @@ func Open(opts Options) (*Queue, error) {
 		}
 		return nil, fmt.Errorf("persistent queue: open %s: %w", path, err)
 	}
-	q := &Queue{db: db, opts: opts, sizes: map[uint64]int{}, stopSync: make(chan struct{}), syncDone: make(chan struct{})}
+	q := &Queue{db: db, opts: opts, stopSync: make(chan struct{}), syncDone: make(chan struct{})}
 	q.changed = sync.NewCond(&q.mu)
 	err = db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucket)
@@ -112,7 +111,6 @@ func Open(opts Options) (*Queue, error) {
 			if first {
 				q.readPos, first = seq, false
 			}
-			q.sizes[seq] = len(v)
 			q.count++
 			q.bytes += int64(len(v))
 			q.next = seq + 1
@@ -186,9 +184,6 @@ func (q *Queue) Append(ctx context.Context, recs [][]byte) error {
 		return fmt.Errorf("persistent queue: append: %w", err)
 	}
 	q.mu.Lock()
-	for i, r := range recs {
-		q.sizes[first+uint64(i)] = len(r)
-	}
 	q.next += uint64(len(recs))
 	q.count += int64(len(recs))
 	q.bytes += int64(size)
@@ -280,8 +275,11 @@ func (q *Queue) Read(ctx context.Context, max int) ([]Record, error) {
 	return out, nil
 }
 
-// Ack deletes acknowledged records. Deleting a record twice does nothing.
-func (q *Queue) Ack(seqs []uint64) error {
+// Ack deletes acknowledged records: seqs as Read returned them, of bytes
+// bytes of data in all. Each record read must be acknowledged once (the
+// queue keeps no per-record state in memory, so its footprint does not grow
+// with the backlog).
+func (q *Queue) Ack(seqs []uint64, bytes int64) error {
 	if len(seqs) == 0 {
 		return nil
 	}
@@ -300,13 +298,8 @@ func (q *Queue) Ack(seqs []uint64) error {
 		return fmt.Errorf("persistent queue: acknowledge: %w", err)
 	}
 	q.mu.Lock()
-	for _, s := range seqs {
-		if n, ok := q.sizes[s]; ok {
-			delete(q.sizes, s)
-			q.count--
-			q.bytes -= int64(n)
-		}
-	}
+	q.count -= int64(len(seqs))
+	q.bytes -= bytes
 	q.changed.Broadcast()
 	q.mu.Unlock()
 	return nil

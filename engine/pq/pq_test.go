@@ -42,6 +42,14 @@ func read(t *testing.T, q *Queue, max int) []Record {
 	return r
 }
 
+func size(rs []Record) int64 {
+	var n int64
+	for _, r := range rs {
+		n += int64(len(r.Data))
+	}
+	return n
+}
+
 func seqs(rs []Record) []uint64 {
 	out := make([]uint64, len(rs))
 	for i, r := range rs {
@@ -71,7 +79,7 @@ func TestReplayAfterReopen(t *testing.T) {
 		t.Fatalf("read %+v", second)
 	}
 	// Acknowledge out of order: the second batch only, plus one of the first.
-	if err := q.Ack(append(seqs(second), first[2].Seq)); err != nil {
+	if err := q.Ack(append(seqs(second), first[2].Seq), size(second)+int64(len(first[2].Data))); err != nil {
 		t.Fatal(err)
 	}
 	if n, b := q.Len(); n != 3 || b != 3*int64(len(`{"n":0}`)) {
@@ -117,7 +125,7 @@ func TestMaxBytesBlocksAppend(t *testing.T) {
 	case <-time.After(200 * time.Millisecond):
 	}
 	r := read(t, q, 10)
-	if err := q.Ack(seqs(r)); err != nil {
+	if err := q.Ack(seqs(r), size(r)); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -193,7 +201,7 @@ func TestConcurrent(t *testing.T) {
 		}
 		n += len(r)
 		go func() {
-			if err := q.Ack(seqs(r)); err != nil {
+			if err := q.Ack(seqs(r), size(r)); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -249,7 +257,7 @@ func BenchmarkAppendReadAck(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if err := q.Ack(seqs(r)); err != nil {
+				if err := q.Ack(seqs(r), size(r)); err != nil {
 					b.Fatal(err)
 				}
 			}

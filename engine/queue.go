@@ -80,10 +80,10 @@ func (p *Pipeline) openQueue() error {
 // QueueLen returns the events and bytes in the persisted queue (read or not,
 // not yet acknowledged), or zeros with the memory queue.
 func (p *Pipeline) QueueLen() (events, bytes int64) {
-	if p.pq == nil {
-		return 0, 0
+	if q := p.pqView.Load(); q != nil { // safe while Run runs
+		return q.Len()
 	}
-	return p.pq.Len()
+	return 0, 0
 }
 
 // emitPersisted writes a batch to the persisted queue and then acknowledges it

@@ -665,10 +665,11 @@ func (o *outputUnit) deliver(ctx context.Context, evs []*event.Event) {
 		var be *BatchError
 		switch {
 		case IsPermanent(err):
-			o.fail(evs, err)
+			o.fail(evs, func(int) error { return err })
 			return
 		case errors.As(err, &be):
-			var retry []*event.Event
+			var retry, refused []*event.Event
+			var reasons []error
 			for i, e := range evs {
 				ferr, failed := be.Failed[i]
 				switch {
@@ -677,10 +678,14 @@ func (o *outputUnit) deliver(ctx context.Context, evs []*event.Event) {
 					st.Out.Add(1)
 					release(e, nil)
 				case IsPermanent(ferr):
-					o.fail([]*event.Event{e}, ferr)
+					refused = append(refused, e)
+					reasons = append(reasons, ferr)
 				default:
 					retry = append(retry, e)
 				}
+			}
+			if len(refused) > 0 {
+				o.fail(refused, func(i int) error { return reasons[i] })
 			}
 			evs = retry
 			if len(evs) > 0 && !wait("write", err, attempt) {
@@ -703,22 +708,25 @@ func (o *outputUnit) deliver(ctx context.Context, evs []*event.Event) {
 // they are kept there and acknowledged as delivered once it holds them (a DLQ
 // that cannot write is retried like an output: nothing is dropped); without
 // one they are counted, logged and acknowledged as failed.
-func (o *outputUnit) fail(evs []*event.Event, err error) {
+func (o *outputUnit) fail(evs []*event.Event, errOf func(i int) error) {
 	dlq := o.pl.settings.DeadLetter
 	if dlq == nil {
 		o.counters.failed.Add(int64(len(evs)))
 		o.pl.stats.Failed.Add(int64(len(evs)))
-		o.log.Error("events failed permanently", "events", len(evs), "err", err)
-		for _, e := range evs {
-			release(e, err)
+		// One line per batch, with the first reason: a batch of mapping
+		// errors must not become a line per event.
+		o.log.Error("events failed permanently", "events", len(evs), "err", errOf(0))
+		for i, e := range evs {
+			release(e, errOf(i))
 		}
 		return
 	}
-	reason := err.Error()
 	backoff := o.pl.settings.RetryInitial
-	for _, e := range evs {
+	from := DeadLetterSource{Pipeline: o.pl.name, PluginType: o.typ, PluginID: o.id}
+	for i, e := range evs {
+		reason := errOf(i).Error()
 		for attempt := 1; ; attempt++ {
-			perr := dlq.Put(e, DeadLetterSource{Pipeline: o.pl.name, PluginType: o.typ, PluginID: o.id}, reason)
+			perr := dlq.Put(e, from, reason)
 			if perr == nil {
 				break
 			}
@@ -734,5 +742,5 @@ func (o *outputUnit) fail(evs []*event.Event, err error) {
 		o.pl.stats.DeadLettered.Add(1)
 		release(e, nil)
 	}
-	o.log.Warn("events refused by output kept in the dead letter queue", "events", len(evs), "reason", reason)
+	o.log.Warn("events refused by output kept in the dead letter queue", "events", len(evs), "reason", errOf(0).Error())
 }

@@ -179,7 +179,6 @@ type Input struct {
 	batchSize int
 	proxy     bool
 	reverse   bool
-	keepAlive bool
 	maxLine   int
 	log       *slog.Logger
 	fields    fieldRefs
@@ -209,7 +208,6 @@ func New(o Options, r engine.Resources) (*Input, error) {
 		batchSize: max(r.BatchSize, 1),
 		proxy:     o.ProxyProtocol,
 		reverse:   o.DNSReverseLookupEnabled,
-		keepAlive: o.TCPKeepAlive,
 		maxLine:   o.MaxLineBytes,
 		log:       log,
 	}
@@ -238,11 +236,14 @@ func New(o Options, r engine.Resources) (*Input, error) {
 	in.srv = &netserver.TCP{
 		Addr:     net.JoinHostPort(o.Host, strconv.Itoa(o.Port)),
 		MaxConns: o.MaxConnections,
-		Idle:     time.Duration(o.IdleTimeout) * time.Second,
-		Log:      log,
-		Name:     "tcp",
-		Handle:   in.handle,
-		ID:       r.ID,
+		// Logstash's tcp_keep_alive (off by default) also covers TLS
+		// connections, so it is set on the listener, not per connection.
+		NoKeepAlive: !o.TCPKeepAlive,
+		Idle:        time.Duration(o.IdleTimeout) * time.Second,
+		Log:         log,
+		Name:        "tcp",
+		Handle:      in.handle,
+		ID:          r.ID,
 	}
 	if o.SSLEnabled {
 		cfg, err := o.tlsOptions().Config()
@@ -272,9 +273,6 @@ type peer struct {
 }
 
 func (in *Input) handle(c *netserver.Conn) error {
-	if tc, ok := c.Conn.(*net.TCPConn); ok && in.keepAlive {
-		_ = tc.SetKeepAlive(true)
-	}
 	p := peer{}
 	var subject string
 	if tc, ok := c.Conn.(*tls.Conn); ok {

@@ -37,6 +37,9 @@ type TCP struct {
 	MaxConns int
 	// Idle closes a connection that sends nothing for this long; 0 disables it.
 	Idle time.Duration
+	// NoKeepAlive turns TCP keep-alive probes off on accepted connections
+	// (Go turns them on by default, every 15 s).
+	NoKeepAlive bool
 	// Log receives connection events; Name prefixes its messages.
 	Log  *slog.Logger
 	Name string
@@ -120,7 +123,11 @@ func (s *TCP) Stats() Stats {
 // may still emit what they hold). It returns an error when the address cannot
 // be bound or a handler returned ErrAbort.
 func (s *TCP) Run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", s.Addr)
+	var lc net.ListenConfig
+	if s.NoKeepAlive {
+		lc.KeepAlive = -1
+	}
+	ln, err := lc.Listen(ctx, "tcp", s.Addr)
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.Name, err)
 	}

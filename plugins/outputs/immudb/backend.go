@@ -159,7 +159,8 @@ type server struct {
 	database string
 	c        client.ImmuClient
 	stateDir string
-	ownState bool // stateDir is a temporary directory to remove on close
+	ownState bool          // stateDir is a temporary directory to remove on close
+	timeout  time.Duration // bounds each request, as documented for timeout
 }
 
 // dialServer opens a session on o.Database, creating it first when
@@ -167,7 +168,8 @@ type server struct {
 // trusted state; "" uses a temporary directory (the output does no verified
 // reads).
 func dialServer(ctx context.Context, o Options, log *slog.Logger, stateDir string) (*server, error) {
-	s := &server{addr: net.JoinHostPort(o.Host, strconv.Itoa(o.Port)), database: o.Database, stateDir: stateDir}
+	s := &server{addr: net.JoinHostPort(o.Host, strconv.Itoa(o.Port)), database: o.Database, stateDir: stateDir,
+		timeout: time.Duration(o.Timeout) * time.Second}
 	if s.stateDir == "" {
 		d, err := os.MkdirTemp("", "immudb-client-")
 		if err != nil {
@@ -287,12 +289,24 @@ func (s *server) wrapConn(err error) error {
 	return fmt.Errorf("immudb %s database %s: %w", s.addr, s.database, err)
 }
 
+// bound limits one request to the timeout option (none when it is unset).
+func (s *server) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.timeout)
+}
+
 func (s *server) exec(ctx context.Context, stmt string, params map[string]any) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	_, err := s.c.SQLExec(ctx, stmt, params)
 	return err
 }
 
 func (s *server) lookup(ctx context.Context, table, key string) (string, bool, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	res, err := s.c.SQLQuery(ctx, "SELECT value FROM "+table+" WHERE log_key = @k", map[string]any{"k": key}, false)
 	if err != nil {
 		return "", false, err

@@ -73,6 +73,9 @@ func (unixFormat) parse(v any, _ *time.Location, _ time.Time) (time.Time, error)
 		if v > maxEpochSeconds {
 			return time.Time{}, fmt.Errorf("UNIX: %d is larger than the maximum epoch seconds", v)
 		}
+		if v < math.MinInt64/1000 { // v*1000 would wrap
+			return time.Time{}, fmt.Errorf("UNIX: %d is out of range", v)
+		}
 		return time.UnixMilli(v * 1000).UTC(), nil
 	case float64:
 		if math.IsNaN(v) || v >= maxEpochSeconds+1 || v < math.MinInt64/1000 {
@@ -87,6 +90,9 @@ func (unixFormat) parse(v any, _ *time.Location, _ time.Time) (time.Time, error)
 		}
 		if n > maxEpochSeconds {
 			return time.Time{}, fmt.Errorf("UNIX: %q is larger than the maximum epoch seconds", v)
+		}
+		if n < math.MinInt64/1000 { // n*1000 would wrap
+			return time.Time{}, fmt.Errorf("UNIX: %q is out of range", v)
 		}
 		ms := n * 1000
 		if hasDot && frac != "" {

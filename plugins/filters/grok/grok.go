@@ -916,6 +916,13 @@ var floatPrefix = regexp.MustCompile(`^[ \t\n\v\f\r]*[+-]?(?:\d+(?:_\d+)*)?(?:\.
 
 // rubyToF is Ruby's String#to_f: the longest numeric prefix, 0.0 when none.
 func rubyToF(s string) float64 {
+	// A plain decimal ("12", "-0.5"), what captures almost always are, is
+	// its own prefix: no regexp needed.
+	if plainDecimal(s) {
+		if fl, err := strconv.ParseFloat(s, 64); err == nil {
+			return fl
+		}
+	}
 	m := floatPrefix.FindString(s)
 	m = strings.TrimLeft(strings.ReplaceAll(m, "_", ""), " \t\n\v\f\r")
 	for m != "" {
@@ -925,4 +932,24 @@ func rubyToF(s string) float64 {
 		m = m[:len(m)-1] // "1e", "+", "." and the like
 	}
 	return 0
+}
+
+// plainDecimal reports whether s is [+-]?digits[.digits]: text that Ruby's
+// to_f and Float() read whole, exactly as strconv.ParseFloat does.
+func plainDecimal(s string) bool {
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		s = s[1:]
+	}
+	digits, dot := 0, -1
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.' && dot < 0 && digits > 0:
+			dot = i
+		default:
+			return false
+		}
+	}
+	return digits > 0 && dot != len(s)-1
 }

@@ -6,7 +6,10 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // This file renders event values as text the way Logstash's sprintf does
@@ -275,7 +278,7 @@ func AppendRubyInspect(dst []byte, v any) []byte {
 	case nil:
 		return append(dst, "nil"...)
 	case string:
-		return strconv.AppendQuote(dst, x)
+		return AppendRubyString(dst, x)
 	case time.Time:
 		dst = append(dst, '"')
 		dst = AppendTimestamp(dst, x)
@@ -300,11 +303,85 @@ func AppendRubyInspect(dst []byte, v any) []byte {
 			if i > 0 {
 				dst = append(dst, ", "...)
 			}
-			dst = strconv.AppendQuote(dst, k)
+			dst = AppendRubyString(dst, k)
 			dst = append(dst, "=>"...)
 			dst = AppendRubyInspect(dst, x[k])
 		}
 		return append(dst, '}')
 	}
 	return AppendRubyToS(dst, v)
+}
+
+// AppendRubyString appends s quoted as Ruby's String#inspect writes a UTF-8
+// string: "\"", "\\", control and other non-printable characters escaped
+// (\n, \e, \u0001, \u2028, \u{E0001}), "#{", "#$" and "#@" escaped, and bytes
+// that are not UTF-8 as \xFF. The one implementation of it: rubydebug,
+// Event#inspect and the charset conversion of invalid text all use it.
+func AppendRubyString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\v':
+				dst = append(dst, '\\', 'v')
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\a':
+				dst = append(dst, '\\', 'a')
+			case 0x1b:
+				dst = append(dst, '\\', 'e')
+			case '#':
+				// "#{", "#$" and "#@" would interpolate in a Ruby literal.
+				if i+1 < len(s) && (s[i+1] == '{' || s[i+1] == '$' || s[i+1] == '@') {
+					dst = append(dst, '\\')
+				}
+				dst = append(dst, c)
+			default:
+				if c < 0x20 || c == 0x7f {
+					dst = append(dst, '\\', 'u', '0', '0', rubyHex[c>>4], rubyHex[c&0xF])
+				} else {
+					dst = append(dst, c)
+				}
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, '\\', 'x', rubyHex[c>>4], rubyHex[c&0xF])
+		case rubyPrintable(r):
+			dst = append(dst, s[i:i+size]...)
+		case r < 0x10000:
+			dst = append(dst, '\\', 'u', rubyHex[r>>12&0xF], rubyHex[r>>8&0xF], rubyHex[r>>4&0xF], rubyHex[r&0xF])
+		default:
+			dst = append(dst, '\\', 'u', '{')
+			dst = append(dst, strings.ToUpper(strconv.FormatUint(uint64(r), 16))...)
+			dst = append(dst, '}')
+		}
+		i += size
+	}
+	return append(dst, '"')
+}
+
+const rubyHex = "0123456789ABCDEF"
+
+// rubyPrintable is Onigmo's [[:print:]] for Unicode: graphic characters and
+// space separators (format and private-use characters included).
+func rubyPrintable(r rune) bool {
+	if unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cs, r) {
+		return false
+	}
+	return !unicode.IsSpace(r) || unicode.Is(unicode.Zs, r)
 }

@@ -110,7 +110,7 @@ func appendValue(dst []byte, v any, indent int) []byte {
 		quoted := make([][]byte, len(keys))
 		width := 0
 		for i, k := range keys {
-			quoted[i] = appendInspect(nil, k)
+			quoted[i] = event.AppendRubyString(nil, k)
 			width = max(width, utf8.RuneCount(quoted[i]))
 		}
 		dst = append(dst, "{\n"...)
@@ -148,7 +148,7 @@ func appendValue(dst []byte, v any, indent int) []byte {
 		dst = appendSpaces(dst, indent)
 		return append(dst, ']')
 	case string:
-		return appendInspect(dst, x)
+		return event.AppendRubyString(dst, x)
 	case nil:
 		return append(dst, "nil"...)
 	case bool:
@@ -171,61 +171,4 @@ func appendSpaces(dst []byte, n int) []byte {
 		dst = append(dst, ' ')
 	}
 	return dst
-}
-
-const hexUpper = "0123456789ABCDEF"
-
-// appendInspect quotes s as Ruby's String#inspect does for a UTF-8 string.
-func appendInspect(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\v':
-				dst = append(dst, '\\', 'v')
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\a':
-				dst = append(dst, '\\', 'a')
-			case 0x1b:
-				dst = append(dst, '\\', 'e')
-			case '#':
-				// "#{", "#$" and "#@" would interpolate in a Ruby literal.
-				if i+1 < len(s) && (s[i+1] == '{' || s[i+1] == '$' || s[i+1] == '@') {
-					dst = append(dst, '\\')
-				}
-				dst = append(dst, c)
-			default:
-				if c < 0x20 || c == 0x7f {
-					dst = append(dst, '\\', 'u', '0', '0', hexUpper[c>>4], hexUpper[c&0xF])
-				} else {
-					dst = append(dst, c)
-				}
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			dst = append(dst, '\\', 'x', hexUpper[c>>4], hexUpper[c&0xF])
-		case r < 0xA0: // C1 control characters
-			dst = append(dst, '\\', 'u', '0', '0', hexUpper[r>>4], hexUpper[r&0xF])
-		default:
-			dst = append(dst, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(dst, '"')
 }

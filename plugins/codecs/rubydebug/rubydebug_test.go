@@ -19,14 +19,3 @@ func TestDecodeUnsupported(t *testing.T) {
 		t.Errorf("Decode error = %v; want ErrDecodeUnsupported", err)
 	}
 }
-
-func TestInspect(t *testing.T) {
-	for in, want := range map[string]string{
-		`plain`: `"plain"`, `a"b`: `"a\"b"`, `a\b`: `"a\\b"`, "#{x}": `"\#{x}"`, "#$x #@y #z": `"\#$x \#@y #z"`,
-		"\x00\x1b\x7f": `"\u0000\e\u007F"`, "\xff": `"\xFF"`, "\u0085": `"\u0085"`, "é☃": `"é☃"`,
-	} {
-		if got := string(appendInspect(nil, in)); got != want {
-			t.Errorf("appendInspect(%q) = %s; want %s", in, got, want)
-		}
-	}
-}

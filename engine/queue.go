@@ -97,7 +97,7 @@ func (u *inputUnit) emitPersisted(b Batch) error {
 	var buf []byte
 	for i, e := range b.Events {
 		u.decorate(e)
-		buf = appendQueued(buf, e)
+		buf = e.AppendJSONWithMetadata(buf)
 		ends[i] = len(buf)
 	}
 	from := 0
@@ -128,21 +128,6 @@ func (u *inputUnit) emitPersisted(b Batch) error {
 	return nil
 }
 
-// appendQueued serializes an event with its metadata, for the persisted
-// queue. Times other than @timestamp come back as their ISO 8601 text.
-func appendQueued(dst []byte, e *event.Event) []byte {
-	dst = e.AppendJSON(dst)
-	if m := e.Metadata(); len(m) > 0 {
-		dst = dst[:len(dst)-1]
-		if dst[len(dst)-1] != '{' {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, `"@metadata":`...)
-		dst = event.AppendJSONValue(dst, m)
-		dst = append(dst, '}')
-	}
-	return dst
-}
 
 // readQueue feeds the workers from the persisted queue until it is drained
 // (after CloseWrites) or ctx is done. Each chunk is deleted from the queue

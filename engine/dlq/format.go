@@ -61,19 +61,10 @@ type Entry struct {
 // encodeRecord frames the entry as one record.
 func encodeRecord(buf []byte, e *event.Event, pipeline, typ, id, reason string, at time.Time) []byte {
 	buf = append(buf[:0], make([]byte, recHeaderSize)...)
-	ev := e.Fields()
-	if md := e.Metadata(); len(md) > 0 {
-		m := make(map[string]any, len(ev)+1)
-		for k, v := range ev {
-			m[k] = v
-		}
-		m[event.MetadataField] = md
-		ev = m
-	}
 	buf = append(buf, `{"entry_time":`...)
 	buf = event.AppendJSONValue(buf, at.UTC().Format(time.RFC3339Nano))
 	buf = append(buf, `,"event":`...)
-	buf = event.AppendJSONValue(buf, ev)
+	buf = e.AppendJSONWithMetadata(buf)
 	buf = append(buf, `,"pipeline":`...)
 	buf = event.AppendJSONValue(buf, pipeline)
 	buf = append(buf, `,"plugin_id":`...)

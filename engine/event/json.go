@@ -34,6 +34,24 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 	return jsonAppendObject(dst, e.fields)
 }
 
+// AppendJSONWithMetadata is AppendJSON with [@metadata] kept, as the first
+// key (where sorting usually puts it): the form FromJSON reads back whole, for
+// the persisted queue and the dead letter queue.
+func (e *Event) AppendJSONWithMetadata(dst []byte) []byte {
+	if len(e.meta) == 0 {
+		return e.AppendJSON(dst)
+	}
+	dst = append(dst, `{"`+MetadataField+`":`...)
+	dst = jsonAppendObject(dst, e.meta)
+	start := len(dst)
+	dst = jsonAppendObject(dst, e.fields)
+	if len(dst)-start == 2 { // no fields: "{}"
+		return append(dst[:start], '}')
+	}
+	dst[start] = ','
+	return dst
+}
+
 // AppendJSONValue appends v, an event value (nil, bool, int64, float64, string,
 // time.Time, []any or map[string]any), to dst as compact JSON. Other types are
 // converted with Normalize first; a value that Normalize rejects is written as

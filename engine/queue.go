@@ -128,7 +128,6 @@ func (u *inputUnit) emitPersisted(b Batch) error {
 	return nil
 }
 
-
 // readQueue feeds the workers from the persisted queue until it is drained
 // (after CloseWrites) or ctx is done. Each chunk is deleted from the queue
 // when its events are acknowledged; a record that no longer parses (the file

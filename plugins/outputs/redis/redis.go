@@ -466,6 +466,9 @@ func (o *Output) encode(events []*event.Event) error {
 		}
 		o.ends = append(o.ends, o.buf.Len())
 	}
+	if o.channel {
+		return nil // publish renders each key as it goes, in event order
+	}
 	for _, g := range o.order {
 		g.idx = g.idx[:0]
 		clear(g.args)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/plugins/internal/redact"
 )
 
 // Options configures the elasticsearch output.
@@ -252,24 +253,24 @@ func (o *Options) endpoints() ([]*url.URL, error) {
 		}
 		u, err := url.Parse(raw)
 		if err != nil || u.Host == "" || u.Opaque != "" {
-			return nil, bad("%q is not a host, host:port or URL", h)
+			return nil, bad("%q is not a host, host:port or URL", redact.URL(h))
 		}
 		switch u.Scheme {
 		case "":
 		case "http", "https":
 			if ssl != nil && *ssl && u.Scheme == "http" {
 				return nil, bad("%s => true but host %q is http://, which would send every event in plaintext; write %q (or drop the scheme and keep %s => true)",
-					sslName, redact(u), "https://"+hostPath(u), sslName)
+					sslName, redactURL(u), "https://"+hostPath(u), sslName)
 			}
 			if ssl != nil && !*ssl && u.Scheme == "https" {
 				return nil, bad("%s => false but host %q is https://; write %q, or set %s => true",
-					sslName, redact(u), "http://"+hostPath(u), sslName)
+					sslName, redactURL(u), "http://"+hostPath(u), sslName)
 			}
 		default:
-			return nil, bad("%q: unsupported scheme %q: want http or https", h, u.Scheme)
+			return nil, bad("%q: unsupported scheme %q: want http or https", redact.URL(h), u.Scheme)
 		}
 		if u.RawQuery != "" || u.Fragment != "" {
-			return nil, bad("%q: a query or fragment is not supported", redact(u))
+			return nil, bad("%q: a query or fragment is not supported", redactURL(u))
 		}
 		if u.Scheme == "" {
 			u.Scheme = "http"
@@ -284,7 +285,7 @@ func (o *Options) endpoints() ([]*url.URL, error) {
 		if p := u.Port(); p == "" {
 			u.Host = net.JoinHostPort(u.Hostname(), "9200")
 		} else if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return nil, bad("%q: bad port", redact(u))
+			return nil, bad("%q: bad port", redactURL(u))
 		}
 		u.Path = strings.TrimRight(u.Path, "/")
 		u.RawPath = ""
@@ -296,5 +297,5 @@ func (o *Options) endpoints() ([]*url.URL, error) {
 // hostPath is u without scheme and user information.
 func hostPath(u *url.URL) string { return u.Host + u.Path }
 
-// redact returns u as a string without its password.
-func redact(u *url.URL) string { return u.Redacted() }
+// redactURL returns u as a string without its password.
+func redactURL(u *url.URL) string { return redact.URL(u.String()) }

@@ -12,8 +12,6 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
-	"slices"
-	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -21,27 +19,30 @@ import (
 	"github.com/pipelined/pipeline/dsl"
 	"github.com/pipelined/pipeline/dsl/ir"
 	"github.com/pipelined/pipeline/engine"
-	"github.com/pipelined/pipeline/engine/dlq"
-	"github.com/pipelined/pipeline/engine/monitor"
+	"github.com/pipelined/pipeline/engine/supervisor"
 	_ "github.com/pipelined/pipeline/plugins/all"
 )
 
 // Exit codes.
 const (
-	exitOK      = 0
-	exitConfig  = 1
-	exitUsage   = 2
-	exitRuntime = 3
+	exitOK      = engine.ExitOK
+	exitConfig  = engine.ExitConfig
+	exitUsage   = engine.ExitUsage
+	exitRuntime = engine.ExitRuntime
 )
 
 // version is set with -ldflags "-X main.version=…".
 var version = "dev"
 
 func main() {
-	os.Exit(withProfile(func() int { return run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr) }))
+	supervisor.SetGCTarget()
+	os.Exit(supervisor.WithProfile(func() int { return run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr) }))
 }
 
-const usage = `Usage: pipeline <command> [flags]
+// usage lists the commands main wires, then those plugins register.
+var usage = usageHead + pluginCommands() + usageTail
+
+const usageHead = `Usage: pipeline <command> [flags]
 
 Commands:
   run -f PATH       run the pipelines in PATH (a file, or a directory whose files load in lexical order)
@@ -49,8 +50,9 @@ Commands:
   run|check -e 'CONFIG'        a configuration string in Logstash .conf syntax, as logstash -e
   run|check --pipelines FILE   the pipelines listed in a Logstash pipelines.yml, each isolated
   convert PATH      print a Logstash .conf file (or a directory of them) as HCL
-  verify [flags]    check the proofs and keys of an immudb table written by the immudb output
-  plugins           list the registered plugins
+`
+
+const usageTail = `  plugins           list the registered plugins
   version           print the version
 
 Flags for run and check (exactly one of -f, -e and --pipelines):
@@ -96,8 +98,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runOrCheck(cmd, args[1:], stdout, stderr)
 	case "convert":
 		return convert(args[1:], stdout, stderr)
-	case "verify":
-		return verify(args[1:], stdout, stderr)
 	case "plugins":
 		for _, f := range engine.Default.All() {
 			fmt.Fprintf(stdout, "%-7s %s\n", f.Kind, f.Name)
@@ -110,9 +110,20 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	default:
+		if c, ok := engine.LookupCommand(cmd); ok {
+			return c.Run(args[1:], stdout, stderr)
+		}
 		fmt.Fprintf(stderr, "pipeline: unknown command %q\n\n%s", cmd, usage)
 		return exitUsage
 	}
+}
+
+func pluginCommands() string {
+	var b strings.Builder
+	for _, c := range engine.Commands() {
+		fmt.Fprintf(&b, "  %-17s %s\n", c.Synopsis, c.Summary)
+	}
+	return b.String()
 }
 
 func buildVersion() string {
@@ -148,17 +159,17 @@ func runOrCheck(cmd string, args []string, stdout, stderr io.Writer) int {
 	}
 	fs.StringVar(&level, "log.level", "info", "log level")
 	fs.StringVar(&pipelinesYML, "pipelines", "", "a Logstash pipelines.yml listing the pipelines to run")
-	svc := addServiceFlags(fs)
-	qf := addQueueFlags(fs)
-	rf := addReloadFlags(fs)
+	svc := supervisor.AddServiceFlags(fs)
+	qf := supervisor.AddQueueFlags(fs)
+	rf := supervisor.AddReloadFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
-	if err := svc.validate(); err != nil {
+	if err := svc.Validate(); err != nil {
 		fmt.Fprintf(stderr, "pipeline %s: %v\n", cmd, err)
 		return exitUsage
 	}
-	if err := qf.validate(); err != nil {
+	if err := qf.Validate(); err != nil {
 		fmt.Fprintf(stderr, "pipeline %s: %v\n", cmd, err)
 		return exitUsage
 	}
@@ -177,59 +188,23 @@ func runOrCheck(cmd string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pipeline: invalid --log.level %q: use debug, info, warn or error\n", level)
 		return exitUsage
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
-
-	src := configSource{path: path, pipelinesYML: pipelinesYML, configString: configString}
-	if err := rf.validate(configString != nil); err != nil {
+	if err := rf.Validate(configString != nil); err != nil {
 		fmt.Fprintf(stderr, "pipeline %s: %v\n", cmd, err)
 		return exitUsage
 	}
-	cfg, diags := src.load()
-	settings := engine.Settings{Workers: workers, BatchSize: batch, Logger: logger, DataDir: svc.dataDir}
-	build := func(p *ir.Pipeline) (*engine.Pipeline, *dlq.Deferred, hcl.Diagnostics) {
-		ps := settings
-		ps.Queue = qf.settings(p, svc.dataDir)
-		q := svc.deadLetterQueue(p, logger)
-		if q != nil {
-			ps.DeadLetter = q
-		}
-		pl, d := engine.Build(p, engine.Default, ps)
-		return pl, q, d
-	}
-	var (
-		pipelines []*engine.Pipeline
-		dlqs      []*dlq.Deferred
-	)
-	if cfg != nil {
-		for _, p := range cfg.Pipelines {
-			pl, q, d := build(p)
-			diags = append(diags, d...)
-			if pl != nil {
-				pipelines = append(pipelines, pl)
-				dlqs = append(dlqs, q)
-			}
+	load := func() (*ir.Config, hcl.Diagnostics) {
+		switch {
+		case pipelinesYML != "":
+			return dsl.LoadPipelinesYML(pipelinesYML)
+		case configString != nil:
+			return dsl.LoadConfigString(*configString)
+		default:
+			return dsl.Load(path)
 		}
 	}
-	if diags.HasErrors() {
-		writeDiags(stderr, cfg, diags)
-		fmt.Fprintf(stderr, "%d error(s) found; nothing was started.\n", countErrors(diags))
-		return exitConfig
-	}
-	if len(diags) > 0 {
-		writeDiags(stderr, cfg, diags)
-	}
-	if cmd == "check" {
-		fmt.Fprintln(stdout, "Configuration OK")
-		return exitOK
-	}
-	if len(pipelines) == 0 {
-		fmt.Fprintln(stderr, "pipeline: no pipelines found in", path)
-		return exitConfig
-	}
-	return newSupervisor(src, build, rf, logger).run(cfg, pipelines, dlqs,
-		func(get func() []monitor.Source, node *monitor.Reloads) func() {
-			return svc.start(get, node, rf.automatic, logger)
-		})
+	return supervisor.Run(supervisor.Options{Load: load, Source: path, Static: configString != nil, Check: cmd == "check",
+		Workers: workers, BatchSize: batch, Services: svc, Queue: qf, Reload: rf, Version: buildVersion(),
+		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))}, stdout, stderr)
 }
 
 // convert prints a Logstash .conf file, or a directory of them, as HCL.
@@ -240,88 +215,16 @@ func convert(args []string, stdout, stderr io.Writer) int {
 	}
 	out, cfg, diags := dsl.ConvertConf(args[0])
 	if diags.HasErrors() {
-		writeDiags(stderr, cfg, diags)
-		fmt.Fprintf(stderr, "%d error(s) found; nothing was converted.\n", countErrors(diags))
+		supervisor.WriteDiagnostics(stderr, cfg, diags)
+		fmt.Fprintf(stderr, "%d error(s) found; nothing was converted.\n", supervisor.CountErrors(diags))
 		return exitConfig
 	}
 	if len(diags) > 0 {
-		writeDiags(stderr, cfg, diags)
+		supervisor.WriteDiagnostics(stderr, cfg, diags)
 	}
 	if _, err := stdout.Write(out); err != nil {
 		fmt.Fprintln(stderr, "pipeline convert:", err)
 		return exitRuntime
 	}
 	return exitOK
-}
-
-func countErrors(diags hcl.Diagnostics) int {
-	n := 0
-	for _, d := range diags {
-		if d.Severity == hcl.DiagError {
-			n++
-		}
-	}
-	return n
-}
-
-// writeDiags prints each diagnostic as "file:line:col: severity: summary", its
-// detail, and the source line with the range underlined.
-func writeDiags(w io.Writer, cfg *ir.Config, diags hcl.Diagnostics) {
-	diags = slices.Clone(diags)
-	// Front-end and engine errors interleave in file order.
-	sort.SliceStable(diags, func(i, j int) bool {
-		a, b := diags[i].Subject, diags[j].Subject
-		if a == nil || b == nil {
-			return a != nil
-		}
-		if a.Filename != b.Filename {
-			return a.Filename < b.Filename
-		}
-		return a.Start.Byte < b.Start.Byte
-	})
-	for _, d := range diags {
-		sev := "error"
-		if d.Severity == hcl.DiagWarning {
-			sev = "warning"
-		}
-		if d.Subject == nil {
-			fmt.Fprintf(w, "%s: %s\n", sev, d.Summary)
-		} else {
-			s := d.Subject
-			fmt.Fprintf(w, "%s:%d:%d: %s: %s\n", s.Filename, s.Start.Line, s.Start.Column, sev, d.Summary)
-		}
-		if d.Detail != "" {
-			fmt.Fprintf(w, "    %s\n", d.Detail)
-		}
-		if d.Subject != nil && cfg != nil {
-			if f := cfg.Files[d.Subject.Filename]; f != nil {
-				writeSnippet(w, f.Bytes, *d.Subject)
-			}
-		}
-	}
-}
-
-func writeSnippet(w io.Writer, src []byte, r hcl.Range) {
-	lines := strings.Split(string(src), "\n")
-	if r.Start.Line < 1 || r.Start.Line > len(lines) {
-		return
-	}
-	line := strings.TrimRight(lines[r.Start.Line-1], "\r")
-	fmt.Fprintf(w, "%5d | %s\n", r.Start.Line, line)
-	width := 1
-	if r.End.Line == r.Start.Line && r.End.Column > r.Start.Column {
-		width = r.End.Column - r.Start.Column
-	}
-	pad := make([]byte, 0, r.Start.Column)
-	for i, c := range []rune(line) {
-		if i >= r.Start.Column-1 {
-			break
-		}
-		if c == '\t' {
-			pad = append(pad, '\t')
-		} else {
-			pad = append(pad, ' ')
-		}
-	}
-	fmt.Fprintf(w, "      | %s%s\n", pad, strings.Repeat("^", width))
 }

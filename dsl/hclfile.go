@@ -316,7 +316,7 @@ func (p *hclParser) deadLetterQueue(s *ir.DeadLetterQueueSettings, b *hclsyntax.
 			}
 		case "max_bytes":
 			if decode(&str) {
-				v, err := ParseByteSize(str)
+				v, err := ir.ParseByteSize(str)
 				if err != nil || v <= 0 {
 					p.errorf(a.Expr.Range(), "Invalid value", `max_bytes must be a positive size such as "1024mb"; %q is not.`, str)
 					continue
@@ -333,7 +333,7 @@ func (p *hclParser) deadLetterQueue(s *ir.DeadLetterQueueSettings, b *hclsyntax.
 			}
 		case "retain_age":
 			if decode(&str) {
-				if _, err := ParseAge(str); err != nil {
+				if _, err := ir.ParseAge(str); err != nil {
 					p.errorf(a.Expr.Range(), "Invalid value", `retain_age is a whole number with d, h, m or s, e.g. "5d"; %q is not.`, str)
 					continue
 				}
@@ -397,7 +397,7 @@ func (p *hclParser) queue(s *ir.QueueSettings, b *hclsyntax.Block) {
 			}
 		case "max_bytes", "page_capacity":
 			if decode(&str) {
-				v, err := ParseByteSize(str)
+				v, err := ir.ParseByteSize(str)
 				if err != nil || v <= 0 {
 					p.errorf(a.Expr.Range(), "Invalid value", `%s must be a positive size such as "1024mb"; %q is not.`, a.Name, str)
 					continue

@@ -238,7 +238,7 @@ func dlqSettingsYML(vals map[string]*yaml.Node, s *ir.DeadLetterQueueSettings) [
 		}
 	}
 	if n, ok := vals["dead_letter_queue.max_bytes"]; ok {
-		v, err := ParseByteSize(n.Value)
+		v, err := ir.ParseByteSize(n.Value)
 		if err != nil || v <= 0 {
 			bad(n, "dead_letter_queue.max_bytes", fmt.Sprintf("dead_letter_queue.max_bytes must be a positive size such as \"1024mb\", not %q.", n.Value))
 		} else {
@@ -261,7 +261,7 @@ func dlqSettingsYML(vals map[string]*yaml.Node, s *ir.DeadLetterQueueSettings) [
 		}
 	}
 	if n, ok := vals["dead_letter_queue.retain.age"]; ok {
-		if _, err := ParseAge(n.Value); err != nil {
+		if _, err := ir.ParseAge(n.Value); err != nil {
 			bad(n, "dead_letter_queue.retain.age", fmt.Sprintf("dead_letter_queue.retain.age is a whole number with d, h, m or s, e.g. 5d, not %q.", n.Value))
 		} else {
 			s.RetainAge = n.Value
@@ -292,7 +292,7 @@ func queueSettingsYML(vals map[string]*yaml.Node, s *ir.QueueSettings) []ymlProb
 	}
 	for key, dst := range map[string]*int64{"queue.max_bytes": &s.MaxBytes, "queue.page_capacity": &s.PageCapacity} {
 		if n, ok := vals[key]; ok {
-			v, err := ParseByteSize(n.Value)
+			v, err := ir.ParseByteSize(n.Value)
 			if err != nil || v <= 0 {
 				bad(n, key, fmt.Sprintf("%s must be a positive size such as \"1024mb\", not %q.", key, n.Value))
 			} else {

@@ -1,4 +1,9 @@
-package main
+// Package supervisor runs a process's pipelines: it builds them, opens their
+// dead letter queues, serves the monitoring API and the status line, replaces
+// a pipeline when its configuration changes, and drains or aborts on signals.
+// It receives the configuration loader as a function, so the engine never
+// depends on a front-end (dsl).
+package supervisor
 
 import (
 	"context"
@@ -20,21 +25,21 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/pipelined/pipeline/dsl"
 	"github.com/pipelined/pipeline/dsl/ir"
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/dlq"
 	"github.com/pipelined/pipeline/engine/monitor"
 )
 
-// reloadFlags are Logstash's config.reload.* settings.
-type reloadFlags struct {
+// ReloadFlags are Logstash's config.reload.* settings.
+type ReloadFlags struct {
 	automatic bool
 	interval  time.Duration
 }
 
-func addReloadFlags(fs *flag.FlagSet) *reloadFlags {
-	f := &reloadFlags{}
+// AddReloadFlags registers the config.reload.* flags on fs.
+func AddReloadFlags(fs *flag.FlagSet) *ReloadFlags {
+	f := &ReloadFlags{}
 	for _, n := range []string{"r", "config.reload.automatic"} {
 		fs.BoolVar(&f.automatic, n, false, "reload the configuration when its files change")
 	}
@@ -42,7 +47,9 @@ func addReloadFlags(fs *flag.FlagSet) *reloadFlags {
 	return f
 }
 
-func (f *reloadFlags) validate(fromString bool) error {
+// Validate checks the flags; fromString is true when the configuration was
+// given as a string (-e), which has no files to reload.
+func (f *ReloadFlags) Validate(fromString bool) error {
 	if f.interval <= 0 {
 		return fmt.Errorf("invalid --config.reload.interval %v: give a duration above 0, e.g. 3s", f.interval)
 	}
@@ -52,23 +59,9 @@ func (f *reloadFlags) validate(fromString bool) error {
 	return nil
 }
 
-// configSource is the configuration `run` was given, loaded again at each
-// reload check.
-type configSource struct {
-	path, pipelinesYML string
-	configString       *string
-}
-
-func (c configSource) load() (*ir.Config, hcl.Diagnostics) {
-	switch {
-	case c.pipelinesYML != "":
-		return dsl.LoadPipelinesYML(c.pipelinesYML)
-	case c.configString != nil:
-		return dsl.LoadConfigString(*c.configString)
-	default:
-		return dsl.Load(c.path)
-	}
-}
+// Loader loads the whole configuration `run` was given: once at the start,
+// and again at each reload check.
+type Loader func() (*ir.Config, hcl.Diagnostics)
 
 // buildFunc builds one pipeline exactly as `check` and the first start do,
 // with its dead letter queue not yet opened (nil when it has none).
@@ -183,7 +176,8 @@ type generation struct {
 // supervisor runs the pipelines, replaces them when their configuration
 // changes, and stops them on SIGINT/SIGTERM.
 type supervisor struct {
-	src       configSource
+	load      Loader
+	static    bool // the configuration is a string (-e): nothing to reload
 	build     buildFunc
 	logger    *slog.Logger
 	automatic bool
@@ -202,8 +196,8 @@ type supervisor struct {
 	lastSeen string // fingerprint of the last configuration acted on
 }
 
-func newSupervisor(src configSource, build buildFunc, rf *reloadFlags, logger *slog.Logger) *supervisor {
-	return &supervisor{src: src, build: build, logger: logger, automatic: rf.automatic, interval: rf.interval,
+func newSupervisor(load Loader, static bool, build buildFunc, rf *ReloadFlags, logger *slog.Logger) *supervisor {
+	return &supervisor{load: load, static: static, build: build, logger: logger, automatic: rf.automatic, interval: rf.interval,
 		ended: make(chan struct{}, 1), gens: map[string]*generation{}, finished: map[string]string{},
 		reloads: map[string]*monitor.Reloads{}}
 }
@@ -258,7 +252,7 @@ func (s *supervisor) run(cfg *ir.Config, pipelines []*engine.Pipeline, dlqs []*d
 				closeDLQ(w, s.logger)
 			}
 			s.logger.Error("cannot open the dead letter queue; nothing was started", "pipeline", pl.Name(), "err", err)
-			return exitRuntime
+			return engine.ExitRuntime
 		}
 		writers[i] = w
 	}
@@ -287,7 +281,7 @@ func (s *supervisor) run(cfg *ir.Config, pipelines []*engine.Pipeline, dlqs []*d
 	for {
 		select {
 		case <-hup:
-			if s.src.configString != nil {
+			if s.static {
 				s.logger.Warn("SIGHUP received, but there is nothing to reload: the configuration was given with -e")
 				continue
 			}
@@ -303,9 +297,9 @@ func (s *supervisor) run(cfg *ir.Config, pipelines []*engine.Pipeline, dlqs []*d
 	}
 	if err := errors.Join(s.errs...); err != nil {
 		s.logger.Error("pipeline failed", "err", strings.ReplaceAll(err.Error(), "\n", "; "))
-		return exitRuntime
+		return engine.ExitRuntime
 	}
-	return exitOK
+	return engine.ExitOK
 }
 
 // signals handles the signals: SIGHUP asks for a reload check; the first
@@ -417,7 +411,7 @@ func (s *supervisor) reload(force bool) {
 	if s.ctx.Err() != nil {
 		return // shutting down
 	}
-	cfg, diags := s.src.load()
+	cfg, diags := s.load()
 	fp := configFingerprint(cfg, diags)
 	if fp == s.lastSeen && !force {
 		return
@@ -588,7 +582,7 @@ func (s *supervisor) refuse(cfg *ir.Config, diags hcl.Diagnostics, ids []string)
 	s.node.Failed(msg)
 	sort.Strings(ids)
 	s.logger.Error("configuration reload refused; the running pipelines keep running unchanged",
-		"errors", countErrors(diags), "pipelines", strings.Join(ids, ","))
+		"errors", CountErrors(diags), "pipelines", strings.Join(ids, ","))
 }
 
 // logDiags logs each diagnostic on one line, "file:line:col: severity:
@@ -600,7 +594,7 @@ func (s *supervisor) logDiags(cfg *ir.Config, diags hcl.Diagnostics, level slog.
 			continue
 		}
 		var b strings.Builder
-		writeDiags(&b, cfg, hcl.Diagnostics{d})
+		WriteDiagnostics(&b, cfg, hcl.Diagnostics{d})
 		first, rest, _ := strings.Cut(b.String(), "\n")
 		line := first
 		if d.Detail != "" {

@@ -1,4 +1,4 @@
-package main
+package supervisor
 
 import (
 	"cmp"
@@ -12,17 +12,16 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pipelined/pipeline/dsl"
 	"github.com/pipelined/pipeline/dsl/ir"
 	"github.com/pipelined/pipeline/engine/dlq"
 	"github.com/pipelined/pipeline/engine/monitor"
 )
 
-// serviceFlags are the settings of what runs beside the pipelines: path.data,
+// ServiceFlags are the settings of what runs beside the pipelines: path.data,
 // the dead letter queues, the monitoring API and the status line (Logstash
 // reads them from logstash.yml; here they are flags, and pipelines.yml or a
 // pipeline block may override the dead letter queue per pipeline).
-type serviceFlags struct {
+type ServiceFlags struct {
 	dataDir        string
 	statusInterval time.Duration
 	dlqEnable      bool
@@ -42,8 +41,10 @@ type serviceFlags struct {
 	retainAge time.Duration // dlqRetainAge parsed
 }
 
-func addServiceFlags(fs *flag.FlagSet) *serviceFlags {
-	f := &serviceFlags{}
+// AddServiceFlags registers the path.data, dead_letter_queue.*, api.* and
+// log.status_interval flags on fs.
+func AddServiceFlags(fs *flag.FlagSet) *ServiceFlags {
+	f := &ServiceFlags{}
 	fs.StringVar(&f.dataDir, "path.data", "data", "directory for state")
 	fs.DurationVar(&f.statusInterval, "log.status_interval", 30*time.Second, "status line interval")
 	fs.BoolVar(&f.dlqEnable, "dead_letter_queue.enable", false, "keep refused events")
@@ -61,8 +62,9 @@ func addServiceFlags(fs *flag.FlagSet) *serviceFlags {
 	return f
 }
 
-func (f *serviceFlags) validate() error {
-	n, err := dsl.ParseByteSize(f.dlqMaxBytes)
+// Validate checks the flags and parses the sizes and ages.
+func (f *ServiceFlags) Validate() error {
+	n, err := ir.ParseByteSize(f.dlqMaxBytes)
 	if err != nil || n <= 0 {
 		return fmt.Errorf("invalid --dead_letter_queue.max_bytes %q: write a size such as 1024mb", f.dlqMaxBytes)
 	}
@@ -71,7 +73,7 @@ func (f *serviceFlags) validate() error {
 		return fmt.Errorf("invalid --dead_letter_queue.storage_policy %q: use drop_newer or drop_older", f.dlqPolicy)
 	}
 	if f.dlqRetainAge != "" {
-		if f.retainAge, err = dsl.ParseAge(f.dlqRetainAge); err != nil {
+		if f.retainAge, err = ir.ParseAge(f.dlqRetainAge); err != nil {
 			return fmt.Errorf("invalid --dead_letter_queue.retain.age: %v", err)
 		}
 	}
@@ -101,7 +103,7 @@ func (f *serviceFlags) validate() error {
 
 // deadLetterQueue returns the pipeline's dead letter queue, not yet opened, or
 // nil when it has none. The pipeline's own settings win over the flags.
-func (f *serviceFlags) deadLetterQueue(p *ir.Pipeline, logger *slog.Logger) *dlq.Deferred {
+func (f *ServiceFlags) deadLetterQueue(p *ir.Pipeline, logger *slog.Logger) *dlq.Deferred {
 	s := p.Settings.DeadLetterQueue
 	enable := f.dlqEnable
 	if s.Enable != nil {
@@ -123,7 +125,7 @@ func (f *serviceFlags) deadLetterQueue(p *ir.Pipeline, logger *slog.Logger) *dlq
 		o.FlushInterval = time.Duration(s.FlushInterval) * time.Millisecond
 	}
 	if s.RetainAge != "" {
-		o.RetainAge, _ = dsl.ParseAge(s.RetainAge) // validated by the loader
+		o.RetainAge, _ = ir.ParseAge(s.RetainAge) // validated by the loader
 	}
 	return dlq.Defer(o)
 }
@@ -131,14 +133,14 @@ func (f *serviceFlags) deadLetterQueue(p *ir.Pipeline, logger *slog.Logger) *dlq
 // start starts the monitoring API and the status line; stop stops them.
 // get lists the running pipelines at each use, so that both follow reloads;
 // node are the process's reload counts.
-func (f *serviceFlags) start(get func() []monitor.Source, node *monitor.Reloads, reloadAutomatic bool, logger *slog.Logger) (stop func()) {
+func (f *ServiceFlags) start(get func() []monitor.Source, node *monitor.Reloads, reloadAutomatic bool, version string, logger *slog.Logger) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); monitor.LogStatus(ctx, f.statusInterval, logger, get) }()
 	var srv *monitor.Server
 	if f.apiEnabled {
-		o := monitor.Options{Host: f.apiHost, Port: f.apiPort, Version: buildVersion(), Logger: logger,
+		o := monitor.Options{Host: f.apiHost, Port: f.apiPort, Version: version, Logger: logger,
 			Reloads: node, ReloadAutomatic: reloadAutomatic}
 		if f.apiAuthType == "basic" {
 			o.Username, o.Password = f.apiUser, f.apiPassword

@@ -1,4 +1,4 @@
-package main
+package immudb
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/pipelined/pipeline/plugins/outputs/immudb"
+	"github.com/pipelined/pipeline/engine"
 )
 
 const verifyUsage = `Usage: pipeline verify [flags]
@@ -39,8 +39,15 @@ Flags:
 // exitMismatch is verify's exit code when it found a mismatch.
 const exitMismatch = 1
 
-func verify(args []string, stdout, stderr io.Writer) int {
-	var vo immudb.VerifyOptions
+// The verify command belongs to this output: it reads what the output wrote.
+func init() {
+	engine.RegisterCommand(engine.Command{Name: "verify", Synopsis: "verify [flags]",
+		Summary: "check the proofs and keys of an immudb table written by the immudb output", Run: verifyCommand})
+}
+
+// verifyCommand is `pipeline verify`.
+func verifyCommand(args []string, stdout, stderr io.Writer) int {
+	var vo VerifyOptions
 	vo.Defaults()
 	fs := flag.NewFlagSet("pipeline verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -61,11 +68,11 @@ func verify(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&vo.SSLCertificate, "ssl-cert", "", "")
 	fs.StringVar(&vo.SSLKey, "ssl-key", "", "")
 	if err := fs.Parse(args); err != nil {
-		return exitUsage
+		return engine.ExitUsage
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "pipeline verify: unexpected argument %q\n\n%s", fs.Arg(0), verifyUsage)
-		return exitUsage
+		return engine.ExitUsage
 	}
 	if ca != "" {
 		vo.SSLCertificateAuthorities = []string{ca}
@@ -75,18 +82,18 @@ func verify(args []string, stdout, stderr io.Writer) int {
 	}
 	if vo.FromTx > 0 && vo.ToTx > 0 && vo.FromTx > vo.ToTx {
 		fmt.Fprintln(stderr, "pipeline verify: --from-tx is after --to-tx")
-		return exitUsage
+		return engine.ExitUsage
 	}
 	if err := vo.Validate(); err != nil {
 		fmt.Fprintf(stderr, "pipeline verify: %v\n", err)
-		return exitUsage
+		return engine.ExitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	rep, err := immudb.Verify(ctx, vo, stdout)
+	rep, err := Verify(ctx, vo, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "pipeline verify: %v\n", err)
-		return exitRuntime
+		return engine.ExitRuntime
 	}
 	where := "embedded store " + vo.Path
 	if vo.Mode == "server" {
@@ -112,5 +119,5 @@ func verify(args []string, stdout, stderr io.Writer) int {
 		return exitMismatch
 	}
 	fmt.Fprintln(stdout, "verify OK")
-	return exitOK
+	return engine.ExitOK
 }

@@ -1,4 +1,4 @@
-package main
+package supervisor
 
 import (
 	"fmt"
@@ -13,17 +13,20 @@ import (
 // more peak RSS (20 → 32 MiB), still a small fraction of a JVM's heap.
 const gcPercent = 400
 
-func init() {
+// SetGCTarget sets the garbage collector's target for a pipeline process,
+// unless GOGC says otherwise. main calls it first thing; a library importing
+// this package keeps its own.
+func SetGCTarget() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(gcPercent)
 	}
 }
 
-// withProfile runs f under the CPU profiler when PIPELINE_CPUPROFILE names a
+// WithProfile runs f under the CPU profiler when PIPELINE_CPUPROFILE names a
 // file: a way to see where a pipeline spends its time on a real workload
 // (`go tool pprof pipeline FILE`), left out of the flags because only
 // developers want it.
-func withProfile(f func() int) int {
+func WithProfile(f func() int) int {
 	path := os.Getenv("PIPELINE_CPUPROFILE")
 	if path == "" {
 		return f()

@@ -1,4 +1,4 @@
-package main
+package immudb
 
 import (
 	"bytes"
@@ -14,20 +14,19 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
-	"github.com/pipelined/pipeline/plugins/outputs/immudb"
 )
 
-// TestVerifyExitCodes: `pipeline verify` exits 0 on an intact store and 1,
+// TestVerifyExitCodes: the `verify` command exits 0 on an intact store and 1,
 // naming the row, once another writer stored a row whose key is not the
 // SHA-256 of its value.
 func TestVerifyExitCodes(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store")
-	var o immudb.Options
+	var o Options
 	o.Defaults()
 	o.Path = path
 	write := func(evs ...*event.Event) {
 		t.Helper()
-		out, err := immudb.New(o, engine.Resources{})
+		out, err := New(o, engine.Resources{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,7 +42,7 @@ func TestVerifyExitCodes(t *testing.T) {
 	write(event.NewMessage("one"), event.NewMessage("two"))
 
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"verify", "--path", path}, nil, &stdout, &stderr); code != 0 {
+	if code := verifyCommand([]string{"--path", path}, &stdout, &stderr); code != 0 {
 		t.Fatalf("intact store: exit %d\n%s%s", code, stdout.String(), stderr.String())
 	}
 	if !strings.Contains(stdout.String(), "rows checked: 2\n") || !strings.Contains(stdout.String(), "verify OK") {
@@ -70,7 +69,7 @@ func TestVerifyExitCodes(t *testing.T) {
 	}
 	stdout.Reset()
 	stderr.Reset()
-	if code := run([]string{"verify", "--path", path}, nil, &stdout, &stderr); code != 1 {
+	if code := verifyCommand([]string{"--path", path}, &stdout, &stderr); code != 1 {
 		t.Fatalf("forged row: exit %d, want 1\n%s%s", code, stdout.String(), stderr.String())
 	}
 	for _, want := range []string{"rows checked: 3\n", "mismatches: 1\n", "row log_key=" + forged, "verify FAILED"} {

@@ -1,4 +1,4 @@
-package main
+package supervisor
 
 import (
 	"cmp"
@@ -6,14 +6,13 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/pipelined/pipeline/dsl"
 	"github.com/pipelined/pipeline/dsl/ir"
 	"github.com/pipelined/pipeline/engine"
 )
 
-// queueFlags are Logstash's queue.* settings as flags; pipelines.yml or a
+// QueueFlags are Logstash's queue.* settings as flags; pipelines.yml or a
 // pipeline's queue block override them per pipeline.
-type queueFlags struct {
+type QueueFlags struct {
 	typ              string
 	path             string
 	maxBytes         string
@@ -23,8 +22,9 @@ type queueFlags struct {
 	maxBytesN int64
 }
 
-func addQueueFlags(fs *flag.FlagSet) *queueFlags {
-	f := &queueFlags{}
+// AddQueueFlags registers the queue.* and path.queue flags on fs.
+func AddQueueFlags(fs *flag.FlagSet) *QueueFlags {
+	f := &QueueFlags{}
 	fs.StringVar(&f.typ, "queue.type", "memory", "memory or persisted")
 	fs.StringVar(&f.path, "path.queue", "", "persisted queue directory (default <path.data>/queue)")
 	fs.StringVar(&f.maxBytes, "queue.max_bytes", "1024mb", "persisted queue size bound")
@@ -33,11 +33,12 @@ func addQueueFlags(fs *flag.FlagSet) *queueFlags {
 	return f
 }
 
-func (f *queueFlags) validate() error {
+// Validate checks the flags and parses the sizes.
+func (f *QueueFlags) Validate() error {
 	if f.typ != "memory" && f.typ != "persisted" {
 		return fmt.Errorf("invalid --queue.type %q: use memory or persisted", f.typ)
 	}
-	n, err := dsl.ParseByteSize(f.maxBytes)
+	n, err := ir.ParseByteSize(f.maxBytes)
 	if err != nil || n <= 0 {
 		return fmt.Errorf("invalid --queue.max_bytes %q: write a size such as 1024mb", f.maxBytes)
 	}
@@ -50,7 +51,7 @@ func (f *queueFlags) validate() error {
 
 // settings returns a pipeline's queue settings: its own, else the flags'. The
 // persisted queue of pipeline p lives in <path.queue>/<p>.
-func (f *queueFlags) settings(p *ir.Pipeline, dataDir string) engine.QueueSettings {
+func (f *QueueFlags) settings(p *ir.Pipeline, dataDir string) engine.QueueSettings {
 	s := p.Settings.Queue
 	q := engine.QueueSettings{
 		Type:             cmp.Or(s.Type, f.typ),

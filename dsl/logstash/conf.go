@@ -55,6 +55,7 @@ type ConfFile struct {
 //	hash      := "{" cs (entry (cs entry)*)? cs "}"
 //	entry     := (number | bareword | string) cs "=>" cs value
 //	branch    := if (cs else_if)* (cs else)?
+//	else_if   := "else" cs "if" cs condition cs "{" … "}"   (so "elseif" too)
 //	cs        := (whitespace | "#" comment-to-end-of-line)*
 //
 // Each plugin becomes an *ir.Plugin whose Body is an *hclsyntax.Body:
@@ -251,7 +252,7 @@ func (p *confParser) items(kind ir.Kind, open int, what string, emit func(ir.Nod
 			if n != nil {
 				emit(n)
 			}
-		case p.wordIs(start, "else"):
+		case p.wordIs(start, "else") || p.elseIfGlued(start):
 			p.fail(start, start+4, `Unexpected "else"`,
 				`An else must directly follow the "}" of an if or else if block, and an if chain ends at its first plain else.`)
 		case isNameStart(c):
@@ -283,14 +284,15 @@ func (p *confParser) branch(kind ir.Kind, ifStart int) *ir.If {
 	for {
 		save := p.pos
 		p.skipCS()
-		if p.eof() || !p.wordIs(p.pos, "else") {
+		elseStart := p.pos
+		glued := p.elseIfGlued(elseStart)
+		if p.eof() || !glued && !p.wordIs(elseStart, "else") {
 			p.pos = save
 			break
 		}
-		elseStart := p.pos
 		p.pos += 4
 		p.skipCS()
-		if !p.eof() && p.wordIs(p.pos, "if") {
+		if glued || !p.eof() && p.wordIs(p.pos, "if") {
 			p.pos += 2
 			cond, hdr := p.condition(elseStart)
 			body := p.branchBody(kind, "else if block")
@@ -308,6 +310,21 @@ func (p *confParser) branch(kind ir.Kind, ifStart int) *ir.If {
 	}
 	n.Range = hcl.RangeBetween(p.rng(ifStart, ifStart+2), p.rng(end-1, end))
 	return n
+}
+
+// elseIfGlued reports whether off holds "elseif" followed by a condition:
+// the grammar's else_if is "else" cs "if" and cs may be empty. Followed by
+// "{" it is not a branch but a plugin named elseif, as Logstash's parser
+// reads it.
+func (p *confParser) elseIfGlued(off int) bool {
+	if !p.wordIs(off, "elseif") {
+		return false
+	}
+	save := p.pos
+	defer func() { p.pos = save }()
+	p.pos = off + 6
+	p.skipCS()
+	return !p.eof() && p.src[p.pos] != '{'
 }
 
 // branchBody parses the "{ … }" of a branch at p.pos.
@@ -402,7 +419,7 @@ func (p *confParser) conditionEnd(kwStart int) int {
 
 // keyword returns "if" or "else if" for the branch keyword at off.
 func (p *confParser) keyword(off int) string {
-	if p.wordIs(off, "else") {
+	if p.wordIs(off, "else") || p.wordIs(off, "elseif") {
 		return "else if"
 	}
 	return "if"

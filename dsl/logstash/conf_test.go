@@ -366,6 +366,11 @@ func TestConfEdges(t *testing.T) {
 				t.Errorf("if = %+v", n)
 			}
 		}},
+		{"elseif then a brace is a plugin", `output { if [a] {} elseif {} elseif2 {} }`, func(t *testing.T, cf *ConfFile) {
+			if len(cf.Pipeline.Outputs) != 3 || cf.Pipeline.Outputs[1].(*ir.Plugin).Type != "elseif" {
+				t.Errorf("outputs = %+v", cf.Pipeline.Outputs)
+			}
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.check(t, parseOK(t, tc.src, ConfOptions{}))

@@ -14,6 +14,7 @@ import (
 
 	// Filters.
 	_ "github.com/pipelined/pipeline/plugins/filters/date"
+	_ "github.com/pipelined/pipeline/plugins/filters/dissect"
 	_ "github.com/pipelined/pipeline/plugins/filters/drop"
 	_ "github.com/pipelined/pipeline/plugins/filters/fingerprint"
 	_ "github.com/pipelined/pipeline/plugins/filters/grok"

@@ -1,5 +1,5 @@
 // Package all registers every plugin of this module with engine.Default. Import
-// it for its side effects, only from main and CLI tests:
+// it for its side effects, only from main, CLI tests and plugins/e2e:
 //
 //	import _ "github.com/pipelined/pipeline/plugins/all"
 package all

@@ -6,7 +6,7 @@ import (
 	"testing/iotest"
 
 	"github.com/pipelined/pipeline/engine"
-	"github.com/pipelined/pipeline/plugins/internal/plugintest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/plugintest"
 )
 
 func TestGolden(t *testing.T) {

@@ -19,8 +19,8 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
-	"github.com/pipelined/pipeline/plugins/internal/inputtest"
-	"github.com/pipelined/pipeline/plugins/internal/plugintest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/inputtest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/plugintest"
 )
 
 // TestDeliver: 10,000 events from two go-lumber clients (sync compressed, and

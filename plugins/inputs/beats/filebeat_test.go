@@ -13,7 +13,7 @@ import (
 	"time"
 
 	_ "github.com/pipelined/pipeline/plugins/codecs/jsonlines" // the file output's default codec
-	"github.com/pipelined/pipeline/plugins/internal/inputtest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/inputtest"
 	_ "github.com/pipelined/pipeline/plugins/outputs/file"
 )
 

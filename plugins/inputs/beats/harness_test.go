@@ -10,8 +10,8 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	_ "github.com/pipelined/pipeline/plugins/codecs/plain" // the null output's default codec
-	"github.com/pipelined/pipeline/plugins/internal/inputtest"
 	"github.com/pipelined/pipeline/plugins/internal/netserver"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/inputtest"
 	_ "github.com/pipelined/pipeline/plugins/outputs/null"
 )
 

@@ -12,9 +12,9 @@ import (
 	lumberclient "github.com/elastic/go-lumber/client/v2"
 
 	"github.com/pipelined/pipeline/engine"
-	"github.com/pipelined/pipeline/plugins/internal/inputtest"
-	"github.com/pipelined/pipeline/plugins/internal/plugintest"
-	"github.com/pipelined/pipeline/plugins/internal/testpki"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/inputtest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/plugintest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/testpki"
 )
 
 // testPKI is a CA with a server certificate for 127.0.0.1 and a client

@@ -15,7 +15,7 @@ import (
 	"github.com/pipelined/pipeline/engine/dlq"
 	"github.com/pipelined/pipeline/engine/enginetest"
 	"github.com/pipelined/pipeline/engine/event"
-	"github.com/pipelined/pipeline/plugins/internal/plugintest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/plugintest"
 )
 
 // fill writes events first..last-1 to the queue of pipeline "main" under root.

@@ -13,7 +13,7 @@ import (
 	"github.com/pipelined/pipeline/engine/event"
 	jsoncodec "github.com/pipelined/pipeline/plugins/codecs/json"
 	"github.com/pipelined/pipeline/plugins/codecs/plain"
-	"github.com/pipelined/pipeline/plugins/internal/plugintest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/plugintest"
 )
 
 func plainCodec(t testing.TB, opts string) engine.Codec {

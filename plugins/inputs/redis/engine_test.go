@@ -11,7 +11,7 @@ import (
 
 	"github.com/pipelined/pipeline/dsl"
 	"github.com/pipelined/pipeline/engine"
-	"github.com/pipelined/pipeline/plugins/internal/redistest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/redistest"
 	_ "github.com/pipelined/pipeline/plugins/outputs/redis"
 )
 

@@ -17,9 +17,9 @@ import (
 	"github.com/pipelined/pipeline/engine/enginetest"
 	"github.com/pipelined/pipeline/engine/event"
 	jsoncodec "github.com/pipelined/pipeline/plugins/codecs/json"
-	"github.com/pipelined/pipeline/plugins/internal/plugintest"
-	"github.com/pipelined/pipeline/plugins/internal/redistest"
-	"github.com/pipelined/pipeline/plugins/internal/testpki"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/plugintest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/redistest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/testpki"
 )
 
 func jsonCodec(t testing.TB) engine.Codec {

@@ -14,7 +14,7 @@ import (
 	"github.com/pipelined/pipeline/engine/event"
 	"github.com/pipelined/pipeline/plugins/codecs/jsonlines"
 	"github.com/pipelined/pipeline/plugins/codecs/line"
-	"github.com/pipelined/pipeline/plugins/internal/plugintest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/plugintest"
 )
 
 func lineCodec(t *testing.T) engine.Codec {

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/pipelined/pipeline/engine/event"
-	"github.com/pipelined/pipeline/plugins/internal/inputtest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/inputtest"
 )
 
 func findBin(t *testing.T, env string, names ...string) string {

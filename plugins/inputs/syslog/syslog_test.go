@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/pipelined/pipeline/engine/event"
-	"github.com/pipelined/pipeline/plugins/internal/inputtest"
-	"github.com/pipelined/pipeline/plugins/internal/testpki"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/inputtest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/testpki"
 )
 
 func get(e *event.Event, ref string) any {

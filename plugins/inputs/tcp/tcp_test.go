@@ -20,8 +20,8 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/codecs/jsonlines"
 	_ "github.com/pipelined/pipeline/plugins/codecs/line"
 	"github.com/pipelined/pipeline/plugins/internal/charset"
-	"github.com/pipelined/pipeline/plugins/internal/inputtest"
-	"github.com/pipelined/pipeline/plugins/internal/testpki"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/inputtest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/testpki"
 )
 
 func get(t *testing.T, e *event.Event, ref string) any {

@@ -8,7 +8,7 @@ import (
 	"github.com/pipelined/pipeline/engine/event"
 	_ "github.com/pipelined/pipeline/plugins/codecs/jsonlines"
 	_ "github.com/pipelined/pipeline/plugins/codecs/plain"
-	"github.com/pipelined/pipeline/plugins/internal/inputtest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/inputtest"
 )
 
 func get(e *event.Event, ref string) any {

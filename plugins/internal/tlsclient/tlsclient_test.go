@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pipelined/pipeline/plugins/internal/testpki"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/testpki"
 )
 
 func TestValidate(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
-	"github.com/pipelined/pipeline/plugins/internal/zinctest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/zinctest"
 )
 
 // benchEvent is the event both sides send: a syslog-like record.

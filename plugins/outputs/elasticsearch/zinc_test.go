@@ -13,7 +13,7 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
-	"github.com/pipelined/pipeline/plugins/internal/zinctest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/zinctest"
 )
 
 // zincOptions are the output options for a zinctest server (ZincSearch takes

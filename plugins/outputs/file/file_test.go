@@ -16,7 +16,7 @@ import (
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
 	"github.com/pipelined/pipeline/plugins/codecs/jsonlines"
-	"github.com/pipelined/pipeline/plugins/internal/plugintest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/plugintest"
 )
 
 var ctx = context.Background()

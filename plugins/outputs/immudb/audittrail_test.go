@@ -16,7 +16,7 @@ import (
 	"github.com/pipelined/pipeline/engine"
 	_ "github.com/pipelined/pipeline/plugins/codecs/json"
 	_ "github.com/pipelined/pipeline/plugins/inputs/redis"
-	"github.com/pipelined/pipeline/plugins/internal/redistest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/redistest"
 )
 
 // TestAuditTrailExample runs examples/audit-trail/audit-trail.hcl against a

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/pipelined/pipeline/engine/event"
-	"github.com/pipelined/pipeline/plugins/outputs/immudb/immudbtest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/immudbtest"
 )
 
 // benchEvents are audit-like events of about 250 bytes, distinct across

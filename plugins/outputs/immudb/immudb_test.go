@@ -11,7 +11,7 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
-	"github.com/pipelined/pipeline/plugins/outputs/immudb/immudbtest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/immudbtest"
 )
 
 // testEvents makes n distinct events with nested objects, non-ASCII text,

@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/pipelined/pipeline/engine"
-	"github.com/pipelined/pipeline/plugins/internal/testpki"
-	"github.com/pipelined/pipeline/plugins/outputs/immudb/immudbtest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/immudbtest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/testpki"
 )
 
 // TestServerMutualTLS: the output reaches a server that requires a client

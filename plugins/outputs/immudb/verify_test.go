@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pipelined/pipeline/plugins/outputs/immudb/immudbtest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/immudbtest"
 )
 
 // embeddedStore writes n events to a new embedded store, closes it and

@@ -20,9 +20,9 @@ import (
 	jsoncodec "github.com/pipelined/pipeline/plugins/codecs/json"
 	_ "github.com/pipelined/pipeline/plugins/codecs/plain"
 	_ "github.com/pipelined/pipeline/plugins/inputs/generator"
-	"github.com/pipelined/pipeline/plugins/internal/plugintest"
-	"github.com/pipelined/pipeline/plugins/internal/redistest"
-	"github.com/pipelined/pipeline/plugins/internal/testpki"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/plugintest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/redistest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/testpki"
 )
 
 func jsonCodec(t testing.TB) engine.Codec {

@@ -1,4 +1,4 @@
-package all_test
+package e2e_test
 
 import (
 	"bufio"
@@ -23,7 +23,7 @@ import (
 
 	"github.com/pipelined/pipeline/dsl"
 	"github.com/pipelined/pipeline/engine"
-	"github.com/pipelined/pipeline/plugins/internal/redistest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/redistest"
 )
 
 // topoRun builds the pipeline file text src and runs it until the returned

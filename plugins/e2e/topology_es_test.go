@@ -1,4 +1,4 @@
-package all_test
+package e2e_test
 
 import (
 	"context"
@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pipelined/pipeline/plugins/internal/redistest"
-	"github.com/pipelined/pipeline/plugins/internal/zinctest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/redistest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/zinctest"
 )
 
 // TestTopologyRedisToElasticsearch runs the reference deployment's

@@ -1,4 +1,4 @@
-package all_test
+package e2e_test
 
 import (
 	"bufio"

@@ -1,4 +1,4 @@
-package all_test
+package e2e_test
 
 import (
 	"bufio"
@@ -22,7 +22,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/pipelined/pipeline/plugins/internal/redistest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/redistest"
 )
 
 // TestReloadKeepsEveryEvent is the reload acceptance test: a producer pushes

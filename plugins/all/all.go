@@ -21,6 +21,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/filters/json"
 	_ "github.com/pipelined/pipeline/plugins/filters/kv"
 	_ "github.com/pipelined/pipeline/plugins/filters/mutate"
+	_ "github.com/pipelined/pipeline/plugins/filters/syslogpri"
 
 	// Inputs.
 	_ "github.com/pipelined/pipeline/plugins/inputs/beats"

@@ -1,0 +1,9 @@
+package syslogpri_test
+
+import (
+	"testing"
+
+	"github.com/pipelined/pipeline/plugins/internal/plugintest"
+)
+
+func TestGolden(t *testing.T) { plugintest.RunFilterGolden(t, "syslog_pri") }

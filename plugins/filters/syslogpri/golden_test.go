@@ -3,7 +3,7 @@ package syslogpri_test
 import (
 	"testing"
 
-	"github.com/pipelined/pipeline/plugins/internal/plugintest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/plugintest"
 )
 
 func TestGolden(t *testing.T) { plugintest.RunFilterGolden(t, "syslog_pri") }

@@ -160,6 +160,11 @@ func (b *builder) codec(f *Factory, pl *ir.Plugin, blk *codecBlock) (Codec, hcl.
 	if blk != nil {
 		name, body, rng = blk.Type, blk.Body, blk.TypeRange
 	}
+	if to, ok := streamingCodecs[name]; ok && f.Streaming {
+		// The replacement takes every option of the codec it replaces.
+		b.log.Info("automatically switching from "+name+" to "+to+" codec", "plugin", pl.Type, "id", pl.ID)
+		name = to
+	}
 	cf, ok := b.reg.Lookup(ir.Codec, name)
 	if !ok {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: fmt.Sprintf("Unknown codec type %q", name),

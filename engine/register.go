@@ -28,6 +28,11 @@ type Factory struct {
 	// DefaultCodec is the codec used when the config names none; "" if the plugin
 	// takes no codec.
 	DefaultCodec string
+	// Streaming marks an input that reads a byte stream (a connection, stdin)
+	// rather than discrete messages: its plain and json codecs become line and
+	// json_lines, as Logstash's fix_streaming_codecs does, since a codec that
+	// decodes "everything until EOF" would buffer a whole connection.
+	Streaming bool
 
 	newOptions func() any                            // *O with defaults applied
 	build      func(o any, r Resources) (any, error) // o is *O
@@ -107,6 +112,15 @@ type RegisterOption func(*Factory)
 func WithDefaultCodec(name string) RegisterOption {
 	return func(f *Factory) { f.DefaultCodec = name }
 }
+
+// WithStreamingCodec marks an input that reads a stream (see
+// Factory.Streaming).
+func WithStreamingCodec() RegisterOption {
+	return func(f *Factory) { f.Streaming = true }
+}
+
+// streamingCodecs are the codecs a streaming input replaces, and by what.
+var streamingCodecs = map[string]string{"plain": "line", "json": "json_lines"}
 
 func newFactory[O any, P any](kind ir.Kind, name string, build func(O, Resources) (P, error), opts []RegisterOption) *Factory {
 	var zero O

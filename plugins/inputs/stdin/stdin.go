@@ -1,5 +1,7 @@
 // Package stdin implements the stdin input, like Logstash's: it reads standard
-// input through its codec, line by default (one event per line).
+// input through its codec, line by default (one event per line). As in
+// Logstash, codec plain is read as line and json as json_lines: standard input
+// is a stream, and those codecs would otherwise wait for its end.
 //
 // Events are sent in batches of up to the pipeline batch size, and a smaller
 // batch is sent as soon as no further complete line is buffered: input piped
@@ -35,7 +37,7 @@ import (
 )
 
 func init() {
-	engine.RegisterInput("stdin", New, engine.WithDefaultCodec("line"))
+	engine.RegisterInput("stdin", New, engine.WithDefaultCodec("line"), engine.WithStreamingCodec())
 }
 
 // Options configures the stdin input.

@@ -1,6 +1,8 @@
 // Package tcp implements the tcp input in server mode, like Logstash's: it
 // accepts TCP (or TLS) connections and decodes each with its codec, line by
-// default (one event per line; json_lines for newline-delimited JSON).
+// default (one event per line; json_lines for newline-delimited JSON). As in
+// Logstash, codec plain is read as line and json as json_lines: a connection
+// is a stream, and those codecs would otherwise wait for its end.
 //
 // Each event gets the client's address, unless the codec already set the
 // field: with ecs_compatibility "disabled", host (the client's host name when
@@ -62,7 +64,7 @@ import (
 )
 
 func init() {
-	engine.RegisterInput("tcp", New, engine.WithDefaultCodec("line"))
+	engine.RegisterInput("tcp", New, engine.WithDefaultCodec("line"), engine.WithStreamingCodec())
 }
 
 // Options configures the tcp input.

@@ -17,8 +17,10 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
+	_ "github.com/pipelined/pipeline/plugins/codecs/json"
 	_ "github.com/pipelined/pipeline/plugins/codecs/jsonlines"
 	_ "github.com/pipelined/pipeline/plugins/codecs/line"
+	_ "github.com/pipelined/pipeline/plugins/codecs/plain"
 	"github.com/pipelined/pipeline/plugins/internal/charset"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/inputtest"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/testpki"
@@ -379,4 +381,28 @@ func fieldOf(err error) string {
 		return fe.Field
 	}
 	return "?"
+}
+
+// TestStreamingCodecs: tcp reads a stream, so codec json is json_lines and
+// plain is line (Logstash's fix_streaming_codecs): events arrive while the
+// connection stays open, one per line, instead of one parse failure of the
+// whole connection at its end.
+func TestStreamingCodecs(t *testing.T) {
+	for _, tc := range []struct{ codec, field string }{{"json", "a"}, {"plain", "message"}} {
+		t.Run(tc.codec, func(t *testing.T) {
+			h := inputtest.Start(t, "tcp", "codec \""+tc.codec+"\" {}", inputtest.Options{})
+			c := dial(t, h.TCP)
+			io.WriteString(c, `{"a":"one"}`+"\n"+`{"a":"two"}`+"\n")
+			evs := h.WaitEvents(t, 2, 10*time.Second) // the connection is still open
+			want := []any{"one", "two"}
+			if tc.field == "message" {
+				want = []any{`{"a":"one"}`, `{"a":"two"}`}
+			}
+			for i, e := range evs {
+				if got := get(t, e, tc.field); got != want[i] || len(e.Tags()) != 0 {
+					t.Errorf("event %d: %s = %#v, tags %v; want %#v", i, tc.field, got, e.Tags(), want[i])
+				}
+			}
+		})
+	}
 }

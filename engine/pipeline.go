@@ -30,7 +30,7 @@ type Pipeline struct {
 	// filterList holds every filter in build order; filterNode.index points into it.
 	filterList []*filterNode
 
-	queue     chan []*event.Event
+	queue     chan chunk
 	abort     chan struct{}
 	abortCtx  context.Context // done on Abort
 	abortOnce sync.Once
@@ -94,7 +94,7 @@ func (p *Pipeline) watchAbort() context.CancelFunc {
 // Abort to give up on the drain. Run returns the inputs' errors, or ErrAborted.
 func (p *Pipeline) Run(ctx context.Context) error {
 	s := p.settings
-	p.queue = make(chan []*event.Event, s.Workers)
+	p.queue = make(chan chunk, s.Workers)
 	defer p.watchAbort()()
 	if err := p.openQueue(); err != nil {
 		return err
@@ -174,6 +174,14 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// chunk is what the queue carries: at most batch_size events of one emitted
+// batch. flush says no more events are coming from that sender until these
+// are acknowledged, so a worker must not wait to fill its batch.
+type chunk struct {
+	events []*event.Event
+	flush  bool
+}
+
 // inputUnit runs one input and decorates what it emits.
 type inputUnit struct {
 	id, typ   string // typ is the `type` option
@@ -228,11 +236,15 @@ func (u *inputUnit) emit(b Batch) error {
 	size := p.settings.BatchSize
 	for len(events) > 0 {
 		n := min(len(events), size)
-		chunk := events[:n:n]
+		c := chunk{events: events[:n:n]}
 		events = events[n:]
+		// A sender that waits for its acknowledgement (a beats window) sends
+		// nothing more until this batch is delivered, so a worker waiting
+		// batch_delay to fill the tail would only add latency.
+		c.flush = len(events) == 0 && b.Ack != nil
 		start := time.Now()
 		select {
-		case p.queue <- chunk:
+		case p.queue <- c:
 			p.queued.Add(int64(n))
 			// Plugin counters first: whoever sees a pipeline total sees
 			// the plugin counts that make it up.
@@ -280,10 +292,10 @@ func (p *Pipeline) worker() {
 		if !ok {
 			return
 		}
-		p.queued.Add(-int64(len(first)))
-		batch := first
-		if len(batch) < size {
-			batch = append(make([]*event.Event, 0, size), first...)
+		p.queued.Add(-int64(len(first.events)))
+		batch := first.events
+		if len(batch) < size && !first.flush {
+			batch = append(make([]*event.Event, 0, size), first.events...)
 			timer.Reset(p.settings.BatchDelay)
 		fill:
 			for len(batch) < size {
@@ -292,8 +304,11 @@ func (p *Pipeline) worker() {
 					if !ok {
 						break fill
 					}
-					p.queued.Add(-int64(len(more)))
-					batch = append(batch, more...)
+					p.queued.Add(-int64(len(more.events)))
+					batch = append(batch, more.events...)
+					if more.flush {
+						break fill
+					}
 				case <-timer.C:
 					break fill
 				}

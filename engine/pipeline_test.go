@@ -29,6 +29,7 @@ type genOptions struct {
 	Key     string `hcl:"key"`
 	Batches int    `hcl:"batches,optional"` // 0 = until ctx is cancelled
 	Size    int    `hcl:"size,optional"`
+	WaitAck bool   `hcl:"wait_ack,optional"` // emit the next batch only once this one is acked, as a beats sender
 }
 
 // ackLog counts acknowledgements per batch.
@@ -83,16 +84,25 @@ func (g *gen) Run(ctx context.Context, emit engine.EmitFunc) error {
 			evs[i] = event.NewMessage(strconv.Itoa(b*g.o.Size + i))
 		}
 		id := b
+		acked := make(chan struct{}, 1)
 		err := emit(engine.Batch{Events: evs, Ack: func(err error) {
 			c.acks.mu.Lock()
 			c.acks.calls[id]++
 			c.acks.errs[id] = err
 			c.acks.mu.Unlock()
+			acked <- struct{}{}
 		}})
 		if err != nil {
 			return err
 		}
 		c.acks.issued.Add(int64(len(evs)))
+		if g.o.WaitAck {
+			select {
+			case <-acked:
+			case <-ctx.Done():
+				return nil
+			}
+		}
 	}
 	return nil
 }
@@ -722,4 +732,41 @@ func TestSlowOutputGetsMergedBatches(t *testing.T) {
 		}
 	}
 	checkAcks(t, c, 30)
+}
+
+// A sender that waits for each acknowledgement (a beats window) must not be
+// held for batch_delay: the tail of its window can never fill. With a delay of
+// an hour, any wait for a fuller batch would stall this test.
+func TestAckedWindowTailIsNotHeldForBatchDelay(t *testing.T) {
+	for _, size := range []int{50, 200, 300} {
+		t.Run(strconv.Itoa(size), func(t *testing.T) {
+			key, c := newControl(t)
+			p := &ir.Pipeline{
+				Inputs:  []*ir.Plugin{plugin(t, ir.Input, "test_gen", "gen", fmt.Sprintf("key = %q\nbatches = 4\nsize = %d\nwait_ack = true\n", key, size))},
+				Outputs: []ir.Node{plugin(t, ir.Output, "test_sink", "out", fmt.Sprintf("key = %q\n", key))},
+			}
+			pl := build(t, p, engine.Settings{Workers: 2, BatchSize: 125, BatchDelay: time.Hour})
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- pl.Run(context.Background()) }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-ctx.Done():
+				pl.Abort()
+				select {
+				case <-done:
+				case <-time.After(5 * time.Second):
+				}
+				t.Fatalf("a window of %d events waited for batch_delay: %d of %d events delivered", size, c.got.Load(), 4*size)
+			}
+			if got := c.got.Load(); got != int64(4*size) {
+				t.Fatalf("delivered %d events; want %d", got, 4*size)
+			}
+			checkAcks(t, c, 4)
+		})
+	}
 }

@@ -143,7 +143,7 @@ func (p *Pipeline) readQueue(ctx context.Context) {
 		}
 		seqs := make([]uint64, len(recs))
 		var size int64
-		chunk := make([]*event.Event, 0, len(recs))
+		evs := make([]*event.Event, 0, len(recs))
 		for i, r := range recs {
 			seqs[i] = r.Seq
 			size += int64(len(r.Data))
@@ -153,7 +153,7 @@ func (p *Pipeline) readQueue(ctx context.Context) {
 				p.log.Error("persisted queue record unreadable; deleted", "seq", r.Seq, "err", err)
 				continue
 			}
-			chunk = append(chunk, e)
+			evs = append(evs, e)
 		}
 		q := p.pq
 		done := func(error) {
@@ -161,17 +161,17 @@ func (p *Pipeline) readQueue(ctx context.Context) {
 				p.log.Error("persisted queue: cannot delete acknowledged events; they will be processed again after a restart", "err", err)
 			}
 		}
-		if len(chunk) == 0 {
+		if len(evs) == 0 {
 			done(nil)
 			continue
 		}
-		tr := ack.New(len(chunk), done, &p.stats.AcksFired)
-		for _, e := range chunk {
+		tr := ack.New(len(evs), done, &p.stats.AcksFired)
+		for _, e := range evs {
 			e.SetAcker(tr)
 		}
 		select {
-		case p.queue <- chunk:
-			p.queued.Add(int64(len(chunk)))
+		case p.queue <- chunk{events: evs}:
+			p.queued.Add(int64(len(evs)))
 		case <-p.abort:
 			return
 		}

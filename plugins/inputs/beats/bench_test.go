@@ -39,6 +39,28 @@ func sendAll(b *testing.B, addr string, n, level int) {
 	acks.Wait()
 }
 
+// sendSync sends n events in windows of size window with a synchronous
+// go-lumber client: one window in flight, the next sent only after the ACK,
+// as Filebeat and Winlogbeat do with their defaults once they wait for an ACK.
+func sendSync(b *testing.B, addr string, n, window, level int) {
+	c, err := lumberclient.SyncDial(addr, lumberclient.CompressionLevel(level), lumberclient.Timeout(30*time.Second))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	events := beatEvents(0, window)
+	for sent := 0; sent < n; sent += window {
+		acked, err := c.Send(events)
+		if err != nil || acked != window {
+			b.Fatalf("ACK %d of %d: %v", acked, window, err)
+		}
+	}
+}
+
+// syncWindows are the window sizes of the sync-client benchmarks: a trickle
+// (50), a small burst (200) and Filebeat's bulk_max_size (2048).
+var syncWindows = []int{50, 200, 2048}
+
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
@@ -71,9 +93,36 @@ func BenchmarkBeatsToNull(b *testing.B) {
 	}
 }
 
-// BenchmarkBareLumber is the baseline: a bare go-lumber server loop that only
-// decodes (encoding/json into maps) and ACKs.
-func BenchmarkBareLumber(b *testing.B) {
+// BenchmarkBeatsSyncToNull: a sync go-lumber client (one window in flight)
+// → beats input with default settings → null output. Compare with
+// BenchmarkBareLumberSync of the same run, window by window.
+func BenchmarkBeatsSyncToNull(b *testing.B) {
+	for _, window := range syncWindows {
+		for _, level := range []int{0, 3} {
+			b.Run(fmt.Sprintf("window=%d/compression=%d", window, level), func(b *testing.B) {
+				h := start(b, "", nil, "output \"null\" \"out\" {}\n")
+				report(b, func(n int) { sendSync(b, h.addr, n, window, level) })
+			})
+		}
+	}
+}
+
+// BenchmarkBareLumberSync is BenchmarkBeatsSyncToNull's baseline: the same
+// client against a bare go-lumber server loop that decodes and ACKs.
+func BenchmarkBareLumberSync(b *testing.B) {
+	addr := bareLumber(b)
+	for _, window := range syncWindows {
+		for _, level := range []int{0, 3} {
+			b.Run(fmt.Sprintf("window=%d/compression=%d", window, level), func(b *testing.B) {
+				report(b, func(n int) { sendSync(b, addr, n, window, level) })
+			})
+		}
+	}
+}
+
+// bareLumber starts a go-lumber server that only decodes (encoding/json into
+// maps) and ACKs, and returns its address.
+func bareLumber(b *testing.B) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -82,15 +131,22 @@ func BenchmarkBareLumber(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
+	b.Cleanup(func() { s.Close() })
 	go func() {
 		for batch := range s.ReceiveChan() {
 			batch.ACK()
 		}
 	}()
+	return ln.Addr().String()
+}
+
+// BenchmarkBareLumber is the baseline: a bare go-lumber server loop that only
+// decodes (encoding/json into maps) and ACKs.
+func BenchmarkBareLumber(b *testing.B) {
+	addr := bareLumber(b)
 	for _, level := range []int{0, 3} {
 		b.Run(fmt.Sprintf("compression=%d", level), func(b *testing.B) {
-			report(b, func(n int) { sendAll(b, ln.Addr().String(), n, level) })
+			report(b, func(n int) { sendAll(b, addr, n, level) })
 		})
 	}
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/agext/levenshtein"
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/gohcl"
 
 	"github.com/pipelined/pipeline/dsl/ir"
 	"github.com/pipelined/pipeline/engine/event"
@@ -202,8 +201,7 @@ func errDiag(body hcl.Body, blame hcl.Range, what string, err error) *hcl.Diagno
 // decodeOptions runs the Defaults → decode → Validate steps for one plugin body.
 func decodeOptions(f *Factory, body hcl.Body, blame hcl.Range) (any, hcl.Diagnostics) {
 	o := f.NewOptions()
-	normalizeShapes(body, o)
-	diags := gohcl.DecodeBody(body, nil, o)
+	diags := DecodeOptions(body, o)
 	if diags.HasErrors() {
 		return nil, diags
 	}

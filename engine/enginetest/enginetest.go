@@ -88,6 +88,19 @@ func Body(t testing.TB, src string) hcl.Body {
 	return f.Body
 }
 
+// DecodeOptions decodes the plain-HCL snippet src into o, a pointer to a
+// plugin's Options with its defaults set, as Build does (without Validate).
+func DecodeOptions(o any, src []byte) error {
+	f, diags := hclsyntax.ParseConfig(src, "options.hcl", hcl.InitialPos)
+	if !diags.HasErrors() {
+		diags = engine.DecodeOptions(f.Body, o)
+	}
+	if diags.HasErrors() {
+		return diags
+	}
+	return nil
+}
+
 // pipeline loads a one-plugin pipeline written as a pipeline file would be
 // (so "%{…}" and "${VAR}" mean what they mean there). The plugin's options
 // start on line 2 of the file.

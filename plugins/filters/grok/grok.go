@@ -67,10 +67,6 @@ import (
 
 	"github.com/dlclark/regexp2"
 
-	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
-	"github.com/zclconf/go-cty/cty"
-
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
 	"github.com/pipelined/pipeline/plugins/internal/ecs"
@@ -85,7 +81,7 @@ type Options struct {
 	// { message = ["%{SYSLOGLINE}", "%{GREEDYDATA:message}"] }. Fields are
 	// tried in the order written. Logstash's flat array form, ["message",
 	// "pattern", …], is accepted too.
-	Match hcl.Expression `hcl:"match,optional"`
+	Match engine.HashOfLists `hcl:"match,optional" item:"pattern"`
 	// BreakOnMatch stops at the first pattern that matches; false tries every
 	// pattern of every field and keeps all captures.
 	BreakOnMatch bool `hcl:"break_on_match,optional"`
@@ -143,125 +139,43 @@ func (o *Options) Defaults() {
 	o.TagOnTimeout = "_groktimeout"
 }
 
-// Validate decodes match and compiles every pattern.
+// Validate checks the options without reading pattern files or compiling
+// patterns: New does that, once.
 func (o *Options) Validate() error {
-	_, err := o.compile()
-	return err
-}
-
-// fieldPatterns is one entry of match: a source field and its patterns.
-type fieldPatterns struct {
-	field    string
-	patterns []string
-}
-
-// matchEntries normalises the match option to its entries, in source order.
-func (o *Options) matchEntries() ([]fieldPatterns, error) {
-	if o.Match == nil {
-		return nil, &engine.FieldError{Field: "match", Err: errors.New(`give at least one field and pattern, e.g. { message = "%{GREEDYDATA:msg}" }`)}
+	if len(o.Match) == 0 {
+		return &engine.FieldError{Field: "match", Err: errors.New(`give at least one field and pattern, e.g. { message = "%{GREEDYDATA:msg}" }`)}
 	}
-	var out []fieldPatterns
-	add := func(field string, v cty.Value) error {
-		ps, err := patternList(v)
-		if err != nil {
-			return fmt.Errorf("field %q: %w", field, err)
+	for _, en := range o.Match {
+		if _, err := event.ParseRef(en.Key); err != nil {
+			return &engine.FieldError{Field: "match", Err: fmt.Errorf("field %q: %w", en.Key, err)}
 		}
-		for i := range out {
-			if out[i].field == field {
-				out[i].patterns = append(out[i].patterns, ps...)
-				return nil
-			}
-		}
-		out = append(out, fieldPatterns{field, ps})
-		return nil
-	}
-	if obj, ok := o.Match.(*hclsyntax.ObjectConsExpr); ok {
-		// Source order, as Logstash keeps the hash's insertion order.
-		for _, it := range obj.Items {
-			k, diags := it.KeyExpr.Value(nil)
-			if diags.HasErrors() {
-				return nil, &engine.FieldError{Field: "match", Err: errors.New(diags.Error())}
-			}
-			if k.IsNull() || !k.IsKnown() || k.Type() != cty.String {
-				return nil, &engine.FieldError{Field: "match", Err: errors.New("field names must be strings")}
-			}
-			v, diags := it.ValueExpr.Value(nil)
-			if diags.HasErrors() {
-				return nil, &engine.FieldError{Field: "match", Err: errors.New(diags.Error())}
-			}
-			if err := add(k.AsString(), v); err != nil {
-				return nil, &engine.FieldError{Field: "match", Err: err}
-			}
-		}
-	} else {
-		v, diags := o.Match.Value(nil)
-		if diags.HasErrors() {
-			return nil, &engine.FieldError{Field: "match", Err: errors.New(diags.Error())}
-		}
-		if v.IsNull() {
-			return nil, &engine.FieldError{Field: "match", Err: errors.New(`give at least one field and pattern, e.g. { message = "%{GREEDYDATA:msg}" }`)}
-		}
-		t := v.Type()
-		switch {
-		case t.IsObjectType() || t.IsMapType():
-			keys := make([]string, 0)
-			m := v.AsValueMap()
-			for k := range m {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				if err := add(k, m[k]); err != nil {
-					return nil, &engine.FieldError{Field: "match", Err: err}
-				}
-			}
-		case t.IsTupleType() || t.IsListType():
-			// Logstash's flat form: field, pattern, field, pattern, …
-			l := v.AsValueSlice()
-			if len(l)%2 != 0 {
-				return nil, &engine.FieldError{Field: "match", Err: fmt.Errorf("the array form needs field, pattern pairs; got %d items", len(l))}
-			}
-			for i := 0; i < len(l); i += 2 {
-				if l[i].IsNull() || l[i].Type() != cty.String {
-					return nil, &engine.FieldError{Field: "match", Err: errors.New("field names must be strings")}
-				}
-				if err := add(l[i].AsString(), l[i+1]); err != nil {
-					return nil, &engine.FieldError{Field: "match", Err: err}
-				}
-			}
-		default:
-			return nil, &engine.FieldError{Field: "match", Err: fmt.Errorf(`want a map of field to pattern(s), e.g. { message = "%%{GREEDYDATA:msg}" }; got %s`, t.FriendlyName())}
+		if len(en.Values) == 0 {
+			return &engine.FieldError{Field: "match", Err: fmt.Errorf("field %q: the pattern list is empty", en.Key)}
 		}
 	}
-	if len(out) == 0 {
-		return nil, &engine.FieldError{Field: "match", Err: errors.New(`give at least one field and pattern, e.g. { message = "%{GREEDYDATA:msg}" }`)}
+	if err := ecs.Validate(o.ECSCompatibility); err != nil {
+		return err
 	}
-	return out, nil
-}
-
-// patternList accepts a string or a list of strings.
-func patternList(v cty.Value) ([]string, error) {
-	if v.IsNull() || !v.IsWhollyKnown() {
-		return nil, errors.New("the pattern is null")
+	if _, err := filepath.Match(o.PatternsFilesGlob, ""); err != nil {
+		return &engine.FieldError{Field: "patterns_files_glob", Err: err}
 	}
-	t := v.Type()
-	if t == cty.String {
-		return []string{v.AsString()}, nil
-	}
-	if t.IsTupleType() || t.IsListType() {
-		var out []string
-		for _, el := range v.AsValueSlice() {
-			if el.IsNull() || el.Type() != cty.String {
-				return nil, errors.New("patterns must be strings")
-			}
-			out = append(out, el.AsString())
+	for k := range o.PatternDefinitions {
+		if !validName(k) {
+			return &engine.FieldError{Field: "pattern_definitions", Err: fmt.Errorf("%q is not a pattern name (letters, digits and _)", k)}
 		}
-		if len(out) == 0 {
-			return nil, errors.New("the pattern list is empty")
-		}
-		return out, nil
 	}
-	return nil, fmt.Errorf("want a pattern or a list of patterns; got %s", t.FriendlyName())
+	if o.TimeoutMillis < 0 {
+		return &engine.FieldError{Field: "timeout_millis", Err: errors.New("must be 0 (no timeout) or more")}
+	}
+	if o.TimeoutScope != "pattern" && o.TimeoutScope != "event" {
+		return &engine.FieldError{Field: "timeout_scope", Err: fmt.Errorf(`want "pattern" or "event"; got %q`, o.TimeoutScope)}
+	}
+	if o.Target != "" {
+		if _, err := event.ParseRef(bracket(o.Target)); err != nil {
+			return &engine.FieldError{Field: "target", Err: err}
+		}
+	}
+	return nil
 }
 
 // conversion of a capture.
@@ -314,9 +228,6 @@ type config struct {
 // library returns the pattern definitions in effect: the library chosen by
 // ecs_compatibility, then patterns_dir, then pattern_definitions.
 func (o *Options) library() (map[string]string, error) {
-	if err := ecs.Validate(o.ECSCompatibility); err != nil {
-		return nil, err
-	}
 	lib := legacyLibrary
 	if ecs.Enabled(o.ECSCompatibility) {
 		lib = ecsLibrary
@@ -328,9 +239,6 @@ func (o *Options) library() (map[string]string, error) {
 	glob := o.PatternsFilesGlob
 	if glob == "" {
 		glob = "*"
-	}
-	if _, err := filepath.Match(glob, ""); err != nil {
-		return nil, &engine.FieldError{Field: "patterns_files_glob", Err: err}
 	}
 	for _, dir := range o.PatternsDir {
 		files := []string{dir}
@@ -354,28 +262,17 @@ func (o *Options) library() (map[string]string, error) {
 		}
 	}
 	for k, v := range o.PatternDefinitions {
-		if !validName(k) {
-			return nil, &engine.FieldError{Field: "pattern_definitions", Err: fmt.Errorf("%q is not a pattern name (letters, digits and _)", k)}
-		}
 		defs[k] = strings.TrimRight(v, "\r\n") // Logstash chomps
 	}
 	return defs, nil
 }
 
+// compile reads the pattern library and compiles every pattern of validated
+// options.
 func (o *Options) compile() (*config, error) {
-	entries, err := o.matchEntries()
-	if err != nil {
-		return nil, err
-	}
 	defs, err := o.library()
 	if err != nil {
 		return nil, err
-	}
-	if o.TimeoutMillis < 0 {
-		return nil, &engine.FieldError{Field: "timeout_millis", Err: errors.New("must be 0 (no timeout) or more")}
-	}
-	if o.TimeoutScope != "pattern" && o.TimeoutScope != "event" {
-		return nil, &engine.FieldError{Field: "timeout_scope", Err: fmt.Errorf(`want "pattern" or "event"; got %q`, o.TimeoutScope)}
 	}
 	overwrite := make(map[string]bool, len(o.Overwrite))
 	for _, s := range o.Overwrite {
@@ -384,18 +281,12 @@ func (o *Options) compile() (*config, error) {
 	target := ""
 	if o.Target != "" {
 		target = bracket(o.Target)
-		if _, err := event.ParseRef(target); err != nil {
-			return nil, &engine.FieldError{Field: "target", Err: err}
-		}
 	}
 	c := &config{breakOnMatch: o.BreakOnMatch, keepEmpty: o.KeepEmptyCaptures, tags: o.TagOnFailure,
 		timeout: time.Duration(o.TimeoutMillis) * time.Millisecond, eventScope: o.TimeoutScope == "event", timeoutTag: o.TagOnTimeout}
-	for _, en := range entries {
-		s := source{}
-		if s.ref, err = event.ParseRef(en.field); err != nil {
-			return nil, &engine.FieldError{Field: "match", Err: fmt.Errorf("field %q: %w", en.field, err)}
-		}
-		for _, p := range en.patterns {
+	for _, en := range o.Match {
+		s := source{ref: event.MustRef(en.Key)}
+		for _, p := range en.Values {
 			cp, err := compilePattern(p, defs, o.NamedCapturesOnly, target, overwrite, c.timeout)
 			if err != nil {
 				return nil, &engine.FieldError{Field: "match", Err: fmt.Errorf("pattern %q: %w", p, err)}

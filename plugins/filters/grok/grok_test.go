@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pipelined/pipeline/dsl/ir"
 	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/engine/enginetest"
 	"github.com/pipelined/pipeline/engine/event"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/plugintest"
 )
@@ -165,11 +167,12 @@ func TestValidate(t *testing.T) {
 		"match = { m = \"x\" }\ntarget = \"[a\"":                           "target",
 		"match = { m = \"x\" }\npattern_definitions = { \"a-b\" = \"x\" }": "pattern_definitions",
 	}
+	// Through the engine: a shape that does not decode is refused before
+	// Validate, a pattern that does not compile by New; all blame the option.
 	for src, field := range bad {
-		o := plugintest.NewOptions[Options](t, hclOpts(src))
-		var fe *engine.FieldError
-		if err := o.Validate(); !errors.As(err, &fe) || fe.Field != field {
-			t.Errorf("%s: Validate = %v; want a FieldError on %s", src, err, field)
+		diags := enginetest.BuildDiags(t, ir.Filter, "grok", src)
+		if !diags.HasErrors() || !strings.Contains(diags.Error(), fmt.Sprintf("Invalid value for %q", field)) {
+			t.Errorf("%s: Build = %v; want a FieldError on %s", src, diags, field)
 		}
 	}
 }
@@ -178,6 +181,9 @@ func TestValidate(t *testing.T) {
 func TestBlame(t *testing.T) {
 	o := plugintest.NewOptions[Options](t, hclOpts("match = { message = \"%{OUTER}\" }\npattern_definitions = { OUTER = \"%{WORD} %{INNER}\", INNER = \"a*+\" }"))
 	err := o.Validate()
+	if err == nil {
+		_, err = New(o, engine.Resources{})
+	}
 	if err == nil || !strings.Contains(err.Error(), "pattern %{INNER} cannot be compiled") {
 		t.Errorf("Validate = %v; want it to blame %%{INNER}", err)
 	}

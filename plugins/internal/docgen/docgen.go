@@ -40,8 +40,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/zclconf/go-cty/cty"
-
 	"github.com/pipelined/pipeline/dsl/ir"
 	"github.com/pipelined/pipeline/engine"
 )
@@ -210,6 +208,7 @@ type option struct {
 	required bool
 	block    bool
 	goType   reflect.Type
+	owner    reflect.Type // the struct declaring the field: Options or an embedded group
 }
 
 func (g *generator) page(f *engine.Factory) (*page, error) {
@@ -233,12 +232,17 @@ func (g *generator) page(f *engine.Factory) (*page, error) {
 	if err != nil {
 		return nil, err
 	}
-	fieldDocs := p.fieldDocs[t.Name()]
 	for i := range opts {
 		o := &opts[i]
-		text := strings.TrimSpace(fieldDocs[o.field])
+		// An option of an embedded group is documented where the group is
+		// declared, once for every plugin that embeds it.
+		op, err := g.pkg(o.owner.PkgPath())
+		if err != nil {
+			return nil, err
+		}
+		text := strings.TrimSpace(op.fieldDocs[o.owner.Name()][o.field])
 		if text == "" {
-			pg.problems = append(pg.problems, fmt.Sprintf("%s: option %q (field %s.%s) has no doc comment", what, o.name, t.Name(), o.field))
+			pg.problems = append(pg.problems, fmt.Sprintf("%s: option %q (field %s.%s) has no doc comment", what, o.name, o.owner.Name(), o.field))
 		}
 		o.doc = optionDoc(o.field, o.name, text)
 	}
@@ -337,11 +341,28 @@ func options(f *engine.Factory) ([]option, error) {
 	if defaults.Kind() != reflect.Pointer || defaults.Elem().Type() != t {
 		return nil, fmt.Errorf("NewOptions returned %s, not *%s", defaults.Type(), t)
 	}
-	defaults = defaults.Elem()
+	return structOptions(t, defaults.Elem())
+}
+
+// structOptions lists the options of struct type t, whose default values are
+// defaults; the fields of an embedded struct without an hcl tag (a shared
+// option group) are options too, as the engine decodes them.
+func structOptions(t reflect.Type, defaults reflect.Value) ([]option, error) {
 	var out []option
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
 		tag, ok := sf.Tag.Lookup("hcl")
+		if !ok && sf.Anonymous && sf.Type.Kind() == reflect.Struct {
+			if sf.Type.Name() == "" {
+				return nil, fmt.Errorf("embedded field %s is not a named struct type", sf.Name)
+			}
+			group, err := structOptions(sf.Type, defaults.Field(i))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, group...)
+			continue
+		}
 		if !ok || tag == "" {
 			continue
 		}
@@ -349,7 +370,7 @@ func options(f *engine.Factory) ([]option, error) {
 		if kind == "" {
 			kind = "attr"
 		}
-		o := option{name: name, field: sf.Name, goType: sf.Type}
+		o := option{name: name, field: sf.Name, goType: sf.Type, owner: t}
 		switch kind {
 		case "attr", "optional":
 			o.typ = typeName(sf.Type)
@@ -379,13 +400,22 @@ func isExpression(t reflect.Type) bool {
 	return t.PkgPath() == "github.com/hashicorp/hcl/v2" && t.Name() == "Expression"
 }
 
-var ctyValueType = reflect.TypeFor[cty.Value]()
+// engineType is implemented by the engine's option types (engine.Hash,
+// engine.StringList, …): their name in the docs and their value as plain Go.
+type engineType interface {
+	DocType() string
+	DocValue() any
+}
+
+var engineTypeType = reflect.TypeFor[engineType]()
 
 // typeName names a Go option type the way HCL does: string, number, bool,
-// list(…), map(…), any.
+// list(…), map(…), any; the engine's option types name themselves.
 func typeName(t reflect.Type) string {
-	switch {
-	case t == ctyValueType, isExpression(t):
+	if t.Implements(engineTypeType) {
+		return reflect.Zero(t).Interface().(engineType).DocType()
+	}
+	if isExpression(t) {
 		return "any"
 	}
 	switch t.Kind() {
@@ -410,10 +440,14 @@ func typeName(t reflect.Type) string {
 }
 
 // hclValue writes a default value in HCL syntax; "" when there is none (a
-// nil pointer or interface, a null cty.Value).
+// nil pointer or interface).
 func hclValue(v reflect.Value) string {
-	if v.Type() == ctyValueType {
-		return ctyValue(v.Interface().(cty.Value))
+	if v.Type().Implements(engineTypeType) {
+		dv := v.Interface().(engineType).DocValue()
+		if dv == nil {
+			return ""
+		}
+		return hclValue(reflect.ValueOf(dv))
 	}
 	switch v.Kind() {
 	case reflect.Pointer, reflect.Interface:
@@ -444,41 +478,6 @@ func hclValue(v reflect.Value) string {
 		var items []string
 		for _, k := range v.MapKeys() {
 			items = append(items, hclKey(fmt.Sprint(k.Interface()))+" = "+orNull(hclValue(v.MapIndex(k))))
-		}
-		sort.Strings(items)
-		return "{ " + strings.Join(items, ", ") + " }"
-	}
-	return ""
-}
-
-// ctyValue is hclValue for a cty.Value.
-func ctyValue(v cty.Value) string {
-	if v.IsNull() || !v.IsWhollyKnown() {
-		return ""
-	}
-	t := v.Type()
-	switch {
-	case t == cty.String:
-		return hclString(v.AsString())
-	case t == cty.Number:
-		return v.AsBigFloat().Text('g', -1)
-	case t == cty.Bool:
-		return strconv.FormatBool(v.True())
-	case t.IsListType() || t.IsSetType() || t.IsTupleType():
-		var items []string
-		for it := v.ElementIterator(); it.Next(); {
-			_, ev := it.Element()
-			items = append(items, orNull(ctyValue(ev)))
-		}
-		return "[" + strings.Join(items, ", ") + "]"
-	case t.IsMapType() || t.IsObjectType():
-		var items []string
-		for it := v.ElementIterator(); it.Next(); {
-			k, ev := it.Element()
-			items = append(items, hclKey(k.AsString())+" = "+orNull(ctyValue(ev)))
-		}
-		if len(items) == 0 {
-			return "{}"
 		}
 		sort.Strings(items)
 		return "{ " + strings.Join(items, ", ") + " }"

@@ -17,7 +17,6 @@ import (
 	"unicode"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/zclconf/go-cty/cty"
 
 	"github.com/pipelined/pipeline/dsl"
 	"github.com/pipelined/pipeline/dsl/ir"
@@ -337,17 +336,24 @@ func TestKindDirs(t *testing.T) {
 
 // testOptions exercises every kind of option the generator handles.
 type testOptions struct {
-	Name     string            `hcl:"name"`
-	Hosts    []string          `hcl:"hosts"`
-	Labels   map[string]string `hcl:"labels,optional"`
-	Ratio    *float64          `hcl:"ratio"`
-	Match    cty.Value         `hcl:"match,optional"`
-	Expr     hcl.Expression    `hcl:"expr"`
-	Nested   testBlock         `hcl:"nested,block"`
-	Extra    *testBlock        `hcl:"extra,block"`
-	Many     []testBlock       `hcl:"many,block"`
-	Rest     hcl.Body          `hcl:",remain"`
+	Name   string             `hcl:"name"`
+	Hosts  []string           `hcl:"hosts"`
+	Labels map[string]string  `hcl:"labels,optional"`
+	Ratio  *float64           `hcl:"ratio"`
+	Match  engine.HashOfLists `hcl:"match,optional"`
+	testGroup
+	Expr     hcl.Expression `hcl:"expr"`
+	Nested   testBlock      `hcl:"nested,block"`
+	Extra    *testBlock     `hcl:"extra,block"`
+	Many     []testBlock    `hcl:"many,block"`
+	Rest     hcl.Body       `hcl:",remain"`
 	internal int
+}
+
+// testGroup is an option group, as a plugin embeds one.
+type testGroup struct {
+	// Level is documented here, for every embedder.
+	Level string `hcl:"level,optional"`
 }
 
 type testBlock struct {
@@ -356,10 +362,8 @@ type testBlock struct {
 
 func (o *testOptions) Defaults() {
 	o.Labels = map[string]string{"env": "prod"}
-	o.Match = cty.ObjectVal(map[string]cty.Value{
-		"message": cty.StringVal("%{WORD}"),
-		"n":       cty.TupleVal([]cty.Value{cty.NumberFloatVal(1.5), cty.True}),
-	})
+	o.Match = engine.HashOfLists{{Key: "message", Values: []string{"%{WORD}"}}, {Key: "n", Values: []string{"1.5", "true"}}}
+	o.Level = "info"
 }
 
 type testFilter struct{}
@@ -390,7 +394,8 @@ func TestOptions(t *testing.T) {
 		`hosts list(string) def=[] req=true field=Hosts`,
 		`labels map(string) def={ env = "prod" } req=false field=Labels`,
 		`ratio number def= req=false field=Ratio`,
-		`match any def={ message = "%{WORD}", n = [1.5, true] } req=false field=Match`,
+		`match hash(string or list(string)) def={ message = ["%{WORD}"], n = ["1.5", "true"] } req=false field=Match`,
+		`level string def="info" req=false field=Level`,
 		`expr any def= req=false field=Expr`,
 		`nested block def= req=true field=Nested`,
 		`extra block def= req=false field=Extra`,

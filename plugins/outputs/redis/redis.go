@@ -59,7 +59,6 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
-	"github.com/zclconf/go-cty/cty"
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
@@ -84,7 +83,7 @@ func (debugLogger) Printf(ctx context.Context, format string, v ...any) {
 type Options struct {
 	// Host is the Redis server, or a list of them, each "host" or "host:port"
 	// (without a port, port applies). Connect uses the first that answers.
-	Host cty.Value `hcl:"host,optional"`
+	Host engine.StringList `hcl:"host,optional"`
 	// Port is the port of hosts given without one.
 	Port int `hcl:"port,optional"`
 	// DB is the Redis database number.
@@ -153,7 +152,7 @@ func (o *Options) tlsSettings() tlsclient.Settings {
 
 // Defaults sets Logstash's defaults.
 func (o *Options) Defaults() {
-	o.Host = cty.ListVal([]cty.Value{cty.StringVal("127.0.0.1")})
+	o.Host = engine.StringList{"127.0.0.1"}
 	o.Port = 6379
 	o.BatchEvents = 50
 	o.BatchTimeout = 5
@@ -206,34 +205,16 @@ func (o *Options) Validate() error {
 }
 
 // parseHosts turns the host option into "host:port" addresses.
-func parseHosts(v cty.Value, port int) ([]string, error) {
+func parseHosts(items engine.StringList, port int) ([]string, error) {
 	bad := func(msg string) error {
 		return &engine.FieldError{Field: "host", Err: errors.New(msg)}
-	}
-	if v.IsNull() || !v.IsWhollyKnown() {
-		return nil, bad("must be a string or a list of strings")
-	}
-	var items []cty.Value
-	switch t := v.Type(); {
-	case t == cty.String:
-		items = []cty.Value{v}
-	case t.IsListType() || t.IsTupleType() || t.IsSetType():
-		for it := v.ElementIterator(); it.Next(); {
-			_, e := it.Element()
-			items = append(items, e)
-		}
-	default:
-		return nil, bad("must be a string or a list of strings")
 	}
 	if len(items) == 0 {
 		return nil, bad("list at least one host")
 	}
 	addrs := make([]string, 0, len(items))
 	for _, e := range items {
-		if e.IsNull() || e.Type() != cty.String {
-			return nil, bad("must be a string or a list of strings")
-		}
-		h := strings.TrimSpace(e.AsString())
+		h := strings.TrimSpace(e)
 		if h == "" {
 			return nil, bad("a host must not be empty")
 		}

@@ -29,10 +29,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/hcl/v2/hclsimple"
 	"golang.org/x/tools/txtar"
 
 	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/engine/enginetest"
 	"github.com/pipelined/pipeline/engine/event"
 )
 
@@ -44,7 +44,7 @@ func DecodeOptions(o any, src []byte) error {
 	if len(bytes.TrimSpace(src)) == 0 {
 		return nil
 	}
-	return hclsimple.Decode("options.hcl", src, nil, o)
+	return enginetest.DecodeOptions(o, src)
 }
 
 // NewOptions returns a new *O with Defaults applied and src decoded over it.

@@ -14,7 +14,10 @@
 // Durability differs from Logstash in one way: every Write flushes what it wrote
 // to the operating system before it returns, so flush_interval is accepted but
 // not used (the engine acknowledges a batch only after its Write returned).
-// Data is not fsynced.
+// Data is not fsynced. With a line codec (json_lines, line), a file whose last
+// line has no newline when it is opened — the end of a Write cut short by a
+// kill or a crash, whose batch is then delivered again — has that partial line
+// cut, so every line stays whole (the cut is logged with its byte count).
 //
 // With write_behavior "overwrite", each Write truncates each file it writes to
 // and leaves only the last event of the batch for that file in it, as Logstash
@@ -171,6 +174,7 @@ type Output struct {
 	dirMode         os.FileMode
 	fileMode        os.FileMode
 	gzip            bool
+	lines           bool // the codec writes one event per line: a torn last line can be cut on open
 	overwrite       bool
 	staleInterval   time.Duration
 	log             *slog.Logger
@@ -233,6 +237,7 @@ func New(o Options, r engine.Resources) (*Output, error) {
 	fileMode, _ := parseMode(o.FileMode, 0o666)
 	out := &Output{
 		codec:           r.Codec,
+		lines:           encodesLines(r.Codec),
 		path:            tmpl,
 		dynamic:         !tmpl.IsConstant(),
 		createIfDeleted: o.CreateIfDeleted,
@@ -265,6 +270,17 @@ func New(o Options, r engine.Resources) (*Output, error) {
 	}
 	out.failurePath = filepath.Join(out.root, o.FilenameFailure)
 	return out, nil
+}
+
+// encodesLines tells whether the codec ends every event with a newline
+// (json_lines, line), by encoding one probe event.
+func encodesLines(c engine.Codec) bool {
+	var b bytes.Buffer
+	enc := c.NewEncoder(&b)
+	if enc == nil || enc.Encode(event.NewMessage("probe")) != nil {
+		return false
+	}
+	return b.Len() > 0 && b.Bytes()[b.Len()-1] == '\n'
 }
 
 // Connect does nothing: files are opened when first written to.
@@ -448,7 +464,14 @@ func (o *Output) open(path string) (*file, error) {
 		fd.Close()
 		return nil, fmt.Errorf("file: %w", err)
 	}
-	f := &file{path: path, f: fd, info: info, cw: &countingWriter{f: fd, size: info.Size()}}
+	size := info.Size()
+	if o.lines && !o.gzip && !o.overwrite && size > 0 {
+		if size, err = o.cutTornLine(fd, path, size); err != nil {
+			fd.Close()
+			return nil, err
+		}
+	}
+	f := &file{path: path, f: fd, info: info, cw: &countingWriter{f: fd, size: size}}
 	f.bw = bufio.NewWriterSize(f.cw, 64<<10)
 	if o.gzip {
 		f.gz = gzip.NewWriter(f.bw)
@@ -457,6 +480,54 @@ func (o *Output) open(path string) (*file, error) {
 		f.enc = o.codec.NewEncoder(f.bw)
 	}
 	return f, nil
+}
+
+// maxTornLineScan bounds how far back open looks for the end of the last
+// complete line; a longer torn tail is left alone (and logged).
+const maxTornLineScan = 64 << 20
+
+// cutTornLine truncates a line-oriented file whose last line has no newline:
+// that line is the torn end of a Write the process did not finish (killed
+// mid-batch), whose batch was therefore never acknowledged and is delivered
+// again. Appending to it would glue the next event onto half a line.
+func (o *Output) cutTornLine(fd *os.File, path string, size int64) (int64, error) {
+	r, err := os.Open(path)
+	if err != nil {
+		return 0, fmt.Errorf("file: %w", err)
+	}
+	defer r.Close()
+	buf := make([]byte, 64<<10)
+	end := size
+	for end > 0 && size-end < maxTornLineScan {
+		n := int64(len(buf))
+		if end < n {
+			n = end
+		}
+		if _, err := r.ReadAt(buf[:n], end-n); err != nil {
+			return 0, fmt.Errorf("file: read %s: %w", path, err)
+		}
+		if end == size && buf[n-1] == '\n' {
+			return size, nil
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			end = end - n + int64(i) + 1
+			return o.truncateTail(fd, path, size, end)
+		}
+		end -= n
+	}
+	if end == 0 {
+		return o.truncateTail(fd, path, size, 0)
+	}
+	o.log.Warn("file ends with an incomplete line longer than the scan limit; appending after it", "path", path, "limit_bytes", maxTornLineScan)
+	return size, nil
+}
+
+func (o *Output) truncateTail(fd *os.File, path string, size, end int64) (int64, error) {
+	if err := fd.Truncate(end); err != nil {
+		return 0, fmt.Errorf("file: cut the incomplete last line of %s: %w", path, err)
+	}
+	o.log.Warn("cut an incomplete last line left by an interrupted write; its batch is delivered again", "path", path, "bytes", size-end)
+	return end, nil
 }
 
 // abort undoes the current Write: the files written to are truncated back to

@@ -420,3 +420,27 @@ func TestBigBatchesKeepOrder(t *testing.T) {
 		}
 	}
 }
+
+// A Write cut short by a kill leaves half a line; the batch is delivered again
+// after the restart, and the next open must not glue it onto that half line.
+func TestTornLastLineCutOnOpen(t *testing.T) {
+	for name, tc := range map[string]struct{ before, want string }{
+		"torn after whole lines": {line("a") + `{"@timestamp":"2026-11-`, line("a") + line("b")},
+		"torn first line":        {`{"@times`, line("b")},
+		"whole lines kept":       {line("a"), line("a") + line("b")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "out.log")
+			if err := os.WriteFile(p, []byte(tc.before), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			o := newOutput(t, "path = "+hcl(p))
+			if err := o.Write(ctx, []*event.Event{ev(t, `{"message":"b"}`)}); err != nil {
+				t.Fatal(err)
+			}
+			if got := read(t, p); got != tc.want {
+				t.Fatalf("file = %q; want %q", got, tc.want)
+			}
+		})
+	}
+}

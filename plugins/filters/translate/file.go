@@ -186,7 +186,6 @@ func yamlPairs(m *yaml.Node, put func(string, any), budget *int) error {
 	return nil
 }
 
-
 func yamlValue(n *yaml.Node, budget *int) (any, error) {
 	*budget--
 	if *budget < 0 {

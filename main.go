@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -139,9 +138,8 @@ func buildVersion() string {
 func runOrCheck(cmd string, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("pipeline "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var path, level, pipelinesYML string
+	var path, pipelinesYML string
 	var configString *string
-	var workers, batch int
 	for _, n := range []string{"f", "path.config"} {
 		fs.StringVar(&path, n, "", "pipeline file or directory")
 	}
@@ -151,26 +149,9 @@ func runOrCheck(cmd string, args []string, stdout, stderr io.Writer) int {
 			return nil
 		})
 	}
-	for _, n := range []string{"w", "pipeline.workers"} {
-		fs.IntVar(&workers, n, 0, "filter workers")
-	}
-	for _, n := range []string{"b", "pipeline.batch.size"} {
-		fs.IntVar(&batch, n, 0, "batch size")
-	}
-	fs.StringVar(&level, "log.level", "info", "log level")
 	fs.StringVar(&pipelinesYML, "pipelines", "", "a Logstash pipelines.yml listing the pipelines to run")
-	svc := supervisor.AddServiceFlags(fs)
-	qf := supervisor.AddQueueFlags(fs)
-	rf := supervisor.AddReloadFlags(fs)
+	flags := supervisor.AddFlags(fs)
 	if err := fs.Parse(args); err != nil {
-		return exitUsage
-	}
-	if err := svc.Validate(); err != nil {
-		fmt.Fprintf(stderr, "pipeline %s: %v\n", cmd, err)
-		return exitUsage
-	}
-	if err := qf.Validate(); err != nil {
-		fmt.Fprintf(stderr, "pipeline %s: %v\n", cmd, err)
 		return exitUsage
 	}
 	given := 0
@@ -183,16 +164,12 @@ func runOrCheck(cmd string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pipeline %s: give one of -f PATH, -e 'CONFIG' or --pipelines pipelines.yml\n\n%s", cmd, usage)
 		return exitUsage
 	}
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		fmt.Fprintf(stderr, "pipeline: invalid --log.level %q: use debug, info, warn or error\n", level)
-		return exitUsage
-	}
-	if err := rf.Validate(configString != nil); err != nil {
+	if err := flags.Validate(configString != nil); err != nil {
 		fmt.Fprintf(stderr, "pipeline %s: %v\n", cmd, err)
 		return exitUsage
 	}
-	load := func() (*ir.Config, hcl.Diagnostics) {
+	o := flags.Options(stderr)
+	o.Load = func() (*ir.Config, hcl.Diagnostics) {
 		switch {
 		case pipelinesYML != "":
 			return dsl.LoadPipelinesYML(pipelinesYML)
@@ -202,9 +179,8 @@ func runOrCheck(cmd string, args []string, stdout, stderr io.Writer) int {
 			return dsl.Load(path)
 		}
 	}
-	return supervisor.Run(supervisor.Options{Load: load, Source: path, Static: configString != nil, Check: cmd == "check",
-		Workers: workers, BatchSize: batch, Services: svc, Queue: qf, Reload: rf, Version: buildVersion(),
-		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))}, stdout, stderr)
+	o.Source, o.Static, o.Check, o.Version = path, configString != nil, cmd == "check", buildVersion()
+	return supervisor.Run(o, stdout, stderr)
 }
 
 // convert prints a Logstash .conf file, or a directory of them, as HCL.

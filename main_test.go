@@ -4,16 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -22,7 +20,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	// The drain tests run this test binary as the pipeline command.
+	// The reload tests run this test binary as the pipeline command.
 	if os.Getenv("PIPELINE_TEST_MAIN") == "1" {
 		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
@@ -121,213 +119,6 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
-// TestGenerator1MToFile: a million generated events land as exactly a million
-// lines, each sequence number once.
-func TestGenerator1MToFile(t *testing.T) {
-	if testing.Short() {
-		t.Skip("1M events")
-	}
-	dir := t.TempDir()
-	out := filepath.Join(dir, "out", "events.log")
-	cfg := filepath.Join(dir, "p.hcl")
-	writeFile(t, cfg, fmt.Sprintf(`
-input "generator" "gen" {
-  count = 1000000
-  message = "x"
-}
-output "file" "out" {
-  path = %q
-  codec "line" {
-    format = "%%{[event][sequence]}"
-  }
-}
-`, out))
-	cmd := pipelineCmd(t, "run", "-f", cfg, "--log.level", "warn")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("pipeline run: %v\n%s", err, stderr.String())
-	}
-	checkSequence(t, out, 1000000)
-}
-
-// checkSequence asserts that path holds exactly the lines 0..n-1 in any order.
-func checkSequence(t *testing.T, path string, n int) {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	seen := make([]bool, n)
-	count := 0
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		v, err := strconv.Atoi(sc.Text())
-		if err != nil || v < 0 || v >= n {
-			t.Fatalf("line %d = %q; want a sequence number below %d", count+1, sc.Text(), n)
-		}
-		if seen[v] {
-			t.Fatalf("sequence %d written twice", v)
-		}
-		seen[v] = true
-		count++
-	}
-	if count != n {
-		t.Fatalf("%s has %d lines; want exactly %d", path, count, n)
-	}
-}
-
-// TestDrainOnSIGTERMAfterInputStops: the generator has emitted all 1,000,000
-// events, the output is still writing (its reader is paused), SIGTERM arrives:
-// the pipeline must deliver everything in flight, then exit 0.
-func TestDrainOnSIGTERMAfterInputStops(t *testing.T) {
-	if testing.Short() {
-		t.Skip("1M events")
-	}
-	dir := t.TempDir()
-	fifo := filepath.Join(dir, "out.fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := filepath.Join(dir, "p.hcl")
-	// 1 KiB lines: the 64 KiB pipe buffer holds far fewer events than the
-	// pipeline has in flight, so the drain cannot finish while we do not read.
-	writeFile(t, cfg, fmt.Sprintf(`
-input "generator" "gen" {
-  count = 1000000
-  message = %q
-}
-output "file" "out" {
-  path = %q
-  codec "line" {
-    format = "%%{[event][sequence]} %%{message}"
-  }
-}
-`, strings.Repeat("m", 1024), fifo))
-	cmd := pipelineCmd(t, "run", "-f", cfg, "-w", "2")
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	logs := watchLog(t, stderr, "inputs finished", "signal received", "pipeline stopped")
-
-	r, err := os.Open(fifo) // blocks until the output opens the file
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	// Read at full speed until the last few thousand lines, then slowly: the
-	// generator finishes while the output still has in-flight events to write,
-	// so SIGTERM lands in the drain. After the signal, read at full speed.
-	var fast atomic.Bool
-	const slowTail = 3000
-	seen := make([]bool, 1000000)
-	var count, dups int
-	readDone := make(chan error, 1)
-	go func() {
-		br := bufio.NewReaderSize(r, 4096)
-		for {
-			if count >= len(seen)-slowTail && !fast.Load() {
-				time.Sleep(2 * time.Millisecond)
-			}
-			line, err := br.ReadString('\n')
-			if err == io.EOF {
-				readDone <- nil
-				return
-			}
-			if err != nil {
-				readDone <- err
-				return
-			}
-			seq, _, _ := strings.Cut(line, " ")
-			v, err := strconv.Atoi(seq)
-			if err != nil || v < 0 || v >= len(seen) {
-				readDone <- fmt.Errorf("bad line %q", line[:min(len(line), 40)])
-				return
-			}
-			if seen[v] {
-				dups++
-			}
-			seen[v] = true
-			count++
-		}
-	}()
-	logs.wait(t, "inputs finished", 120*time.Second)
-	if logs.index("pipeline stopped") >= 0 {
-		t.Fatal("pipeline finished draining before SIGTERM; the test did not exercise a drain")
-	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	logs.wait(t, "signal received", 10*time.Second)
-	fast.Store(true)
-	select {
-	case err := <-readDone:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(120 * time.Second):
-		t.Fatal("output never reached EOF")
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("pipeline exit: %v\n%s", err, logs.String())
-	}
-	if count != 1000000 || dups != 0 {
-		t.Fatalf("read %d lines with %d duplicates; want exactly 1000000 and none", count, dups)
-	}
-	if s, st := logs.index("signal received"), logs.index("pipeline stopped"); s < 0 || st < s {
-		t.Fatalf("want the signal to arrive before the pipeline stopped; log:\n%s", logs.String())
-	}
-}
-
-var inRe = regexp.MustCompile(`pipeline stopped.*\bin=(\d+)`)
-
-// TestSIGTERMMidRunDeliversEverythingEmitted: an endless generator is stopped
-// by SIGTERM; every event it emitted is in the file, once.
-func TestSIGTERMMidRunDeliversEverythingEmitted(t *testing.T) {
-	dir := t.TempDir()
-	out := filepath.Join(dir, "events.log")
-	cfg := filepath.Join(dir, "p.hcl")
-	writeFile(t, cfg, fmt.Sprintf(`
-input "generator" "gen" {
-  count = 0
-}
-output "file" "out" {
-  path = %q
-  codec "line" {
-    format = "%%{[event][sequence]}"
-  }
-}
-`, out))
-	cmd := pipelineCmd(t, "run", "-f", cfg)
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	logs := watchLog(t, stderr, "pipeline started", "pipeline stopped")
-	logs.wait(t, "pipeline started", 30*time.Second)
-	time.Sleep(500 * time.Millisecond)
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("pipeline exit: %v\n%s", err, logs.String())
-	}
-	logs.wait(t, "pipeline stopped", 5*time.Second)
-	m := inRe.FindStringSubmatch(logs.String())
-	if m == nil {
-		t.Fatalf("no final stats in log:\n%s", logs.String())
-	}
-	n, _ := strconv.Atoi(m[1])
-	if n == 0 {
-		t.Fatal("the generator emitted nothing before SIGTERM")
-	}
-	checkSequence(t, out, n)
-}
-
 // TestQuickstartPrintsEvents runs the README's first command.
 func TestQuickstartPrintsEvents(t *testing.T) {
 	cmd := pipelineCmd(t, "run", "-f", filepath.Join("examples", "quickstart", "pipeline.hcl"))
@@ -345,4 +136,67 @@ func TestQuickstartPrintsEvents(t *testing.T) {
 		t.Errorf("DEBUG lines should have been dropped:\n%s", got)
 	}
 	_ = json.Valid
+}
+
+// TestRefusedReloadHidesSecret: an Elasticsearch host whose password comes
+// from ${ENV} and whose scheme is refused makes the reload fail; neither the
+// log nor the monitoring API's reloads.last_error carries the password.
+func TestRefusedReloadHidesSecret(t *testing.T) {
+	const secret = "s3cretPW42"
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "p.conf")
+	good := "input { tcp { host => \"127.0.0.1\" port => 0 } } output { null {} }\n"
+	writeFile(t, conf, good)
+	cmd := pipelineCmd(t, "run", "-f", conf, "-r", "--config.reload.interval", "100ms",
+		"--path.data", filepath.Join(dir, "data"), "--api.http.host", "127.0.0.1", "--api.http.port", "0")
+	cmd.Env = append(cmd.Env, "ES_PW="+secret)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	const refused = "configuration reload refused"
+	w := watchLog(t, stderr, "monitoring API listening", "pipeline started", refused)
+	w.wait(t, "monitoring API listening", 20*time.Second)
+	w.wait(t, "pipeline started", 20*time.Second)
+	m := regexp.MustCompile(`monitoring API listening" address=(\S+)`).FindStringSubmatch(w.String())
+	if m == nil {
+		t.Fatalf("no API address in the log:\n%s", w)
+	}
+	writeFile(t, conf, strings.Replace(good, "null {}",
+		`elasticsearch { hosts => ["ftp://elastic:${ES_PW}@es:9200"] }`, 1))
+	w.wait(t, refused, 20*time.Second)
+
+	resp, err := http.Get("http://" + m[1] + "/_node/stats/pipelines/main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var st struct {
+		Pipelines map[string]struct {
+			Reloads struct {
+				Failures  int64
+				LastError struct{ Message string } `json:"last_error"`
+			} `json:"reloads"`
+		} `json:"pipelines"`
+	}
+	if err := json.Unmarshal(body, &st); err != nil {
+		t.Fatalf("%v: %s", err, body)
+	}
+	r := st.Pipelines["main"].Reloads
+	if r.Failures != 1 || !strings.Contains(r.LastError.Message, "unsupported scheme") {
+		t.Errorf("reloads = %+v; want 1 failure about the scheme", r)
+	}
+	if strings.Contains(string(body), secret) {
+		t.Errorf("the monitoring API shows the password: %s", body)
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Wait()
+	if strings.Contains(w.String(), secret) {
+		t.Errorf("the log shows the password:\n%s", w)
+	}
 }

@@ -1,7 +1,6 @@
-package main
+package supervisor
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,44 +10,64 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pipelined/pipeline/engine"
 )
 
-// TestReloadPipelinesYMLPerPipeline: with pipelines.yml, a reload replaces
-// only the pipeline whose definition changed, starts the added one and drains
-// the removed one, while the unchanged one keeps running; a pipeline that does
-// not build is refused alone while another changed one is replaced; the replaced
-// pipeline's tcp input listens on the same port again (the old listener is
-// closed first); the monitoring API follows (its pipeline list, each
-// pipeline's and the process's reload counts).
-func TestReloadPipelinesYMLPerPipeline(t *testing.T) {
+// TestReloadPerPipeline: with one file per pipeline (as pipelines.yml
+// isolates them), a reload replaces only the pipeline whose definition
+// changed, starts the added one and drains the removed one, while the
+// unchanged one keeps running; a pipeline that does not build is refused alone
+// while another changed one is replaced; the replaced pipeline's tcp input
+// listens on the same port again (the old listener is closed first); the
+// monitoring API follows (its pipeline list, each pipeline's and the process's
+// reload counts).
+func TestReloadPerPipeline(t *testing.T) {
 	dir := t.TempDir()
-	yml := filepath.Join(dir, "pipelines.yml")
+	conf := filepath.Join(dir, "pipelines")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	pipeline := func(id, filter string) string {
+	pipeline := func(id, filter string) map[string]string {
 		p := 0
 		if id == "b" {
 			p = port
 		}
-		return fmt.Sprintf("- pipeline.id: %s\n  config.string: 'input { tcp { host => \"127.0.0.1\" port => %d } } %s output { stdout { codec => line { format => \"%%{message} %%{tags}\" } } }'\n", id, p, filter)
+		return map[string]string{id: fmt.Sprintf("input \"tcp\" {\n  host = \"127.0.0.1\"\n  port = %d\n}\n%s\noutput \"stdout\" {\n  codec \"line\" {\n    format = \"%%%%{message} %%%%{tags}\"\n  }\n}\n", p, filter)}
 	}
-	replace := func(content string) {
+	// replace swaps the whole set of pipeline files at once (a symbolic link
+	// renamed over conf), as rewriting pipelines.yml does.
+	version := 0
+	replace := func(pipelines ...map[string]string) {
 		t.Helper()
-		writeFile(t, yml+".tmp", content)
-		if err := os.Rename(yml+".tmp", yml); err != nil {
+		version++
+		v := filepath.Join(dir, fmt.Sprintf("v%d", version))
+		if err := os.Mkdir(v, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range pipelines {
+			for id, content := range p {
+				writeFile(t, filepath.Join(v, id+".hcl"), content)
+			}
+		}
+		if err := os.Symlink(v, conf+".tmp"); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(conf+".tmp", conf); err != nil {
 			t.Fatal(err)
 		}
 	}
-	replace(pipeline("a", "") + pipeline("b", ""))
-	cmd := pipelineCmd(t, "run", "--pipelines", yml, "-r", "--config.reload.interval", "100ms",
+	addTag := func(tag string) string {
+		return fmt.Sprintf("filter \"mutate\" {\n  add_tag = [%q]\n}", tag)
+	}
+	replace(pipeline("a", ""), pipeline("b", ""))
+	cmd := pipelineCmd(t, "run", "-f", conf, "-r", "--config.reload.interval", "100ms",
 		"--api.http.port", "0", "--path.data", filepath.Join(dir, "data"))
 	var stdout syncBuffer
 	cmd.Stdout = &stdout
@@ -81,7 +100,7 @@ func TestReloadPipelinesYMLPerPipeline(t *testing.T) {
 		t.Fatalf("no API address in the log:\n%s", w)
 	}
 
-	replace(pipeline("a", "") + pipeline("b", "filter { mutate { add_tag => [\"b2\"] } }") + pipeline("c", ""))
+	replace(pipeline("a", ""), pipeline("b", addTag("b2")), pipeline("c", ""))
 	w.wait(t, `msg="pipeline reloaded" pipeline=b`, 20*time.Second)
 	w.wait(t, `msg="pipeline added by a reload; started" pipeline=c`, 20*time.Second)
 	// The new b listens on the old one's port.
@@ -101,10 +120,10 @@ func TestReloadPipelinesYMLPerPipeline(t *testing.T) {
 			t.Fatalf("the line sent to the reloaded b is not in stdout with its tag: %q\n%s", stdout.String(), w)
 		}
 	}
-	replace(pipeline("a", "") + pipeline("c", ""))
+	replace(pipeline("a", ""), pipeline("c", ""))
 	w.wait(t, `msg="pipeline removed from the configuration; stopped" pipeline=b`, 20*time.Second)
 	// a broken and c changed: a is refused alone, c is replaced.
-	replace(pipeline("a", "filter { mutate { add_tagz => [\"x\"] } }") + pipeline("c", "filter { mutate { add_tag => [\"c2\"] } }"))
+	replace(pipeline("a", "filter \"mutate\" {\n  add_tagz = [\"x\"]\n}"), pipeline("c", addTag("c2")))
 	w.wait(t, `msg="configuration reload refused`, 20*time.Second)
 	w.wait(t, `msg="pipeline reloaded" pipeline=c`, 20*time.Second)
 	if i := w.index(`msg="pipeline stopped" pipeline=a`); i >= 0 {
@@ -144,7 +163,7 @@ func TestReloadPipelinesYMLPerPipeline(t *testing.T) {
 	if st.Reloads != (reloads{Successes: 3, Failures: 1}) {
 		t.Errorf("process reloads = %+v; want 3 successes (b replaced, c added, c replaced), 1 failure (a)", st.Reloads)
 	}
-	if !strings.Contains(w.String(), `diagnostic="a(config.string):1:`) || !strings.Contains(w.String(), "add_tagz") {
+	if !strings.Contains(w.String(), `diagnostic="`+filepath.Join(conf, "a.hcl")+`:6:`) || !strings.Contains(w.String(), "add_tagz") {
 		t.Errorf("the refusal of a is not reported with its position; log:\n%s", w)
 	}
 
@@ -164,14 +183,14 @@ func TestReloadPipelinesYMLPerPipeline(t *testing.T) {
 // TestReloadConfigString: -e has nothing to reload: SIGHUP says so and the
 // pipeline keeps running; -r with -e is a usage error.
 func TestReloadConfigString(t *testing.T) {
-	cmd := pipelineCmd(t, "run", "-r", "-e", "input { stdin {} }")
-	if out, err := cmd.CombinedOutput(); cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != exitUsage ||
+	cmd := pipelineCmd(t, "run", "-r", "-e", `input "stdin" {}`)
+	if out, err := cmd.CombinedOutput(); cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != engine.ExitUsage ||
 		!strings.Contains(string(out), "--config.reload.automatic needs a configuration in files") {
 		t.Errorf("run -r -e: %v\n%s", err, out)
 	}
 
 	dir := t.TempDir()
-	cmd = pipelineCmd(t, "run", "-e", "input { stdin {} } output { stdout { codec => line } }",
+	cmd = pipelineCmd(t, "run", "-e", "input \"stdin\" {}\noutput \"stdout\" {\n  codec \"line\" {}\n}\n",
 		"--api.enabled=false", "--path.data", filepath.Join(dir, "data"))
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -215,8 +234,9 @@ func TestReloadConfigString(t *testing.T) {
 // every line.
 func TestReloadStdinRefused(t *testing.T) {
 	dir := t.TempDir()
-	conf := filepath.Join(dir, "p.conf")
-	writeFile(t, conf, "input { stdin {} }\noutput { stdout { codec => line { format => \"%{message} %{tags}\" } } }\n")
+	conf := filepath.Join(dir, "p.hcl")
+	const output = "output \"stdout\" {\n  codec \"line\" {\n    format = \"%%{message} %%{tags}\"\n  }\n}\n"
+	writeFile(t, conf, "input \"stdin\" {}\n"+output)
 	cmd := pipelineCmd(t, "run", "-f", conf, "--api.enabled=false", "--path.data", filepath.Join(dir, "data"))
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -235,7 +255,7 @@ func TestReloadStdinRefused(t *testing.T) {
 	w := watchLog(t, stderr, "pipeline started", "Pipeline not reloadable")
 	w.wait(t, "pipeline started", 20*time.Second)
 	io.WriteString(stdin, "one\n")
-	writeFile(t, conf, "input { stdin {} }\nfilter { mutate { add_tag => [\"new\"] } }\noutput { stdout { codec => line { format => \"%{message} %{tags}\" } } }\n")
+	writeFile(t, conf, "input \"stdin\" {}\nfilter \"mutate\" {\n  add_tag = [\"new\"]\n}\n"+output)
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
@@ -257,26 +277,7 @@ func TestReloadStdinRefused(t *testing.T) {
 	if strings.Join(got, "|") != "one %{tags}|two %{tags}" {
 		t.Errorf("stdout = %q; want both lines, untagged", stdout.String())
 	}
-	if !strings.Contains(w.String(), "p.conf:1:9: error: Pipeline not reloadable") {
+	if !strings.Contains(w.String(), "p.hcl:1:7: error: Pipeline not reloadable") {
 		t.Errorf("no file:line:col diagnostic; log:\n%s", w)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a process to write while the test
-// reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -1,4 +1,4 @@
-package main
+package supervisor
 
 import (
 	"bufio"
@@ -70,18 +70,23 @@ func countLines(path string) int {
 func TestDeadLetterQueueReplay(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	writeFile(t, filepath.Join(dir, "index.conf"), `
-input { generator { lines => ["good", "bad"] count => 50 } }
-filter {
-  if [message] == "bad" {
-    mutate { add_field => { "reject" => "true" } }
-    mutate { convert => { "reject" => "boolean" } }
+	writeFile(t, filepath.Join(dir, "index.hcl"), `
+input "generator" {
+  lines = ["good", "bad"]
+  count = 50
+}
+when "[message]" "==" "bad" {
+  filter "mutate" {
+    add_field = { "reject" = "true" }
+  }
+  filter "mutate" {
+    convert = { "reject" = "boolean" }
   }
 }
-output { test_reject { id => "es_main" } }
+output "test_reject" "es_main" {}
 `)
 	// Step 1: 100 events, 50 refused.
-	cmd := pipelineCmd(t, "run", "-f", filepath.Join(dir, "index.conf"), "--path.data", data,
+	cmd := pipelineCmd(t, "run", "-f", filepath.Join(dir, "index.hcl"), "--path.data", data,
 		"--dead_letter_queue.enable", "--api.enabled=false", "--log.level", "warn")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -97,21 +102,26 @@ output { test_reject { id => "es_main" } }
 
 	// Step 2: replay into a file, with the metadata copied into fields.
 	replayed := filepath.Join(dir, "replayed.jsonl")
-	writeFile(t, filepath.Join(dir, "replay.conf"), fmt.Sprintf(`
-input { dead_letter_queue { id => "dlq" path => %q pipeline_id => "main" } }
-filter {
-  mutate { add_field => {
-    "dlq_reason" => "%%{[@metadata][dead_letter_queue][reason]}"
-    "dlq_plugin_id" => "%%{[@metadata][dead_letter_queue][plugin_id]}"
-    "dlq_plugin_type" => "%%{[@metadata][dead_letter_queue][plugin_type]}"
-    "dlq_entry_time" => "%%{[@metadata][dead_letter_queue][entry_time]}"
-  } }
+	writeFile(t, filepath.Join(dir, "replay.hcl"), fmt.Sprintf(`
+input "dead_letter_queue" "dlq" {
+  path = %q
+  pipeline_id = "main"
 }
-output { file { path => %q } }
+filter "mutate" {
+  add_field = {
+    "dlq_reason" = "%%%%{[@metadata][dead_letter_queue][reason]}"
+    "dlq_plugin_id" = "%%%%{[@metadata][dead_letter_queue][plugin_id]}"
+    "dlq_plugin_type" = "%%%%{[@metadata][dead_letter_queue][plugin_type]}"
+    "dlq_entry_time" = "%%%%{[@metadata][dead_letter_queue][entry_time]}"
+  }
+}
+output "file" {
+  path = %q
+}
 `, filepath.Join(data, "dead_letter_queue"), replayed))
 	replay := func(wantLines int) string {
 		t.Helper()
-		return runReplay(t, filepath.Join(dir, "replay.conf"), data, replayed, wantLines)
+		return runReplay(t, filepath.Join(dir, "replay.hcl"), data, replayed, wantLines)
 	}
 	log := replay(50)
 	if n := countLines(replayed); n != 50 {
@@ -242,11 +252,17 @@ func TestElasticsearchRefusalsReplayed(t *testing.T) {
 	defer srv.Close()
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	writeFile(t, filepath.Join(dir, "index.conf"), fmt.Sprintf(`
-input { generator { lines => ["good", "bad", "good"] count => 10 } }
-output { elasticsearch { id => "es" hosts => [%q] index => "logs" } }
+	writeFile(t, filepath.Join(dir, "index.hcl"), fmt.Sprintf(`
+input "generator" {
+  lines = ["good", "bad", "good"]
+  count = 10
+}
+output "elasticsearch" "es" {
+  hosts = [%q]
+  index = "logs"
+}
 `, srv.URL))
-	cmd := pipelineCmd(t, "run", "-f", filepath.Join(dir, "index.conf"), "--path.data", data,
+	cmd := pipelineCmd(t, "run", "-f", filepath.Join(dir, "index.hcl"), "--path.data", data,
 		"--dead_letter_queue.enable", "--api.enabled=false", "--log.level", "warn")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("indexing pipeline: %v\n%s", err, out)
@@ -258,15 +274,21 @@ output { elasticsearch { id => "es" hosts => [%q] index => "logs" } }
 		t.Fatalf("the server accepted %d documents; want 20", accepted)
 	}
 	replayed := filepath.Join(dir, "replayed.jsonl")
-	writeFile(t, filepath.Join(dir, "replay.conf"), fmt.Sprintf(`
-input { dead_letter_queue { path => %q } }
-filter { mutate { add_field => {
-  "reason" => "%%{[@metadata][dead_letter_queue][reason]}"
-  "from" => "%%{[@metadata][dead_letter_queue][plugin_type]}/%%{[@metadata][dead_letter_queue][plugin_id]}"
-} } }
-output { file { path => %q } }
+	writeFile(t, filepath.Join(dir, "replay.hcl"), fmt.Sprintf(`
+input "dead_letter_queue" {
+  path = %q
+}
+filter "mutate" {
+  add_field = {
+    "reason" = "%%%%{[@metadata][dead_letter_queue][reason]}"
+    "from" = "%%%%{[@metadata][dead_letter_queue][plugin_type]}/%%%%{[@metadata][dead_letter_queue][plugin_id]}"
+  }
+}
+output "file" {
+  path = %q
+}
 `, filepath.Join(data, "dead_letter_queue"), replayed))
-	log := runReplay(t, filepath.Join(dir, "replay.conf"), data, replayed, 10)
+	log := runReplay(t, filepath.Join(dir, "replay.hcl"), data, replayed, 10)
 	b, err := os.ReadFile(replayed)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log)
@@ -297,9 +319,13 @@ func TestMonitoringAPICounts(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.log")
 	cmd := pipelineCmd(t, "run", "-e", fmt.Sprintf(`
-input { stdin { id => "in" } }
-filter { if [message] =~ /7$/ { drop { id => "sevens" } } }
-output { file { id => "out" path => %q } }`, out),
+input "stdin" "in" {}
+when "[message]" "=~" "7$" {
+  filter "drop" "sevens" {}
+}
+output "file" "out" {
+  path = %q
+}`, out),
 		"--api.http.port", "0", "--api.auth.type", "basic", "--api.auth.basic.username", "ops",
 		"--path.data", filepath.Join(dir, "data"))
 	cmd.Env = append(cmd.Env, "API_AUTH_BASIC_PASSWORD=s3cret")

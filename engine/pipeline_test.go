@@ -17,7 +17,6 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
 	"github.com/pipelined/pipeline/dsl/ir"
-	"github.com/pipelined/pipeline/dsl/logstash"
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
 )
@@ -565,13 +564,10 @@ func BenchmarkPipelineChain(b *testing.B) {
 	b.ReportMetric(float64(batches*125)/b.Elapsed().Seconds(), "events/s")
 }
 
-func condExpr(t testing.TB, src string) ir.Expr {
-	t.Helper()
-	x, diags := logstash.ParseCondition(src, hcl.InitialPos, "cond")
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	return x
+// matchExpr is the condition `[field] =~ /pattern/`, built as the front-ends
+// build it (engine tests never import dsl).
+func matchExpr(field, pattern string) ir.Expr {
+	return &ir.Match{Left: &ir.FieldRef{Path: "[" + field + "]"}, Right: &ir.Regexp{Pattern: pattern}}
 }
 
 // Output conditionals route each event to the outputs whose branch matches;
@@ -584,8 +580,8 @@ func TestOutputRoutingAndUnroutedAcks(t *testing.T) {
 		Outputs: []ir.Node{
 			&ir.If{
 				Branches: []ir.Branch{
-					{Cond: condExpr(t, `[message] =~ /0$/`), Body: []ir.Node{plugin(t, ir.Output, "test_sink", "tens", k)}},
-					{Cond: condExpr(t, `[message] =~ /5$/`), Body: []ir.Node{
+					{Cond: matchExpr("message", `0$`), Body: []ir.Node{plugin(t, ir.Output, "test_sink", "tens", k)}},
+					{Cond: matchExpr("message", `5$`), Body: []ir.Node{
 						plugin(t, ir.Output, "test_sink", "fives", k),
 						plugin(t, ir.Output, "test_sink", "fives_copy", k),
 					}},
@@ -630,7 +626,7 @@ func TestConditionalsKeepEventOrder(t *testing.T) {
 	p := &ir.Pipeline{
 		Inputs: []*ir.Plugin{plugin(t, ir.Input, "test_gen", "gen", k+"batches = 1\nsize = 60\n")},
 		Filters: []ir.Node{&ir.If{
-			Branches: []ir.Branch{{Cond: condExpr(t, `[message] =~ /[05]$/`), Body: []ir.Node{plugin(t, ir.Filter, "test_drop_odd", "odd", "")}}},
+			Branches: []ir.Branch{{Cond: matchExpr("message", `[05]$`), Body: []ir.Node{plugin(t, ir.Filter, "test_drop_odd", "odd", "")}}},
 		}},
 		Outputs: []ir.Node{plugin(t, ir.Output, "test_sink", "a", k)},
 	}
@@ -659,7 +655,7 @@ func TestSnapshotCountsPerPlugin(t *testing.T) {
 		Inputs: []*ir.Plugin{plugin(t, ir.Input, "test_gen", "gen", k+"batches = 4\nsize = 50\n")},
 		Filters: []ir.Node{
 			plugin(t, ir.Filter, "test_pass", "first", ""),
-			&ir.If{Branches: []ir.Branch{{Cond: condExpr(t, "[message] =~ /^1/"), Body: []ir.Node{
+			&ir.If{Branches: []ir.Branch{{Cond: matchExpr("message", `^1`), Body: []ir.Node{
 				plugin(t, ir.Filter, "test_drop_odd", "odd", ""),
 			}}}},
 		},

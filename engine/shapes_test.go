@@ -13,7 +13,7 @@ import (
 // a flat array, and a single value where a list is expected.
 func TestLogstashValueShapes(t *testing.T) {
 	out := enginetest.Filter(t, "test_drop_odd", `
-add_field = ["[a][b]", "1", "c", "%{message}-x"]
+add_field = ["[a][b]", "1", "c", "%%{message}-x"]
 add_tag   = "one"
 remove_tag = "zero"
 `, event.NewMessage("2"))

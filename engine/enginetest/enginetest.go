@@ -1,6 +1,13 @@
 // Package enginetest runs plugins through the real engine in tests: options are
-// decoded from an HCL snippet exactly as in a pipeline file, and the engine's
-// common options, acknowledgements and routing apply.
+// decoded from an HCL snippet, and the engine's common options,
+// acknowledgements and routing apply.
+//
+// Filter and BuildDiags read the options as plain HCL, so engine never needs
+// a configuration front-end (it never imports dsl). To read them as a
+// pipeline file does ("%{…}" and invalid escapes literal, "${VAR}"
+// substituted), give With the front-end's loader, e.g. With(dsl.LoadSource);
+// plugins/internal/testkit/plugintest does that for the plugins of this
+// module.
 package enginetest
 
 import (
@@ -14,7 +21,6 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
-	"github.com/pipelined/pipeline/dsl"
 	"github.com/pipelined/pipeline/dsl/ir"
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
@@ -77,8 +83,7 @@ func init() {
 }
 
 // Body parses an HCL snippet into a plugin body, failing the test on a syntax
-// error. It is plain HCL: write "%%{" for a literal "%{" (Filter and BuildDiags
-// read pipeline-file syntax instead).
+// error. It is plain HCL: write "%%{" for a literal "%{".
 func Body(t testing.TB, src string) hcl.Body {
 	t.Helper()
 	f, diags := hclsyntax.ParseConfig([]byte(src), t.Name()+".hcl", hcl.InitialPos)
@@ -101,11 +106,25 @@ func DecodeOptions(o any, src []byte) error {
 	return nil
 }
 
-// pipeline loads a one-plugin pipeline written as a pipeline file would be
-// (so "%{…}" and "${VAR}" mean what they mean there). The plugin's options
-// start on line 2 of the file.
-func pipeline(t testing.TB, kind ir.Kind, typ, options, token string) (*ir.Pipeline, hcl.Diagnostics) {
+// Loader turns the source of one configuration file into IR; filename picks
+// the front-end and names the file in diagnostics (dsl.LoadSource is one).
+type Loader func(filename string, src []byte) (*ir.Config, hcl.Diagnostics)
+
+// Runner builds and runs one-plugin pipelines; its zero value reads options as
+// plain HCL.
+type Runner struct{ load Loader }
+
+// With returns a Runner that writes each test pipeline as a pipeline file and
+// loads it with load, so options mean what they mean in a pipeline file.
+func With(load Loader) Runner { return Runner{load: load} }
+
+// pipeline makes a one-plugin pipeline whose plugin options start on line 2
+// of the file named after the test.
+func (r Runner) pipeline(t testing.TB, kind ir.Kind, typ, options, token string) (*ir.Pipeline, hcl.Diagnostics) {
 	t.Helper()
+	if r.load == nil {
+		return plainPipeline(t, kind, typ, options, token)
+	}
 	block := fmt.Sprintf("%s %q %q {\n%s\n}\n", kind, typ, typ, options)
 	feed := fmt.Sprintf("input \"enginetest_feed\" \"feed\" {\n  token = %q\n}\n", token)
 	collect := fmt.Sprintf("output \"enginetest_collect\" \"collect\" {\n  token = %q\n}\n", token)
@@ -118,19 +137,58 @@ func pipeline(t testing.TB, kind ir.Kind, typ, options, token string) (*ir.Pipel
 	default:
 		src = block + feed + collect
 	}
-	cfg, diags := dsl.LoadSource(t.Name()+".hcl", []byte(src))
-	if diags.HasErrors() || len(cfg.Pipelines) != 1 {
+	cfg, diags := r.load(t.Name()+".hcl", []byte(src))
+	if diags.HasErrors() || cfg == nil || len(cfg.Pipelines) != 1 {
 		return nil, diags
 	}
 	return cfg.Pipelines[0], diags
 }
 
+// plainPipeline builds the IR of pipeline's file by hand, with options parsed
+// as plain HCL (a leading newline keeps them on line 2, as in the file).
+func plainPipeline(t testing.TB, kind ir.Kind, typ, options, token string) (*ir.Pipeline, hcl.Diagnostics) {
+	t.Helper()
+	name := t.Name() + ".hcl"
+	f, diags := hclsyntax.ParseConfig([]byte("\n"+options), name, hcl.InitialPos)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	rng := hcl.Range{Filename: name, Start: hcl.InitialPos, End: hcl.InitialPos}
+	plugin := func(kind ir.Kind, typ string, body hcl.Body) *ir.Plugin {
+		return &ir.Plugin{Kind: kind, Type: typ, ID: typ, Body: body, Range: rng, TypeRange: rng}
+	}
+	tokenBody := func(typ string) hcl.Body {
+		b, _ := hclsyntax.ParseConfig([]byte(fmt.Sprintf("token = %q\n", token)), typ+".hcl", hcl.InitialPos)
+		return b.Body
+	}
+	p := &ir.Pipeline{Name: "main", Range: rng}
+	feed := plugin(ir.Input, "enginetest_feed", tokenBody("enginetest_feed"))
+	collect := plugin(ir.Output, "enginetest_collect", tokenBody("enginetest_collect"))
+	self := plugin(kind, typ, f.Body)
+	switch kind {
+	case ir.Input:
+		p.Inputs, p.Outputs = []*ir.Plugin{self}, []ir.Node{collect}
+	case ir.Output:
+		p.Inputs, p.Outputs = []*ir.Plugin{feed}, []ir.Node{self}
+	default:
+		p.Inputs, p.Filters, p.Outputs = []*ir.Plugin{feed}, []ir.Node{self}, []ir.Node{collect}
+	}
+	return p, diags
+}
+
 // BuildDiags builds a pipeline holding one plugin of kind and typ with the
-// options (pipeline-file syntax; they start on line 2) and returns the
-// diagnostics: for testing option validation.
+// options (plain HCL; they start on line 2) and returns the diagnostics: for
+// testing option validation.
 func BuildDiags(t testing.TB, kind ir.Kind, typ, options string) hcl.Diagnostics {
 	t.Helper()
-	p, diags := pipeline(t, kind, typ, options, "none")
+	return Runner{}.BuildDiags(t, kind, typ, options)
+}
+
+// BuildDiags is like the package function BuildDiags, with options read as r
+// reads them.
+func (r Runner) BuildDiags(t testing.TB, kind ir.Kind, typ, options string) hcl.Diagnostics {
+	t.Helper()
+	p, diags := r.pipeline(t, kind, typ, options, "none")
 	if p == nil {
 		return diags
 	}
@@ -138,10 +196,17 @@ func BuildDiags(t testing.TB, kind ir.Kind, typ, options string) hcl.Diagnostics
 	return append(diags, d...)
 }
 
-// Filter runs events through the filter typ configured by options (written as
-// in a pipeline file) and returns what comes out, in input order, after the
-// engine's common options.
+// Filter runs events through the filter typ configured by options (plain HCL)
+// and returns what comes out, in input order, after the engine's common
+// options.
 func Filter(t testing.TB, typ, options string, in ...*event.Event) []*event.Event {
+	t.Helper()
+	return Runner{}.Filter(t, typ, options, in...)
+}
+
+// Filter is like the package function Filter, with options read as r reads
+// them.
+func (r Runner) Filter(t testing.TB, typ, options string, in ...*event.Event) []*event.Event {
 	t.Helper()
 	token := fmt.Sprintf("t%d", tokens.Add(1))
 	feeds.Store(token, in)
@@ -149,7 +214,7 @@ func Filter(t testing.TB, typ, options string, in ...*event.Event) []*event.Even
 	collects.Store(token, col)
 	defer feeds.Delete(token)
 	defer collects.Delete(token)
-	p, diags := pipeline(t, ir.Filter, typ, options, token)
+	p, diags := r.pipeline(t, ir.Filter, typ, options, token)
 	if p == nil {
 		t.Fatalf("load %s: %v", typ, diags)
 	}

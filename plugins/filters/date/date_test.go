@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/pipelined/pipeline/engine"
-	"github.com/pipelined/pipeline/engine/enginetest"
 	"github.com/pipelined/pipeline/engine/event"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/plugintest"
 )
@@ -214,7 +213,7 @@ func TestEngine(t *testing.T) {
 	a, b := event.NewMessage("a"), event.NewMessage("b")
 	_ = a.Set(event.MustRef("t"), "2026-11-24T10:00:00Z")
 	_ = b.Set(event.MustRef("t"), "garbage")
-	out := enginetest.Filter(t, "date", `
+	out := plugintest.Filter(t, "date", `
 match   = ["t", "ISO8601"]
 add_tag = ["dated"]`, a, b)
 	if len(out) != 2 {

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/pipelined/pipeline/engine"
-	"github.com/pipelined/pipeline/engine/enginetest"
 	"github.com/pipelined/pipeline/engine/event"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/plugintest"
 )
@@ -72,11 +71,11 @@ func TestValidate(t *testing.T) {
 // completes.
 func TestEngine(t *testing.T) {
 	in := []*event.Event{event.NewMessage("a"), event.NewMessage("b")}
-	if out := enginetest.Filter(t, "drop", "", in...); len(out) != 0 {
+	if out := plugintest.Filter(t, "drop", "", in...); len(out) != 0 {
 		t.Errorf("drop passed on %d events", len(out))
 	}
 	in = []*event.Event{event.NewMessage("a"), event.NewMessage("b")}
-	if out := enginetest.Filter(t, "drop", "percentage = 0", in...); len(out) != 2 {
+	if out := plugintest.Filter(t, "drop", "percentage = 0", in...); len(out) != 2 {
 		t.Errorf("drop with percentage 0 passed on %d events; want 2", len(out))
 	}
 }

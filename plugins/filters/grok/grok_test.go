@@ -12,7 +12,6 @@ import (
 
 	"github.com/pipelined/pipeline/dsl/ir"
 	"github.com/pipelined/pipeline/engine"
-	"github.com/pipelined/pipeline/engine/enginetest"
 	"github.com/pipelined/pipeline/engine/event"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/plugintest"
 )
@@ -170,7 +169,7 @@ func TestValidate(t *testing.T) {
 	// Through the engine: a shape that does not decode is refused before
 	// Validate, a pattern that does not compile by New; all blame the option.
 	for src, field := range bad {
-		diags := enginetest.BuildDiags(t, ir.Filter, "grok", src)
+		diags := plugintest.BuildDiags(t, ir.Filter, "grok", src)
 		if !diags.HasErrors() || !strings.Contains(diags.Error(), fmt.Sprintf("Invalid value for %q", field)) {
 			t.Errorf("%s: Build = %v; want a FieldError on %s", src, diags, field)
 		}

@@ -13,7 +13,6 @@ import (
 	"github.com/pipelined/pipeline/dsl/ir"
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/dlq"
-	"github.com/pipelined/pipeline/engine/enginetest"
 	"github.com/pipelined/pipeline/engine/event"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/plugintest"
 )
@@ -230,7 +229,7 @@ func TestOptionErrors(t *testing.T) {
 		{`path = "/x"` + "\n" + `pipeline_id = "../etc"`, "pipeline_id"},
 		{`path = "/x"` + "\n" + `start_timestamp = "yesterday"`, "start_timestamp"},
 	} {
-		diags := enginetest.BuildDiags(t, ir.Input, "dead_letter_queue", tc.opts)
+		diags := plugintest.BuildDiags(t, ir.Input, "dead_letter_queue", tc.opts)
 		if !diags.HasErrors() || !strings.Contains(diags.Error(), tc.want) {
 			t.Errorf("options %q: diags %v; want an error about %s", tc.opts, diags, tc.want)
 		}

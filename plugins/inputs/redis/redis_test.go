@@ -14,7 +14,6 @@ import (
 
 	"github.com/pipelined/pipeline/dsl/ir"
 	"github.com/pipelined/pipeline/engine"
-	"github.com/pipelined/pipeline/engine/enginetest"
 	"github.com/pipelined/pipeline/engine/event"
 	jsoncodec "github.com/pipelined/pipeline/plugins/codecs/json"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/plugintest"
@@ -441,7 +440,7 @@ batch_count = 0`, "batch_count"},
 data_type = "list"
 threads = 0`, "threads"},
 	} {
-		diags := enginetest.BuildDiags(t, ir.Input, "redis", tc.opts)
+		diags := plugintest.BuildDiags(t, ir.Input, "redis", tc.opts)
 		if !diags.HasErrors() || !strings.Contains(diags.Error(), tc.want) {
 			t.Errorf("%s: diags %v; want %q", tc.opts, diags, tc.want)
 		}

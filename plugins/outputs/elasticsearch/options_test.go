@@ -16,8 +16,8 @@ import (
 
 	"github.com/pipelined/pipeline/dsl/ir"
 	"github.com/pipelined/pipeline/engine"
-	"github.com/pipelined/pipeline/engine/enginetest"
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/plugintest"
 )
 
 // TestActionsGolden sends two events with each case's options of
@@ -171,13 +171,13 @@ user = "u"`, "either api_key or user"},
 retry_max_interval = 5`, "retry_max_interval"},
 		{`target_bulk_bytes = 10`, "at least 1024"},
 	} {
-		diags := enginetest.BuildDiags(t, ir.Output, "elasticsearch", tc.opts)
+		diags := plugintest.BuildDiags(t, ir.Output, "elasticsearch", tc.opts)
 		if !diags.HasErrors() || !strings.Contains(diags.Error(), tc.want) {
 			t.Errorf("%s:\n  diags %v\n  want %q", tc.opts, diags, tc.want)
 		}
 	}
 	// The refusal points at hosts, on the line where it is written.
-	diags := enginetest.BuildDiags(t, ir.Output, "elasticsearch", "index = \"a\"\nhosts = [\"http://127.0.0.1:9200\"]\nssl = true")
+	diags := plugintest.BuildDiags(t, ir.Output, "elasticsearch", "index = \"a\"\nhosts = [\"http://127.0.0.1:9200\"]\nssl = true")
 	if len(diags) != 1 || diags[0].Subject == nil || diags[0].Subject.Start.Line != 3 || !strings.Contains(diags[0].Summary, `"hosts"`) {
 		t.Errorf("diags %v; want one on hosts, line 3", diags)
 	}
@@ -194,7 +194,7 @@ api_key = "id:key"`,
 		`action = "%{[@metadata][action]}"`,
 		`hosts = ["http://u:p@a:9200"]`,
 	} {
-		if diags := enginetest.BuildDiags(t, ir.Output, "elasticsearch", ok); diags.HasErrors() {
+		if diags := plugintest.BuildDiags(t, ir.Output, "elasticsearch", ok); diags.HasErrors() {
 			t.Errorf("%s: %v", ok, diags)
 		}
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/pipelined/pipeline/dsl"
 	"github.com/pipelined/pipeline/dsl/ir"
 	"github.com/pipelined/pipeline/engine"
-	"github.com/pipelined/pipeline/engine/enginetest"
 	"github.com/pipelined/pipeline/engine/event"
 	jsoncodec "github.com/pipelined/pipeline/plugins/codecs/json"
 	_ "github.com/pipelined/pipeline/plugins/codecs/plain"
@@ -392,12 +391,12 @@ host = []`, "at least one host"},
 data_type = "list"
 timeout = 0`, "timeout"},
 	} {
-		diags := enginetest.BuildDiags(t, ir.Output, "redis", tc.opts)
+		diags := plugintest.BuildDiags(t, ir.Output, "redis", tc.opts)
 		if !diags.HasErrors() || !strings.Contains(diags.Error(), tc.want) {
 			t.Errorf("%s: diags %v; want %q", tc.opts, diags, tc.want)
 		}
 	}
-	diags := enginetest.BuildDiags(t, ir.Output, "redis", `key = "q"
+	diags := plugintest.BuildDiags(t, ir.Output, "redis", `key = "q"
 data_type = "list"
 host = "10.0.0.1:7000"`)
 	if diags.HasErrors() {

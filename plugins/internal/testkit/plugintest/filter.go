@@ -9,10 +9,33 @@ import (
 
 	"golang.org/x/tools/txtar"
 
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/pipelined/pipeline/dsl"
 	"github.com/pipelined/pipeline/dsl/ir"
 	"github.com/pipelined/pipeline/engine/enginetest"
 	"github.com/pipelined/pipeline/engine/event"
 )
+
+// pipelineFile reads plugin options as a pipeline file does, through the
+// front-end (enginetest itself never imports dsl).
+var pipelineFile = enginetest.With(dsl.LoadSource)
+
+// Filter runs events through the filter typ configured by options (written as
+// in a pipeline file, so "%{…}" is literal) and returns what comes out, in
+// input order, after the engine's common options.
+func Filter(t testing.TB, typ, options string, in ...*event.Event) []*event.Event {
+	t.Helper()
+	return pipelineFile.Filter(t, typ, options, in...)
+}
+
+// BuildDiags builds a pipeline holding one plugin of kind and typ with the
+// options (pipeline-file syntax; they start on line 2) and returns the
+// diagnostics: for testing option validation.
+func BuildDiags(t testing.TB, kind ir.Kind, typ, options string) hcl.Diagnostics {
+	t.Helper()
+	return pipelineFile.BuildDiags(t, kind, typ, options)
+}
 
 // RunFilterGolden runs every testdata/*.txtar of the calling package through
 // the filter typ, built and run by the real engine (enginetest). A file holds:
@@ -50,14 +73,14 @@ func RunFilterGolden(t *testing.T, typ string) {
 			}
 			if f := sec["want.err"]; f != nil {
 				want := strings.TrimSpace(string(f.Data))
-				diags := enginetest.BuildDiags(t, ir.Filter, typ, opts)
+				diags := BuildDiags(t, ir.Filter, typ, opts)
 				if !diags.HasErrors() || !strings.Contains(diags.Error(), want) {
 					t.Fatalf("build error = %v; want one containing %q", diags, want)
 				}
 				return
 			}
 			in := InputEvents(t, sec["input.jsonl"])
-			out := enginetest.Filter(t, typ, opts, in...)
+			out := Filter(t, typ, opts, in...)
 			var got strings.Builder
 			for _, e := range out {
 				got.WriteString(EventJSON(e, time.Now().Add(time.Hour)))

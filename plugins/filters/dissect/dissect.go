@@ -26,10 +26,9 @@
 // nothing is set; when the source field is missing, the mapping is skipped
 // without a tag. A non-string source value is dissected as its text form.
 //
-// mapping runs in order: since the option is a map, which keeps no written
-// order, a mapping whose source is a field another mapping sets runs after it
-// (so "description" can be dissected from the result of "message", as in
-// Logstash's documented example), the others in sorted order.
+// mapping runs in the order written, so a later dissection can work on the
+// result of an earlier one ("description" dissected from "message", as in
+// Logstash's documented example).
 //
 // convert_datatype converts fields to "int" or "float" after every mapping,
 // whether or not they matched. A decimal text ("95.43", "1e3") is accepted;
@@ -54,7 +53,6 @@ import (
 	"math/big"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -67,10 +65,10 @@ func init() { engine.RegisterFilter("dissect", New) }
 // Options configures the dissect filter.
 type Options struct {
 	// Mapping maps source fields to dissect patterns: { message = "%{a} %{b}" }.
-	Mapping map[string]string `hcl:"mapping,optional"`
+	Mapping engine.Hash `hcl:"mapping,optional" item:"pattern"`
 	// ConvertDatatype converts fields after dissection: { code = "int", cpu =
 	// "float" }. It may be used without mapping.
-	ConvertDatatype map[string]string `hcl:"convert_datatype,optional"`
+	ConvertDatatype engine.Hash `hcl:"convert_datatype,optional" item:"datatype"`
 	// TagOnFailure are the tags added when a pattern does not match or the
 	// source is empty.
 	TagOnFailure []string `hcl:"tag_on_failure,optional"`
@@ -81,23 +79,23 @@ func (o *Options) Defaults() { o.TagOnFailure = []string{"_dissectfailure"} }
 
 // Validate checks the options: field references, patterns and types.
 func (o *Options) Validate() error {
-	for _, src := range sortedKeys(o.Mapping) {
-		if _, err := event.ParseRef(src); err != nil {
-			return &engine.FieldError{Field: "mapping", Err: fmt.Errorf("source %q: %w", src, err)}
+	for _, m := range o.Mapping {
+		if _, err := event.ParseRef(m.Key); err != nil {
+			return &engine.FieldError{Field: "mapping", Err: fmt.Errorf("source %q: %w", m.Key, err)}
 		}
-		if o.Mapping[src] == "" {
+		if m.Value == "" {
 			continue
 		}
-		if _, err := compile(o.Mapping[src]); err != nil {
-			return &engine.FieldError{Field: "mapping", Err: fmt.Errorf("%q: %w", o.Mapping[src], err)}
+		if _, err := compile(m.Value); err != nil {
+			return &engine.FieldError{Field: "mapping", Err: fmt.Errorf("%q: %w", m.Value, err)}
 		}
 	}
-	for _, name := range sortedKeys(o.ConvertDatatype) {
-		if _, err := event.ParseRef(name); err != nil {
-			return &engine.FieldError{Field: "convert_datatype", Err: fmt.Errorf("field %q: %w", name, err)}
+	for _, c := range o.ConvertDatatype {
+		if _, err := event.ParseRef(c.Key); err != nil {
+			return &engine.FieldError{Field: "convert_datatype", Err: fmt.Errorf("field %q: %w", c.Key, err)}
 		}
-		if _, ok := converters[strings.ToLower(o.ConvertDatatype[name])]; !ok {
-			return &engine.FieldError{Field: "convert_datatype", Err: fmt.Errorf("datatype not supported: %q (want \"int\" or \"float\")", o.ConvertDatatype[name])}
+		if _, ok := converters[strings.ToLower(c.Value)]; !ok {
+			return &engine.FieldError{Field: "convert_datatype", Err: fmt.Errorf("datatype not supported: %q (want \"int\" or \"float\")", c.Value)}
 		}
 	}
 	return nil
@@ -139,15 +137,15 @@ func New(o Options, r engine.Resources) (*Filter, error) {
 	if f.logger == nil {
 		f.logger = slog.New(slog.DiscardHandler)
 	}
-	for _, src := range mappingOrder(o.Mapping) {
-		if o.Mapping[src] == "" {
+	for _, m := range o.Mapping {
+		if m.Value == "" {
 			continue // Logstash skips an empty pattern
 		}
-		d, _ := compile(o.Mapping[src])
-		f.maps = append(f.maps, mapping{source: event.MustRef(src), name: src, dissector: d})
+		d, _ := compile(m.Value)
+		f.maps = append(f.maps, mapping{source: event.MustRef(m.Key), name: m.Key, dissector: d})
 	}
-	for _, name := range sortedKeys(o.ConvertDatatype) {
-		typ := o.ConvertDatatype[name]
+	for _, c := range o.ConvertDatatype {
+		name, typ := c.Key, c.Value
 		f.convs = append(f.convs, conversion{
 			ref:      event.MustRef(name),
 			name:     name,
@@ -158,62 +156,6 @@ func New(o Options, r engine.Resources) (*Filter, error) {
 		})
 	}
 	return f, nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// mappingOrder returns the sources of m so that a source set by another
-// mapping's pattern comes after that mapping, otherwise in sorted order.
-func mappingOrder(m map[string]string) []string {
-	rest := sortedKeys(m)
-	sets := map[string][]string{} // source -> names its pattern sets
-	for _, src := range rest {
-		if d, err := compile(m[src]); err == nil {
-			for _, fl := range d.fields {
-				if fl.kind == normalField || fl.kind == appendField {
-					sets[src] = append(sets[src], canonical(fl.name))
-				}
-			}
-		}
-	}
-	out := make([]string, 0, len(rest))
-	for len(rest) > 0 {
-		pick := 0 // on a cycle, the first in sorted order
-		for i, src := range rest {
-			if !setByOther(src, rest, sets) {
-				pick = i
-				break
-			}
-		}
-		out = append(out, rest[pick])
-		rest = slices.Delete(rest, pick, pick+1)
-	}
-	return out
-}
-
-func setByOther(src string, rest []string, sets map[string][]string) bool {
-	c := canonical(src)
-	for _, other := range rest {
-		if other != src && slices.Contains(sets[other], c) {
-			return true
-		}
-	}
-	return false
-}
-
-// canonical writes a top-level field "[a]" as "a", so names compare equal.
-func canonical(name string) string {
-	if len(name) > 2 && name[0] == '[' && name[len(name)-1] == ']' && !strings.ContainsAny(name[1:len(name)-1], "[]") {
-		return name[1 : len(name)-1]
-	}
-	return name
 }
 
 var errNoField = fmt.Errorf("dissect: no mapping source field in the event: %w", engine.ErrNotApplied)

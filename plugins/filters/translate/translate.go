@@ -5,9 +5,8 @@
 // The dictionary is inline (dictionary) or a file (dictionary_path): YAML
 // (.yml, .yaml), JSON (.json) or CSV (.csv, the first column is the key, the
 // second the value). A file's values keep their types (numbers, booleans,
-// lists, objects); its entries keep the file's order, which matters for
-// regular expression keys. The inline dictionary is a map, which keeps no
-// written order: its keys are tried in sorted order. Keys are strings (a YAML
+// lists, objects). Entries keep the order they are written in, in the file or
+// inline, which matters for regular expression keys. Keys are strings (a YAML
 // key 200 is the key "200"; Logstash would keep the number, which no field
 // value matches).
 //
@@ -90,7 +89,7 @@ type Options struct {
 	Override *bool `hcl:"override,optional"`
 	// Dictionary is the inline dictionary: { "200" = "OK" }. Exclusive with
 	// dictionary_path.
-	Dictionary map[string]string `hcl:"dictionary,optional"`
+	Dictionary engine.Hash `hcl:"dictionary,optional" item:"translation"`
 	// DictionaryPath is a YAML (.yml, .yaml), JSON (.json) or CSV (.csv)
 	// dictionary file.
 	DictionaryPath string `hcl:"dictionary_path,optional"`
@@ -202,9 +201,9 @@ func (o *Options) Validate() error {
 		}
 	}
 	if o.Exact && o.Regex {
-		for _, k := range sortedKeys(o.Dictionary) {
-			if _, err := compileKey(k); err != nil {
-				return &engine.FieldError{Field: "dictionary", Err: fmt.Errorf("key %q: %w", k, err)}
+		for _, kv := range o.Dictionary {
+			if _, err := compileKey(kv.Key); err != nil {
+				return &engine.FieldError{Field: "dictionary", Err: fmt.Errorf("key %q: %w", kv.Key, err)}
 			}
 		}
 	}
@@ -303,10 +302,11 @@ func New(o Options, r engine.Resources) (*Filter, error) {
 		f.innerSource, f.innerTarget = bracketed(source), bracketed(target)
 	}
 	if o.DictionaryPath == "" {
-		keys := sortedKeys(o.Dictionary)
-		vals := make(map[string]any, len(keys))
-		for _, k := range keys {
-			vals[k] = o.Dictionary[k]
+		keys := make([]string, 0, len(o.Dictionary))
+		vals := make(map[string]any, len(o.Dictionary))
+		for _, kv := range o.Dictionary {
+			keys = append(keys, kv.Key)
+			vals[kv.Key] = kv.Value
 		}
 		d, err := newDictionary(keys, vals, f.exact, f.regex)
 		if err != nil {
@@ -345,15 +345,6 @@ func bracketed(s string) string {
 		return s
 	}
 	return "[" + s + "]"
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 var errSkipped = fmt.Errorf("translate: nothing translated: %w", engine.ErrNotApplied)

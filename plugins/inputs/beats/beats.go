@@ -22,8 +22,12 @@
 //
 // Limits: at most max_connections connections at once (a further client is
 // accepted and closed at once, and the beat retries with backoff); a window of
-// at most max_window_size events; a data frame, a compressed frame and what a
-// compressed frame inflates to, of at most max_frame_bytes each. A connection
+// at most max_window_size events and max_window_bytes bytes (counted after
+// inflation, across all its compressed frames); a data frame, a compressed
+// frame and what a compressed frame inflates to, of at most max_frame_bytes
+// each; and at most max_pending_bytes read and not yet acknowledged over all
+// connections. These are checked as the bytes arrive, so a window beyond a
+// limit is never acknowledged: its connection is closed. A connection
 // that breaks a limit or the protocol (garbage, a frame of an unknown type,
 // invalid JSON, a truncated frame that times out) is closed and logged;
 // others are unaffected. Per connection the input holds at most the window
@@ -120,6 +124,20 @@ type Options struct {
 	// option; Filebeat sends 2048 at most by default). A connection announcing
 	// a larger window is closed.
 	MaxWindowSize int `hcl:"max_window_size,optional"`
+	// MaxWindowBytes bounds the JSON bytes of one lumberjack window (not a
+	// Logstash option), counted after inflation across all its compressed
+	// frames, so small compressed frames cannot add up to a large window. A
+	// connection sending a larger window is closed before the window is
+	// acknowledged (the beat resends it). A connection holds at most two
+	// windows: the one in the pipeline and the one being read.
+	MaxWindowBytes int64 `hcl:"max_window_bytes,optional"`
+	// MaxPendingBytes bounds the JSON bytes, after inflation, that all
+	// connections of this input together have read and the pipeline has not
+	// yet acknowledged (not a Logstash option). A connection whose window would
+	// go beyond it is closed before the window is acknowledged, and its beat
+	// resends the window later, so the memory the input holds stays bounded
+	// whatever the number of connections.
+	MaxPendingBytes int64 `hcl:"max_pending_bytes,optional"`
 }
 
 // Defaults sets Logstash's defaults and the limits.
@@ -130,6 +148,8 @@ func (o *Options) Defaults() {
 	o.MaxConnections = 1000
 	o.MaxFrameBytes = 64 << 20
 	o.MaxWindowSize = lumberDefaultWindow
+	o.MaxWindowBytes = 64 << 20
+	o.MaxPendingBytes = 256 << 20
 	o.SSLSupportedProtocols = []string{"TLSv1.2", "TLSv1.3"}
 	o.SSLClientAuthentication = "none"
 }
@@ -177,6 +197,12 @@ func (o *Options) Validate() error {
 	}
 	if o.MaxWindowSize < 1 {
 		return fe("max_window_size", "must be at least 1")
+	}
+	if o.MaxWindowBytes < o.MaxFrameBytes {
+		return fe("max_window_bytes", "must be at least max_frame_bytes (%d)", o.MaxFrameBytes)
+	}
+	if o.MaxPendingBytes < o.MaxWindowBytes {
+		return fe("max_pending_bytes", "must be at least max_window_bytes (%d)", o.MaxWindowBytes)
 	}
 	if o.sslEnabled() {
 		if o.SSLCertificate == "" {
@@ -238,6 +264,8 @@ type Input struct {
 	maxConns   int
 	maxFrame   int64
 	maxWindow  uint32
+	maxWinB    int64 // max_window_bytes
+	maxPending int64 // max_pending_bytes
 	keepalive  time.Duration
 	log        *slog.Logger
 	messageRef event.Ref
@@ -249,6 +277,7 @@ type Input struct {
 
 	conns   sync.Map // remote address → *connState
 	nconns  atomic.Int64
+	pending atomic.Int64 // bytes read and not yet acknowledged, all connections
 	closing atomic.Bool
 }
 
@@ -282,6 +311,8 @@ func New(o Options, r engine.Resources) (*Input, error) {
 		maxConns:   o.MaxConnections,
 		maxFrame:   o.MaxFrameBytes,
 		maxWindow:  uint32(o.MaxWindowSize),
+		maxWinB:    o.MaxWindowBytes,
+		maxPending: o.MaxPendingBytes,
 		keepalive:  3 * time.Second,
 		log:        log,
 		messageRef: event.MustRef(event.MessageField),
@@ -375,14 +406,20 @@ func (in *Input) handle(b *lj.Batch, emit engine.EmitFunc) error {
 		events = append(events, e)
 	}
 	st := in.lookup(b.RemoteAddr)
+	var w *windowBytes
+	if st != nil {
+		w = st.claim()
+	}
 	if st == nil || !st.alive() {
 		// go-lumber read this window before we closed the connection (after a
 		// failed window): the beat resends it, so it is not emitted.
+		in.release(w)
 		in.log.Debug("beats: dropping a window of a closed connection", "remote", b.RemoteAddr, "events", len(events))
 		return nil
 	}
 	st.begin()
 	err := emit(engine.Batch{Events: events, Ack: func(err error) {
+		in.release(w)
 		st.end()
 		if err != nil {
 			in.log.Warn("beats: window not acknowledged, closing the connection so the beat resends it",
@@ -396,6 +433,7 @@ func (in *Input) handle(b *lj.Batch, emit engine.EmitFunc) error {
 		b.ACK()
 	}})
 	if err != nil {
+		in.release(w)
 		st.end()
 		st.kill(fmt.Errorf("pipeline aborted: %w", err))
 		return fmt.Errorf("beats: %w", err)

@@ -521,6 +521,8 @@ func TestValidate(t *testing.T) {
 		{"port = 5044\nclient_inactivity_timeout = -1", "client_inactivity_timeout"},
 		{"port = 5044\nmax_frame_bytes = 10", "max_frame_bytes"},
 		{"port = 5044\nmax_window_size = 0", "max_window_size"},
+		{"port = 5044\nmax_window_bytes = 1048576", "max_window_bytes"},
+		{"port = 5044\nmax_pending_bytes = 1048576", "max_pending_bytes"},
 	} {
 		o := plugintest.NewOptions[Options](t, tc.opts)
 		err := o.Validate()

@@ -40,8 +40,78 @@ type connState struct {
 	reason   error     // why the connection was closed, when we closed it
 	readErr  error     // the first read error
 	dead     bool      // closed: its windows are no longer emitted
+	// windows read (or being read) and not yet claimed by handle, oldest
+	// first: their bytes count against max_pending_bytes until released.
+	windows []*windowBytes
 
 	closeOnce sync.Once
+}
+
+// windowBytes is the JSON bytes of one window, counted against the input's
+// max_pending_bytes from the moment they are read until the window is
+// acknowledged, dropped or its connection closed.
+type windowBytes struct {
+	st       *connState // its mu guards n and released
+	n        int64
+	released bool
+}
+
+// open starts counting a new window.
+func (s *connState) open() *windowBytes {
+	w := &windowBytes{st: s}
+	s.mu.Lock()
+	s.windows = append(s.windows, w)
+	s.mu.Unlock()
+	return w
+}
+
+// add counts n more bytes of w and reports the input's pending total.
+func (s *connState) add(w *windowBytes, n int64) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if w.released {
+		return s.in.pending.Load()
+	}
+	w.n += n
+	return s.in.pending.Add(n)
+}
+
+// claim takes the oldest window read: the one go-lumber hands over now
+// (windows of a connection are handed over in order). It returns nil when
+// the connection's close released it already.
+func (s *connState) claim() *windowBytes {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.windows) == 0 {
+		return nil
+	}
+	w := s.windows[0]
+	s.windows = s.windows[1:]
+	return w
+}
+
+// releaseAll releases the windows never claimed: the connection closed.
+func (s *connState) releaseAll() {
+	s.mu.Lock()
+	ws := s.windows
+	s.windows = nil
+	s.mu.Unlock()
+	for _, w := range ws {
+		s.in.release(w)
+	}
+}
+
+// release stops counting w's bytes (nil: nothing to release).
+func (in *Input) release(w *windowBytes) {
+	if w == nil {
+		return
+	}
+	w.st.mu.Lock()
+	defer w.st.mu.Unlock()
+	if !w.released {
+		w.released = true
+		in.pending.Add(-w.n)
+	}
 }
 
 func (s *connState) begin() {
@@ -200,6 +270,7 @@ func (l *guardListener) Accept() (net.Conn, error) {
 		return nil, fmt.Errorf("beats: unexpected connection type %T", c)
 	}
 	g := newGuardConn(c, raw.st, l.in.maxFrame, l.in.maxWindow)
+	g.maxWinB, g.maxPending = l.in.maxWinB, l.in.maxPending
 	raw.st.mu.Lock()
 	raw.st.top = g
 	raw.st.mu.Unlock()
@@ -228,6 +299,12 @@ type guardConn struct {
 	src       *bufio.Reader
 	maxFrame  int64
 	maxWindow uint32
+	// max_window_bytes and max_pending_bytes (0: none, in tests that build a
+	// guardConn alone).
+	maxWinB, maxPending int64
+
+	cur  *windowBytes // the window being read
+	left uint32       // its data frames still to come
 
 	hdr       [12]byte
 	pend      []byte // frame header bytes to hand out
@@ -330,6 +407,9 @@ func (g *guardConn) next() error {
 		if g.inflated > g.maxFrame {
 			return fmt.Errorf("%w: compressed frame inflates past max_frame_bytes (%d)", errProtocol, g.maxFrame)
 		}
+		if err := g.count(10 + size); err != nil {
+			return err
+		}
 		g.pend, g.remaining = h[:10], size
 		return nil
 	}
@@ -344,8 +424,18 @@ func (g *guardConn) next() error {
 		if _, err := io.ReadFull(g.src, h[2:6]); err != nil {
 			return unexpected(err)
 		}
-		if w := binary.BigEndian.Uint32(h[2:6]); w > g.maxWindow {
+		w := binary.BigEndian.Uint32(h[2:6])
+		if w > g.maxWindow {
 			return fmt.Errorf("%w: window of %d events exceeds max_window_size (%d)", errProtocol, w, g.maxWindow)
+		}
+		if g.left > 0 {
+			return fmt.Errorf("%w: window frame with %d events of the previous window missing", errProtocol, g.left)
+		}
+		// go-lumber skips an empty window: it is never handed over, so it is
+		// not counted.
+		g.cur, g.left = nil, w
+		if w > 0 {
+			g.cur = g.st.open()
 		}
 		g.pend = h[:6]
 	case codeJSON:
@@ -355,6 +445,9 @@ func (g *guardConn) next() error {
 		size := int64(binary.BigEndian.Uint32(h[6:10]))
 		if size > g.maxFrame {
 			return fmt.Errorf("%w: data frame of %d bytes exceeds max_frame_bytes (%d)", errProtocol, size, g.maxFrame)
+		}
+		if err := g.count(10 + size); err != nil {
+			return err
 		}
 		g.pend, g.remaining = h[:10], size
 	case codeCompressed:
@@ -378,6 +471,27 @@ func (g *guardConn) next() error {
 		g.inZ, g.inflated = true, 0
 	default:
 		return fmt.Errorf("%w: unknown frame type %q", errProtocol, h[1])
+	}
+	return nil
+}
+
+// count checks one data frame of n bytes (header included, after
+// inflation) against the window's and the input's budgets, before go-lumber
+// reads it: a window is handed over only after all its frames were counted,
+// so one beyond a budget is never acknowledged.
+func (g *guardConn) count(n int64) error {
+	if g.left == 0 || g.cur == nil {
+		return fmt.Errorf("%w: data frame outside a window", errProtocol)
+	}
+	g.left--
+	before := g.cur.n
+	pending := g.st.add(g.cur, n)
+	if g.maxWinB > 0 && before+n > g.maxWinB {
+		return fmt.Errorf("%w: window exceeds max_window_bytes (%d) after inflation", errProtocol, g.maxWinB)
+	}
+	if g.maxPending > 0 && pending > g.maxPending {
+		return fmt.Errorf("%w: the input holds %d bytes not yet acknowledged, beyond max_pending_bytes (%d): the beat resends this window later",
+			errProtocol, pending, g.maxPending)
 	}
 	return nil
 }
@@ -408,6 +522,7 @@ func (g *guardConn) Close() error {
 	err := g.Conn.Close()
 	g.closeOnce.Do(func() {
 		st := g.st
+		st.releaseAll()
 		st.mu.Lock()
 		st.dead = true
 		reason := st.reason

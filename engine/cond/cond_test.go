@@ -5,26 +5,65 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/pipelined/pipeline/dsl/ir"
-	"github.com/pipelined/pipeline/dsl/logstash"
 	"github.com/pipelined/pipeline/engine/cond"
 	"github.com/pipelined/pipeline/engine/event"
 )
 
-// compile parses a Logstash condition and compiles it.
-func compile(src string) (func(*event.Event) bool, hcl.Diagnostics) {
-	e, diags := logstash.ParseCondition(src, hcl.Pos{Line: 1, Column: 1}, "cond.conf")
-	if diags.HasErrors() {
-		return nil, diags
+// parsed maps each condition of testdata/cases.txt to its IR, read from
+// testdata/cases.ir.json: dsl/logstash's tests write that file with the
+// parser, which the engine does not import, not even in tests.
+var parsed = sync.OnceValues(func() (map[string]condIR, error) {
+	b, err := os.ReadFile("testdata/cases.ir.json")
+	if err != nil {
+		return nil, err
 	}
-	p, more := cond.Compile(e)
-	return p, append(diags, more...)
+	m := map[string]condIR{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var c condIR
+		if err := json.Unmarshal([]byte(line), &c); err != nil {
+			return nil, fmt.Errorf("cases.ir.json: %v", err)
+		}
+		m[c.Cond] = c
+	}
+	return m, nil
+})
+
+// condIR is one line of cases.ir.json: a condition and its IR, or the parse
+// error.
+type condIR struct {
+	Cond  string          `json:"cond"`
+	Expr  json.RawMessage `json:"expr"`
+	Error string          `json:"error"`
+}
+
+// compile compiles a condition of cases.txt from its parsed form.
+func compile(t testing.TB, src string) (func(*event.Event) bool, hcl.Diagnostics) {
+	t.Helper()
+	m, err := parsed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ok := m[src]
+	if !ok {
+		t.Fatalf("%q is not in testdata/cases.ir.json; add it to cases.txt and run go test ./dsl/logstash -run TestConditionCasesIR -update", src)
+	}
+	if c.Error != "" {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid condition", Detail: c.Error}}
+	}
+	e, err := ir.UnmarshalExprJSON(c.Expr)
+	if err != nil {
+		t.Fatalf("%q: %v", src, err)
+	}
+	return cond.Compile(e)
 }
 
 // decodeJSON decodes an event object, keeping integers as int64.
@@ -123,7 +162,7 @@ func TestCases(t *testing.T) {
 	for _, tc := range cases {
 		name := fmt.Sprintf("%d:%s", tc.line, tc.condition)
 		t.Run(name, func(t *testing.T) {
-			pred, diags := compile(tc.condition)
+			pred, diags := compile(t, tc.condition)
 			if wantErr, ok := strings.CutPrefix(tc.want, "error:"); ok {
 				wantErr = strings.TrimSpace(wantErr)
 				if !diags.HasErrors() {
@@ -207,7 +246,7 @@ func TestCompileDiagnostics(t *testing.T) {
 
 // The predicate may be shared by pipeline workers.
 func TestConcurrentEval(t *testing.T) {
-	pred, diags := compile(`[type] == "syslog" and "x" in [tags] and [m] =~ /^a+$/`)
+	pred, diags := compile(t, `[type] == "syslog" and "x" in [tags] and [m] =~ /^a+$/`)
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
@@ -249,7 +288,7 @@ func TestZeroAllocs(t *testing.T) {
 		`[type] in ["syslog", "x"] or ![missing]`,
 		`[code] != 200 and [code] == 404.0`,
 	} {
-		pred, diags := compile(src)
+		pred, diags := compile(t, src)
 		if diags.HasErrors() {
 			t.Fatal(diags)
 		}
@@ -266,7 +305,7 @@ func TestZeroAllocs(t *testing.T) {
 }
 
 func BenchmarkEval(b *testing.B) {
-	pred, diags := compile(`[type] == "syslog" and "x" in [tags]`)
+	pred, diags := compile(b, `[type] == "syslog" and "x" in [tags]`)
 	if diags.HasErrors() {
 		b.Fatal(diags)
 	}
@@ -283,7 +322,7 @@ func BenchmarkEval(b *testing.B) {
 }
 
 func BenchmarkEvalInList(b *testing.B) {
-	pred, diags := compile(`[code] in [200, 201, 204, 301, 302, 304, 400, 401, 403, 404]`)
+	pred, diags := compile(b, `[code] in [200, 201, 204, 301, 302, 304, 400, 401, 403, 404]`)
 	if diags.HasErrors() {
 		b.Fatal(diags)
 	}
@@ -299,14 +338,13 @@ func BenchmarkEvalInList(b *testing.B) {
 	}
 }
 
-// Parsing, compiling and evaluating any input must not panic.
+// Compiling and evaluating any condition must not panic. The fuzzer picks a
+// condition of cases.txt and writes its text into one of the condition's
+// field references or regexps and into its string literals (parsing
+// arbitrary text is dsl/logstash's fuzz test).
 func FuzzEval(f *testing.F) {
-	for _, s := range []string{
-		`[type] == "syslog" and "x" in [tags]`, `[n] > 1.5 or [m] =~ /a(b|c)/`,
-		`[a][0] in [1, "2", 3.5]`, `!([map] == [map]) xor [arr] not in "abc"`,
-		`[@metadata][x] <= [nested][n]`, `[a] =~ "("`,
-	} {
-		f.Add(s)
+	for i, s := range []string{"[a]", "a(b|c", "[@metadata][x]", "", "[a][", "(?=x)", "[tags][0]"} {
+		f.Add(uint(i), uint(i*7), s)
 	}
 	m, err := decodeJSON(`{"type":"syslog","tags":["x"],"n":2,"m":"abc","a":[1,"2"],"map":{"k":[1]},"arr":[],"nested":{"n":1.5},"@metadata":{"x":"y"}}`)
 	if err != nil {
@@ -316,8 +354,59 @@ func FuzzEval(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Fuzz(func(t *testing.T, src string) {
-		pred, diags := compile(src)
+	all, err := parsed()
+	if err != nil {
+		f.Fatal(err)
+	}
+	var exprs []json.RawMessage
+	for _, c := range all {
+		if c.Error == "" {
+			exprs = append(exprs, c.Expr)
+		}
+	}
+	slices.SortFunc(exprs, func(a, b json.RawMessage) int { return strings.Compare(string(a), string(b)) })
+	f.Fuzz(func(t *testing.T, which, leaf uint, text string) {
+		e, err := ir.UnmarshalExprJSON(exprs[which%uint(len(exprs))])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var leaves []*string
+		var walk func(ir.Expr)
+		walk = func(e ir.Expr) {
+			switch x := e.(type) {
+			case *ir.BoolOp:
+				walk(x.Left)
+				walk(x.Right)
+			case *ir.Compare:
+				walk(x.Left)
+				walk(x.Right)
+			case *ir.Match:
+				walk(x.Left)
+				walk(x.Right)
+			case *ir.In:
+				walk(x.Left)
+				walk(x.Right)
+			case *ir.Not:
+				walk(x.X)
+			case *ir.List:
+				for _, it := range x.Items {
+					walk(it)
+				}
+			case *ir.FieldRef:
+				leaves = append(leaves, &x.Path)
+			case *ir.Regexp:
+				leaves = append(leaves, &x.Pattern)
+			case *ir.Literal:
+				if _, ok := x.Value.(string); ok {
+					x.Value = text
+				}
+			}
+		}
+		walk(e)
+		if len(leaves) > 0 {
+			*leaves[leaf%uint(len(leaves))] = text
+		}
+		pred, diags := cond.Compile(e)
 		if diags.HasErrors() {
 			return
 		}

@@ -22,6 +22,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/filters/json"
 	_ "github.com/pipelined/pipeline/plugins/filters/kv"
 	_ "github.com/pipelined/pipeline/plugins/filters/mutate"
+	_ "github.com/pipelined/pipeline/plugins/filters/split"
 	_ "github.com/pipelined/pipeline/plugins/filters/syslogpri"
 	_ "github.com/pipelined/pipeline/plugins/filters/translate"
 

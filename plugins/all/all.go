@@ -20,6 +20,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/filters/fingerprint"
 	_ "github.com/pipelined/pipeline/plugins/filters/grok"
 	_ "github.com/pipelined/pipeline/plugins/filters/json"
+	_ "github.com/pipelined/pipeline/plugins/filters/jsonencode"
 	_ "github.com/pipelined/pipeline/plugins/filters/kv"
 	_ "github.com/pipelined/pipeline/plugins/filters/mutate"
 	_ "github.com/pipelined/pipeline/plugins/filters/split"

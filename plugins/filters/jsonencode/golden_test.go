@@ -1,0 +1,9 @@
+package jsonencode_test
+
+import (
+	"testing"
+
+	"github.com/pipelined/pipeline/plugins/internal/testkit/plugintest"
+)
+
+func TestGolden(t *testing.T) { plugintest.RunFilterGolden(t, "json_encode") }

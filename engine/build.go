@@ -305,7 +305,7 @@ func (b *builder) nodes(in []ir.Node, kind ir.Kind) ([]node, hcl.Diagnostics) {
 				out = append(out, &routeNode{index: o.index})
 			}
 		case *ir.If:
-			c := &ifNode{}
+			c := &ifNode{pl: b.pl}
 			for _, br := range n.Branches {
 				// A nil condition was already reported by the front-end.
 				eval := func(*event.Event) bool { return false }
@@ -338,6 +338,7 @@ type branch struct {
 type ifNode struct {
 	branches []branch
 	els      []node
+	pl       *Pipeline
 }
 
 type routeNode struct{ index int }

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -58,6 +57,10 @@ type Stats struct {
 	DeadLettered atomic.Int64
 	Retries      atomic.Int64 // output write attempts that failed and were retried
 	AcksFired    atomic.Int64 // batch acknowledgements called
+	// Panics counts panics recovered in this pipeline's filters, conditions,
+	// outputs, workers and inputs' Run (not in the goroutines inputs start:
+	// those count in PanicsRecovered only).
+	Panics atomic.Int64
 }
 
 // Name returns the pipeline name.
@@ -118,7 +121,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	var workers sync.WaitGroup
 	for range s.Workers {
 		workers.Add(1)
-		go func() { defer workers.Done(); p.worker() }()
+		go func() { defer workers.Done(); p.safeWorker() }()
 	}
 	readerCtx, stopReader := context.WithCancel(context.Background())
 	defer stopReader()
@@ -197,8 +200,9 @@ type inputUnit struct {
 
 func (u *inputUnit) run(ctx context.Context) (err error) {
 	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("input %s panicked: %v", u.id, r)
+		if perr := Recovered(recover(), u.log, "input "+u.plugin+"/"+u.id); perr != nil {
+			u.pl.stats.Panics.Add(1)
+			err = perr
 		}
 		if err != nil && !errors.Is(err, ErrAborted) {
 			u.log.Error("input failed", "err", err)
@@ -277,6 +281,28 @@ var typeRef = event.MustRef("type")
 func release(e *event.Event, err error) {
 	if a := e.Acker(); a != nil {
 		a.Release(err)
+	}
+}
+
+// safeWorker runs a worker and starts it again after a panic in the
+// engine's own code (plugin panics are recovered closer to the plugin). The
+// events of the batch in hand are not acknowledged: a source that
+// acknowledges sends them again.
+func (p *Pipeline) safeWorker() {
+	for {
+		done := func() (done bool) {
+			defer func() {
+				if perr := Recovered(recover(), p.log, "pipeline worker (batch abandoned, worker restarted)"); perr != nil {
+					p.stats.Panics.Add(1)
+					done = false
+				}
+			}()
+			p.worker()
+			return true
+		}()
+		if done {
+			return
+		}
 	}
 }
 
@@ -419,11 +445,23 @@ func (p *Pipeline) runOne(w *workerMetrics, nodes []node, e *event.Event, out []
 // pick returns the body of the first branch whose condition holds, or else.
 func (n *ifNode) pick(e *event.Event) []node {
 	for _, br := range n.branches {
-		if br.cond(e) {
+		if n.test(br.cond, e) {
 			return br.body
 		}
 	}
 	return n.els
+}
+
+// test evaluates one condition. A condition that panics on an event is false
+// for it (counted and logged), so the worker and the rest of the batch go on.
+func (n *ifNode) test(cond func(*event.Event) bool, e *event.Event) (ok bool) {
+	defer func() {
+		if perr := Recovered(recover(), n.pl.log, "condition (taken as false)"); perr != nil {
+			n.pl.stats.Panics.Add(1)
+			ok = false
+		}
+	}()
+	return cond(e)
 }
 
 // route hands every event to the outputs its conditions select. One event may
@@ -492,8 +530,8 @@ var errFilterPanic = errors.New("filter panicked")
 
 func (n *filterNode) call(e *event.Event, out []*event.Event) (res []*event.Event, err error) {
 	defer func() {
-		if r := recover(); r != nil {
-			n.log.Error("filter panicked; event passed on unchanged", "panic", r)
+		if perr := Recovered(recover(), n.log, "filter "+n.typ+"/"+n.id+" (event passed on unchanged)"); perr != nil {
+			n.pl.stats.Panics.Add(1)
 			res, err = out, errFilterPanic
 		}
 	}()
@@ -590,9 +628,21 @@ func (o *outputUnit) run() {
 	for evs := range o.ch {
 		o.deliver(ctx, o.merge(evs, limit))
 	}
-	if err := o.out.Close(context.WithoutCancel(ctx)); err != nil {
+	if err := o.guard("close", func() error { return o.out.Close(context.WithoutCancel(ctx)) }); err != nil {
 		o.log.Warn("output close failed", "err", err)
 	}
+}
+
+// guard calls one of the output's methods; a panic becomes a *PanicError,
+// counted and logged.
+func (o *outputUnit) guard(what string, fn func() error) (err error) {
+	defer func() {
+		if perr := Recovered(recover(), o.log, "output "+o.typ+"/"+o.id+" "+what); perr != nil {
+			o.pl.stats.Panics.Add(1)
+			err = perr
+		}
+	}()
+	return fn()
 }
 
 // outputChanBatches is how many worker batches wait for an output, and
@@ -658,7 +708,7 @@ func (o *outputUnit) deliver(ctx context.Context, evs []*event.Event) {
 		default:
 		}
 		if !o.connected {
-			if err := o.out.Connect(ctx); err != nil {
+			if err := o.guard("connect", func() error { return o.out.Connect(ctx) }); err != nil {
 				if !wait("connect", err, attempt) {
 					return
 				}
@@ -667,8 +717,16 @@ func (o *outputUnit) deliver(ctx context.Context, evs []*event.Event) {
 			o.connected = true
 		}
 		t0 := time.Now()
-		err := o.out.Write(ctx, evs)
+		err := o.guard("write", func() error { return o.out.Write(ctx, evs) })
 		o.counters.nanos.Add(int64(time.Since(t0)))
+		var perr *PanicError
+		if errors.As(err, &perr) {
+			// A panicking Write would most likely panic again on the same
+			// events: the batch fails for good (dead letter queue, or counted
+			// and acknowledged as failed) and the output goes on with the next.
+			o.connected = false
+			err = Permanent(err)
+		}
 		if err == nil {
 			o.counters.out.Add(int64(len(evs)))
 			st.Out.Add(int64(len(evs)))

@@ -18,6 +18,9 @@ type Snapshot struct {
 	In, Filtered, Out                int64
 	Dropped, Unrouted, Failed        int64
 	DeadLettered, Retries, AcksFired int64
+	// Panics were recovered in the pipeline's filters, conditions, outputs,
+	// workers and inputs' Run.
+	Panics int64
 	// Duration is the time workers spent on batches (filters, routing);
 	// QueuePush the time inputs waited to hand batches to the queue.
 	Duration, QueuePush time.Duration
@@ -53,6 +56,7 @@ func (p *Pipeline) Snapshot() Snapshot {
 		In: st.In.Load(), Filtered: st.Filtered.Load(), Out: st.Out.Load(),
 		Dropped: st.Dropped.Load(), Unrouted: st.Unrouted.Load(), Failed: st.Failed.Load(),
 		DeadLettered: st.DeadLettered.Load(), Retries: st.Retries.Load(), AcksFired: st.AcksFired.Load(),
+		Panics:   st.Panics.Load(),
 		Duration: time.Duration(p.workNanos.Load()), QueuePush: time.Duration(p.pushNanos.Load()),
 		QueueType: "memory", QueueEvents: max(p.queued.Load(), 0), DeadLetterQueue: p.settings.DeadLetter != nil,
 	}

@@ -59,6 +59,7 @@ func appendMetrics(b []byte, snaps []snap) []byte {
 	perPipeline("pipeline_events_unrouted_total", "counter", "Events that no output condition matched.", i64(func(s engine.Snapshot) int64 { return s.Unrouted }))
 	perPipeline("pipeline_events_failed_total", "counter", "Event deliveries refused for good by outputs, without a dead letter queue.", i64(func(s engine.Snapshot) int64 { return s.Failed }))
 	perPipeline("pipeline_events_dead_lettered_total", "counter", "Event deliveries refused for good by outputs and kept in the dead letter queue.", i64(func(s engine.Snapshot) int64 { return s.DeadLettered }))
+	perPipeline("pipeline_panics_recovered_total", "counter", "Panics recovered in the pipeline's filters, conditions, outputs, workers and inputs.", i64(func(s engine.Snapshot) int64 { return s.Panics }))
 	perPipeline("pipeline_retries_total", "counter", "Output writes that failed and were retried.", i64(func(s engine.Snapshot) int64 { return s.Retries }))
 	perPipeline("pipeline_queue_events", "gauge", "Events waiting in the memory queue for a worker, or not yet acknowledged in the persisted queue.", i64(func(s engine.Snapshot) int64 { return s.QueueEvents }))
 	perPipeline("pipeline_queue_size_bytes", "gauge", "Bytes held by the persisted queue (0 for the memory queue).", i64(func(s engine.Snapshot) int64 { return s.QueueBytes }))
@@ -88,6 +89,9 @@ func appendMetrics(b []byte, snaps []snap) []byte {
 	perPlugin("pipeline_output_events_failed_total", "Events the output refused for good (without a dead letter queue).", outputs, func(x engine.PluginSnapshot) float64 { return float64(x.Failed) })
 	perPlugin("pipeline_output_events_dead_lettered_total", "Events the output refused for good, kept in the dead letter queue.", outputs, func(x engine.PluginSnapshot) float64 { return float64(x.DeadLettered) })
 	perPlugin("pipeline_output_duration_seconds_total", "Time spent in the output's writes.", outputs, func(x engine.PluginSnapshot) float64 { return x.Duration.Seconds() })
+
+	family("process_panics_recovered_total", "counter", "Panics recovered in the process, connection handlers included (the connection or batch failed, the process lived on).",
+		[]sample{{"", float64(engine.PanicsRecovered())}})
 
 	var size, max, dropped, expired []sample
 	for _, p := range snaps {

@@ -171,7 +171,8 @@ func (s *Server) Handler() http.Handler {
 			queued += p.snap.QueueEvents
 		}
 		m["queue"] = map[string]any{"events_count": queued}
-		m["process"] = map[string]any{"uptime_in_millis": time.Since(s.started).Milliseconds()}
+		m["process"] = map[string]any{"uptime_in_millis": time.Since(s.started).Milliseconds(),
+			"panics_recovered": engine.PanicsRecovered()}
 		writeJSON(w, r, m)
 	})
 	mux.HandleFunc("GET /_node/stats/events", func(w http.ResponseWriter, r *http.Request) {
@@ -329,8 +330,9 @@ func pipelineJSON(p snap) map[string]any {
 			"dropped":                       s.Dropped, "unrouted": s.Unrouted, "failed": s.Failed,
 			"dead_lettered": s.DeadLettered,
 		},
-		"plugins": map[string]any{"inputs": inputs, "codecs": []any{}, "filters": filters, "outputs": outputs},
-		"reloads": p.reloads.json(),
+		"plugins":          map[string]any{"inputs": inputs, "codecs": []any{}, "filters": filters, "outputs": outputs},
+		"reloads":          p.reloads.json(),
+		"panics_recovered": s.Panics,
 		"queue": map[string]any{"type": cmp.Or(s.QueueType, "memory"), "events_count": s.QueueEvents,
 			"queue_size_in_bytes": s.QueueBytes, "max_queue_size_in_bytes": s.QueueMaxBytes},
 	}

@@ -184,7 +184,7 @@ func TestMetricsText(t *testing.T) {
 		if strings.HasPrefix(line, "#") {
 			continue
 		}
-		name := line[:strings.IndexByte(line, '{')]
+		name := line[:strings.IndexAny(line, "{ ")]
 		if !families[name] {
 			t.Errorf("sample %q before its TYPE line", line)
 		}

@@ -371,7 +371,17 @@ loop:
 			// next one only after this one is ACKed or the connection closed),
 			// so these goroutines are bounded by the connections.
 			wg.Go(func() {
-				if err := in.handle(b, emit); err != nil {
+				err := engine.Guard(in.log, "beats window handler", func() error { return in.handle(b, emit) })
+				var perr *engine.PanicError
+				if errors.As(err, &perr) {
+					// The window fails: its connection is closed without an
+					// ACK, and the beat resends it.
+					if st := in.lookup(b.RemoteAddr); st != nil {
+						st.kill(perr)
+					}
+					return
+				}
+				if err != nil {
 					cancel(err)
 				}
 			})
@@ -410,6 +420,14 @@ func (in *Input) handle(b *lj.Batch, emit engine.EmitFunc) error {
 	if st != nil {
 		w = st.claim()
 	}
+	defer func() {
+		// A panic (recovered by the caller) fails the window: its bytes are
+		// released here, as the Ack would (release is idempotent).
+		if r := recover(); r != nil {
+			in.release(w)
+			panic(r)
+		}
+	}()
 	if st == nil || !st.alive() {
 		// go-lumber read this window before we closed the connection (after a
 		// failed window): the beat resends it, so it is not emitted.
@@ -451,7 +469,14 @@ func (in *Input) lookup(remote string) *connState {
 
 // decodeEvent is go-lumber's JSON decoder: it makes events directly. buf is
 // reused by go-lumber; event.FromJSON copies what it keeps.
-func (in *Input) decodeEvent(buf []byte, v any) error {
+func (in *Input) decodeEvent(buf []byte, v any) (err error) {
+	// go-lumber's connection goroutine calls this: a panic here would end
+	// the process, so it fails the connection instead.
+	defer func() {
+		if perr := engine.Recovered(recover(), in.log, "beats event decoder"); perr != nil {
+			err = perr
+		}
+	}()
 	e, err := event.FromJSON(buf)
 	if err != nil {
 		err = fmt.Errorf("event: %w", err)

@@ -1,17 +1,21 @@
 package beats
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	lumberclient "github.com/elastic/go-lumber/client/v2"
 
+	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/inputtest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/plugintest"
 )
 
 // bigEvent is a JSON event of about size bytes.
@@ -183,4 +187,51 @@ func TestPendingBytes(t *testing.T) {
 		t.Fatalf("%d events delivered; want 400", n)
 	}
 	waitFor(t, 5*time.Second, "the bytes to be released", func() bool { return in.pending.Load() == 0 })
+}
+
+// TestHandlerPanic: a panic while a window is handled (here in emit, the
+// injected fault) fails that window only: its connection is closed without
+// an ACK, its bytes are released, and the input goes on serving.
+func TestHandlerPanic(t *testing.T) {
+	ch := make(chan net.Addr, 1)
+	listenAddrs.Store("panicky", ch)
+	in := plugintest.MustNew(t, New, "host = \"127.0.0.1\"\nport = 0", engine.Resources{ID: "panicky"})
+	var calls atomic.Int32
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- in.Run(ctx, func(b engine.Batch) error {
+			if calls.Add(1) == 1 {
+				panic("emit bug")
+			}
+			b.Ack(nil)
+			return nil
+		})
+	}()
+	addr := (<-ch).String()
+	before := engine.PanicsRecovered()
+	c, err := lumberclient.SyncDial(addr, lumberclient.Timeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := c.Send(beatEvents(0, 5)); err == nil {
+		t.Fatalf("window ACKed (%d) though its handler panicked", n)
+	}
+	c.Close()
+	c, err = lumberclient.SyncDial(addr, lumberclient.Timeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if n, err := c.Send(beatEvents(0, 5)); err != nil || n != 5 {
+		t.Fatalf("resent window: %d, %v", n, err)
+	}
+	if n := engine.PanicsRecovered() - before; n != 1 {
+		t.Errorf("%d panics counted; want 1", n)
+	}
+	waitFor(t, 5*time.Second, "the bytes to be released", func() bool { return in.pending.Load() == 0 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }

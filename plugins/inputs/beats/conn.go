@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zlib"
+
+	"github.com/pipelined/pipeline/engine"
 )
 
 // The connection stack, bottom to top:
@@ -325,11 +327,19 @@ func newGuardConn(c net.Conn, st *connState, maxFrame int64, maxWindow uint32) *
 	return &guardConn{Conn: c, st: st, src: bufio.NewReaderSize(c, 16<<10), maxFrame: maxFrame, maxWindow: maxWindow}
 }
 
-func (g *guardConn) Read(p []byte) (int, error) {
+func (g *guardConn) Read(p []byte) (n int, err error) {
 	if g.err != nil {
 		return 0, g.err
 	}
-	n, err := g.read(p)
+	// go-lumber's connection goroutine calls this: a panic here would end
+	// the process, so it fails the connection instead.
+	defer func() {
+		if perr := engine.Recovered(recover(), g.st.in.log, "beats frame reader"); perr != nil {
+			n, err = 0, perr
+			g.err = perr
+		}
+	}()
+	n, err = g.read(p)
 	if err != nil {
 		g.err = err
 		g.st.mu.Lock()

@@ -346,18 +346,31 @@ func backoff(ctx context.Context, attempt int) bool {
 func (in *Input) decode(elems []string, out []*event.Event) []*event.Event {
 	var r strings.Reader
 	for _, s := range elems {
-		r.Reset(s)
-		dec := in.codec.NewDecoder(&r)
-		for {
-			e, err := dec.Decode()
-			if err != nil {
-				if err != io.EOF {
-					in.log.Warn("cannot decode redis element", "err", err)
-				}
-				break
-			}
-			out = append(out, e)
+		out = in.decodeOne(&r, s, out)
+	}
+	return out
+}
+
+// decodeOne appends the events of one element. A codec that panics on it
+// (it runs on goroutines the engine does not guard) fails that element like
+// one that does not decode: logged, and what it decoded before is kept.
+func (in *Input) decodeOne(r *strings.Reader, s string, out []*event.Event) (res []*event.Event) {
+	defer func() {
+		if perr := engine.Recovered(recover(), in.log, "redis codec"); perr != nil {
+			res = out
 		}
+	}()
+	r.Reset(s)
+	dec := in.codec.NewDecoder(r)
+	for {
+		e, err := dec.Decode()
+		if err != nil {
+			if err != io.EOF {
+				in.log.Warn("cannot decode redis element", "err", err)
+			}
+			break
+		}
+		out = append(out, e)
 	}
 	return out
 }

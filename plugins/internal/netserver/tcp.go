@@ -24,6 +24,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pipelined/pipeline/engine"
 )
 
 // TCP is a TCP (or TLS) server. Set the fields, then call Run.
@@ -190,10 +192,15 @@ func (s *TCP) Serve(ctx context.Context, ln net.Listener) error {
 		s.accepted.Add(1)
 		wg.Go(func() {
 			defer s.release(c)
-			if err := s.Handle(c); err != nil {
+			// A panicking handler fails its connection only.
+			if err := engine.Guard(s.Log, s.Name+" connection handler", func() error { return s.Handle(c) }); err != nil {
 				if errors.Is(err, ErrAbort) {
 					cancel(err)
 					return
+				}
+				var perr *engine.PanicError
+				if errors.As(err, &perr) {
+					return // logged where it was recovered
 				}
 				if runCtx.Err() == nil || !IsClosed(err) {
 					s.Log.Warn(s.Name+": connection closed", "peer", c.Peer.String(), "error", err)

@@ -89,7 +89,7 @@ func (s *UDP) Serve(ctx context.Context, conn *net.UDPConn, emit engine.EmitFunc
 	var wg sync.WaitGroup
 	for range max(s.Workers, 1) {
 		wg.Go(func() {
-			if err := s.work(queue, emit); err != nil {
+			if err := s.safeWork(queue, emit); err != nil {
 				cancel(err)
 				for range queue { // unblock nothing: the reader never blocks; just drain
 				}
@@ -122,6 +122,18 @@ func (s *UDP) Serve(ctx context.Context, conn *net.UDPConn, emit engine.EmitFunc
 		return fmt.Errorf("%s: %w", s.Name, cause)
 	}
 	return nil
+}
+
+// safeWork runs work, again after a panic (in Decode: a codec or parser):
+// the datagrams in hand are lost, the worker and the server go on.
+func (s *UDP) safeWork(queue <-chan datagram, emit engine.EmitFunc) error {
+	for {
+		err := engine.Guard(s.Log, s.Name+" udp worker (datagrams in hand dropped)", func() error { return s.work(queue, emit) })
+		var perr *engine.PanicError
+		if !errors.As(err, &perr) {
+			return err
+		}
+	}
 }
 
 // work emits the queued datagrams, gathering those already waiting into one

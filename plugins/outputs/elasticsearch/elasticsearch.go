@@ -49,7 +49,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -200,34 +199,9 @@ func (o *Output) newClient() error {
 
 // tlsConfig reads the CA and client certificate files.
 func (o *Output) tlsConfig() (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	cas := o.opts.SSLCertificateAuthorities
-	caOption := "ssl_certificate_authorities"
-	if o.opts.CACert != "" {
-		cas, caOption = []string{o.opts.CACert}, "cacert"
-	}
-	if len(cas) > 0 {
-		pool := x509.NewCertPool()
-		for _, f := range cas {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				return nil, fmt.Errorf("elasticsearch: %s: %w", caOption, err)
-			}
-			if !pool.AppendCertsFromPEM(b) {
-				return nil, fmt.Errorf("elasticsearch: %s: %s holds no PEM certificate", caOption, f)
-			}
-		}
-		cfg.RootCAs = pool
-	}
-	if o.opts.SSLCertificate != "" {
-		cert, err := tls.LoadX509KeyPair(o.opts.SSLCertificate, o.opts.SSLKey)
-		if err != nil {
-			return nil, fmt.Errorf("elasticsearch: ssl_certificate/ssl_key: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	}
-	if o.opts.SSLVerificationMode == "none" || o.opts.SSLCertificateVerification != nil && !*o.opts.SSLCertificateVerification {
-		cfg.InsecureSkipVerify = true
+	cfg, err := o.opts.ClientAliases.Apply(o.opts.Client).Config()
+	if err != nil {
+		return nil, fmt.Errorf("elasticsearch: %w", err)
 	}
 	return cfg, nil
 }
@@ -323,12 +297,7 @@ func (o *Output) describe(err error) error {
 	}
 	switch {
 	case errors.As(err, &unknownCA):
-		src := "the system's CAs"
-		if o.opts.CACert != "" {
-			src = "cacert " + o.opts.CACert
-		} else if len(o.opts.SSLCertificateAuthorities) > 0 {
-			src = "ssl_certificate_authorities " + strings.Join(o.opts.SSLCertificateAuthorities, ", ")
-		}
+		src := o.opts.ClientAliases.Apply(o.opts.Client).TrustSource()
 		return fmt.Errorf("elasticsearch %s: TLS: the server's certificate is not signed by a CA in %s (wrong CA file?): %w: %w", node, src, engine.ErrNotConnected, err)
 	case errors.As(err, &hostErr):
 		return fmt.Errorf("elasticsearch %s: TLS: the server's certificate is not valid for this host name (connect with a name it lists): %w: %w", node, engine.ErrNotConnected, err)

@@ -10,6 +10,7 @@ import (
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
 	"github.com/pipelined/pipeline/plugins/internal/redact"
+	"github.com/pipelined/pipeline/plugins/internal/tlsopt"
 )
 
 // Options configures the elasticsearch output.
@@ -46,31 +47,14 @@ type Options struct {
 	// as Elasticsearch returns them (or already base64-encoded); it requires
 	// TLS and excludes user.
 	APIKey string `hcl:"api_key,optional"`
-	// SSLEnabled turns TLS on or off. Unset, the hosts' schemes decide
-	// (plain HTTP for hosts without one). When it is true, every host must be
-	// https:// or have no scheme: an http:// host is refused by check, so that
-	// events are never sent in plaintext while TLS is asked for.
-	SSLEnabled *bool `hcl:"ssl_enabled,optional"`
-	// SSL is the Logstash 7 name of ssl_enabled. Deprecated.
-	SSL *bool `hcl:"ssl,optional"`
-	// SSLCertificateAuthorities are paths of PEM files holding the CA
-	// certificates that the server certificate is verified against; unset,
-	// the system's roots are used. Read when connecting.
-	SSLCertificateAuthorities []string `hcl:"ssl_certificate_authorities,optional"`
-	// CACert is the Logstash 7 name of ssl_certificate_authorities (one file).
-	// Deprecated.
-	CACert string `hcl:"cacert,optional"`
-	// SSLVerificationMode is "full" (the certificate must be trusted and name
-	// the host) or "none" (anything is accepted: for tests only).
-	SSLVerificationMode string `hcl:"ssl_verification_mode,optional"`
-	// SSLCertificateVerification is the Logstash 7 form of
-	// ssl_verification_mode: false means "none". Deprecated.
-	SSLCertificateVerification *bool `hcl:"ssl_certificate_verification,optional"`
-	// SSLCertificate is the path of a client certificate (PEM) presented to
-	// the server; ssl_key is then required.
-	SSLCertificate string `hcl:"ssl_certificate,optional"`
-	// SSLKey is the path of the client certificate's private key (PEM).
-	SSLKey string `hcl:"ssl_key,optional"`
+	// The ssl_* options, and their Logstash 7 names. Unset, ssl_enabled
+	// lets the hosts' schemes decide (plain HTTP for hosts without one); when
+	// it is true, every host must be https:// or have no scheme: an http://
+	// host is refused by check, so that events are never sent in plaintext
+	// while TLS is asked for. The CA and certificate files are read when
+	// connecting.
+	tlsopt.Client
+	tlsopt.ClientAliases
 	// Timeout bounds each request (connecting, sending the bulk and reading
 	// the answer), in seconds. A request that times out is retried.
 	Timeout int `hcl:"timeout,optional"`
@@ -103,7 +87,7 @@ func (o *Options) Defaults() {
 	o.Hosts = []string{"//127.0.0.1"}
 	o.Index = "logstash-%{+yyyy.MM.dd}"
 	o.Action = "index"
-	o.SSLVerificationMode = "full"
+	o.Client.Defaults()
 	o.Timeout = 60
 	o.RetryInitialInterval = 2
 	o.RetryMaxInterval = 64
@@ -119,15 +103,6 @@ var actions = map[string]bool{"index": true, "create": true, "update": true, "de
 func (o *Options) Validate() error {
 	fe := func(f, format string, args ...any) error {
 		return &engine.FieldError{Field: f, Err: fmt.Errorf(format, args...)}
-	}
-	if o.SSL != nil && o.SSLEnabled != nil {
-		return fe("ssl", "set ssl_enabled only (ssl is its deprecated name)")
-	}
-	if o.CACert != "" && len(o.SSLCertificateAuthorities) > 0 {
-		return fe("cacert", "set ssl_certificate_authorities only (cacert is its deprecated name)")
-	}
-	if o.SSLCertificateVerification != nil && o.SSLVerificationMode != "full" {
-		return fe("ssl_certificate_verification", "set ssl_verification_mode only (ssl_certificate_verification is its deprecated form)")
 	}
 	if _, err := o.endpoints(); err != nil {
 		return err
@@ -151,31 +126,12 @@ func (o *Options) Validate() error {
 			return fe("document_id", "required with action => %q", o.Action)
 		}
 	}
-	switch o.SSLVerificationMode {
-	case "full", "none":
-	default:
-		return fe("ssl_verification_mode", "unsupported value %q: want \"full\" or \"none\"", o.SSLVerificationMode)
-	}
-	if (o.SSLCertificate == "") != (o.SSLKey == "") {
-		if o.SSLCertificate == "" {
-			return fe("ssl_key", "ssl_certificate is required with ssl_key")
-		}
-		return fe("ssl_certificate", "ssl_key is required with ssl_certificate")
-	}
 	tlsOn := o.tls()
-	if !tlsOn {
-		for _, f := range []struct {
-			name string
-			set  bool
-		}{
-			{"ssl_certificate_authorities", len(o.SSLCertificateAuthorities) > 0}, {"cacert", o.CACert != ""},
-			{"ssl_certificate", o.SSLCertificate != ""}, {"ssl_verification_mode", o.SSLVerificationMode != "full"},
-			{"ssl_certificate_verification", o.SSLCertificateVerification != nil},
-		} {
-			if f.set {
-				return fe(f.name, "is only used over TLS, and TLS is off: use https:// hosts or set ssl_enabled => true")
-			}
-		}
+	if err := o.ClientAliases.Validate(o.Client, tlsOn); err != nil {
+		return err
+	}
+	if err := o.Client.Validate(tlsOn); err != nil {
+		return err
 	}
 	if o.APIKey != "" {
 		if o.User != "" {
@@ -209,18 +165,6 @@ func (o *Options) Validate() error {
 	return nil
 }
 
-// sslSetting returns the ssl_enabled (or legacy ssl) setting and its option
-// name, or nil when neither is set.
-func (o *Options) sslSetting() (*bool, string) {
-	if o.SSLEnabled != nil {
-		return o.SSLEnabled, "ssl_enabled"
-	}
-	if o.SSL != nil {
-		return o.SSL, "ssl"
-	}
-	return nil, ""
-}
-
 // tls reports whether requests use TLS (the options being valid).
 func (o *Options) tls() bool {
 	eps, err := o.endpoints()
@@ -239,7 +183,7 @@ func (o *Options) endpoints() ([]*url.URL, error) {
 	if len(o.Hosts) == 0 {
 		return nil, bad("list at least one host")
 	}
-	ssl, sslName := o.sslSetting()
+	ssl, sslName := o.ClientAliases.Enabled(o.Client)
 	var out []*url.URL
 	scheme := ""
 	for _, h := range o.Hosts {

@@ -2,8 +2,6 @@ package immudb
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -185,7 +183,7 @@ func dialServer(ctx context.Context, o Options, log *slog.Logger, stateDir strin
 		WithMetrics(false).
 		WithHeartBeatFrequency(30 * time.Second).
 		WithMaxRecvMsgSize(64 << 20)
-	if o.SSLEnabled {
+	if o.Client.Enabled() {
 		creds, err := tlsCredentials(o)
 		if err != nil {
 			s.cleanup()
@@ -255,29 +253,13 @@ func (s *server) ensureDatabase(ctx context.Context, o Options, log *slog.Logger
 }
 
 func tlsCredentials(o Options) (credentials.TransportCredentials, error) {
-	cfg := &tls.Config{ServerName: o.SSLServerName, MinVersion: tls.VersionTLS12}
+	cfg, err := o.Client.Config()
+	if err != nil {
+		return nil, fmt.Errorf("immudb: %w", err)
+	}
+	cfg.ServerName = o.SSLServerName
 	if cfg.ServerName == "" {
 		cfg.ServerName = o.Host
-	}
-	if len(o.SSLCertificateAuthorities) > 0 {
-		pool := x509.NewCertPool()
-		for _, f := range o.SSLCertificateAuthorities {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				return nil, fmt.Errorf("immudb: ssl_certificate_authorities: %w", err)
-			}
-			if !pool.AppendCertsFromPEM(b) {
-				return nil, fmt.Errorf("immudb: ssl_certificate_authorities: no PEM certificate in %s", f)
-			}
-		}
-		cfg.RootCAs = pool
-	}
-	if o.SSLCertificate != "" {
-		cert, err := tls.LoadX509KeyPair(o.SSLCertificate, o.SSLKey)
-		if err != nil {
-			return nil, fmt.Errorf("immudb: ssl_certificate/ssl_key: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
 	}
 	return credentials.NewTLS(cfg), nil
 }

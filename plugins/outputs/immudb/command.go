@@ -53,6 +53,7 @@ func verifyCommand(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, verifyUsage) }
 	var ca string
+	var sslOn bool
 	fs.StringVar(&vo.Mode, "mode", vo.Mode, "")
 	fs.StringVar(&vo.Path, "path", vo.Path, "")
 	fs.StringVar(&vo.Host, "host", vo.Host, "")
@@ -63,7 +64,7 @@ func verifyCommand(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&vo.State, "state", "", "")
 	fs.Uint64Var(&vo.FromTx, "from-tx", 0, "")
 	fs.Uint64Var(&vo.ToTx, "to-tx", 0, "")
-	fs.BoolVar(&vo.SSLEnabled, "ssl", false, "")
+	fs.BoolVar(&sslOn, "ssl", false, "")
 	fs.StringVar(&ca, "ssl-ca", "", "")
 	fs.StringVar(&vo.SSLCertificate, "ssl-cert", "", "")
 	fs.StringVar(&vo.SSLKey, "ssl-key", "", "")
@@ -73,6 +74,9 @@ func verifyCommand(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "pipeline verify: unexpected argument %q\n\n%s", fs.Arg(0), verifyUsage)
 		return engine.ExitUsage
+	}
+	if sslOn {
+		vo.SSLEnabled = &sslOn
 	}
 	if ca != "" {
 		vo.SSLCertificateAuthorities = []string{ca}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/plugins/internal/tlsopt"
 )
 
 func init() { engine.RegisterOutput("immudb", New) }
@@ -47,16 +48,8 @@ type Options struct {
 	Password string `hcl:"password,optional"`
 	// Database is the server database holding the table.
 	Database string `hcl:"database,optional"`
-	// SSLEnabled connects to the server with TLS.
-	SSLEnabled bool `hcl:"ssl_enabled,optional"`
-	// SSLCertificateAuthorities are PEM files of the CAs that sign the server's
-	// certificate; empty means the system's CAs.
-	SSLCertificateAuthorities []string `hcl:"ssl_certificate_authorities,optional"`
-	// SSLCertificate is the client certificate (PEM) for mutual TLS, with
-	// ssl_key.
-	SSLCertificate string `hcl:"ssl_certificate,optional"`
-	// SSLKey is the private key of ssl_certificate.
-	SSLKey string `hcl:"ssl_key,optional"`
+	// The ssl_* options: TLS to the server (mode "server").
+	tlsopt.Client
 	// SSLServerName is the name checked against the server's certificate;
 	// default host.
 	SSLServerName string `hcl:"ssl_server_name,optional"`
@@ -112,6 +105,7 @@ func (o *Options) Defaults() {
 	o.BatchSize = 1000
 	o.Synced = true
 	o.Timeout = 10
+	o.Client.Defaults()
 }
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -154,8 +148,8 @@ func (o *Options) Validate() error {
 	if o.BatchSize < 1 || o.BatchSize > 100000 {
 		return fe("batch_size", "must be between 1 and 100000")
 	}
-	if (o.SSLCertificate == "") != (o.SSLKey == "") {
-		return fe("ssl_key", "ssl_certificate and ssl_key go together")
+	if err := o.Client.Validate(o.Client.Enabled()); err != nil {
+		return err
 	}
 	if o.Timeout < 1 {
 		return fe("timeout", "must be at least 1")

@@ -24,7 +24,8 @@ func TestServerMutualTLS(t *testing.T) {
 	var o Options
 	o.Defaults()
 	o.Mode, o.Host, o.Port, o.Timeout = "server", srv.Host, srv.Port, 30
-	o.SSLEnabled = true
+	on := true
+	o.SSLEnabled = &on
 	o.SSLCertificateAuthorities = []string{ca.File}
 	o.SSLCertificate, o.SSLKey = client.CertFile, client.KeyFile
 	out, err := New(o, engine.Resources{})

@@ -1,0 +1,457 @@
+// Package tlsopt declares the ssl_* options once, as option groups that
+// plugins embed in their Options struct: Server for inputs that accept
+// connections (beats, tcp, syslog), Client for plugins that dial a server
+// (redis, elasticsearch, immudb), and ServerAliases and ClientAliases for the
+// deprecated Logstash 7 names some plugins still accept. The engine decodes an
+// embedded group's fields as options of the plugin, and docgen documents them
+// from the comments here, so every plugin names, checks and documents them the
+// same way.
+//
+// Each group has one Validate, pure and without I/O (`pipeline check` runs
+// it), and one loader (Config) that reads the files when the plugin is built
+// or connects; its errors are *engine.FieldError values naming the option and
+// the file.
+package tlsopt
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/pipelined/pipeline/engine"
+)
+
+// Versions maps the ssl_supported_protocols names to crypto/tls.
+var Versions = map[string]uint16{
+	"TLSv1.1": tls.VersionTLS11,
+	"TLSv1.2": tls.VersionTLS12,
+	"TLSv1.3": tls.VersionTLS13,
+}
+
+// DefaultProtocols is Logstash's default ssl_supported_protocols.
+var DefaultProtocols = []string{"TLSv1.2", "TLSv1.3"}
+
+func fieldErr(field, format string, args ...any) error {
+	return &engine.FieldError{Field: field, Err: fmt.Errorf(format, args...)}
+}
+
+func checkProtocols(list []string) error {
+	for _, p := range list {
+		if _, ok := Versions[p]; !ok {
+			return fieldErr("ssl_supported_protocols", "unknown protocol %q: use TLSv1.1, TLSv1.2 or TLSv1.3", p)
+		}
+	}
+	return nil
+}
+
+// versionRange sets cfg's MinVersion and MaxVersion to the range of the
+// listed protocols (validated).
+func versionRange(cfg *tls.Config, list []string) {
+	if len(list) == 0 {
+		list = DefaultProtocols
+	}
+	cfg.MinVersion, cfg.MaxVersion = tls.VersionTLS13, tls.VersionTLS11
+	for _, p := range list {
+		v := Versions[p]
+		cfg.MinVersion = min(cfg.MinVersion, v)
+		cfg.MaxVersion = max(cfg.MaxVersion, v)
+	}
+}
+
+// loadCAs reads PEM CA files into a pool; errors name option and file.
+func loadCAs(option string, files []string) (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	for _, f := range files {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return nil, &engine.FieldError{Field: option, Err: err}
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fieldErr(option, "%s: no PEM certificate found", f)
+		}
+	}
+	return pool, nil
+}
+
+// loadKeyPair reads a certificate and its key; errors name both files.
+func loadKeyPair(cert, key string) (tls.Certificate, error) {
+	c, err := tls.LoadX509KeyPair(cert, key)
+	if err != nil {
+		return c, fieldErr("ssl_certificate", "load %s and %s: %w", cert, key, err)
+	}
+	return c, nil
+}
+
+// checkPair refuses a certificate without its key and the reverse.
+func checkPair(cert, key string) error {
+	switch {
+	case cert != "" && key == "":
+		return fieldErr("ssl_key", "ssl_key is required with ssl_certificate")
+	case cert == "" && key != "":
+		return fieldErr("ssl_certificate", "ssl_certificate is required with ssl_key")
+	}
+	return nil
+}
+
+// Server is the ssl_* options of an input that accepts connections, named
+// as Logstash's.
+type Server struct {
+	// SSLEnabled turns TLS on; ssl_certificate and ssl_key are then required.
+	SSLEnabled bool `hcl:"ssl_enabled,optional"`
+	// SSLCertificate is the path of the server certificate (PEM). The file may
+	// hold the chain after the certificate.
+	SSLCertificate string `hcl:"ssl_certificate,optional"`
+	// SSLKey is the path of the server certificate's private key (PEM,
+	// PKCS #1, PKCS #8 or EC).
+	SSLKey string `hcl:"ssl_key,optional"`
+	// SSLCertificateAuthorities are paths of PEM files holding the CA
+	// certificates that client certificates are verified against. Required
+	// when ssl_client_authentication is "optional" or "required".
+	SSLCertificateAuthorities []string `hcl:"ssl_certificate_authorities,optional"`
+	// SSLClientAuthentication is "none" (clients are not asked for a
+	// certificate), "optional" (a certificate, if given, must be valid) or
+	// "required" (a client without a valid certificate is refused). Unset, it
+	// is "required" when ssl_certificate_authorities are given and "none"
+	// otherwise.
+	SSLClientAuthentication string `hcl:"ssl_client_authentication,optional"`
+	// SSLSupportedProtocols are the TLS versions allowed: any of "TLSv1.1",
+	// "TLSv1.2" and "TLSv1.3" (the range from the lowest to the highest listed
+	// is allowed).
+	SSLSupportedProtocols []string `hcl:"ssl_supported_protocols,optional"`
+}
+
+// Defaults sets Logstash's default protocols; the client authentication
+// stays unset (see SSLClientAuthentication) unless the plugin sets it.
+func (s *Server) Defaults() {
+	s.SSLSupportedProtocols = append([]string(nil), DefaultProtocols...)
+}
+
+// clientAuth is ssl_client_authentication in crypto/tls terms.
+func (s Server) clientAuth() (tls.ClientAuthType, error) {
+	switch s.SSLClientAuthentication {
+	case "":
+		if len(s.SSLCertificateAuthorities) > 0 {
+			return tls.RequireAndVerifyClientCert, nil
+		}
+		return tls.NoClientCert, nil
+	case "none":
+		return tls.NoClientCert, nil
+	case "optional":
+		return tls.VerifyClientCertIfGiven, nil
+	case "required":
+		return tls.RequireAndVerifyClientCert, nil
+	}
+	return 0, fieldErr("ssl_client_authentication", "unknown mode %q: use none, optional or required", s.SSLClientAuthentication)
+}
+
+// Validate checks the options without reading files: the values always, the
+// files required only when ssl_enabled is true.
+func (s Server) Validate() error {
+	auth, err := s.clientAuth()
+	if err != nil {
+		return err
+	}
+	if len(s.SSLSupportedProtocols) == 0 {
+		return fieldErr("ssl_supported_protocols", "list at least one protocol")
+	}
+	if err := checkProtocols(s.SSLSupportedProtocols); err != nil {
+		return err
+	}
+	if !s.SSLEnabled {
+		return nil
+	}
+	if s.SSLCertificate == "" {
+		return fieldErr("ssl_certificate", "required when ssl_enabled is true")
+	}
+	if s.SSLKey == "" {
+		return fieldErr("ssl_key", "required when ssl_enabled is true")
+	}
+	if auth != tls.NoClientCert && len(s.SSLCertificateAuthorities) == 0 {
+		return fieldErr("ssl_certificate_authorities", "required to verify client certificates (ssl_client_authentication %q)", s.SSLClientAuthentication)
+	}
+	return nil
+}
+
+// Config loads the certificate, key and CAs of validated options, or returns
+// nil when ssl_enabled is false.
+func (s Server) Config() (*tls.Config, error) {
+	if !s.SSLEnabled {
+		return nil, nil
+	}
+	cert, err := loadKeyPair(s.SSLCertificate, s.SSLKey)
+	if err != nil {
+		return nil, err
+	}
+	auth, _ := s.clientAuth()
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: auth}
+	versionRange(cfg, s.SSLSupportedProtocols)
+	if len(s.SSLCertificateAuthorities) > 0 {
+		if cfg.ClientCAs, err = loadCAs("ssl_certificate_authorities", s.SSLCertificateAuthorities); err != nil {
+			return nil, err
+		}
+	}
+	return cfg, nil
+}
+
+// ServerAliases are the Logstash 7 names of Server options, accepted with a
+// warning by the inputs that accepted them (beats).
+type ServerAliases struct {
+	// SSL is the Logstash 7 name of ssl_enabled. Deprecated: it is accepted
+	// with a warning.
+	SSL *bool `hcl:"ssl,optional"`
+	// SSLVerifyMode is the Logstash 7 name of ssl_client_authentication, with
+	// the values "none", "peer" (optional) and "force_peer" (required).
+	// Deprecated: it is accepted with a warning.
+	SSLVerifyMode string `hcl:"ssl_verify_mode,optional"`
+}
+
+// Apply returns s with the aliases that are set in place of the options they
+// name. It refuses an alias set together with its option (set to other than
+// its default, "none" for ssl_client_authentication) and an unknown
+// ssl_verify_mode.
+func (a ServerAliases) Apply(s Server) (Server, error) {
+	if a.SSL != nil {
+		if s.SSLEnabled {
+			return s, fieldErr("ssl", "set ssl_enabled only (ssl is its deprecated name)")
+		}
+		s.SSLEnabled = *a.SSL
+	}
+	if a.SSLVerifyMode != "" {
+		if s.SSLClientAuthentication != "" && s.SSLClientAuthentication != "none" {
+			return s, fieldErr("ssl_verify_mode", "set ssl_client_authentication only (ssl_verify_mode is its deprecated name)")
+		}
+		switch a.SSLVerifyMode {
+		case "none":
+			s.SSLClientAuthentication = "none"
+		case "peer":
+			s.SSLClientAuthentication = "optional"
+		case "force_peer":
+			s.SSLClientAuthentication = "required"
+		default:
+			return s, fieldErr("ssl_verify_mode", "unknown mode %q: use none, peer or force_peer", a.SSLVerifyMode)
+		}
+	}
+	return s, nil
+}
+
+// Warn logs one warning per deprecated name in use.
+func (a ServerAliases) Warn(log *slog.Logger, plugin string) {
+	if a.SSL != nil {
+		log.Warn(plugin + ": option ssl is deprecated, use ssl_enabled")
+	}
+	if a.SSLVerifyMode != "" {
+		log.Warn(plugin + ": option ssl_verify_mode is deprecated, use ssl_client_authentication")
+	}
+}
+
+// Client is the ssl_* options of a plugin that connects to a server, named
+// as Logstash's.
+type Client struct {
+	// SSLEnabled turns TLS on (true) or off (false). Unset, TLS is off, except
+	// for a plugin that takes URLs, where https:// turns it on.
+	SSLEnabled *bool `hcl:"ssl_enabled,optional"`
+	// SSLCertificateAuthorities are paths of PEM files holding the CA
+	// certificates that the server's certificate is verified against; unset,
+	// the system's roots are used.
+	SSLCertificateAuthorities []string `hcl:"ssl_certificate_authorities,optional"`
+	// SSLCertificate is the path of a client certificate (PEM) presented to
+	// servers that ask for one; ssl_key is then required.
+	SSLCertificate string `hcl:"ssl_certificate,optional"`
+	// SSLKey is the path of the client certificate's private key (PEM).
+	SSLKey string `hcl:"ssl_key,optional"`
+	// SSLVerificationMode is "full" (the server's certificate must be trusted
+	// and name the host dialled) or "none" (any certificate is accepted: for
+	// tests only).
+	SSLVerificationMode string `hcl:"ssl_verification_mode,optional"`
+	// SSLSupportedProtocols are the TLS versions allowed: any of "TLSv1.1",
+	// "TLSv1.2" and "TLSv1.3" (the range from the lowest to the highest listed
+	// is allowed).
+	SSLSupportedProtocols []string `hcl:"ssl_supported_protocols,optional"`
+
+	// caOption names the option the CA files came from, for messages: the
+	// deprecated cacert when ClientAliases.Apply took them from it.
+	caOption string
+}
+
+// Defaults sets Logstash's defaults.
+func (c *Client) Defaults() {
+	c.SSLVerificationMode = "full"
+	c.SSLSupportedProtocols = append([]string(nil), DefaultProtocols...)
+}
+
+// Enabled reports whether ssl_enabled is true.
+func (c Client) Enabled() bool { return c.SSLEnabled != nil && *c.SSLEnabled }
+
+// Validate checks the options without reading files. on tells whether the
+// plugin connects with TLS (ssl_enabled, or a URL's scheme): when it does not,
+// setting an option that only matters over TLS is a mistake worth reporting.
+func (c Client) Validate(on bool) error {
+	switch c.SSLVerificationMode {
+	case "", "full", "none":
+	default:
+		return fieldErr("ssl_verification_mode", "unsupported value %q: want \"full\" or \"none\"", c.SSLVerificationMode)
+	}
+	if err := checkProtocols(c.SSLSupportedProtocols); err != nil {
+		return err
+	}
+	if err := checkPair(c.SSLCertificate, c.SSLKey); err != nil {
+		return err
+	}
+	if !on {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{
+			{"ssl_certificate_authorities", len(c.SSLCertificateAuthorities) > 0},
+			{"ssl_certificate", c.SSLCertificate != ""},
+			{"ssl_verification_mode", c.SSLVerificationMode == "none"},
+		} {
+			if f.set {
+				return fieldErr(f.name, "is only used over TLS, and TLS is off: set ssl_enabled => true")
+			}
+		}
+	}
+	return nil
+}
+
+// Config loads the CA and client certificate files of validated options
+// into a client configuration. The caller sets ServerName if the host dialled
+// is not the name to check (ForHost does).
+func (c Client) Config() (*tls.Config, error) {
+	cfg := &tls.Config{}
+	versionRange(cfg, c.SSLSupportedProtocols)
+	if len(c.SSLCertificateAuthorities) > 0 {
+		var err error
+		if cfg.RootCAs, err = loadCAs(c.CAOption(), c.SSLCertificateAuthorities); err != nil {
+			return nil, err
+		}
+	}
+	if c.SSLCertificate != "" {
+		cert, err := loadKeyPair(c.SSLCertificate, c.SSLKey)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	if c.SSLVerificationMode == "none" {
+		// Logstash's "none" trusts any certificate; it is documented as
+		// unsafe and only meant for testing.
+		cfg.InsecureSkipVerify = true
+	}
+	return cfg, nil
+}
+
+// CAOption is the option the CA files were given with, for messages.
+func (c Client) CAOption() string {
+	if c.caOption != "" {
+		return c.caOption
+	}
+	return "ssl_certificate_authorities"
+}
+
+// TrustSource describes where the server's certificate was looked up, for
+// messages: the CA option and files, or the system's CAs.
+func (c Client) TrustSource() string {
+	if len(c.SSLCertificateAuthorities) == 0 {
+		return "the system's CAs"
+	}
+	return c.CAOption() + " " + strings.Join(c.SSLCertificateAuthorities, ", ")
+}
+
+// ClientAliases are the Logstash 7 names of Client options, accepted by the
+// plugins that accepted them (elasticsearch).
+type ClientAliases struct {
+	// SSL is the Logstash 7 name of ssl_enabled. Deprecated.
+	SSL *bool `hcl:"ssl,optional"`
+	// CACert is the Logstash 7 name of ssl_certificate_authorities (one file).
+	// Deprecated.
+	CACert string `hcl:"cacert,optional"`
+	// SSLCertificateVerification is the Logstash 7 form of
+	// ssl_verification_mode: false means "none". Deprecated.
+	SSLCertificateVerification *bool `hcl:"ssl_certificate_verification,optional"`
+}
+
+// Validate refuses an alias set together with the option it names, and, when
+// TLS is off (see Client.Validate), an alias that only matters over TLS.
+func (a ClientAliases) Validate(c Client, on bool) error {
+	if a.SSL != nil && c.SSLEnabled != nil {
+		return fieldErr("ssl", "set ssl_enabled only (ssl is its deprecated name)")
+	}
+	if a.CACert != "" && len(c.SSLCertificateAuthorities) > 0 {
+		return fieldErr("cacert", "set ssl_certificate_authorities only (cacert is its deprecated name)")
+	}
+	if a.SSLCertificateVerification != nil && c.SSLVerificationMode != "" && c.SSLVerificationMode != "full" {
+		return fieldErr("ssl_certificate_verification", "set ssl_verification_mode only (ssl_certificate_verification is its deprecated form)")
+	}
+	if !on {
+		if a.CACert != "" {
+			return fieldErr("cacert", "is only used over TLS, and TLS is off: set ssl_enabled => true")
+		}
+		if a.SSLCertificateVerification != nil {
+			return fieldErr("ssl_certificate_verification", "is only used over TLS, and TLS is off: set ssl_enabled => true")
+		}
+	}
+	return nil
+}
+
+// Enabled returns ssl_enabled, or its alias ssl, and the name of the option
+// set; nil and "" when neither is.
+func (a ClientAliases) Enabled(c Client) (*bool, string) {
+	if c.SSLEnabled != nil {
+		return c.SSLEnabled, "ssl_enabled"
+	}
+	if a.SSL != nil {
+		return a.SSL, "ssl"
+	}
+	return nil, ""
+}
+
+// Apply returns c with the aliases that are set in place of the options they
+// name (after Validate).
+func (a ClientAliases) Apply(c Client) Client {
+	if a.SSL != nil && c.SSLEnabled == nil {
+		c.SSLEnabled = a.SSL
+	}
+	if a.CACert != "" {
+		c.SSLCertificateAuthorities, c.caOption = []string{a.CACert}, "cacert"
+	}
+	if a.SSLCertificateVerification != nil && !*a.SSLCertificateVerification {
+		c.SSLVerificationMode = "none"
+	}
+	return c
+}
+
+// Explain turns a handshake failure into advice naming the option to fix.
+func Explain(err error) error {
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	switch {
+	case errors.As(err, &unknown):
+		return fmt.Errorf("%w (the server's certificate is not signed by a CA in ssl_certificate_authorities)", err)
+	case errors.As(err, &host):
+		return fmt.Errorf("%w (the host name dialled is not in the server's certificate)", err)
+	}
+	return err
+}
+
+// ForHost returns a copy of cfg for dialling addr ("host:port"): the host is
+// the name the server's certificate must hold. A nil cfg stays nil.
+func ForHost(cfg *tls.Config, addr string) *tls.Config {
+	if cfg == nil {
+		return nil
+	}
+	c := cfg.Clone()
+	if c.ServerName == "" {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			host = addr
+		}
+		c.ServerName = host
+	}
+	return c
+}

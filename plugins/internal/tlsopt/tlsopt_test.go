@@ -1,0 +1,187 @@
+package tlsopt
+
+import (
+	"crypto/tls"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/testpki"
+)
+
+func fieldOf(err error) string {
+	var fe *engine.FieldError
+	if errors.As(err, &fe) {
+		return fe.Field
+	}
+	return ""
+}
+
+func client(set func(*Client)) Client {
+	var c Client
+	c.Defaults()
+	set(&c)
+	return c
+}
+
+func TestClientValidate(t *testing.T) {
+	on := true
+	for _, tc := range []struct {
+		c    Client
+		want string // the option blamed; "" = valid
+	}{
+		{client(func(*Client) {}), ""},
+		{client(func(c *Client) { c.SSLEnabled = &on }), ""},
+		{client(func(c *Client) { c.SSLEnabled, c.SSLVerificationMode = &on, "certificate" }), "ssl_verification_mode"},
+		{client(func(c *Client) { c.SSLEnabled, c.SSLSupportedProtocols = &on, []string{"TLSv1.0"} }), "ssl_supported_protocols"},
+		{client(func(c *Client) { c.SSLEnabled, c.SSLCertificate = &on, "c.pem" }), "ssl_key"},
+		{client(func(c *Client) { c.SSLEnabled, c.SSLKey = &on, "k.pem" }), "ssl_certificate"},
+		{client(func(c *Client) { c.SSLCertificateAuthorities = []string{"ca.pem"} }), "ssl_certificate_authorities"},
+	} {
+		err := tc.c.Validate(tc.c.Enabled())
+		if got := fieldOf(err); got != tc.want || (tc.want == "") != (err == nil) {
+			t.Errorf("%+v: error %v; want one about %q", tc.c, err, tc.want)
+		}
+	}
+	if err := client(func(c *Client) { c.SSLCertificateAuthorities = []string{"ca.pem"} }).Validate(false); !strings.Contains(errText(err), "ssl_enabled => true") {
+		t.Errorf("CA without TLS: %v; want advice to set ssl_enabled", err)
+	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func TestClientAliases(t *testing.T) {
+	on, off := true, false
+	for _, tc := range []struct {
+		a    ClientAliases
+		c    Client
+		tls  bool
+		want string
+	}{
+		{ClientAliases{SSL: &on}, client(func(c *Client) { c.SSLEnabled = &on }), true, "ssl"},
+		{ClientAliases{CACert: "a"}, client(func(c *Client) { c.SSLCertificateAuthorities = []string{"b"} }), true, "cacert"},
+		{ClientAliases{SSLCertificateVerification: &off}, client(func(c *Client) { c.SSLVerificationMode = "none" }), true, "ssl_certificate_verification"},
+		{ClientAliases{CACert: "a"}, client(func(*Client) {}), false, "cacert"},
+		{ClientAliases{CACert: "a", SSL: &on}, client(func(*Client) {}), true, ""},
+	} {
+		if got := fieldOf(tc.a.Validate(tc.c, tc.tls)); got != tc.want {
+			t.Errorf("%+v: error on %q; want %q", tc.a, got, tc.want)
+		}
+	}
+	c := ClientAliases{SSL: &on, CACert: "/ca.pem", SSLCertificateVerification: &off}.Apply(client(func(*Client) {}))
+	if !c.Enabled() || c.SSLVerificationMode != "none" || c.TrustSource() != "cacert /ca.pem" {
+		t.Errorf("applied: %+v, trust %q", c, c.TrustSource())
+	}
+}
+
+func TestClientConfig(t *testing.T) {
+	ca := testpki.NewCA(t, "ca")
+	cli := ca.Client("c")
+	c := client(func(c *Client) {
+		c.SSLCertificateAuthorities = []string{ca.File}
+		c.SSLCertificate, c.SSLKey = cli.CertFile, cli.KeyFile
+		c.SSLSupportedProtocols = []string{"TLSv1.3"}
+	})
+	cfg, err := c.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MinVersion != tls.VersionTLS13 || cfg.MaxVersion != tls.VersionTLS13 || len(cfg.Certificates) != 1 || cfg.RootCAs == nil || cfg.InsecureSkipVerify {
+		t.Errorf("config = %+v", cfg)
+	}
+	if h := ForHost(cfg, "127.0.0.1:6380"); h.ServerName != "127.0.0.1" || cfg.ServerName != "" {
+		t.Errorf("ForHost server name %q (original %q)", h.ServerName, cfg.ServerName)
+	}
+	// Errors name the option and the file.
+	c.SSLCertificateAuthorities = []string{cli.KeyFile}
+	if _, err := c.Config(); fieldOf(err) != "ssl_certificate_authorities" || !strings.Contains(err.Error(), "no PEM certificate") || !strings.Contains(err.Error(), cli.KeyFile) {
+		t.Errorf("a key file as CA: %v", err)
+	}
+	c.SSLCertificateAuthorities = []string{"/nonexistent/ca.pem"}
+	if _, err := c.Config(); fieldOf(err) != "ssl_certificate_authorities" || !strings.Contains(err.Error(), "/nonexistent/ca.pem") {
+		t.Errorf("a missing CA: %v", err)
+	}
+	c.SSLCertificateAuthorities, c.SSLKey = nil, "/nonexistent/key.pem"
+	if _, err := c.Config(); fieldOf(err) != "ssl_certificate" || !strings.Contains(err.Error(), "/nonexistent/key.pem") {
+		t.Errorf("a missing key: %v", err)
+	}
+}
+
+func server(set func(*Server)) Server {
+	var s Server
+	s.Defaults()
+	set(&s)
+	return s
+}
+
+func TestServerValidate(t *testing.T) {
+	for _, tc := range []struct {
+		s    Server
+		want string
+	}{
+		{server(func(*Server) {}), ""},
+		{server(func(s *Server) { s.SSLEnabled = true }), "ssl_certificate"},
+		{server(func(s *Server) { s.SSLEnabled, s.SSLCertificate = true, "c" }), "ssl_key"},
+		{server(func(s *Server) {
+			s.SSLEnabled, s.SSLCertificate, s.SSLKey, s.SSLClientAuthentication = true, "c", "k", "required"
+		}), "ssl_certificate_authorities"},
+		{server(func(s *Server) { s.SSLClientAuthentication = "sometimes" }), "ssl_client_authentication"},
+		{server(func(s *Server) { s.SSLSupportedProtocols = []string{"SSLv3"} }), "ssl_supported_protocols"},
+		{server(func(s *Server) { s.SSLSupportedProtocols = nil }), "ssl_supported_protocols"},
+	} {
+		if got := fieldOf(tc.s.Validate()); got != tc.want {
+			t.Errorf("%+v: error on %q; want %q", tc.s, got, tc.want)
+		}
+	}
+}
+
+func TestServerAliases(t *testing.T) {
+	on := true
+	for _, tc := range []struct {
+		a    ServerAliases
+		s    Server
+		want string
+	}{
+		{ServerAliases{SSL: &on}, server(func(s *Server) { s.SSLEnabled = true }), "ssl"},
+		{ServerAliases{SSLVerifyMode: "peer"}, server(func(s *Server) { s.SSLClientAuthentication = "optional" }), "ssl_verify_mode"},
+		{ServerAliases{SSLVerifyMode: "always"}, server(func(*Server) {}), "ssl_verify_mode"},
+	} {
+		if _, err := tc.a.Apply(tc.s); fieldOf(err) != tc.want {
+			t.Errorf("%+v: %v; want an error on %q", tc.a, err, tc.want)
+		}
+	}
+	s, err := ServerAliases{SSL: &on, SSLVerifyMode: "force_peer"}.Apply(server(func(s *Server) { s.SSLClientAuthentication = "none" }))
+	if err != nil || !s.SSLEnabled || s.SSLClientAuthentication != "required" {
+		t.Errorf("applied: %+v, %v", s, err)
+	}
+}
+
+func TestServerConfig(t *testing.T) {
+	ca := testpki.NewCA(t, "ca")
+	srv := ca.Server("localhost")
+	s := server(func(s *Server) {
+		s.SSLEnabled, s.SSLCertificate, s.SSLKey = true, srv.CertFile, srv.KeyFile
+		s.SSLCertificateAuthorities = []string{ca.File}
+	})
+	cfg, err := s.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Unset ssl_client_authentication with CAs is "required", as Logstash's tcp input.
+	if cfg.ClientAuth != tls.RequireAndVerifyClientCert || cfg.ClientCAs == nil || cfg.MinVersion != tls.VersionTLS12 || cfg.MaxVersion != tls.VersionTLS13 {
+		t.Errorf("config = %+v", cfg)
+	}
+	s.SSLKey = "/nonexistent/key.pem"
+	if _, err := s.Config(); fieldOf(err) != "ssl_certificate" || !strings.Contains(err.Error(), "/nonexistent/key.pem") {
+		t.Errorf("a missing key: %v", err)
+	}
+	if cfg, err := (Server{}).Config(); cfg != nil || err != nil {
+		t.Errorf("disabled: %v, %v", cfg, err)
+	}
+}

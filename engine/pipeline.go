@@ -158,6 +158,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	close(p.queue)
 	workers.Wait()
+	p.closeFilters()
 	for _, o := range p.outputs {
 		close(o.ch)
 	}
@@ -175,6 +176,18 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		return ErrAborted
 	}
 	return errors.Join(errs...)
+}
+
+// closeFilters releases what filters hold outside the process (the ruby
+// filter's co-processes) once no worker can call them any more.
+func (p *Pipeline) closeFilters() {
+	for _, n := range p.filterList {
+		if c, ok := n.f.(interface{ Close() error }); ok {
+			if err := c.Close(); err != nil {
+				n.log.Warn("filter close failed", "err", err)
+			}
+		}
+	}
 }
 
 // chunk is what the queue carries: at most batch_size events of one emitted

@@ -54,6 +54,10 @@ type AckFunc func(err error)
 // at debug level and skips the common add_field/add_tag/remove_field/remove_tag
 // options. A failing filter cannot drop: if it appended nothing, the engine
 // passes e on.
+//
+// A filter that holds resources outside the process (the ruby filter's
+// co-processes) may also have a Close() error method: the engine calls it
+// once, after the last Filter call of a pipeline run.
 type Filter interface {
 	Filter(ctx context.Context, e *event.Event, out []*event.Event) ([]*event.Event, error)
 }

@@ -1,0 +1,262 @@
+// Package ruby implements Logstash's ruby filter with real Ruby: the user's
+// code runs in a Ruby co-process (the `ruby` on PATH, or $PIPELINE_RUBY) that
+// a small shim turns into Logstash's filter environment: an `event`
+// (LogStash::Event with get, set, remove, include?, tag, to_hash, cancel,
+// clone, sprintf, timestamp), LogStash::Timestamp, `new_event_block`, `@logger`,
+// and for `path` scripts register(params), filter(event) and the inline `test`
+// blocks, which run when the filter is built and refuse the pipeline if one
+// fails, as in Logstash.
+//
+// Events cross to Ruby as JSON over pipes, one request per event; each
+// pipeline worker gets its own co-process, started when it first needs one.
+// Instance variables set in `init` are therefore per worker: with
+// pipeline.workers > 1 a counter kept in @count counts that worker's events
+// (Logstash shares one instance between workers and leaves thread safety to
+// the code; neither gives a global count without care).
+//
+// An exception in the user's code tags the event with tag_on_exception and
+// passes it on without the common options (add_field …), as Logstash does. A
+// co-process that dies (exit!, a crash) fails only the event in flight, which
+// is tagged the same way; the next event starts a new co-process. What the
+// code prints on stdout is logged at info, on stderr at warn.
+//
+// Code that needs JRuby (java_import, Java::, require 'java') is refused when
+// the pipeline is built, as is code that does not compile, and a pipeline with
+// a ruby filter on a machine without Ruby.
+package ruby
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/engine/event"
+)
+
+func init() { engine.RegisterFilter("ruby", New) }
+
+//go:embed shim.rb
+var shim string
+
+// Options configures the ruby filter.
+type Options struct {
+	// Code is Ruby run for every event, with the event in `event`. It cannot
+	// be used together with path.
+	Code string `hcl:"code,optional"`
+	// Init is Ruby run once when the filter starts (per worker), before code.
+	Init string `hcl:"init,optional"`
+	// Path is a Ruby script defining filter(event), which returns the array
+	// of events to pass on, and optionally register(params) and tests.
+	Path string `hcl:"path,optional"`
+	// ScriptParams is handed to the script's register method.
+	ScriptParams engine.AnyHash `hcl:"script_params,optional"`
+	// TagOnException is added to an event whose code raised an exception.
+	TagOnException string `hcl:"tag_on_exception,optional"`
+}
+
+// Defaults sets Logstash's defaults.
+func (o *Options) Defaults() { o.TagOnException = "_rubyexception" }
+
+// javaOnly finds what only JRuby runs.
+var javaOnly = regexp.MustCompile(`\bjava_import\b|\bJava::|\brequire\s*\(?\s*['"]java['"]|\.to_java\b|\bJRuby\b|\bjava\.(lang|util|io|net|nio|time|text|security)\.[A-Z]`)
+
+// Validate checks that exactly one of code and path is set and that the code
+// does not need JRuby.
+func (o *Options) Validate() error {
+	switch {
+	case o.Code == "" && o.Path == "":
+		return &engine.FieldError{Field: "code", Err: errors.New(`set either "code" (inline Ruby) or "path" (a script file)`)}
+	case o.Code != "" && o.Path != "":
+		return &engine.FieldError{Field: "path", Err: errors.New(`"code" and "path" cannot be used together`)}
+	}
+	for _, f := range []struct{ name, src string }{{"code", o.Code}, {"init", o.Init}} {
+		if m := javaOnly.FindString(f.src); m != "" {
+			return &engine.FieldError{Field: f.name, Err: fmt.Errorf("uses %q, which needs JRuby (Logstash's Java runtime); rewrite it in plain Ruby", m)}
+		}
+	}
+	if o.Path != "" {
+		b, err := os.ReadFile(o.Path)
+		if err != nil {
+			return &engine.FieldError{Field: "path", Err: fmt.Errorf("cannot read the script: %w", err)}
+		}
+		if m := javaOnly.Find(b); m != nil {
+			return &engine.FieldError{Field: "path", Err: fmt.Errorf("%s uses %q, which needs JRuby (Logstash's Java runtime); rewrite it in plain Ruby", o.Path, m)}
+		}
+	}
+	return nil
+}
+
+// Filter is the ruby filter. It is safe for concurrent use: each caller gets
+// a co-process of its own.
+type Filter struct {
+	bin  string
+	init []byte // the init request, sent to each new co-process
+	tag  string
+	log  *slog.Logger
+	errs errorLog
+
+	mu     sync.Mutex
+	idle   []*proc
+	closed bool
+}
+
+var _ engine.Filter = (*Filter)(nil)
+
+// rubyBinary is the Ruby interpreter: $PIPELINE_RUBY or ruby on PATH.
+func rubyBinary() (string, error) {
+	name := os.Getenv("PIPELINE_RUBY")
+	if name == "" {
+		name = "ruby"
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return "", fmt.Errorf("the ruby filter runs your code with a Ruby interpreter, and %q was not found (install Ruby, e.g. the Debian package ruby, or set PIPELINE_RUBY): %w", name, err)
+	}
+	return p, nil
+}
+
+// New builds a ruby filter. It starts one co-process to compile the code (and
+// run a script's tests), so that errors stop the pipeline before it runs.
+func New(o Options, r engine.Resources) (*Filter, error) {
+	bin, err := rubyBinary()
+	if err != nil {
+		return nil, err
+	}
+	log := r.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	req := map[string]any{"op": "init", "tag": o.TagOnException}
+	if o.Path != "" {
+		req["path"] = o.Path
+		params := map[string]any(o.ScriptParams)
+		if params == nil {
+			params = map[string]any{}
+		}
+		req["params"] = params
+	} else {
+		req["code"] = o.Code
+		if o.Init != "" {
+			req["init"] = o.Init
+		}
+	}
+	f := &Filter{bin: bin, tag: o.TagOnException, log: log}
+	f.init = event.AppendJSONValue(nil, req)
+	p, err := f.start()
+	if err != nil {
+		return nil, err
+	}
+	p.close()
+	return f, nil
+}
+
+// Filter runs the code on e in a co-process.
+func (f *Filter) Filter(_ context.Context, e *event.Event, out []*event.Event) ([]*event.Event, error) {
+	p, err := f.get()
+	if err != nil {
+		return f.fail(e, out, err)
+	}
+	p.buf = appendRequest(p.buf[:0], e)
+	resp, err := p.call(p.buf)
+	if err != nil {
+		p.close()
+		return f.fail(e, out, err)
+	}
+	res, err := decodeResponse(resp)
+	f.put(p)
+	if err != nil {
+		return f.fail(e, out, err)
+	}
+	if res.orig != nil {
+		e.Replace(res.orig)
+		out = append(out, e)
+	}
+	for _, n := range res.news {
+		out = append(out, e.Derive(n))
+	}
+	if res.tag {
+		e.AddTag(f.tag)
+	}
+	if res.err != "" {
+		if res.orig == nil {
+			out = append(out, e)
+		}
+		err := errors.New("ruby exception: " + res.err)
+		f.errs.log(f.log, "Ruby exception occurred", err)
+		return out, err
+	}
+	return out, nil
+}
+
+// fail passes e on tagged when its code could not run at all.
+func (f *Filter) fail(e *event.Event, out []*event.Event, err error) ([]*event.Event, error) {
+	e.AddTag(f.tag)
+	f.errs.log(f.log, "ruby co-process failed; the event is passed on tagged", err)
+	return append(out, e), err
+}
+
+// Close stops the co-processes; the engine calls it once the workers stopped.
+func (f *Filter) Close() error {
+	f.mu.Lock()
+	idle := f.idle
+	f.idle, f.closed = nil, true
+	f.mu.Unlock()
+	for _, p := range idle {
+		p.close()
+	}
+	return nil
+}
+
+func (f *Filter) get() (*proc, error) {
+	f.mu.Lock()
+	if n := len(f.idle); n > 0 {
+		p := f.idle[n-1]
+		f.idle = f.idle[:n-1]
+		f.mu.Unlock()
+		return p, nil
+	}
+	f.mu.Unlock()
+	return f.start()
+}
+
+func (f *Filter) put(p *proc) {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		p.close()
+		return
+	}
+	f.idle = append(f.idle, p)
+	f.mu.Unlock()
+}
+
+// errorLog logs the first error and then at most one a minute with the count
+// of those not logged, so that code failing on every event cannot flood the
+// log.
+type errorLog struct {
+	mu         sync.Mutex
+	last       time.Time
+	suppressed int
+}
+
+func (l *errorLog) log(log *slog.Logger, msg string, err error) {
+	l.mu.Lock()
+	now := time.Now()
+	if !l.last.IsZero() && now.Sub(l.last) < time.Minute {
+		l.suppressed++
+		l.mu.Unlock()
+		return
+	}
+	n := l.suppressed
+	l.last, l.suppressed = now, 0
+	l.mu.Unlock()
+	log.Error(msg, "err", err, "not_logged_since_last", n)
+}

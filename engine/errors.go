@@ -14,7 +14,9 @@ var ErrNotConnected = errors.New("not connected")
 // ErrNotApplied is returned (possibly wrapped) by a filter that left an event
 // alone because it did not apply, e.g. its source field is absent: the engine
 // passes the event on and skips the common options, as Logstash does when a
-// filter does not call filter_matched, without logging a failure.
+// filter does not call filter_matched, without logging a failure. Events
+// other than e that the filter appended (new events, as clone's copies of an
+// e it leaves alone) get the common options all the same.
 var ErrNotApplied = errors.New("filter not applied")
 
 type permanentError struct{ err error }

@@ -568,7 +568,17 @@ func (n *filterNode) applyOne(acc *filterAcc, e *event.Event, out []*event.Event
 		if len(out) == start {
 			out = append(out, e)
 		}
-		if !errors.Is(err, ErrNotApplied) {
+		if errors.Is(err, ErrNotApplied) {
+			// New events made beside an e that did not match (clone's
+			// copies) did match.
+			if n.hasCommon {
+				for _, x := range out[start:] {
+					if x != e {
+						n.common(x)
+					}
+				}
+			}
+		} else {
 			n.log.Debug("filter failed", "err", err)
 		}
 	} else {

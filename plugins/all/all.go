@@ -28,6 +28,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/filters/split"
 	_ "github.com/pipelined/pipeline/plugins/filters/syslogpri"
 	_ "github.com/pipelined/pipeline/plugins/filters/translate"
+	_ "github.com/pipelined/pipeline/plugins/filters/uuid"
 
 	// Inputs.
 	_ "github.com/pipelined/pipeline/plugins/inputs/beats"

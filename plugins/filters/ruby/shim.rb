@@ -404,7 +404,11 @@ module PipelineRubyFilter
   def from_wire(v)
     case v
     when Hash
-      return LogStash::Timestamp.parse_iso8601(v[TS_KEY]) if v.size == 1 && v.key?(TS_KEY)
+      if v.size == 1 && v.key?(TS_KEY)
+        t = v[TS_KEY]
+        return LogStash::Timestamp.new(Time.at(0, t, :nsec).utc) if t.is_a?(Integer)
+        return LogStash::Timestamp.parse_iso8601(t)
+      end
       v.each { |k, x| v[k] = from_wire(x) if x.is_a?(Hash) || x.is_a?(Array) }
     when Array
       v.map! { |x| x.is_a?(Hash) || x.is_a?(Array) ? from_wire(x) : x }
@@ -416,7 +420,7 @@ module PipelineRubyFilter
     case v
     when Hash then v.each_with_object({}) { |(k, x), h| h[k.to_s] = to_wire(x) }
     when Array then v.map { |x| to_wire(x) }
-    when LogStash::Timestamp then { TS_KEY => v.to_iso8601 }
+    when LogStash::Timestamp then { TS_KEY => v.time.to_i * 1_000_000_000 + v.time.nsec }
     when String then v.encoding == Encoding::UTF_8 && v.valid_encoding? ? v : v.dup.force_encoding(Encoding::UTF_8).scrub
     when Float then v.nan? || v.infinite? ? v.to_s : v
     else v

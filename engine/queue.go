@@ -147,7 +147,7 @@ func (p *Pipeline) readQueue(ctx context.Context) {
 		for i, r := range recs {
 			seqs[i] = r.Seq
 			size += int64(len(r.Data))
-			e, err := event.FromJSON(r.Data)
+			e, err := event.FromStoredJSON(r.Data)
 			if err != nil {
 				p.stats.Failed.Add(1)
 				p.log.Error("persisted queue record unreadable; deleted", "seq", r.Seq, "err", err)

@@ -82,7 +82,7 @@ func encodeRecord(buf []byte, e *event.Event, pipeline, typ, id, reason string, 
 
 // decodePayload turns a record's payload back into an entry.
 func decodePayload(p []byte) (Entry, error) {
-	v, err := event.ParseJSON(p)
+	v, err := event.ParseStoredJSON(p)
 	if err != nil {
 		return Entry{}, err
 	}

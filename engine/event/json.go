@@ -210,8 +210,14 @@ func jsonSpecial8(s string) bool {
 // FromJSON decodes a JSON object into an event, as FromMap does with decoded
 // data: integers become int64 (float64 beyond its range), other numbers float64,
 // "@metadata" the metadata, and a string @timestamp a time.
-func FromJSON(b []byte) (*Event, error) {
-	v, err := ParseJSON(b)
+func FromJSON(b []byte) (*Event, error) { return fromJSON(b, MaxDecodeDepth) }
+
+// FromStoredJSON is FromJSON for records the engine wrote itself (queue
+// records): it accepts nesting up to MaxStoredDepth.
+func FromStoredJSON(b []byte) (*Event, error) { return fromJSON(b, MaxStoredDepth) }
+
+func fromJSON(b []byte, limit int) (*Event, error) {
+	v, err := parseJSON(b, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -226,8 +232,15 @@ func FromJSON(b []byte) (*Event, error) {
 // value types: nil, bool, int64 (integers that fit), float64 (other numbers),
 // string, []any and map[string]any. Invalid UTF-8 in strings becomes U+FFFD.
 // Duplicate object keys keep the last value.
-func ParseJSON(b []byte) (any, error) {
-	p := jsonParser{b: b}
+// Objects and arrays nest at most MaxDecodeDepth deep.
+func ParseJSON(b []byte) (any, error) { return parseJSON(b, MaxDecodeDepth) }
+
+// ParseStoredJSON is ParseJSON for records the engine wrote itself (dead
+// letter queue records): it accepts nesting up to MaxStoredDepth.
+func ParseStoredJSON(b []byte) (any, error) { return parseJSON(b, MaxStoredDepth) }
+
+func parseJSON(b []byte, limit int) (any, error) {
+	p := jsonParser{b: b, limit: limit}
 	p.skipSpace()
 	v, err := p.value()
 	if err != nil {
@@ -261,13 +274,26 @@ func jsonKind(v any) string {
 // malformed input.
 var ErrJSONSyntax = errors.New("invalid JSON")
 
-// maxJSONDepth bounds nesting, so hostile input cannot exhaust the stack.
-const maxJSONDepth = 10000
+// MaxDecodeDepth is the deepest nesting of objects and arrays ParseJSON and
+// FromJSON accept: the budget of every decoder at the edge (codecs, the
+// json filter, beats, redis), as Logstash's JSON parser (Jackson's
+// max-nesting-depth, 1000). Deeper input is refused before it becomes an
+// event, so hostile input can neither exhaust the stack nor make an event
+// deeper than a queue record may be.
+const MaxDecodeDepth = 1000
+
+// MaxStoredDepth is the deepest nesting ParseStoredJSON and FromStoredJSON
+// accept: the persisted queue and the dead letter queue read their records
+// with it. It is far above MaxDecodeDepth, so an event a decoder admitted,
+// placed under a target or moved by filters, is always read back: a record
+// the engine acknowledged is never lost as unreadable.
+const MaxStoredDepth = 10 * MaxDecodeDepth
 
 type jsonParser struct {
 	b     []byte
 	i     int
 	depth int
+	limit int // the deepest nesting accepted
 }
 
 func (p *jsonParser) syntaxErr(msg string) error {
@@ -320,8 +346,8 @@ func (p *jsonParser) literal(word string, v any) (any, error) {
 }
 
 func (p *jsonParser) object() (any, error) {
-	if p.depth++; p.depth > maxJSONDepth {
-		return nil, p.syntaxErr("nesting too deep")
+	if p.depth++; p.depth > p.limit {
+		return nil, p.syntaxErr(fmt.Sprintf("nesting deeper than %d levels", p.limit))
 	}
 	p.i++ // '{'
 	m := make(map[string]any)
@@ -369,8 +395,8 @@ func (p *jsonParser) object() (any, error) {
 }
 
 func (p *jsonParser) array() (any, error) {
-	if p.depth++; p.depth > maxJSONDepth {
-		return nil, p.syntaxErr("nesting too deep")
+	if p.depth++; p.depth > p.limit {
+		return nil, p.syntaxErr(fmt.Sprintf("nesting deeper than %d levels", p.limit))
 	}
 	p.i++ // '['
 	a := []any{}

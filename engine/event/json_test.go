@@ -216,7 +216,7 @@ func TestParseJSONErrors(t *testing.T) {
 	for _, in := range []string{
 		``, ` `, `{`, `}`, `{"a"}`, `{"a":}`, `{"a":1,}`, `{a:1}`, `[1,]`, `[1 2]`, `"abc`, `"a\x"`, `"\u12"`,
 		"\"a\x01b\"", `01`, `-`, `1.`, `.5`, `1e`, `1e+`, `+1`, `tru`, `nul`, `{"a":1} x`, `{} {}`, `NaN`, `1e400`,
-		strings.Repeat("[", maxJSONDepth+1) + strings.Repeat("]", maxJSONDepth+1),
+		strings.Repeat("[", MaxDecodeDepth+1) + strings.Repeat("]", MaxDecodeDepth+1),
 	} {
 		if v, err := ParseJSON([]byte(in)); err == nil {
 			t.Errorf("ParseJSON(%q) = %#v; want an error", in, v)

@@ -2,10 +2,12 @@ package json
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"testing/iotest"
 
 	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/engine/event"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/plugintest"
 )
 
@@ -30,6 +32,33 @@ func TestOptionsValidate(t *testing.T) {
 		}
 		if _, err := New(o, engine.Resources{}); err == nil {
 			t.Errorf("New(%s) = nil error; want one", hcl)
+		}
+	}
+}
+
+// TestDepthBudget: with a target, a text nested deeper than
+// event.MaxDecodeDepth is refused at decode time (kept as message, tagged
+// _jsonparsefailure, the reason logged); issue #19 saw 9,999 levels
+// accepted. The deepest text admitted decodes.
+func TestDepthBudget(t *testing.T) {
+	nested := func(n int) string { return strings.Repeat("[", n-1) + `{"a":1}` + strings.Repeat("]", n-1) }
+	c := plugintest.MustNew(t, New, `target = "[doc][body]"`, engine.Resources{})
+	for _, tc := range []struct {
+		depth int
+		ok    bool
+	}{{event.MaxDecodeDepth, true}, {event.MaxDecodeDepth + 1, false}, {9999, false}} {
+		text := `{"x":` + nested(tc.depth-1) + `}`
+		dec := c.NewDecoder(strings.NewReader(text))
+		e, err := dec.Decode()
+		if err != nil {
+			t.Fatalf("%d: %v", tc.depth, err)
+		}
+		failed := e.HasTag("_jsonparsefailure")
+		if failed == tc.ok {
+			t.Errorf("%d levels: _jsonparsefailure %v; want %v", tc.depth, failed, !tc.ok)
+		}
+		if m, _ := e.Message(); !tc.ok && m != text {
+			t.Errorf("%d levels: the refused text is not kept as message", tc.depth)
 		}
 	}
 }

@@ -168,3 +168,24 @@ func TestNotApplied(t *testing.T) {
 		}
 	}
 }
+
+// TestDepthBudget: a source nested deeper than event.MaxDecodeDepth is
+// refused with a clear reason (the event tagged _jsonparsefailure, left
+// otherwise unchanged), not parsed into the event.
+func TestDepthBudget(t *testing.T) {
+	f := plugintest.MustNew(t, New, "source = \"message\"\ntarget = \"[doc]\"", engine.Resources{})
+	for _, depth := range []int{event.MaxDecodeDepth, event.MaxDecodeDepth + 1} {
+		e := msg(t, strings.Repeat("[", depth)+strings.Repeat("]", depth))
+		_, err := f.Filter(context.Background(), e, nil)
+		_, parsed := e.Get(event.MustRef("[doc]"))
+		if depth <= event.MaxDecodeDepth {
+			if err != nil || !parsed {
+				t.Errorf("%d levels: %v, parsed %v; want parsed", depth, err, parsed)
+			}
+			continue
+		}
+		if parsed || !e.HasTag("_jsonparsefailure") || err == nil || !strings.Contains(err.Error(), "nesting deeper than 1000 levels") {
+			t.Errorf("%d levels: err %v, parsed %v, tags %v; want refused", depth, err, parsed, e.Tags())
+		}
+	}
+}

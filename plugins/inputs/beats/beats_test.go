@@ -379,6 +379,8 @@ func TestFaults(t *testing.T) {
 		{"zlib bomb header", "inflates past", append(window(1), compressed(t, bigHeader)...)},
 		{"zlib bomb frames", "inflates past", append(window(5000), compressed(t, manySmall())...)},
 		{"invalid json", "invalid JSON", append(window(1), jsonFrame(1, []byte(`{"a":`))...)},
+		{"nesting beyond the decode budget", "nesting deeper than 1000 levels", append(window(1),
+			jsonFrame(1, []byte(`{"a":`+strings.Repeat("[", event.MaxDecodeDepth)+strings.Repeat("]", event.MaxDecodeDepth)+`}`))...)},
 		{"compressed garbage", "compressed frame", append(window(1), '2', 'C', 0, 0, 0, 4, 1, 2, 3, 4)},
 	}
 	for _, tc := range cases {

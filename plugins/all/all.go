@@ -24,6 +24,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/filters/jsonencode"
 	_ "github.com/pipelined/pipeline/plugins/filters/kv"
 	_ "github.com/pipelined/pipeline/plugins/filters/mutate"
+	_ "github.com/pipelined/pipeline/plugins/filters/prune"
 	_ "github.com/pipelined/pipeline/plugins/filters/ruby"
 	_ "github.com/pipelined/pipeline/plugins/filters/split"
 	_ "github.com/pipelined/pipeline/plugins/filters/syslogpri"

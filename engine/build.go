@@ -39,6 +39,9 @@ type Settings struct {
 	Queue QueueSettings
 	// DataDir is path.data, where plugins keep state (Resources.DataDir).
 	DataDir string
+	// Bus connects this pipeline to the other pipelines of the process
+	// (the pipeline input and output). nil: a bus of its own.
+	Bus *Bus
 }
 
 func (s Settings) resolve(file ir.Settings, diags *hcl.Diagnostics, rng hcl.Range) Settings {
@@ -73,6 +76,9 @@ func (s Settings) resolve(file ir.Settings, diags *hcl.Diagnostics, rng hcl.Rang
 	}
 	if s.Logger == nil {
 		s.Logger = slog.Default()
+	}
+	if s.Bus == nil {
+		s.Bus = NewBus()
 	}
 	if err := s.Queue.validate(); err != nil {
 		*diags = append(*diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid queue settings",
@@ -136,12 +142,14 @@ func (b *builder) lookup(pl *ir.Plugin) (*Factory, hcl.Diagnostics) {
 }
 
 func (b *builder) resources(pl *ir.Plugin) Resources {
+	log := b.log.With("plugin", pl.Kind.String()+"/"+pl.Type, "id", pl.ID)
 	return Resources{
 		ID:        pl.ID,
 		Pipeline:  b.pl.name,
-		Logger:    b.log.With("plugin", pl.Kind.String()+"/"+pl.Type, "id", pl.ID),
+		Logger:    log,
 		BatchSize: b.pl.settings.BatchSize,
 		DataDir:   b.pl.settings.DataDir,
+		Bus:       &BusPort{pl: b.pl, body: pl.Body, id: pl.ID, log: log},
 	}
 }
 
@@ -273,7 +281,9 @@ func (b *builder) output(pl *ir.Plugin) (*outputUnit, hcl.Diagnostics) {
 	if d.HasErrors() {
 		return nil, d
 	}
-	return &outputUnit{id: pl.ID, typ: pl.Type, out: out.(Output), log: res.Logger, pl: b.pl}, nil
+	u := &outputUnit{id: pl.ID, typ: pl.Type, out: out.(Output), log: res.Logger, pl: b.pl}
+	u.sender = res.Bus.sender // counted in the output's snapshot
+	return u, nil
 }
 
 // nodes builds the filter or output tree, keeping source order and conditions.

@@ -42,6 +42,10 @@ type Pipeline struct {
 	workNanos, pushNanos atomic.Int64
 	// pqView is pq for Snapshot, which runs on other goroutines than Run.
 	pqView atomic.Pointer[pq.Queue]
+	// busEndpoints are the addresses the plugins listen on or send to
+	// (CheckBus); busSenders are the senders, registered while Run runs.
+	busEndpoints []busEndpoint
+	busSenders   []*BusSender
 }
 
 // Stats are a pipeline's event counters.
@@ -113,6 +117,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		o.ch = make(chan []*event.Event, outputChanBatches)
 	}
 
+	// Counted as a sender before any event can be sent, and until the
+	// outputs are closed: at shutdown the pipelines listening downstream
+	// wait for that (Bus.Shutdown).
+	unregister := p.registerSenders()
 	var sinks sync.WaitGroup
 	for _, o := range p.outputs {
 		sinks.Add(1)
@@ -163,6 +171,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		close(o.ch)
 	}
 	sinks.Wait()
+	unregister()
 	aborted := false
 	select {
 	case <-p.abort:
@@ -635,6 +644,7 @@ type outputUnit struct {
 	ch        chan []*event.Event
 	connected bool
 	counters  counters
+	sender    *BusSender // a pipeline output's, for its dropped count
 }
 
 func (o *outputUnit) run() {

@@ -21,4 +21,7 @@ type Resources struct {
 	// keep their state, e.g. <DataDir>/plugins/inputs/<type>/…; empty means
 	// "data" in the working directory.
 	DataDir string
+	// Bus is the plugin's access to the bus that connects the pipelines of
+	// the process (used by the pipeline input and output).
+	Bus *BusPort
 }

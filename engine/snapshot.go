@@ -40,7 +40,8 @@ type Snapshot struct {
 type PluginSnapshot struct {
 	ID, Type string
 	In, Out  int64
-	// Dropped: events a filter dropped. Failed and DeadLettered: events an
+	// Dropped: events a filter dropped, or a pipeline output with
+	// ensure_delivery false could not hand to its address. Failed and DeadLettered: events an
 	// output refused for good, without and with a dead letter queue.
 	Dropped, Failed, DeadLettered int64
 	// Duration: time spent in the filter, or in the output's Write calls, or
@@ -74,7 +75,11 @@ func (p *Pipeline) Snapshot() Snapshot {
 		s.Filters = append(s.Filters, f.counters.snapshot(f.id, f.typ))
 	}
 	for _, o := range p.outputs {
-		s.Outputs = append(s.Outputs, o.counters.snapshot(o.id, o.typ))
+		ps := o.counters.snapshot(o.id, o.typ)
+		if o.sender != nil {
+			ps.Dropped += o.sender.Dropped()
+		}
+		s.Outputs = append(s.Outputs, ps)
 	}
 	return s
 }

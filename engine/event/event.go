@@ -629,6 +629,17 @@ func (e *Event) Clone() *Event {
 	return c
 }
 
+// Copy returns a deep copy, @metadata included, that is not part of e's
+// acknowledgement: for handing an event to another pipeline, which
+// acknowledges its copy on its own (Logstash's pipeline output clones too).
+func (e *Event) Copy() *Event {
+	c := &Event{fields: deepCopyMap(e.fields)}
+	if e.meta != nil {
+		c.meta = deepCopyMap(e.meta)
+	}
+	return c
+}
+
 func deepCopyMap(m map[string]any) map[string]any {
 	out := make(map[string]any, len(m))
 	for k, v := range m {

@@ -48,7 +48,10 @@ func Run(o Options, stdout, stderr io.Writer) int {
 	}
 	svc, qf, logger := o.Services, o.Queue, o.Logger
 	cfg, diags := o.Load()
-	settings := engine.Settings{Workers: o.Workers, BatchSize: o.BatchSize, Logger: logger, DataDir: svc.dataDir}
+	// One bus for the process: pipeline outputs reach the pipeline inputs
+	// of every pipeline, across reloads.
+	bus := engine.NewBus()
+	settings := engine.Settings{Workers: o.Workers, BatchSize: o.BatchSize, Logger: logger, DataDir: svc.dataDir, Bus: bus}
 	build := func(p *ir.Pipeline) (*engine.Pipeline, *dlq.Deferred, hcl.Diagnostics) {
 		ps := settings
 		ps.Queue = qf.settings(p, svc.dataDir)
@@ -73,6 +76,9 @@ func Run(o Options, stdout, stderr io.Writer) int {
 			}
 		}
 	}
+	if !diags.HasErrors() {
+		diags = append(diags, engine.CheckBus(pipelines)...)
+	}
 	if diags.HasErrors() {
 		WriteDiagnostics(stderr, cfg, diags)
 		fmt.Fprintf(stderr, "%d error(s) found; nothing was started.\n", CountErrors(diags))
@@ -90,7 +96,9 @@ func Run(o Options, stdout, stderr io.Writer) int {
 		return engine.ExitConfig
 	}
 	rf := o.Reload
-	return newSupervisor(o.Load, o.Static, build, rf, logger).run(cfg, pipelines, dlqs,
+	sv := newSupervisor(o.Load, o.Static, build, rf, logger)
+	sv.bus = bus
+	return sv.run(cfg, pipelines, dlqs,
 		func(get func() []monitor.Source, node *monitor.Reloads) func() {
 			return svc.start(get, node, rf.automatic, o.Version, logger)
 		})

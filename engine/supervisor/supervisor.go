@@ -177,7 +177,8 @@ type generation struct {
 // changes, and stops them on SIGINT/SIGTERM.
 type supervisor struct {
 	load      Loader
-	static    bool // the configuration is a string (-e): nothing to reload
+	static    bool        // the configuration is a string (-e): nothing to reload
+	bus       *engine.Bus // the pipelines' bus; nil in tests without one
 	build     buildFunc
 	logger    *slog.Logger
 	automatic bool
@@ -322,6 +323,11 @@ func (s *supervisor) signals(sigs <-chan os.Signal, hup chan<- struct{}, cancel 
 			case !draining:
 				draining = true
 				s.logger.Info("signal received; draining (send again to force)", "signal", sig.String())
+				if s.bus != nil {
+					// Pipelines stop senders first: one listening on an
+					// address keeps receiving until its senders drained.
+					s.bus.Shutdown()
+				}
 				cancel()
 			default:
 				s.logger.Warn("second signal; aborting, undelivered events stay unacknowledged", "signal", sig.String())
@@ -475,12 +481,39 @@ func (s *supervisor) reload(force bool) {
 			changes = append(changes, change{id: id})
 		}
 	}
+	if d := s.checkBus(cfg, running, changes); d.HasErrors() {
+		s.refuse(cfg, d, nil)
+		return
+	} else if len(d) > 0 {
+		s.logDiags(cfg, d, slog.LevelWarn, "")
+	}
 	for _, c := range changes {
 		s.apply(c)
 	}
 	if len(changes) == 0 && refused == 0 {
 		s.logger.Info("configuration checked; no pipeline changed")
 	}
+}
+
+// checkBus checks the addresses of the pipelines the configuration will run
+// once the changes are applied: the changed ones as built, the others as
+// running. Two pipelines listening on one address refuse the whole reload.
+func (s *supervisor) checkBus(cfg *ir.Config, running map[string]*generation, changes []change) hcl.Diagnostics {
+	built := map[string]*engine.Pipeline{}
+	for _, c := range changes {
+		built[c.id] = c.pl
+	}
+	var pls []*engine.Pipeline
+	for _, p := range cfg.Pipelines {
+		if pl, ok := built[p.Name]; ok {
+			if pl != nil {
+				pls = append(pls, pl)
+			}
+		} else if g := running[p.Name]; g != nil {
+			pls = append(pls, g.pl)
+		}
+	}
+	return engine.CheckBus(pls)
 }
 
 func maps(m map[string]string) map[string]string {

@@ -35,6 +35,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/inputs/beats"
 	_ "github.com/pipelined/pipeline/plugins/inputs/deadletterqueue"
 	_ "github.com/pipelined/pipeline/plugins/inputs/generator"
+	_ "github.com/pipelined/pipeline/plugins/inputs/pipeline"
 	_ "github.com/pipelined/pipeline/plugins/inputs/redis"
 	_ "github.com/pipelined/pipeline/plugins/inputs/stdin"
 	_ "github.com/pipelined/pipeline/plugins/inputs/syslog"
@@ -46,6 +47,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/outputs/file"
 	_ "github.com/pipelined/pipeline/plugins/outputs/immudb"
 	_ "github.com/pipelined/pipeline/plugins/outputs/null"
+	_ "github.com/pipelined/pipeline/plugins/outputs/pipeline"
 	_ "github.com/pipelined/pipeline/plugins/outputs/redis"
 	_ "github.com/pipelined/pipeline/plugins/outputs/stdout"
 )

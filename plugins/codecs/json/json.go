@@ -36,33 +36,28 @@ func init() { engine.RegisterCodec("json", New) }
 
 // Options configures the json codec.
 type Options struct {
-	// Charset is the character set of the input, converted to UTF-8 before
-	// parsing: UTF-8 (text with invalid bytes becomes its Ruby inspect form, as in Logstash), US-ASCII, ASCII-8BIT, BINARY,
-	// ISO-8859-1 or Windows-1252.
-	Charset string `hcl:"charset,optional"`
+	charset.Option
 	// Target is a field reference, such as "[document]", under which the decoded
 	// object is stored. Without it the object's keys become top-level fields.
 	Target string `hcl:"target,optional"`
-	// ECSCompatibility is "disabled", "v1" or "v8". With v1 or v8 a document that
-	// decodes to one event also gets its text in [event][original].
-	ECSCompatibility string `hcl:"ecs_compatibility,optional"`
+	ecs.Compatibility
 }
 
 // Defaults sets Logstash's defaults.
 func (o *Options) Defaults() {
-	o.Charset = "UTF-8"
-	o.ECSCompatibility = ecs.Default
+	o.Option.Defaults()
+	o.Compatibility.Defaults()
 }
 
 // Validate checks the options.
 func (o *Options) Validate() error {
-	if _, err := charset.Lookup(o.Charset); err != nil {
+	if err := o.Option.Validate(); err != nil {
 		return err
 	}
 	if _, err := jsonevents.NewParser(o.Target, nil); err != nil {
 		return err
 	}
-	return ecs.Validate(o.ECSCompatibility)
+	return o.Compatibility.Validate()
 }
 
 // Codec is the json codec.
@@ -80,8 +75,8 @@ func New(o Options, r engine.Resources) (*Codec, error) {
 		return nil, err
 	}
 	p, _ := jsonevents.NewParser(o.Target, r.Logger)
-	conv, _ := charset.Lookup(o.Charset)
-	return &Codec{parser: p, convert: conv, original: ecs.Enabled(o.ECSCompatibility)}, nil
+	conv := o.Option.Converter()
+	return &Codec{parser: p, convert: conv, original: o.Compatibility.ECS()}, nil
 }
 
 // NewDecoder returns a decoder of the JSON document in r.

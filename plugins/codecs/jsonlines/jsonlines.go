@@ -8,7 +8,9 @@
 // in Logstash. A last line without a delimiter is still decoded when the stream
 // ends. A string @timestamp is parsed (a bad one gets the tag
 // _timestampparsefailure) and "@metadata" becomes the metadata. With target the
-// decoded object is put under that field instead.
+// decoded object is put under that field instead. ecs_compatibility changes
+// nothing in this codec (Logstash only warns when ECS is on and target is not
+// set); it is accepted for compatibility.
 //
 // Encoding writes the event's fields, without [@metadata], as one JSON object with
 // sorted keys and @timestamp as an ISO 8601 string, followed by the delimiter.
@@ -36,10 +38,7 @@ func init() { engine.RegisterCodec("json_lines", New) }
 
 // Options configures the json_lines codec.
 type Options struct {
-	// Charset is the character set of the input, converted to UTF-8 before
-	// parsing: UTF-8 (text with invalid bytes becomes its Ruby inspect form, as in Logstash), US-ASCII, ASCII-8BIT, BINARY,
-	// ISO-8859-1 or Windows-1252.
-	Charset string `hcl:"charset,optional"`
+	charset.Option
 	// Delimiter separates JSON documents, both when decoding and when encoding.
 	Delimiter string `hcl:"delimiter,optional"`
 	// DecodeSizeLimitBytes is the longest line, in bytes, that the decoder
@@ -48,18 +47,15 @@ type Options struct {
 	// Target is a field reference, such as "[document]", under which each decoded
 	// object is stored. Without it the object's keys become top-level fields.
 	Target string `hcl:"target,optional"`
-	// ECSCompatibility is "disabled", "v1" or "v8". It changes nothing in this
-	// codec (Logstash only warns when ECS is on and target is not set); it is
-	// accepted for compatibility.
-	ECSCompatibility string `hcl:"ecs_compatibility,optional"`
+	ecs.Compatibility
 }
 
 // Defaults sets Logstash's defaults.
 func (o *Options) Defaults() {
-	o.Charset = "UTF-8"
+	o.Option.Defaults()
 	o.Delimiter = "\n"
 	o.DecodeSizeLimitBytes = 512 << 20
-	o.ECSCompatibility = ecs.Default
+	o.Compatibility.Defaults()
 }
 
 // Validate checks the options.
@@ -70,13 +66,13 @@ func (o *Options) Validate() error {
 	if o.DecodeSizeLimitBytes <= 0 {
 		return &engine.FieldError{Field: "decode_size_limit_bytes", Err: errors.New("must be positive")}
 	}
-	if _, err := charset.Lookup(o.Charset); err != nil {
+	if err := o.Option.Validate(); err != nil {
 		return err
 	}
 	if _, err := jsonevents.NewParser(o.Target, nil); err != nil {
 		return err
 	}
-	return ecs.Validate(o.ECSCompatibility)
+	return o.Compatibility.Validate()
 }
 
 // Codec is the json_lines codec.
@@ -95,7 +91,7 @@ func New(o Options, r engine.Resources) (*Codec, error) {
 		return nil, err
 	}
 	p, _ := jsonevents.NewParser(o.Target, r.Logger)
-	conv, _ := charset.Lookup(o.Charset)
+	conv := o.Option.Converter()
 	return &Codec{parser: p, convert: conv, delim: []byte(o.Delimiter), limit: o.DecodeSizeLimitBytes}, nil
 }
 

@@ -38,22 +38,17 @@ type Options struct {
 	// when encoding. Without it an event is written as
 	// "<@timestamp> <host> <message>".
 	Format string `hcl:"format,optional"`
-	// Charset is the character set of the input, converted to UTF-8 when
-	// decoding: UTF-8 (text with invalid bytes becomes its Ruby inspect form, as in Logstash), US-ASCII, ASCII-8BIT,
-	// BINARY, ISO-8859-1 or Windows-1252.
-	Charset string `hcl:"charset,optional"`
+	charset.Option
 	// Delimiter separates lines, both when decoding and when encoding.
 	Delimiter string `hcl:"delimiter,optional"`
-	// ECSCompatibility is "disabled", "v1" or "v8". With v1 or v8 decoded events
-	// also get the line in [event][original].
-	ECSCompatibility string `hcl:"ecs_compatibility,optional"`
+	ecs.Compatibility
 }
 
 // Defaults sets Logstash's defaults.
 func (o *Options) Defaults() {
-	o.Charset = "UTF-8"
+	o.Option.Defaults()
 	o.Delimiter = "\n"
-	o.ECSCompatibility = ecs.Default
+	o.Compatibility.Defaults()
 }
 
 // Validate checks the options.
@@ -61,10 +56,10 @@ func (o *Options) Validate() error {
 	if o.Delimiter == "" {
 		return &engine.FieldError{Field: "delimiter", Err: errors.New("must not be empty")}
 	}
-	if _, err := charset.Lookup(o.Charset); err != nil {
+	if err := o.Option.Validate(); err != nil {
 		return err
 	}
-	return ecs.Validate(o.ECSCompatibility)
+	return o.Compatibility.Validate()
 }
 
 // Codec is the line codec.
@@ -86,8 +81,8 @@ func New(o Options, _ engine.Resources) (*Codec, error) {
 	if err != nil {
 		return nil, err
 	}
-	conv, _ := charset.Lookup(o.Charset)
-	return &Codec{format: f, convert: conv, delim: []byte(o.Delimiter), original: ecs.Enabled(o.ECSCompatibility)}, nil
+	conv := o.Option.Converter()
+	return &Codec{format: f, convert: conv, delim: []byte(o.Delimiter), original: o.Compatibility.ECS()}, nil
 }
 
 // NewDecoder returns a decoder of the lines of r. r is read through a

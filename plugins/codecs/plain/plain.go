@@ -34,27 +34,22 @@ type Options struct {
 	// Format is a sprintf template, such as "%{message}", used when encoding.
 	// Without it an event is written as "<@timestamp> <host> <message>".
 	Format string `hcl:"format,optional"`
-	// Charset is the character set of the input, converted to UTF-8 when
-	// decoding: UTF-8 (text with invalid bytes becomes its Ruby inspect form, as in Logstash), US-ASCII, ASCII-8BIT,
-	// BINARY, ISO-8859-1 or Windows-1252.
-	Charset string `hcl:"charset,optional"`
-	// ECSCompatibility is "disabled", "v1" or "v8". With v1 or v8 decoded events
-	// also get the text in [event][original].
-	ECSCompatibility string `hcl:"ecs_compatibility,optional"`
+	charset.Option
+	ecs.Compatibility
 }
 
 // Defaults sets Logstash's defaults.
 func (o *Options) Defaults() {
-	o.Charset = "UTF-8"
-	o.ECSCompatibility = ecs.Default
+	o.Option.Defaults()
+	o.Compatibility.Defaults()
 }
 
 // Validate checks the options.
 func (o *Options) Validate() error {
-	if _, err := charset.Lookup(o.Charset); err != nil {
+	if err := o.Option.Validate(); err != nil {
 		return err
 	}
-	return ecs.Validate(o.ECSCompatibility)
+	return o.Compatibility.Validate()
 }
 
 // Codec is the plain codec.
@@ -75,8 +70,8 @@ func New(o Options, _ engine.Resources) (*Codec, error) {
 	if err != nil {
 		return nil, err
 	}
-	conv, _ := charset.Lookup(o.Charset)
-	return &Codec{format: f, convert: conv, original: ecs.Enabled(o.ECSCompatibility)}, nil
+	conv := o.Option.Converter()
+	return &Codec{format: f, convert: conv, original: o.Compatibility.ECS()}, nil
 }
 
 // NewDecoder returns a decoder that makes one event of all of r.

@@ -58,7 +58,7 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
-	"github.com/pipelined/pipeline/plugins/internal/netserver"
+	"github.com/pipelined/pipeline/plugins/internal/tlsopt"
 )
 
 func init() {
@@ -76,33 +76,9 @@ type Options struct {
 	Host string `hcl:"host,optional"`
 	// Port is the TCP port to listen on (Beats ship to 5044 by default).
 	Port int `hcl:"port"`
-	// SSLEnabled turns TLS on; ssl_certificate and ssl_key are then required.
-	SSLEnabled bool `hcl:"ssl_enabled,optional"`
-	// SSL is the Logstash 7 name of ssl_enabled. Deprecated: it is accepted
-	// with a warning.
-	SSL *bool `hcl:"ssl,optional"`
-	// SSLCertificate is the path of the server certificate (PEM). The file may
-	// hold the chain after the certificate.
-	SSLCertificate string `hcl:"ssl_certificate,optional"`
-	// SSLKey is the path of the server certificate's private key (PEM,
-	// PKCS #1, PKCS #8 or EC).
-	SSLKey string `hcl:"ssl_key,optional"`
-	// SSLCertificateAuthorities are paths of PEM files holding the CA
-	// certificates that client certificates are verified against. Required
-	// when ssl_client_authentication is "optional" or "required".
-	SSLCertificateAuthorities []string `hcl:"ssl_certificate_authorities,optional"`
-	// SSLClientAuthentication is "none" (clients are not asked for a
-	// certificate), "optional" (a certificate, if given, must be valid) or
-	// "required" (a client without a valid certificate is refused).
-	SSLClientAuthentication string `hcl:"ssl_client_authentication,optional"`
-	// SSLVerifyMode is the Logstash 7 name of ssl_client_authentication, with
-	// the values "none", "peer" (optional) and "force_peer" (required).
-	// Deprecated: it is accepted with a warning.
-	SSLVerifyMode string `hcl:"ssl_verify_mode,optional"`
-	// SSLSupportedProtocols are the TLS versions allowed: any of "TLSv1.1",
-	// "TLSv1.2" and "TLSv1.3" (the range from the lowest to the highest listed
-	// is allowed).
-	SSLSupportedProtocols []string `hcl:"ssl_supported_protocols,optional"`
+	// The ssl_* options, and the Logstash 7 names ssl and ssl_verify_mode.
+	tlsopt.Server
+	tlsopt.ServerAliases
 	// ClientInactivityTimeout closes a connection after this many seconds
 	// without data while none of its windows is in the pipeline; it also bounds
 	// the time to receive one window once it started, and to write an ACK. 0
@@ -150,7 +126,7 @@ func (o *Options) Defaults() {
 	o.MaxWindowSize = lumberDefaultWindow
 	o.MaxWindowBytes = 64 << 20
 	o.MaxPendingBytes = 256 << 20
-	o.SSLSupportedProtocols = []string{"TLSv1.2", "TLSv1.3"}
+	o.Server.Defaults()
 	o.SSLClientAuthentication = "none"
 }
 
@@ -164,27 +140,12 @@ func (o *Options) Validate() error {
 	if o.Port < 0 || o.Port > 65535 {
 		return fe("port", "must be between 0 and 65535")
 	}
-	if o.SSL != nil && o.SSLEnabled {
-		return fe("ssl", "set ssl_enabled only (ssl is its deprecated name)")
-	}
-	if o.SSLVerifyMode != "" && o.SSLClientAuthentication != "none" {
-		return fe("ssl_verify_mode", "set ssl_client_authentication only (ssl_verify_mode is its deprecated name)")
-	}
-	mode, err := o.clientAuthentication()
-	if err != nil {
-		return fe("ssl_verify_mode", "%v", err)
-	}
-	auth, err := netserver.ClientAuth(mode)
+	tls, err := o.ServerAliases.Apply(o.Server)
 	if err != nil {
 		return err
 	}
-	if len(o.SSLSupportedProtocols) == 0 {
-		return fe("ssl_supported_protocols", "list at least one protocol")
-	}
-	for _, p := range o.SSLSupportedProtocols {
-		if _, ok := netserver.TLSVersions[p]; !ok {
-			return fe("ssl_supported_protocols", "unknown protocol %q: use TLSv1.1, TLSv1.2 or TLSv1.3", p)
-		}
+	if err := tls.Validate(); err != nil {
+		return err
 	}
 	if o.ClientInactivityTimeout < 0 {
 		return fe("client_inactivity_timeout", "must not be negative")
@@ -204,53 +165,7 @@ func (o *Options) Validate() error {
 	if o.MaxPendingBytes < o.MaxWindowBytes {
 		return fe("max_pending_bytes", "must be at least max_window_bytes (%d)", o.MaxWindowBytes)
 	}
-	if o.sslEnabled() {
-		if o.SSLCertificate == "" {
-			return fe("ssl_certificate", "required when ssl_enabled is true")
-		}
-		if o.SSLKey == "" {
-			return fe("ssl_key", "required when ssl_enabled is true")
-		}
-		if auth != tls.NoClientCert && len(o.SSLCertificateAuthorities) == 0 {
-			return fe("ssl_certificate_authorities", "required to verify client certificates")
-		}
-	}
 	return nil
-}
-
-func (o *Options) sslEnabled() bool { return o.SSLEnabled || o.SSL != nil && *o.SSL }
-
-// clientAuthentication is ssl_client_authentication, or the deprecated
-// ssl_verify_mode in its terms.
-func (o *Options) clientAuthentication() (string, error) {
-	switch o.SSLVerifyMode {
-	case "":
-	case "none":
-		return "none", nil
-	case "peer":
-		return "optional", nil
-	case "force_peer":
-		return "required", nil
-	default:
-		return "", fmt.Errorf("unknown mode %q: use none, peer or force_peer", o.SSLVerifyMode)
-	}
-	if o.SSLClientAuthentication == "" {
-		return "none", nil
-	}
-	return o.SSLClientAuthentication, nil
-}
-
-// tlsOptions are the ssl_* options, after Validate, for the shared server
-// TLS setup.
-func (o *Options) tlsOptions() netserver.TLSOptions {
-	mode, _ := o.clientAuthentication()
-	return netserver.TLSOptions{
-		Certificate:            o.SSLCertificate,
-		Key:                    o.SSLKey,
-		CertificateAuthorities: o.SSLCertificateAuthorities,
-		ClientAuthentication:   mode,
-		SupportedProtocols:     o.SSLSupportedProtocols,
-	}
 }
 
 // Input is the beats input.
@@ -295,12 +210,7 @@ func New(o Options, r engine.Resources) (*Input, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if o.SSL != nil {
-		log.Warn("beats: option ssl is deprecated, use ssl_enabled")
-	}
-	if o.SSLVerifyMode != "" {
-		log.Warn("beats: option ssl_verify_mode is deprecated, use ssl_client_authentication")
-	}
+	o.ServerAliases.Warn(log, "beats")
 	setLumberLogger(log)
 	in := &Input{
 		id:         r.ID,
@@ -320,13 +230,12 @@ func New(o Options, r engine.Resources) (*Input, error) {
 	if in.idle > 0 {
 		in.timeout = in.idle
 	}
-	if o.sslEnabled() {
-		cfg, err := o.tlsOptions().Config()
-		if err != nil {
-			return nil, err
-		}
-		in.tls = cfg
+	tls, _ := o.ServerAliases.Apply(o.Server)
+	cfg, err := tls.Config()
+	if err != nil {
+		return nil, err
 	}
+	in.tls = cfg
 	return in, nil
 }
 

@@ -80,7 +80,7 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
-	"github.com/pipelined/pipeline/plugins/internal/tlsclient"
+	"github.com/pipelined/pipeline/plugins/internal/tlsopt"
 )
 
 func init() {
@@ -126,33 +126,8 @@ type Options struct {
 	// (list mode). The default is "<hostname>:<pipeline>:<plugin id>". Two
 	// running inputs must not share one.
 	ConsumerID string `hcl:"consumer_id,optional"`
-	// SSLEnabled connects with TLS.
-	SSLEnabled bool `hcl:"ssl_enabled,optional"`
-	// SSLCertificateAuthorities are PEM files of the CAs that sign the
-	// server's certificate; empty means the system's.
-	SSLCertificateAuthorities []string `hcl:"ssl_certificate_authorities,optional"`
-	// SSLCertificate is the client certificate (PEM) for servers that require
-	// one (tls-auth-clients); it needs ssl_key.
-	SSLCertificate string `hcl:"ssl_certificate,optional"`
-	// SSLKey is the private key (PEM) of ssl_certificate.
-	SSLKey string `hcl:"ssl_key,optional"`
-	// SSLVerificationMode is "full" (check the server's certificate and host
-	// name) or "none" (trust any server: for tests only).
-	SSLVerificationMode string `hcl:"ssl_verification_mode,optional"`
-	// SSLSupportedProtocols are the allowed TLS versions among "TLSv1.1",
-	// "TLSv1.2" and "TLSv1.3".
-	SSLSupportedProtocols []string `hcl:"ssl_supported_protocols,optional"`
-}
-
-func (o *Options) tlsSettings() tlsclient.Settings {
-	return tlsclient.Settings{
-		Enabled:                o.SSLEnabled,
-		CertificateAuthorities: o.SSLCertificateAuthorities,
-		Certificate:            o.SSLCertificate,
-		Key:                    o.SSLKey,
-		VerificationMode:       o.SSLVerificationMode,
-		SupportedProtocols:     o.SSLSupportedProtocols,
-	}
+	// The ssl_* options: TLS to the server.
+	tlsopt.Client
 }
 
 // Defaults sets Logstash's defaults.
@@ -162,8 +137,7 @@ func (o *Options) Defaults() {
 	o.BatchCount = 125
 	o.Threads = 1
 	o.Timeout = 5
-	o.SSLVerificationMode = "full"
-	o.SSLSupportedProtocols = []string{"TLSv1.2", "TLSv1.3"}
+	o.Client.Defaults()
 }
 
 // maxBatchCount bounds batch_count: the move script pushes at most this many
@@ -198,7 +172,7 @@ func (o *Options) Validate() error {
 	if o.Timeout < 1 {
 		return &engine.FieldError{Field: "timeout", Err: errors.New("must be at least 1")}
 	}
-	return o.tlsSettings().Validate()
+	return o.Client.Validate(o.Client.Enabled())
 }
 
 // Input is the redis input.
@@ -257,11 +231,13 @@ func New(o Options, r engine.Resources) (*Input, error) {
 	if in.log == nil {
 		in.log = slog.New(slog.DiscardHandler)
 	}
-	cfg, err := o.tlsSettings().Config("")
-	if err != nil {
-		return nil, err
+	if o.Client.Enabled() {
+		cfg, err := o.Client.Config()
+		if err != nil {
+			return nil, err
+		}
+		in.tls = tlsopt.ForHost(cfg, in.addr)
 	}
-	in.tls = tlsclient.ForHost(cfg, in.addr)
 	return in, nil
 }
 
@@ -326,7 +302,7 @@ func (in *Input) describe(err error) error {
 	case goredis.HasErrorPrefix(err, "WRONGTYPE"):
 		return fmt.Errorf("%s: the key holds a value that is not a list: %w", where, err)
 	}
-	return fmt.Errorf("%s: %w", where, tlsclient.Explain(err))
+	return fmt.Errorf("%s: %w", where, tlsopt.Explain(err))
 }
 
 // backoff sleeps after a failure: 100 ms doubling up to 5 s. It returns false

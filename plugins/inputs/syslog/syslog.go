@@ -78,6 +78,7 @@ import (
 	"github.com/pipelined/pipeline/plugins/internal/charset"
 	"github.com/pipelined/pipeline/plugins/internal/ecs"
 	"github.com/pipelined/pipeline/plugins/internal/netserver"
+	"github.com/pipelined/pipeline/plugins/internal/tlsopt"
 )
 
 func init() { engine.RegisterInput("syslog", New) }
@@ -140,20 +141,9 @@ type Options struct {
 	// a frame that starts with a digit is octet-counted, other frames end at
 	// "\n". Not a Logstash option.
 	OctetCounting bool `hcl:"octet_counting,optional"`
-	// SSLEnabled serves TCP over TLS (RFC 5425); ssl_certificate and ssl_key
-	// are then required. UDP is unaffected. Not a Logstash option.
-	SSLEnabled bool `hcl:"ssl_enabled,optional"`
-	// SSLCertificate is the path of the server certificate (PEM).
-	SSLCertificate string `hcl:"ssl_certificate,optional"`
-	// SSLKey is the path of the certificate's private key (PEM).
-	SSLKey string `hcl:"ssl_key,optional"`
-	// SSLCertificateAuthorities are PEM files of the CAs that client
-	// certificates are verified against.
-	SSLCertificateAuthorities []string `hcl:"ssl_certificate_authorities,optional"`
-	// SSLClientAuthentication is "none", "optional" or "required".
-	SSLClientAuthentication string `hcl:"ssl_client_authentication,optional"`
-	// SSLSupportedProtocols are the TLS versions allowed.
-	SSLSupportedProtocols []string `hcl:"ssl_supported_protocols,optional"`
+	// The ssl_* options (not Logstash's): TLS on TCP (RFC 5425); UDP is
+	// unaffected.
+	tlsopt.Server
 	// MaxConnections is the most TCP connections at once; 0: no limit.
 	MaxConnections int `hcl:"max_connections,optional"`
 	// MaxLineBytes is the longest message accepted on TCP; a longer one is
@@ -178,8 +168,8 @@ func (o *Options) Defaults() {
 	o.SeverityLabels = append([]string(nil), defaultSeverityLabels...)
 	o.ECSCompatibility = "disabled"
 	o.ServiceType = "system"
+	o.Server.Defaults()
 	o.SSLClientAuthentication = "none"
-	o.SSLSupportedProtocols = []string{"TLSv1.2", "TLSv1.3"}
 	o.MaxConnections = 1000
 	o.MaxLineBytes = 1 << 20
 	o.QueueSize = 2000
@@ -215,20 +205,7 @@ func (o *Options) Validate() error {
 	if o.QueueSize < 1 {
 		return fe("queue_size", "must be at least 1")
 	}
-	if o.SSLEnabled {
-		return o.tlsOptions().Validate()
-	}
-	return nil
-}
-
-func (o *Options) tlsOptions() netserver.TLSOptions {
-	return netserver.TLSOptions{
-		Certificate:            o.SSLCertificate,
-		Key:                    o.SSLKey,
-		CertificateAuthorities: o.SSLCertificateAuthorities,
-		ClientAuthentication:   o.SSLClientAuthentication,
-		SupportedProtocols:     o.SSLSupportedProtocols,
-	}
+	return o.Server.Validate()
 }
 
 // Input is the syslog input.
@@ -276,12 +253,8 @@ func New(o Options, r engine.Resources) (*Input, error) {
 		Addr: addr, MaxConns: o.MaxConnections, Idle: time.Duration(o.IdleTimeout) * time.Second,
 		Log: log, Name: "syslog", ID: r.ID, Handle: in.handle,
 	}
-	if o.SSLEnabled {
-		cfg, err := o.tlsOptions().Config()
-		if err != nil {
-			return nil, err
-		}
-		in.tcp.TLS = cfg
+	if in.tcp.TLS, err = o.Server.Config(); err != nil {
+		return nil, err
 	}
 	in.udp = &netserver.UDP{
 		Addr: addr, BufferSize: 65507, ReceiveBufferBytes: o.ReceiveBufferBytes,

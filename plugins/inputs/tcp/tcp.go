@@ -61,6 +61,7 @@ import (
 	"github.com/pipelined/pipeline/plugins/internal/ecs"
 	"github.com/pipelined/pipeline/plugins/internal/linereader"
 	"github.com/pipelined/pipeline/plugins/internal/netserver"
+	"github.com/pipelined/pipeline/plugins/internal/tlsopt"
 )
 
 func init() {
@@ -85,24 +86,8 @@ type Options struct {
 	DNSReverseLookupEnabled bool `hcl:"dns_reverse_lookup_enabled,optional"`
 	// TCPKeepAlive turns on TCP keep-alive probes on accepted connections.
 	TCPKeepAlive bool `hcl:"tcp_keep_alive,optional"`
-	// SSLEnabled turns TLS on; ssl_certificate and ssl_key are then required.
-	SSLEnabled bool `hcl:"ssl_enabled,optional"`
-	// SSLCertificate is the path of the server certificate (PEM), optionally
-	// followed by its chain.
-	SSLCertificate string `hcl:"ssl_certificate,optional"`
-	// SSLKey is the path of the certificate's private key (PEM).
-	SSLKey string `hcl:"ssl_key,optional"`
-	// SSLCertificateAuthorities are PEM files of the CAs that client
-	// certificates are verified against.
-	SSLCertificateAuthorities []string `hcl:"ssl_certificate_authorities,optional"`
-	// SSLClientAuthentication is "none", "optional" (a certificate, if given,
-	// must be valid) or "required". When not set it is "required" if
-	// ssl_certificate_authorities are given (Logstash's default) and "none"
-	// otherwise.
-	SSLClientAuthentication string `hcl:"ssl_client_authentication,optional"`
-	// SSLSupportedProtocols are the TLS versions allowed: any of "TLSv1.1",
-	// "TLSv1.2" and "TLSv1.3".
-	SSLSupportedProtocols []string `hcl:"ssl_supported_protocols,optional"`
+	// The ssl_* options.
+	tlsopt.Server
 	// ECSCompatibility is "disabled", "v1" or "v8": where the client address
 	// goes (see the package documentation).
 	ECSCompatibility string `hcl:"ecs_compatibility,optional"`
@@ -122,7 +107,7 @@ func (o *Options) Defaults() {
 	o.Host = "0.0.0.0"
 	o.Mode = "server"
 	o.DNSReverseLookupEnabled = true
-	o.SSLSupportedProtocols = []string{"TLSv1.2", "TLSv1.3"}
+	o.Server.Defaults()
 	o.ECSCompatibility = ecs.Default
 	o.MaxConnections = 1000
 	o.MaxLineBytes = 1 << 20
@@ -151,27 +136,7 @@ func (o *Options) Validate() error {
 	if err := ecs.Validate(o.ECSCompatibility); err != nil {
 		return err
 	}
-	if o.SSLEnabled {
-		return o.tlsOptions().Validate()
-	}
-	return nil
-}
-
-func (o *Options) tlsOptions() netserver.TLSOptions {
-	auth := o.SSLClientAuthentication
-	if auth == "" {
-		auth = "none"
-		if len(o.SSLCertificateAuthorities) > 0 {
-			auth = "required"
-		}
-	}
-	return netserver.TLSOptions{
-		Certificate:            o.SSLCertificate,
-		Key:                    o.SSLKey,
-		CertificateAuthorities: o.SSLCertificateAuthorities,
-		ClientAuthentication:   auth,
-		SupportedProtocols:     o.SSLSupportedProtocols,
-	}
+	return o.Server.Validate()
 }
 
 // Input is the tcp input.
@@ -247,12 +212,9 @@ func New(o Options, r engine.Resources) (*Input, error) {
 		Handle:      in.handle,
 		ID:          r.ID,
 	}
-	if o.SSLEnabled {
-		cfg, err := o.tlsOptions().Config()
-		if err != nil {
-			return nil, err
-		}
-		in.srv.TLS = cfg
+	var err error
+	if in.srv.TLS, err = o.Server.Config(); err != nil {
+		return nil, err
 	}
 	return in, nil
 }

@@ -84,3 +84,28 @@ func cp1252(b []byte) []byte {
 	}
 	return out
 }
+
+// Option is the charset option of a codec that decodes text, as an option
+// group: the codec embeds it in its Options struct.
+type Option struct {
+	// Charset is the character set of the input, converted to UTF-8 when
+	// decoding: UTF-8 (text with invalid bytes becomes its Ruby inspect form,
+	// as in Logstash), US-ASCII, ASCII-8BIT, BINARY, ISO-8859-1 or
+	// Windows-1252.
+	Charset string `hcl:"charset,optional"`
+}
+
+// Defaults sets Logstash's default, UTF-8.
+func (o *Option) Defaults() { o.Charset = "UTF-8" }
+
+// Validate checks that the charset is supported.
+func (o Option) Validate() error {
+	_, err := Lookup(o.Charset)
+	return err
+}
+
+// Converter returns the converter of a validated charset.
+func (o Option) Converter() Converter {
+	c, _ := Lookup(o.Charset)
+	return c
+}

@@ -30,6 +30,24 @@ func Validate(v string) error {
 	return &engine.FieldError{Field: "ecs_compatibility", Err: fmt.Errorf("unsupported value %q: want %q, %q or %q", v, Disabled, V1, V8)}
 }
 
+// Compatibility is the ecs_compatibility option as an option group: a plugin
+// embeds it in its Options struct and says in its package doc what changes.
+type Compatibility struct {
+	// ECSCompatibility is "disabled", "v1" or "v8": whether the fields the
+	// plugin adds follow the Elastic Common Schema (v1, v8) or Logstash's
+	// older names (disabled); the description above says what changes.
+	ECSCompatibility string `hcl:"ecs_compatibility,optional"`
+}
+
+// Defaults sets the pipeline default, Default.
+func (c *Compatibility) Defaults() { c.ECSCompatibility = Default }
+
+// Validate checks the value.
+func (c Compatibility) Validate() error { return Validate(c.ECSCompatibility) }
+
+// ECS reports whether ECS field names are selected (v1 or v8).
+func (c Compatibility) ECS() bool { return Enabled(c.ECSCompatibility) }
+
 // Enabled reports whether v selects ECS field names (v1 or v8).
 func Enabled(v string) bool { return v == V1 || v == V8 }
 

@@ -62,7 +62,7 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
-	"github.com/pipelined/pipeline/plugins/internal/tlsclient"
+	"github.com/pipelined/pipeline/plugins/internal/tlsopt"
 )
 
 func init() {
@@ -121,33 +121,8 @@ type Options struct {
 	ShuffleHosts bool `hcl:"shuffle_hosts,optional"`
 	// Timeout is the connect and request timeout, in seconds.
 	Timeout int `hcl:"timeout,optional"`
-	// SSLEnabled connects with TLS.
-	SSLEnabled bool `hcl:"ssl_enabled,optional"`
-	// SSLCertificateAuthorities are PEM files of the CAs that sign the
-	// server's certificate; empty means the system's.
-	SSLCertificateAuthorities []string `hcl:"ssl_certificate_authorities,optional"`
-	// SSLCertificate is the client certificate (PEM) for servers that require
-	// one (tls-auth-clients); it needs ssl_key.
-	SSLCertificate string `hcl:"ssl_certificate,optional"`
-	// SSLKey is the private key (PEM) of ssl_certificate.
-	SSLKey string `hcl:"ssl_key,optional"`
-	// SSLVerificationMode is "full" (check the server's certificate and host
-	// name) or "none" (trust any server: for tests only).
-	SSLVerificationMode string `hcl:"ssl_verification_mode,optional"`
-	// SSLSupportedProtocols are the allowed TLS versions among "TLSv1.1",
-	// "TLSv1.2" and "TLSv1.3".
-	SSLSupportedProtocols []string `hcl:"ssl_supported_protocols,optional"`
-}
-
-func (o *Options) tlsSettings() tlsclient.Settings {
-	return tlsclient.Settings{
-		Enabled:                o.SSLEnabled,
-		CertificateAuthorities: o.SSLCertificateAuthorities,
-		Certificate:            o.SSLCertificate,
-		Key:                    o.SSLKey,
-		VerificationMode:       o.SSLVerificationMode,
-		SupportedProtocols:     o.SSLSupportedProtocols,
-	}
+	// The ssl_* options: TLS to the server.
+	tlsopt.Client
 }
 
 // Defaults sets Logstash's defaults.
@@ -160,8 +135,7 @@ func (o *Options) Defaults() {
 	o.ReconnectInterval = 1
 	o.ShuffleHosts = true
 	o.Timeout = 5
-	o.SSLVerificationMode = "full"
-	o.SSLSupportedProtocols = []string{"TLSv1.2", "TLSv1.3"}
+	o.Client.Defaults()
 }
 
 // Validate checks the options.
@@ -201,7 +175,7 @@ func (o *Options) Validate() error {
 	if o.Timeout < 1 {
 		return &engine.FieldError{Field: "timeout", Err: errors.New("must be at least 1")}
 	}
-	return o.tlsSettings().Validate()
+	return o.Client.Validate(o.Client.Enabled())
 }
 
 // parseHosts turns the host option into "host:port" addresses.
@@ -294,9 +268,11 @@ func New(o Options, r engine.Resources) (*Output, error) {
 	if tmpl.IsConstant() {
 		out.fixedKey = o.Key
 	}
-	var err error
-	if out.tls, err = o.tlsSettings().Config(""); err != nil {
-		return nil, err
+	if o.Client.Enabled() {
+		var err error
+		if out.tls, err = o.Client.Config(); err != nil {
+			return nil, err
+		}
 	}
 	if out.log == nil {
 		out.log = slog.New(slog.DiscardHandler)
@@ -317,7 +293,7 @@ func (o *Output) Connect(ctx context.Context) error {
 		addr := o.addrs[(start+i)%len(o.addrs)]
 		c := goredis.NewClient(&goredis.Options{
 			Addr:                  addr,
-			TLSConfig:             tlsclient.ForHost(o.tls, addr),
+			TLSConfig:             tlsopt.ForHost(o.tls, addr),
 			DB:                    o.db,
 			Password:              o.password,
 			Protocol:              2,
@@ -361,9 +337,9 @@ func (o *Output) describe(addr, key string, err error) error {
 	case goredis.HasErrorPrefix(err, "WRONGTYPE"):
 		return fmt.Errorf("%s: the key holds a value that is not a list; delete or rename it, or change key: %w", where, err)
 	case isConnError(err):
-		return fmt.Errorf("%s: %w: %w", where, engine.ErrNotConnected, tlsclient.Explain(err))
+		return fmt.Errorf("%s: %w: %w", where, engine.ErrNotConnected, tlsopt.Explain(err))
 	}
-	return fmt.Errorf("%s: %w", where, tlsclient.Explain(err))
+	return fmt.Errorf("%s: %w", where, tlsopt.Explain(err))
 }
 
 // isConnError reports whether err is a connection failure rather than an

@@ -13,6 +13,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/codecs/rubydebug"
 
 	// Filters.
+	_ "github.com/pipelined/pipeline/plugins/filters/cidr"
 	_ "github.com/pipelined/pipeline/plugins/filters/clone"
 	_ "github.com/pipelined/pipeline/plugins/filters/csv"
 	_ "github.com/pipelined/pipeline/plugins/filters/date"

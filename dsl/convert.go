@@ -425,60 +425,30 @@ func (p *hclPrinter) trailing(file string, line int) string {
 	return ""
 }
 
-// dlqSettings prints a dead_letter_queue block when any of its settings is set.
-func (p *hclPrinter) dlqSettings(indent string, d ir.DeadLetterQueueSettings) {
-	if d == (ir.DeadLetterQueueSettings{}) {
-		return
+// settings prints a pipeline's settings: its own arguments, then a queue and
+// a dead_letter_queue block when any of theirs is set.
+func (p *hclPrinter) settings(indent string, s ir.Settings) {
+	set := ir.SettingsHCL(s)
+	for _, block := range []string{"", "dead_letter_queue", "queue"} {
+		in := indent
+		for _, st := range set {
+			if st.Block != block {
+				continue
+			}
+			if in == indent && block != "" {
+				p.line(indent, block+" {")
+				in = indent + "  "
+			}
+			value := fmt.Sprint(st.Value)
+			if str, ok := st.Value.(string); ok {
+				value = labelString(str)
+			}
+			p.attr(in, attrLine{name: st.Name, value: value})
+		}
+		if in != indent {
+			p.line(indent, "}")
+		}
 	}
-	p.line(indent, "dead_letter_queue {")
-	in := indent + "  "
-	if d.Enable != nil {
-		p.attr(in, attrLine{name: "enable", value: fmt.Sprint(*d.Enable)})
-	}
-	if d.Path != "" {
-		p.attr(in, attrLine{name: "path", value: labelString(d.Path)})
-	}
-	if d.MaxBytes != 0 {
-		p.attr(in, attrLine{name: "max_bytes", value: labelString(fmt.Sprintf("%db", d.MaxBytes))})
-	}
-	if d.StoragePolicy != "" {
-		p.attr(in, attrLine{name: "storage_policy", value: labelString(d.StoragePolicy)})
-	}
-	if d.FlushInterval != 0 {
-		p.attr(in, attrLine{name: "flush_interval", value: fmt.Sprint(d.FlushInterval)})
-	}
-	if d.RetainAge != "" {
-		p.attr(in, attrLine{name: "retain_age", value: labelString(d.RetainAge)})
-	}
-	p.line(indent, "}")
-}
-
-// queueSettings prints a queue block when any of its settings is set.
-func (p *hclPrinter) queueSettings(indent string, q ir.QueueSettings) {
-	if q == (ir.QueueSettings{}) {
-		return
-	}
-	p.line(indent, "queue {")
-	in := indent + "  "
-	if q.Type != "" {
-		p.attr(in, attrLine{name: "type", value: labelString(q.Type)})
-	}
-	if q.Path != "" {
-		p.attr(in, attrLine{name: "path", value: labelString(q.Path)})
-	}
-	if q.MaxBytes != 0 {
-		p.attr(in, attrLine{name: "max_bytes", value: labelString(fmt.Sprintf("%db", q.MaxBytes))})
-	}
-	if q.PageCapacity != 0 {
-		p.attr(in, attrLine{name: "page_capacity", value: labelString(fmt.Sprintf("%db", q.PageCapacity))})
-	}
-	if q.CheckpointWrites != 0 {
-		p.attr(in, attrLine{name: "checkpoint_writes", value: fmt.Sprint(q.CheckpointWrites)})
-	}
-	if q.Drain != nil {
-		p.attr(in, attrLine{name: "drain", value: fmt.Sprint(*q.Drain)})
-	}
-	p.line(indent, "}")
 }
 
 // pipeline prints a pipeline; alone says whether it is the only one.
@@ -492,17 +462,7 @@ func (p *hclPrinter) pipeline(pl *ir.Pipeline, alone bool) {
 	if !implicit {
 		p.line("", fmt.Sprintf("pipeline %s {", labelString(pl.Name)))
 		indent = "  "
-		if s.Workers != 0 {
-			p.attr(indent, attrLine{name: "workers", value: fmt.Sprint(s.Workers)})
-		}
-		if s.BatchSize != 0 {
-			p.attr(indent, attrLine{name: "batch_size", value: fmt.Sprint(s.BatchSize)})
-		}
-		if s.BatchDelay != "" {
-			p.attr(indent, attrLine{name: "batch_delay", value: labelString(s.BatchDelay)})
-		}
-		p.dlqSettings(indent, s.DeadLetterQueue)
-		p.queueSettings(indent, s.Queue)
+		p.settings(indent, s)
 	}
 	// Inputs, filters and outputs in source order: the loader sorts them
 	// out by kind again.

@@ -31,7 +31,11 @@ func canonical(t *testing.T, cfg *ir.Config) string {
 	var b strings.Builder
 	for _, p := range cfg.Pipelines {
 		s := p.Settings
-		fmt.Fprintf(&b, "pipeline %q {Workers:%d BatchSize:%d BatchDelay:%s}", p.Name, s.Workers, s.BatchSize, s.BatchDelay)
+		delay := ""
+		if s.BatchDelay != 0 {
+			delay = s.BatchDelay.String()
+		}
+		fmt.Fprintf(&b, "pipeline %q {Workers:%d BatchSize:%d BatchDelay:%s}", p.Name, s.Workers, s.BatchSize, delay)
 		if d := s.DeadLetterQueue; d != (ir.DeadLetterQueueSettings{}) {
 			fmt.Fprintf(&b, " dead_letter_queue{%s}", dumpDLQ(d))
 		}

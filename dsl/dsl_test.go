@@ -164,7 +164,7 @@ func dumpConfig(cfg *ir.Config, dir string) string {
 		if s.BatchSize != 0 {
 			fmt.Fprintf(&b, "  batch_size = %d\n", s.BatchSize)
 		}
-		if s.BatchDelay != "" {
+		if s.BatchDelay != 0 {
 			fmt.Fprintf(&b, "  batch_delay = %q\n", s.BatchDelay)
 		}
 		if d := s.DeadLetterQueue; d != (ir.DeadLetterQueueSettings{}) {
@@ -351,10 +351,10 @@ func dumpDLQ(d ir.DeadLetterQueueSettings) string {
 		parts = append(parts, "storage_policy="+d.StoragePolicy)
 	}
 	if d.FlushInterval != 0 {
-		parts = append(parts, fmt.Sprintf("flush_interval=%d", d.FlushInterval))
+		parts = append(parts, fmt.Sprintf("flush_interval=%d", d.FlushInterval.Milliseconds()))
 	}
-	if d.RetainAge != "" {
-		parts = append(parts, "retain_age="+d.RetainAge)
+	if d.RetainAge != 0 {
+		parts = append(parts, "retain_age="+ir.FormatAge(d.RetainAge))
 	}
 	return strings.Join(parts, " ")
 }

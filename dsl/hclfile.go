@@ -5,12 +5,9 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
-	"time"
 
 	"github.com/agext/levenshtein"
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
 	"github.com/pipelined/pipeline/dsl/ir"
@@ -76,9 +73,6 @@ var blockTypes = map[context][]string{
 	ctxIf:       {"filter", "output", "if", "else"},
 }
 
-// settingNames are the pipeline settings.
-var settingNames = []string{"workers", "batch_size", "batch_delay"}
-
 // nodes collects the contents of a block list.
 type nodes struct {
 	inputs           []*ir.Plugin
@@ -97,7 +91,7 @@ func (p *hclParser) errorf(subject hcl.Range, summary, detail string, args ...an
 // topLevel walks a file's body.
 func (p *hclParser) topLevel(body *hclsyntax.Body) {
 	for _, a := range sortedAttrs(body) {
-		if slices.Contains(settingNames, a.Name) {
+		if slices.Contains(ir.SettingNames(""), a.Name) {
 			p.errorf(a.NameRange, "Unsupported argument",
 				`An argument named %q is not expected here. Pipeline settings go inside a pipeline block: pipeline "main" { %s = … }.`, a.Name, a.Name)
 			continue
@@ -211,227 +205,12 @@ func (p *hclParser) pipeline(b *hclsyntax.Block) {
 	}
 	p.out.Pipelines = append(p.out.Pipelines, pl)
 
-	for _, a := range sortedAttrs(b.Body) {
-		p.setting(&pl.Settings, a)
-	}
-	blocks := make([]*hclsyntax.Block, 0, len(b.Body.Blocks))
-	var dlq, queue *hclsyntax.Block
-	for _, blk := range b.Body.Blocks {
-		if blk.Type == "queue" {
-			if queue != nil {
-				p.errorf(blk.DefRange(), "Duplicate queue block", "A pipeline has one queue block; the first is at line %d.", queue.DefRange().Start.Line)
-				continue
-			}
-			queue = blk
-			p.queue(&pl.Settings.Queue, blk)
-			continue
-		}
-		if blk.Type != "dead_letter_queue" {
-			blocks = append(blocks, blk)
-			continue
-		}
-		if dlq != nil {
-			p.errorf(blk.DefRange(), "Duplicate dead_letter_queue block", "A pipeline has one dead_letter_queue block; the first is at line %d.", dlq.DefRange().Start.Line)
-			continue
-		}
-		dlq = blk
-		p.deadLetterQueue(&pl.Settings.DeadLetterQueue, blk)
-	}
+	settings, blocks, diags := ir.DecodeSettingsHCL(b.Body)
+	pl.Settings = settings
+	p.diags = append(p.diags, diags...)
 	n := &nodes{}
 	p.blocks(blocks, ctxPipeline, func() *nodes { return n }, func(*hclsyntax.Block) {})
 	pl.Inputs, pl.Filters, pl.Outputs = n.inputs, n.filters, n.outputs
-}
-
-// setting decodes one pipeline setting.
-func (p *hclParser) setting(s *ir.Settings, a *hclsyntax.Attribute) {
-	switch a.Name {
-	case "workers", "batch_size":
-		var n int
-		if d := gohcl.DecodeExpression(a.Expr, nil, &n); d.HasErrors() {
-			p.diags = append(p.diags, d...)
-			return
-		}
-		if n <= 0 {
-			p.errorf(a.Expr.Range(), "Invalid value", "%s must be a positive whole number.", a.Name)
-			return
-		}
-		if a.Name == "workers" {
-			s.Workers = n
-		} else {
-			s.BatchSize = n
-		}
-	case "batch_delay":
-		var v string
-		if d := gohcl.DecodeExpression(a.Expr, nil, &v); d.HasErrors() {
-			p.diags = append(p.diags, d...)
-			return
-		}
-		if d, err := time.ParseDuration(v); err != nil || d < 0 {
-			p.errorf(a.Expr.Range(), "Invalid value", `batch_delay must be a duration, e.g. "50ms"; %q is not.`, v)
-			return
-		}
-		s.BatchDelay = v
-	default:
-		detail := fmt.Sprintf("An argument named %q is not expected here.", a.Name)
-		if s := suggest(a.Name, settingNames); s != "" {
-			detail += fmt.Sprintf(" Did you mean %q?", s)
-		} else {
-			detail += " A pipeline block takes the settings " + strings.Join(settingNames, ", ") + "."
-		}
-		p.errorf(a.NameRange, "Unsupported argument", "%s", detail)
-	}
-}
-
-// dlqSettingNames are the settings of a dead_letter_queue block.
-var dlqSettingNames = []string{"enable", "path", "max_bytes", "storage_policy", "flush_interval", "retain_age"}
-
-// deadLetterQueue decodes dead_letter_queue { … }: Logstash's
-// dead_letter_queue.* settings and path.dead_letter_queue (as path).
-func (p *hclParser) deadLetterQueue(s *ir.DeadLetterQueueSettings, b *hclsyntax.Block) {
-	if len(b.Labels) > 0 {
-		p.errorf(b.LabelRanges[0], "Extraneous label", "A dead_letter_queue block has no labels: dead_letter_queue { enable = true }.")
-	}
-	for _, blk := range b.Body.Blocks {
-		p.errorf(blk.TypeRange, "Unsupported block type", "A dead_letter_queue block holds only the settings %s.", strings.Join(dlqSettingNames, ", "))
-	}
-	for _, a := range sortedAttrs(b.Body) {
-		var str string
-		decode := func(dst any) bool {
-			d := gohcl.DecodeExpression(a.Expr, nil, dst)
-			p.diags = append(p.diags, d...)
-			return !d.HasErrors()
-		}
-		switch a.Name {
-		case "enable":
-			var v bool
-			if decode(&v) {
-				s.Enable = &v
-			}
-		case "path":
-			if decode(&str) {
-				if str == "" {
-					p.errorf(a.Expr.Range(), "Invalid value", "path must name a directory.")
-				}
-				s.Path = str
-			}
-		case "max_bytes":
-			if decode(&str) {
-				v, err := ir.ParseByteSize(str)
-				if err != nil || v <= 0 {
-					p.errorf(a.Expr.Range(), "Invalid value", `max_bytes must be a positive size such as "1024mb"; %q is not.`, str)
-					continue
-				}
-				s.MaxBytes = v
-			}
-		case "storage_policy":
-			if decode(&str) {
-				if str != "drop_newer" && str != "drop_older" {
-					p.errorf(a.Expr.Range(), "Invalid value", `storage_policy is "drop_newer" or "drop_older", not %q.`, str)
-					continue
-				}
-				s.StoragePolicy = str
-			}
-		case "retain_age":
-			if decode(&str) {
-				if _, err := ir.ParseAge(str); err != nil {
-					p.errorf(a.Expr.Range(), "Invalid value", `retain_age is a whole number with d, h, m or s, e.g. "5d"; %q is not.`, str)
-					continue
-				}
-				s.RetainAge = str
-			}
-		case "flush_interval":
-			var ms int
-			if decode(&ms) {
-				if ms <= 0 {
-					p.errorf(a.Expr.Range(), "Invalid value", "flush_interval is a positive number of milliseconds, e.g. 5000.")
-					continue
-				}
-				s.FlushInterval = ms
-			}
-		default:
-			detail := fmt.Sprintf("An argument named %q is not expected here.", a.Name)
-			if sg := suggest(a.Name, dlqSettingNames); sg != "" {
-				detail += fmt.Sprintf(" Did you mean %q?", sg)
-			} else {
-				detail += " A dead_letter_queue block takes the settings " + strings.Join(dlqSettingNames, ", ") + "."
-			}
-			p.errorf(a.NameRange, "Unsupported argument", "%s", detail)
-		}
-	}
-}
-
-// queueSettingNames are the settings of a queue block.
-var queueSettingNames = []string{"type", "path", "max_bytes", "page_capacity", "checkpoint_writes", "drain"}
-
-// queue decodes queue { … }: Logstash's queue.* settings and path.queue (as
-// path).
-func (p *hclParser) queue(s *ir.QueueSettings, b *hclsyntax.Block) {
-	if len(b.Labels) > 0 {
-		p.errorf(b.LabelRanges[0], "Extraneous label", `A queue block has no labels: queue { type = "persisted" }.`)
-	}
-	for _, blk := range b.Body.Blocks {
-		p.errorf(blk.TypeRange, "Unsupported block type", "A queue block holds only the settings %s.", strings.Join(queueSettingNames, ", "))
-	}
-	for _, a := range sortedAttrs(b.Body) {
-		var str string
-		decode := func(dst any) bool {
-			d := gohcl.DecodeExpression(a.Expr, nil, dst)
-			p.diags = append(p.diags, d...)
-			return !d.HasErrors()
-		}
-		switch a.Name {
-		case "type":
-			if decode(&str) {
-				if str != "memory" && str != "persisted" {
-					p.errorf(a.Expr.Range(), "Invalid value", `type is "memory" or "persisted", not %q.`, str)
-					continue
-				}
-				s.Type = str
-			}
-		case "path":
-			if decode(&str) {
-				if str == "" {
-					p.errorf(a.Expr.Range(), "Invalid value", "path must name a directory.")
-				}
-				s.Path = str
-			}
-		case "max_bytes", "page_capacity":
-			if decode(&str) {
-				v, err := ir.ParseByteSize(str)
-				if err != nil || v <= 0 {
-					p.errorf(a.Expr.Range(), "Invalid value", `%s must be a positive size such as "1024mb"; %q is not.`, a.Name, str)
-					continue
-				}
-				if a.Name == "max_bytes" {
-					s.MaxBytes = v
-				} else {
-					s.PageCapacity = v
-				}
-			}
-		case "checkpoint_writes":
-			var n int
-			if decode(&n) {
-				if n <= 0 {
-					p.errorf(a.Expr.Range(), "Invalid value", "checkpoint_writes is a positive number of events (1 = fsync every write).")
-					continue
-				}
-				s.CheckpointWrites = n
-			}
-		case "drain":
-			var v bool
-			if decode(&v) {
-				s.Drain = &v
-			}
-		default:
-			detail := fmt.Sprintf("An argument named %q is not expected here.", a.Name)
-			if sg := suggest(a.Name, queueSettingNames); sg != "" {
-				detail += fmt.Sprintf(" Did you mean %q?", sg)
-			} else {
-				detail += " A queue block takes the settings " + strings.Join(queueSettingNames, ", ") + "."
-			}
-			p.errorf(a.NameRange, "Unsupported argument", "%s", detail)
-		}
-	}
 }
 
 // plugin handles input/filter/output "<type>" "<id>" { … }. It returns nil

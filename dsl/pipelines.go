@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -24,15 +23,10 @@ func LoadPipelinesYML(path string) (*ir.Config, hcl.Diagnostics) {
 	return Loader{}.LoadPipelinesYML(path)
 }
 
-// Settings of pipelines.yml that we understand; the others are refused so a
+// Settings of pipelines.yml that we understand: which configuration, and
+// the pipeline settings of ir's table; the others are refused so a
 // deployment never runs with a setting silently ignored.
-var pipelinesYMLKeys = []string{
-	"pipeline.id", "path.config", "config.string", "pipeline.workers",
-	"pipeline.batch.size", "pipeline.batch.delay",
-	"queue.type", "path.queue", "queue.max_bytes", "queue.page_capacity", "queue.checkpoint.writes", "queue.drain",
-	"dead_letter_queue.enable", "path.dead_letter_queue", "dead_letter_queue.max_bytes",
-	"dead_letter_queue.storage_policy", "dead_letter_queue.flush_interval", "dead_letter_queue.retain.age",
-}
+var pipelinesYMLKeys = append([]string{"pipeline.id", "path.config", "config.string"}, ir.LogstashSettingNames()...)
 
 // LoadPipelinesYML is like the package function LoadPipelinesYML.
 func (l Loader) LoadPipelinesYML(path string) (*ir.Config, hcl.Diagnostics) {
@@ -68,6 +62,7 @@ func (l Loader) LoadPipelinesYML(path string) (*ir.Config, hcl.Diagnostics) {
 			continue
 		}
 		vals := map[string]*yaml.Node{}
+		var settings ir.Settings
 		for i := 0; i+1 < len(item.Content); i += 2 {
 			k, v := item.Content[i], item.Content[i+1]
 			if !slices.Contains(pipelinesYMLKeys, k.Value) {
@@ -76,6 +71,9 @@ func (l Loader) LoadPipelinesYML(path string) (*ir.Config, hcl.Diagnostics) {
 				continue
 			}
 			vals[k.Value] = v
+			if _, detail, err := settings.SetSetting(k.Value, v.Value); err != nil {
+				diags = append(diags, errAt(v, "Invalid "+k.Value, detail))
+			}
 		}
 		idNode, ok := vals["pipeline.id"]
 		if !ok || idNode.Value == "" {
@@ -88,31 +86,6 @@ func (l Loader) LoadPipelinesYML(path string) (*ir.Config, hcl.Diagnostics) {
 			continue
 		}
 		seen[id] = true
-		var settings ir.Settings
-		for key, dst := range map[string]*int{"pipeline.workers": &settings.Workers, "pipeline.batch.size": &settings.BatchSize} {
-			if n, ok := vals[key]; ok {
-				v, err := strconv.Atoi(n.Value)
-				if err != nil || v <= 0 {
-					diags = append(diags, errAt(n, "Invalid "+key, fmt.Sprintf("%s must be a positive whole number, not %q.", key, n.Value)))
-					continue
-				}
-				*dst = v
-			}
-		}
-		if n, ok := vals["pipeline.batch.delay"]; ok {
-			ms, err := strconv.Atoi(n.Value)
-			if err != nil || ms < 0 {
-				diags = append(diags, errAt(n, "Invalid pipeline.batch.delay", fmt.Sprintf("pipeline.batch.delay is in milliseconds, e.g. 50, not %q.", n.Value)))
-			} else {
-				settings.BatchDelay = fmt.Sprintf("%dms", ms)
-			}
-		}
-		for _, d := range queueSettingsYML(vals, &settings.Queue) {
-			diags = append(diags, errAt(d.node, d.summary, d.detail))
-		}
-		for _, d := range dlqSettingsYML(vals, &settings.DeadLetterQueue) {
-			diags = append(diags, errAt(d.node, d.summary, d.detail))
-		}
 		var srcs []source
 		pc, hasPath := vals["path.config"]
 		cs, hasString := vals["config.string"]
@@ -208,113 +181,4 @@ func readSources(names []string) ([]source, hcl.Diagnostics) {
 		srcs = append(srcs, source{name: name, src: b})
 	}
 	return srcs, diags
-}
-
-type ymlProblem struct {
-	node            *yaml.Node
-	summary, detail string
-}
-
-// dlqSettingsYML reads the dead_letter_queue.* settings of one pipeline.
-func dlqSettingsYML(vals map[string]*yaml.Node, s *ir.DeadLetterQueueSettings) []ymlProblem {
-	var probs []ymlProblem
-	bad := func(n *yaml.Node, key, detail string) {
-		probs = append(probs, ymlProblem{n, "Invalid " + key, detail})
-	}
-	if n, ok := vals["dead_letter_queue.enable"]; ok {
-		v, err := strconv.ParseBool(n.Value)
-		if err != nil {
-			bad(n, "dead_letter_queue.enable", fmt.Sprintf("dead_letter_queue.enable is true or false, not %q.", n.Value))
-		} else {
-			s.Enable = &v
-		}
-	}
-	if n, ok := vals["path.dead_letter_queue"]; ok {
-		// A relative path is taken from the working directory, as in Logstash.
-		if n.Value == "" {
-			bad(n, "path.dead_letter_queue", "path.dead_letter_queue must name a directory.")
-		} else {
-			s.Path = n.Value
-		}
-	}
-	if n, ok := vals["dead_letter_queue.max_bytes"]; ok {
-		v, err := ir.ParseByteSize(n.Value)
-		if err != nil || v <= 0 {
-			bad(n, "dead_letter_queue.max_bytes", fmt.Sprintf("dead_letter_queue.max_bytes must be a positive size such as \"1024mb\", not %q.", n.Value))
-		} else {
-			s.MaxBytes = v
-		}
-	}
-	if n, ok := vals["dead_letter_queue.storage_policy"]; ok {
-		if n.Value != "drop_newer" && n.Value != "drop_older" {
-			bad(n, "dead_letter_queue.storage_policy", fmt.Sprintf("dead_letter_queue.storage_policy is \"drop_newer\" or \"drop_older\", not %q.", n.Value))
-		} else {
-			s.StoragePolicy = n.Value
-		}
-	}
-	if n, ok := vals["dead_letter_queue.flush_interval"]; ok {
-		ms, err := strconv.Atoi(n.Value)
-		if err != nil || ms <= 0 {
-			bad(n, "dead_letter_queue.flush_interval", fmt.Sprintf("dead_letter_queue.flush_interval is a positive number of milliseconds, e.g. 5000, not %q.", n.Value))
-		} else {
-			s.FlushInterval = ms
-		}
-	}
-	if n, ok := vals["dead_letter_queue.retain.age"]; ok {
-		if _, err := ir.ParseAge(n.Value); err != nil {
-			bad(n, "dead_letter_queue.retain.age", fmt.Sprintf("dead_letter_queue.retain.age is a whole number with d, h, m or s, e.g. 5d, not %q.", n.Value))
-		} else {
-			s.RetainAge = n.Value
-		}
-	}
-	return probs
-}
-
-// queueSettingsYML reads the queue.* and path.queue settings of one pipeline.
-func queueSettingsYML(vals map[string]*yaml.Node, s *ir.QueueSettings) []ymlProblem {
-	var probs []ymlProblem
-	bad := func(n *yaml.Node, key, detail string) {
-		probs = append(probs, ymlProblem{n, "Invalid " + key, detail})
-	}
-	if n, ok := vals["queue.type"]; ok {
-		if n.Value != "memory" && n.Value != "persisted" {
-			bad(n, "queue.type", fmt.Sprintf("queue.type is \"memory\" or \"persisted\", not %q.", n.Value))
-		} else {
-			s.Type = n.Value
-		}
-	}
-	if n, ok := vals["path.queue"]; ok {
-		if n.Value == "" {
-			bad(n, "path.queue", "path.queue must name a directory.")
-		} else {
-			s.Path = n.Value
-		}
-	}
-	for key, dst := range map[string]*int64{"queue.max_bytes": &s.MaxBytes, "queue.page_capacity": &s.PageCapacity} {
-		if n, ok := vals[key]; ok {
-			v, err := ir.ParseByteSize(n.Value)
-			if err != nil || v <= 0 {
-				bad(n, key, fmt.Sprintf("%s must be a positive size such as \"1024mb\", not %q.", key, n.Value))
-			} else {
-				*dst = v
-			}
-		}
-	}
-	if n, ok := vals["queue.checkpoint.writes"]; ok {
-		v, err := strconv.Atoi(n.Value)
-		if err != nil || v <= 0 {
-			bad(n, "queue.checkpoint.writes", fmt.Sprintf("queue.checkpoint.writes is a positive number of events (1 = fsync every write), not %q.", n.Value))
-		} else {
-			s.CheckpointWrites = v
-		}
-	}
-	if n, ok := vals["queue.drain"]; ok {
-		v, err := strconv.ParseBool(n.Value)
-		if err != nil {
-			bad(n, "queue.drain", fmt.Sprintf("queue.drain is true or false, not %q.", n.Value))
-		} else {
-			s.Drain = &v
-		}
-	}
-	return probs
 }

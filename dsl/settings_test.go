@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestPipelinesYMLDeadLetterQueue(t *testing.T) {
@@ -46,7 +47,7 @@ func TestPipelinesYMLDeadLetterQueue(t *testing.T) {
 		t.Errorf("diagnostics:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	d := cfg.Pipelines[0].Settings.DeadLetterQueue
-	if d.Enable == nil || !*d.Enable || d.Path != "/tmp/dlq" || d.MaxBytes != 10<<20 || d.StoragePolicy != "drop_older" || d.FlushInterval != 250 || d.RetainAge != "3d" {
+	if d.Enable == nil || !*d.Enable || d.Path != "/tmp/dlq" || d.MaxBytes != 10<<20 || d.StoragePolicy != "drop_older" || d.FlushInterval != 250*time.Millisecond || d.RetainAge != 3*24*time.Hour {
 		t.Errorf("pipeline a dead letter queue = %+v", d)
 	}
 }

@@ -57,13 +57,8 @@ func (s Settings) resolve(file ir.Settings, diags *hcl.Diagnostics, rng hcl.Rang
 	if s.BatchSize <= 0 {
 		s.BatchSize = DefaultBatchSize
 	}
-	if s.BatchDelay <= 0 && file.BatchDelay != "" {
-		d, err := time.ParseDuration(file.BatchDelay)
-		if err != nil || d < 0 {
-			*diags = append(*diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid batch_delay",
-				Detail: fmt.Sprintf("%q is not a duration; write e.g. \"50ms\".", file.BatchDelay), Subject: &rng})
-		}
-		s.BatchDelay = d
+	if s.BatchDelay <= 0 {
+		s.BatchDelay = file.BatchDelay
 	}
 	if s.BatchDelay <= 0 {
 		s.BatchDelay = DefaultBatchDelay

@@ -1,6 +1,11 @@
 // Package ir is the intermediate representation shared by the HCL and Logstash
 // .conf front-ends and consumed by the engine. It imports only hcl/v2: plugin
 // options stay an hcl.Body, decoded later against each plugin's Options type.
+//
+// Pipeline settings (Settings) are decoded here, once, from one table that
+// names each setting as a pipeline block writes it and as Logstash does
+// (pipelines.yml, logstash.yml, command-line flags); the engine and the
+// supervisor take them typed.
 package ir
 
 import "github.com/hashicorp/hcl/v2"
@@ -45,40 +50,6 @@ type Pipeline struct {
 	Outputs  []Node // *Plugin or *If
 	Settings Settings
 	Range    hcl.Range
-}
-
-// Settings are per-pipeline runtime settings; zero means "use the default".
-type Settings struct {
-	Workers    int
-	BatchSize  int
-	BatchDelay string // a duration, e.g. "50ms"
-	// DeadLetterQueue holds the dead_letter_queue.* settings.
-	DeadLetterQueue DeadLetterQueueSettings
-	// Queue holds the queue.* and path.queue settings.
-	Queue QueueSettings
-}
-
-// QueueSettings are Logstash's queue.* and path.queue settings of one
-// pipeline; zero values mean "not set here".
-type QueueSettings struct {
-	Type             string // "memory" or "persisted"
-	Path             string // path.queue; the queue is <Path>/<pipeline id>
-	MaxBytes         int64  // bytes
-	PageCapacity     int64  // bytes; accepted, no effect (see the docs)
-	CheckpointWrites int
-	Drain            *bool
-}
-
-// DeadLetterQueueSettings are Logstash's dead_letter_queue.* and
-// path.dead_letter_queue settings of one pipeline; zero values mean "not set
-// here" (the command line's value, or the default, applies).
-type DeadLetterQueueSettings struct {
-	Enable        *bool
-	Path          string // path.dead_letter_queue; the queue is <Path>/<pipeline id>
-	MaxBytes      int64  // bytes
-	StoragePolicy string // "drop_newer" or "drop_older"
-	FlushInterval int    // milliseconds
-	RetainAge     string // dead_letter_queue.retain.age as written, e.g. "1d" (validated)
 }
 
 // Node is a *Plugin or an *If.

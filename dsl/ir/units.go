@@ -45,3 +45,18 @@ func ParseByteSize(s string) (int64, error) {
 	}
 	return int64(f * float64(mult)), nil
 }
+
+// FormatAge writes an age as ParseAge reads it, in the largest of the units
+// d, h, m and s that it is a whole number of ("72h" → "3d"). Fractions of a
+// second are dropped.
+func FormatAge(d time.Duration) string {
+	for _, u := range []struct {
+		unit string
+		d    time.Duration
+	}{{"d", 24 * time.Hour}, {"h", time.Hour}, {"m", time.Minute}} {
+		if d%u.d == 0 {
+			return fmt.Sprintf("%d%s", d/u.d, u.unit)
+		}
+	}
+	return fmt.Sprintf("%ds", d/time.Second)
+}

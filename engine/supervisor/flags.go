@@ -15,7 +15,7 @@ type Flags struct {
 	level              slog.Level
 
 	Services *ServiceFlags
-	Queue    *QueueFlags
+	Settings *SettingFlags
 	Reload   *ReloadFlags
 }
 
@@ -30,7 +30,7 @@ func AddFlags(fs *flag.FlagSet) *Flags {
 	}
 	fs.StringVar(&f.logLevel, "log.level", "info", "log level")
 	f.Services = AddServiceFlags(fs)
-	f.Queue = AddQueueFlags(fs)
+	f.Settings = AddSettingFlags(fs)
 	f.Reload = AddReloadFlags(fs)
 	return f
 }
@@ -41,7 +41,7 @@ func (f *Flags) Validate(static bool) error {
 	if err := f.Services.Validate(); err != nil {
 		return err
 	}
-	if err := f.Queue.Validate(); err != nil {
+	if err := f.Settings.Validate(); err != nil {
 		return err
 	}
 	if err := f.level.UnmarshalText([]byte(f.logLevel)); err != nil {
@@ -54,6 +54,6 @@ func (f *Flags) Validate(static bool) error {
 // writing to stderr at --log.level. Load, Source, Static, Check and Version
 // are the caller's to fill.
 func (f *Flags) Options(stderr io.Writer) Options {
-	return Options{Workers: f.workers, BatchSize: f.batchSize, Services: f.Services, Queue: f.Queue, Reload: f.Reload,
+	return Options{Workers: f.workers, BatchSize: f.batchSize, Services: f.Services, Settings: f.Settings, Reload: f.Reload,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: f.level}))}
 }

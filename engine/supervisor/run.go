@@ -31,7 +31,7 @@ type Options struct {
 	// setting, else the default.
 	Workers, BatchSize int
 	Services           *ServiceFlags
-	Queue              *QueueFlags
+	Settings           *SettingFlags
 	Reload             *ReloadFlags
 	Logger             *slog.Logger
 	Version            string // reported by the monitoring API
@@ -46,7 +46,7 @@ func Run(o Options, stdout, stderr io.Writer) int {
 	if reg == nil {
 		reg = engine.Default
 	}
-	svc, qf, logger := o.Services, o.Queue, o.Logger
+	svc, sf, logger := o.Services, o.Settings, o.Logger
 	cfg, diags := o.Load()
 	// One bus for the process: pipeline outputs reach the pipeline inputs
 	// of every pipeline, across reloads.
@@ -54,8 +54,9 @@ func Run(o Options, stdout, stderr io.Writer) int {
 	settings := engine.Settings{Workers: o.Workers, BatchSize: o.BatchSize, Logger: logger, DataDir: svc.dataDir, Bus: bus}
 	build := func(p *ir.Pipeline) (*engine.Pipeline, *dlq.Deferred, hcl.Diagnostics) {
 		ps := settings
-		ps.Queue = qf.settings(p, svc.dataDir)
-		q := svc.deadLetterQueue(p, logger)
+		s := sf.settings(p)
+		ps.Queue = queueSettings(s.Queue, p.Name, svc.dataDir)
+		q := svc.deadLetterQueue(p.Name, s.DeadLetterQueue, logger)
 		if q != nil {
 			ps.DeadLetter = q
 		}

@@ -2,13 +2,32 @@
 // it writes events to Elasticsearch (or a server speaking its bulk API, such
 // as ZincSearch) with the _bulk API.
 //
+// Where events go follows Logstash 8's defaults, which depend on
+// ecs_compatibility (v8 unless set):
+//   - with only connection options (and routing, pipeline, action =>
+//     "create", data_stream_*), events go to a data stream,
+//     "logs-generic-default" by default or as the data_stream_* options and
+//     each event's own [data_stream] fields say, with create actions;
+//   - otherwise to index (sprintf, a daily index named after @timestamp in
+//     UTC), or, when index is unset or ilm_rollover_alias is set, to an ILM
+//     rollover alias ("ecs-logstash", or "logstash" with ecs_compatibility =>
+//     disabled).
+//
+// On the first successful connection, before anything is written, the output
+// installs the index template (unless one of that name exists, or
+// manage_template is off, as it is for data streams), and with ILM creates the
+// rollover alias with its first index and the default lifecycle policy when
+// they are missing. A failure there (a refused template, a missing
+// ilm_policy, data streams on a server older than 7.9) fails the connection
+// with the reason, and the engine retries it while the pipeline waits.
+//
 // Each Write sends the pipeline batch as one synchronous bulk request, split
 // into several when its NDJSON body would grow past target_bulk_bytes (20 MiB
 // by default, as Logstash). Every event is one action, rendered per event:
-// index (sprintf, by default a daily index named after @timestamp in UTC),
-// action, document_id, routing and pipeline. The document is the event as JSON
-// without [@metadata]. Nothing is buffered between Writes, so an event is acked
-// only once Elasticsearch answered for it.
+// index, action, document_id, routing, pipeline, version and, for updates, the
+// partial document or script with its upsert. The document is the event as
+// JSON without [@metadata]. Nothing is buffered between Writes, so an event is
+// acked only once Elasticsearch answered for it.
 //
 // Per-item results of a bulk answer decide each event's fate:
 //   - 2xx, and 409 (version conflict) for a create: delivered;
@@ -16,8 +35,10 @@
 //   - 400, 404 (mapping errors, a bad index name…) and any other status:
 //     refused for good; the engine puts the event in the dead letter queue when
 //     one is configured, otherwise it counts and logs it as failed. A rendered
-//     action that is not index, create, update or delete, or an update or
-//     delete without a document id, fails the same way without being sent.
+//     action that is not index, create, update or delete, an update or
+//     delete without a document id, or an index name still holding a
+//     %{...} reference the event could not fill, fails the same way without
+//     being sent.
 //
 // A request that fails as a whole (node down, timeout, a 5xx or 429 answer to
 // the whole bulk, authentication refused, an answer that is not a bulk answer)
@@ -72,8 +93,13 @@ type Output struct {
 	target   int
 	log      *slog.Logger
 
-	index, action, id, routing, pipeline event.Template
-	fixedAction                          string // the action when constant
+	plan        *plan
+	t           bulkTemplates
+	fixedAction string         // the action when constant
+	template    map[string]any // the template file's content, or nil
+	version     string         // the version the server announced
+	major       int            // its major version (0: unknown)
+	setupDone   bool           // templates, ILM and data stream checks done
 
 	client    *elastictransport.Client
 	transport *http.Transport
@@ -121,16 +147,32 @@ func New(o Options, r engine.Resources) (*Output, error) {
 		}
 		out.hosts = append(out.hosts, u)
 	}
-	out.index, _ = event.ParseTemplate(o.Index)
-	out.action, _ = event.ParseTemplate(o.Action)
-	out.id, _ = event.ParseTemplate(o.DocumentID)
-	out.routing, _ = event.ParseTemplate(o.Routing)
-	out.pipeline, _ = event.ParseTemplate(o.Pipeline)
-	if out.action.IsConstant() {
-		out.fixedAction = o.Action
+	out.plan, _ = o.plan()
+	for _, f := range []struct {
+		t   *event.Template
+		src string
+	}{
+		{&out.t.index, out.plan.index}, {&out.t.action, out.plan.action}, {&out.t.id, o.DocumentID},
+		{&out.t.routing, o.Routing}, {&out.t.pipeline, o.Pipeline}, {&out.t.version, o.Version},
+		{&out.t.docType, o.DocumentType}, {&out.t.upsert, o.Upsert}, {&out.t.script, o.Script},
+	} {
+		*f.t, _ = event.ParseTemplate(f.src) // checked by Validate
+	}
+	if out.t.action.IsConstant() {
+		out.fixedAction = out.plan.action
+	}
+	if o.Template != "" {
+		t, err := readTemplate(o.Template)
+		if err != nil {
+			return nil, &engine.FieldError{Field: "template", Err: err}
+		}
+		out.template = t
 	}
 	if out.log == nil {
 		out.log = slog.New(slog.DiscardHandler)
+	}
+	if o.DocumentType != "" {
+		out.log.Warn("elasticsearch: option document_type is deprecated: document types were deprecated in Elasticsearch 7 and cannot be set since Elasticsearch 8; it is sent to Elasticsearch 7 only")
 	}
 	return out, nil
 }
@@ -222,11 +264,27 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, &nodeError{node: where, err: errors.New("refusing to send a request in plaintext while TLS is on")}
 	}
+	fixRawPath(req.URL)
 	res, err := g.next.RoundTrip(req)
 	if err != nil {
 		return nil, &nodeError{node: where, err: err}
 	}
 	return res, nil
+}
+
+// fixRawPath keeps an escaped path whole under a host's path prefix: the
+// client library prefixes Path but not RawPath, which would turn the "%2F" of
+// a rollover index name such as "<logstash-{now/d}-000001>" back into a "/".
+func fixRawPath(u *url.URL) {
+	if u.RawPath == "" {
+		return
+	}
+	dec, err := url.PathUnescape(u.RawPath)
+	if err != nil || dec == u.Path || !strings.HasSuffix(u.Path, dec) {
+		return
+	}
+	prefix := u.Path[:len(u.Path)-len(dec)]
+	u.RawPath = (&url.URL{Path: prefix}).EscapedPath() + u.RawPath
 }
 
 // nodeError is a transport failure talking to one node.
@@ -249,6 +307,12 @@ func (o *Output) Connect(ctx context.Context) error {
 	for range o.hosts { // the client goes round robin: try each node once
 		err := o.ping(ctx)
 		if err == nil {
+			if !o.setupDone {
+				if err := o.setup(ctx); err != nil {
+					return err
+				}
+				o.setupDone = true
+			}
 			return nil
 		}
 		errs = append(errs, err)
@@ -278,6 +342,8 @@ func (o *Output) ping(ctx context.Context) error {
 		} `json:"version"`
 	}
 	_ = json.Unmarshal(body, &info)
+	o.version = info.Version.Number
+	o.major = majorVersion(o.version)
 	o.log.Info("connected to elasticsearch", "hosts", o.hostList(), "version", info.Version.Number)
 	return nil
 }
@@ -555,60 +621,6 @@ func itemReason(raw json.RawMessage) string {
 		return "no reason given"
 	}
 	return string(raw)
-}
-
-// appendAction appends the event's action line and, except for delete, its
-// source line. It returns the action, or an error for an event that cannot be
-// sent.
-func (o *Output) appendAction(dst []byte, e *event.Event) ([]byte, string, error) {
-	action := o.fixedAction
-	if action == "" {
-		action = o.action.Render(e)
-		if !actions[action] {
-			return dst, action, fmt.Errorf("elasticsearch: action %q (from %q) is not index, create, update or delete", action, o.action.String())
-		}
-	}
-	id := ""
-	if !o.id.IsConstant() || o.id.String() != "" {
-		id = o.id.Render(e)
-	}
-	if id == "" && (action == "update" || action == "delete") {
-		return dst, action, fmt.Errorf("elasticsearch: action %q needs a document id, and document_id %q is empty for this event", action, o.id.String())
-	}
-	dst = append(dst, `{"`...)
-	dst = append(dst, action...)
-	dst = append(dst, `":{"_index":`...)
-	dst = event.AppendJSONValue(dst, o.index.Render(e))
-	if id != "" {
-		dst = append(dst, `,"_id":`...)
-		dst = event.AppendJSONValue(dst, id)
-	}
-	if r := o.routing.Render(e); r != "" {
-		dst = append(dst, `,"routing":`...)
-		dst = event.AppendJSONValue(dst, r)
-	}
-	if action == "update" {
-		dst = append(dst, `,"retry_on_conflict":`...)
-		dst = fmt.Appendf(dst, "%d", o.opts.RetryOnConflict)
-	} else if p := o.pipeline.Render(e); p != "" && action != "delete" {
-		dst = append(dst, `,"pipeline":`...)
-		dst = event.AppendJSONValue(dst, p)
-	}
-	dst = append(dst, "}}\n"...)
-	switch action {
-	case "delete":
-	case "update":
-		dst = append(dst, `{"doc":`...)
-		dst = e.AppendJSON(dst)
-		if o.opts.DocAsUpsert {
-			dst = append(dst, `,"doc_as_upsert":true`...)
-		}
-		dst = append(dst, "}\n"...)
-	default:
-		dst = e.AppendJSON(dst)
-		dst = append(dst, '\n')
-	}
-	return dst, action, nil
 }
 
 // Close closes the client's connections.

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/pipelined/pipeline/engine"
-	"github.com/pipelined/pipeline/engine/event"
 	"github.com/pipelined/pipeline/plugins/internal/redact"
 	"github.com/pipelined/pipeline/plugins/internal/tlsopt"
 )
@@ -20,25 +19,10 @@ type Options struct {
 	// or "host[:port]" (port 9200; the scheme follows ssl_enabled). Requests go
 	// round robin to the nodes that answer.
 	Hosts []string `hcl:"hosts,optional"`
-	// Index is the index each event is written to, a sprintf template: the
-	// default writes daily indices named after the event's @timestamp in UTC.
-	Index string `hcl:"index,optional"`
-	// DocumentID is the document id, a sprintf template such as
-	// "%{[@metadata][fingerprint]}"; empty lets Elasticsearch choose one.
-	// Required by the update and delete actions.
-	DocumentID string `hcl:"document_id,optional"`
-	// Action is the bulk action: "index", "create" (a document that already
-	// exists, status 409, counts as delivered), "update" or "delete"; a sprintf
-	// template, such as "%{[@metadata][action]}", is rendered per event and an
-	// event whose action is not one of these fails for good (dead letter
-	// queue).
-	Action string `hcl:"action,optional"`
-	// Pipeline is the ingest pipeline to run each document through, a sprintf
-	// template; empty runs none.
-	Pipeline string `hcl:"pipeline,optional"`
-	// Routing is the shard routing value, a sprintf template; empty uses the
-	// document id.
-	Routing string `hcl:"routing,optional"`
+	DocumentOptions
+	TemplateOptions
+	ILMOptions
+	DataStreamOptions
 	// User is the user name for HTTP basic authentication (with password).
 	User string `hcl:"user,optional"`
 	// Password is the basic authentication password. It is never logged.
@@ -64,11 +48,6 @@ type Options struct {
 	// RetryMaxInterval is accepted for compatibility: see
 	// retry_initial_interval.
 	RetryMaxInterval int `hcl:"retry_max_interval,optional"`
-	// RetryOnConflict is how many times Elasticsearch retries an update that
-	// met a version conflict (the update action only).
-	RetryOnConflict int `hcl:"retry_on_conflict,optional"`
-	// DocAsUpsert makes an update create the document when it does not exist.
-	DocAsUpsert bool `hcl:"doc_as_upsert,optional"`
 	// HTTPCompression gzips request bodies (at compression_level, or 1 when
 	// that is 0). Deprecated: set compression_level.
 	HTTPCompression bool `hcl:"http_compression,optional"`
@@ -85,13 +64,14 @@ type Options struct {
 // Defaults sets Logstash's defaults.
 func (o *Options) Defaults() {
 	o.Hosts = []string{"//127.0.0.1"}
-	o.Index = "logstash-%{+yyyy.MM.dd}"
-	o.Action = "index"
+	o.DocumentOptions.defaults()
+	o.TemplateOptions.defaults()
+	o.ILMOptions.defaults()
+	o.DataStreamOptions.defaults()
 	o.Client.Defaults()
 	o.Timeout = 60
 	o.RetryInitialInterval = 2
 	o.RetryMaxInterval = 64
-	o.RetryOnConflict = 1
 	o.CompressionLevel = 1
 	o.TargetBulkBytes = 20 << 20
 }
@@ -107,24 +87,8 @@ func (o *Options) Validate() error {
 	if _, err := o.endpoints(); err != nil {
 		return err
 	}
-	for _, t := range []struct{ name, v string }{
-		{"index", o.Index}, {"document_id", o.DocumentID}, {"action", o.Action},
-		{"pipeline", o.Pipeline}, {"routing", o.Routing},
-	} {
-		if _, err := event.ParseTemplate(t.v); err != nil {
-			return fe(t.name, "%v", err)
-		}
-	}
-	if strings.TrimSpace(o.Index) == "" {
-		return fe("index", "must not be empty")
-	}
-	if tmpl, _ := event.ParseTemplate(o.Action); tmpl.IsConstant() {
-		if !actions[o.Action] {
-			return fe("action", "unsupported action %q: want index, create, update or delete (or a %%{...} reference)", o.Action)
-		}
-		if (o.Action == "update" || o.Action == "delete") && o.DocumentID == "" {
-			return fe("document_id", "required with action => %q", o.Action)
-		}
+	if _, err := o.plan(); err != nil {
+		return err
 	}
 	tlsOn := o.tls()
 	if err := o.ClientAliases.Validate(o.Client, tlsOn); err != nil {
@@ -152,9 +116,6 @@ func (o *Options) Validate() error {
 	}
 	if o.RetryMaxInterval < o.RetryInitialInterval {
 		return fe("retry_max_interval", "must be at least retry_initial_interval (%d)", o.RetryInitialInterval)
-	}
-	if o.RetryOnConflict < 0 {
-		return fe("retry_on_conflict", "must not be negative")
 	}
 	if o.CompressionLevel < 0 || o.CompressionLevel > 9 {
 		return fe("compression_level", "must be between 0 (no compression) and 9")

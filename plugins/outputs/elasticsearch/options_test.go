@@ -3,10 +3,12 @@ package elasticsearch
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -20,10 +22,20 @@ import (
 	"github.com/pipelined/pipeline/plugins/internal/testkit/plugintest"
 )
 
+// updating reports whether -update (defined by plugintest) asks to rewrite
+// the golden files under testdata from what the output sends.
+func updating() bool {
+	f := flag.Lookup("update")
+	return f != nil && f.Value.String() == "true"
+}
+
 // TestActionsGolden sends two events with each case's options of
 // testdata/actions.txtar and compares the bulk body with the golden one.
+// A case may set the version the server announces (<case>.version) and
+// extra event fields (<case>.fields: lines "<event> <field> <JSON value>").
 func TestActionsGolden(t *testing.T) {
-	ar, err := txtar.ParseFile("testdata/actions.txtar")
+	const file = "testdata/actions.txtar"
+	ar, err := txtar.ParseFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,14 +50,20 @@ func TestActionsGolden(t *testing.T) {
 	if len(names) == 0 {
 		t.Fatal("no cases")
 	}
+	got := map[string]string{}
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
+			version := strings.TrimSpace(files[name+".version"])
+			if version == "" {
+				version = "8.15.0"
+			}
 			var mu sync.Mutex
 			var bodies []string
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("X-Elastic-Product", "Elasticsearch")
 				if r.URL.Path != "/_bulk" {
-					io.WriteString(w, `{"version":{"number":"8.15.0"}}`)
+					// Templates exist already: only bulk requests here.
+					fmt.Fprintf(w, `{"version":{"number":%q}}`, version)
 					return
 				}
 				b, _ := io.ReadAll(r.Body)
@@ -68,18 +86,42 @@ func TestActionsGolden(t *testing.T) {
 			_ = e1.Set(event.MustRef("id"), "x2")
 			_ = e1.Set(event.MustRef("[@metadata][op]"), "delete")
 			evs := []*event.Event{e0, e1}
+			for _, line := range strings.Split(strings.TrimSpace(files[name+".fields"]), "\n") {
+				if line == "" {
+					continue
+				}
+				parts := strings.SplitN(line, " ", 3)
+				v, err := event.ParseJSON([]byte(parts[2]))
+				if err != nil || (parts[0] != "0" && parts[0] != "1") {
+					t.Fatalf("bad fields line %q: %v", line, err)
+				}
+				if err := evs[parts[0][0]-'0'].Set(event.MustRef(parts[1]), v); err != nil {
+					t.Fatal(err)
+				}
+			}
 			src := &source{n: 2, batch: 2, mk: func(i int) *event.Event { return evs[i] }}
 			opts := fmt.Sprintf("hosts = [%q]\ncompression_level = 0\n%s", srv.URL, files[name+".options"])
 			r := startPipeline(t, src, opts, engine.Settings{Workers: 1, BatchSize: 2})
 			r.wait(t, 10*time.Second)
-			got := strings.Join(bodies, "")
-			if want := files[name+".want"]; got != want {
-				t.Errorf("body:\n%s\nwant:\n%s", got, want)
+			body := strings.Join(bodies, "")
+			got[name] = body
+			if want := files[name+".want"]; body != want && !updating() {
+				t.Errorf("body:\n%s\nwant:\n%s", body, want)
 			}
 			if r.p.Stats().Out.Load() != 2 {
 				t.Errorf("delivered %d; want 2", r.p.Stats().Out.Load())
 			}
 		})
+	}
+	if updating() {
+		for i, f := range ar.Files {
+			if name, ok := strings.CutSuffix(f.Name, ".want"); ok {
+				ar.Files[i].Data = []byte(got[name])
+			}
+		}
+		if err := os.WriteFile(file, txtar.Format(ar), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -114,7 +156,7 @@ func TestTargetBulkBytes(t *testing.T) {
 		_ = e.Set(event.MustRef("message"), msg)
 		return e
 	}}
-	r := startPipeline(t, src, fmt.Sprintf("hosts = [%q]\ncompression_level = 0\ntarget_bulk_bytes = 2048", srv.URL),
+	r := startPipeline(t, src, fmt.Sprintf("hosts = [%q]\nindex = \"big\"\ncompression_level = 0\ntarget_bulk_bytes = 2048", srv.URL),
 		engine.Settings{Workers: 1, BatchSize: 100})
 	r.wait(t, 10*time.Second)
 	mu.Lock()

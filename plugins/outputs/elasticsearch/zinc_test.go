@@ -230,6 +230,7 @@ func TestTLSBasicAuth(t *testing.T) {
 		var o Options
 		o.Defaults()
 		o.Hosts = []string{base}
+		o.Index = "tls-connect" // an index: ZincSearch's version has no data streams
 		o.User, o.Password = zinctest.User, zinctest.Password
 		o.SSLCertificateAuthorities = []string{good.File}
 		o.CompressionLevel = 0

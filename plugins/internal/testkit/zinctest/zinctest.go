@@ -50,6 +50,7 @@ type Server struct {
 	bin  string
 	dir  string
 	port int
+	env  []string // extra environment (options)
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -83,8 +84,19 @@ func Binary() string {
 	return ""
 }
 
+// Option configures a server started by Start.
+type Option func(*Server)
+
+// ESVersion makes the server announce Elasticsearch version v on GET / (by
+// default it announces its own, "0.4.10"), for clients whose behaviour
+// depends on the version, such as the elasticsearch output's template API
+// and data stream check.
+func ESVersion(v string) Option {
+	return func(s *Server) { s.env = append(s.env, "ZINC_PLUGIN_ES_VERSION="+v) }
+}
+
 // Start starts a ZincSearch for t and stops it when t ends.
-func Start(t testing.TB) *Server {
+func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	bin := Binary()
 	if bin == "" {
@@ -94,6 +106,9 @@ func Start(t testing.TB) *Server {
 		t.Skip("zincsearch not built (set ZINCSEARCH_BIN; see .ci/run)")
 	}
 	s := &Server{t: t, bin: bin, dir: t.TempDir()}
+	for _, o := range opts {
+		o(s)
+	}
 	t.Cleanup(s.Stop)
 	var err error
 	for range 5 { // a free port can be taken before the server binds it
@@ -150,6 +165,7 @@ func (s *Server) start() error {
 		"ZINC_SWAGGER_ENABLE=false",
 		"GIN_MODE=release",
 	)
+	cmd.Env = append(cmd.Env, s.env...)
 	dieWithParent(cmd)
 	w := &lockedWriter{}
 	cmd.Stdout, cmd.Stderr = w, w
@@ -280,6 +296,32 @@ func (s *Server) Count(index string) (int, error) {
 		return 0, fmt.Errorf("search %s: %v: %s", index, err, b)
 	}
 	return r.Hits.Total.Value, nil
+}
+
+// Do sends an authenticated request to the Elasticsearch API (path under
+// URL, such as "/_index_template/logs") and returns the status and the body
+// of the answer (at most 1 MiB).
+func (s *Server) Do(method, path string, body []byte) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, s.URL()+path, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.SetBasicAuth(User, Password)
+	c := &http.Client{Timeout: 30 * time.Second}
+	res, err := c.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	return res.StatusCode, b, err
 }
 
 // WaitCount polls Count until it reaches want or timeout passes, and returns

@@ -1,0 +1,273 @@
+package elasticsearch
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/pipelined/pipeline/engine/event"
+)
+
+var (
+	// ingestDocRef holds per-event overrides (id, index, routing, pipeline,
+	// version, version_type) that Logstash's elastic_integration filter
+	// sets; the options, when set, win.
+	ingestDocRef = event.MustRef("[@metadata][_ingest_document]")
+	// targetPipelineRef is the ingest pipeline used when pipeline is unset.
+	targetPipelineRef = event.MustRef("[@metadata][target_ingest_pipeline]")
+	dataStreamRef     = event.MustRef("data_stream")
+)
+
+// bulkTemplates are the per-event parts of a bulk action, parsed once.
+type bulkTemplates struct {
+	index, action, id, routing, pipeline  event.Template
+	version, versionType, docType, upsert event.Template
+	script                                event.Template
+}
+
+// appendAction appends the event's action line and, except for delete, its
+// source line. It returns the action, or an error for an event that cannot be
+// sent.
+func (o *Output) appendAction(dst []byte, e *event.Event) ([]byte, string, error) {
+	action := o.fixedAction
+	if action == "" {
+		action = o.t.action.Render(e)
+		if !actions[action] {
+			return dst, action, fmt.Errorf("elasticsearch: action %q (from %q) is not index, create, update or delete", action, o.t.action.String())
+		}
+	}
+	var ctl map[string]any
+	if v, ok := e.Get(ingestDocRef); ok {
+		ctl, _ = v.(map[string]any)
+	}
+	id := ""
+	if o.opts.DocumentID != "" {
+		id = o.t.id.Render(e)
+	} else {
+		id = ctlString(ctl, "id")
+	}
+	if id == "" && (action == "update" || action == "delete") {
+		return dst, action, fmt.Errorf("elasticsearch: action %q needs a document id, and document_id %q is empty for this event", action, o.t.id.String())
+	}
+	var index string
+	switch {
+	case o.plan.dataStream:
+		index = o.dataStreamName(e)
+	case o.opts.Index == "" && !o.plan.ilm && ctlString(ctl, "index") != "":
+		index = ctlString(ctl, "index")
+	default:
+		index = o.t.index.Render(e)
+		if strings.Contains(index, "%{") {
+			return dst, action, fmt.Errorf("elasticsearch: the index %q still holds a reference after rendering %q: the event lacks the field", index, o.t.index.String())
+		}
+	}
+	dst = append(dst, `{"`...)
+	dst = append(dst, action...)
+	dst = append(dst, `":{"_index":`...)
+	dst = event.AppendJSONValue(dst, index)
+	if id != "" {
+		dst = append(dst, `,"_id":`...)
+		dst = event.AppendJSONValue(dst, id)
+	}
+	if o.opts.DocumentType != "" && o.major == 7 {
+		dst = append(dst, `,"_type":`...)
+		dst = event.AppendJSONValue(dst, o.t.docType.Render(e))
+	}
+	routing := ctlString(ctl, "routing")
+	if o.opts.Routing != "" {
+		routing = o.t.routing.Render(e)
+	}
+	if routing != "" {
+		dst = append(dst, `,"routing":`...)
+		dst = event.AppendJSONValue(dst, routing)
+	}
+	if action == "update" {
+		dst = append(dst, `,"retry_on_conflict":`...)
+		dst = strconv.AppendInt(dst, int64(o.opts.RetryOnConflict), 10)
+	} else if action != "delete" {
+		if p := o.pipelineFor(e, ctl); p != "" {
+			dst = append(dst, `,"pipeline":`...)
+			dst = event.AppendJSONValue(dst, p)
+		}
+	}
+	version := ctlString(ctl, "version")
+	if o.opts.Version != "" {
+		version = o.t.version.Render(e)
+	}
+	if version != "" {
+		dst = append(dst, `,"version":`...)
+		if n, err := strconv.ParseInt(version, 10, 64); err == nil {
+			dst = strconv.AppendInt(dst, n, 10)
+		} else {
+			dst = event.AppendJSONValue(dst, version)
+		}
+	}
+	versionType := ctlString(ctl, "version_type")
+	if o.opts.VersionType != "" {
+		versionType = o.opts.VersionType
+	}
+	if versionType != "" {
+		dst = append(dst, `,"version_type":`...)
+		dst = event.AppendJSONValue(dst, versionType)
+	}
+	dst = append(dst, "}}\n"...)
+	switch action {
+	case "delete":
+		return dst, action, nil
+	case "update":
+		return o.appendUpdate(dst, e, action)
+	}
+	if o.plan.dataStream && o.opts.DataStreamSyncFields {
+		dst = event.AppendJSONValue(dst, o.syncedFields(e))
+	} else {
+		dst = e.AppendJSON(dst)
+	}
+	return append(dst, '\n'), action, nil
+}
+
+// appendUpdate appends the source line of an update: a partial document, or
+// a script with the event as a parameter, with what to do when the document
+// does not exist (Logstash's update_action_builder).
+func (o *Output) appendUpdate(dst []byte, e *event.Event, action string) ([]byte, string, error) {
+	var upsert any
+	if o.opts.Upsert != "" {
+		v, err := event.ParseJSON([]byte(o.t.upsert.Render(e)))
+		if err != nil {
+			return dst, action, fmt.Errorf("elasticsearch: upsert %q does not render to JSON for this event: %w", o.t.upsert.String(), err)
+		}
+		upsert = v
+	}
+	if o.opts.Script == "" {
+		dst = append(dst, `{"doc":`...)
+		dst = e.AppendJSON(dst)
+		if o.opts.DocAsUpsert {
+			dst = append(dst, `,"doc_as_upsert":true`...)
+		} else if upsert != nil {
+			dst = append(dst, `,"upsert":`...)
+			dst = event.AppendJSONValue(dst, upsert)
+		}
+		return append(dst, "}\n"...), action, nil
+	}
+	key := "inline"
+	switch o.opts.ScriptType {
+	case "indexed":
+		key = "id"
+	case "file":
+		key = "file"
+	}
+	dst = append(dst, `{"script":{"`...)
+	dst = append(dst, key...)
+	dst = append(dst, `":`...)
+	dst = event.AppendJSONValue(dst, o.t.script.Render(e))
+	if o.opts.ScriptLang != "" {
+		dst = append(dst, `,"lang":`...)
+		dst = event.AppendJSONValue(dst, o.opts.ScriptLang)
+	}
+	dst = append(dst, `,"params":{`...)
+	dst = event.AppendJSONValue(dst, o.opts.ScriptVarName)
+	dst = append(dst, ':')
+	dst = e.AppendJSON(dst)
+	dst = append(dst, "}}"...)
+	switch {
+	case o.opts.ScriptedUpsert:
+		dst = append(dst, `,"scripted_upsert":true,"upsert":{}`...)
+	case o.opts.DocAsUpsert:
+		dst = append(dst, `,"upsert":`...)
+		dst = e.AppendJSON(dst)
+	case upsert != nil:
+		dst = append(dst, `,"upsert":`...)
+		dst = event.AppendJSONValue(dst, upsert)
+	}
+	return append(dst, "}\n"...), action, nil
+}
+
+// pipelineFor returns the ingest pipeline of an event ("" for none).
+func (o *Output) pipelineFor(e *event.Event, ctl map[string]any) string {
+	if o.opts.Pipeline != "" {
+		return o.t.pipeline.Render(e)
+	}
+	if p := ctlString(ctl, "pipeline"); p != "" {
+		return p
+	}
+	if v, ok := e.Get(targetPipelineRef); ok {
+		if s, ok := v.(string); ok && s != "" {
+			if t, err := event.ParseTemplate(s); err == nil {
+				return t.Render(e)
+			}
+			return s
+		}
+	}
+	return ""
+}
+
+// ctlString returns a string entry of [@metadata][_ingest_document].
+func ctlString(ctl map[string]any, key string) string {
+	if ctl == nil {
+		return ""
+	}
+	switch v := ctl[key].(type) {
+	case string:
+		return v
+	case nil:
+		return ""
+	case int64:
+		return strconv.FormatInt(v, 10)
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// dataStreamName is the data stream an event goes to: with auto routing, its
+// own [data_stream] type, dataset and namespace where set.
+func (o *Output) dataStreamName(e *event.Event) string {
+	if !o.opts.DataStreamAutoRouting {
+		return o.plan.index
+	}
+	v, _ := e.Get(dataStreamRef)
+	ds, ok := v.(map[string]any)
+	if !ok {
+		return o.plan.index
+	}
+	part := func(key, def string) string {
+		x, ok := ds[key]
+		if !ok || x == nil || x == false {
+			return def
+		}
+		if s, ok := x.(string); ok {
+			return s
+		}
+		return string(event.AppendJSONValue(nil, x))
+	}
+	return part("type", o.opts.DataStreamType) + "-" + part("dataset", o.opts.DataStreamDataset) + "-" + part("namespace", o.opts.DataStreamNamespace)
+}
+
+// syncedFields returns the event's fields with [data_stream] holding the
+// stream's type, dataset and namespace where the event has none (and, without
+// auto routing, where it has others). The event is not changed: the top level
+// and the data_stream object are copies.
+func (o *Output) syncedFields(e *event.Event) map[string]any {
+	src := e.Fields()
+	fields := make(map[string]any, len(src)+1)
+	for k, v := range src {
+		fields[k] = v
+	}
+	ds := map[string]any{}
+	if old, ok := src["data_stream"].(map[string]any); ok {
+		for k, v := range old {
+			ds[k] = v
+		}
+	}
+	for _, f := range []struct{ key, def string }{
+		{"type", o.opts.DataStreamType}, {"dataset", o.opts.DataStreamDataset}, {"namespace", o.opts.DataStreamNamespace},
+	} {
+		v, ok := ds[f.key]
+		if !o.opts.DataStreamAutoRouting && ok && v != f.def {
+			ok = false // out of sync with the stream written to
+		}
+		if !ok || v == nil || v == false {
+			ds[f.key] = f.def
+		}
+	}
+	fields["data_stream"] = ds
+	return fields
+}

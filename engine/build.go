@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/gohcl"
 
 	"github.com/pipelined/pipeline/dsl/ir"
 	"github.com/pipelined/pipeline/engine/cond"
@@ -215,8 +214,7 @@ func (b *builder) input(pl *ir.Plugin) (*inputUnit, hcl.Diagnostics) {
 		return nil, diags
 	}
 	var com commonInputOptions
-	normalizeShapes(pl.Body, &com)
-	if diags = gohcl.DecodeBody(pl.Body, nil, &com); diags.HasErrors() {
+	if diags = DecodeOptions(pl.Body, &com); diags.HasErrors() {
 		return nil, diags
 	}
 	u := &inputUnit{id: pl.ID, typ: com.Type, plugin: pl.Type, tags: com.Tags, pl: b.pl}
@@ -236,8 +234,7 @@ func (b *builder) filter(pl *ir.Plugin) (*filterNode, hcl.Diagnostics) {
 		return nil, diags
 	}
 	var com commonFilterOptions
-	normalizeShapes(pl.Body, &com)
-	if diags = gohcl.DecodeBody(pl.Body, nil, &com); diags.HasErrors() {
+	if diags = DecodeOptions(pl.Body, &com); diags.HasErrors() {
 		return nil, diags
 	}
 	n := &filterNode{id: pl.ID, typ: pl.Type}
@@ -268,8 +265,7 @@ func (b *builder) output(pl *ir.Plugin) (*outputUnit, hcl.Diagnostics) {
 		return nil, diags
 	}
 	var com commonOutputOptions
-	normalizeShapes(pl.Body, &com)
-	if diags = gohcl.DecodeBody(pl.Body, nil, &com); diags.HasErrors() {
+	if diags = DecodeOptions(pl.Body, &com); diags.HasErrors() {
 		return nil, diags
 	}
 	out, res, d := b.construct(f, pl, com.Rest, com.Codec)

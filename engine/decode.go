@@ -32,8 +32,11 @@ func DecodeOptions(body hcl.Body, o any) hcl.Diagnostics {
 			dv.Field(i).Set(ov.FieldByIndex(f.index))
 		}
 	}
-	normalizeShapes(body, dv.Addr().Interface())
-	diags := gohcl.DecodeBody(body, nil, dv.Addr().Interface())
+	diags := normalizeShapes(body, dv.Addr().Interface())
+	if diags.HasErrors() {
+		return diags
+	}
+	diags = gohcl.DecodeBody(body, nil, dv.Addr().Interface())
 	if diags.HasErrors() {
 		return diags
 	}

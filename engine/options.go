@@ -3,7 +3,8 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"io/fs"
+	"strings"
 
 	"github.com/agext/levenshtein"
 	"github.com/hashicorp/hcl/v2"
@@ -15,21 +16,21 @@ import (
 // Engine-owned options, decoded before the plugin sees the rest of the body
 // (Packer's pattern): plugins never declare them.
 type commonInputOptions struct {
-	Type         string            `hcl:"type,optional"`
-	Tags         []string          `hcl:"tags,optional"`
-	AddField     map[string]string `hcl:"add_field,optional"`
-	EnableMetric *bool             `hcl:"enable_metric,optional"`
-	Codec        *codecBlock       `hcl:"codec,block"`
-	Rest         hcl.Body          `hcl:",remain"`
+	Type         string      `hcl:"type,optional"`
+	Tags         []string    `hcl:"tags,optional"`
+	AddField     HashOfLists `hcl:"add_field,optional" item:"value"`
+	EnableMetric *bool       `hcl:"enable_metric,optional"`
+	Codec        *codecBlock `hcl:"codec,block"`
+	Rest         hcl.Body    `hcl:",remain"`
 }
 
 type commonFilterOptions struct {
-	AddField     map[string]string `hcl:"add_field,optional"`
-	AddTag       []string          `hcl:"add_tag,optional"`
-	RemoveField  []string          `hcl:"remove_field,optional"`
-	RemoveTag    []string          `hcl:"remove_tag,optional"`
-	EnableMetric *bool             `hcl:"enable_metric,optional"`
-	Rest         hcl.Body          `hcl:",remain"`
+	AddField     HashOfLists `hcl:"add_field,optional" item:"value"`
+	AddTag       []string    `hcl:"add_tag,optional"`
+	RemoveField  []string    `hcl:"remove_field,optional"`
+	RemoveTag    []string    `hcl:"remove_tag,optional"`
+	EnableMetric *bool       `hcl:"enable_metric,optional"`
+	Rest         hcl.Body    `hcl:",remain"`
 }
 
 type commonOutputOptions struct {
@@ -77,25 +78,25 @@ type addField struct {
 	value event.Template
 }
 
-func parseAddFields(m map[string]string, body hcl.Body) ([]addField, hcl.Diagnostics) {
+// parseAddFields compiles add_field in written order, as Logstash walks the
+// hash; a key with a list of values adds each (see applyAddFields).
+func parseAddFields(h HashOfLists, body hcl.Body) ([]addField, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := make([]addField, 0, len(keys))
-	for _, k := range keys {
-		n, err := event.ParseFieldTemplate(k)
-		if err == nil {
-			var v event.Template
-			v, err = event.ParseTemplate(m[k])
-			if err == nil {
-				out = append(out, addField{n, v})
+	out := make([]addField, 0, len(h))
+	for _, en := range h {
+		n, err := event.ParseFieldTemplate(en.Key)
+		if err != nil {
+			diags = append(diags, fieldDiag(body, "add_field", fmt.Errorf("%q: %w", en.Key, err)))
+			continue
+		}
+		for _, s := range en.Values {
+			v, err := event.ParseTemplate(s)
+			if err != nil {
+				diags = append(diags, fieldDiag(body, "add_field", fmt.Errorf("%q: %w", en.Key, err)))
 				continue
 			}
+			out = append(out, addField{n, v})
 		}
-		diags = append(diags, fieldDiag(body, "add_field", fmt.Errorf("%q: %w", k, err)))
 	}
 	return out, diags
 }
@@ -129,7 +130,8 @@ func parseFieldNames(list []string, body hcl.Body, option string) ([]event.Field
 }
 
 // applyAddFields follows Logstash's Decorators.add_fields: a new field is set; an
-// existing one becomes an array with the value appended.
+// existing one becomes an array with the value appended. So `"f" => ["a"]`
+// sets the string "a", and `"f" => ["a", "b"]` the array ["a", "b"].
 func applyAddFields(e *event.Event, fields []addField) {
 	for _, f := range fields {
 		r, err := f.name.Resolve(e)
@@ -178,9 +180,21 @@ func fieldDiag(body hcl.Body, field string, err error) *hcl.Diagnostic {
 	return &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  fmt.Sprintf("Invalid value for %q", field),
-		Detail:   err.Error() + ".",
+		Detail:   errorText(err) + ".",
 		Subject:  &r,
 	}
+}
+
+// errorText is err's message, with the operating system's words for a file
+// that is not there ("stat /x: no such file or directory") said plainly, as
+// Logstash's :path validator does: the option then names the file missing.
+func errorText(err error) string {
+	msg := err.Error()
+	var pe *fs.PathError
+	if errors.As(err, &pe) && errors.Is(err, fs.ErrNotExist) {
+		msg = strings.Replace(msg, pe.Error(), fmt.Sprintf("the file %q does not exist", pe.Path), 1)
+	}
+	return msg
 }
 
 // errDiag converts a Validate or constructor error into a diagnostic: a
@@ -193,7 +207,7 @@ func errDiag(body hcl.Body, blame hcl.Range, what string, err error) *hcl.Diagno
 	return &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  fmt.Sprintf("Invalid %s", what),
-		Detail:   err.Error() + ".",
+		Detail:   errorText(err) + ".",
 		Subject:  &blame,
 	}
 }

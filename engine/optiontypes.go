@@ -25,14 +25,21 @@ import (
 
 // StringList is a list of strings that also accepts a single string, which
 // becomes a one-element list (Logstash's `host => "a"` or `host => ["a",
-// "b"]`). Every element must be a string.
+// "b"]`). Numbers and booleans are taken as their text; nested lists and
+// hashes are refused.
 type StringList []string
+
+// URIList is a list of URIs as Logstash's `:validate => :uri, :list =>
+// true` takes it: a string or a list of strings, each string split at
+// whitespace, so `hosts => "http://a:9200 http://b:9200"` is two hosts.
+type URIList []string
 
 // Hash is a Logstash hash of strings in the order it was written:
 // `rename => { "a" => "b" "c" => "d" }`. A key given twice keeps its first
 // place and its last value, as a Ruby hash literal does. Numbers and booleans
-// are taken as their text. Logstash's flat array form, ["a", "b", "c", "d"],
-// is accepted too.
+// are taken as their text, and a one-element list as its element (as for a
+// string option). Logstash's flat array form, ["a", "b", "c", "d"], is
+// accepted too.
 type Hash []HashEntry
 
 // HashEntry is one key and value of a Hash.
@@ -82,6 +89,7 @@ type shapeDecoder interface {
 
 var (
 	_ shapeDecoder = (*StringList)(nil)
+	_ shapeDecoder = (*URIList)(nil)
 	_ shapeDecoder = (*Hash)(nil)
 	_ shapeDecoder = (*HashOfLists)(nil)
 	_ shapeDecoder = (*Bytes)(nil)
@@ -91,12 +99,20 @@ var (
 // DocType and DocValue name each option type and its value for the generated
 // plugin reference.
 func (StringList) DocType() string  { return "string or list(string)" }
+func (URIList) DocType() string     { return "uri or list(uri)" }
 func (Hash) DocType() string        { return "hash(string)" }
 func (HashOfLists) DocType() string { return "hash(string or list(string))" }
 func (Bytes) DocType() string       { return "bytes" }
 func (Duration) DocType() string    { return "duration" }
 
 func (l StringList) DocValue() any {
+	if l == nil {
+		return nil
+	}
+	return []string(l)
+}
+
+func (l URIList) DocValue() any {
 	if l == nil {
 		return nil
 	}
@@ -152,14 +168,19 @@ func value(a *hcl.Attribute, e hcl.Expression) (cty.Value, hcl.Diagnostics) {
 	return v, nil
 }
 
-// stringsOf takes a string or a list of strings.
+// stringsOf takes a string or a list of strings. Numbers and booleans are
+// taken as their text, as gohcl does for a string option.
 func stringsOf(v cty.Value) ([]string, bool) {
 	if v.IsNull() {
 		return nil, false
 	}
 	t := v.Type()
-	if t == cty.String {
-		return []string{v.AsString()}, true
+	if t.IsPrimitiveType() {
+		s, err := convert.Convert(v, cty.String)
+		if err != nil {
+			return nil, false
+		}
+		return []string{s.AsString()}, true
 	}
 	if !t.IsTupleType() && !t.IsListType() && !t.IsSetType() {
 		return nil, false
@@ -167,12 +188,25 @@ func stringsOf(v cty.Value) ([]string, bool) {
 	out := make([]string, 0, v.LengthInt())
 	for it := v.ElementIterator(); it.Next(); {
 		_, el := it.Element()
-		if el.IsNull() || el.Type() != cty.String {
+		if el.IsNull() || !el.Type().IsPrimitiveType() {
 			return nil, false
 		}
-		out = append(out, el.AsString())
+		s, err := convert.Convert(el, cty.String)
+		if err != nil {
+			return nil, false
+		}
+		out = append(out, s.AsString())
 	}
 	return out, true
+}
+
+// single is Logstash's value.first for options that take one value: a
+// one-element list is its element.
+func single(v cty.Value) cty.Value {
+	if !v.IsNull() && (v.Type().IsTupleType() || v.Type().IsListType()) && v.LengthInt() == 1 {
+		return v.Index(cty.NumberIntVal(0))
+	}
+	return v
 }
 
 func (l *StringList) decodeShape(a *hcl.Attribute, item string) hcl.Diagnostics {
@@ -188,6 +222,22 @@ func (l *StringList) decodeShape(a *hcl.Attribute, item string) hcl.Diagnostics 
 		return shapeError(a, "want a %s or a list of %ss; got %s", item, item, v.Type().FriendlyName())
 	}
 	*l = s
+	return nil
+}
+
+func (l *URIList) decodeShape(a *hcl.Attribute, item string) hcl.Diagnostics {
+	var sl StringList
+	if diags := sl.decodeShape(a, item); diags.HasErrors() {
+		return diags
+	}
+	if sl == nil {
+		return nil
+	}
+	out := URIList{}
+	for _, s := range sl {
+		out = append(out, strings.Fields(s)...)
+	}
+	*l = out
 	return nil
 }
 
@@ -287,8 +337,9 @@ func entries(a *hcl.Attribute, each func(key string, v cty.Value) hcl.Diagnostic
 func (h *Hash) decodeShape(a *hcl.Attribute, item string) hcl.Diagnostics {
 	out := Hash{}
 	diags := entries(a, func(k string, v cty.Value) hcl.Diagnostics {
+		v = single(v)
 		if v.IsNull() || !v.Type().IsPrimitiveType() {
-			return shapeError(a, "key %q: want a %s; got %s", k, item, v.Type().FriendlyName())
+			return shapeError(a, "key %q: want a %s; got %s", k, item, shown(v))
 		}
 		s, _ := convert.Convert(v, cty.String)
 		for i := range out {
@@ -360,6 +411,7 @@ func (b *Bytes) decodeShape(a *hcl.Attribute, _ string) hcl.Diagnostics {
 	if diags.HasErrors() {
 		return diags
 	}
+	v = single(v)
 	switch {
 	case v.IsNull():
 	case v.Type() == cty.Number:
@@ -406,6 +458,7 @@ func (d *Duration) decodeShape(a *hcl.Attribute, _ string) hcl.Diagnostics {
 	if diags.HasErrors() {
 		return diags
 	}
+	v = single(v)
 	switch {
 	case v.IsNull():
 	case v.Type() == cty.String:

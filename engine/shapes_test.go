@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -41,5 +42,27 @@ func TestBadFieldNameIsADiagnostic(t *testing.T) {
 	}
 	if r := diags[0].Subject; r == nil || r.Start.Line != 2 {
 		t.Fatalf("subject = %v; want line 2", r)
+	}
+}
+
+// add_field takes a list of values per field, in written order, as
+// Logstash's Decorators.add_fields: each value is added in turn, so one
+// value sets a string and two make an array.
+func TestAddFieldListValues(t *testing.T) {
+	out := enginetest.Filter(t, "test_drop_odd", `
+add_field = { ips = ["%%{message}"], pair = ["a", "b"], one = 1 }
+`, event.NewMessage("2"))
+	if len(out) != 1 {
+		t.Fatalf("got %d events; want 1", len(out))
+	}
+	e := out[0]
+	if v, _ := e.Get(event.MustRef("ips")); v != "2" {
+		t.Errorf("ips = %#v; want \"2\"", v)
+	}
+	if v, _ := e.Get(event.MustRef("pair")); fmt.Sprint(v) != "[a b]" {
+		t.Errorf("pair = %#v; want [a b]", v)
+	}
+	if v, _ := e.Get(event.MustRef("one")); v != "1" {
+		t.Errorf("one = %#v; want \"1\"", v)
 	}
 }

@@ -850,8 +850,13 @@ func valueEqual(a, b *cvalue, strict bool) bool {
 }
 
 // block returns the nested block for a plugin-valued setting, and for a
-// codec given by name (`codec => json`, `codec => "json"`), or nil.
+// codec given by name (`codec => json`, `codec => "json"`, and `codec =>
+// ["json"]`, which Logstash's :codec validator reads as its first item), or
+// nil.
 func (p *confParser) block(a *cattr, v *cvalue) *hclsyntax.Block {
+	if a.name == "codec" && v.kind == vArray && len(v.items) == 1 && (v.items[0].kind == vString || v.items[0].kind == vBare) {
+		v = v.items[0]
+	}
 	switch {
 	case v.kind == vPlugin:
 		cp := v.plugin

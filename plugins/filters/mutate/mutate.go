@@ -94,8 +94,10 @@ type Options struct {
 	// Merge appends the added field to the destination: { destination =
 	// "added" }. Two objects are merged key by key; otherwise both sides are
 	// made lists (a missing one is an empty list) and concatenated. An object
-	// and a non-object are not merged.
-	Merge map[string]string `hcl:"merge,optional"`
+	// and a non-object are not merged. A destination may take several
+	// fields, { destination = ["a", "b"] }, merged in order; merge given
+	// twice, as Logstash documents, adds the fields of both.
+	Merge engine.HashOfLists `hcl:"merge,optional" item:"field"`
 	// Copy copies fields (deeply) to other fields, replacing them: { source =
 	// "destination" }. A missing or null source copies nothing.
 	Copy map[string]string `hcl:"copy,optional"`
@@ -233,8 +235,18 @@ func New(o Options, _ engine.Resources) (*Filter, error) {
 	if f.join, err = sepOps("join", o.Join); err != nil {
 		return nil, err
 	}
-	if f.merge, err = pairOps("merge", o.Merge); err != nil {
-		return nil, err
+	for _, en := range o.Merge {
+		dst, err := parseRef("merge", en.Key)
+		if err != nil {
+			return nil, err
+		}
+		for _, added := range en.Values {
+			src, err := parseRef("merge", added)
+			if err != nil {
+				return nil, err
+			}
+			f.merge = append(f.merge, pairOp{dst, src})
+		}
 	}
 	if f.copy, err = pairOps("copy", o.Copy); err != nil {
 		return nil, err

@@ -120,8 +120,9 @@ type Options struct {
 	// Threads is the number of readers of a list running side by side, each
 	// with its own processing list. Channels always have one subscriber.
 	Threads int `hcl:"threads,optional"`
-	// Timeout is the connect and request timeout, in seconds.
-	Timeout int `hcl:"timeout,optional"`
+	// Timeout is the connect and request timeout, in seconds (decimals
+	// allowed, as Logstash's :number: 0.5 is half a second).
+	Timeout float64 `hcl:"timeout,optional"`
 	// ConsumerID names this input's processing list, "<key>:processing:<id>"
 	// (list mode). The default is "<hostname>:<pipeline>:<plugin id>". Two
 	// running inputs must not share one.
@@ -169,8 +170,8 @@ func (o *Options) Validate() error {
 	if o.Threads < 1 {
 		return &engine.FieldError{Field: "threads", Err: errors.New("must be at least 1")}
 	}
-	if o.Timeout < 1 {
-		return &engine.FieldError{Field: "timeout", Err: errors.New("must be at least 1")}
+	if o.Timeout <= 0 {
+		return &engine.FieldError{Field: "timeout", Err: errors.New("must be more than 0 seconds")}
 	}
 	return o.Client.Validate(o.Client.Enabled())
 }
@@ -221,7 +222,7 @@ func New(o Options, r engine.Resources) (*Input, error) {
 		dataType:   o.DataType,
 		batchCount: o.BatchCount,
 		threads:    o.Threads,
-		timeout:    time.Duration(o.Timeout) * time.Second,
+		timeout:    time.Duration(o.Timeout * float64(time.Second)),
 		consumerID: id,
 		codec:      r.Codec,
 		log:        r.Logger,

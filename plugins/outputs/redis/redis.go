@@ -119,8 +119,9 @@ type Options struct {
 	// ShuffleHosts starts each connection attempt at a random host of the list
 	// instead of the first.
 	ShuffleHosts bool `hcl:"shuffle_hosts,optional"`
-	// Timeout is the connect and request timeout, in seconds.
-	Timeout int `hcl:"timeout,optional"`
+	// Timeout is the connect and request timeout, in seconds (decimals
+	// allowed, as Logstash's :number: 0.5 is half a second).
+	Timeout float64 `hcl:"timeout,optional"`
 	// The ssl_* options: TLS to the server.
 	tlsopt.Client
 }
@@ -172,8 +173,8 @@ func (o *Options) Validate() error {
 			return &engine.FieldError{Field: f.name, Err: errors.New("must not be negative")}
 		}
 	}
-	if o.Timeout < 1 {
-		return &engine.FieldError{Field: "timeout", Err: errors.New("must be at least 1")}
+	if o.Timeout <= 0 {
+		return &engine.FieldError{Field: "timeout", Err: errors.New("must be more than 0 seconds")}
 	}
 	return o.Client.Validate(o.Client.Enabled())
 }
@@ -258,7 +259,7 @@ func New(o Options, r engine.Resources) (*Output, error) {
 		key:       tmpl,
 		channel:   o.DataType == "channel",
 		shuffle:   o.ShuffleHosts,
-		timeout:   time.Duration(o.Timeout) * time.Second,
+		timeout:   time.Duration(o.Timeout * float64(time.Second)),
 		threshold: int64(o.CongestionThreshold),
 		interval:  time.Duration(o.CongestionInterval) * time.Second,
 		log:       r.Logger,

@@ -15,7 +15,7 @@ func TestOptions(t *testing.T) {
 	for _, tc := range []struct{ opts, want string }{
 		{``, `"address" is required`},
 		{`address = ""`, `Invalid value for "address"; must not be empty`},
-		{`address = ["a", "b"]`, `string required`},
+		{`address = ["a", "b"]`, `want one string; got a list of 2 values`},
 	} {
 		diags := plugintest.BuildDiags(t, ir.Input, "pipeline", tc.opts)
 		if !diags.HasErrors() || !strings.Contains(diags.Error(), tc.want) {

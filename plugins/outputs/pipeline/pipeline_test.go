@@ -16,7 +16,7 @@ func TestOptions(t *testing.T) {
 		{``, `Invalid value for "send_to"; list at least one address`},
 		{`send_to = []`, `Invalid value for "send_to"; list at least one address`},
 		{`send_to = ["a", ""]`, `Invalid value for "send_to"; an address must not be empty`},
-		{"send_to = [\"a\"]\nensure_delivery = \"maybe\"", `a bool is required`},
+		{"send_to = [\"a\"]\nensure_delivery = \"maybe\"", `want true or false; got "maybe"`},
 	} {
 		diags := plugintest.BuildDiags(t, ir.Output, "pipeline", tc.opts)
 		if !diags.HasErrors() || !strings.Contains(diags.Error(), tc.want) {

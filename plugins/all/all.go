@@ -17,6 +17,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/filters/clone"
 	_ "github.com/pipelined/pipeline/plugins/filters/csv"
 	_ "github.com/pipelined/pipeline/plugins/filters/date"
+	_ "github.com/pipelined/pipeline/plugins/filters/dedot"
 	_ "github.com/pipelined/pipeline/plugins/filters/dissect"
 	_ "github.com/pipelined/pipeline/plugins/filters/drop"
 	_ "github.com/pipelined/pipeline/plugins/filters/fingerprint"

@@ -82,7 +82,8 @@ Flags for run and check (exactly one of -f, -e and --pipelines):
   --api.http.host HOST     default 127.0.0.1
   --api.http.port PORT     a port or a range; the first free one is taken (default 9600-9700)
   --api.auth.type TYPE     none (default) or basic, with --api.auth.basic.username
-                           and --api.auth.basic.password (or env API_AUTH_BASIC_PASSWORD)
+                           and --api.auth.basic.password_file FILE (or env
+                           API_AUTH_BASIC_PASSWORD; --api.auth.basic.password shows in ps)
 
 Exit codes: 0 success, 1 configuration error, 2 usage error, 3 runtime failure.
 `

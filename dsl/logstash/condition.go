@@ -108,6 +108,24 @@ type condParser struct {
 	*condScanner
 	raw   bool
 	diags hcl.Diagnostics
+	depth int // parentheses and arrays open at p.pos
+}
+
+// MaxConditionDepth is how deep parentheses and arrays may nest in a
+// condition. The parser and the compiled condition recurse once per level,
+// so without a budget a condition of a million "(" would overflow the stack
+// and end the process (at `pipeline check` or a reload) instead of being
+// reported.
+const MaxConditionDepth = 256
+
+// enter opens one level of nesting at p.pos; false (reported) when that goes
+// beyond MaxConditionDepth.
+func (p *condParser) enter(what string) bool {
+	if p.depth++; p.depth > MaxConditionDepth {
+		p.errorf(p.pos, p.pos+1, "%s nest deeper than %d levels; simplify the condition.", what, MaxConditionDepth)
+		return false
+	}
+	return true
 }
 
 // condElem is a parsed expression with the source range it was read from
@@ -390,6 +408,10 @@ func (p *condParser) finishIn(left condElem, negate bool, opFrom, opTo int) (con
 
 // parseParen parses "(" condition ")" at p.pos.
 func (p *condParser) parseParen() (condElem, bool) {
+	if !p.enter("Parentheses") {
+		return condElem{}, false
+	}
+	defer func() { p.depth-- }()
 	open := p.pos
 	p.pos++
 	p.skipCS()
@@ -683,6 +705,10 @@ func (p *condParser) parseSelector() (condElem, bool) {
 // number, a bareword (a string) or a nested array (Logstash's `array` rule;
 // inside an array, brackets always mean an array).
 func (p *condParser) parseArray() (condElem, bool) {
+	if !p.enter("Arrays") {
+		return condElem{}, false
+	}
+	defer func() { p.depth-- }()
 	start := p.pos
 	p.pos++
 	var items []ir.Expr

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -457,4 +458,41 @@ func FuzzParseCondition(f *testing.F) {
 			}
 		})
 	})
+}
+
+// TestConditionDepthBudget: issue #19 crashed the process (stack overflow)
+// with a condition of about a million nested parentheses; it is refused with
+// a clear error, as are arrays nested as deep. The budget itself is
+// accepted.
+func TestConditionDepthBudget(t *testing.T) {
+	nestParens := func(n int) string { return strings.Repeat("(", n) + `[a] == 1` + strings.Repeat(")", n) }
+	nestArrays := func(n int) string { return `[a] in ` + strings.Repeat("[", n) + "1" + strings.Repeat("]", n) }
+	for _, tc := range []struct {
+		src  string
+		want string // "" accepted
+	}{
+		{nestParens(MaxConditionDepth), ""},
+		{nestArrays(MaxConditionDepth), ""},
+		{nestParens(MaxConditionDepth + 1), "Parentheses nest deeper than 256 levels"},
+		{nestParens(1 << 20), "Parentheses nest deeper than 256 levels"},
+		{"!" + nestParens(1<<20), "Parentheses nest deeper than 256 levels"},
+		{nestArrays(1 << 20), "Arrays nest deeper than 256 levels"},
+	} {
+		_, diags := ParseCondition(tc.src, hcl.InitialPos, "test.conf")
+		switch {
+		case tc.want == "" && diags.HasErrors():
+			t.Errorf("%.40q…: %v", tc.src, diags)
+		case tc.want != "" && (!diags.HasErrors() || !strings.Contains(diags.Error(), tc.want)):
+			t.Errorf("%.40q…: %v; want %q", tc.src, diags, tc.want)
+		}
+	}
+	// A long chain is not nested (and is parsed in linear time: positions
+	// were counted from the line start for every node, 25 s for this one).
+	start := time.Now()
+	if _, diags := ParseCondition(strings.Repeat("[a] == 1 and ", 20000)+"[b] == 2", hcl.InitialPos, "test.conf"); diags.HasErrors() {
+		t.Errorf("chain of 20001: %v", diags)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("a chain of 20001 operands took %v to parse", d)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,14 +22,15 @@ import (
 // the monitoring API and the status line (Logstash reads them from
 // logstash.yml; here they are flags).
 type ServiceFlags struct {
-	dataDir        string
-	statusInterval time.Duration
-	apiEnabled     bool
-	apiHost        string
-	apiPort        string
-	apiAuthType    string
-	apiUser        string
-	apiPassword    string
+	dataDir         string
+	statusInterval  time.Duration
+	apiEnabled      bool
+	apiHost         string
+	apiPort         string
+	apiAuthType     string
+	apiUser         string
+	apiPassword     string
+	apiPasswordFile string
 }
 
 // AddServiceFlags registers the path.data, api.* and log.status_interval
@@ -42,7 +44,8 @@ func AddServiceFlags(fs *flag.FlagSet) *ServiceFlags {
 	fs.StringVar(&f.apiPort, "api.http.port", "9600-9700", "monitoring API port or range")
 	fs.StringVar(&f.apiAuthType, "api.auth.type", "none", "none or basic")
 	fs.StringVar(&f.apiUser, "api.auth.basic.username", "", "monitoring API user")
-	fs.StringVar(&f.apiPassword, "api.auth.basic.password", "", "monitoring API password")
+	fs.StringVar(&f.apiPassword, "api.auth.basic.password", "", "monitoring API password (visible in the process list: prefer the file or API_AUTH_BASIC_PASSWORD)")
+	fs.StringVar(&f.apiPasswordFile, "api.auth.basic.password_file", "", "file holding the monitoring API password")
 	return f
 }
 
@@ -54,6 +57,22 @@ func (f *ServiceFlags) Validate() error {
 	if f.statusInterval < 0 {
 		return fmt.Errorf("invalid --log.status_interval %v", f.statusInterval)
 	}
+	if f.apiPasswordFile != "" {
+		if f.apiPassword != "" {
+			return errors.New("give --api.auth.basic.password or --api.auth.basic.password_file, not both")
+		}
+		b, err := os.ReadFile(f.apiPasswordFile)
+		if err != nil {
+			// The error names the path only, never the content.
+			return fmt.Errorf("--api.auth.basic.password_file: %w", err)
+		}
+		// A file written by an editor or `echo` ends with a newline that is
+		// not part of the password.
+		f.apiPassword = strings.TrimRight(string(b), "\r\n")
+		if f.apiPassword == "" {
+			return fmt.Errorf("--api.auth.basic.password_file: %s is empty", f.apiPasswordFile)
+		}
+	}
 	if f.apiPassword == "" {
 		f.apiPassword = os.Getenv("API_AUTH_BASIC_PASSWORD")
 	}
@@ -61,7 +80,7 @@ func (f *ServiceFlags) Validate() error {
 	case "none":
 	case "basic":
 		if f.apiUser == "" || f.apiPassword == "" {
-			return errors.New("--api.auth.type basic needs --api.auth.basic.username and --api.auth.basic.password (or API_AUTH_BASIC_PASSWORD)")
+			return errors.New("--api.auth.type basic needs --api.auth.basic.username and --api.auth.basic.password_file (or API_AUTH_BASIC_PASSWORD, or --api.auth.basic.password)")
 		}
 	default:
 		return fmt.Errorf("invalid --api.auth.type %q: use none or basic", f.apiAuthType)

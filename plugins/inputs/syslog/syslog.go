@@ -67,6 +67,7 @@ import (
 	"math/big"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -433,12 +434,33 @@ func (in *Input) readCounted(br *bufio.Reader) ([]byte, error) {
 		in.log.Warn("syslog: octet-counted frame longer than max_line_bytes skipped", "bytes", n, "max_line_bytes", in.maxLine)
 		return nil, nil
 	}
-	frame := make([]byte, n)
-	if _, err := ioReadFull(br, frame); err != nil {
-		return nil, err
+	if n <= countedChunk {
+		frame := make([]byte, n)
+		if _, err := ioReadFull(br, frame); err != nil {
+			return nil, err
+		}
+		return frame, nil
+	}
+	// A large frame grows as its bytes arrive: the length is the client's
+	// word, and with max_line_bytes = 0 it may announce up to 1 GB that it
+	// never sends.
+	frame := make([]byte, 0, countedChunk)
+	for len(frame) < n {
+		if len(frame) == cap(frame) {
+			frame = slices.Grow(frame, min(cap(frame), n-len(frame)))
+		}
+		m, err := br.Read(frame[len(frame):min(cap(frame), n)])
+		frame = frame[:len(frame)+m]
+		if err != nil {
+			return nil, err
+		}
 	}
 	return frame, nil
 }
+
+// countedChunk is the most bytes allocated for an octet-counted frame before
+// its bytes arrive.
+const countedChunk = 64 << 10
 
 func ioReadFull(br *bufio.Reader, p []byte) (int, error) {
 	n := 0

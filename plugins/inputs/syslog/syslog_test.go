@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -171,4 +172,35 @@ func TestUDPDropsCounted(t *testing.T) {
 	}
 	inputtest.WaitFor(t, 5*time.Second, "the warning", func() bool { return strings.Contains(h.Logs.String(), "queue full, dropping datagrams") })
 	t.Logf("received %d, dropped %d", st.Received, st.Dropped)
+}
+
+// TestOctetCountHeaderAllocatesNothing: with max_line_bytes = 0 (no limit),
+// an octet-count header announcing 900 MB used to allocate 900 MB at once;
+// now memory follows the bytes that arrive. A large frame that does arrive
+// is still delivered whole.
+func TestOctetCountHeaderAllocatesNothing(t *testing.T) {
+	h := inputtest.Start(t, "syslog", "octet_counting = true\nmax_line_bytes = 0", inputtest.Options{Listeners: 2})
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	liars := make([]net.Conn, 4)
+	for i := range liars {
+		liars[i] = dial(t, "tcp", h.TCP)
+		io.WriteString(liars[i], "900000000 <13>Nov 24 03:26:46 host app: only this much")
+	}
+	c := dial(t, "tcp", h.TCP)
+	big := "<13>Nov 24 03:26:46 host app: " + strings.Repeat("b", 3<<20)
+	io.WriteString(c, strconv.Itoa(len(big))+" "+big)
+	evs := h.WaitEvents(t, 1, 20*time.Second)
+	if m, _ := get(evs[0], "message").(string); len(m) != 3<<20 {
+		t.Errorf("3 MiB frame: message of %d bytes", len(m))
+	}
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	if grown := after.TotalAlloc - before.TotalAlloc; grown > 200<<20 {
+		t.Errorf("%d MiB allocated for four headers announcing 900 MB and one 3 MiB frame", grown>>20)
+	}
+	for _, l := range liars {
+		l.Close()
+	}
+	c.Close()
 }

@@ -1,6 +1,7 @@
 package netserver
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"log/slog"
@@ -143,5 +144,62 @@ func TestUDPDecodePanic(t *testing.T) {
 	}
 	if n := engine.PanicsRecovered() - before; n != 2 {
 		t.Errorf("%d panics counted; want 2", n)
+	}
+}
+
+// TestStopReadsWhatWasReceived: a handler held up (the pipeline is full)
+// while its client sent more lines; the server stops. The lines the kernel
+// had received before the stop are still read and handled, then the
+// handler sees EOF. (Issue #19 suspected they were dropped: on Linux
+// shutdown(SHUT_RD), which stopReads uses, still returns the bytes already
+// queued; this test keeps it so.)
+func TestStopReadsWhatWasReceived(t *testing.T) {
+	gate := make(chan struct{})
+	got := make(chan int, 1)
+	s := &TCP{Addr: "127.0.0.1:0", Name: "tcp", Log: slog.New(slog.DiscardHandler),
+		Handle: func(c *Conn) error {
+			br := bufio.NewReaderSize(c, 64)
+			n := 0
+			for {
+				if _, err := br.ReadString('\n'); err != nil {
+					got <- n
+					return nil
+				}
+				n++
+				if n == 1 {
+					<-gate // held up after the first line
+				}
+			}
+		}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const lines = 2000
+	if _, err := c.Write([]byte(strings.Repeat("a line of the client\n", lines))); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // in the server's kernel buffer
+	cancel()
+	time.Sleep(200 * time.Millisecond) // the stop happened while held up
+	close(gate)
+	select {
+	case n := <-got:
+		if n != lines {
+			t.Errorf("%d lines handled; want the %d the kernel had received", n, lines)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler did not end after the stop")
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

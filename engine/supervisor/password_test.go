@@ -1,0 +1,51 @@
+package supervisor
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestAPIPasswordFile: the monitoring API password can come from a file
+// (kept out of the process list), without its trailing newline; giving it
+// twice, or an empty or missing file, is an error that does not show the
+// content.
+func TestAPIPasswordFile(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "pw")
+	if err := os.WriteFile(good, []byte("s3cret-from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("API_AUTH_BASIC_PASSWORD", "")
+	for _, tc := range []struct {
+		args []string
+		want string // password, or "error: <substring>"
+	}{
+		{[]string{"--api.auth.basic.password_file", good}, "s3cret-from-file"},
+		{[]string{"--api.auth.basic.password_file", good, "--api.auth.basic.password", "x"}, "error: not both"},
+		{[]string{"--api.auth.basic.password_file", empty}, "error: is empty"},
+		{[]string{"--api.auth.basic.password_file", filepath.Join(dir, "nope")}, "error: no such file"},
+	} {
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		f := AddServiceFlags(fs)
+		if err := fs.Parse(append([]string{"--api.auth.type", "basic", "--api.auth.basic.username", "ops"}, tc.args...)); err != nil {
+			t.Fatal(err)
+		}
+		err := f.Validate()
+		if want, isErr := strings.CutPrefix(tc.want, "error: "); isErr {
+			if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("%v: %v; want an error with %q, without the password", tc.args, err, want)
+			}
+			continue
+		}
+		if err != nil || f.apiPassword != tc.want {
+			t.Errorf("%v: password %q, %v; want %q", tc.args, f.apiPassword, err, tc.want)
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
@@ -11,12 +10,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/pipelined/pipeline/engine/enginetest/logwatch"
 )
 
 func TestMain(m *testing.M) {
@@ -48,68 +48,6 @@ func pipelineCmd(t *testing.T, args ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "PIPELINE_TEST_MAIN=1")
 	return cmd
-}
-
-// logWatch collects a process's stderr and signals when a line matches.
-type logWatch struct {
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	seen  map[string]chan struct{}
-	lines []string
-}
-
-func watchLog(t *testing.T, r io.Reader, wants ...string) *logWatch {
-	w := &logWatch{seen: map[string]chan struct{}{}}
-	for _, s := range wants {
-		w.seen[s] = make(chan struct{})
-	}
-	go func() {
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			line := sc.Text()
-			w.mu.Lock()
-			w.buf.WriteString(line + "\n")
-			w.lines = append(w.lines, line)
-			for s, ch := range w.seen {
-				if strings.Contains(line, s) {
-					select {
-					case <-ch:
-					default:
-						close(ch)
-					}
-				}
-			}
-			w.mu.Unlock()
-		}
-	}()
-	return w
-}
-
-func (w *logWatch) wait(t *testing.T, s string, d time.Duration) {
-	t.Helper()
-	select {
-	case <-w.seen[s]:
-	case <-time.After(d):
-		t.Fatalf("log line %q not seen within %v; log:\n%s", s, d, w.String())
-	}
-}
-
-func (w *logWatch) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
-}
-
-// index returns the position of the first log line containing s, or -1.
-func (w *logWatch) index(s string) int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for i, l := range w.lines {
-		if strings.Contains(l, s) {
-			return i
-		}
-	}
-	return -1
 }
 
 func writeFile(t *testing.T, path, content string) {
@@ -159,16 +97,16 @@ func TestRefusedReloadHidesSecret(t *testing.T) {
 	}
 	defer cmd.Process.Kill()
 	const refused = "configuration reload refused"
-	w := watchLog(t, stderr, "monitoring API listening", "pipeline started", refused)
-	w.wait(t, "monitoring API listening", 20*time.Second)
-	w.wait(t, "pipeline started", 20*time.Second)
+	w := logwatch.Watch(stderr)
+	w.Wait(t, "monitoring API listening", 20*time.Second)
+	w.Wait(t, "pipeline started", 20*time.Second)
 	m := regexp.MustCompile(`monitoring API listening" address=(\S+)`).FindStringSubmatch(w.String())
 	if m == nil {
 		t.Fatalf("no API address in the log:\n%s", w)
 	}
 	writeFile(t, conf, strings.Replace(good, "null {}",
 		`elasticsearch { hosts => ["ftp://elastic:${ES_PW}@es:9200"] }`, 1))
-	w.wait(t, refused, 20*time.Second)
+	w.Wait(t, refused, 20*time.Second)
 
 	resp, err := http.Get("http://" + m[1] + "/_node/stats/pipelines/main")
 	if err != nil {

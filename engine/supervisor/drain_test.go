@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pipelined/pipeline/engine/enginetest/logwatch"
 )
 
 // TestGenerator1MToFile: a million generated events land as exactly a million
@@ -106,7 +108,7 @@ output "file" "out" {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	logs := watchLog(t, stderr, "inputs finished", "signal received", "pipeline stopped")
+	logs := logwatch.Watch(stderr)
 
 	r, err := os.Open(fifo) // blocks until the output opens the file
 	if err != nil {
@@ -149,14 +151,14 @@ output "file" "out" {
 			count++
 		}
 	}()
-	logs.wait(t, "inputs finished", 120*time.Second)
-	if logs.index("pipeline stopped") >= 0 {
+	logs.Wait(t, "inputs finished", 120*time.Second)
+	if logs.Index("pipeline stopped") >= 0 {
 		t.Fatal("pipeline finished draining before SIGTERM; the test did not exercise a drain")
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	logs.wait(t, "signal received", 10*time.Second)
+	logs.Wait(t, "signal received", 10*time.Second)
 	fast.Store(true)
 	select {
 	case err := <-readDone:
@@ -172,7 +174,7 @@ output "file" "out" {
 	if count != 1000000 || dups != 0 {
 		t.Fatalf("read %d lines with %d duplicates; want exactly 1000000 and none", count, dups)
 	}
-	if s, st := logs.index("signal received"), logs.index("pipeline stopped"); s < 0 || st < s {
+	if s, st := logs.Index("signal received"), logs.Index("pipeline stopped"); s < 0 || st < s {
 		t.Fatalf("want the signal to arrive before the pipeline stopped; log:\n%s", logs.String())
 	}
 }
@@ -202,8 +204,8 @@ output "file" "out" {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	logs := watchLog(t, stderr, "pipeline started", "pipeline stopped")
-	logs.wait(t, "pipeline started", 30*time.Second)
+	logs := logwatch.Watch(stderr)
+	logs.Wait(t, "pipeline started", 30*time.Second)
 	time.Sleep(500 * time.Millisecond)
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -211,7 +213,7 @@ output "file" "out" {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("pipeline exit: %v\n%s", err, logs.String())
 	}
-	logs.wait(t, "pipeline stopped", 5*time.Second)
+	logs.Wait(t, "pipeline stopped", 5*time.Second)
 	m := inRe.FindStringSubmatch(logs.String())
 	if m == nil {
 		t.Fatalf("no final stats in log:\n%s", logs.String())

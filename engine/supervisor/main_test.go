@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"bufio"
 	"bytes"
 	"flag"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -171,68 +169,6 @@ func pipelineCmd(t *testing.T, args ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "SUPERVISOR_TEST_MAIN=1")
 	return cmd
-}
-
-// logWatch collects a process's stderr and signals when a line matches.
-type logWatch struct {
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	seen  map[string]chan struct{}
-	lines []string
-}
-
-func watchLog(t *testing.T, r io.Reader, wants ...string) *logWatch {
-	w := &logWatch{seen: map[string]chan struct{}{}}
-	for _, s := range wants {
-		w.seen[s] = make(chan struct{})
-	}
-	go func() {
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			line := sc.Text()
-			w.mu.Lock()
-			w.buf.WriteString(line + "\n")
-			w.lines = append(w.lines, line)
-			for s, ch := range w.seen {
-				if strings.Contains(line, s) {
-					select {
-					case <-ch:
-					default:
-						close(ch)
-					}
-				}
-			}
-			w.mu.Unlock()
-		}
-	}()
-	return w
-}
-
-func (w *logWatch) wait(t *testing.T, s string, d time.Duration) {
-	t.Helper()
-	select {
-	case <-w.seen[s]:
-	case <-time.After(d):
-		t.Fatalf("log line %q not seen within %v; log:\n%s", s, d, w.String())
-	}
-}
-
-func (w *logWatch) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
-}
-
-// index returns the position of the first log line containing s, or -1.
-func (w *logWatch) index(s string) int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for i, l := range w.lines {
-		if strings.Contains(l, s) {
-			return i
-		}
-	}
-	return -1
 }
 
 func writeFile(t *testing.T, path, content string) {

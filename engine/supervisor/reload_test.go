@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/engine/enginetest/logwatch"
 )
 
 // TestReloadPerPipeline: with one file per pipeline (as pipelines.yml
@@ -89,20 +90,17 @@ func TestReloadPerPipeline(t *testing.T) {
 			<-exited
 		}
 	}()
-	w := watchLog(t, stderr, "monitoring API listening", "configuration reload is automatic",
-		`msg="pipeline reloaded" pipeline=b`, `msg="pipeline added by a reload; started" pipeline=c`,
-		`msg="pipeline removed from the configuration; stopped" pipeline=b`,
-		`msg="pipeline reloaded" pipeline=c`, `msg="configuration reload refused`)
-	w.wait(t, "monitoring API listening", 20*time.Second)
-	w.wait(t, "configuration reload is automatic", 20*time.Second)
+	w := logwatch.Watch(stderr)
+	w.Wait(t, "monitoring API listening", 20*time.Second)
+	w.Wait(t, "configuration reload is automatic", 20*time.Second)
 	m := apiAddr.FindStringSubmatch(w.String())
 	if m == nil {
 		t.Fatalf("no API address in the log:\n%s", w)
 	}
 
 	replace(pipeline("a", ""), pipeline("b", addTag("b2")), pipeline("c", ""))
-	w.wait(t, `msg="pipeline reloaded" pipeline=b`, 20*time.Second)
-	w.wait(t, `msg="pipeline added by a reload; started" pipeline=c`, 20*time.Second)
+	w.Wait(t, `msg="pipeline reloaded" pipeline=b`, 20*time.Second)
+	w.Wait(t, `msg="pipeline added by a reload; started" pipeline=c`, 20*time.Second)
 	// The new b listens on the old one's port.
 	var c net.Conn
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
@@ -121,12 +119,12 @@ func TestReloadPerPipeline(t *testing.T) {
 		}
 	}
 	replace(pipeline("a", ""), pipeline("c", ""))
-	w.wait(t, `msg="pipeline removed from the configuration; stopped" pipeline=b`, 20*time.Second)
+	w.Wait(t, `msg="pipeline removed from the configuration; stopped" pipeline=b`, 20*time.Second)
 	// a broken and c changed: a is refused alone, c is replaced.
 	replace(pipeline("a", "filter \"mutate\" {\n  add_tagz = [\"x\"]\n}"), pipeline("c", addTag("c2")))
-	w.wait(t, `msg="configuration reload refused`, 20*time.Second)
-	w.wait(t, `msg="pipeline reloaded" pipeline=c`, 20*time.Second)
-	if i := w.index(`msg="pipeline stopped" pipeline=a`); i >= 0 {
+	w.Wait(t, `msg="configuration reload refused`, 20*time.Second)
+	w.Wait(t, `msg="pipeline reloaded" pipeline=c`, 20*time.Second)
+	if i := w.Index(`msg="pipeline stopped" pipeline=a`); i >= 0 {
 		t.Errorf("pipeline a, unchanged, was stopped; log:\n%s", w)
 	}
 
@@ -206,12 +204,12 @@ func TestReloadConfigString(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	w := watchLog(t, stderr, "pipeline started", "nothing to reload")
-	w.wait(t, "pipeline started", 20*time.Second)
+	w := logwatch.Watch(stderr)
+	w.Wait(t, "pipeline started", 20*time.Second)
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	w.wait(t, "nothing to reload", 20*time.Second)
+	w.Wait(t, "nothing to reload", 20*time.Second)
 	io.WriteString(stdin, "still running\n")
 	stdin.Close()
 	done := make(chan error, 1)
@@ -252,14 +250,14 @@ func TestReloadStdinRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	w := watchLog(t, stderr, "pipeline started", "Pipeline not reloadable")
-	w.wait(t, "pipeline started", 20*time.Second)
+	w := logwatch.Watch(stderr)
+	w.Wait(t, "pipeline started", 20*time.Second)
 	io.WriteString(stdin, "one\n")
 	writeFile(t, conf, "input \"stdin\" {}\nfilter \"mutate\" {\n  add_tag = [\"new\"]\n}\n"+output)
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	w.wait(t, "Pipeline not reloadable", 20*time.Second)
+	w.Wait(t, "Pipeline not reloadable", 20*time.Second)
 	io.WriteString(stdin, "two\n")
 	stdin.Close()
 	done := make(chan error, 1)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/engine/enginetest/logwatch"
 	"github.com/pipelined/pipeline/engine/event"
 )
 
@@ -170,8 +171,8 @@ func runReplay(t *testing.T, conf, data, out string, wantLines int) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	w := watchLog(t, stderr, "pipeline started")
-	w.wait(t, "pipeline started", 20*time.Second)
+	w := logwatch.Watch(stderr)
+	w.Wait(t, "pipeline started", 20*time.Second)
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		if countLines(out) >= wantLines && strings.Count(w.String(), `msg=status`) >= 3 {
@@ -341,8 +342,8 @@ output "file" "out" {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	w := watchLog(t, stderr, "monitoring API listening")
-	w.wait(t, "monitoring API listening", 20*time.Second)
+	w := logwatch.Watch(stderr)
+	w.Wait(t, "monitoring API listening", 20*time.Second)
 	m := apiAddr.FindStringSubmatch(w.String())
 	if m == nil {
 		t.Fatalf("no address in the log:\n%s", w)

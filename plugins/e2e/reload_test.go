@@ -1,8 +1,6 @@
 package e2e_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,6 +20,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/pipelined/pipeline/engine/enginetest/logwatch"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/redistest"
 )
 
@@ -63,63 +62,6 @@ func replaceFile(t *testing.T, path, content string) {
 }
 
 var reloadAPIAddr = regexp.MustCompile(`monitoring API listening" address=(\S+)`)
-
-// logWatch collects a process's stderr and signals when a line matches.
-type logWatch struct {
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	seen  map[string]chan struct{}
-	lines []string
-}
-
-func watchLog(r io.Reader, wants ...string) *logWatch {
-	w := &logWatch{seen: map[string]chan struct{}{}}
-	for _, s := range wants {
-		w.seen[s] = make(chan struct{})
-	}
-	go func() {
-		sc := bufio.NewScanner(r)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			w.mu.Lock()
-			w.buf.WriteString(line + "\n")
-			w.lines = append(w.lines, line)
-			for s, ch := range w.seen {
-				if strings.Contains(line, s) {
-					select {
-					case <-ch:
-					default:
-						close(ch)
-					}
-				}
-			}
-			w.mu.Unlock()
-		}
-	}()
-	return w
-}
-
-func (w *logWatch) wait(t *testing.T, s string, d time.Duration) {
-	t.Helper()
-	select {
-	case <-w.seen[s]:
-	case <-time.After(d):
-		t.Fatalf("log line %q not seen within %v; log:\n%s", s, d, w.String())
-	}
-}
-
-func (w *logWatch) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
-}
-
-func (w *logWatch) has(s string) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return strings.Contains(w.buf.String(), s)
-}
 
 // testReload runs the acceptance test; mode "persisted" is automatic reload
 // with the persisted queue, whose directory the old pipeline must release
@@ -165,9 +107,9 @@ func testReload(t *testing.T, bin, mode string) {
 			<-exited
 		}
 	}()
-	w := watchLog(stderr, "monitoring API listening", "pipeline started", "pipeline reloaded", "configuration reload refused")
-	w.wait(t, "monitoring API listening", 20*time.Second)
-	w.wait(t, "pipeline started", 20*time.Second)
+	w := logwatch.Watch(stderr)
+	w.Wait(t, "monitoring API listening", 20*time.Second)
+	w.Wait(t, "pipeline started", 20*time.Second)
 	m := reloadAPIAddr.FindStringSubmatch(w.String())
 	if m == nil {
 		t.Fatalf("no API address in the log:\n%s", w)
@@ -219,12 +161,12 @@ func testReload(t *testing.T, bin, mode string) {
 	replaceFile(t, conf, input+"filter { mutate { id => \"tag\" add_tag => [\"v2\"] } }\n"+output)
 	if !automatic {
 		time.Sleep(500 * time.Millisecond)
-		if w.has("pipeline reloaded") {
+		if w.Has("pipeline reloaded") {
 			t.Fatalf("reloaded without SIGHUP or -r; log:\n%s", w)
 		}
 		hup()
 	}
-	w.wait(t, "pipeline reloaded", 20*time.Second)
+	w.Wait(t, "pipeline reloaded", 20*time.Second)
 	afterGood := produced.Load()
 	waitLines(afterGood + 200)
 
@@ -233,7 +175,7 @@ func testReload(t *testing.T, bin, mode string) {
 	if !automatic {
 		hup()
 	}
-	w.wait(t, "configuration reload refused", 20*time.Second)
+	w.Wait(t, "configuration reload refused", 20*time.Second)
 	afterBroken := produced.Load()
 	waitLines(afterBroken + 200)
 	stopProducer()

@@ -13,22 +13,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pipelined/pipeline/plugins/internal/testkit/servertest"
 )
 
 // TestRsyslogToFilesExample runs examples/rsyslog-to-files (the .conf and
 // the .hcl) on loopback: logger sends over TCP and UDP, and each event lands,
 // parsed field by field, in the file named after its host and program.
 func TestRsyslogToFilesExample(t *testing.T) {
-	logger, err := exec.LookPath("logger")
-	if p := os.Getenv("LOGGER_BIN"); p != "" {
-		logger, err = p, nil
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("logger missing under CI")
-		}
-		t.Skip("logger not installed")
-	}
+	logger := servertest.Require(t, "logger", "LOGGER_BIN", "logger")
 	for _, file := range []string{"pipeline.conf", "pipeline.hcl"} {
 		t.Run(file, func(t *testing.T) {
 			out := t.TempDir()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pipelined/pipeline/plugins/internal/testkit/redistest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/testpki"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/zinctest"
 )
 
@@ -25,7 +26,7 @@ func TestTopologyRedisToElasticsearch(t *testing.T) {
 	const n = 30000
 	srv := redistest.Start(t)
 	zs := zinctest.Start(t)
-	ca := zinctest.NewCA(t, "topology")
+	ca := testpki.NewCA(t, "topology")
 	esURL := zs.TLSProxy(t, ca)
 	rc := topoRedis(t, srv)
 

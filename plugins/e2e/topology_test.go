@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +23,7 @@ import (
 	"github.com/pipelined/pipeline/dsl"
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/redistest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/servertest"
 )
 
 // topoRun builds the pipeline file text src and runs it until the returned
@@ -61,12 +61,11 @@ func topoRun(t *testing.T, name, src string, workers int) (stop func() error) {
 
 func topoFreePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := servertest.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 func topoRedis(t *testing.T, srv *redistest.Server) *goredis.Client {
@@ -392,40 +391,15 @@ func TestIndexerCrashLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	pk := "q:processing:crash"
-	type proc struct {
-		cmd  *exec.Cmd
-		done chan error
-		logs *strings.Builder
-	}
-	var logsMu sync.Mutex
-	startProc := func() *proc {
+	startProc := func() *servertest.Process {
 		t.Helper()
-		p := &proc{done: make(chan error, 1), logs: &strings.Builder{}}
-		p.cmd = exec.Command(bin, "run", "-f", conf, "-w", "1")
-		w := writerFunc(func(b []byte) (int, error) {
-			logsMu.Lock()
-			defer logsMu.Unlock()
-			if p.logs.Len() < 64<<10 {
-				p.logs.Write(b)
-			}
-			return len(b), nil
-		})
-		p.cmd.Stdout, p.cmd.Stderr = w, w
-		if err := p.cmd.Start(); err != nil {
+		p, err := servertest.StartProcess(exec.Command(bin, "run", "-f", conf, "-w", "1"), 64<<10)
+		if err != nil {
 			t.Fatal(err)
 		}
-		exited := make(chan struct{})
-		go func() { err := p.cmd.Wait(); close(exited); p.done <- err }()
-		t.Cleanup(func() {
-			_ = p.cmd.Process.Kill()
-			select {
-			case <-exited:
-			case <-time.After(10 * time.Second):
-			}
-		})
+		t.Cleanup(func() { p.Stop(syscall.SIGKILL, 10*time.Second) })
 		return p
 	}
-	logsOf := func(p *proc) string { logsMu.Lock(); defer logsMu.Unlock(); return p.logs.String() }
 
 	p1 := startProc()
 	deadline := time.Now().Add(60 * time.Second)
@@ -435,20 +409,20 @@ func TestIndexerCrashLosesNothing(t *testing.T) {
 			break
 		}
 		select {
-		case err := <-p1.done:
-			t.Fatalf("indexer exited: %v\n%s", err, logsOf(p1))
+		case <-p1.Exited():
+			t.Fatalf("indexer exited: %v\n%s", p1.Err(), p1.Log())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no output within 60 s\n%s", logsOf(p1))
+			t.Fatalf("no output within 60 s\n%s", p1.Log())
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if err := p1.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := p1.Cmd().Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-p1.done:
+	case <-p1.Exited():
 	case <-time.After(10 * time.Second):
 		t.Fatal("killed indexer did not exit")
 	}
@@ -462,11 +436,11 @@ func TestIndexerCrashLosesNothing(t *testing.T) {
 	p2 := startProc()
 	last, stableSince := -1, time.Now()
 	topoWait(t, 90*time.Second, func() string {
-		return fmt.Sprintf("%d lines, list %d, processing %d\n%s", topoCountLines(out), topoLLen(t, rc, "q"), topoLLen(t, rc, pk), logsOf(p2))
+		return fmt.Sprintf("%d lines, list %d, processing %d\n%s", topoCountLines(out), topoLLen(t, rc, "q"), topoLLen(t, rc, pk), p2.Log())
 	}, func() bool {
 		select {
-		case err := <-p2.done:
-			t.Fatalf("restarted indexer exited: %v\n%s", err, logsOf(p2))
+		case <-p2.Exited():
+			t.Fatalf("restarted indexer exited: %v\n%s", p2.Err(), p2.Log())
 		default:
 		}
 		lines := topoCountLines(out)
@@ -475,16 +449,16 @@ func TestIndexerCrashLosesNothing(t *testing.T) {
 		}
 		return topoLLen(t, rc, "q") == 0 && topoLLen(t, rc, pk) == 0 && lines >= n && time.Since(stableSince) > 500*time.Millisecond
 	})
-	if err := p2.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p2.Cmd().Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-p2.done:
-		if err != nil {
-			t.Fatalf("indexer after SIGTERM: %v\n%s", err, logsOf(p2))
+	case <-p2.Exited():
+		if err := p2.Err(); err != nil {
+			t.Fatalf("indexer after SIGTERM: %v\n%s", err, p2.Log())
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatalf("indexer did not stop within 30 s of SIGTERM\n%s", logsOf(p2))
+		t.Fatalf("indexer did not stop within 30 s of SIGTERM\n%s", p2.Log())
 	}
 	dups := topoCheckAll(t, topoIDs(t, out), n)
 	t.Logf("%d lines for %d elements: %d duplicates (processing list held %d at the kill)", topoCountLines(out), n, dups, pending)
@@ -492,10 +466,6 @@ func TestIndexerCrashLosesNothing(t *testing.T) {
 		t.Fatalf("%d duplicates; at most %d (the processing list at the kill) possible", dups, pending)
 	}
 }
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
 
 // TestTopologyShipperRedisRestart stops redis-server for 5 s while a go-lumber
 // client streams into beats → two redis lists: the client's sends block (the

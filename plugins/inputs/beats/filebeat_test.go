@@ -13,30 +13,22 @@ import (
 	"time"
 
 	_ "github.com/pipelined/pipeline/plugins/codecs/jsonlines" // the file output's default codec
-	"github.com/pipelined/pipeline/plugins/internal/testkit/inputtest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/servertest"
 	_ "github.com/pipelined/pipeline/plugins/outputs/file"
 )
 
 // These tests run a real Filebeat 7.17.28 (built by
 // ../shared/notes/build-filebeat.sh) against the beats input, through the
-// engine and the file output. FILEBEAT_BIN names the binary; without one the
-// tests are skipped, except under CI=true, where a missing binary fails them.
+// engine and the file output. FILEBEAT_BIN names the binary, else the one
+// .ci/run builds into its cache; without one the tests are skipped, except
+// under CI=true, where a missing binary fails them.
 
 const defaultFilebeatBin = "/tmp/real-clients/fbbuild/filebeat"
 
 func filebeatBin(t *testing.T) string {
 	t.Helper()
-	bin := os.Getenv("FILEBEAT_BIN")
-	if bin == "" {
-		bin = defaultFilebeatBin
-	}
-	if st, err := os.Stat(bin); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("filebeat missing under CI: %s (set FILEBEAT_BIN)", bin)
-		}
-		t.Skipf("filebeat not found at %s (set FILEBEAT_BIN); skipping", bin)
-	}
-	return bin
+	return servertest.Require(t, "filebeat", "FILEBEAT_BIN",
+		servertest.CICache("filebeat-v7.17.28/filebeat"), defaultFilebeatBin)
 }
 
 // fbLog is a log file of n lines of equal length, each with a unique id.
@@ -64,12 +56,7 @@ func writeFBLog(t *testing.T, dir string, n int) *fbLog {
 }
 
 // fbProc is a running Filebeat.
-type fbProc struct {
-	cmd  *exec.Cmd
-	out  *inputtest.LogBuffer
-	done chan struct{}
-	stop func()
-}
+type fbProc struct{ *servertest.Process }
 
 // runFilebeat starts Filebeat with a log input on logPath shipping to addr;
 // output holds extra lines under output.logstash (TLS settings). Filebeat is
@@ -103,55 +90,21 @@ logging.metrics.enabled: false
 	if err := os.WriteFile(cfg, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := &fbProc{out: &inputtest.LogBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(bin, "-e", "-c", cfg, "--path.home", home, "--strict.perms=false")
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	p.cmd.Dir = home
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start filebeat: %v", err)
-	}
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	stopped := false
-	p.stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			_ = p.cmd.Process.Kill()
-			select {
-			case <-p.done:
-			case <-time.After(5 * time.Second):
-				t.Errorf("filebeat (pid %d) did not exit after SIGKILL", p.cmd.Process.Pid)
-			}
-		}
-	}
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			t.Logf("filebeat output:\n%s", tail(p.out.String(), 6000))
-		}
-	})
-	return p
+	cmd := exec.Command(bin, "-e", "-c", cfg, "--path.home", home, "--strict.perms=false")
+	cmd.Dir = home
+	return &fbProc{servertest.Run(t, "filebeat", cmd)}
 }
+
+// stop stops Filebeat: SIGTERM, then SIGKILL after 10 s.
+func (p *fbProc) stop() { p.Stop(syscall.SIGTERM, 10*time.Second) }
 
 func (p *fbProc) exited() bool {
 	select {
-	case <-p.done:
+	case <-p.Exited():
 		return true
 	default:
 		return false
 	}
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
 }
 
 // fileOutput is the file output's HCL, writing json_lines to path.
@@ -176,10 +129,10 @@ func shipAndCheck(t *testing.T, h *harness, fb *fbProc, l *fbLog, outPath string
 	deadline := start.Add(60 * time.Second)
 	for countLines(outPath) < n {
 		if fb.exited() {
-			t.Fatalf("filebeat exited early (%v) with %d of %d events written", fb.cmd.ProcessState, countLines(outPath), n)
+			t.Fatalf("filebeat exited early (%v) with %d of %d events written", fb.Cmd().ProcessState, countLines(outPath), n)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after 60 s: %d of %d events written\nengine logs:\n%s", countLines(outPath), n, tail(h.logs.String(), 4000))
+			t.Fatalf("timed out after 60 s: %d of %d events written\nengine logs:\n%s", countLines(outPath), n, servertest.Tail(h.logs.String(), 4000))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -299,7 +252,7 @@ func TestFilebeatClientAuthRequired(t *testing.T) {
 				t.Fatalf("%d events delivered by a client without a certificate", n)
 			}
 			if fb.exited() {
-				t.Fatalf("filebeat exited early: %v", fb.cmd.ProcessState)
+				t.Fatalf("filebeat exited early: %v", fb.Cmd().ProcessState)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}

@@ -2,8 +2,9 @@ package syslog
 
 // Real syslog clients sending to the input on loopback: util-linux logger,
 // rsyslogd (imfile → omfwd) and syslog-ng's loggen. Each binary is found
-// through an environment variable (LOGGER_BIN, RSYSLOGD_BIN, LOGGEN_BIN) or
-// PATH; a missing one skips the test, except under CI=true, where it fails.
+// through an environment variable (LOGGER_BIN, RSYSLOGD_BIN, LOGGEN_BIN),
+// PATH or .ci/run's cache; a missing one skips the test, except under
+// CI=true, where it fails (servertest.Require).
 
 import (
 	"context"
@@ -18,27 +19,8 @@ import (
 
 	"github.com/pipelined/pipeline/engine/event"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/inputtest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/servertest"
 )
-
-func findBin(t *testing.T, env string, names ...string) string {
-	t.Helper()
-	if p := os.Getenv(env); p != "" {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		t.Fatalf("%s=%s: not found", env, p)
-	}
-	for _, n := range names {
-		if p, err := exec.LookPath(n); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s missing under CI (set %s)", names[0], env)
-	}
-	t.Skipf("%s not installed (set %s)", names[0], env)
-	return ""
-}
 
 func runCmd(t *testing.T, timeout time.Duration, stdin string, name string, args ...string) {
 	t.Helper()
@@ -96,7 +78,7 @@ func byMessagePrefix(evs []*event.Event, n int) map[string]*event.Event {
 }
 
 func TestLogger(t *testing.T) {
-	logger := findBin(t, "LOGGER_BIN", "logger")
+	logger := servertest.Require(t, "logger", "LOGGER_BIN", "logger")
 	host, _ := os.Hostname()
 	host, _, _ = strings.Cut(host, ".")
 	h := inputtest.Start(t, "syslog", "octet_counting = true\nrfc5424 = true", inputtest.Options{Listeners: 2})
@@ -169,7 +151,7 @@ func TestLogger(t *testing.T) {
 // TestLoggerLogstashDefaults: with the default options (Logstash's
 // behaviour) RFC 3164 parses and RFC 5424 is a parse failure with priority 13.
 func TestLoggerLogstashDefaults(t *testing.T) {
-	logger := findBin(t, "LOGGER_BIN", "logger")
+	logger := servertest.Require(t, "logger", "LOGGER_BIN", "logger")
 	h := inputtest.Start(t, "syslog", "", inputtest.Options{Listeners: 2})
 	_, port, _ := strings.Cut(h.TCP, "127.0.0.1:")
 	base := []string{"--server", "127.0.0.1", "--port", port, "-t", "myapp"}
@@ -185,7 +167,7 @@ func TestLoggerLogstashDefaults(t *testing.T) {
 }
 
 func TestRsyslog(t *testing.T) {
-	rsyslogd := findBin(t, "RSYSLOGD_BIN", "rsyslogd")
+	rsyslogd := servertest.Require(t, "rsyslogd", "RSYSLOGD_BIN", "rsyslogd", "/usr/sbin/rsyslogd")
 	h := inputtest.Start(t, "syslog", "octet_counting = true\nrfc5424 = true", inputtest.Options{Listeners: 2})
 	_, port, _ := strings.Cut(h.TCP, "127.0.0.1:")
 	dir := t.TempDir()
@@ -212,30 +194,14 @@ ruleset(name="fwd") {
 	confPath := filepath.Join(dir, "rsyslog.conf")
 	os.WriteFile(confPath, []byte(conf), 0o644)
 	sent := time.Now()
-	cmd := exec.Command(rsyslogd, "-n", "-f", confPath, "-i", filepath.Join(dir, "rsyslogd.pid"))
-	out := &inputtest.LogBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	}()
+	rsys := servertest.Run(t, "rsyslogd", exec.Command(rsyslogd, "-n", "-f", confPath, "-i", filepath.Join(dir, "rsyslogd.pid")))
 	deadline := time.Now().Add(20 * time.Second)
 	for h.Sink.Len() < 4*n && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	evs := h.Sink.Events()
 	if len(evs) != 4*n {
-		t.Fatalf("got %d events, want %d\nrsyslogd:\n%s", len(evs), 4*n, out)
+		t.Fatalf("got %d events, want %d\nrsyslogd:\n%s", len(evs), 4*n, rsys.Log())
 	}
 	trad, trad5424 := map[string]int{}, map[string]int{}
 	for _, e := range evs {
@@ -269,7 +235,7 @@ ruleset(name="fwd") {
 }
 
 func TestLoggen(t *testing.T) {
-	loggen := findBin(t, "LOGGEN_BIN", "loggen")
+	loggen := servertest.Require(t, "loggen", "LOGGEN_BIN", "loggen", servertest.CICache("syslog-ng/root/usr/bin/loggen"))
 	root := filepath.Dir(filepath.Dir(filepath.Dir(loggen))) // …/root/usr/bin/loggen → …/root
 	env := append(os.Environ(),
 		"LD_LIBRARY_PATH="+filepath.Join(root, "usr/lib/syslog-ng")+":"+filepath.Join(root, "usr/lib/x86_64-linux-gnu"),

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/testpki"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/zinctest"
 )
 
@@ -179,8 +180,8 @@ func testOutage(t *testing.T, freeze bool) {
 func TestTLSBasicAuth(t *testing.T) {
 	t.Parallel()
 	zs := zinctest.Start(t)
-	good := zinctest.NewCA(t, "good")
-	wrong := zinctest.NewCA(t, "wrong")
+	good := testpki.NewCA(t, "good")
+	wrong := testpki.NewCA(t, "wrong")
 	base := zs.TLSProxy(t, good)
 
 	t.Run("deliver", func(t *testing.T) {

@@ -1,5 +1,6 @@
 // Package immudbtest starts a real immudb server, built from the pinned Go
-// module, inside the test process on a loopback port.
+// module, inside the test process on a loopback port (so, unlike the servers
+// of servertest, it needs no binary and has no process to stop).
 package immudbtest
 
 import (
@@ -13,6 +14,8 @@ import (
 
 	ilogger "github.com/codenotary/immudb/embedded/logger"
 	"github.com/codenotary/immudb/pkg/server"
+
+	"github.com/pipelined/pipeline/plugins/internal/testkit/servertest"
 )
 
 // Server is a running immudb server. Its credentials are immudb/immudb.
@@ -65,17 +68,9 @@ func StartDir(t testing.TB, dir string, cfg *tls.Config) *Server {
 	})
 	t.Cleanup(stop)
 	// Start returns only at Stop; wait until the port answers.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", srv.Listener.Addr().String(), time.Second)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("immudb server did not answer on port %d: %v", port, err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	addr := srv.Listener.Addr().String()
+	if !servertest.Poll(func() bool { return servertest.Dials(addr) }, 10*time.Second) {
+		t.Fatalf("immudb server did not answer on port %d", port)
 	}
 	return &Server{Host: "127.0.0.1", Port: port, Dir: dir, srv: srv, stop: stop}
 }

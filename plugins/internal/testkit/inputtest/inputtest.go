@@ -5,7 +5,6 @@
 package inputtest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +19,7 @@ import (
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
 	"github.com/pipelined/pipeline/plugins/internal/netserver"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/servertest"
 )
 
 var (
@@ -109,23 +109,9 @@ func init() {
 	})
 }
 
-// LogBuffer collects log lines, safe for concurrent use.
-type LogBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *LogBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *LogBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// LogBuffer collects log lines, safe for concurrent use (all of them: its
+// Limit is 0).
+type LogBuffer = servertest.Output
 
 // Harness is one running pipeline.
 type Harness struct {

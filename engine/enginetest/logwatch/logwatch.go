@@ -1,0 +1,101 @@
+// Package logwatch follows the log of a pipeline process in tests: it reads
+// the process's output line by line and lets the test wait for a line, ask
+// where a line came, or print the whole log when it fails.
+//
+// It lives under engine/enginetest, not plugins/internal/testkit, because
+// the tests that watch a pipeline's log are in the root package (the CLI),
+// engine/supervisor and plugins/e2e, and only a package outside any internal
+// directory can serve all three.
+package logwatch
+
+import (
+	"bufio"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Watcher collects the lines of a log.
+type Watcher struct {
+	mu      sync.Mutex
+	lines   []string
+	changed chan struct{} // closed and replaced at every new line and at the end
+	done    bool          // the reader is exhausted
+}
+
+// Watch reads r (a process's stderr pipe, say) in the background until it
+// ends. Lines may be up to 1 MiB long.
+func Watch(r io.Reader) *Watcher {
+	w := &Watcher{changed: make(chan struct{})}
+	go func() {
+		sc := bufio.NewScanner(r)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			w.mu.Lock()
+			w.lines = append(w.lines, sc.Text())
+			close(w.changed)
+			w.changed = make(chan struct{})
+			w.mu.Unlock()
+		}
+		w.mu.Lock()
+		w.done = true
+		close(w.changed)
+		w.mu.Unlock()
+	}()
+	return w
+}
+
+// Wait waits up to d for a line containing s (one seen already counts) and
+// returns it; if none comes, it fails t with the log so far.
+func (w *Watcher) Wait(t testing.TB, s string, d time.Duration) string {
+	t.Helper()
+	timeout := time.After(d)
+	seen := 0
+	for {
+		w.mu.Lock()
+		for ; seen < len(w.lines); seen++ {
+			if strings.Contains(w.lines[seen], s) {
+				line := w.lines[seen]
+				w.mu.Unlock()
+				return line
+			}
+		}
+		changed, done := w.changed, w.done
+		w.mu.Unlock()
+		if done {
+			t.Fatalf("log line %q not seen before the log ended; log:\n%s", s, w)
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			t.Fatalf("log line %q not seen within %v; log:\n%s", s, d, w)
+		}
+	}
+}
+
+// Index returns the position of the first line containing s, or -1.
+func (w *Watcher) Index(s string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i, l := range w.lines {
+		if strings.Contains(l, s) {
+			return i
+		}
+	}
+	return -1
+}
+
+// Has reports whether a line so far contains s.
+func (w *Watcher) Has(s string) bool { return w.Index(s) >= 0 }
+
+// String returns the log so far, one line after another.
+func (w *Watcher) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.lines) == 0 {
+		return ""
+	}
+	return strings.Join(w.lines, "\n") + "\n"
+}

@@ -9,12 +9,14 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/engine/internal/flock"
 )
 
 // Storage policies: what Put does when the queue is full.
@@ -124,7 +126,10 @@ func Open(o Options) (*Writer, error) {
 	if err := os.MkdirAll(o.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("dead letter queue: %w", err)
 	}
-	lf, err := lock(o.Dir)
+	lf, err := flock.Lock(filepath.Join(o.Dir, ".lock"))
+	if errors.Is(err, flock.ErrLocked) {
+		err = fmt.Errorf("%s is in use by another process", o.Dir)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("dead letter queue: %w", err)
 	}

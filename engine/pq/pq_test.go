@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -230,8 +229,8 @@ func TestLockedByAnother(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "locked by another process") {
 		t.Fatalf("second Open = %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "queue.db")); err != nil {
-		t.Fatal(err)
+	if segs, _ := filepath.Glob(filepath.Join(dir, "*.pq")); len(segs) == 0 {
+		t.Fatal("the refused Open removed the queue's files")
 	}
 }
 

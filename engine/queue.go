@@ -65,7 +65,8 @@ func (p *Pipeline) openQueue() error {
 		maxBytes = DefaultQueueMaxBytes
 	}
 	q, err := pq.Open(pq.Options{Dir: filepath.Clean(s.Path), MaxBytes: maxBytes,
-		Sync: s.CheckpointWrites == 1, SyncEvery: s.CheckpointWrites})
+		Sync: s.CheckpointWrites == 1, SyncEvery: s.CheckpointWrites,
+		Logger: p.log})
 	if err != nil {
 		return err
 	}

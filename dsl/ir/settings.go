@@ -2,6 +2,7 @@ package ir
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -68,20 +69,21 @@ func (s Settings) Or(d Settings) Settings {
 	}
 }
 
-// setting is one pipeline setting: where an HCL pipeline block writes it,
-// the name Logstash gives it (pipelines.yml, logstash.yml, the command
-// line), how its value reads and which field holds it.
-type setting struct {
+// setting is one setting of S (Settings or ProcessSettings): where an HCL
+// pipeline block writes it, the name Logstash gives it (pipelines.yml,
+// logstash.yml, the command line), how its value reads and which field
+// holds it.
+type setting[S any] struct {
 	block string // "" (the pipeline block itself), "queue" or "dead_letter_queue"
-	attr  string // its argument name in that block
+	attr  string // its argument name in that block; "" if HCL does not write it
 	name  string // Logstash's dotted name
 	kind  kind
-	field func(*Settings) any // a pointer to the field
+	field func(*S) any // a pointer to the field
 }
 
 // settings is the one table of pipeline settings, in the order messages
 // list them.
-var settings = []setting{
+var settings = []setting[Settings]{
 	{"", "workers", "pipeline.workers", positiveInt, func(s *Settings) any { return &s.Workers }},
 	{"", "batch_size", "pipeline.batch.size", positiveInt, func(s *Settings) any { return &s.BatchSize }},
 	{"", "batch_delay", "pipeline.batch.delay", delay, func(s *Settings) any { return &s.BatchDelay }},
@@ -126,13 +128,18 @@ func LogstashSettingNames() []string {
 // value, says what the value should be ("write a size such as 1024mb").
 // detail is the diagnostic's text for a bad value.
 func (s *Settings) SetSetting(name, text string) (ok bool, detail string, err error) {
-	i := slices.IndexFunc(settings, func(st setting) bool { return st.name == name })
+	return setText(settings, s, name, text)
+}
+
+// setText sets the setting of table named name in s from text.
+func setText[S any](table []setting[S], s *S, name, text string) (ok bool, detail string, err error) {
+	i := slices.IndexFunc(table, func(st setting[S]) bool { return st.name == name })
 	if i < 0 {
 		return false, "", nil
 	}
-	st := settings[i]
+	st := table[i]
 	if !st.kind.fromText(text, st.field(s)) {
-		return true, st.kind.detail(name, text, true), fmt.Errorf("%s", st.kind.hint)
+		return true, st.kind.detail(name, text, true), errors.New(st.kind.hint)
 	}
 	return true, "", nil
 }
@@ -178,7 +185,7 @@ func DecodeSettingsHCL(body *hclsyntax.Body) (Settings, []*hclsyntax.Block, hcl.
 func (s *Settings) decodeAttrs(block string, body *hclsyntax.Body) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, a := range body.Attributes {
-		i := slices.IndexFunc(settings, func(st setting) bool { return st.block == block && st.attr == a.Name })
+		i := slices.IndexFunc(settings, func(st setting[Settings]) bool { return st.block == block && st.attr == a.Name })
 		if i < 0 {
 			diags = append(diags, unsupported(block, a))
 			continue

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,16 +39,63 @@ func showSettings(s ir.Settings) []string {
 	return out
 }
 
-// TestSetSetting runs testdata/settings_text.txt: each setting by its
-// Logstash name, from text, good and bad.
+// TestSetSetting runs testdata/settings_text.txt: each pipeline setting by
+// its Logstash name, from text, good and bad, shown as HCL writes it.
 func TestSetSetting(t *testing.T) {
-	const path = "testdata/settings_text.txt"
+	textCases(t, "testdata/settings_text.txt", ir.LogstashSettingNames(), func(name, text string) (bool, string, error, string) {
+		var s ir.Settings
+		known, detail, err := s.SetSetting(name, text)
+		return known, detail, err, strings.Join(showSettings(s), "; ")
+	})
+}
+
+// TestProcessSetSetting runs testdata/process_text.txt: the process's
+// settings by their Logstash names, and the pipelines' through them.
+func TestProcessSetSetting(t *testing.T) {
+	names := slices.DeleteFunc(ir.ProcessSettingNames(), func(n string) bool { return slices.Contains(ir.LogstashSettingNames(), n) })
+	textCases(t, "testdata/process_text.txt", names, func(name, text string) (bool, string, error, string) {
+		var s ir.ProcessSettings
+		known, detail, err := s.SetSetting(name, text)
+		return known, detail, err, strings.Join(fieldsSet("", reflect.ValueOf(s)), "; ")
+	})
+}
+
+// fieldsSet lists the non-zero fields of v as "Path=value".
+func fieldsSet(prefix string, v reflect.Value) []string {
+	ptr := v.Kind() == reflect.Pointer
+	if ptr {
+		if v.IsNil() {
+			return nil
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		if v.IsZero() && !ptr {
+			return nil
+		}
+		return []string{fmt.Sprintf("%s=%v", prefix, v.Interface())}
+	}
+	var out []string
+	for i := range v.NumField() {
+		name := v.Type().Field(i).Name
+		if prefix != "" {
+			name = prefix + "." + name
+		}
+		out = append(out, fieldsSet(name, v.Field(i))...)
+	}
+	return out
+}
+
+// textCases runs a file of name<TAB>text<TAB>want lines through set, which
+// returns what SetSetting did and the settings shown; every name of names
+// needs a good and a bad case.
+func textCases(t *testing.T, path string, names []string, set func(name, text string) (bool, string, error, string)) {
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	good, bad := map[string]bool{}, map[string]bool{}
+	good, bad := map[string]int{}, map[string]int{}
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Text()
@@ -58,21 +107,19 @@ func TestSetSetting(t *testing.T) {
 			t.Fatalf("%s:%d: want name<TAB>text<TAB>want", path, n)
 		}
 		name, text, want := parts[0], parts[1], parts[2]
-		var s ir.Settings
-		known, detail, err := s.SetSetting(name, text)
+		known, detail, err, got := set(name, text)
 		if !known {
 			t.Errorf("%s:%d: %s is not a known setting", path, n, name)
 			continue
 		}
-		got := strings.Join(showSettings(s), "; ")
 		if got == "" {
 			got = "-"
 		}
 		if err != nil {
 			got = "error: " + detail + " | " + err.Error()
-			bad[name] = true
+			bad[name]++
 		} else {
-			good[name] = true
+			good[name]++
 		}
 		if got != want {
 			t.Errorf("%s:%d: %s %q:\n got %s\nwant %s", path, n, name, text, got, want)
@@ -81,13 +128,13 @@ func TestSetSetting(t *testing.T) {
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range ir.LogstashSettingNames() {
-		if !good[name] || !bad[name] {
+	for _, name := range names {
+		// A setting that takes any text has no bad case: two good ones.
+		if good[name] == 0 || bad[name] == 0 && good[name] < 2 {
 			t.Errorf("%s needs a good and a bad case of %s", path, name)
 		}
 	}
-	var s ir.Settings
-	if known, _, _ := s.SetSetting("queue.maxbytes", "1mb"); known {
+	if known, _, _, _ := set("queue.maxbytes", "1mb"); known {
 		t.Error("an unknown name was taken")
 	}
 }

@@ -60,3 +60,18 @@ func FormatAge(d time.Duration) string {
 	}
 	return fmt.Sprintf("%ds", d/time.Second)
 }
+
+// ParsePortRange reads "9600" or "9600-9700".
+func ParsePortRange(s string) (lo, hi int, err error) {
+	a, b, isRange := strings.Cut(strings.TrimSpace(s), "-")
+	lo, err1 := strconv.Atoi(strings.TrimSpace(a))
+	hi = lo
+	var err2 error
+	if isRange {
+		hi, err2 = strconv.Atoi(strings.TrimSpace(b))
+	}
+	if err1 != nil || err2 != nil || lo < 0 || hi > 65535 || lo > hi {
+		return 0, 0, fmt.Errorf("%q is not a port or a port range such as 9600-9700", s)
+	}
+	return lo, hi, nil
+}

@@ -31,9 +31,9 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/pipelined/pipeline/dsl/ir"
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/dlq"
 )
@@ -99,19 +99,7 @@ func New(o Options, sources func() []Source) *Server {
 }
 
 // ParsePortRange reads "9600" or "9600-9700".
-func ParsePortRange(s string) (lo, hi int, err error) {
-	a, b, isRange := strings.Cut(strings.TrimSpace(s), "-")
-	lo, err1 := strconv.Atoi(strings.TrimSpace(a))
-	hi = lo
-	var err2 error
-	if isRange {
-		hi, err2 = strconv.Atoi(strings.TrimSpace(b))
-	}
-	if err1 != nil || err2 != nil || lo < 0 || hi > 65535 || lo > hi {
-		return 0, 0, fmt.Errorf("%q is not a port or a port range such as 9600-9700", s)
-	}
-	return lo, hi, nil
-}
+var ParsePortRange = ir.ParsePortRange
 
 // Listen binds the first free port of the range and returns the address.
 func (s *Server) Listen() (net.Addr, error) {

@@ -1,20 +1,24 @@
 package supervisor
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/pipelined/pipeline/dsl/ir"
+	"github.com/pipelined/pipeline/engine/dlq"
 )
 
 // Flags are the flags of `run` and `check` that configure the supervisor;
 // which configuration to load (-f, -e, --pipelines) is the caller's.
 type Flags struct {
 	workers, batchSize int
-	logLevel           string
-	level              slog.Level
 
-	Services *ServiceFlags
 	Settings *SettingFlags
 	Reload   *ReloadFlags
 }
@@ -28,8 +32,6 @@ func AddFlags(fs *flag.FlagSet) *Flags {
 	for _, n := range []string{"b", "pipeline.batch.size"} {
 		fs.IntVar(&f.batchSize, n, 0, "batch size")
 	}
-	fs.StringVar(&f.logLevel, "log.level", "info", "log level")
-	f.Services = AddServiceFlags(fs)
 	f.Settings = AddSettingFlags(fs)
 	f.Reload = AddReloadFlags(fs)
 	return f
@@ -38,14 +40,8 @@ func AddFlags(fs *flag.FlagSet) *Flags {
 // Validate checks the flags after parsing; static is true when the
 // configuration is a string (-e), which has no files to reload.
 func (f *Flags) Validate(static bool) error {
-	if err := f.Services.Validate(); err != nil {
-		return err
-	}
 	if err := f.Settings.Validate(); err != nil {
 		return err
-	}
-	if err := f.level.UnmarshalText([]byte(f.logLevel)); err != nil {
-		return fmt.Errorf("invalid --log.level %q: use debug, info, warn or error", f.logLevel)
 	}
 	return f.Reload.Validate(static)
 }
@@ -54,6 +50,104 @@ func (f *Flags) Validate(static bool) error {
 // writing to stderr at --log.level. Load, Source, Static, Check and Version
 // are the caller's to fill.
 func (f *Flags) Options(stderr io.Writer) Options {
-	return Options{Workers: f.workers, BatchSize: f.batchSize, Services: f.Services, Settings: f.Settings, Reload: f.Reload,
-		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: f.level}))}
+	s := f.Settings.settings
+	return Options{Workers: f.workers, BatchSize: f.batchSize, Settings: s, Reload: f.Reload,
+		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: s.Log.Level}))}
+}
+
+// SettingFlags are the settings Logstash reads from logstash.yml, given as
+// flags under the same names (--path.data, --api.http.port, --queue.type,
+// --dead_letter_queue.max_bytes, …): the process's own, and every
+// pipeline's defaults, which a pipeline's own settings (a pipeline block,
+// pipelines.yml) override. Validate reads them through ir's settings
+// tables, as pipelines.yml is read, so a value is checked once and the same
+// way wherever it is written.
+type SettingFlags struct {
+	text         map[string]*string
+	bools        map[string]*bool
+	passwordFile string             // --api.auth.basic.password_file
+	settings     ir.ProcessSettings // set by Validate
+}
+
+// settingFlags are the flags of SettingFlags, with Logstash's defaults.
+var settingFlags = []struct {
+	name, def, usage string
+}{
+	{"path.data", "data", "directory for state"},
+	{"log.level", "info", "log level: debug, info, warn or error"},
+	{"log.status_interval", "30s", "status line interval"},
+	{"api.enabled", "true", "serve the monitoring API"},
+	{"api.http.host", "127.0.0.1", "monitoring API address"},
+	{"api.http.port", "9600-9700", "monitoring API port or range"},
+	{"api.auth.type", "none", "none or basic"},
+	{"api.auth.basic.username", "", "monitoring API user"},
+	{"api.auth.basic.password", "", "monitoring API password (visible in the process list: prefer the file or API_AUTH_BASIC_PASSWORD)"},
+	{"queue.type", "memory", "memory or persisted"},
+	{"path.queue", "", "persisted queue directory (default <path.data>/queue)"},
+	{"queue.max_bytes", "1024mb", "persisted queue size bound"},
+	{"queue.checkpoint.writes", "1024", "events between fsyncs (1: every write)"},
+	{"queue.drain", "false", "empty the persisted queue before stopping on a signal"},
+	{"dead_letter_queue.enable", "false", "keep refused events"},
+	{"path.dead_letter_queue", "", "dead letter queue directory (default <path.data>/dead_letter_queue)"},
+	{"dead_letter_queue.max_bytes", "1024mb", "dead letter queue size bound"},
+	{"dead_letter_queue.storage_policy", dlq.DropNewer, "drop_newer or drop_older"},
+	{"dead_letter_queue.flush_interval", "5000", "dead letter queue fsync interval in ms"},
+	{"dead_letter_queue.retain.age", "", "delete dead letter queue entries older than this, e.g. 5d"},
+}
+
+// AddSettingFlags registers the flags of SettingFlags on fs.
+func AddSettingFlags(fs *flag.FlagSet) *SettingFlags {
+	f := &SettingFlags{text: map[string]*string{}, bools: map[string]*bool{}}
+	for _, sf := range settingFlags {
+		if b, err := strconv.ParseBool(sf.def); err == nil {
+			// A bare --name sets a boolean, as in Logstash.
+			f.bools[sf.name] = fs.Bool(sf.name, b, sf.usage)
+			continue
+		}
+		f.text[sf.name] = fs.String(sf.name, sf.def, sf.usage)
+	}
+	// Not a Logstash setting (Logstash has its keystore): a way to keep
+	// the password out of the process list.
+	fs.StringVar(&f.passwordFile, "api.auth.basic.password_file", "", "file holding the monitoring API password")
+	return f
+}
+
+// Validate reads the flags into the settings.
+func (f *SettingFlags) Validate() error {
+	f.settings = ir.ProcessSettings{}
+	for _, sf := range settingFlags {
+		var text string
+		if b, ok := f.bools[sf.name]; ok {
+			text = strconv.FormatBool(*b)
+		} else if text = *f.text[sf.name]; text == "" {
+			continue // not given, and no default: see the usage
+		}
+		if _, _, err := f.settings.SetSetting(sf.name, text); err != nil {
+			return fmt.Errorf("invalid --%s %q: %v", sf.name, text, err)
+		}
+	}
+	api := &f.settings.API
+	if f.passwordFile != "" {
+		if api.Password != "" {
+			return errors.New("give --api.auth.basic.password or --api.auth.basic.password_file, not both")
+		}
+		b, err := os.ReadFile(f.passwordFile)
+		if err != nil {
+			// The error names the path only, never the content.
+			return fmt.Errorf("--api.auth.basic.password_file: %w", err)
+		}
+		// A file written by an editor or `echo` ends with a newline that is
+		// not part of the password.
+		api.Password = strings.TrimRight(string(b), "\r\n")
+		if api.Password == "" {
+			return fmt.Errorf("--api.auth.basic.password_file: %s is empty", f.passwordFile)
+		}
+	}
+	if api.Password == "" {
+		api.Password = os.Getenv("API_AUTH_BASIC_PASSWORD")
+	}
+	if api.AuthType == "basic" && (api.Username == "" || api.Password == "") {
+		return errors.New("--api.auth.type basic needs --api.auth.basic.username and --api.auth.basic.password_file (or API_AUTH_BASIC_PASSWORD, or --api.auth.basic.password)")
+	}
+	return nil
 }

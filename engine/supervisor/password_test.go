@@ -33,7 +33,7 @@ func TestAPIPasswordFile(t *testing.T) {
 		{[]string{"--api.auth.basic.password_file", filepath.Join(dir, "nope")}, "error: no such file"},
 	} {
 		fs := flag.NewFlagSet("test", flag.ContinueOnError)
-		f := AddServiceFlags(fs)
+		f := AddSettingFlags(fs)
 		if err := fs.Parse(append([]string{"--api.auth.type", "basic", "--api.auth.basic.username", "ops"}, tc.args...)); err != nil {
 			t.Fatal(err)
 		}
@@ -44,8 +44,8 @@ func TestAPIPasswordFile(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || f.apiPassword != tc.want {
-			t.Errorf("%v: password %q, %v; want %q", tc.args, f.apiPassword, err, tc.want)
+		if err != nil || f.settings.API.Password != tc.want {
+			t.Errorf("%v: password %q, %v; want %q", tc.args, f.settings.API.Password, err, tc.want)
 		}
 	}
 }

@@ -30,12 +30,13 @@ type Options struct {
 	// Workers and BatchSize come from the flags; 0: the pipeline's own
 	// setting, else the default.
 	Workers, BatchSize int
-	Services           *ServiceFlags
-	Settings           *SettingFlags
-	Reload             *ReloadFlags
-	Logger             *slog.Logger
-	Version            string // reported by the monitoring API
-	Registry           *engine.Registry
+	// Settings are the process's settings and every pipeline's defaults
+	// (the flags under Logstash's names).
+	Settings ir.ProcessSettings
+	Reload   *ReloadFlags
+	Logger   *slog.Logger
+	Version  string // reported by the monitoring API
+	Registry *engine.Registry
 }
 
 // Run loads and builds every pipeline and, unless o.Check, runs them under
@@ -46,21 +47,21 @@ func Run(o Options, stdout, stderr io.Writer) int {
 	if reg == nil {
 		reg = engine.Default
 	}
-	svc, sf, logger := o.Services, o.Settings, o.Logger
+	ps, logger := o.Settings, o.Logger
 	cfg, diags := o.Load()
 	// One bus for the process: pipeline outputs reach the pipeline inputs
 	// of every pipeline, across reloads.
 	bus := engine.NewBus()
-	settings := engine.Settings{Workers: o.Workers, BatchSize: o.BatchSize, Logger: logger, DataDir: svc.dataDir, Bus: bus}
+	settings := engine.Settings{Workers: o.Workers, BatchSize: o.BatchSize, Logger: logger, DataDir: ps.DataPath, Bus: bus}
 	build := func(p *ir.Pipeline) (*engine.Pipeline, *dlq.Deferred, hcl.Diagnostics) {
-		ps := settings
-		s := sf.settings(p)
-		ps.Queue = queueSettings(s.Queue, p.Name, svc.dataDir)
-		q := svc.deadLetterQueue(p.Name, s.DeadLetterQueue, logger)
+		es := settings
+		s := p.Settings.Or(ps.Pipeline)
+		es.Queue = queueSettings(s.Queue, p.Name, ps.DataPath)
+		q := deadLetterQueue(ps.DataPath, p.Name, s.DeadLetterQueue, logger)
 		if q != nil {
-			ps.DeadLetter = q
+			es.DeadLetter = q
 		}
-		pl, d := engine.Build(p, reg, ps)
+		pl, d := engine.Build(p, reg, es)
 		return pl, q, d
 	}
 	var (
@@ -101,7 +102,7 @@ func Run(o Options, stdout, stderr io.Writer) int {
 	sv.bus = bus
 	return sv.run(cfg, pipelines, dlqs,
 		func(get func() []monitor.Source, node *monitor.Reloads) func() {
-			return svc.start(get, node, rf.automatic, o.Version, logger)
+			return startServices(ps, get, node, rf.automatic, o.Version, logger)
 		})
 }
 

@@ -1,0 +1,87 @@
+package ir
+
+import (
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// ProcessSettings are the settings of the whole process, Logstash's
+// logstash.yml: where state is kept, logging, the monitoring API, and the
+// defaults of every pipeline's settings. The command line gives them today;
+// SetSetting reads them by their Logstash names, so a logstash.yml can.
+type ProcessSettings struct {
+	DataPath string // path.data
+	Log      LogSettings
+	API      APISettings
+	// Pipeline are every pipeline's defaults: a pipeline's own settings
+	// override them (Settings.Or).
+	Pipeline Settings
+}
+
+// LogSettings are Logstash's log.* settings.
+type LogSettings struct {
+	Level          slog.Level    // log.level
+	StatusInterval time.Duration // log.status_interval: how often the status line is logged; 0: never
+}
+
+// APISettings are Logstash's api.* settings: the monitoring API.
+type APISettings struct {
+	Enabled  *bool  // api.enabled
+	Host     string // api.http.host
+	Port     string // api.http.port: a port or a range, "9600-9700" (checked with ParsePortRange)
+	AuthType string // api.auth.type: "none" or "basic"
+	Username string // api.auth.basic.username
+	Password string // api.auth.basic.password
+}
+
+// processSettings is the table of process settings; they have no place in
+// a pipeline block.
+var processSettings = []setting[ProcessSettings]{
+	{name: "path.data", kind: directory, field: func(s *ProcessSettings) any { return &s.DataPath }},
+	{name: "log.level", kind: level, field: func(s *ProcessSettings) any { return &s.Log.Level }},
+	{name: "log.status_interval", kind: duration, field: func(s *ProcessSettings) any { return &s.Log.StatusInterval }},
+	{name: "api.enabled", kind: boolean, field: func(s *ProcessSettings) any { return &s.API.Enabled }},
+	{name: "api.http.host", kind: anyText, field: func(s *ProcessSettings) any { return &s.API.Host }},
+	{name: "api.http.port", kind: portRange, field: func(s *ProcessSettings) any { return &s.API.Port }},
+	{name: "api.auth.type", kind: oneOf("none", "basic"), field: func(s *ProcessSettings) any { return &s.API.AuthType }},
+	{name: "api.auth.basic.username", kind: anyText, field: func(s *ProcessSettings) any { return &s.API.Username }},
+	{name: "api.auth.basic.password", kind: anyText, field: func(s *ProcessSettings) any { return &s.API.Password }},
+}
+
+// ProcessSettingNames returns the dotted names ProcessSettings.SetSetting
+// takes: the process's own, then the pipelines' (LogstashSettingNames).
+func ProcessSettingNames() []string {
+	var names []string
+	for _, st := range processSettings {
+		names = append(names, st.name)
+	}
+	return append(names, LogstashSettingNames()...)
+}
+
+// SetSetting is like Settings.SetSetting, for the process's settings and
+// the pipelines' defaults.
+func (s *ProcessSettings) SetSetting(name, text string) (ok bool, detail string, err error) {
+	if ok, detail, err = setText(processSettings, s, name, text); ok {
+		return ok, detail, err
+	}
+	return s.Pipeline.SetSetting(name, text)
+}
+
+var (
+	// level is a log level, as log/slog reads it (debug, info, warn, error).
+	level = typed(str, func(s string) (slog.Level, bool) {
+		var l slog.Level
+		return l, l.UnmarshalText([]byte(s)) == nil
+	}, slog.Level.String, "%[1]s is debug, info, warn or error, not %[2]q.", "use debug, info, warn or error")
+	// duration is a Go duration, e.g. "30s".
+	duration = typed(str, func(s string) (time.Duration, bool) {
+		d, err := time.ParseDuration(s)
+		return d, err == nil && d >= 0
+	}, time.Duration.String, `%[1]s must be a duration, e.g. "30s"; %[2]q is not.`, "give a duration, e.g. 30s")
+	anyText   = typed(str, func(s string) (string, bool) { return s, true }, same[string], "", "")
+	portRange = typed(str, func(s string) (string, bool) {
+		_, _, err := ParsePortRange(s)
+		return strings.TrimSpace(s), err == nil
+	}, same[string], "%[1]s is a port or a port range such as 9600-9700, not %[2]q.", "give a port or a port range such as 9600-9700")
+)

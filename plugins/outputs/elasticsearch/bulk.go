@@ -22,7 +22,7 @@ var (
 type bulkTemplates struct {
 	index, action, id, routing, pipeline  event.Template
 	version, versionType, docType, upsert event.Template
-	script                                event.Template
+	script, parent                        event.Template
 }
 
 // appendAction appends the event's action line and, except for delete, its
@@ -57,7 +57,7 @@ func (o *Output) appendAction(dst []byte, e *event.Event) ([]byte, string, error
 		index = ctlString(ctl, "index")
 	default:
 		index = o.t.index.Render(e)
-		if strings.Contains(index, "%{") {
+		if o.opts.DLQOnFailedIndexnameInterpolation && strings.Contains(index, "%{") {
 			return dst, action, fmt.Errorf("elasticsearch: the index %q still holds a reference after rendering %q: the event lacks the field", index, o.t.index.String())
 		}
 	}
@@ -77,9 +77,20 @@ func (o *Output) appendAction(dst []byte, e *event.Event) ([]byte, string, error
 	if o.opts.Routing != "" {
 		routing = o.t.routing.Render(e)
 	}
+	parent := ""
+	if o.opts.Parent != "" {
+		parent = o.t.parent.Render(e)
+		if o.opts.JoinField != "" {
+			routing = parent // the child lives on its parent's shard
+		}
+	}
 	if routing != "" {
 		dst = append(dst, `,"routing":`...)
 		dst = event.AppendJSONValue(dst, routing)
+	}
+	if parent != "" && o.opts.JoinField == "" {
+		dst = append(dst, `,"parent":`...)
+		dst = event.AppendJSONValue(dst, parent)
 	}
 	if action == "update" {
 		dst = append(dst, `,"retry_on_conflict":`...)
@@ -115,20 +126,35 @@ func (o *Output) appendAction(dst []byte, e *event.Event) ([]byte, string, error
 	case "delete":
 		return dst, action, nil
 	case "update":
-		return o.appendUpdate(dst, e, action)
+		return o.appendUpdate(dst, e, action, parent)
 	}
-	if o.plan.dataStream && o.opts.DataStreamSyncFields {
-		dst = event.AppendJSONValue(dst, o.syncedFields(e))
-	} else {
-		dst = e.AppendJSON(dst)
-	}
+	dst = o.appendDoc(dst, e, parent)
 	return append(dst, '\n'), action, nil
+}
+
+// appendDoc appends the document of an event: its fields, with the join
+// field filled (parent and join_field) or the data_stream fields synced. The
+// event is not changed: what differs is written from a copy of the top level.
+func (o *Output) appendDoc(dst []byte, e *event.Event, parent string) []byte {
+	switch {
+	case o.opts.JoinField != "":
+		src := e.Fields()
+		fields := make(map[string]any, len(src)+1)
+		for k, v := range src {
+			fields[k] = v
+		}
+		fields[o.opts.JoinField] = map[string]any{"name": src[o.opts.JoinField], "parent": parent}
+		return event.AppendJSONValue(dst, fields)
+	case o.plan.dataStream && o.opts.DataStreamSyncFields:
+		return event.AppendJSONValue(dst, o.syncedFields(e))
+	}
+	return e.AppendJSON(dst)
 }
 
 // appendUpdate appends the source line of an update: a partial document, or
 // a script with the event as a parameter, with what to do when the document
 // does not exist (Logstash's update_action_builder).
-func (o *Output) appendUpdate(dst []byte, e *event.Event, action string) ([]byte, string, error) {
+func (o *Output) appendUpdate(dst []byte, e *event.Event, action, parent string) ([]byte, string, error) {
 	var upsert any
 	if o.opts.Upsert != "" {
 		v, err := event.ParseJSON([]byte(o.t.upsert.Render(e)))
@@ -139,7 +165,7 @@ func (o *Output) appendUpdate(dst []byte, e *event.Event, action string) ([]byte
 	}
 	if o.opts.Script == "" {
 		dst = append(dst, `{"doc":`...)
-		dst = e.AppendJSON(dst)
+		dst = o.appendDoc(dst, e, parent)
 		if o.opts.DocAsUpsert {
 			dst = append(dst, `,"doc_as_upsert":true`...)
 		} else if upsert != nil {
@@ -166,14 +192,14 @@ func (o *Output) appendUpdate(dst []byte, e *event.Event, action string) ([]byte
 	dst = append(dst, `,"params":{`...)
 	dst = event.AppendJSONValue(dst, o.opts.ScriptVarName)
 	dst = append(dst, ':')
-	dst = e.AppendJSON(dst)
+	dst = o.appendDoc(dst, e, parent)
 	dst = append(dst, "}}"...)
 	switch {
 	case o.opts.ScriptedUpsert:
 		dst = append(dst, `,"scripted_upsert":true,"upsert":{}`...)
 	case o.opts.DocAsUpsert:
 		dst = append(dst, `,"upsert":`...)
-		dst = e.AppendJSON(dst)
+		dst = o.appendDoc(dst, e, parent)
 	case upsert != nil:
 		dst = append(dst, `,"upsert":`...)
 		dst = event.AppendJSONValue(dst, upsert)

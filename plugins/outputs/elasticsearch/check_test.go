@@ -75,7 +75,7 @@ document_id = "a"
 upsert = "{nope"`, "is not JSON"},
 		{`ecs_compatibility = "v2"`, `unsupported value "v2"`},
 		{`retry_on_conflict = -1`, "must not be negative"},
-		{`template = "testdata/templates/missing.json"`, "no such file"},
+		{`template = "testdata/templates/missing.json"`, `"template"; the file "testdata/templates/missing.json" does not exist`},
 	} {
 		diags := plugintest.BuildDiags(t, ir.Output, "elasticsearch", tc.opts)
 		if !diags.HasErrors() || !strings.Contains(diags.Error(), tc.want) {

@@ -70,6 +70,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -100,6 +101,7 @@ type Output struct {
 	version     string         // the version the server announced
 	major       int            // its major version (0: unknown)
 	setupDone   bool           // templates, ILM and data stream checks done
+	quiet       map[int]bool   // failed events of this Write not to log
 
 	client    *elastictransport.Client
 	transport *http.Transport
@@ -155,6 +157,7 @@ func New(o Options, r engine.Resources) (*Output, error) {
 		{&out.t.index, out.plan.index}, {&out.t.action, out.plan.action}, {&out.t.id, o.DocumentID},
 		{&out.t.routing, o.Routing}, {&out.t.pipeline, o.Pipeline}, {&out.t.version, o.Version},
 		{&out.t.docType, o.DocumentType}, {&out.t.upsert, o.Upsert}, {&out.t.script, o.Script},
+		{&out.t.parent, o.Parent},
 	} {
 		*f.t, _ = event.ParseTemplate(f.src) // checked by Validate
 	}
@@ -170,6 +173,16 @@ func New(o Options, r engine.Resources) (*Output, error) {
 	}
 	if out.log == nil {
 		out.log = slog.New(slog.DiscardHandler)
+	}
+	if o.CloudAuth != "" {
+		out.user, out.password, _ = strings.Cut(o.CloudAuth, ":")
+	}
+	if o.Sniffing {
+		out.log.Warn("elasticsearch: sniffing is not supported: requests go to hosts as written")
+	}
+	out.quiet = map[int]bool{}
+	if len(o.FailureTypeLoggingWhitelist) > 0 {
+		out.log.Warn("elasticsearch: option failure_type_logging_whitelist is deprecated, use silence_errors_in_log")
 	}
 	if o.DocumentType != "" {
 		out.log.Warn("elasticsearch: option document_type is deprecated: document types were deprecated in Elasticsearch 7 and cannot be set since Elasticsearch 8; it is sent to Elasticsearch 7 only")
@@ -189,7 +202,7 @@ func (o *Output) hostList() string {
 // newClient builds the client, reading the TLS files.
 func (o *Output) newClient() error {
 	tr := &http.Transport{
-		Proxy:                 nil, // never an environment proxy: hosts are what is configured
+		Proxy:                 o.opts.proxyFunc(), // never an environment proxy
 		DialContext:           (&net.Dialer{Timeout: o.timeout, KeepAlive: 30 * time.Second}).DialContext,
 		TLSHandshakeTimeout:   o.timeout,
 		ResponseHeaderTimeout: o.timeout,
@@ -217,7 +230,8 @@ func (o *Output) newClient() error {
 		URLs:         urls,
 		Username:     o.user,
 		Password:     o.password,
-		Transport:    &guard{next: tr, tlsOn: o.tlsOn},
+		Header:       o.opts.headers(),
+		Transport:    &guard{next: tr, tlsOn: o.tlsOn, params: o.opts.Parameters},
 		DisableRetry: true, // the engine retries, with backoff and back-pressure
 	}
 	if k := o.opts.APIKey; k != "" {
@@ -252,8 +266,9 @@ func (o *Output) tlsConfig() (*tls.Config, error) {
 // is not https (nothing may go out in plaintext, whatever the client library
 // does), and it puts the node's address into transport errors.
 type guard struct {
-	next  http.RoundTripper
-	tlsOn bool
+	next   http.RoundTripper
+	tlsOn  bool
+	params engine.Hash // parameters, added to every request
 }
 
 func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -265,6 +280,7 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, &nodeError{node: where, err: errors.New("refusing to send a request in plaintext while TLS is on")}
 	}
 	fixRawPath(req.URL)
+	addParameters(req.URL, g.params)
 	res, err := g.next.RoundTrip(req)
 	if err != nil {
 		return nil, &nodeError{node: where, err: err}
@@ -413,6 +429,7 @@ func (o *Output) Write(ctx context.Context, events []*event.Event) error {
 		return fmt.Errorf("elasticsearch: %w", engine.ErrNotConnected)
 	}
 	failed := map[int]error{}
+	clear(o.quiet)
 	o.buf = o.buf[:0]
 	o.items = o.items[:0]
 	for i, e := range events {
@@ -468,7 +485,10 @@ func (o *Output) Write(ctx context.Context, events []*event.Event) error {
 func (o *Output) logFailures(failed map[int]error, total int) {
 	retry, permanent := 0, 0
 	var firstRetry, firstPerm error
-	for _, err := range failed {
+	for i, err := range failed {
+		if o.quiet[i] {
+			continue
+		}
 		if engine.IsPermanent(err) {
 			permanent++
 			if firstPerm == nil {
@@ -574,11 +594,32 @@ func (o *Output) parse(items []item, failed map[int]error) (int, error) {
 		for _, v := range m {
 			res = v
 		}
-		if err := itemError(it.action, res); err != nil {
+		typ := errorType(res.Error)
+		if res.Status >= 300 && typ != "" && slices.Contains(o.opts.DropErrorTypes, typ) {
+			// Dropped on request: delivered as far as the pipeline goes.
+			if !o.silenced(typ) {
+				o.log.Warn("elasticsearch: dropped an event (drop_error_types)", "status", res.Status, "error", itemReason(res.Error))
+			}
+			continue
+		}
+		err := itemError(it.action, res)
+		if err != nil && !engine.IsPermanent(err) && slices.Contains(o.opts.DLQCustomCodes, res.Status) {
+			err = engine.Permanent(err)
+		}
+		if err != nil {
 			failed[it.idx] = err
+			if o.silenced(typ) {
+				o.quiet[it.idx] = true
+			}
 		}
 	}
 	return len(items), nil
+}
+
+// silenced reports whether errors of type typ are kept out of the log
+// (silence_errors_in_log, failure_type_logging_whitelist).
+func (o *Output) silenced(typ string) bool {
+	return typ != "" && (slices.Contains(o.opts.SilenceErrorsInLog, typ) || slices.Contains(o.opts.FailureTypeLoggingWhitelist, typ))
 }
 
 // itemError classifies one item's answer: nil when delivered, a plain error

@@ -77,6 +77,14 @@ type DocumentOptions struct {
 	// ScriptedUpsert runs the script for documents that do not exist yet
 	// too (starting from an empty document).
 	ScriptedUpsert bool `hcl:"scripted_upsert,optional"`
+	// Parent is the parent document's id, a sprintf template: with
+	// join_field it fills that join field and routes the document to the
+	// parent's shard (Elasticsearch 6 and later); without, it is sent as the
+	// "parent" parameter of Elasticsearch 5.
+	Parent string `hcl:"parent,optional"`
+	// JoinField is the top-level join field of parent-child documents: the
+	// document gets {"name": <the field's value>, "parent": <parent>} there.
+	JoinField string `hcl:"join_field,optional"`
 	// RetryOnConflict is how many times Elasticsearch retries an update that
 	// met a version conflict (the update action only).
 	RetryOnConflict int `hcl:"retry_on_conflict,optional"`
@@ -261,6 +269,7 @@ func (o *Options) plan() (*plan, error) {
 		{"index", o.Index}, {"document_id", o.DocumentID}, {"action", o.Action},
 		{"pipeline", o.Pipeline}, {"routing", o.Routing}, {"version", o.Version},
 		{"document_type", o.DocumentType}, {"upsert", o.Upsert}, {"script", o.Script},
+		{"parent", o.Parent},
 	} {
 		if _, err := event.ParseTemplate(t.v); err != nil {
 			return nil, fe(t.name, "%v", err)
@@ -336,6 +345,14 @@ func (o *Options) plan() (*plan, error) {
 			}
 		}
 	}
+	if o.JoinField != "" {
+		if o.Parent == "" {
+			return nil, fe("join_field", "needs parent")
+		}
+		if strings.ContainsAny(o.JoinField, "[]") {
+			return nil, fe("join_field", "must be a top-level field name, not a reference (%q)", o.JoinField)
+		}
+	}
 	if o.ScriptedUpsert && o.Script == "" {
 		return nil, fe("scripted_upsert", "needs script")
 	}
@@ -409,6 +426,8 @@ func (o *Options) notForDataStreams() []string {
 	add("script_lang", o.ScriptLang != d.ScriptLang)
 	add("script_var_name", o.ScriptVarName != d.ScriptVarName)
 	add("scripted_upsert", o.ScriptedUpsert)
+	add("parent", o.Parent != "")
+	add("join_field", o.JoinField != "")
 	add("retry_on_conflict", o.RetryOnConflict != d.RetryOnConflict)
 	add("manage_template", o.ManageTemplate != nil && *o.ManageTemplate)
 	add("template", o.Template != "")

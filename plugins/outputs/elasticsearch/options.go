@@ -23,6 +23,8 @@ type Options struct {
 	TemplateOptions
 	ILMOptions
 	DataStreamOptions
+	HTTPOptions
+	ErrorOptions
 	// User is the user name for HTTP basic authentication (with password).
 	User string `hcl:"user,optional"`
 	// Password is the basic authentication password. It is never logged.
@@ -68,6 +70,8 @@ func (o *Options) Defaults() {
 	o.TemplateOptions.defaults()
 	o.ILMOptions.defaults()
 	o.DataStreamOptions.defaults()
+	o.HTTPOptions.defaults()
+	o.ErrorOptions.defaults()
 	o.Client.Defaults()
 	o.Timeout = 60
 	o.RetryInitialInterval = 2
@@ -83,6 +87,12 @@ var actions = map[string]bool{"index": true, "create": true, "update": true, "de
 func (o *Options) Validate() error {
 	fe := func(f, format string, args ...any) error {
 		return &engine.FieldError{Field: f, Err: fmt.Errorf(format, args...)}
+	}
+	if err := o.validateHTTP(); err != nil {
+		return err
+	}
+	if err := o.ErrorOptions.validate(); err != nil {
+		return err
 	}
 	if _, err := o.endpoints(); err != nil {
 		return err
@@ -147,7 +157,7 @@ func (o *Options) endpoints() ([]*url.URL, error) {
 	ssl, sslName := o.ClientAliases.Enabled(o.Client)
 	var out []*url.URL
 	scheme := ""
-	for _, h := range o.Hosts {
+	for _, h := range o.hostList() {
 		h = strings.TrimSpace(h)
 		if h == "" {
 			return nil, bad("a host must not be empty")

@@ -24,6 +24,27 @@ type Input interface {
 	Run(ctx context.Context, emit EmitFunc) error
 }
 
+// Counter is one figure a plugin keeps of what it refused or lost at the
+// edge, for monitoring.
+type Counter struct {
+	// Name is a snake_case noun phrase, e.g. "datagrams_dropped": the key in
+	// the plugin's "events" in /_node/stats and, with the plugin kind and
+	// "_total", the Prometheus metric name.
+	Name string
+	// Help is one sentence for the metric's HELP line.
+	Help  string
+	Value int64
+}
+
+// Counted is implemented by a plugin (of any kind) that counts what it
+// refuses or drops before the pipeline sees it, e.g. UDP datagrams dropped
+// for a full queue: the engine reports these with the plugin's own counters,
+// so no drop is visible in the log only. Counters must be cheap and safe to
+// call at any time from any goroutine, before Run and after it returned.
+type Counted interface {
+	Counters() []Counter
+}
+
 // EmitFunc hands one batch to the pipeline. It is safe for concurrent use: a
 // server input may call it from one goroutine per connection. See Input.
 type EmitFunc func(b Batch) error

@@ -47,6 +47,16 @@ type PluginSnapshot struct {
 	// Duration: time spent in the filter, or in the output's Write calls, or
 	// for an input the time it waited to hand batches to the queue.
 	Duration time.Duration
+	// Counters are the plugin's own (see Counted), nil for most plugins.
+	Counters []Counter
+}
+
+// counted returns p's own counters, if it keeps any.
+func counted(p any) []Counter {
+	if c, ok := p.(Counted); ok {
+		return c.Counters()
+	}
+	return nil
 }
 
 // Snapshot returns the pipeline's counters.
@@ -69,13 +79,17 @@ func (p *Pipeline) Snapshot() Snapshot {
 		s.QueueMaxBytes = cmp.Or(p.settings.Queue.MaxBytes, DefaultQueueMaxBytes)
 	}
 	for _, u := range p.inputs {
-		s.Inputs = append(s.Inputs, PluginSnapshot{ID: u.id, Type: u.plugin, Out: u.out.Load(), Duration: time.Duration(u.pushNanos.Load())})
+		s.Inputs = append(s.Inputs, PluginSnapshot{ID: u.id, Type: u.plugin, Out: u.out.Load(), Duration: time.Duration(u.pushNanos.Load()),
+			Counters: counted(u.in)})
 	}
 	for _, f := range p.filterList {
-		s.Filters = append(s.Filters, f.counters.snapshot(f.id, f.typ))
+		ps := f.counters.snapshot(f.id, f.typ)
+		ps.Counters = counted(f.f)
+		s.Filters = append(s.Filters, ps)
 	}
 	for _, o := range p.outputs {
 		ps := o.counters.snapshot(o.id, o.typ)
+		ps.Counters = counted(o.out)
 		if o.sender != nil {
 			ps.Dropped += o.sender.Dropped()
 		}

@@ -93,6 +93,31 @@ func appendMetrics(b []byte, snaps []snap) []byte {
 	family("process_panics_recovered_total", "counter", "Panics recovered in the process, connection handlers included (the connection or batch failed, the process lived on).",
 		[]sample{{"", float64(engine.PanicsRecovered())}})
 
+	// The plugins' own counters (engine.Counted): one family per kind and
+	// name, e.g. pipeline_input_datagrams_dropped_total, in the order met.
+	for _, kind := range []struct {
+		name string
+		list func(engine.Snapshot) []engine.PluginSnapshot
+	}{{"input", inputs}, {"filter", filters}, {"output", outputs}} {
+		var names []string
+		help := map[string]string{}
+		byName := map[string][]sample{}
+		for _, p := range snaps {
+			for _, x := range kind.list(p.snap) {
+				for _, c := range x.Counters {
+					if _, ok := byName[c.Name]; !ok {
+						names = append(names, c.Name)
+						help[c.Name] = c.Help
+					}
+					byName[c.Name] = append(byName[c.Name], sample{labelSet("pipeline", p.snap.Name, "id", x.ID, "plugin", x.Type), float64(c.Value)})
+				}
+			}
+		}
+		for _, n := range names {
+			family("pipeline_"+kind.name+"_"+n+"_total", "counter", help[n], byName[n])
+		}
+	}
+
 	var size, max, dropped, expired []sample
 	for _, p := range snaps {
 		if p.dlq == nil {

@@ -294,6 +294,9 @@ func pipelinesJSON(snaps []snap) map[string]any {
 func pipelineJSON(p snap) map[string]any {
 	s := p.snap
 	plugin := func(ps engine.PluginSnapshot, events map[string]any) map[string]any {
+		for _, c := range ps.Counters {
+			events[c.Name] = c.Value
+		}
 		return map[string]any{"id": ps.ID, "name": ps.Type, "events": events}
 	}
 	inputs := make([]any, 0, len(s.Inputs))

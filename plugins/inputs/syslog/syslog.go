@@ -268,6 +268,16 @@ func New(o Options, r engine.Resources) (*Input, error) {
 // Dropped is the number of UDP datagrams dropped because the queue was full.
 func (in *Input) Dropped() uint64 { return in.udp.Dropped() }
 
+// Counters reports the drops and skipped messages in /_node/stats and
+// /metrics.
+func (in *Input) Counters() []engine.Counter {
+	return []engine.Counter{
+		{Name: "datagrams_received", Help: "UDP datagrams read.", Value: int64(in.udp.Received())},
+		{Name: "datagrams_dropped", Help: "UDP datagrams dropped because the input's queue was full (UDP cannot push back).", Value: int64(in.udp.Dropped())},
+		{Name: "messages_too_long", Help: "TCP messages longer than max_line_bytes, skipped.", Value: int64(in.skipped.Load())},
+	}
+}
+
 // Run serves TCP and UDP until ctx is cancelled.
 func (in *Input) Run(ctx context.Context, emit engine.EmitFunc) error {
 	in.emit = emit

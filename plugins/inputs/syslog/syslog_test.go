@@ -2,9 +2,11 @@ package syslog
 
 import (
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
+	"net/http/httptest"
 	"runtime"
 	"strconv"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/engine/monitor"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/inputtest"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/testpki"
 )
@@ -203,4 +206,52 @@ func TestOctetCountHeaderAllocatesNothing(t *testing.T) {
 		l.Close()
 	}
 	c.Close()
+}
+
+// TestDropsExported: UDP datagrams dropped for a full queue and TCP
+// messages skipped for max_line_bytes were counted but shown nowhere but
+// the log; they are in /_node/stats (the input's events) and /metrics.
+func TestDropsExported(t *testing.T) {
+	gate := make(chan struct{})
+	h := inputtest.Start(t, "syslog", "queue_size = 5\nmax_line_bytes = 100", inputtest.Options{Listeners: 2, Gate: gate, BatchSize: 2})
+	c := dial(t, "tcp", h.TCP)
+	io.WriteString(c, "<13>Nov 24 03:26:46 host app: "+strings.Repeat("x", 200)+"\n")
+	u := dial(t, "udp", h.UDP)
+	for i := range 2000 {
+		fmt.Fprintf(u, "<13>Nov 24 03:26:46 host app: %d", i)
+		if i%100 == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	inputtest.WaitFor(t, 10*time.Second, "drops", func() bool { return h.UDPStats().Dropped > 0 })
+	api := monitor.New(monitor.Options{}, func() []monitor.Source { return []monitor.Source{{Pipeline: h.Pipeline}} })
+	var stats struct {
+		Pipelines map[string]struct {
+			Plugins struct {
+				Inputs []struct {
+					Events map[string]int64 `json:"events"`
+				} `json:"inputs"`
+			} `json:"plugins"`
+		} `json:"pipelines"`
+	}
+	inputtest.WaitFor(t, 5*time.Second, "the counters in /_node/stats", func() bool {
+		r := httptest.NewRecorder()
+		api.Handler().ServeHTTP(r, httptest.NewRequest("GET", "/_node/stats", nil))
+		if err := json.Unmarshal(r.Body.Bytes(), &stats); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range stats.Pipelines {
+			ev := p.Plugins.Inputs[0].Events
+			return ev["datagrams_dropped"] > 0 && ev["messages_too_long"] == 1 && ev["datagrams_received"] >= ev["datagrams_dropped"]
+		}
+		return false
+	})
+	r := httptest.NewRecorder()
+	api.Handler().ServeHTTP(r, httptest.NewRequest("GET", "/metrics", nil))
+	for _, want := range []string{"pipeline_input_datagrams_dropped_total{", "pipeline_input_messages_too_long_total{", ",plugin=\"syslog\"} 1\n"} {
+		if !strings.Contains(r.Body.String(), want) {
+			t.Errorf("/metrics has no %q:\n%s", want, r.Body)
+		}
+	}
+	close(gate)
 }

@@ -157,6 +157,14 @@ func (in *Input) Dropped() uint64 { return in.srv.Dropped() }
 // Received is the number of datagrams read.
 func (in *Input) Received() uint64 { return in.srv.Received() }
 
+// Counters reports the drops in /_node/stats and /metrics.
+func (in *Input) Counters() []engine.Counter {
+	return []engine.Counter{
+		{Name: "datagrams_received", Help: "UDP datagrams read.", Value: int64(in.srv.Received())},
+		{Name: "datagrams_dropped", Help: "UDP datagrams dropped because the input's queue was full (UDP cannot push back).", Value: int64(in.srv.Dropped())},
+	}
+}
+
 // Run serves until ctx is cancelled.
 func (in *Input) Run(ctx context.Context, emit engine.EmitFunc) error {
 	return in.srv.Run(ctx, emit)

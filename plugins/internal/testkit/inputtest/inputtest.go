@@ -121,7 +121,9 @@ type Harness struct {
 	TCPStats, UDPStats func() netserver.Stats
 	Sink               *Sink
 	Logs               *LogBuffer
-	stop               func() error
+	// Pipeline is the running pipeline, for its counters.
+	Pipeline *engine.Pipeline
+	stop     func() error
 }
 
 // Options tune Start.
@@ -176,7 +178,7 @@ func Start(t testing.TB, typ, opts string, o Options) *Harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- pl.Run(ctx) }()
-	h := &Harness{Sink: s, Logs: logs}
+	h := &Harness{Sink: s, Logs: logs, Pipeline: pl}
 	var once sync.Once
 	var stopErr error
 	h.stop = func() error {

@@ -90,11 +90,11 @@ func Build(p *ir.Pipeline, reg *Registry, s Settings) (*Pipeline, hcl.Diagnostic
 	b := &builder{reg: reg, pl: &Pipeline{name: p.Name, settings: s, abort: make(chan struct{})}, log: s.Logger.With("pipeline", p.Name)}
 	b.pl.log = b.log
 	for _, in := range p.Inputs {
-		if u, d := b.input(in); u != nil {
+		u, d := b.input(in)
+		if u != nil {
 			b.pl.inputs = append(b.pl.inputs, u)
-		} else {
-			diags = append(diags, d...)
 		}
+		diags = append(diags, d...)
 	}
 	var d hcl.Diagnostics
 	b.pl.filters, d = b.nodes(p.Filters, ir.Filter)
@@ -150,12 +150,7 @@ func (b *builder) resources(pl *ir.Plugin) Resources {
 // codec builds the codec for an input or output: the configured one or the
 // plugin's default.
 func (b *builder) codec(f *Factory, pl *ir.Plugin, blk *codecBlock) (Codec, hcl.Diagnostics) {
-	if blk != nil && f.DefaultCodec == "" {
-		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unexpected codec",
-			Detail:  fmt.Sprintf("The %s plugin %q takes no codec; remove the codec block.", pl.Kind, pl.Type),
-			Subject: &blk.DefRange}}
-	}
-	if f.DefaultCodec == "" {
+	if blk == nil && f.DefaultCodec == "" {
 		return nil, nil
 	}
 	name, body, rng := f.DefaultCodec, hcl.Body(hcl.EmptyBody()), pl.Range
@@ -183,6 +178,14 @@ func (b *builder) codec(f *Factory, pl *ir.Plugin, blk *codecBlock) (Codec, hcl.
 	if err != nil {
 		return nil, hcl.Diagnostics{errDiag(body, rng, fmt.Sprintf("codec %q", name), err)}
 	}
+	if f.DefaultCodec == "" {
+		// Every Logstash input and output declares `codec` (in their base
+		// classes), so configurations give one where it does nothing, e.g.
+		// on an elasticsearch output. It is checked and then left out.
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagWarning, Summary: "Codec not used",
+			Detail:  fmt.Sprintf("The %s plugin %q does not use a codec, so this codec has no effect; it is accepted because Logstash accepts a codec on every %s.", pl.Kind, pl.Type, pl.Kind),
+			Subject: &blk.DefRange}}
+	}
 	return c.(Codec), nil
 }
 
@@ -203,7 +206,7 @@ func (b *builder) construct(f *Factory, pl *ir.Plugin, rest hcl.Body, codec *cod
 	}
 	p, err := f.build(o, res)
 	if err != nil {
-		return nil, res, hcl.Diagnostics{errDiag(rest, pl.Range, fmt.Sprintf("%s %q", pl.Kind, pl.Type), err)}
+		return nil, res, append(diags, errDiag(rest, pl.Range, fmt.Sprintf("%s %q", pl.Kind, pl.Type), err))
 	}
 	return p, res, diags
 }
@@ -218,14 +221,16 @@ func (b *builder) input(pl *ir.Plugin) (*inputUnit, hcl.Diagnostics) {
 		return nil, diags
 	}
 	u := &inputUnit{id: pl.ID, typ: com.Type, plugin: pl.Type, tags: com.Tags, pl: b.pl}
-	u.addFields, diags = parseAddFields(com.AddField, pl.Body)
+	var d hcl.Diagnostics
+	u.addFields, d = parseAddFields(com.AddField, pl.Body)
+	diags = append(diags, d...)
 	in, res, d := b.construct(f, pl, com.Rest, com.Codec)
 	diags = append(diags, d...)
 	if diags.HasErrors() {
 		return nil, diags
 	}
 	u.in, u.log = in.(Input), res.Logger
-	return u, nil
+	return u, diags
 }
 
 func (b *builder) filter(pl *ir.Plugin) (*filterNode, hcl.Diagnostics) {
@@ -256,7 +261,7 @@ func (b *builder) filter(pl *ir.Plugin) (*filterNode, hcl.Diagnostics) {
 	n.f, n.log, n.pl = fl.(Filter), res.Logger, b.pl
 	n.index = len(b.pl.filterList)
 	b.pl.filterList = append(b.pl.filterList, n)
-	return n, nil
+	return n, diags
 }
 
 func (b *builder) output(pl *ir.Plugin) (*outputUnit, hcl.Diagnostics) {
@@ -274,7 +279,7 @@ func (b *builder) output(pl *ir.Plugin) (*outputUnit, hcl.Diagnostics) {
 	}
 	u := &outputUnit{id: pl.ID, typ: pl.Type, out: out.(Output), log: res.Logger, pl: b.pl}
 	u.sender = res.Bus.sender // counted in the output's snapshot
-	return u, nil
+	return u, append(diags, d...)
 }
 
 // nodes builds the filter or output tree, keeping source order and conditions.

@@ -26,7 +26,7 @@ type Factory struct {
 	// Options is the plugin's Options struct type (the schema, for docs).
 	Options reflect.Type
 	// DefaultCodec is the codec used when the config names none; "" if the plugin
-	// takes no codec.
+	// uses no codec (one given is then checked, warned about and not used).
 	DefaultCodec string
 	// Streaming marks an input that reads a byte stream (a connection, stdin)
 	// rather than discrete messages: its plain and json codecs become line and

@@ -293,7 +293,7 @@ func (g *generator) page(f *engine.Factory) (*page, error) {
 			fmt.Fprintf(&b, "Default codec: [`%s`](%s). Set another one with a `codec \"<name>\" { … }` block; see [Codecs](%s#codecs).\n\n",
 				f.DefaultCodec, relLink(pg.file, codec), lang)
 		} else {
-			fmt.Fprintf(&b, "The %s %s takes no codec.\n\n", f.Name, kind)
+			fmt.Fprintf(&b, "The %s %s uses no codec: a `codec` given is checked and has no effect (Logstash accepts one on every %s).\n\n", f.Name, kind, kind)
 		}
 	}
 

@@ -6,7 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/engine/timefmt"
+	"github.com/pipelined/pipeline/engine/valuefmt"
 )
 
 // truthy is Logstash's EventCondition.valueIsTruthy: nil, false, "" and
@@ -291,11 +292,11 @@ func appendStringForm(dst []byte, v any) ([]byte, bool) {
 	case int64:
 		return strconv.AppendInt(dst, x, 10), true
 	case float64:
-		return event.AppendRubyFloat(dst, x), true
+		return valuefmt.AppendRubyFloat(dst, x), true
 	case bool:
 		return strconv.AppendBool(dst, x), true
 	case time.Time:
-		return event.AppendTimestamp(dst, x), true
+		return timefmt.AppendTimestamp(dst, x), true
 	}
 	return dst, false
 }

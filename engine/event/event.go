@@ -5,6 +5,10 @@
 // string, time.Time, []any and map[string]any. @timestamp, @version, message and
 // tags are ordinary fields; [@metadata] lives beside the fields and is never
 // serialized by codecs or outputs.
+//
+// Time parsing and formatting (Joda patterns, ISO 8601, Logstash's timestamp
+// text) are package timefmt's; the Ruby and Java text forms of values
+// (Float#to_s, Double.toString, inspect) are package valuefmt's.
 package event
 
 import (
@@ -14,6 +18,8 @@ import (
 	"reflect"
 	"sync/atomic"
 	"time"
+
+	"github.com/pipelined/pipeline/engine/timefmt"
 )
 
 // Well-known field names.
@@ -137,7 +143,7 @@ func fromNormalized(m map[string]any) *Event {
 		m[TimestampField] = time.Now().UTC().Truncate(time.Millisecond)
 	default:
 		if s, ok := ts.(string); ok {
-			if t, err := ParseTimestamp(s); err == nil {
+			if t, err := timefmt.ParseTimestamp(s); err == nil {
 				m[TimestampField] = t
 				break
 			}

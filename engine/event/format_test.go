@@ -4,45 +4,9 @@ import (
 	"math"
 	"testing"
 	"time"
-)
 
-func TestAppendRubyFloat(t *testing.T) {
-	// Expected strings are Ruby's Float#to_s.
-	tests := []struct {
-		f    float64
-		want string
-	}{
-		{1, "1.0"},
-		{1.5, "1.5"},
-		{2.5, "2.5"},
-		{100, "100.0"},
-		{-0.5, "-0.5"},
-		{-2, "-2.0"},
-		{0, "0.0"},
-		{math.Copysign(0, -1), "-0.0"},
-		{123.456, "123.456"},
-		{12345678.9, "12345678.9"},
-		{1e15, "1000000000000000.0"},
-		{1e16, "1.0e+16"},
-		{1.5e16, "1.5e+16"},
-		{1.25e20, "1.25e+20"},
-		{1e100, "1.0e+100"},
-		{0.0001, "0.0001"},
-		{0.00012, "0.00012"},
-		{0.00001, "1.0e-05"},
-		{1.25e-7, "1.25e-07"},
-		{5e-324, "5.0e-324"},
-		{0.30000000000000004, "0.30000000000000004"},
-		{math.NaN(), "NaN"},
-		{math.Inf(1), "Infinity"},
-		{math.Inf(-1), "-Infinity"},
-	}
-	for _, tt := range tests {
-		if got := string(AppendRubyFloat([]byte("x"), tt.f)); got != "x"+tt.want {
-			t.Errorf("AppendRubyFloat(%v) = %q, want %q", tt.f, got, "x"+tt.want)
-		}
-	}
-}
+	"github.com/pipelined/pipeline/engine/timefmt"
+)
 
 func TestAppendTimestamp(t *testing.T) {
 	base := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
@@ -63,15 +27,15 @@ func TestAppendTimestamp(t *testing.T) {
 		{time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC), "-0001-01-01T00:00:00.000Z"},
 	}
 	for _, tt := range tests {
-		if got := string(AppendTimestamp([]byte("at "), tt.t)); got != "at "+tt.want {
-			t.Errorf("AppendTimestamp(%v) = %q, want %q", tt.t, got, "at "+tt.want)
+		if got := string(timefmt.AppendTimestamp([]byte("at "), tt.t)); got != "at "+tt.want {
+			t.Errorf("timefmt.AppendTimestamp(%v) = %q, want %q", tt.t, got, "at "+tt.want)
 		}
 		// The JSON form is the same text, quoted, and parses back.
 		if got := string(AppendJSONValue(nil, tt.t)); got != `"`+tt.want+`"` {
 			t.Errorf("AppendJSONValue(%v) = %s, want %q", tt.t, got, tt.want)
 		}
-		if back, err := ParseTimestamp(tt.want); err != nil || !back.Equal(tt.t) {
-			t.Errorf("ParseTimestamp(%q) = %v, %v; want %v", tt.want, back, err, tt.t)
+		if back, err := timefmt.ParseTimestamp(tt.want); err != nil || !back.Equal(tt.t) {
+			t.Errorf("timefmt.ParseTimestamp(%q) = %v, %v; want %v", tt.want, back, err, tt.t)
 		}
 	}
 }

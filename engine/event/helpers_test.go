@@ -1,50 +1,15 @@
 package event
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pipelined/pipeline/engine/timefmt"
 )
-
-// tsvCase is one line of a tab-separated testdata file.
-type tsvCase struct {
-	pos    string // file:line, for failure messages
-	fields []string
-}
-
-// readTSV reads a testdata file of tab-separated cases, skipping blank lines and
-// lines starting with '#'. Every case must have between min and max fields.
-func readTSV(t *testing.T, name string, min, max int) []tsvCase {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []tsvCase
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		f := strings.Split(line, "\t")
-		if len(f) < min || len(f) > max {
-			t.Fatalf("%s:%d: %d tab-separated fields; want %d to %d", path, n, len(f), min, max)
-		}
-		out = append(out, tsvCase{pos: path + ":" + strconv.Itoa(n), fields: f})
-	}
-	if len(out) == 0 {
-		t.Fatalf("%s: no cases", path)
-	}
-	return out
-}
 
 // loadEvent builds an event from a testdata JSON file. Integers become int64,
 // other numbers float64 and an object {"$time": "RFC 3339"} a time.Time.
@@ -80,7 +45,7 @@ func jsonTimes(v any) (any, error) {
 	switch x := v.(type) {
 	case map[string]any:
 		if s, ok := x["$time"].(string); ok && len(x) == 1 {
-			return ParseTimestamp(s)
+			return timefmt.ParseTimestamp(s)
 		}
 		for k, el := range x {
 			n, err := jsonTimes(el)
@@ -103,7 +68,7 @@ func jsonTimes(v any) (any, error) {
 
 func mustTime(t testing.TB, s string) time.Time {
 	t.Helper()
-	tm, err := ParseTimestamp(s)
+	tm, err := timefmt.ParseTimestamp(s)
 	if err != nil {
 		t.Fatal(err)
 	}

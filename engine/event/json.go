@@ -8,7 +8,7 @@ package event
 // Output matches what Logstash's Jackson mapper writes, except that object keys
 // are sorted so that output is deterministic: compact, no HTML escaping, only
 // '"', '\\' and control characters escaped (\u00XX in upper case), invalid UTF-8
-// replaced by U+FFFD, timestamps as AppendTimestamp writes them (ISO 8601 UTC
+// replaced by U+FFFD, timestamps as timefmt.AppendTimestamp writes them (ISO 8601 UTC
 // with millisecond, or when needed micro- or nanosecond, precision), and floats
 // as Java's Double.toString prints them (format.go: "1.5", "3.0", "1.0E20"): a
 // form that reads back as the same float64, always with a fraction, so a float
@@ -26,6 +26,9 @@ import (
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/pipelined/pipeline/engine/timefmt"
+	"github.com/pipelined/pipeline/engine/valuefmt"
 )
 
 // AppendJSON appends the event's fields, without [@metadata], to dst as one
@@ -76,17 +79,17 @@ func AppendJSONValue(dst []byte, v any) []byte {
 	case float64:
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			dst = append(dst, '"')
-			dst = appendJavaDouble(dst, x)
+			dst = valuefmt.AppendJavaDouble(dst, x)
 			return append(dst, '"')
 		}
-		return appendJavaDouble(dst, x)
+		return valuefmt.AppendJavaDouble(dst, x)
 	case bool:
 		return strconv.AppendBool(dst, x)
 	case nil:
 		return append(dst, "null"...)
 	case time.Time:
 		dst = append(dst, '"')
-		dst = AppendTimestamp(dst, x)
+		dst = timefmt.AppendTimestamp(dst, x)
 		return append(dst, '"')
 	}
 	if n, err := Normalize(v); err == nil {

@@ -332,3 +332,30 @@ func TestAppendJSONManyKeysSorted(t *testing.T) {
 		}
 	}
 }
+
+// AppendJSONWithMetadata keeps [@metadata], and FromJSON reads the event back
+// whole, with or without other fields.
+func TestAppendJSONWithMetadataRoundTrip(t *testing.T) {
+	for _, js := range []string{
+		`{"@metadata":{"beat":"filebeat","n":1},"a":{"b":[1,"x"]},"message":"hi"}`,
+		`{"@metadata":{"k":"v"}}`,
+		`{"message":"no metadata"}`,
+	} {
+		e, err := FromJSON([]byte(js))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := e.AppendJSONWithMetadata(nil)
+		back, err := FromJSON(out)
+		if err != nil {
+			t.Fatalf("%s: %v", out, err)
+		}
+		if got, want := string(back.AppendJSONWithMetadata(nil)), string(out); got != want {
+			t.Errorf("round trip: %s; want %s", got, want)
+		}
+	}
+	only := &Event{fields: map[string]any{}, meta: map[string]any{"k": "v"}}
+	if got := string(only.AppendJSONWithMetadata(nil)); got != `{"@metadata":{"k":"v"}}` {
+		t.Errorf("metadata only: %s", got)
+	}
+}

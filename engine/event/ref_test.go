@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pipelined/pipeline/engine/internal/tsvtest"
 )
 
 // refPath prints a parsed Ref as testdata/refs.txt does.
@@ -29,30 +31,30 @@ func refPath(r Ref) string {
 
 // TestParseRefFile runs testdata/refs.txt.
 func TestParseRefFile(t *testing.T) {
-	for _, c := range readTSV(t, "refs.txt", 2, 2) {
-		src, want := c.fields[0], c.fields[1]
+	for _, c := range tsvtest.Read(t, "testdata/refs.txt", 2, 2) {
+		src, want := c.Fields[0], c.Fields[1]
 		t.Run(src, func(t *testing.T) {
 			r, err := ParseRef(src)
 			if wantErr, ok := strings.CutPrefix(want, "error: "); ok {
 				if err == nil {
-					t.Fatalf("%s: ParseRef(%q) = %s; want error containing %q", c.pos, src, refPath(r), wantErr)
+					t.Fatalf("%s: ParseRef(%q) = %s; want error containing %q", c.Pos, src, refPath(r), wantErr)
 				}
 				if !strings.Contains(err.Error(), wantErr) {
-					t.Errorf("%s: ParseRef(%q) error = %q; want it to contain %q", c.pos, src, err, wantErr)
+					t.Errorf("%s: ParseRef(%q) error = %q; want it to contain %q", c.Pos, src, err, wantErr)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("%s: ParseRef(%q): %v", c.pos, src, err)
+				t.Fatalf("%s: ParseRef(%q): %v", c.Pos, src, err)
 			}
 			if got := refPath(r); got != want {
-				t.Errorf("%s: ParseRef(%q) = %s; want %s", c.pos, src, got, want)
+				t.Errorf("%s: ParseRef(%q) = %s; want %s", c.Pos, src, got, want)
 			}
 			if r.String() != src {
-				t.Errorf("%s: ParseRef(%q).String() = %q", c.pos, src, r.String())
+				t.Errorf("%s: ParseRef(%q).String() = %q", c.Pos, src, r.String())
 			}
 			if r.IsMetadata() != strings.HasPrefix(want, "[@metadata]") {
-				t.Errorf("%s: ParseRef(%q).IsMetadata() = %v", c.pos, src, r.IsMetadata())
+				t.Errorf("%s: ParseRef(%q).IsMetadata() = %v", c.Pos, src, r.IsMetadata())
 			}
 		})
 	}
@@ -615,54 +617,6 @@ func TestFromMapUnsupported(t *testing.T) {
 	_, err := FromMap(map[string]any{"f": func() {}})
 	if err == nil || !strings.Contains(err.Error(), `field "f"`) {
 		t.Errorf("FromMap(func) error = %v; want one naming field f", err)
-	}
-}
-
-func TestParseISO8601(t *testing.T) {
-	utc := func(y int, mo time.Month, d, h, mi, s, ns int) time.Time {
-		return time.Date(y, mo, d, h, mi, s, ns, time.UTC)
-	}
-	tests := []struct {
-		in   string
-		want time.Time
-		err  bool
-	}{
-		{in: "2026-11-24T10:00:01.000Z", want: utc(2026, 11, 24, 10, 0, 1, 0)},
-		{in: "2026-11-24T10:00:01.123456789Z", want: utc(2026, 11, 24, 10, 0, 1, 123456789)},
-		{in: "2026-11-24T10:00:01+02:00", want: utc(2026, 11, 24, 8, 0, 1, 0)},
-		{in: "2026-11-24T10:00:01-0230", want: utc(2026, 11, 24, 12, 30, 1, 0)},
-		{in: "2026-11-24T10:00:01+02", want: utc(2026, 11, 24, 8, 0, 1, 0)},
-		{in: "2026-11-24T10:00:01.5", want: utc(2026, 11, 24, 10, 0, 1, 500_000_000)},
-		{in: "2026-11-24T10:00", want: utc(2026, 11, 24, 10, 0, 0, 0)},
-		{in: "2026-11-24", want: utc(2026, 11, 24, 0, 0, 0, 0)},
-		{in: "2026-11-24Z", want: utc(2026, 11, 24, 0, 0, 0, 0)},
-		{in: "2026-11-24t10:00:01z", want: utc(2026, 11, 24, 10, 0, 1, 0)},
-		{in: "+12345-01-01T00:00:00Z", want: utc(12345, 1, 1, 0, 0, 0, 0)},
-		{in: "", err: true},
-		{in: "yesterday", err: true},
-		{in: "2026-11-24 10:00:01", err: true},
-		{in: "2026-13-01", err: true},
-		{in: "2026-02-30", err: true},
-		{in: "2026-11-24T25:00", err: true},
-		{in: "2026-11-24T10", err: true},
-		{in: "2026-11-24T10:00:01+0", err: true},
-		{in: "2026-11-24T10:00:01+02:", err: true},
-		{in: "2026-11-24T10:00:01Zjunk", err: true},
-		{in: "26-11-24", err: true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.in, func(t *testing.T) {
-			got, err := ParseTimestamp(tc.in)
-			if tc.err {
-				if err == nil {
-					t.Errorf("ParseTimestamp(%q) = %v; want error", tc.in, got)
-				}
-				return
-			}
-			if err != nil || !got.Equal(tc.want) || got.Location() != time.UTC {
-				t.Errorf("ParseTimestamp(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
-			}
-		})
 	}
 }
 

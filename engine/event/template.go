@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pipelined/pipeline/engine/timefmt"
 )
 
 // Template is a parsed Logstash sprintf string such as "%{host}-%{+YYYY.MM.dd}".
@@ -23,7 +25,7 @@ import (
 //     an object as JSON with sorted keys. A missing field, or one holding null,
 //     is left as written: "%{ref}".
 //   - %{+FORMAT} is @timestamp in UTC formatted with the Joda-Time pattern FORMAT
-//     (see JodaFormat); %{+%s} is @timestamp in whole seconds since the epoch.
+//     (see timefmt.JodaFormat); %{+%s} is @timestamp in whole seconds since the epoch.
 //     Both render as "" when the event has no @timestamp.
 //   - %{{TIME_NOW}} is the current time, as ISO 8601 UTC.
 //   - A "%{" with no "}" after it, and everything after it, is literal text.
@@ -50,7 +52,7 @@ type part struct {
 	kind partKind
 	text string // partLiteral: the text; partField: "%{ref}" as written, for a missing field
 	ref  Ref
-	date JodaFormat
+	date timefmt.JodaFormat
 }
 
 // timeNowPattern is the one Java-style pattern supported, %{{TIME_NOW}}: the
@@ -100,7 +102,7 @@ func ParseTemplate(s string) (Template, error) {
 			}
 			parts = append(parts, part{kind: partNow})
 		case strings.HasPrefix(content, "+"):
-			f, err := ParseJoda(content[1:])
+			f, err := timefmt.ParseJoda(content[1:])
 			if err != nil {
 				return Template{src: s}, fmt.Errorf("template %q: %w", s, err)
 			}
@@ -200,7 +202,7 @@ func (t Template) RenderAppend(dst []byte, e *Event) []byte {
 				dst = strconv.AppendInt(dst, ts.Unix(), 10)
 			}
 		case partNow:
-			dst = AppendTimestamp(dst, time.Now().UTC().Truncate(time.Microsecond))
+			dst = timefmt.AppendTimestamp(dst, time.Now().UTC().Truncate(time.Microsecond))
 		}
 	}
 	return dst

@@ -5,18 +5,20 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pipelined/pipeline/engine/internal/tsvtest"
 )
 
 // TestTemplateRenderFile runs testdata/templates.txt against testdata/event.json.
 func TestTemplateRenderFile(t *testing.T) {
-	for _, c := range readTSV(t, "templates.txt", 3, 4) {
-		name, src, want := c.fields[0], c.fields[1], c.fields[2]
+	for _, c := range tsvtest.Read(t, "testdata/templates.txt", 3, 4) {
+		name, src, want := c.Fields[0], c.Fields[1], c.Fields[2]
 		t.Run(name, func(t *testing.T) {
 			e := loadEvent(t, "event.json")
-			if len(c.fields) == 4 {
-				ts, ok := strings.CutPrefix(c.fields[3], "ts=")
+			if len(c.Fields) == 4 {
+				ts, ok := strings.CutPrefix(c.Fields[3], "ts=")
 				if !ok {
-					t.Fatalf("%s: fourth field %q; want ts=TIME or ts=none", c.pos, c.fields[3])
+					t.Fatalf("%s: fourth field %q; want ts=TIME or ts=none", c.Pos, c.Fields[3])
 				}
 				if ts == "none" {
 					e.Delete(MustRef(TimestampField))
@@ -26,17 +28,17 @@ func TestTemplateRenderFile(t *testing.T) {
 			}
 			tmpl, err := ParseTemplate(src)
 			if err != nil {
-				t.Fatalf("%s: ParseTemplate(%q): %v", c.pos, src, err)
+				t.Fatalf("%s: ParseTemplate(%q): %v", c.Pos, src, err)
 			}
 			if got := tmpl.Render(e); got != want {
-				t.Errorf("%s: Render(%q) = %q; want %q", c.pos, src, got, want)
+				t.Errorf("%s: Render(%q) = %q; want %q", c.Pos, src, got, want)
 			}
 			prefix := []byte("prefix:")
 			if got := string(tmpl.RenderAppend(prefix, e)); got != "prefix:"+want {
-				t.Errorf("%s: RenderAppend(%q) = %q; want %q", c.pos, src, got, "prefix:"+want)
+				t.Errorf("%s: RenderAppend(%q) = %q; want %q", c.Pos, src, got, "prefix:"+want)
 			}
 			if got := tmpl.String(); got != src {
-				t.Errorf("%s: String() = %q; want %q", c.pos, got, src)
+				t.Errorf("%s: String() = %q; want %q", c.Pos, got, src)
 			}
 		})
 	}
@@ -44,80 +46,20 @@ func TestTemplateRenderFile(t *testing.T) {
 
 // TestParseTemplateErrorsFile runs testdata/template_errors.txt.
 func TestParseTemplateErrorsFile(t *testing.T) {
-	for _, c := range readTSV(t, "template_errors.txt", 3, 3) {
-		name, src, want := c.fields[0], c.fields[1], c.fields[2]
+	for _, c := range tsvtest.Read(t, "testdata/template_errors.txt", 3, 3) {
+		name, src, want := c.Fields[0], c.Fields[1], c.Fields[2]
 		t.Run(name, func(t *testing.T) {
 			tmpl, err := ParseTemplate(src)
 			if err == nil {
-				t.Fatalf("%s: ParseTemplate(%q) = %q, nil; want error containing %q", c.pos, src, tmpl.Render(loadEvent(t, "event.json")), want)
+				t.Fatalf("%s: ParseTemplate(%q) = %q, nil; want error containing %q", c.Pos, src, tmpl.Render(loadEvent(t, "event.json")), want)
 			}
 			if !strings.Contains(err.Error(), want) {
-				t.Errorf("%s: ParseTemplate(%q) error = %q; want it to contain %q", c.pos, src, err, want)
+				t.Errorf("%s: ParseTemplate(%q) error = %q; want it to contain %q", c.Pos, src, err, want)
 			}
 			if !strings.Contains(err.Error(), src) {
-				t.Errorf("%s: ParseTemplate(%q) error = %q; want it to quote the template", c.pos, src, err)
+				t.Errorf("%s: ParseTemplate(%q) error = %q; want it to quote the template", c.Pos, src, err)
 			}
 		})
-	}
-}
-
-// TestJodaFile runs testdata/joda.txt, whose expectations come from Joda-Time.
-func TestJodaFile(t *testing.T) {
-	for _, c := range readTSV(t, "joda.txt", 3, 3) {
-		pattern, ts, want := c.fields[0], c.fields[1], c.fields[2]
-		t.Run(pattern, func(t *testing.T) {
-			f, err := ParseJoda(pattern)
-			if wantErr, ok := strings.CutPrefix(want, "error: "); ok {
-				if err == nil {
-					t.Fatalf("%s: ParseJoda(%q) = nil error; want one containing %q", c.pos, pattern, wantErr)
-				}
-				if !strings.Contains(err.Error(), wantErr) {
-					t.Errorf("%s: ParseJoda(%q) error = %q; want it to contain %q", c.pos, pattern, err, wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("%s: ParseJoda(%q): %v", c.pos, pattern, err)
-			}
-			tm := mustTime(t, ts)
-			if got := f.Format(tm); got != want {
-				t.Errorf("%s: Format(%q, %s) = %q; want %q", c.pos, pattern, ts, got, want)
-			}
-			if got := string(f.AppendFormat([]byte("x"), tm)); got != "x"+want {
-				t.Errorf("%s: AppendFormat(%q, %s) = %q; want %q", c.pos, pattern, ts, got, "x"+want)
-			}
-			if f.String() != pattern {
-				t.Errorf("String() = %q; want %q", f.String(), pattern)
-			}
-		})
-	}
-}
-
-func TestJodaFormatsInLocation(t *testing.T) {
-	paris, err := time.LoadLocation("Europe/Paris")
-	if err != nil {
-		t.Skipf("no time zone data: %v", err)
-	}
-	tm := time.Date(2026, 7, 1, 14, 30, 0, 0, paris)
-	tests := []struct {
-		name, pattern, want string
-	}{
-		{"clock", "HH:mm", "14:30"},
-		{"offset", "Z", "+0200"},
-		{"offset colon", "ZZ", "+02:00"},
-		{"zone id", "ZZZ", "Europe/Paris"},
-		{"zone short", "z", "CEST"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := MustJoda(tc.pattern).Format(tm); got != tc.want {
-				t.Errorf("Format(%q) = %q; want %q", tc.pattern, got, tc.want)
-			}
-		})
-	}
-	west := time.Date(2026, 7, 1, 14, 30, 0, 0, time.FixedZone("", -(3*3600+30*60)))
-	if got := MustJoda("Z ZZ ZZZ z").Format(west); got != "-0330 -03:30 -03:30 -03:30" {
-		t.Errorf("Format(fixed -03:30) = %q; want %q", got, "-0330 -03:30 -03:30 -03:30")
 	}
 }
 
@@ -265,32 +207,6 @@ func TestRenderValueFallbacks(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestAppendJavaDouble(t *testing.T) {
-	// Expectations from Java's Double.toString (JDK 19+).
-	tests := []struct {
-		f    float64
-		want string
-	}{
-		{1.5, "1.5"}, {3, "3.0"}, {-2.5, "-2.5"}, {100, "100.0"}, {0.1, "0.1"}, {0.3, "0.3"},
-		{0.001, "0.001"}, {0.0001, "1.0E-4"}, {9999999, "9999999.0"}, {1e7, "1.0E7"},
-		{123456.789, "123456.789"}, {12345678.9, "1.23456789E7"}, {1.234e-5, "1.234E-5"},
-		{1e20, "1.0E20"}, {1e21, "1.0E21"}, {1.7976931348623157e308, "1.7976931348623157E308"},
-		{5e-324, "4.9E-324"}, {2.0 / 3, "0.6666666666666666"}, {0, "0.0"}, {negZero(), "-0.0"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.want, func(t *testing.T) {
-			if got := string(appendJavaDouble(nil, tc.f)); got != tc.want {
-				t.Errorf("appendJavaDouble(%v) = %q; want %q", tc.f, got, tc.want)
-			}
-		})
-	}
-}
-
-func negZero() float64 {
-	z := 0.0
-	return -z
 }
 
 func BenchmarkTemplateRender(b *testing.B) {

@@ -34,6 +34,8 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/engine/timefmt"
+	"github.com/pipelined/pipeline/engine/valuefmt"
 	"github.com/pipelined/pipeline/plugins/internal/encoder"
 )
 
@@ -110,7 +112,7 @@ func appendValue(dst []byte, v any, indent int) []byte {
 		quoted := make([][]byte, len(keys))
 		width := 0
 		for i, k := range keys {
-			quoted[i] = event.AppendRubyString(nil, k)
+			quoted[i] = valuefmt.AppendRubyString(nil, k)
 			width = max(width, utf8.RuneCount(quoted[i]))
 		}
 		dst = append(dst, "{\n"...)
@@ -148,7 +150,7 @@ func appendValue(dst []byte, v any, indent int) []byte {
 		dst = appendSpaces(dst, indent)
 		return append(dst, ']')
 	case string:
-		return event.AppendRubyString(dst, x)
+		return valuefmt.AppendRubyString(dst, x)
 	case nil:
 		return append(dst, "nil"...)
 	case bool:
@@ -156,9 +158,9 @@ func appendValue(dst []byte, v any, indent int) []byte {
 	case int64:
 		return strconv.AppendInt(dst, x, 10)
 	case float64:
-		return event.AppendRubyFloat(dst, x)
+		return valuefmt.AppendRubyFloat(dst, x)
 	case time.Time:
-		return event.AppendTimestamp(dst, x)
+		return timefmt.AppendTimestamp(dst, x)
 	}
 	if n, err := event.Normalize(v); err == nil {
 		return appendValue(dst, n, indent)

@@ -57,6 +57,7 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/engine/timefmt"
 )
 
 func init() { engine.RegisterFilter("date", New) }
@@ -124,7 +125,7 @@ func (o *Options) formats() ([]format, error) {
 		case formatTAI64N:
 			fs = append(fs, tai64nFormat{})
 		default:
-			p, err := event.NewJodaParser(s)
+			p, err := timefmt.NewJodaParser(s)
 			if err != nil {
 				return nil, &engine.FieldError{Field: "match", Err: fmt.Errorf("%w (a format is a Joda-Time pattern with literal text in quotes, e.g. \"yyyy-MM-dd'T'HH:mm:ss\", or ISO8601, UNIX, UNIX_MS, TAI64N)", err)}
 			}
@@ -172,7 +173,7 @@ func New(o Options, _ engine.Resources) (*Filter, error) {
 		f.dynamic = !f.tz.IsConstant()
 	}
 	if !f.dynamic && tz != "" {
-		if f.loc, err = event.LoadJodaZone(tz); err != nil {
+		if f.loc, err = timefmt.LoadJodaZone(tz); err != nil {
 			return nil, &engine.FieldError{Field: "timezone", Err: fmt.Errorf("%w (use an IANA zone name such as \"Europe/Berlin\", \"UTC\" or an offset such as \"+02:00\")", err)}
 		}
 	}
@@ -193,7 +194,7 @@ func (f *Filter) Filter(_ context.Context, e *event.Event, out []*event.Event) (
 	loc := f.loc
 	var tzErr error
 	if f.dynamic {
-		if loc, tzErr = event.LoadJodaZone(f.tz.Render(e)); tzErr != nil {
+		if loc, tzErr = timefmt.LoadJodaZone(f.tz.Render(e)); tzErr != nil {
 			loc = nil
 		}
 	}

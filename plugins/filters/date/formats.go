@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/engine/timefmt"
 )
 
 // A format parses one source value. loc is the zone for local times (never
@@ -35,7 +35,7 @@ func stringValue(v any) (string, error) {
 }
 
 // jodaFormat is a Joda-Time pattern (Logstash's JodaParser).
-type jodaFormat struct{ p *event.JodaParser }
+type jodaFormat struct{ p *timefmt.JodaParser }
 
 func (f jodaFormat) parse(v any, loc *time.Location, now time.Time) (time.Time, error) {
 	s, err := stringValue(v)
@@ -55,7 +55,7 @@ func (isoFormat) parse(v any, loc *time.Location, now time.Time) (time.Time, err
 	if err != nil {
 		return time.Time{}, err
 	}
-	return event.ParseISO8601(s, loc, now)
+	return timefmt.ParseISO8601(s, loc, now)
 }
 
 // maxEpochSeconds is Logstash's limit for UNIX: Java's Integer.MAX_VALUE.

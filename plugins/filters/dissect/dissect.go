@@ -58,6 +58,7 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/engine/valuefmt"
 )
 
 func init() { engine.RegisterFilter("dissect", New) }
@@ -177,7 +178,7 @@ func (f *Filter) Filter(_ context.Context, e *event.Event, out []*event.Event) (
 		case string:
 			src = x
 		default:
-			src = string(event.AppendRubyToS(nil, x))
+			src = string(valuefmt.AppendRubyToS(nil, x))
 		}
 		var err error
 		switch {

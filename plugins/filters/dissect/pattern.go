@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/engine/valuefmt"
 )
 
 // The pattern syntax and the scan follow Logstash's Java Dissector, so that
@@ -232,7 +233,7 @@ func (d *dissector) dissect(src string, e *event.Event, err *error) bool {
 				if s, isString := old.(string); isString {
 					b = append(b, s...)
 				} else {
-					b = event.AppendRubyToS(b, old)
+					b = valuefmt.AppendRubyToS(b, old)
 				}
 				v = string(append(append(b, fl.joiner()...), v...))
 			}
@@ -265,7 +266,7 @@ func (d *dissector) indirectName(fl *field, self int, e *event.Event, value func
 			if s, isString := v.(string); isString {
 				return s
 			}
-			return string(event.AppendRubyToS(nil, v))
+			return string(valuefmt.AppendRubyToS(nil, v))
 		}
 	}
 	for i := range d.fields {

@@ -68,6 +68,8 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/engine/timefmt"
+	"github.com/pipelined/pipeline/engine/valuefmt"
 	"github.com/pipelined/pipeline/plugins/internal/ecs"
 )
 
@@ -387,11 +389,11 @@ func appendText(dst []byte, v any) []byte {
 	case int64:
 		return strconv.AppendInt(dst, x, 10)
 	case float64:
-		return event.AppendRubyFloat(dst, x)
+		return valuefmt.AppendRubyFloat(dst, x)
 	case bool:
 		return strconv.AppendBool(dst, x)
 	case time.Time:
-		return event.AppendTimestamp(dst, x)
+		return timefmt.AppendTimestamp(dst, x)
 	case map[string]any:
 		keys := make([]string, 0, len(x))
 		for k := range x {

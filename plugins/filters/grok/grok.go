@@ -69,6 +69,7 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/engine/valuefmt"
 	"github.com/pipelined/pipeline/plugins/internal/ecs"
 )
 
@@ -671,7 +672,7 @@ func toString(v any) string {
 	case int64:
 		return strconv.FormatInt(x, 10)
 	case float64:
-		return string(event.AppendRubyFloat(nil, x))
+		return string(valuefmt.AppendRubyFloat(nil, x))
 	case bool:
 		return strconv.FormatBool(x)
 	}

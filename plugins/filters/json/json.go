@@ -38,6 +38,8 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/engine/timefmt"
+	"github.com/pipelined/pipeline/engine/valuefmt"
 	"github.com/pipelined/pipeline/plugins/internal/ecs"
 )
 
@@ -138,7 +140,7 @@ func (f *Filter) Filter(_ context.Context, e *event.Event, out []*event.Event) (
 	switch {
 	case !ok:
 		// Logstash's JSON loader raises on a non-string, like on bad text.
-		s = string(event.AppendRubyToS(nil, v))
+		s = string(valuefmt.AppendRubyToS(nil, v))
 		err = fmt.Errorf("json: source %s holds %s, not a string", f.source, kind(v))
 	case strings.TrimSpace(s) != "":
 		if parsed, err = event.ParseJSON([]byte(s)); err != nil {
@@ -214,14 +216,14 @@ func merge(e *event.Event, m map[string]any) error {
 		return nil
 	}
 	if s, ok := ts.(string); ok {
-		if t, err := event.ParseTimestamp(s); err == nil {
+		if t, err := timefmt.ParseTimestamp(s); err == nil {
 			e.SetTimestamp(t)
 			return nil
 		}
 	}
 	e.SetTimestamp(time.Now())
 	e.AddTag(event.TimestampFailureTag)
-	return e.Set(timestampFailureRef, string(event.AppendRubyToS(nil, ts)))
+	return e.Set(timestampFailureRef, string(valuefmt.AppendRubyToS(nil, ts)))
 }
 
 // isTagsRef reports whether the field reference k is [tags] or below it.

@@ -5,7 +5,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/engine/valuefmt"
 )
 
 // This file has the Ruby String and Array methods that mutate.rb calls.
@@ -74,7 +74,7 @@ func appendRubyJoin(dst []byte, list []any, sep string) []byte {
 		case []any:
 			dst = appendRubyJoin(dst, x, sep)
 		default:
-			dst = event.AppendRubyToS(dst, x)
+			dst = valuefmt.AppendRubyToS(dst, x)
 		}
 	}
 	return dst
@@ -85,5 +85,5 @@ func rubyToS(v any) string {
 	if s, ok := v.(string); ok {
 		return s
 	}
-	return string(event.AppendRubyToS(nil, v))
+	return string(valuefmt.AppendRubyToS(nil, v))
 }

@@ -31,6 +31,7 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/engine/valuefmt"
 )
 
 func init() { engine.RegisterFilter("prune", New) }
@@ -324,7 +325,7 @@ func text(v any) (string, bool) {
 	case int64:
 		return strconv.FormatInt(x, 10), true
 	case float64, bool:
-		return string(event.AppendRubyToS(nil, x)), true
+		return string(valuefmt.AppendRubyToS(nil, x)), true
 	}
 	return "", false
 }

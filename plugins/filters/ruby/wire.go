@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/engine/timefmt"
 )
 
 // The wire form of an event is {"f": fields, "m": metadata} in JSON, with
@@ -130,7 +131,7 @@ func restoreTimes(v any) any {
 			case int64:
 				return time.Unix(0, ts).UTC()
 			case string:
-				if t, err := event.ParseTimestamp(ts); err == nil {
+				if t, err := timefmt.ParseTimestamp(ts); err == nil {
 					return t
 				}
 			}

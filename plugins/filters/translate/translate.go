@@ -60,6 +60,7 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/engine/valuefmt"
 	"github.com/pipelined/pipeline/plugins/internal/ecs"
 )
 
@@ -498,7 +499,7 @@ func toS(v any) string {
 	if s, ok := v.(string); ok {
 		return s
 	}
-	return string(event.AppendRubyToS(nil, v))
+	return string(valuefmt.AppendRubyToS(nil, v))
 }
 
 // dictionary is an immutable lookup table.

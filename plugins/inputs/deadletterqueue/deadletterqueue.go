@@ -45,6 +45,7 @@ import (
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/dlq"
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/engine/timefmt"
 )
 
 func init() {
@@ -85,7 +86,7 @@ func (o *Options) Validate() error {
 		return &engine.FieldError{Field: "pipeline_id", Err: fmt.Errorf("%q is not a pipeline id", o.PipelineID)}
 	}
 	if o.StartTimestamp != "" {
-		if _, err := event.ParseTimestamp(o.StartTimestamp); err != nil {
+		if _, err := timefmt.ParseTimestamp(o.StartTimestamp); err != nil {
 			return &engine.FieldError{Field: "start_timestamp", Err: fmt.Errorf("%q is not an ISO 8601 time, e.g. 2017-04-04T23:40:37", o.StartTimestamp)}
 		}
 	}
@@ -120,7 +121,7 @@ func New(o Options, r engine.Resources) (*Input, error) {
 		in.log = slog.Default()
 	}
 	if o.StartTimestamp != "" {
-		in.start, _ = event.ParseTimestamp(o.StartTimestamp)
+		in.start, _ = timefmt.ParseTimestamp(o.StartTimestamp)
 	}
 	if o.CommitOffsets {
 		in.sincedb = o.SincedbPath

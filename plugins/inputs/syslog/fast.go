@@ -3,7 +3,7 @@ package syslog
 import (
 	"time"
 
-	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/engine/timefmt"
 )
 
 // The fast path: the shape almost every sender uses,
@@ -230,7 +230,7 @@ func (p *Parser) fastDate(r *fastResult) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	now := p.now()
-	year := event.GuessYear(time.Month(r.month), now)
-	t, err := event.JodaLocalTime(year, time.Month(r.month), r.day, r.hour, r.min, r.sec, 0, p.loc)
+	year := timefmt.GuessYear(time.Month(r.month), now)
+	t, err := timefmt.JodaLocalTime(year, time.Month(r.month), r.day, r.hour, r.min, r.sec, 0, p.loc)
 	return t, err == nil
 }

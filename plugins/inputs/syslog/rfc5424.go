@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/engine/timefmt"
 )
 
 // rfc5424Event parses msg as RFC 5424:
@@ -85,7 +86,7 @@ func (p *Parser) rfc5424Event(e *event.Event, msg string) bool {
 	_ = e.Set(refMessage, text)
 	p.setPriority(e, int64(pri), nil)
 	if ts != "-" {
-		if t, err := event.ParseISO8601(ts, p.loc, p.now()); err == nil {
+		if t, err := timefmt.ParseISO8601(ts, p.loc, p.now()); err == nil {
 			e.SetTimestamp(t)
 		} else {
 			e.AddTag(TagDateFailure)

@@ -76,6 +76,7 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/engine/timefmt"
 	"github.com/pipelined/pipeline/plugins/internal/charset"
 	"github.com/pipelined/pipeline/plugins/internal/ecs"
 	"github.com/pipelined/pipeline/plugins/internal/netserver"
@@ -194,7 +195,7 @@ func (o *Options) Validate() error {
 		}
 	}
 	if o.Timezone != "" {
-		if _, err := event.LoadJodaZone(o.Timezone); err != nil {
+		if _, err := timefmt.LoadJodaZone(o.Timezone); err != nil {
 			return fe("timezone", "%v (use an IANA zone name such as \"Europe/Berlin\" or an offset such as \"+02:00\")", err)
 		}
 	}
@@ -492,7 +493,7 @@ type Parser struct {
 	facilityLabels []string
 	severityLabels []string
 	rfc5424        bool
-	bsd            []*event.JodaParser
+	bsd            []*timefmt.JodaParser
 	now            func() time.Time
 	f              *fieldSet
 	ecs            bool
@@ -511,13 +512,13 @@ func NewParser(o Options) (*Parser, error) {
 		now:            time.Now,
 		f:              &legacyFields,
 		pattern:        linePattern,
-		bsd:            []*event.JodaParser{mustJoda("MMM dd HH:mm:ss"), mustJoda("MMM  d HH:mm:ss"), mustJoda("MMM d HH:mm:ss")},
+		bsd:            []*timefmt.JodaParser{mustJoda("MMM dd HH:mm:ss"), mustJoda("MMM  d HH:mm:ss"), mustJoda("MMM d HH:mm:ss")},
 	}
 	if o.ECSCompatibility != "disabled" {
 		p.ecs, p.f, p.pattern, p.serviceType = true, &ecsFields, ecsLinePattern, o.ServiceType
 	}
 	if o.Timezone != "" {
-		loc, err := event.LoadJodaZone(o.Timezone)
+		loc, err := timefmt.LoadJodaZone(o.Timezone)
 		if err != nil {
 			return nil, &engine.FieldError{Field: "timezone", Err: err}
 		}
@@ -723,8 +724,8 @@ func (p *Parser) labels(e *event.Event, n int64, bigN *big.Int) {
 }
 
 // mustJoda compiles one of the input's fixed patterns.
-func mustJoda(p string) *event.JodaParser {
-	jp, err := event.NewJodaParser(p)
+func mustJoda(p string) *timefmt.JodaParser {
+	jp, err := timefmt.NewJodaParser(p)
 	if err != nil {
 		panic(err)
 	}
@@ -737,7 +738,7 @@ func (p *Parser) parseDate(s string) (time.Time, bool) {
 	// The BSD patterns begin with a month name: a timestamp that begins with
 	// a digit can only be ISO 8601, so it skips three failing parses.
 	if s != "" && s[0] >= '0' && s[0] <= '9' {
-		if t, err := event.ParseISO8601(s, p.loc, now); err == nil {
+		if t, err := timefmt.ParseISO8601(s, p.loc, now); err == nil {
 			return t, true
 		}
 		return time.Time{}, false
@@ -747,7 +748,7 @@ func (p *Parser) parseDate(s string) (time.Time, bool) {
 			return t, true
 		}
 	}
-	if t, err := event.ParseISO8601(s, p.loc, now); err == nil {
+	if t, err := timefmt.ParseISO8601(s, p.loc, now); err == nil {
 		return t, true
 	}
 	return time.Time{}, false

@@ -3,7 +3,7 @@ package charset
 import (
 	"unicode/utf8"
 
-	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/engine/valuefmt"
 )
 
 // Text is the text Logstash's codecs make of bytes read with charset UTF-8:
@@ -26,6 +26,6 @@ func utf8Text(b []byte) []byte {
 
 // Inspect is Ruby's String#inspect of a UTF-8 string, without the quotes.
 func Inspect(b []byte) string {
-	q := event.AppendRubyString(make([]byte, 0, len(b)+len(b)/4+2), string(b))
+	q := valuefmt.AppendRubyString(make([]byte, 0, len(b)+len(b)/4+2), string(b))
 	return string(q[1 : len(q)-1])
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/engine/timefmt"
 )
 
 // Formatter renders an event with a format template, or with AppendString when
@@ -49,7 +50,7 @@ var (
 // prints as {hostname=web-1}.
 func AppendString(dst []byte, e *event.Event) []byte {
 	if ts, ok := e.Fields()[event.TimestampField].(time.Time); ok {
-		dst = event.AppendTimestamp(dst, ts)
+		dst = timefmt.AppendTimestamp(dst, ts)
 		dst = append(dst, ' ')
 	}
 	if v, ok := e.Get(hostRef); ok && v != nil {

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/engine/timefmt"
 )
 
 // AppendPython appends the event's fields (without [@metadata]) to dst as
@@ -70,7 +71,7 @@ func appendPyValue(dst []byte, v any) []byte {
 		return append(dst, "null"...)
 	case time.Time:
 		var buf [40]byte
-		return appendPyString(dst, string(event.AppendTimestamp(buf[:0], x)))
+		return appendPyString(dst, string(timefmt.AppendTimestamp(buf[:0], x)))
 	}
 	if n, err := event.Normalize(v); err == nil {
 		return appendPyValue(dst, n)

@@ -21,6 +21,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/filters/dissect"
 	_ "github.com/pipelined/pipeline/plugins/filters/drop"
 	_ "github.com/pipelined/pipeline/plugins/filters/fingerprint"
+	_ "github.com/pipelined/pipeline/plugins/filters/geoip"
 	_ "github.com/pipelined/pipeline/plugins/filters/grok"
 	_ "github.com/pipelined/pipeline/plugins/filters/json"
 	_ "github.com/pipelined/pipeline/plugins/filters/jsonencode"

@@ -46,6 +46,11 @@ type Pipeline struct {
 	// (CheckBus); busSenders are the senders, registered while Run runs.
 	busEndpoints []busEndpoint
 	busSenders   []*BusSender
+	// queueFailing is set while a persisted-queue write keeps failing.
+	queueFailing atomic.Bool
+	// appendFault, set by tests only, fails persisted-queue writes as a
+	// full or failing disk does.
+	appendFault func() error
 }
 
 // Stats are a pipeline's event counters.
@@ -65,6 +70,9 @@ type Stats struct {
 	// outputs, workers and inputs' Run (not in the goroutines inputs start:
 	// those count in PanicsRecovered only).
 	Panics atomic.Int64
+	// QueueWriteErrors and QueueReadErrors count failed persisted-queue
+	// writes and reads; both are retried.
+	QueueWriteErrors, QueueReadErrors atomic.Int64
 }
 
 // Name returns the pipeline name.

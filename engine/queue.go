@@ -111,10 +111,7 @@ func (u *inputUnit) emitPersisted(b Batch) error {
 	stop := context.AfterFunc(p.abortCtx, cancel)
 	defer stop()
 	start := time.Now()
-	if err := p.pq.Append(ctx, recs); err != nil {
-		if p.abortCtx.Err() != nil {
-			return ErrAborted
-		}
+	if err := p.appendRetrying(ctx, recs); err != nil {
 		return err
 	}
 	u.out.Add(int64(len(recs)))
@@ -129,6 +126,45 @@ func (u *inputUnit) emitPersisted(b Batch) error {
 	return nil
 }
 
+// appendRetrying appends to the persisted queue, retrying a failed write
+// (a full or failing disk) with capped backoff until it succeeds or the
+// pipeline is aborted: the input waits, as for a full queue, instead of
+// failing its source for the rest of the run, and its sender is acknowledged
+// only once the events are on disk.
+func (p *Pipeline) appendRetrying(ctx context.Context, recs [][]byte) error {
+	backoff := 10 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		var err error
+		if p.appendFault != nil {
+			err = p.appendFault()
+		}
+		if err == nil {
+			err = p.pq.Append(ctx, recs)
+		}
+		if err == nil {
+			if attempt > 1 {
+				p.queueFailing.Store(false)
+				p.log.Info("persisted queue write recovered", "attempts", attempt)
+			}
+			return nil
+		}
+		if p.abortCtx.Err() != nil {
+			return ErrAborted
+		}
+		p.stats.QueueWriteErrors.Add(1)
+		p.queueFailing.Store(true)
+		if attempt == 1 || attempt%100 == 0 {
+			p.log.Error("persisted queue write failed; the input waits and the write is retried", "attempt", attempt, "err", err)
+		}
+		select {
+		case <-time.After(backoff):
+		case <-p.abortCtx.Done():
+			return ErrAborted
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
 // readQueue feeds the workers from the persisted queue until it is drained
 // (after CloseWrites) or ctx is done. Each chunk is deleted from the queue
 // when its events are acknowledged; a record that no longer parses (the file
@@ -137,10 +173,21 @@ func (p *Pipeline) readQueue(ctx context.Context) {
 	for {
 		recs, err := p.pq.Read(ctx, p.settings.BatchSize)
 		if err != nil {
-			if !errors.Is(err, io.EOF) && ctx.Err() == nil {
-				p.log.Error("persisted queue read failed", "err", err)
+			if errors.Is(err, io.EOF) || ctx.Err() != nil {
+				return
 			}
-			return
+			// A read error (an I/O error of the disk) is retried: stopping
+			// the reader would stall the pipeline for the rest of the run.
+			p.stats.QueueReadErrors.Add(1)
+			p.log.Error("persisted queue read failed; retrying in 1s", "err", err)
+			select {
+			case <-time.After(time.Second):
+				continue
+			case <-ctx.Done():
+				return
+			case <-p.abort:
+				return
+			}
 		}
 		seqs := make([]uint64, len(recs))
 		var size int64

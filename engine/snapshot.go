@@ -21,6 +21,11 @@ type Snapshot struct {
 	// Panics were recovered in the pipeline's filters, conditions, outputs,
 	// workers and inputs' Run.
 	Panics int64
+	// QueueWriteErrors and QueueReadErrors are persisted-queue writes and
+	// reads that failed (and were retried); QueueFailing is true while a
+	// write keeps failing (the inputs wait).
+	QueueWriteErrors, QueueReadErrors int64
+	QueueFailing                      bool
 	// Duration is the time workers spent on batches (filters, routing);
 	// QueuePush the time inputs waited to hand batches to the queue.
 	Duration, QueuePush time.Duration
@@ -67,8 +72,10 @@ func (p *Pipeline) Snapshot() Snapshot {
 		In: st.In.Load(), Filtered: st.Filtered.Load(), Out: st.Out.Load(),
 		Dropped: st.Dropped.Load(), Unrouted: st.Unrouted.Load(), Failed: st.Failed.Load(),
 		DeadLettered: st.DeadLettered.Load(), Retries: st.Retries.Load(), AcksFired: st.AcksFired.Load(),
-		Panics:   st.Panics.Load(),
-		Duration: time.Duration(p.workNanos.Load()), QueuePush: time.Duration(p.pushNanos.Load()),
+		Panics:           st.Panics.Load(),
+		QueueWriteErrors: st.QueueWriteErrors.Load(), QueueReadErrors: st.QueueReadErrors.Load(),
+		QueueFailing: p.queueFailing.Load(),
+		Duration:     time.Duration(p.workNanos.Load()), QueuePush: time.Duration(p.pushNanos.Load()),
 		QueueType: "memory", QueueEvents: max(p.queued.Load(), 0), DeadLetterQueue: p.settings.DeadLetter != nil,
 	}
 	if p.settings.Queue.persisted() {

@@ -60,6 +60,8 @@ func appendMetrics(b []byte, snaps []snap) []byte {
 	perPipeline("pipeline_events_failed_total", "counter", "Event deliveries refused for good by outputs, without a dead letter queue.", i64(func(s engine.Snapshot) int64 { return s.Failed }))
 	perPipeline("pipeline_events_dead_lettered_total", "counter", "Event deliveries refused for good by outputs and kept in the dead letter queue.", i64(func(s engine.Snapshot) int64 { return s.DeadLettered }))
 	perPipeline("pipeline_panics_recovered_total", "counter", "Panics recovered in the pipeline's filters, conditions, outputs, workers and inputs.", i64(func(s engine.Snapshot) int64 { return s.Panics }))
+	perPipeline("pipeline_queue_write_errors_total", "counter", "Persisted-queue writes that failed and were retried (the inputs waited).", i64(func(s engine.Snapshot) int64 { return s.QueueWriteErrors }))
+	perPipeline("pipeline_queue_read_errors_total", "counter", "Persisted-queue reads that failed and were retried.", i64(func(s engine.Snapshot) int64 { return s.QueueReadErrors }))
 	perPipeline("pipeline_retries_total", "counter", "Output writes that failed and were retried.", i64(func(s engine.Snapshot) int64 { return s.Retries }))
 	perPipeline("pipeline_queue_events", "gauge", "Events waiting in the memory queue for a worker, or not yet acknowledged in the persisted queue.", i64(func(s engine.Snapshot) int64 { return s.QueueEvents }))
 	perPipeline("pipeline_queue_size_bytes", "gauge", "Bytes held by the persisted queue (0 for the memory queue).", i64(func(s engine.Snapshot) int64 { return s.QueueBytes }))

@@ -325,7 +325,8 @@ func pipelineJSON(p snap) map[string]any {
 		"reloads":          p.reloads.json(),
 		"panics_recovered": s.Panics,
 		"queue": map[string]any{"type": cmp.Or(s.QueueType, "memory"), "events_count": s.QueueEvents,
-			"queue_size_in_bytes": s.QueueBytes, "max_queue_size_in_bytes": s.QueueMaxBytes},
+			"queue_size_in_bytes": s.QueueBytes, "max_queue_size_in_bytes": s.QueueMaxBytes,
+			"write_errors": s.QueueWriteErrors, "read_errors": s.QueueReadErrors, "write_failing": s.QueueFailing},
 	}
 	if p.dlq != nil {
 		var lastErr any

@@ -102,6 +102,7 @@ type Output struct {
 	major       int            // its major version (0: unknown)
 	setupDone   bool           // templates, ILM and data stream checks done
 	quiet       map[int]bool   // failed events of this Write not to log
+	bulkPath    string         // path and query of bulk requests
 
 	client    *elastictransport.Client
 	transport *http.Transport
@@ -181,6 +182,7 @@ func New(o Options, r engine.Resources) (*Output, error) {
 		out.log.Warn("elasticsearch: sniffing is not supported: requests go to hosts as written")
 	}
 	out.quiet = map[int]bool{}
+	out.bulkPath = bulkPath(o.BulkPath)
 	if len(o.FailureTypeLoggingWhitelist) > 0 {
 		out.log.Warn("elasticsearch: option failure_type_logging_whitelist is deprecated, use silence_errors_in_log")
 	}
@@ -517,7 +519,12 @@ func (o *Output) send(ctx context.Context, items []item, failed map[int]error) (
 	body := o.buf[first:last]
 	rctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	res, err := esapi.BulkRequest{Body: bytes.NewReader(body)}.Do(rctx, o.client)
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, o.bulkPath, bytes.NewReader(body))
+	if err != nil {
+		return 0, fmt.Errorf("elasticsearch: bulk path %q: %w", o.bulkPath, err)
+	}
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	res, err := o.client.Perform(req)
 	if err != nil {
 		return 0, o.describe(err)
 	}
@@ -540,7 +547,7 @@ func (o *Output) send(ctx context.Context, items []item, failed map[int]error) (
 		n2, err2 := o.send(ctx, items[h:], failed)
 		return n1 + n2, err2
 	}
-	if res.IsError() {
+	if res.StatusCode > 299 {
 		return 0, o.statusError("_bulk", res.StatusCode, o.resp.Bytes())
 	}
 	return o.parse(items, failed)

@@ -36,6 +36,11 @@ type HTTPOptions struct {
 	CustomHeaders engine.Hash `hcl:"custom_headers,optional"`
 	// Parameters are query parameters added to every request.
 	Parameters engine.Hash `hcl:"parameters,optional"`
+	// BulkPath is the path of bulk requests under each host's URL; unset,
+	// "/_bulk". Unless it sets filter_path, answers are asked to hold only
+	// what the output reads (filter_path=errors,items.*.error,items.*.status,
+	// as Logstash asks).
+	BulkPath string `hcl:"bulk_path,optional"`
 	// Sniffing asks the cluster for its nodes in Logstash. Accepted for
 	// compatibility: requests go to hosts as written (a warning says so when
 	// it is true).
@@ -195,11 +200,17 @@ func addParameters(u *url.URL, params engine.Hash) {
 	if len(params) == 0 {
 		return
 	}
-	q := u.Query()
+	// Appended as written, so that the query already there (filter_path)
+	// keeps its form.
+	var b strings.Builder
+	b.WriteString(u.RawQuery)
 	for _, p := range params {
-		q.Add(p.Key, p.Value)
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(url.QueryEscape(p.Key) + "=" + url.QueryEscape(p.Value))
 	}
-	u.RawQuery = q.Encode()
+	u.RawQuery = b.String()
 }
 
 // ErrorOptions say what happens to documents Elasticsearch refuses.
@@ -256,4 +267,23 @@ func errorType(raw []byte) string {
 		return ""
 	}
 	return e.Type
+}
+
+// bulkPath is the path and query of bulk requests for bulk_path.
+func bulkPath(opt string) string {
+	p := "/_bulk"
+	if opt != "" {
+		p = "/" + strings.TrimLeft(opt, "/")
+		for strings.Contains(p, "//") {
+			p = strings.ReplaceAll(p, "//", "/")
+		}
+	}
+	if strings.Contains(p, "?filter_path=") || strings.Contains(p, "&filter_path=") {
+		return p
+	}
+	sep := "?"
+	if strings.Contains(p, "?") {
+		sep = "&"
+	}
+	return p + sep + "filter_path=errors,items.*.error,items.*.status"
 }

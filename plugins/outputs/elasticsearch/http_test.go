@@ -53,10 +53,25 @@ func TestHTTPOptions(t *testing.T) {
 	want := []string{
 		"GET http://es.invalid:9200/prefix/?timeout=30s host=es.invalid:9200 x-tenant=blue",
 		"HEAD http://es.invalid:9200/prefix/_index_template/ecs-logstash?timeout=30s host=es.invalid:9200 x-tenant=blue",
-		"POST http://es.invalid:9200/prefix/_bulk?timeout=30s host=es.invalid:9200 x-tenant=blue",
+		"POST http://es.invalid:9200/prefix/_bulk?filter_path=errors,items.*.error,items.*.status&timeout=30s host=es.invalid:9200 x-tenant=blue",
 	}
 	if strings.Join(seen, "\n") != strings.Join(want, "\n") {
 		t.Errorf("requests:\n%s\nwant:\n%s", strings.Join(seen, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestBulkPath: bulk_path replaces /_bulk, slashes deduplicated, and the
+// answer is filtered to what the output reads unless it says otherwise.
+func TestBulkPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                          "/_bulk?filter_path=errors,items.*.error,items.*.status",
+		"ingest//_bulk":             "/ingest/_bulk?filter_path=errors,items.*.error,items.*.status",
+		"/_bulk?refresh=wait_for":   "/_bulk?refresh=wait_for&filter_path=errors,items.*.error,items.*.status",
+		"/_bulk?filter_path=errors": "/_bulk?filter_path=errors",
+	} {
+		if got := bulkPath(in); got != want {
+			t.Errorf("bulkPath(%q) = %q; want %q", in, got, want)
+		}
 	}
 }
 

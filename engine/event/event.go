@@ -2,7 +2,9 @@
 // references (Ref) and sprintf templates (Template).
 //
 // An Event is a JSON-like tree. Its values are only: nil, bool, int64, float64,
-// string, time.Time, []any and map[string]any. @timestamp, @version, message and
+// string, time.Time, []any and map[string]any, and *big.Int for an integer
+// beyond int64 that a filter computed exactly (Ruby's Bignum; treat it as
+// immutable). @timestamp, @version, message and
 // tags are ordinary fields; [@metadata] lives beside the fields and is never
 // serialized by codecs or outputs.
 //
@@ -15,6 +17,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/big"
 	"reflect"
 	"sync/atomic"
 	"time"
@@ -166,6 +169,13 @@ func Normalize(v any) (any, error) {
 		return x, nil
 	case time.Time:
 		return x.UTC(), nil
+	case *big.Int:
+		// Integers beyond int64 stay exact (Ruby's Bignum), e.g. from mutate's
+		// convert; the ones that fit are int64, as every other integer.
+		if x.IsInt64() {
+			return x.Int64(), nil
+		}
+		return x, nil
 	case json.Number:
 		if i, err := x.Int64(); err == nil {
 			return i, nil

@@ -2,6 +2,7 @@ package event
 
 import (
 	"fmt"
+	"math/big"
 	"slices"
 	"strconv"
 	"time"
@@ -25,7 +26,7 @@ func appendValue(dst []byte, v any) []byte {
 		return appendJoined(dst, x)
 	case map[string]any:
 		return AppendJSONValue(dst, x) // json.go: Jackson-compatible, sorted keys
-	case nil, bool, int64, float64, time.Time:
+	case nil, bool, int64, float64, time.Time, *big.Int:
 		return appendScalar(dst, v)
 	}
 	// Not an event value type (someone wrote to Fields() directly).
@@ -46,6 +47,8 @@ func appendScalar(dst []byte, v any) []byte {
 		return strconv.AppendBool(dst, x)
 	case int64:
 		return strconv.AppendInt(dst, x, 10)
+	case *big.Int:
+		return x.Append(dst, 10)
 	case float64:
 		return valuefmt.AppendJavaDouble(dst, x)
 	case time.Time:

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"slices"
 	"strconv"
 	"strings"
@@ -76,6 +77,8 @@ func AppendJSONValue(dst []byte, v any) []byte {
 		return append(dst, ']')
 	case int64:
 		return strconv.AppendInt(dst, x, 10)
+	case *big.Int:
+		return x.Append(dst, 10) // exact: an integer beyond int64
 	case float64:
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			dst = append(dst, '"')
@@ -658,6 +661,13 @@ func (p *jsonParser) number() (any, error) {
 	if isInt {
 		if n, err := strconv.ParseInt(text, 10, 64); err == nil {
 			return n, nil
+		}
+		if p.limit == MaxStoredDepth {
+			// A record the engine wrote: an integer beyond int64 was a
+			// *big.Int (an exact Bignum) and comes back as one.
+			if b, ok := new(big.Int).SetString(text, 10); ok {
+				return b, nil
+			}
 		}
 	}
 	f, err := strconv.ParseFloat(text, 64)

@@ -3,7 +3,9 @@ package event
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
+	"math/big"
 	"reflect"
 	"strings"
 	"testing"
@@ -357,5 +359,35 @@ func TestAppendJSONWithMetadataRoundTrip(t *testing.T) {
 	only := &Event{fields: map[string]any{}, meta: map[string]any{"k": "v"}}
 	if got := string(only.AppendJSONWithMetadata(nil)); got != `{"@metadata":{"k":"v"}}` {
 		t.Errorf("metadata only: %s", got)
+	}
+}
+
+// TestStoredBigInteger: an integer beyond int64 (a *big.Int, e.g. from
+// mutate's convert) is written exactly and comes back exactly from a queue
+// record; at the edge such a number stays a float, as before.
+func TestStoredBigInteger(t *testing.T) {
+	const digits = "123456789012345678901234567890123456789"
+	b, _ := new(big.Int).SetString(digits, 10)
+	e := NewMessage("x")
+	if err := e.Set(MustRef("n"), b); err != nil {
+		t.Fatal(err)
+	}
+	js := e.AppendJSONWithMetadata(nil)
+	if !strings.Contains(string(js), `"n":`+digits) {
+		t.Fatalf("JSON %s", js)
+	}
+	back, err := FromStoredJSON(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := back.Get(MustRef("n")); fmt.Sprint(v) != digits {
+		t.Errorf("read back %T %v; want %s exactly", v, v, digits)
+	}
+	edge, err := FromJSON(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := edge.Get(MustRef("n")); fmt.Sprintf("%T", v) != "float64" {
+		t.Errorf("at the edge %T; want float64", v)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"math/big"
 	"slices"
 	"strconv"
 	"strings"
@@ -165,6 +166,8 @@ func AppendRubyToS(dst []byte, v any) []byte {
 		return strconv.AppendBool(dst, x)
 	case int64:
 		return strconv.AppendInt(dst, x, 10)
+	case *big.Int:
+		return x.Append(dst, 10) // an exact integer beyond int64 (Bignum)
 	case float64:
 		return AppendRubyFloat(dst, x)
 	case time.Time:

@@ -530,14 +530,16 @@ func compileExpr(expr, exprBT string, sup []superset, timeout time.Duration) (co
 	if err != nil {
 		return compiled{}, err
 	}
-	// Onigmo, Logstash's engine, always lets ^ and $ match at line ends.
-	re, reErr := regexp.Compile("(?m)" + tr.re2)
+	// Onigmo, Logstash's engine, always lets ^ and $ match at line ends, and
+	// Logstash compiles with Regexp::MULTILINE, which lets . match a newline
+	// (Perl's s flag): %{GREEDYDATA} takes a stack trace whole.
+	re, reErr := regexp.Compile(onigFlags + tr.re2)
 	var se *syntax.Error
 	if errors.As(reErr, &se) && se.Code == syntax.ErrInvalidRepeatSize {
 		if tr, err = translate(expr, true, sup); err != nil {
 			return compiled{}, err
 		}
-		re, reErr = regexp.Compile("(?m)" + tr.re2)
+		re, reErr = regexp.Compile(onigFlags + tr.re2)
 	}
 	if tr.net == "" {
 		if reErr != nil {
@@ -553,7 +555,7 @@ func compileExpr(expr, exprBT string, sup []superset, timeout time.Duration) (co
 		}
 		net = trBT.netAll
 	}
-	bt, err := regexp2.Compile(net, regexp2.Multiline)
+	bt, err := regexp2.Compile(net, netFlags)
 	if err != nil {
 		return compiled{}, fmt.Errorf("the backtracking engine refuses it: %w", err)
 	}

@@ -326,3 +326,34 @@ func FuzzPattern(f *testing.F) {
 		}
 	})
 }
+
+// TestRubySemantics: two differences issue #19 found by running
+// logstash-patterns-core's spec: Logstash compiles with Ruby's
+// Regexp::MULTILINE, so . matches a newline (a stack trace stays in
+// %{GREEDYDATA} whole, here through the backtracking engine too, which a
+// look-ahead forces); and POSIX bracket classes are Unicode-aware on UTF-8
+// text, so UNIXPATH takes /opt/Čierný_Peter/ whole.
+func TestRubySemantics(t *testing.T) {
+	trace := "java.lang.NullPointerException: boom\n\tat com.example.A.run(A.java:10)\n\tat java.lang.Thread.run(Thread.java:750)"
+	for _, tc := range []struct {
+		name, match, message, field, want string
+	}{
+		{"greedydata", `%{LOGLEVEL:level} %{GREEDYDATA:rest}`, "ERROR " + trace, "rest", trace},
+		{"dot", `^(?<all>.+)$`, "a\nb", "all", "a\nb"},
+		{"backtracking", `(?<x>.+)(?=\z)`, "a\nb", "x", "a\nb"},
+		{"unixpath", `%{UNIXPATH:path}`, "/opt/Čierný_Peter/bin", "path", "/opt/Čierný_Peter/bin"},
+		{"alpha", `(?<w>[[:alpha:]]+)`, "Ďábelské", "w", "Ďábelské"},
+		{"upper", `(?<w>[[:upper:]]+)`, "abcÉÜX", "w", "ÉÜX"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFilter(t, fmt.Sprintf("match = { message = %q }", tc.match))
+			e := event.NewMessage(tc.message)
+			if _, err := f.Filter(context.Background(), e, nil); err != nil {
+				t.Fatalf("no match: %v", err)
+			}
+			if got, _ := e.GetString(event.MustRef(tc.field)); got != tc.want {
+				t.Errorf("%s = %q; want %q", tc.field, got, tc.want)
+			}
+		})
+	}
+}

@@ -483,13 +483,26 @@ func afterQuantifier(p string, i int) bool {
 	return false
 }
 
-// posixClasses are Onigmo's bracket classes, in the ASCII form both RE2
-// and .NET read (.NET has no [:name:] syntax).
+// onigFlags and netFlags are Logstash's regexp options in RE2 and .NET
+// terms: ^ and $ at line ends (Onigmo always), and . matching a newline
+// (Ruby's Regexp::MULTILINE, which Logstash's grok sets).
+const (
+	onigFlags = "(?ms)"
+	netFlags  = regexp2.Multiline | regexp2.Singleline
+)
+
+// posixClasses are Onigmo's bracket classes on UTF-8 text, which are
+// Unicode-aware (unlike \w, \d and \s, which Ruby keeps ASCII): [[:alnum:]]
+// takes the Č of /opt/Čierný_Peter/. They are written with Unicode
+// categories, in a form both RE2 and .NET read (.NET has no [:name:]
+// syntax); alpha is the letters, letter numbers and combining marks
+// (Unicode's Alphabetic property, which neither engine names).
 var posixClasses = map[string]string{
-	"alnum": `a-zA-Z0-9`, "alpha": `a-zA-Z`, "digit": `0-9`, "xdigit": `0-9a-fA-F`,
-	"lower": `a-z`, "upper": `A-Z`, "space": `\t\n\v\f\r `, "blank": `\t `,
-	"word": `\w`, "punct": `!-/:-@\[-` + "`" + `{-~`, "cntrl": `\x00-\x1f\x7f`,
-	"print": `\x20-\x7e`, "graph": `\x21-\x7e`, "ascii": `\x00-\x7f`,
+	"alpha": `\p{L}\p{Nl}\p{Mn}\p{Mc}`, "alnum": `\p{L}\p{Nl}\p{Mn}\p{Mc}\p{Nd}`, "digit": `\p{Nd}`,
+	"xdigit": `0-9a-fA-F`, "lower": `\p{Ll}`, "upper": `\p{Lu}`,
+	"space": `\t\n\v\f\r \x85\p{Z}`, "blank": `\t\p{Zs}`,
+	"word": `\p{L}\p{M}\p{Nd}\p{Pc}`, "punct": `!-/:-@\[-` + "`" + `{-~\p{P}`, "cntrl": `\p{Cc}`,
+	"print": `\p{L}\p{M}\p{N}\p{P}\p{S}\p{Zs}`, "graph": `\p{L}\p{M}\p{N}\p{P}\p{S}`, "ascii": `\x00-\x7f`,
 }
 
 // classBody reads the character class starting at p[i] and returns its
@@ -577,14 +590,14 @@ func (t *translation) compileChecks(re *regexp.Regexp) bool {
 				}
 			}
 		case chkAtomic, chkAhead, chkNotAhead:
-			c.body, err = regexp.Compile(`\A(?:` + c.src + `)`)
+			c.body, err = regexp.Compile(onigFlags + `\A(?:` + c.src + `)`)
 			var se *syntax.Error
 			if c.kind == chkAtomic && errors.As(err, &se) && se.Code == syntax.ErrInvalidRepeatSize {
 				// A superset's exact definition RE2 cannot hold: check
 				// it on the backtracking engine.
 				var tr *translation
 				if tr, err = translate(c.src, false, nil); err == nil {
-					c.body2, err = regexp2.Compile(`\A(?:`+tr.netAll+`)`, regexp2.Multiline)
+					c.body2, err = regexp2.Compile(`\A(?:`+tr.netAll+`)`, netFlags)
 				}
 			}
 		case chkBehind, chkNotBehind:
@@ -597,7 +610,7 @@ func (t *translation) compileChecks(re *regexp.Regexp) bool {
 					return false
 				}
 				c.width = lo
-				c.body, err = regexp.Compile(`\A(?:` + c.src + `)\z`)
+				c.body, err = regexp.Compile(onigFlags + `\A(?:` + c.src + `)\z`)
 			}
 		}
 		if err != nil {
@@ -614,7 +627,7 @@ func (t *translation) compileChecks(re *regexp.Regexp) bool {
 // from a fixed set (a class or a literal, without case folding), nil
 // otherwise. Checking such a look-around needs no regexp.
 func oneRuneSet(src string) []rune {
-	re, err := syntax.Parse(src, syntax.Perl)
+	re, err := syntax.Parse(src, syntax.Perl|syntax.DotNL)
 	if err != nil {
 		return nil
 	}

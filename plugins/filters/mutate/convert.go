@@ -165,7 +165,8 @@ func parseInteger(s string) (any, error) {
 	}
 	bi, _ := bf.Int(nil)
 	if !bi.IsInt64() {
-		return nil, fmt.Errorf("%q is out of the integer range", s)
+		// Ruby gives a Bignum: the value stays exact (JSON writes its digits).
+		return bi, nil
 	}
 	return bi.Int64(), nil
 }
@@ -217,8 +218,13 @@ func toInt(v any) (any, error) {
 
 func floatToInt(f float64) (any, error) {
 	t := math.Trunc(f)
-	if math.IsNaN(f) || t < math.MinInt64 || t >= math.MaxInt64 {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return nil, fmt.Errorf("cannot convert %v to an integer", f)
+	}
+	if t < math.MinInt64 || t >= math.MaxInt64 {
+		// Float#to_i: the float's exact value as a Bignum.
+		bi, _ := big.NewFloat(t).Int(nil)
+		return bi, nil
 	}
 	return int64(t), nil
 }

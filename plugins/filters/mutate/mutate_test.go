@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -36,7 +38,12 @@ func TestConvertValue(t *testing.T) {
 		{"integer", "-0xff", int64(-255)},
 		{"integer", "0x1.8p+1", int64(3)},
 		{"integer", "9223372036854775807", int64(math.MaxInt64)},
-		{"integer", "9223372036854775808", errors.New("")},
+		// Beyond int64 Ruby gives a Bignum; the value stays exact (issue #19
+		// found _mutate_error).
+		{"integer", "9223372036854775808", bigInt("9223372036854775808")},
+		{"integer", "-9223372036854775809", bigInt("-9223372036854775809")},
+		{"integer", "123456789012345678901234567890123456789", bigInt("123456789012345678901234567890123456789")},
+		{"integer", "1.5e30", bigInt("1500000000000000000000000000000")},
 		{"integer", "123456789012345678.9", int64(123456789012345678)},
 		{"integer", "abc", errors.New("")},
 		{"integer", "12abc", errors.New("")},
@@ -49,7 +56,7 @@ func TestConvertValue(t *testing.T) {
 		{"integer", int64(5), int64(5)},
 		{"integer", 2.99, int64(2)},
 		{"integer", math.Inf(1), errors.New("")},
-		{"integer", 1e19, errors.New("")},
+		{"integer", 1e19, bigInt("10000000000000000000")},
 		{"integer", ts, int64(1767323045)},
 		{"integer", map[string]any{}, errors.New("")},
 		{"integer", []any{"1"}, errors.New("")},
@@ -373,5 +380,33 @@ lowercase = ["method"]
 		if _, err := f.Filter(ctx, events[i], out[:0]); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func bigInt(s string) *big.Int {
+	b, ok := new(big.Int).SetString(s, 10)
+	if !ok {
+		panic(s)
+	}
+	return b
+}
+
+// TestConvertBigIntegerJSON: an integer beyond int64 is written exactly,
+// as a JSON number, and prints as Ruby does in a string.
+func TestConvertBigIntegerJSON(t *testing.T) {
+	const digits = "123456789012345678901234567890123456789"
+	e := event.NewMessage(digits)
+	v, err := convertValue(convertKinds["integer"], digits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Set(event.MustRef("n"), v); err != nil {
+		t.Fatal(err)
+	}
+	if js := string(e.AppendJSON(nil)); !strings.Contains(js, `"n":`+digits+`,`) && !strings.Contains(js, `"n":`+digits+`}`) {
+		t.Errorf("JSON %s: want n as the exact number", js)
+	}
+	if s, err := convertValue(convertKinds["string"], v); err != nil || s != digits {
+		t.Errorf("to string: %v, %v", s, err)
 	}
 }

@@ -208,22 +208,59 @@ func Filter(t testing.TB, typ, options string, in ...*event.Event) []*event.Even
 // them.
 func (r Runner) Filter(t testing.TB, typ, options string, in ...*event.Event) []*event.Event {
 	t.Helper()
+	return r.run(t, ir.Filter, typ, options, in, 30*time.Second)
+}
+
+// Output sends events through the output typ configured by options and
+// returns once the pipeline has drained: every event was written, or failed
+// for good.
+func Output(t testing.TB, typ, options string, in ...*event.Event) {
+	t.Helper()
+	Runner{}.Output(t, typ, options, in...)
+}
+
+// Output is like the package function Output, with options read as r reads
+// them.
+func (r Runner) Output(t testing.TB, typ, options string, in ...*event.Event) {
+	t.Helper()
+	r.run(t, ir.Output, typ, options, in, 30*time.Second)
+}
+
+// Input runs the input typ configured by options until it returns (a finite
+// input) or d passes (then it is stopped and the pipeline drains), and returns
+// the events it emitted, in order, after the engine's common options.
+func Input(t testing.TB, typ, options string, d time.Duration) []*event.Event {
+	t.Helper()
+	return Runner{}.Input(t, typ, options, d)
+}
+
+// Input is like the package function Input, with options read as r reads
+// them.
+func (r Runner) Input(t testing.TB, typ, options string, d time.Duration) []*event.Event {
+	t.Helper()
+	return r.run(t, ir.Input, typ, options, nil, d)
+}
+
+// run builds the one-plugin pipeline of kind, feeds it in, runs it until it
+// has drained or d passes, and returns what reached the collecting output.
+func (r Runner) run(t testing.TB, kind ir.Kind, typ, options string, in []*event.Event, d time.Duration) []*event.Event {
+	t.Helper()
 	token := fmt.Sprintf("t%d", tokens.Add(1))
 	feeds.Store(token, in)
 	col := &collector{}
 	collects.Store(token, col)
 	defer feeds.Delete(token)
 	defer collects.Delete(token)
-	p, diags := r.pipeline(t, ir.Filter, typ, options, token)
+	p, diags := r.pipeline(t, kind, typ, options, token)
 	if p == nil {
 		t.Fatalf("load %s: %v", typ, diags)
 	}
 	// One worker and a batch holding every event keep the output in input order.
-	pl, d := engine.Build(p, engine.Default, engine.Settings{Workers: 1, BatchSize: max(len(in), 1)})
-	if d.HasErrors() {
-		t.Fatalf("build %s: %v", typ, d)
+	pl, dg := engine.Build(p, engine.Default, engine.Settings{Workers: 1, BatchSize: max(len(in), 1)})
+	if dg.HasErrors() {
+		t.Fatalf("build %s: %v", typ, dg)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	if err := pl.Run(ctx); err != nil {
 		t.Fatalf("run %s: %v", typ, err)

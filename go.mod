@@ -16,6 +16,11 @@ require (
 )
 
 require (
+	github.com/hashicorp/golang-lru v1.0.2 // indirect
+	github.com/ua-parser/uap-go v0.0.0-20260529044130-17c35e68e58c
+)
+
+require (
 	github.com/Masterminds/goutils v1.1.1 // indirect
 	github.com/Masterminds/semver v1.5.0 // indirect
 	github.com/Masterminds/sprig v2.22.0+incompatible // indirect

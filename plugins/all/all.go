@@ -34,6 +34,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/filters/translate"
 	_ "github.com/pipelined/pipeline/plugins/filters/truncate"
 	_ "github.com/pipelined/pipeline/plugins/filters/urldecode"
+	_ "github.com/pipelined/pipeline/plugins/filters/useragent"
 	_ "github.com/pipelined/pipeline/plugins/filters/uuid"
 
 	// Inputs.

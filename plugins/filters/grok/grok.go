@@ -77,11 +77,12 @@ func init() { engine.RegisterFilter("grok", New) }
 
 // Options configures the grok filter.
 type Options struct {
-	// Match (required) maps a field to the pattern, or list of patterns, it is matched
+	// Match maps a field to the pattern, or list of patterns, it is matched
 	// against: { message = "%{IP:client} %{WORD:method}" } or
 	// { message = ["%{SYSLOGLINE}", "%{GREEDYDATA:message}"] }. Fields are
 	// tried in the order written. Logstash's flat array form, ["message",
-	// "pattern", …], is accepted too.
+	// "pattern", …], is accepted too. Without it nothing matches, so every
+	// event gets tag_on_failure, as in Logstash (whose default is {}).
 	Match engine.HashOfLists `hcl:"match,optional" item:"pattern"`
 	// BreakOnMatch stops at the first pattern that matches; false tries every
 	// pattern of every field and keeps all captures.
@@ -143,9 +144,6 @@ func (o *Options) Defaults() {
 // Validate checks the options without reading pattern files or compiling
 // patterns: New does that, once.
 func (o *Options) Validate() error {
-	if len(o.Match) == 0 {
-		return &engine.FieldError{Field: "match", Err: errors.New(`give at least one field and pattern, e.g. { message = "%{GREEDYDATA:msg}" }`)}
-	}
 	for _, en := range o.Match {
 		if _, err := event.ParseRef(en.Key); err != nil {
 			return &engine.FieldError{Field: "match", Err: fmt.Errorf("field %q: %w", en.Key, err)}
@@ -606,6 +604,9 @@ func New(o Options, r engine.Resources) (*Filter, error) {
 	c, err := o.compile()
 	if err != nil {
 		return nil, err
+	}
+	if len(o.Match) == 0 && len(o.TagOnFailure) > 0 {
+		r.Logger.Warn("grok has no match option: every event fails to match and is tagged", "tag_on_failure", o.TagOnFailure)
 	}
 	return &Filter{c: c, log: r.Logger}, nil
 }

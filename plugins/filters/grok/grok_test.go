@@ -150,8 +150,6 @@ func TestRubyConversions(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	bad := map[string]string{
-		`tag_on_failure = []`:                                              "match",
-		`match = {}`:                                                       "match",
 		`match = "message"`:                                                "match",
 		`match = ["message"]`:                                              "match",
 		`match = { message = [] }`:                                         "match",

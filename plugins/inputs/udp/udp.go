@@ -41,6 +41,9 @@ func init() {
 	engine.RegisterInput("udp", New, engine.WithDefaultCodec("plain"))
 }
 
+// maxDatagram is the largest UDP datagram (its length field is 16 bits).
+const maxDatagram = 65536
+
 // Options configures the udp input.
 type Options struct {
 	// Host is the address to listen on.
@@ -48,7 +51,9 @@ type Options struct {
 	// Port is the UDP port to listen on.
 	Port int `hcl:"port"`
 	// BufferSize is the most bytes read from one datagram; the rest of a
-	// longer datagram is lost.
+	// longer datagram is lost. No datagram is longer than 65535 bytes, so a
+	// larger value (which Logstash accepts) reads whole datagrams and
+	// allocates no more than that.
 	BufferSize int `hcl:"buffer_size,optional"`
 	// ReceiveBufferBytes sets the socket receive buffer (SO_RCVBUF); the
 	// kernel may cap it (net.core.rmem_max). Not set: the system default.
@@ -83,8 +88,8 @@ func (o *Options) Validate() error {
 	if o.Port < 0 || o.Port > 65535 {
 		return fe("port", "must be between 0 and 65535")
 	}
-	if o.BufferSize < 1 || o.BufferSize > 65536 {
-		return fe("buffer_size", "must be between 1 and 65536")
+	if o.BufferSize < 1 {
+		return fe("buffer_size", "must be at least 1")
 	}
 	if o.ReceiveBufferBytes < 0 {
 		return fe("receive_buffer_bytes", "must not be negative")
@@ -138,7 +143,7 @@ func New(o Options, r engine.Resources) (*Input, error) {
 	}
 	in.srv = &netserver.UDP{
 		Addr:               net.JoinHostPort(o.Host, strconv.Itoa(o.Port)),
-		BufferSize:         o.BufferSize,
+		BufferSize:         min(o.BufferSize, maxDatagram),
 		ReceiveBufferBytes: o.ReceiveBufferBytes,
 		Workers:            o.Workers,
 		QueueSize:          o.QueueSize,

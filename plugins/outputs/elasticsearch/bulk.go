@@ -2,6 +2,7 @@ package elasticsearch
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -146,9 +147,45 @@ func (o *Output) appendDoc(dst []byte, e *event.Event, parent string) []byte {
 		fields[o.opts.JoinField] = map[string]any{"name": src[o.opts.JoinField], "parent": parent}
 		return event.AppendJSONValue(dst, fields)
 	case o.plan.dataStream && o.opts.DataStreamSyncFields:
-		return event.AppendJSONValue(dst, o.syncedFields(e))
+		return o.appendSynced(dst, e)
 	}
 	return e.AppendJSON(dst)
+}
+
+// appendSynced appends the event's fields with [data_stream] synced (see
+// syncedFields), writing the top level itself so that the usual event, with
+// no data_stream object of its own, costs no copy: its data_stream is the
+// stream's, encoded once in New.
+func (o *Output) appendSynced(dst []byte, e *event.Event) []byte {
+	src := e.Fields()
+	var ds []byte
+	if old, ok := src["data_stream"].(map[string]any); ok {
+		ds = event.AppendJSONValue(nil, o.syncedDataStream(old))
+	} else {
+		ds = o.dsJSON
+	}
+	var buf [32]string
+	keys := buf[:0]
+	for k := range src {
+		if k != "data_stream" {
+			keys = append(keys, k)
+		}
+	}
+	keys = append(keys, "data_stream")
+	slices.Sort(keys)
+	dst = append(dst, '{')
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendKey(dst, k)
+		if k == "data_stream" {
+			dst = append(dst, ds...)
+		} else {
+			dst = event.AppendJSONValue(dst, src[k])
+		}
+	}
+	return append(dst, '}')
 }
 
 // appendUpdate appends the source line of an update: a partial document, or
@@ -267,21 +304,13 @@ func (o *Output) dataStreamName(e *event.Event) string {
 	return part("type", o.opts.DataStreamType) + "-" + part("dataset", o.opts.DataStreamDataset) + "-" + part("namespace", o.opts.DataStreamNamespace)
 }
 
-// syncedFields returns the event's fields with [data_stream] holding the
-// stream's type, dataset and namespace where the event has none (and, without
-// auto routing, where it has others). The event is not changed: the top level
-// and the data_stream object are copies.
-func (o *Output) syncedFields(e *event.Event) map[string]any {
-	src := e.Fields()
-	fields := make(map[string]any, len(src)+1)
-	for k, v := range src {
-		fields[k] = v
-	}
-	ds := map[string]any{}
-	if old, ok := src["data_stream"].(map[string]any); ok {
-		for k, v := range old {
-			ds[k] = v
-		}
+// syncedDataStream returns a copy of an event's data_stream object with the
+// stream's type, dataset and namespace where it has none (and, without auto
+// routing, where it has others), as Logstash's data_stream_event_sync.
+func (o *Output) syncedDataStream(old map[string]any) map[string]any {
+	ds := make(map[string]any, len(old)+3)
+	for k, v := range old {
+		ds[k] = v
 	}
 	for _, f := range []struct{ key, def string }{
 		{"type", o.opts.DataStreamType}, {"dataset", o.opts.DataStreamDataset}, {"namespace", o.opts.DataStreamNamespace},
@@ -294,6 +323,19 @@ func (o *Output) syncedFields(e *event.Event) map[string]any {
 			ds[f.key] = f.def
 		}
 	}
-	fields["data_stream"] = ds
-	return fields
+	return ds
+}
+
+// appendKey appends an object key and its colon. Plain printable ASCII keys,
+// the usual ones, are written as they are; others go through the event's
+// JSON encoder (which boxing the string into an any would make allocate).
+func appendKey(dst []byte, k string) []byte {
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return append(event.AppendJSONValue(dst, k), ':')
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, k...)
+	return append(dst, '"', ':')
 }

@@ -103,6 +103,7 @@ type Output struct {
 	setupDone   bool           // templates, ILM and data stream checks done
 	quiet       map[int]bool   // failed events of this Write not to log
 	bulkPath    string         // path and query of bulk requests
+	dsJSON      []byte         // the stream's data_stream object, encoded
 
 	client    *elastictransport.Client
 	transport *http.Transport
@@ -183,6 +184,7 @@ func New(o Options, r engine.Resources) (*Output, error) {
 	}
 	out.quiet = map[int]bool{}
 	out.bulkPath = bulkPath(o.BulkPath)
+	out.dsJSON = event.AppendJSONValue(nil, out.syncedDataStream(nil))
 	if len(o.FailureTypeLoggingWhitelist) > 0 {
 		out.log.Warn("elasticsearch: option failure_type_logging_whitelist is deprecated, use silence_errors_in_log")
 	}

@@ -17,16 +17,14 @@ type DocumentOptions struct {
 	// Index is the index each event is written to, a sprintf template. Unset,
 	// it is "ecs-logstash-%{+yyyy.MM.dd}" (daily indices named after the
 	// event's @timestamp in UTC), or "logstash-%{+yyyy.MM.dd}" with
-	// ecs_compatibility => disabled; but a pipeline that sets neither index
-	// nor any other option data streams cannot take writes to the data stream
-	// (see data_stream), and with index lifecycle management in use events go
-	// to the rollover alias (see ilm_enabled).
+	// ecs_compatibility => disabled. But with index unset, events go to a
+	// data stream when no other option rules that out (see data_stream), and
+	// otherwise to the ILM rollover alias unless ilm_enabled is false.
 	Index string `hcl:"index,optional"`
-	// ECSCompatibility is "disabled", "v1" or "v8" (the default, as in
-	// Logstash 8). It chooses the default index, template name and rollover
-	// alias ("ecs-logstash", or "logstash" when disabled) and the default
-	// template's mappings, and data streams need it on.
-	ECSCompatibility string `hcl:"ecs_compatibility,optional"`
+	// ecs_compatibility chooses the default index, template name and
+	// rollover alias ("ecs-logstash", or "logstash" when disabled) and the
+	// default template's mappings, and data streams need it on.
+	ecs.Compatibility
 	// DocumentID is the document id, a sprintf template such as
 	// "%{[@metadata][fingerprint]}"; empty lets Elasticsearch choose one.
 	// Required by the update and delete actions.
@@ -91,7 +89,7 @@ type DocumentOptions struct {
 }
 
 func (o *DocumentOptions) defaults() {
-	o.ECSCompatibility = ecs.Default
+	o.Compatibility.Defaults()
 	o.ScriptType = "inline"
 	o.ScriptLang = "painless"
 	o.ScriptVarName = "event"

@@ -157,22 +157,7 @@ func (l Loader) Load(path string) (*ir.Config, hcl.Diagnostics) {
 	} else {
 		names = []string{path}
 	}
-	var (
-		srcs  []source
-		diags hcl.Diagnostics
-	)
-	for _, name := range names {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Cannot read configuration",
-				Detail:   err.Error(),
-			})
-			continue
-		}
-		srcs = append(srcs, source{name: name, src: b})
-	}
+	srcs, diags := readSources(names)
 	cfg, d := l.load(srcs)
 	return cfg, append(diags, d...)
 }

@@ -22,8 +22,10 @@ import (
 //     pivot), or a longer or signed number as a full year when the next token
 //     is not numeric;
 //   - S…S reads 1 to as many digits as letters; only milliseconds are kept;
-//   - MMM and MMMM read a short or long English month name, EEE and EEEE a
-//     day name, a AM/PM: each exactly, all lower case or all upper case;
+//   - MMM and MMMM read a short or long month name, EEE and EEEE a day name
+//     (English: each exactly, all lower case or all upper case; other
+//     locales ignoring case, an abbreviation with or without its dot), a
+//     AM/PM;
 //   - Z and ZZ read Z or ±HH, ±HHMM, ±HH:MM (±HH:MM:SS); ZZZ a zone id such as
 //     Europe/Berlin or UTC; z one of UT, UTC, GMT, EST, EDT, CST, CDT, MST,
 //     MDT, PST, PDT (Joda's default short names; EST means America/New_York);
@@ -42,6 +44,7 @@ type JodaParser struct {
 	f       JodaFormat
 	ops     []jodaParseOp
 	hasYear bool
+	names   *Locale // month and day names
 }
 
 type jodaParseOp struct {
@@ -50,13 +53,21 @@ type jodaParseOp struct {
 	lenient bool // yy: a longer number is a full year
 }
 
-// NewJodaParser compiles pattern for parsing.
-func NewJodaParser(pattern string) (*JodaParser, error) {
+// NewJodaParser compiles pattern for parsing, with English month and day
+// names.
+func NewJodaParser(pattern string) (*JodaParser, error) { return NewJodaParserLocale(pattern, english) }
+
+// NewJodaParserLocale compiles pattern for parsing with l's month and day
+// names (see LookupLocale); nil is English.
+func NewJodaParserLocale(pattern string, l *Locale) (*JodaParser, error) {
+	if l == nil {
+		l = english
+	}
 	f, err := ParseJoda(pattern)
 	if err != nil {
 		return nil, err
 	}
-	p := &JodaParser{f: f}
+	p := &JodaParser{f: f, names: l}
 	for i, op := range f.ops {
 		nextNumeric := i+1 < len(f.ops) && f.ops[i+1].isNumeric()
 		po := jodaParseOp{jodaOp: op, max: 2}
@@ -149,7 +160,7 @@ func (p *JodaParser) Parse(s string, loc *time.Location, now time.Time) (time.Ti
 			pos += len(op.lit)
 			continue
 		case jMonthShort, jMonthLong:
-			m, n := matchName(s[pos:], monthShort[:], monthLong[:])
+			m, n := p.names.match(s[pos:], p.names.monthShort, p.names.monthLong)
 			if n == 0 {
 				return fail(fmt.Sprintf("want a month name at offset %d", pos))
 			}
@@ -157,7 +168,7 @@ func (p *JodaParser) Parse(s string, loc *time.Location, now time.Time) (time.Ti
 			pos += n
 			continue
 		case jDayOfWeekShort, jDayOfWeekLong:
-			d, n := matchName(s[pos:], dayShort[:], dayLong[:])
+			d, n := p.names.match(s[pos:], p.names.dayShort, p.names.dayLong)
 			if n == 0 {
 				return fail(fmt.Sprintf("want a day name at offset %d", pos))
 			}

@@ -74,8 +74,11 @@ type Options struct {
 	// sprintf template ("%{[tz]}"), rendered per event; an event whose zone is
 	// unknown fails. Default: UTC.
 	Timezone string `hcl:"timezone,optional"`
-	// Locale is the language of month and day names, as a BCP 47 tag ("en",
-	// "en-US"; "en_US" is accepted too). Only English is supported.
+	// Locale is the language of month and day names (MMM, MMMM, EEE,
+	// EEEE), as a BCP 47 tag ("fr", "fr-FR"; "fr_FR" is accepted too):
+	// English (the default), French, German, Italian or Spanish, with the
+	// names Java (CLDR) gives them, matched ignoring case, and abbreviations
+	// with or without their final dot ("févr." or "févr").
 	Locale string `hcl:"locale,optional"`
 	// Target is the field that receives the parsed time.
 	Target string `hcl:"target,optional"`
@@ -107,11 +110,9 @@ func (o *Options) formats() ([]format, error) {
 	if len(o.Match) < 2 {
 		return nil, &engine.FieldError{Field: "match", Err: fmt.Errorf("give the field name and at least one date format, e.g. [\"timestamp\", \"ISO8601\"]; got %q", o.Match)}
 	}
-	if l := o.Locale; l != "" {
-		lang, _, _ := strings.Cut(strings.ReplaceAll(l, "_", "-"), "-")
-		if !strings.EqualFold(lang, "en") {
-			return nil, &engine.FieldError{Field: "locale", Err: fmt.Errorf("locale %q is not supported: only English (en, en-US, …) month and day names are", l)}
-		}
+	names, err := timefmt.LookupLocale(o.Locale)
+	if err != nil {
+		return nil, &engine.FieldError{Field: "locale", Err: err}
 	}
 	var fs []format
 	for _, s := range o.Match[1:] {
@@ -125,7 +126,7 @@ func (o *Options) formats() ([]format, error) {
 		case formatTAI64N:
 			fs = append(fs, tai64nFormat{})
 		default:
-			p, err := timefmt.NewJodaParser(s)
+			p, err := timefmt.NewJodaParserLocale(s, names)
 			if err != nil {
 				return nil, &engine.FieldError{Field: "match", Err: fmt.Errorf("%w (a format is a Joda-Time pattern with literal text in quotes, e.g. \"yyyy-MM-dd'T'HH:mm:ss\", or ISO8601, UNIX, UNIX_MS, TAI64N)", err)}
 			}

@@ -159,8 +159,8 @@ func TestValidate(t *testing.T) {
 		{Match: []string{"t"}},
 		{Match: []string{"t", "yyyy-MM-ddTHH"}},
 		{Match: []string{"t", "GGGG yyyy"}},
-		{Match: []string{"t", "ISO8601"}, Locale: "fr"},
-		{Match: []string{"t", "ISO8601"}, Locale: "de_DE"},
+		{Match: []string{"t", "ISO8601"}, Locale: "ja"},
+		{Match: []string{"t", "ISO8601"}, Locale: "pt_BR"},
 	}
 	for _, o := range bad {
 		var fe *engine.FieldError
@@ -168,7 +168,7 @@ func TestValidate(t *testing.T) {
 			t.Errorf("Validate(%+v) = %v; want a FieldError", o, err)
 		}
 	}
-	for _, l := range []string{"", "en", "en-US", "en_GB", "EN"} {
+	for _, l := range []string{"", "en", "en-US", "en_GB", "EN", "fr", "fr-FR", "de_DE", "de-AT", "it", "it-CH", "es", "es-MX"} {
 		o := Options{Match: []string{"t", "ISO8601"}, Locale: l}
 		if err := o.Validate(); err != nil {
 			t.Errorf("locale %q: %v", l, err)

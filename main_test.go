@@ -88,16 +88,8 @@ func TestRefusedReloadHidesSecret(t *testing.T) {
 	cmd := pipelineCmd(t, "run", "-f", conf, "-r", "--config.reload.interval", "100ms",
 		"--path.data", filepath.Join(dir, "data"), "--api.http.host", "127.0.0.1", "--api.http.port", "0")
 	cmd.Env = append(cmd.Env, "ES_PW="+secret)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
 	const refused = "configuration reload refused"
-	w := logwatch.Watch(stderr)
+	w := logwatch.Start(t, cmd)
 	w.Wait(t, "monitoring API listening", 20*time.Second)
 	w.Wait(t, "pipeline started", 20*time.Second)
 	m := regexp.MustCompile(`monitoring API listening" address=(\S+)`).FindStringSubmatch(w.String())
@@ -133,7 +125,7 @@ func TestRefusedReloadHidesSecret(t *testing.T) {
 		t.Errorf("the monitoring API shows the password: %s", body)
 	}
 	_ = cmd.Process.Signal(syscall.SIGTERM)
-	_ = cmd.Wait()
+	_ = w.Err()
 	if strings.Contains(w.String(), secret) {
 		t.Errorf("the log shows the password:\n%s", w)
 	}

@@ -103,12 +103,7 @@ output "file" "out" {
 }
 `, strings.Repeat("m", 1024), fifo))
 	cmd := pipelineCmd(t, "run", "-f", cfg, "-w", "2")
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	logs := logwatch.Watch(stderr)
+	logs := logwatch.Start(t, cmd)
 
 	r, err := os.Open(fifo) // blocks until the output opens the file
 	if err != nil {
@@ -168,7 +163,7 @@ output "file" "out" {
 	case <-time.After(120 * time.Second):
 		t.Fatal("output never reached EOF")
 	}
-	if err := cmd.Wait(); err != nil {
+	if err := logs.Err(); err != nil {
 		t.Fatalf("pipeline exit: %v\n%s", err, logs.String())
 	}
 	if count != 1000000 || dups != 0 {
@@ -199,18 +194,13 @@ output "file" "out" {
 }
 `, out))
 	cmd := pipelineCmd(t, "run", "-f", cfg)
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	logs := logwatch.Watch(stderr)
+	logs := logwatch.Start(t, cmd)
 	logs.Wait(t, "pipeline started", 30*time.Second)
 	time.Sleep(500 * time.Millisecond)
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Wait(); err != nil {
+	if err := logs.Err(); err != nil {
 		t.Fatalf("pipeline exit: %v\n%s", err, logs.String())
 	}
 	logs.Wait(t, "pipeline stopped", 5*time.Second)

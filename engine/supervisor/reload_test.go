@@ -72,25 +72,7 @@ func TestReloadPerPipeline(t *testing.T) {
 		"--api.http.port", "0", "--path.data", filepath.Join(dir, "data"))
 	var stdout syncBuffer
 	cmd.Stdout = &stdout
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	var waitErr error
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-	defer func() {
-		select {
-		case <-exited:
-		default:
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}()
-	w := logwatch.Watch(stderr)
+	w := logwatch.Start(t, cmd)
 	w.Wait(t, "monitoring API listening", 20*time.Second)
 	w.Wait(t, "configuration reload is automatic", 20*time.Second)
 	m := apiAddr.FindStringSubmatch(w.String())
@@ -169,9 +151,9 @@ func TestReloadPerPipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case <-exited:
-		if waitErr != nil {
-			t.Fatalf("pipeline exited with %v; log:\n%s", waitErr, w)
+	case <-w.Exited():
+		if err := w.Err(); err != nil {
+			t.Fatalf("pipeline exited with %v; log:\n%s", err, w)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatalf("pipeline did not stop on SIGTERM; log:\n%s", w)
@@ -194,17 +176,9 @@ func TestReloadConfigString(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var stdout strings.Builder
 	cmd.Stdout = &stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	w := logwatch.Watch(stderr)
+	w := logwatch.Start(t, cmd)
 	w.Wait(t, "pipeline started", 20*time.Second)
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
@@ -213,7 +187,7 @@ func TestReloadConfigString(t *testing.T) {
 	io.WriteString(stdin, "still running\n")
 	stdin.Close()
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	go func() { done <- w.Err() }()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -240,17 +214,9 @@ func TestReloadStdinRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var stdout strings.Builder
 	cmd.Stdout = &stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	w := logwatch.Watch(stderr)
+	w := logwatch.Start(t, cmd)
 	w.Wait(t, "pipeline started", 20*time.Second)
 	io.WriteString(stdin, "one\n")
 	writeFile(t, conf, "input \"stdin\" {}\nfilter \"mutate\" {\n  add_tag = [\"new\"]\n}\n"+output)
@@ -261,7 +227,7 @@ func TestReloadStdinRefused(t *testing.T) {
 	io.WriteString(stdin, "two\n")
 	stdin.Close()
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	go func() { done <- w.Err() }()
 	select {
 	case err := <-done:
 		if err != nil {

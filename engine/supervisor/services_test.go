@@ -164,14 +164,7 @@ output "file" {
 func runReplay(t *testing.T, conf, data, out string, wantLines int) string {
 	t.Helper()
 	cmd := pipelineCmd(t, "run", "-f", conf, "--path.data", data, "--api.enabled=false", "--log.status_interval", "100ms")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w := logwatch.Watch(stderr)
+	w := logwatch.Start(t, cmd)
 	w.Wait(t, "pipeline started", 20*time.Second)
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
@@ -183,7 +176,7 @@ func runReplay(t *testing.T, conf, data, out string, wantLines int) string {
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Wait(); err != nil {
+	if err := w.Err(); err != nil {
 		t.Fatalf("replay pipeline: %v\n%s", err, w.String())
 	}
 	return w.String()
@@ -334,15 +327,7 @@ output "file" "out" {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	w := logwatch.Watch(stderr)
+	w := logwatch.Start(t, cmd)
 	w.Wait(t, "monitoring API listening", 20*time.Second)
 	m := apiAddr.FindStringSubmatch(w.String())
 	if m == nil {
@@ -432,7 +417,7 @@ output "file" "out" {
 	}
 	stdin.Close()
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	go func() { done <- w.Err() }()
 	select {
 	case err := <-done:
 		if err != nil {

@@ -89,25 +89,7 @@ func testReload(t *testing.T, bin, mode string) {
 		args = append(args, "--queue.type", "persisted", "--queue.checkpoint.writes", "1")
 	}
 	cmd := exec.Command(bin, args...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var waitErr error
-	exited := make(chan struct{})
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-	defer func() {
-		select {
-		case <-exited:
-		default:
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}()
-	w := logwatch.Watch(stderr)
+	w := logwatch.Start(t, cmd)
 	w.Wait(t, "monitoring API listening", 20*time.Second)
 	w.Wait(t, "pipeline started", 20*time.Second)
 	m := reloadAPIAddr.FindStringSubmatch(w.String())
@@ -215,9 +197,9 @@ func testReload(t *testing.T, bin, mode string) {
 		t.Fatal(err)
 	}
 	select {
-	case <-exited:
-		if waitErr != nil {
-			t.Fatalf("pipeline exited with %v; log:\n%s", waitErr, w)
+	case <-w.Exited():
+		if err := w.Err(); err != nil {
+			t.Fatalf("pipeline exited with %v; log:\n%s", err, w)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatalf("pipeline did not stop on SIGTERM; log:\n%s", w)

@@ -11,6 +11,7 @@ package logwatch
 import (
 	"bufio"
 	"io"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -98,4 +99,47 @@ func (w *Watcher) String() string {
 		return ""
 	}
 	return strings.Join(w.lines, "\n") + "\n"
+}
+
+// Process is a running command whose standard error is watched.
+type Process struct {
+	*Watcher
+	Cmd    *exec.Cmd
+	exited chan struct{}
+	err    error // cmd.Wait's, set before exited is closed
+}
+
+// Start starts cmd with its standard error watched (cmd.Stderr must be
+// unset). When t ends the process is killed, if it still runs, and waited
+// for.
+func Start(t testing.TB, cmd *exec.Cmd) *Process {
+	t.Helper()
+	// A pipe that Wait does not close early: every line written before the
+	// exit reaches the watcher, which then sees the end of the log.
+	pr, pw := io.Pipe()
+	cmd.Stderr = pw
+	p := &Process{Watcher: Watch(pr), Cmd: cmd, exited: make(chan struct{})}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", cmd.Path, err)
+	}
+	go func() {
+		p.err = cmd.Wait()
+		pw.Close()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.exited
+	})
+	return p
+}
+
+// Exited is closed once the process has exited.
+func (p *Process) Exited() <-chan struct{} { return p.exited }
+
+// Err waits for the process to exit and returns how it ended (nil: exit
+// status 0).
+func (p *Process) Err() error {
+	<-p.exited
+	return p.err
 }

@@ -170,7 +170,9 @@ func (in *Input) Run(ctx context.Context, emit engine.EmitFunc) error {
 	errs := make([]error, in.threads)
 	var wg sync.WaitGroup
 	for i := range in.threads {
-		wg.Go(func() { errs[i] = in.generate(ctx, tmpls, serialEmit) })
+		wg.Go(func() {
+			errs[i] = engine.Guard(nil, "generator thread", func() error { return in.generate(ctx, tmpls, serialEmit) })
+		})
 	}
 	wg.Wait()
 	return errors.Join(errs...)

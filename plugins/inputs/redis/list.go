@@ -429,7 +429,7 @@ func (in *Input) runList(ctx context.Context, emit engine.EmitFunc, pk string) e
 			if emitErr != nil {
 				continue // the pipeline is gone: these stay in the processing list
 			}
-			if err := in.emitTracked(emit, m.elems, m.ack); err != nil {
+			if err := engine.Guard(in.log, "redis list emitter", func() error { return in.emitTracked(emit, m.elems, m.ack) }); err != nil {
 				emitErr = err
 				stopLoop()
 			}

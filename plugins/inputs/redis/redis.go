@@ -303,12 +303,15 @@ func (in *Input) Run(ctx context.Context, emit engine.EmitFunc) error {
 	var wg sync.WaitGroup
 	errs := make([]error, threads)
 	for n := range threads {
+		// A panic on one of these goroutines (the engine guards only Run's)
+		// ends this input with an error, not the process.
 		wg.Go(func() {
-			if in.dataType == "list" {
-				errs[n] = in.runList(ctx, emit, ProcessingKey(in.key, in.consumerID, n, in.threads))
-			} else {
-				errs[n] = in.runChannel(ctx, emit)
-			}
+			errs[n] = engine.Guard(in.log, "redis reader", func() error {
+				if in.dataType == "list" {
+					return in.runList(ctx, emit, ProcessingKey(in.key, in.consumerID, n, in.threads))
+				}
+				return in.runChannel(ctx, emit)
+			})
 		})
 	}
 	wg.Wait()

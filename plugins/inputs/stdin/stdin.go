@@ -122,7 +122,9 @@ func (in *Input) Run(ctx context.Context, emit engine.EmitFunc) error {
 	var readErr error
 	go func() {
 		defer close(batches)
-		readErr = in.read(ctx, br, dec, batches, done)
+		// The codec runs here, on a goroutine the engine does not guard: a
+		// panic ends the input with an error, not the process.
+		readErr = engine.Guard(in.log, "stdin reader", func() error { return in.read(ctx, br, dec, batches, done) })
 	}()
 	for {
 		select {

@@ -255,3 +255,24 @@ func BenchmarkRun(b *testing.B) {
 		})
 	}
 }
+
+// panicCodec's decoder panics: a codec bug, or hostile input reaching one.
+type panicCodec struct{}
+type panicDecoder struct{}
+
+func (panicCodec) NewDecoder(io.Reader) engine.Decoder { return panicDecoder{} }
+func (panicCodec) NewEncoder(io.Writer) engine.Encoder { return nil }
+func (panicDecoder) Decode() (*event.Event, error)     { panic("decoder bug") }
+
+// TestCodecPanic: the codec runs on the input's reader goroutine, which the
+// engine does not guard; a panic there ends the input with an error (the
+// engine logs it), not the process.
+func TestCodecPanic(t *testing.T) {
+	rec := newRecorder()
+	in := newInput(t, "", panicCodec{}, 10, strings.NewReader("a\n"))
+	err := in.Run(context.Background(), rec.emit)
+	var perr *engine.PanicError
+	if !errors.As(err, &perr) {
+		t.Fatalf("Run = %v; want the recovered panic", err)
+	}
+}

@@ -367,6 +367,14 @@ func (o *Output) encodeParallel(f *file, events []*event.Event) error {
 		wg.Go(func() {
 			c.buf.Reset()
 			c.err = nil
+			// The codec runs on this goroutine, which the engine does not
+			// guard: a panic fails the Write (as a *engine.PanicError, which
+			// fails the batch for good) instead of ending the process.
+			defer func() {
+				if perr := engine.Recovered(recover(), o.log, "file output encoder"); perr != nil {
+					c.err = perr
+				}
+			}()
 			for _, e := range events[lo:hi] {
 				if c.err = c.enc.Encode(e); c.err != nil {
 					return

@@ -34,6 +34,11 @@ type Settings struct {
 	// marked Permanent, for the whole batch or one item of a BatchError) instead
 	// of acknowledging them as failed.
 	DeadLetter DeadLetterQueue
+	// HoldPermanentFailures retries events an output refuses for good, when
+	// no dead letter queue takes them, until the output takes them (the
+	// pipeline stalls) instead of acknowledging them as failed
+	// (pipeline.on_permanent_failure: hold).
+	HoldPermanentFailures bool
 	// Queue selects the memory (default) or persisted queue.
 	Queue QueueSettings
 	// DataDir is path.data, where plugins keep state (Resources.DataDir).
@@ -61,6 +66,9 @@ func (s Settings) resolve(file ir.Settings, diags *hcl.Diagnostics, rng hcl.Rang
 	}
 	if s.BatchDelay <= 0 {
 		s.BatchDelay = DefaultBatchDelay
+	}
+	if file.OnPermanentFailure == "hold" {
+		s.HoldPermanentFailures = true
 	}
 	if s.RetryInitial <= 0 {
 		s.RetryInitial = 100 * time.Millisecond

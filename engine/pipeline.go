@@ -777,7 +777,12 @@ func (o *outputUnit) deliver(ctx context.Context, evs []*event.Event) {
 			return
 		}
 		var be *BatchError
+		hold := o.pl.settings.HoldPermanentFailures && o.pl.settings.DeadLetter == nil
 		switch {
+		case IsPermanent(err) && hold:
+			if !wait("write (refused for good; held by pipeline.on_permanent_failure: hold)", err, attempt) {
+				return
+			}
 		case IsPermanent(err):
 			o.fail(evs, func(int) error { return err })
 			return
@@ -791,7 +796,7 @@ func (o *outputUnit) deliver(ctx context.Context, evs []*event.Event) {
 					o.counters.out.Add(1)
 					st.Out.Add(1)
 					release(e, nil)
-				case IsPermanent(ferr):
+				case IsPermanent(ferr) && !hold:
 					refused = append(refused, e)
 					reasons = append(reasons, ferr)
 				default:

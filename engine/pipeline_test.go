@@ -766,3 +766,46 @@ func TestAckedWindowTailIsNotHeldForBatchDelay(t *testing.T) {
 		})
 	}
 }
+
+// With pipeline.on_permanent_failure: hold (and no dead letter queue), events
+// an output refuses for good are retried, not acknowledged: the pipeline
+// stalls until the output takes them, then everything is acknowledged as
+// delivered (issue #19 item 6).
+func TestHoldRetriesPermanentFailures(t *testing.T) {
+	key, c := newControl(t)
+	c.perm.Store(true)
+	k := fmt.Sprintf("key = %q\n", key)
+	p := &ir.Pipeline{
+		Inputs:   []*ir.Plugin{plugin(t, ir.Input, "test_gen", "gen", k+"batches = 2\nsize = 10\n")},
+		Outputs:  []ir.Node{plugin(t, ir.Output, "test_sink", "a", k)},
+		Settings: ir.Settings{OnPermanentFailure: "hold"},
+	}
+	pl := build(t, p, engine.Settings{Workers: 1, RetryInitial: time.Millisecond, RetryMax: 5 * time.Millisecond})
+	done := make(chan error, 1)
+	go func() { done <- pl.Run(context.Background()) }()
+	waitFor(t, "retries of the refused batch", func() bool { return pl.Stats().Retries.Load() >= 5 })
+	c.acks.mu.Lock()
+	n := len(c.acks.calls)
+	c.acks.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d batches acknowledged while the output refuses them", n)
+	}
+	c.perm.Store(false)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the pipeline did not finish once the output took the events")
+	}
+	checkAcks(t, c, 2)
+	for id, err := range c.acks.errs {
+		if err != nil {
+			t.Errorf("batch %d acked with %v; want success", id, err)
+		}
+	}
+	if f := pl.Stats().Failed.Load(); f != 0 {
+		t.Errorf("failed = %d; want 0", f)
+	}
+}

@@ -55,7 +55,13 @@ type Batch struct {
 	// Ack, if non-nil, is called exactly once, on an engine goroutine, after every
 	// event of the batch was delivered by every output it was routed to, or
 	// deliberately dropped by a filter, or failed permanently. err is nil or the
-	// worst failure. Inputs whose source can acknowledge (beats, redis) do it here.
+	// worst failure. Inputs whose source can acknowledge (beats, redis) do it here,
+	// whatever err is: an event an output refused for good was already kept in
+	// the dead letter queue, or counted and logged with its reason (as Logstash
+	// drops it), and resending it would fail the same way. This is the one
+	// policy for every input; users who prefer a stall to a skip set
+	// pipeline.on_permanent_failure: hold, and the engine retries such events
+	// instead of acknowledging them.
 	Ack AckFunc
 }
 

@@ -23,6 +23,11 @@ type Settings struct {
 	Workers    int
 	BatchSize  int
 	BatchDelay time.Duration
+	// OnPermanentFailure is what happens to events an output refuses for
+	// good when no dead letter queue takes them: "acknowledge" (the default,
+	// as Logstash: counted, logged and acknowledged to the input) or "hold"
+	// (retried until the output takes them; the pipeline stalls).
+	OnPermanentFailure string
 	// DeadLetterQueue holds the dead_letter_queue.* settings.
 	DeadLetterQueue DeadLetterQueueSettings
 	// Queue holds the queue.* and path.queue settings.
@@ -57,9 +62,10 @@ func (s Settings) Or(d Settings) Settings {
 	q, dq := s.Queue, d.Queue
 	l, dl := s.DeadLetterQueue, d.DeadLetterQueue
 	return Settings{
-		Workers:    cmp.Or(s.Workers, d.Workers),
-		BatchSize:  cmp.Or(s.BatchSize, d.BatchSize),
-		BatchDelay: cmp.Or(s.BatchDelay, d.BatchDelay),
+		Workers:            cmp.Or(s.Workers, d.Workers),
+		BatchSize:          cmp.Or(s.BatchSize, d.BatchSize),
+		BatchDelay:         cmp.Or(s.BatchDelay, d.BatchDelay),
+		OnPermanentFailure: cmp.Or(s.OnPermanentFailure, d.OnPermanentFailure),
 		Queue: QueueSettings{Type: cmp.Or(q.Type, dq.Type), Path: cmp.Or(q.Path, dq.Path),
 			MaxBytes: cmp.Or(q.MaxBytes, dq.MaxBytes), PageCapacity: cmp.Or(q.PageCapacity, dq.PageCapacity),
 			CheckpointWrites: cmp.Or(q.CheckpointWrites, dq.CheckpointWrites), Drain: cmp.Or(q.Drain, dq.Drain)},
@@ -87,6 +93,7 @@ var settings = []setting[Settings]{
 	{"", "workers", "pipeline.workers", positiveInt, func(s *Settings) any { return &s.Workers }},
 	{"", "batch_size", "pipeline.batch.size", positiveInt, func(s *Settings) any { return &s.BatchSize }},
 	{"", "batch_delay", "pipeline.batch.delay", delay, func(s *Settings) any { return &s.BatchDelay }},
+	{"", "on_permanent_failure", "pipeline.on_permanent_failure", oneOf("acknowledge", "hold"), func(s *Settings) any { return &s.OnPermanentFailure }},
 	{"queue", "type", "queue.type", oneOf("memory", "persisted"), func(s *Settings) any { return &s.Queue.Type }},
 	{"queue", "path", "path.queue", directory, func(s *Settings) any { return &s.Queue.Path }},
 	{"queue", "max_bytes", "queue.max_bytes", size, func(s *Settings) any { return &s.Queue.MaxBytes }},

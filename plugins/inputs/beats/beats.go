@@ -349,10 +349,12 @@ func (in *Input) handle(b *lj.Batch, emit engine.EmitFunc) error {
 		in.release(w)
 		st.end()
 		if err != nil {
-			in.log.Warn("beats: window not acknowledged, closing the connection so the beat resends it",
+			// Refused for good by an output (counted and logged by the
+			// engine, or kept in the dead letter queue): acknowledged as
+			// every input does, so the beat does not resend the window
+			// for ever (engine.Batch.Ack).
+			in.log.Warn("beats: window acknowledged with events an output refused for good",
 				"remote", b.RemoteAddr, "events", len(events), "error", err)
-			st.kill(fmt.Errorf("window failed: %w", err))
-			return
 		}
 		if in.closing.Load() {
 			return // the connection is closed: the beat resends

@@ -2,7 +2,6 @@ package plugintest
 
 import (
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -50,49 +49,32 @@ func BuildDiags(t testing.TB, kind ir.Kind, typ, options string) hcl.Diagnostics
 //
 // Run the tests with -update to rewrite want.jsonl from the results.
 func RunFilterGolden(t *testing.T, typ string) {
-	files, err := filepath.Glob("testdata/*.txtar")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Fatal("no testdata/*.txtar")
-	}
-	for _, file := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
-			ar, err := txtar.ParseFile(file)
-			if err != nil {
+	goldens(t, func(t *testing.T, file string, ar *txtar.Archive, sec map[string]*txtar.File) {
+		var opts string
+		if f := sec["options.hcl"]; f != nil {
+			opts = string(f.Data)
+		}
+		if f := sec["want.err"]; f != nil {
+			want := strings.TrimSpace(string(f.Data))
+			diags := BuildDiags(t, ir.Filter, typ, opts)
+			if !diags.HasErrors() || !strings.Contains(diags.Error(), want) {
+				t.Fatalf("build error = %v; want one containing %q", diags, want)
+			}
+			return
+		}
+		in := InputEvents(t, sec["input.jsonl"])
+		out := Filter(t, typ, opts, in...)
+		var got strings.Builder
+		for _, e := range out {
+			got.WriteString(EventJSON(e, time.Now().Add(time.Hour)))
+			got.WriteByte('\n')
+		}
+		if compare(t, ar, sec, "want.jsonl", []byte(got.String())) && *update {
+			if err := os.WriteFile(file, txtar.Format(ar), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			sec := map[string]*txtar.File{}
-			for i := range ar.Files {
-				sec[ar.Files[i].Name] = &ar.Files[i]
-			}
-			var opts string
-			if f := sec["options.hcl"]; f != nil {
-				opts = string(f.Data)
-			}
-			if f := sec["want.err"]; f != nil {
-				want := strings.TrimSpace(string(f.Data))
-				diags := BuildDiags(t, ir.Filter, typ, opts)
-				if !diags.HasErrors() || !strings.Contains(diags.Error(), want) {
-					t.Fatalf("build error = %v; want one containing %q", diags, want)
-				}
-				return
-			}
-			in := InputEvents(t, sec["input.jsonl"])
-			out := Filter(t, typ, opts, in...)
-			var got strings.Builder
-			for _, e := range out {
-				got.WriteString(EventJSON(e, time.Now().Add(time.Hour)))
-				got.WriteByte('\n')
-			}
-			if compare(t, ar, sec, "want.jsonl", []byte(got.String())) && *update {
-				if err := os.WriteFile(file, txtar.Format(ar), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // FixedTime is the @timestamp given to golden input events that have none.

@@ -99,68 +99,51 @@ func CodecBuilder[O any, C engine.Codec](newFn func(O, engine.Resources) (C, err
 // RunCodecGolden runs every testdata/*.txtar of the calling package against the
 // codec that build makes from the options HCL.
 func RunCodecGolden(t *testing.T, build func(options []byte) (engine.Codec, error)) {
-	files, err := filepath.Glob("testdata/*.txtar")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Fatal("no testdata/*.txtar")
-	}
-	for _, file := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
-			ar, err := txtar.ParseFile(file)
-			if err != nil {
+	goldens(t, func(t *testing.T, file string, ar *txtar.Archive, sec map[string]*txtar.File) {
+		var opts []byte
+		if f := sec["options.hcl"]; f != nil {
+			opts = f.Data
+		}
+		codec, err := build(opts)
+		if f := sec["want.err"]; f != nil {
+			want := strings.TrimSpace(string(f.Data))
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("New(%s) error = %v; want one containing %q", opts, err, want)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("New(%s): %v", opts, err)
+		}
+		changed := false
+		if in, ok := bytesOf(t, sec, "input"); ok {
+			got := DecodeAll(codec, bytes.NewReader(in))
+			changed = compare(t, ar, sec, "want.jsonl", []byte(got)) || changed
+		}
+		if f := sec["events.jsonl"]; f != nil {
+			var buf bytes.Buffer
+			enc := codec.NewEncoder(&buf)
+			for _, line := range strings.Split(strings.TrimSpace(string(f.Data)), "\n") {
+				e, err := event.FromJSON([]byte(line))
+				if err != nil {
+					t.Fatalf("events.jsonl: %s: %v", line, err)
+				}
+				if err := enc.Encode(e); err != nil {
+					t.Fatalf("Encode(%s): %v", line, err)
+				}
+			}
+			name := "want"
+			if sec["want.go"] != nil || (sec["want"] == nil && needsQuoting(buf.Bytes())) {
+				name = "want.go"
+			}
+			changed = compare(t, ar, sec, name, buf.Bytes()) || changed
+		}
+		if changed && *update {
+			if err := os.WriteFile(file, txtar.Format(ar), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			sec := map[string]*txtar.File{}
-			for i := range ar.Files {
-				sec[ar.Files[i].Name] = &ar.Files[i]
-			}
-			var opts []byte
-			if f := sec["options.hcl"]; f != nil {
-				opts = f.Data
-			}
-			codec, err := build(opts)
-			if f := sec["want.err"]; f != nil {
-				want := strings.TrimSpace(string(f.Data))
-				if err == nil || !strings.Contains(err.Error(), want) {
-					t.Fatalf("New(%s) error = %v; want one containing %q", opts, err, want)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("New(%s): %v", opts, err)
-			}
-			changed := false
-			if in, ok := bytesOf(t, sec, "input"); ok {
-				got := DecodeAll(codec, bytes.NewReader(in))
-				changed = compare(t, ar, sec, "want.jsonl", []byte(got)) || changed
-			}
-			if f := sec["events.jsonl"]; f != nil {
-				var buf bytes.Buffer
-				enc := codec.NewEncoder(&buf)
-				for _, line := range strings.Split(strings.TrimSpace(string(f.Data)), "\n") {
-					e, err := event.FromJSON([]byte(line))
-					if err != nil {
-						t.Fatalf("events.jsonl: %s: %v", line, err)
-					}
-					if err := enc.Encode(e); err != nil {
-						t.Fatalf("Encode(%s): %v", line, err)
-					}
-				}
-				name := "want"
-				if sec["want.go"] != nil || (sec["want"] == nil && needsQuoting(buf.Bytes())) {
-					name = "want.go"
-				}
-				changed = compare(t, ar, sec, name, buf.Bytes()) || changed
-			}
-			if changed && *update {
-				if err := os.WriteFile(file, txtar.Format(ar), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // bytesOf returns section name raw, or name+".go" unquoted.
@@ -265,4 +248,30 @@ func EventJSON(e *event.Event, now time.Time) string {
 		fields[event.MetadataField] = m
 	}
 	return string(event.AppendJSONValue(nil, fields))
+}
+
+// goldens runs fn as a subtest for every testdata/*.txtar of the calling
+// package, with the archive and its files by name.
+func goldens(t *testing.T, fn func(t *testing.T, file string, ar *txtar.Archive, sec map[string]*txtar.File)) {
+	t.Helper()
+	files, err := filepath.Glob("testdata/*.txtar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no testdata/*.txtar")
+	}
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
+			ar, err := txtar.ParseFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sec := map[string]*txtar.File{}
+			for i := range ar.Files {
+				sec[ar.Files[i].Name] = &ar.Files[i]
+			}
+			fn(t, file, ar, sec)
+		})
+	}
 }

@@ -278,8 +278,12 @@ type BusSender struct {
 	dropped   atomic.Int64
 }
 
-// busRetryLog is how often a send that waits for its address logs again.
-const busRetryLog = 30 * time.Second
+// A send waiting for its address logs after busFirstLog, then every
+// busRetryLog.
+const (
+	busFirstLog = time.Second
+	busRetryLog = 30 * time.Second
+)
 
 // Send hands a copy of events (with @metadata) to every address in turn
 // and returns once each receiving pipeline's queue accepted them. With
@@ -291,7 +295,7 @@ func (s *BusSender) Send(ctx context.Context, events []*event.Event) error {
 	bus := s.pl.settings.Bus
 	for _, addr := range s.addresses {
 		rest := events
-		var lastLog time.Time
+		var lastLog, waitSince time.Time
 		for len(rest) > 0 {
 			n, wait, err := bus.deliver(addr, rest)
 			rest = rest[n:]
@@ -304,16 +308,30 @@ func (s *BusSender) Send(ctx context.Context, events []*event.Event) error {
 					"address", addr, "events", len(rest), "err", err, "dropped_total", s.dropped.Load())
 				break
 			}
-			if time.Since(lastLog) >= busRetryLog {
+			if waitSince.IsZero() {
+				waitSince = time.Now()
+			}
+			// Pipelines start side by side, so a sender often waits a
+			// moment for its receiver: only a longer wait is worth a line.
+			d := time.Since(waitSince)
+			if d >= busFirstLog && time.Since(lastLog) >= busRetryLog {
 				lastLog = time.Now()
 				s.log.Warn("cannot send to the address; waiting for a pipeline to listen on it (ensure_delivery)",
-					"address", addr, "events", len(rest), "err", err)
+					"address", addr, "events", len(rest), "waited", d.Round(time.Millisecond), "err", err)
 			}
+			next := busFirstLog - d
+			if !lastLog.IsZero() {
+				next = busRetryLog - time.Since(lastLog)
+			}
+			remind := time.NewTimer(max(next, 0) + time.Millisecond)
 			select {
 			case <-wait:
+			case <-remind.C:
 			case <-ctx.Done():
+				remind.Stop()
 				return fmt.Errorf("pipeline output: sending to %q: %w", addr, ctx.Err())
 			}
+			remind.Stop()
 		}
 	}
 	return nil

@@ -1,0 +1,352 @@
+package e2e_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// p2pBinary builds the pipeline command once for the pipeline-to-pipeline
+// tests.
+var p2pBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "p2p-bin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "pipeline")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/pipelined/pipeline").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+func p2pBin(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the pipeline binary")
+	}
+	bin, err := p2pBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// p2pDocs reads a json_lines file into documents (nil when missing).
+func p2pDocs(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var docs []map[string]any
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var d map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &d); err != nil {
+			t.Fatalf("%s: line %q: %v", path, sc.Text(), err)
+		}
+		docs = append(docs, d)
+	}
+	return docs
+}
+
+// TestPipelineToPipelinePatterns: the four patterns of Logstash's
+// pipeline-to-pipeline documentation — distributor, output isolator (with
+// persisted queues), forked path and collector — run from one pipelines.yml
+// (testdata/p2p/patterns.yml) by the built binary. `check` finds nothing to
+// say; every event reaches exactly the pipelines its pattern sends it to,
+// with that pipeline's changes only, @metadata crossing pipelines; SIGTERM
+// then stops the process cleanly (exit 0) without a duplicate or a loss.
+func TestPipelineToPipelinePatterns(t *testing.T) {
+	bin := p2pBin(t)
+	dir := t.TempDir()
+	yml, err := filepath.Abs("testdata/p2p/patterns.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(), "P2P_OUT="+dir)
+
+	check := exec.Command(bin, "check", "--pipelines", yml)
+	check.Env = env
+	out, err := check.CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "Configuration OK" {
+		t.Fatalf("check: %v\n%s", err, out)
+	}
+
+	cmd := exec.Command(bin, "run", "--pipelines", yml, "--path.data", filepath.Join(dir, "data"), "--api.enabled=false")
+	cmd.Env = env
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var waitErr error
+	exited := make(chan struct{})
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		select {
+		case <-exited:
+		default:
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+
+	want := map[string]int{"weblogs": 100, "syslog": 100, "fallback": 100, "es": 500, "http": 500,
+		"internal-es": 200, "partner-s3": 200, "common": 300}
+	count := func() map[string]int {
+		got := map[string]int{}
+		for name := range want {
+			got[name] = topoCountLines(filepath.Join(dir, name+".jsonl"))
+		}
+		return got
+	}
+	topoWait(t, 60*time.Second, func() string { return fmt.Sprintf("lines per output %v; want %v\n%s", count(), want, stderr.String()) },
+		func() bool {
+			got := count()
+			for name, n := range want {
+				if got[name] < n {
+					return false
+				}
+			}
+			return true
+		})
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+		if waitErr != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", waitErr, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no exit within 30 s of SIGTERM\n%s", stderr.String())
+	}
+	if got := count(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("lines per output %v; want exactly %v", got, want)
+	}
+	if s := stderr.String(); strings.Contains(s, "level=WARN") || strings.Contains(s, "level=ERROR") {
+		t.Errorf("warnings or errors logged:\n%s", s)
+	}
+
+	docs := func(name string) []map[string]any { return p2pDocs(t, filepath.Join(dir, name+".jsonl")) }
+	tags := func(d map[string]any) string { b, _ := json.Marshal(d["tags"]); return string(b) }
+	seqs := func(ds []map[string]any) []int {
+		var out []int
+		for _, d := range ds {
+			ev, _ := d["event"].(map[string]any)
+			n, _ := ev["sequence"].(float64)
+			out = append(out, int(n))
+		}
+		sort.Ints(out)
+		return out
+	}
+
+	// Distributor: each type in its own pipeline, with that pipeline's tag.
+	for name, wantType := range map[string]string{"weblogs": "apache", "syslog": "system", "fallback": "other"} {
+		wantTags := map[string]string{"weblogs": `["weblog"]`, "syslog": `["syslog"]`, "fallback": `null`}[name]
+		for _, d := range docs(name) {
+			if d["type"] != wantType || tags(d) != wantTags {
+				t.Fatalf("%s: %v; want type %s, tags %s", name, d, wantType, wantTags)
+			}
+		}
+	}
+	// Output isolator: both outputs get every event once.
+	for _, name := range []string{"es", "http"} {
+		s := seqs(docs(name))
+		for i, n := range s {
+			if n != i {
+				t.Fatalf("%s: sequences %v…; want 0…499 once each", name, s[:min(len(s), 10)])
+			}
+		}
+	}
+	// Forked path: the full event internally, the redacted one for the
+	// partner; [@metadata][origin] set upstream reached both, and no
+	// metadata is written.
+	for _, name := range []string{"internal-es", "partner-s3"} {
+		_, wantSensitive := map[string]bool{"internal-es": true}[name]
+		for _, d := range docs(name) {
+			_, sensitive := d["sensitive-data"]
+			if sensitive != wantSensitive || d["origin"] != "forked-intake" || d["@metadata"] != nil {
+				t.Fatalf("%s: %v; want sensitive-data %v and origin forked-intake", name, d, wantSensitive)
+			}
+		}
+	}
+	// Collector: both sources, redacted by the common pipeline.
+	bySource := map[string]int{}
+	for _, d := range docs("common") {
+		if _, ok := d["sensitive-data"]; ok {
+			t.Fatalf("common: %v still has sensitive-data", d)
+		}
+		bySource[fmt.Sprint(d["message"])]++
+	}
+	if bySource["from beats"] != 150 || bySource["from kafka"] != 150 {
+		t.Errorf("common: by source %v; want 150 each", bySource)
+	}
+}
+
+// TestPipelineToPipelineCrash: beats → intake (persisted queue) → pipeline
+// output → sink (persisted queue, small) → file, from testdata/p2p/crash.yml
+// run by the built binary. The file is a FIFO the test stops reading, so the
+// sink's queue fills and the intake's queue holds the rest; the process is
+// killed with SIGKILL and started again on the same queues. Every event
+// whose batch the beats client saw acknowledged comes out of the sink at
+// least once: an event leaves the intake's queue only once the sink's queue
+// has written it.
+func TestPipelineToPipelineCrash(t *testing.T) {
+	bin := p2pBin(t)
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "out.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	yml, err := filepath.Abs("testdata/p2p/crash.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := topoFreePort(t)
+	data := filepath.Join(dir, "data")
+
+	var mu sync.Mutex
+	seen := map[int]int{}
+	var slow sync.Mutex // held by the test to pause the reader
+	read := func() chan struct{} {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			f, err := os.Open(fifo) // waits for the engine to open it
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer f.Close()
+			r := bufio.NewReader(f)
+			for {
+				line, err := r.ReadBytes('\n')
+				if err != nil {
+					return // a line torn by the kill was never complete
+				}
+				slow.Lock()
+				slow.Unlock()
+				var doc struct{ Seq int }
+				if err := json.Unmarshal(line, &doc); err != nil {
+					t.Errorf("bad line %q", line)
+					return
+				}
+				mu.Lock()
+				seen[doc.Seq]++
+				mu.Unlock()
+			}
+		}()
+		return done
+	}
+	const backlog = "persisted queue holds events from a previous run"
+	start := func() (*exec.Cmd, *logWatch) {
+		cmd := exec.Command(bin, "run", "--pipelines", yml, "--path.data", data, "--api.enabled=false", "--log.level", "warn")
+		cmd.Env = append(os.Environ(), fmt.Sprintf("P2P_PORT=%d", port), "P2P_FIFO="+fifo)
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+		return cmd, watchLog(stderr, backlog)
+	}
+
+	slow.Lock() // the sink's output makes no progress
+	reader1 := read()
+	p1, _ := start()
+	c := topoDialBeats(t, port, 30*time.Second)
+	const per = 200
+	acked := 0
+	for b := range 50 {
+		evs := make([]interface{}, per)
+		for j := range evs {
+			evs[j] = map[string]interface{}{"seq": b*per + j, "pad": strings.Repeat("x", 100)}
+		}
+		n, err := c.Send(evs)
+		if err != nil || n != per {
+			t.Fatalf("batch %d: %d acked, %v", b, n, err)
+		}
+		acked += n
+	}
+	c.Close()
+	time.Sleep(200 * time.Millisecond) // let the intake hand what fits to the sink
+	if err := p1.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = p1.Process.Wait()
+	slow.Unlock()
+	<-reader1
+	mu.Lock()
+	atKill := len(seen)
+	mu.Unlock()
+	t.Logf("killed with %d events acknowledged to the client, %d written by the sink", acked, atKill)
+	if atKill >= acked {
+		t.Fatalf("all %d events were written before the kill; the queues were not exercised", acked)
+	}
+
+	reader2 := read()
+	p2, log2 := start()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		mu.Lock()
+		missing := 0
+		for i := range acked {
+			if seen[i] == 0 {
+				missing++
+			}
+		}
+		mu.Unlock()
+		if missing == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d acknowledged events missing after the restart", missing, acked)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = p2.Process.Signal(syscall.SIGTERM)
+	_, _ = p2.Process.Wait()
+	<-reader2
+	// Both queues held events at the kill: the sink's (written, not yet
+	// output) and the intake's (acknowledged to beats, not yet taken by
+	// the full sink).
+	for _, p := range []string{"intake", "sink"} {
+		found := false
+		for _, l := range strings.Split(log2.String(), "\n") {
+			if strings.Contains(l, backlog) && strings.Contains(l, "pipeline="+p+" ") {
+				found = true
+				t.Logf("after the restart: %s", l[strings.Index(l, "pipeline="):])
+			}
+		}
+		if !found {
+			t.Errorf("pipeline %s found no backlog in its queue after the kill; log:\n%s", p, log2)
+		}
+	}
+	dups := 0
+	for _, n := range seen {
+		dups += n - 1
+	}
+	t.Logf("all %d acknowledged events delivered after the restart; %d duplicates", acked, dups)
+}

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pipelined/pipeline/engine/enginetest/logwatch"
 )
 
 // p2pBinary builds the pipeline command once for the pipeline-to-pipeline
@@ -259,7 +261,7 @@ func TestPipelineToPipelineCrash(t *testing.T) {
 		return done
 	}
 	const backlog = "persisted queue holds events from a previous run"
-	start := func() (*exec.Cmd, *logWatch) {
+	start := func() (*exec.Cmd, *logwatch.Watcher) {
 		cmd := exec.Command(bin, "run", "--pipelines", yml, "--path.data", data, "--api.enabled=false", "--log.level", "warn")
 		cmd.Env = append(os.Environ(), fmt.Sprintf("P2P_PORT=%d", port), "P2P_FIFO="+fifo)
 		stderr, err := cmd.StderrPipe()
@@ -270,7 +272,7 @@ func TestPipelineToPipelineCrash(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
-		return cmd, watchLog(stderr, backlog)
+		return cmd, logwatch.Watch(stderr)
 	}
 
 	slow.Lock() // the sink's output makes no progress

@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/agext/levenshtein"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
@@ -180,7 +179,7 @@ func (p *hclParser) blocks(blocks []*hclsyntax.Block, ctx context, target func()
 				"An else block must directly follow an if or else if block.")
 		default:
 			detail := fmt.Sprintf("Blocks of type %q are not expected here.", b.Type)
-			if s := suggest(b.Type, blockTypes[ctx]); s != "" {
+			if s := ir.Suggest(b.Type, blockTypes[ctx]); s != "" {
 				detail += fmt.Sprintf(" Did you mean %q?", s)
 			}
 			p.errorf(b.TypeRange, "Unsupported block type", "%s", detail)
@@ -405,16 +404,4 @@ func sortedAttrs(body *hclsyntax.Body) []*hclsyntax.Attribute {
 	}
 	sort.Slice(attrs, func(i, j int) bool { return attrs[i].SrcRange.Start.Byte < attrs[j].SrcRange.Start.Byte })
 	return attrs
-}
-
-// suggest returns the candidate closest to given, if it is close enough to
-// be a likely typo, or "".
-func suggest(given string, candidates []string) string {
-	best, bestDist := "", 3
-	for _, c := range candidates {
-		if d := levenshtein.Distance(given, c, nil); d < bestDist {
-			best, bestDist = c, d
-		}
-	}
-	return best
 }

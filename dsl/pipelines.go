@@ -160,7 +160,7 @@ func expandPathConfig(base, pattern string) ([]string, string) {
 }
 
 func didYouMean(given string, candidates []string) string {
-	if s := suggest(given, candidates); s != "" {
+	if s := ir.Suggest(given, candidates); s != "" {
 		return fmt.Sprintf(" Did you mean %q?", s)
 	}
 	return ""

@@ -182,9 +182,8 @@ func DecodeSettingsHCL(body *hclsyntax.Body) (Settings, []*hclsyntax.Block, hcl.
 		}
 		diags = append(diags, s.decodeAttrs(b.Type, b.Body)...)
 	}
-	sort.SliceStable(diags, func(i, j int) bool {
-		return diags[i].Subject != nil && diags[j].Subject != nil && diags[i].Subject.Start.Byte < diags[j].Subject.Start.Byte
-	})
+	// Every diagnostic here has a subject.
+	sort.SliceStable(diags, func(i, j int) bool { return diags[i].Subject.Start.Byte < diags[j].Subject.Start.Byte })
 	return s, rest, diags
 }
 
@@ -211,12 +210,7 @@ func (s *Settings) decodeAttrs(block string, body *hclsyntax.Body) hcl.Diagnosti
 func unsupported(block string, a *hclsyntax.Attribute) *hcl.Diagnostic {
 	names := SettingNames(block)
 	detail := fmt.Sprintf("An argument named %q is not expected here.", a.Name)
-	best, bestDist := "", 3
-	for _, c := range names {
-		if d := levenshtein.Distance(a.Name, c, nil); d < bestDist {
-			best, bestDist = c, d
-		}
-	}
+	best := Suggest(a.Name, names)
 	what := "A " + block + " block"
 	if block == "" {
 		what = "A pipeline block"
@@ -227,6 +221,19 @@ func unsupported(block string, a *hclsyntax.Attribute) *hcl.Diagnostic {
 		detail += " " + what + " takes the settings " + strings.Join(names, ", ") + "."
 	}
 	return errorAt(a.NameRange, "Unsupported argument", "%s", detail)
+}
+
+// Suggest returns the candidate closest to given, if it is close enough to
+// be a likely typo, or "": the "Did you mean" of every diagnostic about a
+// name.
+func Suggest(given string, candidates []string) string {
+	best, bestDist := "", 3
+	for _, c := range candidates {
+		if d := levenshtein.Distance(given, c, nil); d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	return best
 }
 
 func errorAt(r hcl.Range, summary, format string, args ...any) *hcl.Diagnostic {

@@ -183,8 +183,8 @@ func (p *confParser) unknownSection(start, end int, w string) {
 		hint = " Conditionals go inside a filter or output section."
 	case w == "pipeline":
 		hint = ` A .conf file is one pipeline, "main"; pipeline "<name>" { … } blocks are HCL syntax (a .hcl file).`
-	case suggest(w, []string{"input", "filter", "output"}) != "":
-		hint = fmt.Sprintf(" Did you mean %q?", suggest(w, []string{"input", "filter", "output"}))
+	case ir.Suggest(w, []string{"input", "filter", "output"}) != "":
+		hint = fmt.Sprintf(" Did you mean %q?", ir.Suggest(w, []string{"input", "filter", "output"}))
 	default:
 		p.pos = end
 		p.skipCS()

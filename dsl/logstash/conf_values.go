@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/agext/levenshtein"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
@@ -918,16 +917,4 @@ func (p *confParser) keyExpr(k *cvalue) hclsyntax.Expression {
 		return &hclsyntax.LiteralValueExpr{Val: k.num, SrcRange: k.rng}
 	}
 	return &hclsyntax.LiteralValueExpr{Val: cty.StringVal(k.str), SrcRange: k.rng}
-}
-
-// suggest returns the candidate closest to given, if it is close enough to
-// be a likely typo, or "".
-func suggest(given string, candidates []string) string {
-	best, bestDist := "", 3
-	for _, c := range candidates {
-		if d := levenshtein.Distance(given, c, nil); d < bestDist {
-			best, bestDist = c, d
-		}
-	}
-	return best
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pipelined/pipeline/dsl"
 	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/servertest"
 )
 
 // TestMain lets TestPersistedQueueCrash run this test binary as the engine
@@ -113,15 +114,16 @@ func TestPersistedQueueCrash(t *testing.T) {
 		}()
 		return done
 	}
-	start := func() *exec.Cmd {
+	start := func() *servertest.Process {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), "PQ_CRASH_HELPER=1", "PQ_PORT="+fmt.Sprint(port), "PQ_OUT="+fifo, "PQ_DIR="+qdir)
 		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
+		p, err := servertest.StartProcess(cmd, 0)
+		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
-		return cmd
+		t.Cleanup(func() { p.Stop(syscall.SIGKILL, 0) })
+		return p
 	}
 
 	slow.Lock() // the output makes no progress: everything acknowledged is on disk only
@@ -145,10 +147,7 @@ func TestPersistedQueueCrash(t *testing.T) {
 	mu.Lock()
 	before := len(seen)
 	mu.Unlock()
-	if err := p1.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_, _ = p1.Process.Wait()
+	p1.Stop(syscall.SIGKILL, 0)
 	slow.Unlock()
 	<-reader1
 	mu.Lock()
@@ -179,8 +178,7 @@ func TestPersistedQueueCrash(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	_ = p2.Process.Signal(syscall.SIGTERM)
-	_, _ = p2.Process.Wait()
+	p2.Stop(syscall.SIGTERM, time.Minute)
 	<-reader2
 	dups := 0
 	for _, n := range seen {

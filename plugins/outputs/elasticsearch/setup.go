@@ -111,40 +111,42 @@ func (o *Output) composable() bool {
 	return o.major >= 8
 }
 
-// setupILM creates the rollover alias (with its first index) unless it
-// exists, and the default policy unless it exists; another policy must exist.
+// setupILM makes sure of the policy (the default one is created when
+// missing; another one must exist), then creates the rollover alias with its
+// first index unless it exists. The policy comes first (Logstash does the
+// alias first; on Elasticsearch the result is the same): on a server without
+// ILM nothing is created before the setup fails.
 func (o *Output) setupILM(ctx context.Context) error {
-	alias := o.plan.alias
-	status, rb, err := o.request(ctx, http.MethodHead, "/"+url.PathEscape(alias), "", nil)
+	policy := o.opts.ILMPolicy
+	path := "/_ilm/policy/" + url.PathEscape(policy)
+	status, rb, err := o.request(ctx, http.MethodGet, path, "", nil)
 	if err != nil {
 		return err
 	}
 	switch {
 	case status >= 200 && status < 300:
-	case status == http.StatusNotFound:
-		// "<alias-{now/d}-000001>": date math in an index name, escaped
-		// whole (its "/" too), as Elasticsearch wants it in a path.
-		target := "<" + alias + "-" + o.opts.ILMPattern + ">"
-		body, _ := json.Marshal(map[string]any{"aliases": map[string]any{alias: map[string]any{"is_write_index": true}}})
-		status, rb, err = o.request(ctx, http.MethodPut, "/"+target, "/"+url.QueryEscape(target), body)
+	case status != http.StatusNotFound:
+		return o.statusError("GET "+path, status, rb)
+	case policy != defaultPolicy:
+		return fmt.Errorf("elasticsearch %s: the ILM policy %q (ilm_policy) does not exist: create it in Elasticsearch, or leave ilm_policy unset for the default one", o.hostList(), policy)
+	default:
+		status, rb, err = o.request(ctx, http.MethodPut, path, "", defaultPolicyJSON)
 		if err != nil {
 			return err
 		}
 		switch {
 		case status >= 200 && status < 300:
-			o.log.Info("elasticsearch: created the rollover alias", "alias", alias, "index", target)
-		case status == http.StatusBadRequest:
-			// Another writer created it in between (Logstash does the same).
-			o.log.Info("elasticsearch: the rollover alias exists already", "alias", alias, "answer", errorText(rb))
+			o.log.Info("elasticsearch: created the ILM policy", "policy", policy)
+		case status == http.StatusNotFound || status == http.StatusMethodNotAllowed:
+			return fmt.Errorf("elasticsearch %s: the server has no index lifecycle management API (PUT %s answered %d): set ilm_enabled => false, and an index",
+				o.hostList(), path, status)
 		default:
-			return o.statusError("PUT "+target+" (the rollover alias)", status, rb)
+			return o.statusError("PUT "+path+" (the default ILM policy)", status, rb)
 		}
-	default:
-		return o.statusError("HEAD /"+alias+" (the rollover alias)", status, rb)
 	}
-	policy := o.opts.ILMPolicy
-	path := "/_ilm/policy/" + url.PathEscape(policy)
-	status, rb, err = o.request(ctx, http.MethodGet, path, "", nil)
+
+	alias := o.plan.alias
+	status, rb, err = o.request(ctx, http.MethodHead, "/"+url.PathEscape(alias), "", nil)
 	if err != nil {
 		return err
 	}
@@ -152,18 +154,25 @@ func (o *Output) setupILM(ctx context.Context) error {
 	case status >= 200 && status < 300:
 		return nil
 	case status != http.StatusNotFound:
-		return o.statusError("GET "+path, status, rb)
-	case policy != defaultPolicy:
-		return fmt.Errorf("elasticsearch %s: the ILM policy %q (ilm_policy) does not exist: create it in Elasticsearch, or leave ilm_policy unset for the default one", o.hostList(), policy)
+		return o.statusError("HEAD /"+alias+" (the rollover alias)", status, rb)
 	}
-	status, rb, err = o.request(ctx, http.MethodPut, path, "", defaultPolicyJSON)
+	// "<alias-{now/d}-000001>": date math in an index name, escaped whole
+	// (its "/" too), as Elasticsearch wants it in a path.
+	target := "<" + alias + "-" + o.opts.ILMPattern + ">"
+	body, _ := json.Marshal(map[string]any{"aliases": map[string]any{alias: map[string]any{"is_write_index": true}}})
+	status, rb, err = o.request(ctx, http.MethodPut, "/"+target, "/"+url.QueryEscape(target), body)
 	if err != nil {
 		return err
 	}
-	if status < 200 || status >= 300 {
-		return o.statusError("PUT "+path+" (the default ILM policy)", status, rb)
+	switch {
+	case status >= 200 && status < 300:
+		o.log.Info("elasticsearch: created the rollover alias", "alias", alias, "index", target)
+	case status == http.StatusBadRequest:
+		// Another writer created it in between (Logstash does the same).
+		o.log.Info("elasticsearch: the rollover alias exists already", "alias", alias, "answer", errorText(rb))
+	default:
+		return o.statusError("PUT "+target+" (the rollover alias)", status, rb)
 	}
-	o.log.Info("elasticsearch: created the ILM policy", "policy", policy)
 	return nil
 }
 

@@ -160,3 +160,32 @@ func TestZincDataStream(t *testing.T) {
 		t.Errorf("connect to a server without data streams: %v", err)
 	}
 }
+
+// TestZincWithoutILM: ILM in use (ecs_compatibility => disabled, no index)
+// against a server without index lifecycle management fails the connection
+// with what to change, and creates nothing on the server.
+func TestZincWithoutILM(t *testing.T) {
+	t.Parallel()
+	zs := zinctest.Start(t, zinctest.ESVersion("8.15.0"))
+	var o Options
+	o.Defaults()
+	o.Hosts = []string{zs.URL()}
+	o.User, o.Password = zinctest.User, zinctest.Password
+	o.CompressionLevel = 0
+	o.ECSCompatibility = "disabled"
+	o.ManageTemplate = new(bool)
+	out, err := New(o, engine.Resources{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close(context.Background())
+	err = out.Connect(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "the server has no index lifecycle management API") ||
+		!strings.Contains(err.Error(), "set ilm_enabled => false") {
+		t.Fatalf("connect: %v", err)
+	}
+	status, b, err := zs.Do("GET", "/_alias", nil)
+	if err != nil || status != 200 || strings.Contains(string(b), "logstash") {
+		t.Errorf("aliases after a failed setup: %d %v %s", status, err, b)
+	}
+}

@@ -15,7 +15,7 @@ import (
 // Parsing follows Joda-Time 2:
 //
 //   - numbers take 1 up to their maximum digits whatever the token length (d and
-//     dd both read "4" and "04"; M, d, H, k, h, K, m, s at most 2, e 1);
+//     dd both read "4" and "04"; M, d, H, k, h, K, m, s at most 2, D 3, e 1);
 //     y, yyyy and Y read an optionally signed year of up to 9 digits, or exactly
 //     the token length when the next token is numeric too (yyyyMMdd);
 //   - yy reads two digits as a year in the century around now-30 years (Joda's
@@ -39,7 +39,7 @@ import (
 // forward is an error ("Illegal instant due to time zone offset transition").
 //
 // Pattern letters that Joda can only print, or that this parser does not
-// implement (G, C, x, w, D, zzzz), are refused by NewJodaParser.
+// implement (G, C, x, w, zzzz), are refused by NewJodaParser.
 type JodaParser struct {
 	f       JodaFormat
 	ops     []jodaParseOp
@@ -72,8 +72,10 @@ func NewJodaParserLocale(pattern string, l *Locale) (*JodaParser, error) {
 		nextNumeric := i+1 < len(f.ops) && f.ops[i+1].isNumeric()
 		po := jodaParseOp{jodaOp: op, max: 2}
 		switch op.kind {
-		case jEra, jCentury, jWeekyear, jTwoDigitWeekyear, jWeekOfWeekyear, jDayOfYear, jZoneLong:
-			return nil, fmt.Errorf("date format %q: pattern letter %q cannot be parsed here (supported: y Y M d E e a H k h K m s S Z z and quoted text)", pattern, jodaLetter(op.kind))
+		case jEra, jCentury, jWeekyear, jTwoDigitWeekyear, jWeekOfWeekyear, jZoneLong:
+			return nil, fmt.Errorf("date format %q: pattern letter %q cannot be parsed here (supported: y Y M D d E e a H k h K m s S Z z and quoted text)", pattern, jodaLetter(op.kind))
+		case jDayOfYear:
+			po.max = 3
 		case jYear, jYearOfEra:
 			p.hasYear = true
 			po.max = 9
@@ -139,6 +141,8 @@ func (p *JodaParser) Parse(s string, loc *time.Location, now time.Time) (time.Ti
 		pos               int
 		year              int
 		month, day        = 1, 1
+		dayOfYear         int  // D; 0: none
+		daySet            bool // d
 		hour, minute, sec int
 		ms                int
 		hourSet           bool // H or k
@@ -269,7 +273,12 @@ func (p *JodaParser) Parse(s string, loc *time.Location, now time.Time) (time.Ti
 				return fail("month out of range")
 			}
 		case jDayOfMonth:
-			day = v
+			day, daySet = v, true
+		case jDayOfYear:
+			if v < 1 || v > 366 {
+				return fail("day of year out of range")
+			}
+			dayOfYear = v
 		case jDayOfWeekNum:
 			if v < 1 || v > 7 {
 				return fail("day of week out of range")
@@ -311,12 +320,28 @@ func (p *JodaParser) Parse(s string, loc *time.Location, now time.Time) (time.Ti
 		return fail(fmt.Sprintf("unexpected %q", s[pos:]))
 	}
 	if !p.hasYear {
+		if dayOfYear != 0 {
+			month = int(time.Date(now.Year(), time.January, dayOfYear, 0, 0, 0, 0, time.UTC).Month())
+		}
 		year = GuessYear(time.Month(month), now)
 	}
 	if !hourSet && hour12 >= 0 {
 		hour = hour12 + 12*half
 	} else if !hourSet && half == 1 {
 		hour = 12
+	}
+	if dayOfYear != 0 {
+		// Joda sets the fields from the largest: the day of year replaces
+		// the month and day, then a day of month (d) moves the day within
+		// that month.
+		if dayOfYear == 366 && daysIn(time.February, year) == 28 {
+			return fail("day of year out of range")
+		}
+		d := time.Date(year, time.January, dayOfYear, 0, 0, 0, 0, time.UTC)
+		month = int(d.Month())
+		if !daySet {
+			day = d.Day()
+		}
 	}
 	if day < 1 || day > daysIn(time.Month(month), year) {
 		return fail("day out of range")

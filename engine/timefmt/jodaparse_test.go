@@ -58,6 +58,13 @@ func TestJodaParse(t *testing.T) {
 		{"kk:mm yyyy-MM-dd", "24:30 2026-11-24", nil, "2026-11-24T00:30:00Z"},
 		{"HH:mm yyyy-MM-dd", "24:30 2026-11-24", nil, ""},
 		{"yyyy-MM-dd", "2026-02-29", nil, ""},
+		// D, the day of year, reads up to 3 digits and sets the month and day.
+		{"yyyy-DDD HH:mm", "2026-034 10:00", nil, "2026-02-03T10:00:00Z"},
+		{"yyyy-D", "2024-366", nil, "2024-12-31T00:00:00Z"},
+		{"yyyyDDD", "2026001", nil, "2026-01-01T00:00:00Z"},
+		{"yyyy-D", "2026-366", nil, ""},
+		{"yyyy-D", "2026-0", nil, ""},
+		{"yyyy-DDDD", "2026-1000", nil, ""},
 		{"yyyy-MM-dd", "2028-02-29", nil, "2028-02-29T00:00:00Z"},
 		{"yyyy-MM-dd", "2026-13-01", nil, ""},
 		{"yyyy-MM-dd", "2026-11-24 ", nil, ""},
@@ -174,7 +181,7 @@ func TestJodaParseYearless(t *testing.T) {
 }
 
 func TestNewJodaParserErrors(t *testing.T) {
-	for _, p := range []string{"", "yyyy-MM-ddTHH", "G yyyy", "xxxx-ww", "yyyy DDD", "yyyy zzzz", "CC"} {
+	for _, p := range []string{"", "yyyy-MM-ddTHH", "G yyyy", "xxxx-ww", "yyyy zzzz", "CC"} {
 		if _, err := NewJodaParser(p); err == nil {
 			t.Errorf("NewJodaParser(%q) succeeded", p)
 		}

@@ -37,17 +37,20 @@ type regexFile struct {
 
 type uaPattern struct {
 	re                   *regexp.Regexp
+	pre                  prefilter
 	family, v1, v2       *string
 	familyHasPlaceholder bool
 }
 
 type osPattern struct {
 	re                 *regexp.Regexp
+	pre                prefilter
 	family, v1, v2, v3 *string
 }
 
 type devicePattern struct {
 	re     *regexp.Regexp
+	pre    prefilter
 	device *string
 }
 
@@ -84,10 +87,10 @@ func newParser(src []byte) (*parser, error) {
 		}
 		return nil
 	}
-	compile := func(kind string, i int, m map[string]string) (*regexp.Regexp, error) {
+	compile := func(kind string, i int, m map[string]string) (*regexp.Regexp, prefilter, error) {
 		expr, ok := m["regex"]
 		if !ok {
-			return nil, fmt.Errorf("%s %d: no regex", kind, i+1)
+			return nil, prefilter{}, fmt.Errorf("%s %d: no regex", kind, i+1)
 		}
 		if expr == macOSGreedy {
 			expr = macOSLazy
@@ -97,32 +100,32 @@ func newParser(src []byte) (*parser, error) {
 		}
 		re, err := regexp.Compile(expr)
 		if err != nil {
-			return nil, fmt.Errorf("%s %d: %w", kind, i+1, err)
+			return nil, prefilter{}, fmt.Errorf("%s %d: %w", kind, i+1, err)
 		}
-		return re, nil
+		return re, newPrefilter(expr), nil
 	}
 	for i, m := range f.UserAgentParsers {
-		re, err := compile("user_agent_parsers", i, m)
+		re, pre, err := compile("user_agent_parsers", i, m)
 		if err != nil {
 			return nil, err
 		}
-		pat := uaPattern{re: re, family: opt(m, "family_replacement"), v1: opt(m, "v1_replacement"), v2: opt(m, "v2_replacement")}
+		pat := uaPattern{re: re, pre: pre, family: opt(m, "family_replacement"), v1: opt(m, "v1_replacement"), v2: opt(m, "v2_replacement")}
 		pat.familyHasPlaceholder = pat.family != nil && strings.Contains(*pat.family, "$1")
 		p.ua = append(p.ua, pat)
 	}
 	for i, m := range f.OSParsers {
-		re, err := compile("os_parsers", i, m)
+		re, pre, err := compile("os_parsers", i, m)
 		if err != nil {
 			return nil, err
 		}
-		p.os = append(p.os, osPattern{re: re, family: opt(m, "os_replacement"), v1: opt(m, "os_v1_replacement"), v2: opt(m, "os_v2_replacement"), v3: opt(m, "os_v3_replacement")})
+		p.os = append(p.os, osPattern{re: re, pre: pre, family: opt(m, "os_replacement"), v1: opt(m, "os_v1_replacement"), v2: opt(m, "os_v2_replacement"), v3: opt(m, "os_v3_replacement")})
 	}
 	for i, m := range f.DeviceParsers {
-		re, err := compile("device_parsers", i, m)
+		re, pre, err := compile("device_parsers", i, m)
 		if err != nil {
 			return nil, err
 		}
-		p.device = append(p.device, devicePattern{re: re, device: opt(m, "device_replacement")})
+		p.device = append(p.device, devicePattern{re: re, pre: pre, device: opt(m, "device_replacement")})
 	}
 	return p, nil
 }
@@ -144,11 +147,15 @@ func nonBlank(p *string) *string {
 }
 
 func (p *parser) parse(s string) client {
-	return client{ua: p.parseUA(s), os: p.parseOS(s), device: p.parseDevice(s)}
+	lower := strings.ToLower(s)
+	return client{ua: p.parseUA(s, lower), os: p.parseOS(s, lower), device: p.parseDevice(s, lower)}
 }
 
-func (p *parser) parseUA(s string) agent {
+func (p *parser) parseUA(s, lower string) agent {
 	for _, pat := range p.ua {
+		if !pat.pre.pass(s, lower) {
+			continue
+		}
 		m := pat.re.FindStringSubmatchIndex(s)
 		if m == nil {
 			continue
@@ -191,8 +198,11 @@ func (p *parser) parseUA(s string) agent {
 	return agent{family: "Other"}
 }
 
-func (p *parser) parseOS(s string) agent {
+func (p *parser) parseOS(s, lower string) agent {
 	for _, pat := range p.os {
+		if !pat.pre.pass(s, lower) {
+			continue
+		}
 		m := pat.re.FindStringSubmatchIndex(s)
 		if m == nil {
 			continue
@@ -239,8 +249,11 @@ func (p *parser) parseOS(s string) agent {
 
 var substitution = regexp.MustCompile(`\$\d`)
 
-func (p *parser) parseDevice(s string) string {
+func (p *parser) parseDevice(s, lower string) string {
 	for _, pat := range p.device {
+		if !pat.pre.pass(s, lower) {
+			continue
+		}
 		m := pat.re.FindStringSubmatchIndex(s)
 		if m == nil {
 			continue

@@ -8,7 +8,10 @@
 // matches wins, "Other" when none does. Patterns are Go regular expressions;
 // the embedded ones are a newer uap-core than Logstash 8's (v0.12.0), so a
 // few recent browsers may be named differently (better) than Logstash names
-// them. Results are kept in an LRU cache of lru_cache_size entries.
+// them. Results are kept in an LRU cache of lru_cache_size entries: a text
+// seen before costs microseconds, a new one about half a millisecond (each
+// pattern is first checked for literals a match must contain, which skips
+// most of them).
 //
 // With ecs_compatibility disabled the fields are name, device, major, minor,
 // patch, version, os, os_name, os_major, os_minor, os_patch, os_version and

@@ -14,6 +14,7 @@ type ProcessSettings struct {
 	DataPath string // path.data
 	Log      LogSettings
 	API      APISettings
+	Reload   ReloadSettings
 	// Pipeline are every pipeline's defaults: a pipeline's own settings
 	// override them (Settings.Or).
 	Pipeline Settings
@@ -35,6 +36,12 @@ type APISettings struct {
 	Password string // api.auth.basic.password
 }
 
+// ReloadSettings are Logstash's config.reload.* settings.
+type ReloadSettings struct {
+	Automatic *bool         // config.reload.automatic
+	Interval  time.Duration // config.reload.interval: how often the files are checked
+}
+
 // processSettings is the table of process settings; they have no place in
 // a pipeline block.
 var processSettings = []setting[ProcessSettings]{
@@ -47,6 +54,8 @@ var processSettings = []setting[ProcessSettings]{
 	{name: "api.auth.type", kind: oneOf("none", "basic"), field: func(s *ProcessSettings) any { return &s.API.AuthType }},
 	{name: "api.auth.basic.username", kind: anyText, field: func(s *ProcessSettings) any { return &s.API.Username }},
 	{name: "api.auth.basic.password", kind: anyText, field: func(s *ProcessSettings) any { return &s.API.Password }},
+	{name: "config.reload.automatic", kind: boolean, field: func(s *ProcessSettings) any { return &s.Reload.Automatic }},
+	{name: "config.reload.interval", kind: positiveDuration, field: func(s *ProcessSettings) any { return &s.Reload.Interval }},
 }
 
 // ProcessSettingNames returns the dotted names ProcessSettings.SetSetting
@@ -79,6 +88,10 @@ var (
 		d, err := time.ParseDuration(s)
 		return d, err == nil && d >= 0
 	}, time.Duration.String, `%[1]s must be a duration, e.g. "30s"; %[2]q is not.`, "give a duration, e.g. 30s")
+	positiveDuration = typed(str, func(s string) (time.Duration, bool) {
+		d, err := time.ParseDuration(s)
+		return d, err == nil && d > 0
+	}, time.Duration.String, `%[1]s must be a duration above 0, e.g. "3s"; %[2]q is not.`, "give a duration above 0, e.g. 3s")
 	anyText   = typed(str, func(s string) (string, bool) { return s, true }, same[string], "", "")
 	portRange = typed(str, func(s string) (string, bool) {
 		_, _, err := ParsePortRange(s)

@@ -20,7 +20,6 @@ type Flags struct {
 	workers, batchSize int
 
 	Settings *SettingFlags
-	Reload   *ReloadFlags
 }
 
 // AddFlags registers the supervisor's flags on fs.
@@ -33,7 +32,6 @@ func AddFlags(fs *flag.FlagSet) *Flags {
 		fs.IntVar(&f.batchSize, n, 0, "batch size")
 	}
 	f.Settings = AddSettingFlags(fs)
-	f.Reload = AddReloadFlags(fs)
 	return f
 }
 
@@ -43,7 +41,10 @@ func (f *Flags) Validate(static bool) error {
 	if err := f.Settings.Validate(); err != nil {
 		return err
 	}
-	return f.Reload.Validate(static)
+	if r := f.Settings.settings.Reload.Automatic; r != nil && *r && static {
+		return errors.New("--config.reload.automatic needs a configuration in files (-f or --pipelines), not -e")
+	}
+	return nil
 }
 
 // Options returns the options Run takes from the flags, with a logger
@@ -51,7 +52,7 @@ func (f *Flags) Validate(static bool) error {
 // are the caller's to fill.
 func (f *Flags) Options(stderr io.Writer) Options {
 	s := f.Settings.settings
-	return Options{Workers: f.workers, BatchSize: f.batchSize, Settings: s, Reload: f.Reload,
+	return Options{Workers: f.workers, BatchSize: f.batchSize, Settings: s,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: s.Log.Level}))}
 }
 
@@ -93,18 +94,35 @@ var settingFlags = []struct {
 	{"dead_letter_queue.storage_policy", dlq.DropNewer, "drop_newer or drop_older"},
 	{"dead_letter_queue.flush_interval", "5000", "dead letter queue fsync interval in ms"},
 	{"dead_letter_queue.retain.age", "", "delete dead letter queue entries older than this, e.g. 5d"},
+	{"config.reload.automatic", "false", "reload the configuration when its files change"},
+	{"config.reload.interval", "3s", "how often to check the configuration for changes"},
 }
+
+// settingAliases are the short names of settingFlags, as Logstash's -r.
+var settingAliases = map[string]string{"config.reload.automatic": "r"}
 
 // AddSettingFlags registers the flags of SettingFlags on fs.
 func AddSettingFlags(fs *flag.FlagSet) *SettingFlags {
 	f := &SettingFlags{text: map[string]*string{}, bools: map[string]*bool{}}
 	for _, sf := range settingFlags {
+		names := []string{sf.name}
+		if a := settingAliases[sf.name]; a != "" {
+			names = append(names, a)
+		}
 		if b, err := strconv.ParseBool(sf.def); err == nil {
 			// A bare --name sets a boolean, as in Logstash.
-			f.bools[sf.name] = fs.Bool(sf.name, b, sf.usage)
+			v := new(bool)
+			for _, n := range names {
+				fs.BoolVar(v, n, b, sf.usage)
+			}
+			f.bools[sf.name] = v
 			continue
 		}
-		f.text[sf.name] = fs.String(sf.name, sf.def, sf.usage)
+		v := new(string)
+		for _, n := range names {
+			fs.StringVar(v, n, sf.def, sf.usage)
+		}
+		f.text[sf.name] = v
 	}
 	// Not a Logstash setting (Logstash has its keystore): a way to keep
 	// the password out of the process list.

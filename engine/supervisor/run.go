@@ -33,7 +33,6 @@ type Options struct {
 	// Settings are the process's settings and every pipeline's defaults
 	// (the flags under Logstash's names).
 	Settings ir.ProcessSettings
-	Reload   *ReloadFlags
 	Logger   *slog.Logger
 	Version  string // reported by the monitoring API
 	Registry *engine.Registry
@@ -97,12 +96,11 @@ func Run(o Options, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "pipeline: no pipelines found in", o.Source)
 		return engine.ExitConfig
 	}
-	rf := o.Reload
-	sv := newSupervisor(o.Load, o.Static, build, rf, logger)
+	sv := newSupervisor(o.Load, o.Static, build, ps.Reload, logger)
 	sv.bus = bus
 	return sv.run(cfg, pipelines, dlqs,
 		func(get func() []monitor.Source, node *monitor.Reloads) func() {
-			return startServices(ps, get, node, rf.automatic, o.Version, logger)
+			return startServices(ps, get, node, sv.automatic, o.Version, logger)
 		})
 }
 

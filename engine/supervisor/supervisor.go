@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -30,34 +29,6 @@ import (
 	"github.com/pipelined/pipeline/engine/dlq"
 	"github.com/pipelined/pipeline/engine/monitor"
 )
-
-// ReloadFlags are Logstash's config.reload.* settings.
-type ReloadFlags struct {
-	automatic bool
-	interval  time.Duration
-}
-
-// AddReloadFlags registers the config.reload.* flags on fs.
-func AddReloadFlags(fs *flag.FlagSet) *ReloadFlags {
-	f := &ReloadFlags{}
-	for _, n := range []string{"r", "config.reload.automatic"} {
-		fs.BoolVar(&f.automatic, n, false, "reload the configuration when its files change")
-	}
-	fs.DurationVar(&f.interval, "config.reload.interval", 3*time.Second, "how often to check the configuration for changes")
-	return f
-}
-
-// Validate checks the flags; fromString is true when the configuration was
-// given as a string (-e), which has no files to reload.
-func (f *ReloadFlags) Validate(fromString bool) error {
-	if f.interval <= 0 {
-		return fmt.Errorf("invalid --config.reload.interval %v: give a duration above 0, e.g. 3s", f.interval)
-	}
-	if f.automatic && fromString {
-		return errors.New("--config.reload.automatic needs a configuration in files (-f or --pipelines), not -e")
-	}
-	return nil
-}
 
 // Loader loads the whole configuration `run` was given: once at the start,
 // and again at each reload check.
@@ -197,8 +168,9 @@ type supervisor struct {
 	lastSeen string // fingerprint of the last configuration acted on
 }
 
-func newSupervisor(load Loader, static bool, build buildFunc, rf *ReloadFlags, logger *slog.Logger) *supervisor {
-	return &supervisor{load: load, static: static, build: build, logger: logger, automatic: rf.automatic, interval: rf.interval,
+func newSupervisor(load Loader, static bool, build buildFunc, reload ir.ReloadSettings, logger *slog.Logger) *supervisor {
+	automatic := reload.Automatic != nil && *reload.Automatic
+	return &supervisor{load: load, static: static, build: build, logger: logger, automatic: automatic, interval: reload.Interval,
 		ended: make(chan struct{}, 1), gens: map[string]*generation{}, finished: map[string]string{},
 		reloads: map[string]*monitor.Reloads{}}
 }

@@ -70,6 +70,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	_ "time/tzdata" // zones on machines without a tz database
@@ -222,6 +223,25 @@ type Input struct {
 	log       *slog.Logger
 	emit      engine.EmitFunc
 	skipped   atomic.Uint64
+
+	warnMu      sync.Mutex
+	lastWarn    time.Time
+	warnedTotal uint64 // skipped at the last warning
+}
+
+// tooLong counts a message skipped for max_line_bytes and warns at most
+// once every 10 s, with the count since the last warning: a client sending
+// nothing but long messages must not turn each into a log line.
+func (in *Input) tooLong(peer string) {
+	total := in.skipped.Add(1)
+	in.warnMu.Lock()
+	defer in.warnMu.Unlock()
+	if !in.lastWarn.IsZero() && time.Since(in.lastWarn) < 10*time.Second {
+		return
+	}
+	in.log.Warn("syslog: message longer than max_line_bytes skipped", "peer", peer, "max_line_bytes", in.maxLine,
+		"skipped_since_last_warning", total-in.warnedTotal, "skipped_total", total)
+	in.lastWarn, in.warnedTotal = time.Now(), total
 }
 
 var _ engine.Input = (*Input)(nil)
@@ -341,7 +361,7 @@ func (in *Input) handle(c *netserver.Conn) error {
 	for {
 		if in.octets && len(acc) == 0 && !skipping {
 			if first, err := br.Peek(1); err == nil && isDigit(first[0]) {
-				frame, err := in.readCounted(br)
+				frame, err := in.readCounted(br, c.Peer.String())
 				if err != nil {
 					if ferr := b.Flush(); ferr != nil {
 						return ferr
@@ -385,8 +405,7 @@ func (in *Input) handle(c *netserver.Conn) error {
 		}
 		if skipping {
 			skipping = false
-			in.skipped.Add(1)
-			in.log.Warn("syslog: message longer than max_line_bytes skipped", "peer", c.Peer.String(), "max_line_bytes", in.maxLine)
+			in.tooLong(c.Peer.String())
 			continue
 		}
 		line := chunk
@@ -395,8 +414,7 @@ func (in *Input) handle(c *netserver.Conn) error {
 			line = acc
 		}
 		if in.maxLine > 0 && len(line) > in.maxLine+1 {
-			in.skipped.Add(1)
-			in.log.Warn("syslog: message longer than max_line_bytes skipped", "peer", c.Peer.String(), "max_line_bytes", in.maxLine)
+			in.tooLong(c.Peer.String())
 		} else if err := b.Add(in.parser.Event(line, host, now)); err != nil {
 			return err
 		}
@@ -422,7 +440,7 @@ func (in *Input) maybeFlush(b *netserver.Batcher, br *bufio.Reader, now *time.Ti
 
 // readCounted reads one octet-counted frame. It returns nil for a frame
 // skipped for its length.
-func (in *Input) readCounted(br *bufio.Reader) ([]byte, error) {
+func (in *Input) readCounted(br *bufio.Reader, peer string) ([]byte, error) {
 	n := 0
 	for digits := 0; ; digits++ {
 		c, err := br.ReadByte()
@@ -441,8 +459,7 @@ func (in *Input) readCounted(br *bufio.Reader) ([]byte, error) {
 		if _, err := br.Discard(n); err != nil {
 			return nil, err
 		}
-		in.skipped.Add(1)
-		in.log.Warn("syslog: octet-counted frame longer than max_line_bytes skipped", "bytes", n, "max_line_bytes", in.maxLine)
+		in.tooLong(peer)
 		return nil, nil
 	}
 	if n <= countedChunk {

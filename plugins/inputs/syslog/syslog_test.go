@@ -223,6 +223,11 @@ func TestDropsExported(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}
+	// Many more long messages: counted, and still one warning.
+	for range 50 {
+		io.WriteString(c, "<13>Nov 24 03:26:46 host app: "+strings.Repeat("y", 200)+"\n")
+	}
+	io.WriteString(c, "<13>Nov 24 03:26:46 host app: short\n")
 	inputtest.WaitFor(t, 10*time.Second, "drops", func() bool { return h.UDPStats().Dropped > 0 })
 	api := monitor.New(monitor.Options{}, func() []monitor.Source { return []monitor.Source{{Pipeline: h.Pipeline}} })
 	var stats struct {
@@ -242,16 +247,19 @@ func TestDropsExported(t *testing.T) {
 		}
 		for _, p := range stats.Pipelines {
 			ev := p.Plugins.Inputs[0].Events
-			return ev["datagrams_dropped"] > 0 && ev["messages_too_long"] == 1 && ev["datagrams_received"] >= ev["datagrams_dropped"]
+			return ev["datagrams_dropped"] > 0 && ev["messages_too_long"] == 51 && ev["datagrams_received"] >= ev["datagrams_dropped"]
 		}
 		return false
 	})
 	r := httptest.NewRecorder()
 	api.Handler().ServeHTTP(r, httptest.NewRequest("GET", "/metrics", nil))
-	for _, want := range []string{"pipeline_input_datagrams_dropped_total{", "pipeline_input_messages_too_long_total{", ",plugin=\"syslog\"} 1\n"} {
+	for _, want := range []string{"pipeline_input_datagrams_dropped_total{", "pipeline_input_messages_too_long_total{", ",plugin=\"syslog\"} 51\n"} {
 		if !strings.Contains(r.Body.String(), want) {
 			t.Errorf("/metrics has no %q:\n%s", want, r.Body)
 		}
+	}
+	if n := strings.Count(h.Logs.String(), "longer than max_line_bytes"); n != 1 {
+		t.Errorf("%d warnings for 51 long messages; want 1 (rate-limited)", n)
 	}
 	close(gate)
 }

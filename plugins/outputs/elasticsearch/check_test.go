@@ -35,6 +35,22 @@ func TestCheckAllOptions(t *testing.T) {
 	}
 }
 
+// TestHTTPCompression: the deprecated http_compression maps to
+// compression_level as in Logstash (true is 1, false is 0: no gzip).
+func TestHTTPCompression(t *testing.T) {
+	for _, tc := range []struct {
+		set  *bool
+		want int
+	}{{nil, 1}, {new(bool), 0}, {func() *bool { b := true; return &b }(), 1}} {
+		var o Options
+		o.Defaults()
+		o.HTTPCompression = tc.set
+		if got := o.compressionLevel(); got != tc.want {
+			t.Errorf("http_compression %v: level %d; want %d", tc.set, got, tc.want)
+		}
+	}
+}
+
 // TestIndexingOptionErrors: Logstash's checks of the indexing options are
 // diagnostics on the option, saying why and what to do.
 func TestIndexingOptionErrors(t *testing.T) {
@@ -75,6 +91,8 @@ document_id = "a"
 upsert = "{nope"`, "is not JSON"},
 		{`ecs_compatibility = "v2"`, `unsupported value "v2"`},
 		{`retry_on_conflict = -1`, "must not be negative"},
+		{`http_compression = true
+compression_level = 5`, "set compression_level only"},
 		{`template = "testdata/templates/missing.json"`, `"template"; the file "testdata/templates/missing.json" does not exist`},
 	} {
 		diags := plugintest.BuildDiags(t, ir.Output, "elasticsearch", tc.opts)

@@ -185,6 +185,9 @@ func New(o Options, r engine.Resources) (*Output, error) {
 	out.quiet = map[int]bool{}
 	out.bulkPath = bulkPath(o.BulkPath)
 	out.dsJSON = event.AppendJSONValue(nil, out.syncedDataStream(nil))
+	if o.HTTPCompression != nil {
+		out.log.Warn("elasticsearch: option http_compression is deprecated, use compression_level")
+	}
 	if len(o.FailureTypeLoggingWhitelist) > 0 {
 		out.log.Warn("elasticsearch: option failure_type_logging_whitelist is deprecated, use silence_errors_in_log")
 	}
@@ -244,9 +247,9 @@ func (o *Output) newClient() error {
 			cfg.APIKey = base64.StdEncoding.EncodeToString([]byte(k)) // "id:api_key", as Logstash takes it
 		}
 	}
-	if lvl := o.opts.CompressionLevel; lvl > 0 || o.opts.HTTPCompression {
+	if lvl := o.opts.compressionLevel(); lvl > 0 {
 		cfg.CompressRequestBody = true
-		cfg.CompressRequestBodyLevel = max(lvl, 1)
+		cfg.CompressRequestBodyLevel = lvl
 		cfg.PoolCompressor = true
 	}
 	c, err := elastictransport.New(cfg)

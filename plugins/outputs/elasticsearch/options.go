@@ -50,9 +50,10 @@ type Options struct {
 	// RetryMaxInterval is accepted for compatibility: see
 	// retry_initial_interval.
 	RetryMaxInterval int `hcl:"retry_max_interval,optional"`
-	// HTTPCompression gzips request bodies (at compression_level, or 1 when
-	// that is 0). Deprecated: set compression_level.
-	HTTPCompression bool `hcl:"http_compression,optional"`
+	// HTTPCompression is the old form of compression_level: true is level 1,
+	// false is 0 (no compression). Deprecated: accepted with a warning; set
+	// compression_level.
+	HTTPCompression *bool `hcl:"http_compression,optional"`
 	// CompressionLevel is the gzip level of request bodies, 1 (fastest) to 9
 	// (smallest); 0 sends them uncompressed (needed for servers that do not
 	// accept gzip, such as ZincSearch).
@@ -78,6 +79,18 @@ func (o *Options) Defaults() {
 	o.RetryMaxInterval = 64
 	o.CompressionLevel = 1
 	o.TargetBulkBytes = 20 << 20
+}
+
+// compressionLevel is the gzip level in effect: compression_level, or what
+// the deprecated http_compression says.
+func (o *Options) compressionLevel() int {
+	if o.HTTPCompression != nil {
+		if *o.HTTPCompression {
+			return 1
+		}
+		return 0
+	}
+	return o.CompressionLevel
 }
 
 // actions are the bulk actions.
@@ -129,6 +142,9 @@ func (o *Options) Validate() error {
 	}
 	if o.CompressionLevel < 0 || o.CompressionLevel > 9 {
 		return fe("compression_level", "must be between 0 (no compression) and 9")
+	}
+	if o.HTTPCompression != nil && o.CompressionLevel != 1 {
+		return fe("http_compression", "set compression_level only (http_compression is its deprecated form)")
 	}
 	if o.TargetBulkBytes < 1024 {
 		return fe("target_bulk_bytes", "must be at least 1024")

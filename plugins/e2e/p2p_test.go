@@ -2,7 +2,6 @@ package e2e_test
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -17,34 +16,6 @@ import (
 
 	"github.com/pipelined/pipeline/engine/enginetest/logwatch"
 )
-
-// p2pBinary builds the pipeline command once for the pipeline-to-pipeline
-// tests.
-var p2pBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "p2p-bin-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "pipeline")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/pipelined/pipeline").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
-func p2pBin(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("builds the pipeline binary")
-	}
-	bin, err := p2pBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bin
-}
 
 // p2pDocs reads a json_lines file into documents (nil when missing).
 func p2pDocs(t *testing.T, path string) []map[string]any {
@@ -78,7 +49,7 @@ func p2pDocs(t *testing.T, path string) []map[string]any {
 // with that pipeline's changes only, @metadata crossing pipelines; SIGTERM
 // then stops the process cleanly (exit 0) without a duplicate or a loss.
 func TestPipelineToPipelinePatterns(t *testing.T) {
-	bin := p2pBin(t)
+	bin := pipelineBinary(t)
 	dir := t.TempDir()
 	yml, err := filepath.Abs("testdata/p2p/patterns.yml")
 	if err != nil {
@@ -95,22 +66,7 @@ func TestPipelineToPipelinePatterns(t *testing.T) {
 
 	cmd := exec.Command(bin, "run", "--pipelines", yml, "--path.data", filepath.Join(dir, "data"), "--api.enabled=false")
 	cmd.Env = env
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var waitErr error
-	exited := make(chan struct{})
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		select {
-		case <-exited:
-		default:
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
+	proc := logwatch.Start(t, cmd)
 
 	want := map[string]int{"weblogs": 100, "syslog": 100, "fallback": 100, "es": 500, "http": 500,
 		"internal-es": 200, "partner-s3": 200, "common": 300}
@@ -121,7 +77,7 @@ func TestPipelineToPipelinePatterns(t *testing.T) {
 		}
 		return got
 	}
-	topoWait(t, 60*time.Second, func() string { return fmt.Sprintf("lines per output %v; want %v\n%s", count(), want, stderr.String()) },
+	topoWait(t, 60*time.Second, func() string { return fmt.Sprintf("lines per output %v; want %v\n%s", count(), want, proc.String()) },
 		func() bool {
 			got := count()
 			for name, n := range want {
@@ -135,17 +91,17 @@ func TestPipelineToPipelinePatterns(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case <-exited:
-		if waitErr != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", waitErr, stderr.String())
+	case <-proc.Exited():
+		if err := proc.Err(); err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, proc.String())
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatalf("no exit within 30 s of SIGTERM\n%s", stderr.String())
+		t.Fatalf("no exit within 30 s of SIGTERM\n%s", proc.String())
 	}
 	if got := count(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("lines per output %v; want exactly %v", got, want)
 	}
-	if s := stderr.String(); strings.Contains(s, "level=WARN") || strings.Contains(s, "level=ERROR") {
+	if s := proc.String(); strings.Contains(s, "level=WARN") || strings.Contains(s, "level=ERROR") {
 		t.Errorf("warnings or errors logged:\n%s", s)
 	}
 
@@ -214,7 +170,7 @@ func TestPipelineToPipelinePatterns(t *testing.T) {
 // least once: an event leaves the intake's queue only once the sink's queue
 // has written it.
 func TestPipelineToPipelineCrash(t *testing.T) {
-	bin := p2pBin(t)
+	bin := pipelineBinary(t)
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "out.fifo")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
@@ -261,23 +217,15 @@ func TestPipelineToPipelineCrash(t *testing.T) {
 		return done
 	}
 	const backlog = "persisted queue holds events from a previous run"
-	start := func() (*exec.Cmd, *logwatch.Watcher) {
+	start := func() *logwatch.Process {
 		cmd := exec.Command(bin, "run", "--pipelines", yml, "--path.data", data, "--api.enabled=false", "--log.level", "warn")
 		cmd.Env = append(os.Environ(), fmt.Sprintf("P2P_PORT=%d", port), "P2P_FIFO="+fifo)
-		stderr, err := cmd.StderrPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
-		return cmd, logwatch.Watch(stderr)
+		return logwatch.Start(t, cmd)
 	}
 
 	slow.Lock() // the sink's output makes no progress
 	reader1 := read()
-	p1, _ := start()
+	p1 := start()
 	c := topoDialBeats(t, port, 30*time.Second)
 	const per = 200
 	acked := 0
@@ -294,10 +242,10 @@ func TestPipelineToPipelineCrash(t *testing.T) {
 	}
 	c.Close()
 	time.Sleep(200 * time.Millisecond) // let the intake hand what fits to the sink
-	if err := p1.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := p1.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	_, _ = p1.Process.Wait()
+	_ = p1.Err()
 	slow.Unlock()
 	<-reader1
 	mu.Lock()
@@ -309,7 +257,7 @@ func TestPipelineToPipelineCrash(t *testing.T) {
 	}
 
 	reader2 := read()
-	p2, log2 := start()
+	p2 := start()
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		mu.Lock()
@@ -328,22 +276,22 @@ func TestPipelineToPipelineCrash(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	_ = p2.Process.Signal(syscall.SIGTERM)
-	_, _ = p2.Process.Wait()
+	_ = p2.Cmd.Process.Signal(syscall.SIGTERM)
+	_ = p2.Err()
 	<-reader2
 	// Both queues held events at the kill: the sink's (written, not yet
 	// output) and the intake's (acknowledged to beats, not yet taken by
 	// the full sink).
 	for _, p := range []string{"intake", "sink"} {
 		found := false
-		for _, l := range strings.Split(log2.String(), "\n") {
+		for _, l := range strings.Split(p2.String(), "\n") {
 			if strings.Contains(l, backlog) && strings.Contains(l, "pipeline="+p+" ") {
 				found = true
 				t.Logf("after the restart: %s", l[strings.Index(l, "pipeline="):])
 			}
 		}
 		if !found {
-			t.Errorf("pipeline %s found no backlog in its queue after the kill; log:\n%s", p, log2)
+			t.Errorf("pipeline %s found no backlog in its queue after the kill; log:\n%s", p, p2)
 		}
 	}
 	dups := 0

@@ -19,15 +19,6 @@ import (
 	"github.com/pipelined/pipeline/plugins/internal/testkit/servertest"
 )
 
-// TestMain lets TestPersistedQueueCrash run this test binary as the engine
-// process it kills (PQ_CRASH_HELPER set).
-func TestMain(m *testing.M) {
-	if os.Getenv("PQ_CRASH_HELPER") == "1" {
-		os.Exit(pqHelper())
-	}
-	os.Exit(m.Run())
-}
-
 // pqHelper runs beats → persisted queue → file until killed.
 func pqHelper() int {
 	src := fmt.Sprintf(`

@@ -34,15 +34,7 @@ import (
 // reload, with SIGHUP (without it, a changed file is not reloaded), and with
 // the persisted queue.
 func TestReloadKeepsEveryEvent(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the pipeline binary")
-	}
-	bin := filepath.Join(t.TempDir(), "pipeline")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/pipelined/pipeline").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := pipelineBinary(t)
 	for _, mode := range []string{"automatic", "sighup", "persisted"} {
 		t.Run(mode, func(t *testing.T) { testReload(t, bin, mode) })
 	}

@@ -375,12 +375,7 @@ func TestIndexerCrashLosesNothing(t *testing.T) {
 	srv := redistest.Start(t)
 	rc := topoRedis(t, srv)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "pipeline")
-	bctx, bcancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer bcancel()
-	if out, err := exec.CommandContext(bctx, "go", "build", "-o", bin, "github.com/pipelined/pipeline").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := pipelineBinary(t)
 	topoFill(t, rc, "q", n)
 	out := filepath.Join(dir, "out.jsonl")
 	conf := filepath.Join(dir, "indexer.hcl")

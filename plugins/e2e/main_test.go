@@ -1,0 +1,59 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestMain lets TestPersistedQueueCrash run this test binary as the engine
+// process it kills (PQ_CRASH_HELPER set), and removes the pipeline binary
+// that the tests built.
+func TestMain(m *testing.M) {
+	if os.Getenv("PQ_CRASH_HELPER") == "1" {
+		os.Exit(pqHelper())
+	}
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+var binDir string
+
+// builtBinary builds the pipeline command once for every test that runs it
+// as a process (reload, crash, pipeline-to-pipeline).
+var builtBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "e2e-bin-")
+	if err != nil {
+		return "", err
+	}
+	binDir = dir
+	bin := filepath.Join(dir, "pipeline")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/pipelined/pipeline").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// pipelineBinary returns the built pipeline command; with -short the test
+// is skipped instead (building takes a while).
+func pipelineBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the pipeline binary")
+	}
+	bin, err := builtBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}

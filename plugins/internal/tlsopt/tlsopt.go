@@ -377,7 +377,8 @@ type ClientAliases struct {
 }
 
 // Validate refuses an alias set together with the option it names, and, when
-// TLS is off (see Client.Validate), an alias that only matters over TLS.
+// TLS is off (see Client.Validate), ssl_certificate_verification, which only
+// matters over TLS.
 func (a ClientAliases) Validate(c Client, on bool) error {
 	if a.SSL != nil && c.SSLEnabled != nil {
 		return fieldErr("ssl", "set ssl_enabled only (ssl is its deprecated name)")
@@ -388,10 +389,10 @@ func (a ClientAliases) Validate(c Client, on bool) error {
 	if a.SSLCertificateVerification != nil && c.SSLVerificationMode != "" && c.SSLVerificationMode != "full" {
 		return fieldErr("ssl_certificate_verification", "set ssl_verification_mode only (ssl_certificate_verification is its deprecated form)")
 	}
+	// cacert with TLS off is accepted: Logstash's elasticsearch output
+	// ignores it then (setup_ssl returns before reading it), and
+	// configurations keep one beside http:// hosts.
 	if !on {
-		if a.CACert != "" {
-			return fieldErr("cacert", "is only used over TLS, and TLS is off: set ssl_enabled => true")
-		}
 		if a.SSLCertificateVerification != nil {
 			return fieldErr("ssl_certificate_verification", "is only used over TLS, and TLS is off: set ssl_enabled => true")
 		}

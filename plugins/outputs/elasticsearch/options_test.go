@@ -190,7 +190,6 @@ ssl_enabled = true`, "set ssl_enabled only"},
 		{`hosts = ["ftp://a"]`, `unsupported scheme "ftp"`},
 		{`hosts = []`, "list at least one host"},
 		{`hosts = ["a:99999"]`, "bad port"},
-		{`cacert = "/ca.crt"`, "only used over TLS"},
 		{`hosts = ["https://a"]
 cacert = "/a"
 ssl_certificate_authorities = ["/b"]`, "set ssl_certificate_authorities only"},

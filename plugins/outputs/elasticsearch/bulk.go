@@ -102,7 +102,12 @@ func (o *Output) appendAction(dst []byte, e *event.Event) ([]byte, string, error
 			dst = event.AppendJSONValue(dst, p)
 		}
 	}
-	version := ctlString(ctl, "version")
+	// Data stream actions carry no version (Logstash's
+	// data_stream_event_action_tuple), even one from _ingest_document.
+	version, versionType := "", ""
+	if !o.plan.dataStream {
+		version, versionType = ctlString(ctl, "version"), ctlString(ctl, "version_type")
+	}
 	if o.opts.Version != "" {
 		version = o.t.version.Render(e)
 	}
@@ -114,7 +119,6 @@ func (o *Output) appendAction(dst []byte, e *event.Event) ([]byte, string, error
 			dst = event.AppendJSONValue(dst, version)
 		}
 	}
-	versionType := ctlString(ctl, "version_type")
 	if o.opts.VersionType != "" {
 		versionType = o.opts.VersionType
 	}

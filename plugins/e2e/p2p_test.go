@@ -311,7 +311,7 @@ func TestPipelineToPipelineCrash(t *testing.T) {
 // flow stops the intake before the sink, so everything acknowledged is
 // written, once.
 func TestPipelineToPipelineReload(t *testing.T) {
-	bin := p2pBin(t)
+	bin := pipelineBinary(t)
 	dir := t.TempDir()
 	port := topoFreePort(t)
 	out := filepath.Join(dir, "out.jsonl")
@@ -327,25 +327,7 @@ func TestPipelineToPipelineReload(t *testing.T) {
 
 	cmd := exec.Command(bin, "run", "--pipelines", yml, "--path.data", filepath.Join(dir, "data"), "--api.enabled=false",
 		"-r", "--config.reload.interval", "100ms")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var waitErr error
-	exited := make(chan struct{})
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		select {
-		case <-exited:
-		default:
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
-	w := logwatch.Watch(stderr)
+	w := logwatch.Start(t, cmd)
 
 	// The sender: batches of 50 until stopped; acked counts the events the
 	// client saw acknowledged, in order.
@@ -394,15 +376,15 @@ func TestPipelineToPipelineReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case <-exited:
+	case <-w.Exited():
 	case <-time.After(30 * time.Second):
 		t.Fatalf("no exit within 30 s of SIGTERM\n%s", w)
 	}
 	close(stop)
 	_ = c.Close()
 	<-sent // the last send fails: the process is gone
-	if waitErr != nil {
-		t.Fatalf("exit after SIGTERM: %v\n%s", waitErr, w)
+	if err := w.Err(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, w)
 	}
 	total := ackedNow()
 	seen := map[int]int{}

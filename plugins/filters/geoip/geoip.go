@@ -144,6 +144,7 @@ type Filter struct {
 	target event.Ref
 	refs   [numFields]event.Ref // under target; zero for a field not stored
 	want   fieldSet
+	size   int // how many keys the target gets at most
 	kind   dbKind
 	db     *maxminddb.Reader
 	tags   []string
@@ -186,6 +187,7 @@ func New(o Options, r engine.Resources) (*Filter, error) {
 	} else {
 		f.want = defaultFields(f.kind, ecsOn)
 	}
+	tops := map[string]bool{} // the target's keys
 	for i, fd := range fields {
 		name := fd.legacy
 		if ecsOn {
@@ -196,7 +198,12 @@ func New(o Options, r engine.Resources) (*Filter, error) {
 			continue
 		}
 		f.refs[i] = event.MustRef(target + "[" + strings.ReplaceAll(name, ".", "][") + "]")
+		if f.want[i] {
+			top, _, _ := strings.Cut(name, ".")
+			tops[top] = true
+		}
 	}
+	f.size = len(tops)
 	return f, nil
 }
 
@@ -222,7 +229,8 @@ func (f *Filter) Filter(_ context.Context, e *event.Event, out []*event.Event) (
 	}
 	values := f.lookup(s)
 	if cur, _ := e.Get(f.target); cur == nil {
-		if err := e.Set(f.target, map[string]any{}); err != nil {
+		// Sized for the values, so that storing them does not grow it.
+		if err := e.Set(f.target, make(map[string]any, f.size)); err != nil {
 			e.AddTag(f.tags...)
 			return out, fmt.Errorf("geoip: %w", err)
 		}

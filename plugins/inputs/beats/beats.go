@@ -109,10 +109,12 @@ type Options struct {
 	MaxWindowBytes int64 `hcl:"max_window_bytes,optional"`
 	// MaxPendingBytes bounds the JSON bytes, after inflation, that all
 	// connections of this input together have read and the pipeline has not
-	// yet acknowledged (not a Logstash option). A connection whose window would
-	// go beyond it is closed before the window is acknowledged, and its beat
-	// resends the window later, so the memory the input holds stays bounded
-	// whatever the number of connections.
+	// yet acknowledged, plus each open connection's read buffer (as large as
+	// the largest event it sent) (not a Logstash option). A connection whose
+	// window would go beyond it is closed before the window is acknowledged,
+	// and its beat resends the window later, so the memory the input holds
+	// stays bounded whatever the number of connections. At least
+	// max_window_bytes + max_frame_bytes.
 	MaxPendingBytes int64 `hcl:"max_pending_bytes,optional"`
 }
 
@@ -162,8 +164,8 @@ func (o *Options) Validate() error {
 	if o.MaxWindowBytes < o.MaxFrameBytes {
 		return fe("max_window_bytes", "must be at least max_frame_bytes (%d)", o.MaxFrameBytes)
 	}
-	if o.MaxPendingBytes < o.MaxWindowBytes {
-		return fe("max_pending_bytes", "must be at least max_window_bytes (%d)", o.MaxWindowBytes)
+	if o.MaxPendingBytes < o.MaxWindowBytes+o.MaxFrameBytes {
+		return fe("max_pending_bytes", "must be at least max_window_bytes + max_frame_bytes (%d): a window and its connection's read buffer", o.MaxWindowBytes+o.MaxFrameBytes)
 	}
 	return nil
 }

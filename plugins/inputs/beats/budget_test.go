@@ -174,6 +174,9 @@ func TestPendingBytes(t *testing.T) {
 	if err := <-resA; err != nil {
 		t.Fatal(err)
 	}
+	// What stays is A's read buffer (one event of about 1 KB), until A closes.
+	waitFor(t, 5*time.Second, "the bytes to be released", func() bool { return in.pending.Load() < 2000 })
+	a.Close()
 	waitFor(t, 5*time.Second, "the bytes to be released", func() bool { return in.pending.Load() == 0 })
 	c, err := lumberclient.SyncDial(h.addr, lumberclient.Timeout(20*time.Second))
 	if err != nil {
@@ -186,6 +189,7 @@ func TestPendingBytes(t *testing.T) {
 	if n := s.Len(); n != 400 {
 		t.Fatalf("%d events delivered; want 400", n)
 	}
+	c.Close()
 	waitFor(t, 5*time.Second, "the bytes to be released", func() bool { return in.pending.Load() == 0 })
 }
 
@@ -229,9 +233,53 @@ func TestHandlerPanic(t *testing.T) {
 	if n := engine.PanicsRecovered() - before; n != 1 {
 		t.Errorf("%d panics counted; want 1", n)
 	}
+	c.Close()
 	waitFor(t, 5*time.Second, "the bytes to be released", func() bool { return in.pending.Load() == 0 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestIdleBuffersCounted: go-lumber keeps a read buffer as large as the
+// largest event a connection sent, for the connection's life. Idle
+// connections that each sent one large event would hold that memory with
+// nothing pending, so the buffer counts against max_pending_bytes until the
+// connection closes.
+func TestIdleBuffersCounted(t *testing.T) {
+	h := start(t, "max_frame_bytes = 262144\nmax_window_bytes = 262144\nmax_pending_bytes = 800000", nil, "")
+	in := findInput(t, h)
+	big := []any{map[string]any{"message": strings.Repeat("z", 240000)}}
+	dial := func() *lumberclient.SyncClient {
+		c, err := lumberclient.SyncDial(h.addr, lumberclient.Timeout(10*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c1, c2 := dial(), dial()
+	defer c2.Close()
+	for _, c := range []*lumberclient.SyncClient{c1, c2} {
+		if n, err := c.Send(big); err != nil || n != 1 {
+			t.Fatalf("%d, %v", n, err)
+		}
+	}
+	// Both idle, acknowledged: their buffers are still counted.
+	if p := in.pending.Load(); p < 480000 {
+		t.Fatalf("pending %d with two idle connections holding 240 kB buffers", p)
+	}
+	c3 := dial()
+	defer c3.Close()
+	if n, err := c3.Send(big); err == nil {
+		t.Fatalf("third window ACKed (%d) beyond max_pending_bytes", n)
+	}
+	c1.Close()
+	waitFor(t, 5*time.Second, "the first buffer to be released", func() bool { return in.pending.Load() < 300000 })
+	c4 := dial()
+	if n, err := c4.Send(big); err != nil || n != 1 {
+		t.Fatalf("after a connection closed: %d, %v", n, err)
+	}
+	c4.Close()
+	c2.Close()
+	waitFor(t, 5*time.Second, "every buffer to be released", func() bool { return in.pending.Load() == 0 })
 }

@@ -45,6 +45,12 @@ type connState struct {
 	// windows read (or being read) and not yet claimed by handle, oldest
 	// first: their bytes count against max_pending_bytes until released.
 	windows []*windowBytes
+	// retained is the largest data frame this connection sent: go-lumber
+	// keeps a read buffer of that size for the connection's life, so it
+	// counts against max_pending_bytes until the connection closes (else
+	// idle connections that each sent one large event would hold memory no
+	// budget sees).
+	retained int64
 
 	closeOnce sync.Once
 }
@@ -67,10 +73,18 @@ func (s *connState) open() *windowBytes {
 	return w
 }
 
-// add counts n more bytes of w and reports the input's pending total.
+// add counts a data frame of n more bytes of w, and the growth of the
+// connection's retained read buffer, and reports the input's pending total.
 func (s *connState) add(w *windowBytes, n int64) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.dead {
+		return s.in.pending.Load() // releaseAll ran, or runs: nothing to add
+	}
+	if n > s.retained {
+		s.in.pending.Add(n - s.retained)
+		s.retained = n
+	}
 	if w.released {
 		return s.in.pending.Load()
 	}
@@ -92,11 +106,15 @@ func (s *connState) claim() *windowBytes {
 	return w
 }
 
-// releaseAll releases the windows never claimed: the connection closed.
+// releaseAll releases the windows never claimed and the retained buffer:
+// the connection closed.
 func (s *connState) releaseAll() {
 	s.mu.Lock()
 	ws := s.windows
 	s.windows = nil
+	s.dead = true
+	s.in.pending.Add(-s.retained)
+	s.retained = 0
 	s.mu.Unlock()
 	for _, w := range ws {
 		s.in.release(w)

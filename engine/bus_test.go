@@ -291,3 +291,44 @@ func TestBusCheck(t *testing.T) {
 		t.Errorf("got %d diagnostics; want 4:\n%s", len(diags), all)
 	}
 }
+
+// BenchmarkBusHop is BenchmarkPipelineDrop with the drop moved to a second
+// pipeline behind the bus: test_gen → pipeline output → pipeline input →
+// drop. Its cost over BenchmarkPipelineDrop is the hop: a deep copy of each
+// event (as Logstash's clone) and a second queue and worker stage.
+func BenchmarkBusHop(b *testing.B) {
+	key := "bench-hop"
+	c := &control{gate: make(chan struct{}), byOut: map[string]int{}}
+	c.acks.calls, c.acks.errs = map[int]int{}, map[int]error{}
+	close(c.gate)
+	controls.Store(key, c)
+	defer controls.Delete(key)
+	k := fmt.Sprintf("key = %q\n", key)
+	batches := max(b.N/125, 1)
+	bus := engine.NewBus()
+	down := build(b, &ir.Pipeline{Name: "down",
+		Inputs:  []*ir.Plugin{plugin(b, ir.Input, "test_bus_in", "recv", `address = "hop"`)},
+		Filters: []ir.Node{plugin(b, ir.Filter, "test_drop_all", "all", "")},
+		Outputs: []ir.Node{plugin(b, ir.Output, "test_sink", "a", k)}}, engine.Settings{Bus: bus})
+	up := build(b, &ir.Pipeline{Name: "up",
+		Inputs:  []*ir.Plugin{plugin(b, ir.Input, "test_gen", "gen", k+fmt.Sprintf("batches = %d\nsize = 125\n", batches))},
+		Outputs: []ir.Node{plugin(b, ir.Output, "test_bus_out", "send", `send_to = ["hop"]`)}}, engine.Settings{Bus: bus})
+	ctx, cancel := context.WithCancel(context.Background())
+	downDone := make(chan error, 1)
+	go func() { downDone <- down.Run(ctx) }()
+	b.ReportAllocs()
+	b.ResetTimer()
+	if err := up.Run(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	bus.Shutdown()
+	cancel()
+	if err := <-downDone; err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	if got := down.Stats().Dropped.Load(); got != int64(batches*125) {
+		b.Fatalf("dropped %d; want %d", got, batches*125)
+	}
+	b.ReportMetric(float64(batches*125)/b.Elapsed().Seconds(), "events/s")
+}

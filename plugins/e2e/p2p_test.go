@@ -172,10 +172,7 @@ func TestPipelineToPipelinePatterns(t *testing.T) {
 func TestPipelineToPipelineCrash(t *testing.T) {
 	bin := pipelineBinary(t)
 	dir := t.TempDir()
-	fifo := filepath.Join(dir, "out.fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Skipf("mkfifo: %v", err)
-	}
+	sink := newSeqSink(t, dir)
 	yml, err := filepath.Abs("testdata/p2p/crash.yml")
 	if err != nil {
 		t.Fatal(err)
@@ -183,99 +180,33 @@ func TestPipelineToPipelineCrash(t *testing.T) {
 	port := topoFreePort(t)
 	data := filepath.Join(dir, "data")
 
-	var mu sync.Mutex
-	seen := map[int]int{}
-	var slow sync.Mutex // held by the test to pause the reader
-	read := func() chan struct{} {
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			f, err := os.Open(fifo) // waits for the engine to open it
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer f.Close()
-			r := bufio.NewReader(f)
-			for {
-				line, err := r.ReadBytes('\n')
-				if err != nil {
-					return // a line torn by the kill was never complete
-				}
-				slow.Lock()
-				slow.Unlock()
-				var doc struct{ Seq int }
-				if err := json.Unmarshal(line, &doc); err != nil {
-					t.Errorf("bad line %q", line)
-					return
-				}
-				mu.Lock()
-				seen[doc.Seq]++
-				mu.Unlock()
-			}
-		}()
-		return done
-	}
 	const backlog = "persisted queue holds events from a previous run"
 	start := func() *logwatch.Process {
 		cmd := exec.Command(bin, "run", "--pipelines", yml, "--path.data", data, "--api.enabled=false", "--log.level", "warn")
-		cmd.Env = append(os.Environ(), fmt.Sprintf("P2P_PORT=%d", port), "P2P_FIFO="+fifo)
+		cmd.Env = append(os.Environ(), fmt.Sprintf("P2P_PORT=%d", port), "P2P_FIFO="+sink.path)
 		return logwatch.Start(t, cmd)
 	}
 
-	slow.Lock() // the sink's output makes no progress
-	reader1 := read()
+	sink.hold() // the sink's output makes no progress
+	reader1 := sink.read()
 	p1 := start()
-	c := topoDialBeats(t, port, 30*time.Second)
-	const per = 200
-	acked := 0
-	for b := range 50 {
-		evs := make([]interface{}, per)
-		for j := range evs {
-			evs[j] = map[string]interface{}{"seq": b*per + j, "pad": strings.Repeat("x", 100)}
-		}
-		n, err := c.Send(evs)
-		if err != nil || n != per {
-			t.Fatalf("batch %d: %d acked, %v", b, n, err)
-		}
-		acked += n
-	}
-	c.Close()
+	acked := sendSeqs(t, port, 50, 200, map[string]any{"pad": strings.Repeat("x", 100)})
 	time.Sleep(200 * time.Millisecond) // let the intake hand what fits to the sink
 	if err := p1.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_ = p1.Err()
-	slow.Unlock()
+	sink.release()
 	<-reader1
-	mu.Lock()
-	atKill := len(seen)
-	mu.Unlock()
+	atKill := sink.distinct()
 	t.Logf("killed with %d events acknowledged to the client, %d written by the sink", acked, atKill)
 	if atKill >= acked {
 		t.Fatalf("all %d events were written before the kill; the queues were not exercised", acked)
 	}
 
-	reader2 := read()
+	reader2 := sink.read()
 	p2 := start()
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		mu.Lock()
-		missing := 0
-		for i := range acked {
-			if seen[i] == 0 {
-				missing++
-			}
-		}
-		mu.Unlock()
-		if missing == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d acknowledged events missing after the restart", missing, acked)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	sink.waitAll(acked, 90*time.Second)
 	_ = p2.Cmd.Process.Signal(syscall.SIGTERM)
 	_ = p2.Err()
 	<-reader2
@@ -294,11 +225,7 @@ func TestPipelineToPipelineCrash(t *testing.T) {
 			t.Errorf("pipeline %s found no backlog in its queue after the kill; log:\n%s", p, p2)
 		}
 	}
-	dups := 0
-	for _, n := range seen {
-		dups += n - 1
-	}
-	t.Logf("all %d acknowledged events delivered after the restart; %d duplicates", acked, dups)
+	t.Logf("all %d acknowledged events delivered after the restart; %d duplicates", acked, sink.duplicates())
 }
 
 // TestPipelineToPipelineReload: beats → intake → `pipeline` output → sink →

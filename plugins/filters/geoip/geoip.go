@@ -3,11 +3,15 @@
 // Country, ASN, ISP, Domain, Enterprise, Anonymous-IP) and stores what it
 // finds under target.
 //
-// No database is bundled: database must name one, and default_database_type
-// (which chooses Logstash's bundled database) is accepted but not used. The
-// kind of database is read from its metadata, as Logstash does. The file is
-// opened at start (memory-mapped); lookups are not cached, so cache_size is
-// accepted and not used.
+// No database is bundled or downloaded. database names one; without it the
+// filter uses GeoLite2-City.mmdb or GeoLite2-ASN.mmdb (per
+// default_database_type) in <path.data>/plugins/filters/geoip/, where
+// Logstash keeps the databases it manages. When that file is not there
+// either, the pipeline starts with a warning and every event is tagged
+// _geoip_expired_database, as Logstash does while it has no usable database.
+// The kind of database is read from its metadata, as Logstash does. The file
+// is opened at start (memory-mapped); lookups are not cached, so cache_size
+// is accepted and not used.
 //
 // The address is the source field's value, or the first element of a list.
 // Hostnames are not resolved (Logstash would resolve them with DNS): a value
@@ -39,6 +43,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,11 +65,11 @@ type Options struct {
 	// Target is the field the data is stored under: by default "geoip", or
 	// with ECS compatibility the parent of a source ending in [ip].
 	Target string `hcl:"target,optional"`
-	// Database is the MaxMind database file (.mmdb). Required: none is
-	// bundled.
+	// Database is the MaxMind database file (.mmdb); by default
+	// <path.data>/plugins/filters/geoip/GeoLite2-<default_database_type>.mmdb.
 	Database string `hcl:"database,optional"`
-	// DefaultDatabaseType is "City" or "ASN"; it chooses Logstash's bundled
-	// database, so it is checked and otherwise not used.
+	// DefaultDatabaseType is "City" or "ASN": the database used when
+	// database is not set.
 	DefaultDatabaseType string `hcl:"default_database_type,optional"`
 	// Fields are the values to store (Logstash's names, any case); by
 	// default the database kind's defaults.
@@ -92,9 +98,6 @@ func (o *Options) Validate() error {
 	}
 	if _, err := event.ParseRef(o.Source); err != nil {
 		return &engine.FieldError{Field: "source", Err: err}
-	}
-	if o.Database == "" {
-		return &engine.FieldError{Field: "database", Err: errors.New("set database to a MaxMind database file (.mmdb): none is bundled")}
 	}
 	if o.DefaultDatabaseType != "City" && o.DefaultDatabaseType != "ASN" {
 		return &engine.FieldError{Field: "default_database_type", Err: fmt.Errorf("%q: use City or ASN", o.DefaultDatabaseType)}
@@ -159,7 +162,23 @@ func New(o Options, r engine.Resources) (*Filter, error) {
 		return nil, err
 	}
 	target, _ := o.target()
-	db, err := maxminddb.Open(o.Database)
+	logger := r.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	path := o.Database
+	if path == "" {
+		dataDir := r.DataDir
+		if dataDir == "" {
+			dataDir = "data"
+		}
+		path = filepath.Join(dataDir, "plugins", "filters", "geoip", "GeoLite2-"+o.DefaultDatabaseType+".mmdb")
+		if _, err := os.Stat(path); err != nil {
+			logger.Warn("geoip: no database: set database, or place a MaxMind database at "+path+"; until then events are tagged "+ExpiredTag, "path", path)
+			return &Filter{source: event.MustRef(o.Source), logger: logger}, nil
+		}
+	}
+	db, err := maxminddb.Open(path)
 	if err != nil {
 		return nil, &engine.FieldError{Field: "database", Err: fmt.Errorf("the database is missing, invalid or corrupted: %w", err)}
 	}
@@ -169,10 +188,7 @@ func New(o Options, r engine.Resources) (*Filter, error) {
 		kind:   kindOf(db.Metadata.DatabaseType),
 		db:     db,
 		tags:   slices.Clone(o.TagOnFailure),
-		logger: r.Logger,
-	}
-	if f.logger == nil {
-		f.logger = slog.Default()
+		logger: logger,
 	}
 	if f.kind == dbUnknown {
 		db.Close()
@@ -208,13 +224,27 @@ func New(o Options, r engine.Resources) (*Filter, error) {
 }
 
 // Close closes the database.
-func (f *Filter) Close() error { return f.db.Close() }
+func (f *Filter) Close() error {
+	if f.db == nil {
+		return nil
+	}
+	return f.db.Close()
+}
+
+// ExpiredTag is added to every event while the filter has no database.
+const ExpiredTag = "_geoip_expired_database"
+
+var errNoDatabase = fmt.Errorf("geoip: no database: %w", engine.ErrNotApplied)
 
 var errNotFound = errors.New("geoip: the address was not found")
 
 // Filter looks up the source of e.
 func (f *Filter) Filter(_ context.Context, e *event.Event, out []*event.Event) ([]*event.Event, error) {
 	out = append(out, e)
+	if f.db == nil {
+		e.AddTag(ExpiredTag)
+		return out, errNoDatabase
+	}
 	v, _ := e.Get(f.source)
 	if list, ok := v.([]any); ok {
 		v = nil

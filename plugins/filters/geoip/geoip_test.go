@@ -1,6 +1,7 @@
 package geoip_test
 
 import (
+	"context"
 	"net"
 	"os"
 	"path/filepath"
@@ -9,6 +10,9 @@ import (
 	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 
+	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/plugins/filters/geoip"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/plugintest"
 )
 
@@ -137,4 +141,33 @@ func writeDatabases(dir string) error {
 		}
 	}
 	return os.WriteFile(filepath.Join(dir, "corrupt.mmdb"), []byte("not a database"), 0o644)
+}
+
+// Without database, the filter uses the database of default_database_type
+// in <path.data>/plugins/filters/geoip/, where Logstash keeps its own.
+func TestDefaultDatabaseInDataDir(t *testing.T) {
+	dataDir := t.TempDir()
+	dir := filepath.Join(dataDir, "plugins", "filters", "geoip")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(os.Getenv("GEOIP_TESTDATA"), "asn.mmdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "GeoLite2-ASN.mmdb"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := plugintest.MustNew(t, geoip.New, `source = "ip"
+default_database_type = "ASN"
+ecs_compatibility = "disabled"`, engine.Resources{DataDir: dataDir})
+	defer f.Close()
+	e := event.New()
+	_ = e.Set(event.MustRef("ip"), "1.128.0.1")
+	if _, err := f.Filter(context.Background(), e, nil); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := e.Get(event.MustRef("[geoip][asn]")); v != int64(1221) {
+		t.Fatalf("[geoip][asn] = %v, want 1221", v)
+	}
 }

@@ -18,6 +18,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("PQ_CRASH_HELPER") == "1" {
 		os.Exit(pqHelper())
 	}
+	if os.Getenv("CONSERVATION_HELPER") == "1" {
+		os.Exit(conservationHelper())
+	}
 	code := m.Run()
 	if binDir != "" {
 		os.RemoveAll(binDir)

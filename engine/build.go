@@ -285,9 +285,7 @@ func (b *builder) output(pl *ir.Plugin) (*outputUnit, hcl.Diagnostics) {
 	if d.HasErrors() {
 		return nil, d
 	}
-	u := &outputUnit{id: pl.ID, typ: pl.Type, out: out.(Output), log: res.Logger, pl: b.pl}
-	u.sender = res.Bus.sender // counted in the output's snapshot
-	return u, append(diags, d...)
+	return &outputUnit{id: pl.ID, typ: pl.Type, out: out.(Output), log: res.Logger, pl: b.pl}, append(diags, d...)
 }
 
 // nodes builds the filter or output tree, keeping source order and conditions.

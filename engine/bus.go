@@ -193,11 +193,10 @@ func (b *Bus) deliver(name string, events []*event.Event) (n int, wait <-chan st
 // to, which lets `pipeline check` see every pipeline's addresses together
 // and lets the engine count a pipeline as a sender while it runs.
 type BusPort struct {
-	pl     *Pipeline
-	body   hcl.Body
-	id     string
-	log    *slog.Logger
-	sender *BusSender // the one Sender made, for the output's counters
+	pl   *Pipeline
+	body hcl.Body
+	id   string
+	log  *slog.Logger
 }
 
 // busEndpoint is one address a plugin listens on or sends to.
@@ -228,7 +227,6 @@ func (p *BusPort) Sender(option string, addresses []string, ensureDelivery bool)
 	}
 	s := &BusSender{pl: p.pl, addresses: addresses, ensure: ensureDelivery, log: p.log}
 	p.pl.busSenders = append(p.pl.busSenders, s)
-	p.sender = s
 	return s
 }
 

@@ -34,6 +34,9 @@ type busOut struct{ s *engine.BusSender }
 
 func (o *busOut) Connect(context.Context) error { return nil }
 func (o *busOut) Close(context.Context) error   { return nil }
+func (o *busOut) Counters() []engine.Counter {
+	return []engine.Counter{{Name: "events_dropped", Value: o.s.Dropped()}}
+}
 func (o *busOut) Write(ctx context.Context, evs []*event.Event) error {
 	return o.s.Send(ctx, evs)
 }
@@ -194,16 +197,15 @@ func TestBusWaitsForListener(t *testing.T) {
 
 // TestBusNoEnsureDeliveryDrops: with ensure_delivery false, events for an
 // address nobody listens on are dropped, the batches acknowledged, and the
-// drop counted in the output's snapshot.
+// drop counted by the output (engine.Counted).
 func TestBusNoEnsureDeliveryDrops(t *testing.T) {
 	up, cu := newKeyedControl(t, "up")
 	s := engine.Settings{Workers: 1, BatchSize: 10, Bus: engine.NewBus()}
 	u := start(t, upstream(t, "up", up, "batches = 5\nsize = 10\n", "send_to = [\"nowhere\"]\nensure_delivery = false\n"), s)
 	u.wait(t)
 	checkAcks(t, cu, 5)
-	snap := u.pl.Snapshot()
-	if got := snap.Outputs[0].Dropped; got != 50 {
-		t.Errorf("output dropped = %d; want 50", got)
+	if got := u.pl.Snapshot().Outputs[0].Counters; len(got) != 1 || got[0].Value != 50 {
+		t.Errorf("output counters %+v; want events_dropped 50", got)
 	}
 }
 

@@ -652,7 +652,6 @@ type outputUnit struct {
 	ch        chan []*event.Event
 	connected bool
 	counters  counters
-	sender    *BusSender // a pipeline output's, for its dropped count
 }
 
 func (o *outputUnit) run() {

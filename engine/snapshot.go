@@ -45,8 +45,7 @@ type Snapshot struct {
 type PluginSnapshot struct {
 	ID, Type string
 	In, Out  int64
-	// Dropped: events a filter dropped, or a pipeline output with
-	// ensure_delivery false could not hand to its address. Failed and DeadLettered: events an
+	// Dropped: events a filter dropped. Failed and DeadLettered: events an
 	// output refused for good, without and with a dead letter queue.
 	Dropped, Failed, DeadLettered int64
 	// Duration: time spent in the filter, or in the output's Write calls, or
@@ -97,9 +96,6 @@ func (p *Pipeline) Snapshot() Snapshot {
 	for _, o := range p.outputs {
 		ps := o.counters.snapshot(o.id, o.typ)
 		ps.Counters = counted(o.out)
-		if o.sender != nil {
-			ps.Dropped += o.sender.Dropped()
-		}
 		s.Outputs = append(s.Outputs, ps)
 	}
 	return s

@@ -18,7 +18,7 @@
 // warning; `pipeline check` warns about an address no pipeline of the
 // configuration listens on. With ensure_delivery false, the events such an
 // address does not take are dropped with a warning and counted in the
-// output's dropped count (the monitoring API), as Logstash discards them; a
+// output's events_dropped (the monitoring API), as Logstash discards them; a
 // listening pipeline whose queue is full still blocks the output either way.
 //
 // Failure semantics: Write never fails by itself; it returns an error only
@@ -71,7 +71,10 @@ type Output struct {
 	s *engine.BusSender
 }
 
-var _ engine.Output = (*Output)(nil)
+var (
+	_ engine.Output  = (*Output)(nil)
+	_ engine.Counted = (*Output)(nil)
+)
 
 // New declares the addresses; nothing is sent before Write.
 func New(o Options, r engine.Resources) (*Output, error) {
@@ -95,3 +98,12 @@ func (o *Output) Write(ctx context.Context, events []*event.Event) error {
 
 // Close does nothing.
 func (*Output) Close(context.Context) error { return nil }
+
+// Counters reports the events dropped with ensure_delivery false in
+// /_node/stats ("events_dropped") and /metrics
+// (pipeline_output_events_dropped_total).
+func (o *Output) Counters() []engine.Counter {
+	return []engine.Counter{{Name: "events_dropped",
+		Help:  "Events a pipeline output with ensure_delivery false dropped because their address had no listening pipeline.",
+		Value: o.s.Dropped()}}
+}

@@ -147,16 +147,8 @@ func TestReloadPerPipeline(t *testing.T) {
 		t.Errorf("the refusal of a is not reported with its position; log:\n%s", w)
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-w.Exited():
-		if err := w.Err(); err != nil {
-			t.Fatalf("pipeline exited with %v; log:\n%s", err, w)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("pipeline did not stop on SIGTERM; log:\n%s", w)
+	if err := w.Exit(t, syscall.SIGTERM, 20*time.Second); err != nil {
+		t.Fatalf("pipeline exited with %v; log:\n%s", err, w)
 	}
 }
 
@@ -186,15 +178,8 @@ func TestReloadConfigString(t *testing.T) {
 	w.Wait(t, "nothing to reload", 20*time.Second)
 	io.WriteString(stdin, "still running\n")
 	stdin.Close()
-	done := make(chan error, 1)
-	go func() { done <- w.Err() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit: %v\n%s", err, w)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("pipeline did not stop at the end of stdin")
+	if err := w.Exit(t, nil, 20*time.Second); err != nil {
+		t.Fatalf("exit: %v\n%s", err, w)
 	}
 	if !strings.HasSuffix(stdout.String(), " still running\n") {
 		t.Errorf("stdout = %q", stdout.String())
@@ -226,15 +211,8 @@ func TestReloadStdinRefused(t *testing.T) {
 	w.Wait(t, "Pipeline not reloadable", 20*time.Second)
 	io.WriteString(stdin, "two\n")
 	stdin.Close()
-	done := make(chan error, 1)
-	go func() { done <- w.Err() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit: %v\n%s", err, w)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("pipeline did not stop at the end of stdin")
+	if err := w.Exit(t, nil, 20*time.Second); err != nil {
+		t.Fatalf("exit: %v\n%s", err, w)
 	}
 	got := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	slices.Sort(got)

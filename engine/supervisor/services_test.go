@@ -416,15 +416,8 @@ output "file" "out" {
 		}
 	}
 	stdin.Close()
-	done := make(chan error, 1)
-	go func() { done <- w.Err() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("pipeline exited with %v\n%s", err, w)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("pipeline did not stop at the end of stdin")
+	if err := w.Exit(t, nil, 20*time.Second); err != nil {
+		t.Fatalf("pipeline exited with %v\n%s", err, w)
 	}
 	if got := countLines(out); got != n-dropped {
 		t.Errorf("file has %d lines; want %d", got, n-dropped)

@@ -87,16 +87,8 @@ func TestPipelineToPipelinePatterns(t *testing.T) {
 			}
 			return true
 		})
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-proc.Exited():
-		if err := proc.Err(); err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", err, proc.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("no exit within 30 s of SIGTERM\n%s", proc.String())
+	if err := proc.Exit(t, syscall.SIGTERM, 30*time.Second); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, proc.String())
 	}
 	if got := count(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("lines per output %v; want exactly %v", got, want)
@@ -299,14 +291,7 @@ func TestPipelineToPipelineReload(t *testing.T) {
 	topoWait(t, 20*time.Second, func() string { return "nothing acknowledged after the refusal" }, func() bool { return ackedNow() >= beforeStop+500 })
 
 	// SIGTERM while the client still sends.
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-w.Exited():
-	case <-time.After(30 * time.Second):
-		t.Fatalf("no exit within 30 s of SIGTERM\n%s", w)
-	}
+	_ = w.Exit(t, syscall.SIGTERM, 30*time.Second)
 	close(stop)
 	_ = c.Close()
 	<-sent // the last send fails: the process is gone

@@ -185,16 +185,8 @@ func testReload(t *testing.T, bin, mode string) {
 		t.Errorf("the API reports filters %+v; want the reloaded pipeline's filter tag", f)
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-w.Exited():
-		if err := w.Err(); err != nil {
-			t.Fatalf("pipeline exited with %v; log:\n%s", err, w)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("pipeline did not stop on SIGTERM; log:\n%s", w)
+	if err := w.Exit(t, syscall.SIGTERM, 30*time.Second); err != nil {
+		t.Fatalf("pipeline exited with %v; log:\n%s", err, w)
 	}
 
 	// The broken configuration is reported where it is wrong, as check does.

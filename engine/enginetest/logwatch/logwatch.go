@@ -11,6 +11,7 @@ package logwatch
 import (
 	"bufio"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -142,4 +143,23 @@ func (p *Process) Exited() <-chan struct{} { return p.exited }
 func (p *Process) Err() error {
 	<-p.exited
 	return p.err
+}
+
+// Exit sends sig to the process (none when sig is nil, as after closing its
+// standard input) and waits up to d for it to exit. It fails t, with the log,
+// if the process still runs then, and returns how the process ended.
+func (p *Process) Exit(t testing.TB, sig os.Signal, d time.Duration) error {
+	t.Helper()
+	if sig != nil {
+		if err := p.Cmd.Process.Signal(sig); err != nil {
+			t.Fatalf("signal %v: %v", sig, err)
+		}
+	}
+	select {
+	case <-p.exited:
+		return p.err
+	case <-time.After(d):
+		t.Fatalf("the process did not exit within %v; log:\n%s", d, p)
+		return nil
+	}
 }

@@ -352,18 +352,21 @@ func (p *Pipeline) registerSenders() func() {
 	return p.settings.Bus.register(names)
 }
 
+// busWhere is the pipeline and plugin listening on an address.
+type busWhere struct {
+	pipeline string
+	ep       busEndpoint
+}
+
 // CheckBus reports what is wrong between the pipelines of one configuration
 // that pass events through the bus: an address two `pipeline` inputs listen
 // on is an error (Logstash refuses it: "Addresses must be globally unique
 // across pipelines"); a `send_to` address no pipeline listens on is a warning
 // (Logstash accepts it, and its output then blocks until a pipeline listens
-// there, or drops the events with ensure_delivery => false).
+// there, or drops the events with ensure_delivery => false); so are
+// pipelines that send to each other in a loop.
 func CheckBus(pipelines []*Pipeline) hcl.Diagnostics {
-	type where struct {
-		pipeline string
-		ep       busEndpoint
-	}
-	listeners := map[string]where{}
+	listeners := map[string]busWhere{}
 	var diags hcl.Diagnostics
 	for _, p := range pipelines {
 		for _, ep := range p.busEndpoints {
@@ -378,7 +381,7 @@ func CheckBus(pipelines []*Pipeline) hcl.Diagnostics {
 					Subject: &rng})
 				continue
 			}
-			listeners[ep.address] = where{p.name, ep}
+			listeners[ep.address] = busWhere{p.name, ep}
 		}
 	}
 	known := make([]string, 0, len(listeners))
@@ -407,6 +410,64 @@ func CheckBus(pipelines []*Pipeline) hcl.Diagnostics {
 				Detail: fmt.Sprintf("Pipeline %q sends to address %q, which no pipeline input of this configuration listens on: %s.%s (%s.)",
 					p.name, ep.address, what, suggest(ep.address, known), list),
 				Subject: &rng})
+		}
+	}
+	return append(diags, checkCycles(pipelines, listeners)...)
+}
+
+// checkCycles warns about pipelines that send, through the bus, to
+// themselves or to one another in a loop: Logstash's documentation asks to
+// avoid cycles because such pipelines cannot stop cleanly (each waits for
+// the other to drain first; a second signal aborts them).
+func checkCycles(pipelines []*Pipeline, listeners map[string]busWhere) hcl.Diagnostics {
+	type edge struct {
+		to string
+		ep busEndpoint
+	}
+	next := map[string][]edge{}
+	for _, p := range pipelines {
+		for _, ep := range p.busEndpoints {
+			if l, ok := listeners[ep.address]; ok && !ep.listen {
+				next[p.name] = append(next[p.name], edge{l.pipeline, ep})
+			}
+		}
+	}
+	var diags hcl.Diagnostics
+	const (
+		unseen = iota
+		onPath
+		done
+	)
+	state := map[string]int{}
+	var path []string
+	var visit func(name string)
+	visit = func(name string) {
+		state[name] = onPath
+		path = append(path, name)
+		for _, e := range next[name] {
+			switch state[e.to] {
+			case unseen:
+				visit(e.to)
+			case onPath:
+				// e closes a loop: from e.to along path back to name.
+				i := len(path) - 1
+				for path[i] != e.to {
+					i--
+				}
+				loop := append(append([]string(nil), path[i:]...), e.to)
+				rng := e.ep.rng
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Pipelines send to each other in a loop",
+					Detail: fmt.Sprintf("Events can go round %s (address %q closes the loop). Such pipelines cannot stop cleanly, each waiting for the other to drain; Logstash's documentation asks to avoid cycles.",
+						strings.Join(loop, " → "), e.ep.address),
+					Subject: &rng})
+			}
+		}
+		path = path[:len(path)-1]
+		state[name] = done
+	}
+	for _, p := range pipelines {
+		if state[p.name] == unseen {
+			visit(p.name)
 		}
 	}
 	return diags

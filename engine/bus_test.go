@@ -334,3 +334,28 @@ func BenchmarkBusHop(b *testing.B) {
 	}
 	b.ReportMetric(float64(batches*125)/b.Elapsed().Seconds(), "events/s")
 }
+
+// TestBusCheckCycles: pipelines sending to each other in a loop get a
+// warning naming the loop, on the send_to that closes it.
+func TestBusCheckCycles(t *testing.T) {
+	s := engine.Settings{Workers: 1}
+	loop := func(name, listen, send string) *engine.Pipeline {
+		return build(t, &ir.Pipeline{Name: name,
+			Inputs:  []*ir.Plugin{plugin(t, ir.Input, "test_bus_in", "recv", fmt.Sprintf("address = %q\n", listen))},
+			Outputs: []ir.Node{plugin(t, ir.Output, "test_bus_out", "send", fmt.Sprintf("send_to = [%q]\n", send))}}, s)
+	}
+	diags := engine.CheckBus([]*engine.Pipeline{loop("a", "to-a", "to-b"), loop("b", "to-b", "to-c"), loop("c", "to-c", "to-a"), loop("self", "me", "me")})
+	var got []string
+	for _, d := range diags {
+		got = append(got, d.Summary+": "+d.Detail)
+	}
+	all := strings.Join(got, "\n")
+	for _, w := range []string{"round a → b → c → a (address \"to-a\"", "round self → self (address \"me\""} {
+		if !strings.Contains(all, w) {
+			t.Errorf("diagnostics lack %q; got:\n%s", w, all)
+		}
+	}
+	if len(diags) != 2 {
+		t.Errorf("got %d diagnostics; want 2:\n%s", len(diags), all)
+	}
+}

@@ -109,7 +109,15 @@ type condParser struct {
 	raw   bool
 	diags hcl.Diagnostics
 	depth int // parentheses and arrays open at p.pos
+	ops   int // boolean operators read so far
 }
+
+// MaxConditionOperators is how many boolean operators (and, or, xor, nand)
+// one condition may hold. A chain of them becomes a tree as deep as it is
+// long, which compiling and evaluating walk recursively: a million operands
+// overflowed the stack. Ten thousand is far beyond any hand-written
+// condition and compiles in milliseconds.
+const MaxConditionOperators = 10000
 
 // MaxConditionDepth is how deep parentheses and arrays may nest in a
 // condition. The parser and the compiled condition recurse once per level,
@@ -192,6 +200,10 @@ func (p *condParser) parseCondition(after string, afterFrom, afterTo int) (condE
 			break
 		}
 		o := condOp{op: op, from: p.pos, to: end}
+		if p.ops++; p.ops > MaxConditionOperators {
+			p.errorf(o.from, o.to, "The condition has more than %d boolean operators; split it (e.g. into nested if blocks, or an in [list] test).", MaxConditionOperators)
+			return condElem{}, false
+		}
 		p.pos = end
 		e, ok := p.parseExpression(w, o.from, o.to)
 		if !ok {

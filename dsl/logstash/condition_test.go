@@ -486,13 +486,22 @@ func TestConditionDepthBudget(t *testing.T) {
 			t.Errorf("%.40q…: %v; want %q", tc.src, diags, tc.want)
 		}
 	}
-	// A long chain is not nested (and is parsed in linear time: positions
-	// were counted from the line start for every node, 25 s for this one).
+	// A chain of a million operands became a tree a million deep, which
+	// overflowed the stack where the condition is compiled: refused.
+	chain := func(n int) string { return strings.Repeat("[a] == 1 and ", n) + "[b] == 2" }
+	if _, diags := ParseCondition(chain(1<<20), hcl.InitialPos, "test.conf"); !diags.HasErrors() || !strings.Contains(diags.Error(), "more than 10000 boolean operators") {
+		t.Errorf("a chain of a million operands: %v", diags)
+	}
+	if _, diags := ParseCondition(chain(MaxConditionOperators), hcl.InitialPos, "test.conf"); diags.HasErrors() {
+		t.Errorf("a chain of %d operators: %v", MaxConditionOperators, diags)
+	}
+	// A long chain is parsed in linear time (positions were counted from
+	// the line start for every node: 25 s for 20,000 operands).
 	start := time.Now()
-	if _, diags := ParseCondition(strings.Repeat("[a] == 1 and ", 20000)+"[b] == 2", hcl.InitialPos, "test.conf"); diags.HasErrors() {
-		t.Errorf("chain of 20001: %v", diags)
+	if _, diags := ParseCondition(chain(MaxConditionOperators), hcl.InitialPos, "test.conf"); diags.HasErrors() {
+		t.Errorf("chain of %d: %v", MaxConditionOperators, diags)
 	}
 	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("a chain of 20001 operands took %v to parse", d)
+		t.Errorf("a chain of %d operators took %v to parse", MaxConditionOperators, d)
 	}
 }

@@ -34,7 +34,11 @@ func TestPrefilterSkipsOnlyNonMatches(t *testing.T) {
 		t.Fatalf("only %d texts", len(texts))
 	}
 	for _, s := range texts {
-		for _, v := range []string{s, strings.ToUpper(s), strings.ToLower(s)} {
+		variants := []string{s, strings.ToUpper(s), strings.ToLower(s)}
+		if raceEnabled {
+			variants = variants[:1]
+		}
+		for _, v := range variants {
 			got, want := filtered.parse(v), plain.parse(v)
 			if !sameClient(got, want) {
 				t.Errorf("%q: with prefilters %+v, without %+v", v, got, want)

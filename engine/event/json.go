@@ -229,7 +229,7 @@ func fromJSON(b []byte, limit int) (*Event, error) {
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("json: want an object, got %s", jsonKind(v))
+		return nil, fmt.Errorf("json: want an object, got %s", JSONKind(v))
 	}
 	return fromNormalized(m), nil
 }
@@ -259,21 +259,25 @@ func parseJSON(b []byte, limit int) (any, error) {
 	return v, nil
 }
 
-// jsonKind names the JSON type of a parsed value, for error messages.
-func jsonKind(v any) string {
+// JSONKind names the JSON type of an event value for messages: "null", "a
+// boolean", "a number", "a string", "an array" or "an object"; a value of
+// another type (a time.Time) is named by its Go type.
+func JSONKind(v any) string {
 	switch v.(type) {
 	case nil:
 		return "null"
 	case bool:
 		return "a boolean"
-	case int64, float64:
+	case int64, float64, *big.Int:
 		return "a number"
 	case string:
 		return "a string"
 	case []any:
 		return "an array"
+	case map[string]any:
+		return "an object"
 	}
-	return "an object"
+	return fmt.Sprintf("a %T", v)
 }
 
 // ErrJSONSyntax is wrapped by every error of ParseJSON and FromJSON about

@@ -141,7 +141,7 @@ func (f *Filter) Filter(_ context.Context, e *event.Event, out []*event.Event) (
 	case !ok:
 		// Logstash's JSON loader raises on a non-string, like on bad text.
 		s = string(valuefmt.AppendRubyToS(nil, v))
-		err = fmt.Errorf("json: source %s holds %s, not a string", f.source, kind(v))
+		err = fmt.Errorf("json: source %s holds %s, not a string", f.source, event.JSONKind(v))
 	case strings.TrimSpace(s) != "":
 		if parsed, err = event.ParseJSON([]byte(s)); err != nil {
 			err = fmt.Errorf("json: parsing %s: %w", f.source, err)
@@ -165,7 +165,7 @@ func (f *Filter) Filter(_ context.Context, e *event.Event, out []*event.Event) (
 	if !ok {
 		e.AddTag(f.tags...)
 		f.log.Warn("Parsed JSON object/hash requires a target configuration option", "source", f.source.String(), "raw", s)
-		return out, fmt.Errorf("json: %s holds %s, which needs a target", f.source, kind(parsed))
+		return out, fmt.Errorf("json: %s holds %s, which needs a target", f.source, event.JSONKind(parsed))
 	}
 	if err := merge(e, m); err != nil {
 		return out, f.fail(e, s, err)
@@ -199,11 +199,11 @@ func merge(e *event.Event, m map[string]any) error {
 		}
 		if k == event.MetadataField || k == "[@metadata]" {
 			if _, ok := m[k].(map[string]any); !ok {
-				return fmt.Errorf("json: key %q holds %s, not an object", k, kind(m[k]))
+				return fmt.Errorf("json: key %q holds %s, not an object", k, event.JSONKind(m[k]))
 			}
 		}
 		if isTagsRef(k) && !legalTags(k, m[k]) {
-			return fmt.Errorf("json: key %q: tags must be a string or a list of strings, not %s", k, kind(m[k]))
+			return fmt.Errorf("json: key %q: tags must be a string or a list of strings, not %s", k, event.JSONKind(m[k]))
 		}
 		refs[i] = r
 	}
@@ -252,22 +252,3 @@ func legalTags(k string, v any) bool {
 }
 
 var timestampFailureRef = event.MustRef(event.TimestampFailureField)
-
-// kind names the JSON type of a parsed value, for messages.
-func kind(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "a boolean"
-	case int64, float64:
-		return "a number"
-	case string:
-		return "a string"
-	case []any:
-		return "an array"
-	case map[string]any:
-		return "an object"
-	}
-	return fmt.Sprintf("a %T", v)
-}

@@ -151,7 +151,7 @@ func (b *builder) resources(pl *ir.Plugin) Resources {
 		Logger:    log,
 		BatchSize: b.pl.settings.BatchSize,
 		DataDir:   b.pl.settings.DataDir,
-		Bus:       &BusPort{pl: b.pl, body: pl.Body, id: pl.ID, log: log},
+		Bus:       &BusPort{pl: b.pl, body: pl.Body, log: log},
 	}
 }
 

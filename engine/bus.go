@@ -195,7 +195,6 @@ func (b *Bus) deliver(name string, events []*event.Event) (n int, wait <-chan st
 type BusPort struct {
 	pl   *Pipeline
 	body hcl.Body
-	id   string
 	log  *slog.Logger
 }
 
@@ -205,14 +204,13 @@ type busEndpoint struct {
 	listen  bool
 	ensure  bool // sends: ensure_delivery
 	rng     hcl.Range
-	id      string
 }
 
 // Listen declares that the plugin listens on address (given by the option
 // named option, which diagnostics point at) and returns the listener to run.
 func (p *BusPort) Listen(option, address string) *BusListener {
 	p.pl.busEndpoints = append(p.pl.busEndpoints, busEndpoint{address: address, listen: true,
-		rng: attrRange(p.body, option), id: p.id})
+		rng: attrRange(p.body, option)})
 	return &BusListener{pl: p.pl, address: address, log: p.log}
 }
 
@@ -223,7 +221,7 @@ func (p *BusPort) Listen(option, address string) *BusListener {
 func (p *BusPort) Sender(option string, addresses []string, ensureDelivery bool) *BusSender {
 	rng := attrRange(p.body, option)
 	for _, a := range addresses {
-		p.pl.busEndpoints = append(p.pl.busEndpoints, busEndpoint{address: a, ensure: ensureDelivery, rng: rng, id: p.id})
+		p.pl.busEndpoints = append(p.pl.busEndpoints, busEndpoint{address: a, ensure: ensureDelivery, rng: rng})
 	}
 	s := &BusSender{pl: p.pl, addresses: addresses, ensure: ensureDelivery, log: p.log}
 	p.pl.busSenders = append(p.pl.busSenders, s)

@@ -65,5 +65,10 @@ func FuzzConnection(f *testing.F) {
 				t.Fatal("connection neither answered nor closed within 10 s")
 			}
 		}
+		// Panics are recovered (the process lives), which would hide the
+		// bugs fuzzing looks for: any is a failure here.
+		if n := engine.PanicsRecovered(); n != 0 {
+			t.Fatalf("%d panics recovered (see the log)", n)
+		}
 	})
 }

@@ -81,3 +81,38 @@ func TestJSONCodec(t *testing.T) {
 		t.Fatalf("%v %v", evs[0].Fields(), evs[1].Fields())
 	}
 }
+
+// TestDropsInSnapshot: datagrams dropped for a full queue were counted and
+// logged only; they are the input's counters in the pipeline's snapshot
+// (what /_node/stats and /metrics show), and received = delivered + dropped.
+func TestDropsInSnapshot(t *testing.T) {
+	gate := make(chan struct{})
+	h := inputtest.Start(t, "udp", "queue_size = 5\nworkers = 1", inputtest.Options{Gate: gate, BatchSize: 2})
+	c, err := net.Dial("udp", h.UDP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range 2000 {
+		c.Write([]byte("datagram"))
+		if i%100 == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	counters := func() map[string]int64 {
+		m := map[string]int64{}
+		for _, c := range h.Pipeline.Snapshot().Inputs[0].Counters {
+			m[c.Name] = c.Value
+		}
+		return m
+	}
+	inputtest.WaitFor(t, 10*time.Second, "drops counted", func() bool { return counters()["datagrams_dropped"] > 0 })
+	time.Sleep(200 * time.Millisecond) // the rest of the datagrams arrive or are dropped
+	close(gate)
+	m := counters()
+	h.WaitEvents(t, int(m["datagrams_received"]-m["datagrams_dropped"]), 20*time.Second)
+	time.Sleep(200 * time.Millisecond)
+	if got, want := int64(h.Sink.Len()), m["datagrams_received"]-m["datagrams_dropped"]; got != want {
+		t.Errorf("delivered %d; want received %d - dropped %d", got, m["datagrams_received"], m["datagrams_dropped"])
+	}
+}

@@ -16,7 +16,10 @@ type Defaulter interface{ Defaults() }
 
 // Validator is implemented by a plugin's *Options to check decoded values. It must
 // be pure and fast (no I/O): `pipeline check` runs it. Return a *FieldError to
-// blame one option.
+// blame one option. Build runs it before the plugin's constructor, and only
+// calls the constructor with options it accepted: constructors do not run it
+// again. Code that builds a plugin from Go values (tests, tools) runs it first
+// too.
 type Validator interface{ Validate() error }
 
 // Factory describes one registered plugin.

@@ -71,9 +71,6 @@ var _ engine.Codec = (*Codec)(nil)
 
 // New builds a json codec.
 func New(o Options, r engine.Resources) (*Codec, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	p, _ := jsonevents.NewParser(o.Target, r.Logger)
 	conv := o.Option.Converter()
 	return &Codec{parser: p, convert: conv, original: o.Compatibility.ECS()}, nil

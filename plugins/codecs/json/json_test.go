@@ -30,7 +30,7 @@ func TestOptionsValidate(t *testing.T) {
 		if err := o.Validate(); err == nil {
 			t.Errorf("Validate(%s) = nil; want an error", hcl)
 		}
-		if _, err := New(o, engine.Resources{}); err == nil {
+		if _, err := plugintest.New(New, o, engine.Resources{}); err == nil {
 			t.Errorf("New(%s) = nil error; want one", hcl)
 		}
 	}

@@ -87,9 +87,6 @@ var _ engine.Codec = (*Codec)(nil)
 
 // New builds a json_lines codec.
 func New(o Options, r engine.Resources) (*Codec, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	p, _ := jsonevents.NewParser(o.Target, r.Logger)
 	conv := o.Option.Converter()
 	return &Codec{parser: p, convert: conv, delim: []byte(o.Delimiter), limit: o.DecodeSizeLimitBytes}, nil

@@ -63,9 +63,6 @@ var _ engine.Codec = (*Codec)(nil)
 
 // New builds a plain codec.
 func New(o Options, _ engine.Resources) (*Codec, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	f, err := eventfmt.New(o.Format)
 	if err != nil {
 		return nil, err

@@ -52,9 +52,6 @@ var (
 
 // New builds a clone filter.
 func New(o Options, r engine.Resources) (*Filter, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	if len(o.Clones) == 0 {
 		logger := r.Logger
 		if logger == nil {

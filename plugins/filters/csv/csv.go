@@ -198,9 +198,6 @@ var _ engine.Filter = (*Filter)(nil)
 
 // New builds a csv filter.
 func New(o Options, _ engine.Resources) (*Filter, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	f := &Filter{
 		source:           event.MustRef(o.Source),
 		sep:              o.Separator,

@@ -131,9 +131,6 @@ var converters = map[string]bool{"int": false, "float": true}
 
 // New builds a dissect filter.
 func New(o Options, r engine.Resources) (*Filter, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	f := &Filter{tags: slices.Clone(o.TagOnFailure), logger: r.Logger}
 	if f.logger == nil {
 		f.logger = slog.New(slog.DiscardHandler)

@@ -48,9 +48,6 @@ var _ engine.Filter = (*Filter)(nil)
 
 // New builds a drop filter.
 func New(o Options, _ engine.Resources) (*Filter, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	return &Filter{all: o.Percentage >= 100, prob: o.Percentage / 100}, nil
 }
 

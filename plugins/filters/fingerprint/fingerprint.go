@@ -189,9 +189,6 @@ var _ engine.Filter = (*Filter)(nil)
 
 // New builds a fingerprint filter.
 func New(o Options, _ engine.Resources) (*Filter, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	f := &Filter{
 		b64:       o.Base64Encode,
 		concat:    o.ConcatenateSources,

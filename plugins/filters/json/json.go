@@ -97,9 +97,6 @@ var _ engine.Filter = (*Filter)(nil)
 
 // New builds a json filter.
 func New(o Options, r engine.Resources) (*Filter, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	f := &Filter{
 		source:    event.MustRef(o.Source),
 		hasTarget: o.Target != "",

@@ -50,9 +50,6 @@ var _ engine.Filter = (*Filter)(nil)
 
 // New builds a json_encode filter.
 func New(o Options, _ engine.Resources) (*Filter, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	f := &Filter{source: event.MustRef(o.Source), target: event.MustRef(o.Source)}
 	if o.Target != "" {
 		f.target = event.MustRef(o.Target)

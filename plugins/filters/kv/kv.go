@@ -214,9 +214,6 @@ type pair struct {
 
 // New builds a kv filter.
 func New(o Options, r engine.Resources) (*Filter, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	f := &Filter{
 		source:         event.MustRef(o.Source),
 		hasTarget:      o.Target != "",

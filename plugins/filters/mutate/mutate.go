@@ -172,9 +172,6 @@ type gsubOp struct {
 
 // New compiles the references, templates and regular expressions.
 func New(o Options, _ engine.Resources) (*Filter, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	f := &Filter{tag: o.TagOnFailure}
 	var err error
 	if f.coerce, err = setOps("coerce", o.Coerce); err != nil {

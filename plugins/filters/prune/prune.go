@@ -141,9 +141,6 @@ var _ engine.Filter = (*Filter)(nil)
 
 // New builds a prune filter.
 func New(o Options, _ engine.Resources) (*Filter, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	f := &Filter{interpolate: o.Interpolate}
 	mk := func(s string) pattern {
 		if o.Interpolate {

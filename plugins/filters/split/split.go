@@ -71,9 +71,6 @@ var _ engine.Filter = (*Filter)(nil)
 
 // New builds a split filter.
 func New(o Options, _ engine.Resources) (*Filter, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	f := &Filter{field: event.MustRef(o.Field), target: event.MustRef(o.Field), terminator: o.Terminator}
 	if o.Target != "" {
 		f.target, f.hasTarget = event.MustRef(o.Target), true

@@ -93,9 +93,6 @@ const FailureTag = "_syslogpriparsefailure"
 
 // New builds a syslog_pri filter.
 func New(o Options, _ engine.Resources) (*Filter, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	f := &Filter{
 		useLabels:  o.UseLabels,
 		facilities: slices.Clone(o.FacilityLabels),

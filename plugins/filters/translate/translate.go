@@ -262,9 +262,6 @@ var _ engine.Filter = (*Filter)(nil)
 
 // New builds a translate filter; a dictionary file is read now.
 func New(o Options, r engine.Resources) (*Filter, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	source, target := o.resolved()
 	f := &Filter{
 		source:  event.MustRef(source),

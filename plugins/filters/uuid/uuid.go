@@ -48,9 +48,6 @@ var _ engine.Filter = (*Filter)(nil)
 
 // New builds a uuid filter.
 func New(o Options, _ engine.Resources) (*Filter, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	return &Filter{target: event.MustRef(o.Target), overwrite: o.Overwrite}, nil
 }
 

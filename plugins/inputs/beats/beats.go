@@ -142,11 +142,11 @@ func (o *Options) Validate() error {
 	if o.Port < 0 || o.Port > 65535 {
 		return fe("port", "must be between 0 and 65535")
 	}
-	tls, err := o.ServerAliases.Apply(o.Server)
+	srv, err := o.ServerAliases.Apply(o.Server)
 	if err != nil {
 		return err
 	}
-	if err := tls.Validate(); err != nil {
+	if err := srv.Validate(); err != nil {
 		return err
 	}
 	if o.ClientInactivityTimeout < 0 {
@@ -205,9 +205,6 @@ var onListen func(in *Input, addr net.Addr)
 
 // New builds a beats input; it loads the TLS certificates but opens no socket.
 func New(o Options, r engine.Resources) (*Input, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	log := r.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -232,8 +229,8 @@ func New(o Options, r engine.Resources) (*Input, error) {
 	if in.idle > 0 {
 		in.timeout = in.idle
 	}
-	tls, _ := o.ServerAliases.Apply(o.Server)
-	cfg, err := tls.Config()
+	srv, _ := o.ServerAliases.Apply(o.Server)
+	cfg, err := srv.Config()
 	if err != nil {
 		return nil, err
 	}

@@ -110,9 +110,6 @@ var _ engine.Input = (*Input)(nil)
 
 // New builds a dead_letter_queue input.
 func New(o Options, r engine.Resources) (*Input, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	in := &Input{dir: filepath.Join(o.Path, o.PipelineID), batchSize: r.BatchSize, log: r.Logger, poll: pollInterval}
 	if in.batchSize <= 0 {
 		in.batchSize = engine.DefaultBatchSize

@@ -225,9 +225,6 @@ var _ engine.Input = (*Input)(nil)
 
 // New builds a redis input. r.Codec must be set; the engine always passes one.
 func New(o Options, r engine.Resources) (*Input, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	if r.Codec == nil {
 		return nil, errors.New("redis: no codec")
 	}

@@ -74,9 +74,6 @@ var _ engine.Input = (*Input)(nil)
 
 // New builds a stdin input. r.Codec must be set; the engine always passes one.
 func New(o Options, r engine.Resources) (*Input, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	if r.Codec == nil {
 		return nil, fmt.Errorf("stdin: no codec")
 	}

@@ -222,7 +222,7 @@ func TestDecodeError(t *testing.T) {
 }
 
 func TestOptions(t *testing.T) {
-	if _, err := New(plugintest.NewOptions[Options](t, `ecs_compatibility = "v7"`), engine.Resources{Codec: failingCodec{}}); err == nil {
+	if _, err := plugintest.New(New, plugintest.NewOptions[Options](t, `ecs_compatibility = "v7"`), engine.Resources{Codec: failingCodec{}}); err == nil {
 		t.Error("New accepted ecs_compatibility v7")
 	}
 	if _, err := New(plugintest.NewOptions[Options](t, ""), engine.Resources{}); err == nil {

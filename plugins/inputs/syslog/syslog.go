@@ -248,9 +248,6 @@ var _ engine.Input = (*Input)(nil)
 
 // New builds a syslog input; it loads the TLS files but opens no socket.
 func New(o Options, r engine.Resources) (*Input, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	log := r.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -160,9 +160,6 @@ var _ engine.Input = (*Input)(nil)
 
 // New builds a tcp input; it loads the TLS files but opens no socket.
 func New(o Options, r engine.Resources) (*Input, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	if r.Codec == nil {
 		return nil, errors.New("tcp: no codec")
 	}

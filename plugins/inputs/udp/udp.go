@@ -120,9 +120,6 @@ var _ engine.Input = (*Input)(nil)
 
 // New builds a udp input; it opens no socket.
 func New(o Options, r engine.Resources) (*Input, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	if r.Codec == nil {
 		return nil, errors.New("udp: no codec")
 	}

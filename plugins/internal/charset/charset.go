@@ -85,8 +85,8 @@ func cp1252(b []byte) []byte {
 	return out
 }
 
-// Option is the charset option of a codec that decodes text, as an option
-// group: the codec embeds it in its Options struct.
+// Option is the charset option of a codec that decodes text (an option
+// group: codecs embed it in their Options struct).
 type Option struct {
 	// Charset is the character set of the input, converted to UTF-8 when
 	// decoding: UTF-8 (text with invalid bytes becomes its Ruby inspect form,
@@ -94,6 +94,9 @@ type Option struct {
 	// Windows-1252.
 	Charset string `hcl:"charset,optional"`
 }
+
+// DocTitle names the group in the plugin reference.
+func (Option) DocTitle() string { return "Charset" }
 
 // Defaults sets Logstash's default, UTF-8.
 func (o *Option) Defaults() { o.Charset = "UTF-8" }

@@ -269,22 +269,25 @@ func (g *generator) page(f *engine.Factory) (*page, error) {
 	}
 
 	b.WriteString("## Options\n\n")
-	if len(opts) == 0 {
+	own, groups := splitGroups(t, opts)
+	if len(own) == 0 {
 		fmt.Fprintf(&b, "The %s %s has no options of its own.\n\n", f.Name, kind)
 	} else {
-		b.WriteString("| Name | Type | Default | Required | Description |\n|---|---|---|---|---|\n")
-		for _, o := range opts {
-			def := "—"
-			if o.def != "" && !o.required {
-				def = codeCell(o.def)
-			}
-			req := "no"
-			if o.required {
-				req = "yes"
-			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", codeCell(o.name), codeCell(o.typ), def, req, textCell(o.doc))
+		optionTable(&b, own)
+	}
+	for _, grp := range groups {
+		gp, err := g.pkg(grp.typ.PkgPath())
+		if err != nil {
+			return nil, err
 		}
-		b.WriteString("\n")
+		fmt.Fprintf(&b, "### %s\n\n", groupTitle(grp.typ))
+		if text := groupDoc(gp.doc, grp.typ.Name()); text != "" {
+			b.WriteString(text + " ")
+		} else {
+			pg.problems = append(pg.problems, fmt.Sprintf("%s: option group %s has no doc comment", what, grp.typ))
+		}
+		fmt.Fprintf(&b, "Shared by every plugin that embeds [`%s.%s`](%s).\n\n", gp.doc.Name, grp.typ.Name(), relLink(pg.file, gp.dir))
+		optionTable(&b, grp.opts)
 	}
 
 	if f.Kind == ir.Input || f.Kind == ir.Output {
@@ -308,6 +311,79 @@ func (g *generator) page(f *engine.Factory) (*page, error) {
 	pg.text = bytes.TrimRight(b.Bytes(), "\n")
 	pg.text = append(pg.text, '\n')
 	return pg, nil
+}
+
+// optionTable writes the options table of opts.
+func optionTable(b *bytes.Buffer, opts []option) {
+	b.WriteString("| Name | Type | Default | Required | Description |\n|---|---|---|---|---|\n")
+	for _, o := range opts {
+		def := "—"
+		if o.def != "" && !o.required {
+			def = codeCell(o.def)
+		}
+		req := "no"
+		if o.required {
+			req = "yes"
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", codeCell(o.name), codeCell(o.typ), def, req, textCell(o.doc))
+	}
+	b.WriteString("\n")
+}
+
+// optionGroup is the options an embedded option group adds to a plugin.
+type optionGroup struct {
+	typ  reflect.Type
+	opts []option
+}
+
+// splitGroups separates the options the plugin's own type t declares from
+// those of the option groups it embeds, each group in the order embedded:
+// a group is documented once, where it is declared, and rendered as a
+// section of its own on the page of every plugin that embeds it.
+func splitGroups(t reflect.Type, opts []option) (own []option, groups []optionGroup) {
+	for _, o := range opts {
+		if o.owner == t {
+			own = append(own, o)
+			continue
+		}
+		if n := len(groups); n == 0 || groups[n-1].typ != o.owner {
+			groups = append(groups, optionGroup{typ: o.owner})
+		}
+		groups[len(groups)-1].opts = append(groups[len(groups)-1].opts, o)
+	}
+	return own, groups
+}
+
+// titled is implemented by an option group that names its section.
+type titled interface{ DocTitle() string }
+
+// groupTitle is the section heading of an option group: its DocTitle, or
+// its type name.
+func groupTitle(t reflect.Type) string {
+	if v, ok := reflect.Zero(t).Interface().(titled); ok {
+		return v.DocTitle()
+	}
+	return t.Name() + " options"
+}
+
+// groupDoc is the doc comment of the group type name, as one line without
+// its opening "Name is": "Server is the options of…" → "The options of…".
+func groupDoc(p *doc.Package, name string) string {
+	for _, t := range p.Types {
+		if t.Name != name {
+			continue
+		}
+		text := strings.Join(strings.Fields(t.Doc), " ")
+		for _, verb := range []string{" is ", " are "} {
+			if rest, ok := strings.CutPrefix(text, name+verb); ok {
+				r, n := utf8.DecodeRuneInString(rest)
+				text = string(unicode.ToUpper(r)) + rest[n:]
+				break
+			}
+		}
+		return text
+	}
+	return ""
 }
 
 // relLink is the relative link from the file from to the file or directory
@@ -719,7 +795,9 @@ func indexPage(entries []indexEntry) []byte {
 	b.WriteString("# Plugin reference\n\n")
 	b.WriteString("One page per plugin, generated from the code: the description is the plugin\n")
 	b.WriteString("package's doc comment, the options table comes from its `Options` struct\n")
-	b.WriteString("(names, types, defaults) and the fields' doc comments. The pipeline language,\n")
+	b.WriteString("(names, types, defaults) and the fields' doc comments; the option groups\n")
+	b.WriteString("several plugins share (TLS, charset, ECS compatibility) are sections of\n")
+	b.WriteString("their own, documented once where the group is declared. The pipeline language,\n")
 	fmt.Fprintf(&b, "conditionals, templates and the options every plugin takes are described in\n[the pipeline language reference](../pipeline-language.md).\n\n")
 	b.WriteString("Regenerate with `go test ./plugins/internal/docgen -update`.\n\n")
 	b.WriteString("| Kind | Name | Summary |\n|---|---|---|\n")

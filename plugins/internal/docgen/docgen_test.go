@@ -101,6 +101,49 @@ func TestDocsUpToDate(t *testing.T) {
 	}
 }
 
+// TestSharedOptionGroups: every ssl_* option on every page is a row of a
+// "### TLS…" section rendered from a tlsopt group, so no plugin keeps its own
+// text for them; charset and ecs_compatibility of codecs come from their
+// groups the same way.
+func TestSharedOptionGroups(t *testing.T) {
+	res := generate(t)
+	row := regexp.MustCompile("^\\| `([a-z_0-9]+)` \\|")
+	pages := 0
+	for _, name := range sortedKeys(res.Files) {
+		section := ""
+		seen := map[string]bool{}
+		for _, line := range strings.Split(string(res.Files[name]), "\n") {
+			if h, ok := strings.CutPrefix(line, "#"); ok {
+				section = strings.TrimLeft(h, "# ")
+				continue
+			}
+			m := row.FindStringSubmatch(line)
+			if m == nil {
+				continue
+			}
+			opt := m[1]
+			if seen[opt] {
+				t.Errorf("%s: option %s listed twice", name, opt)
+			}
+			seen[opt] = true
+			// ssl_server_name is immudb's own (no Logstash plugin has it).
+			tlsOpt := (strings.HasPrefix(opt, "ssl") || opt == "cacert") && opt != "ssl_server_name"
+			if tlsOpt && !strings.HasPrefix(section, "TLS") {
+				t.Errorf("%s: %s is in section %q, not in a TLS group's", name, opt, section)
+			}
+			if tlsOpt && section == "TLS" {
+				pages++
+			}
+			if strings.Contains(name, "/codec/") && (opt == "charset" && section != "Charset" || opt == "ecs_compatibility" && section != "ECS compatibility") {
+				t.Errorf("%s: %s is in section %q, not in its group's", name, opt, section)
+			}
+		}
+	}
+	if pages == 0 {
+		t.Error("no page has a TLS section")
+	}
+}
+
 // TestPluginDocComments fails when a plugin package or one of its options
 // has no doc comment: those comments are the user documentation.
 func TestPluginDocComments(t *testing.T) {

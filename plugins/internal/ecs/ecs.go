@@ -30,14 +30,17 @@ func Validate(v string) error {
 	return &engine.FieldError{Field: "ecs_compatibility", Err: fmt.Errorf("unsupported value %q: want %q, %q or %q", v, Disabled, V1, V8)}
 }
 
-// Compatibility is the ecs_compatibility option as an option group: a plugin
-// embeds it in its Options struct and says in its package doc what changes.
+// Compatibility is the ecs_compatibility option (an option group: a plugin
+// embeds it in its Options struct and says in its package doc what changes).
 type Compatibility struct {
 	// ECSCompatibility is "disabled", "v1" or "v8": whether the fields the
 	// plugin adds follow the Elastic Common Schema (v1, v8) or Logstash's
 	// older names (disabled); the description above says what changes.
 	ECSCompatibility string `hcl:"ecs_compatibility,optional"`
 }
+
+// DocTitle names the group in the plugin reference.
+func (Compatibility) DocTitle() string { return "ECS compatibility" }
 
 // Defaults sets the pipeline default, Default.
 func (c *Compatibility) Defaults() { c.ECSCompatibility = Default }

@@ -125,6 +125,9 @@ type Server struct {
 	SSLSupportedProtocols []string `hcl:"ssl_supported_protocols,optional"`
 }
 
+// DocTitle names the group in the plugin reference.
+func (Server) DocTitle() string { return "TLS" }
+
 // Defaults sets Logstash's default protocols; the client authentication
 // stays unset (see SSLClientAuthentication) unless the plugin sets it.
 func (s *Server) Defaults() {
@@ -198,8 +201,8 @@ func (s Server) Config() (*tls.Config, error) {
 	return cfg, nil
 }
 
-// ServerAliases are the Logstash 7 names of Server options, accepted with a
-// warning by the inputs that accepted them (beats).
+// ServerAliases are the Logstash 7 names of the TLS options above, accepted
+// with a warning.
 type ServerAliases struct {
 	// SSL is the Logstash 7 name of ssl_enabled. Deprecated: it is accepted
 	// with a warning.
@@ -209,6 +212,9 @@ type ServerAliases struct {
 	// Deprecated: it is accepted with a warning.
 	SSLVerifyMode string `hcl:"ssl_verify_mode,optional"`
 }
+
+// DocTitle names the group in the plugin reference.
+func (ServerAliases) DocTitle() string { return "TLS: deprecated names" }
 
 // Apply returns s with the aliases that are set in place of the options they
 // name. It refuses an alias set together with its option (set to other than
@@ -277,6 +283,9 @@ type Client struct {
 	// deprecated cacert when ClientAliases.Apply took them from it.
 	caOption string
 }
+
+// DocTitle names the group in the plugin reference.
+func (Client) DocTitle() string { return "TLS" }
 
 // Defaults sets Logstash's defaults.
 func (c *Client) Defaults() {
@@ -363,8 +372,8 @@ func (c Client) TrustSource() string {
 	return c.CAOption() + " " + strings.Join(c.SSLCertificateAuthorities, ", ")
 }
 
-// ClientAliases are the Logstash 7 names of Client options, accepted by the
-// plugins that accepted them (elasticsearch).
+// ClientAliases are the Logstash 7 names of the TLS options above, still
+// accepted.
 type ClientAliases struct {
 	// SSL is the Logstash 7 name of ssl_enabled. Deprecated.
 	SSL *bool `hcl:"ssl,optional"`
@@ -375,6 +384,9 @@ type ClientAliases struct {
 	// ssl_verification_mode: false means "none". Deprecated.
 	SSLCertificateVerification *bool `hcl:"ssl_certificate_verification,optional"`
 }
+
+// DocTitle names the group in the plugin reference.
+func (ClientAliases) DocTitle() string { return "TLS: deprecated names" }
 
 // Validate refuses an alias set together with the option it names, and, when
 // TLS is off (see Client.Validate), ssl_certificate_verification, which only

@@ -126,9 +126,6 @@ var _ engine.Output = (*Output)(nil)
 
 // New builds an elasticsearch output. It opens and reads nothing.
 func New(o Options, r engine.Resources) (*Output, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	eps, _ := o.endpoints()
 	out := &Output{
 		opts:     o,

@@ -219,9 +219,6 @@ var _ engine.Output = (*Output)(nil)
 
 // New builds a file output. r.Codec must be set; the engine always passes one.
 func New(o Options, r engine.Resources) (*Output, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	if r.Codec == nil {
 		return nil, errors.New("file: no codec")
 	}

@@ -199,9 +199,6 @@ var _ engine.Output = (*Output)(nil)
 
 // New builds an immudb output. It opens nothing: Connect does.
 func New(o Options, r engine.Resources) (*Output, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	out := &Output{o: o, log: r.Logger, python: o.KeyFormat == "python"}
 	if out.log == nil {
 		out.log = slog.New(slog.DiscardHandler)

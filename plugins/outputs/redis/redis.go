@@ -244,9 +244,6 @@ var _ engine.Output = (*Output)(nil)
 
 // New builds a redis output. r.Codec must be set; the engine always passes one.
 func New(o Options, r engine.Resources) (*Output, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	if r.Codec == nil {
 		return nil, errors.New("redis: no codec")
 	}

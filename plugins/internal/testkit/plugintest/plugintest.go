@@ -61,14 +61,29 @@ func NewOptions[O any](t testing.TB, src string) O {
 }
 
 // MustNew builds a plugin with its constructor newFn from the options HCL src,
-// decoded over the defaults (NewOptions), and the resources r; an error fails t.
+// decoded over the defaults (NewOptions), and the resources r, as Build does
+// (see New); an error fails t.
 func MustNew[O, P any](t testing.TB, newFn func(O, engine.Resources) (P, error), src string, r engine.Resources) P {
 	t.Helper()
-	p, err := newFn(NewOptions[O](t, src), r)
+	p, err := New(newFn, NewOptions[O](t, src), r)
 	if err != nil {
 		t.Fatalf("New(%s): %v", src, err)
 	}
 	return p
+}
+
+// New runs o's Validate, then the constructor newFn, as the engine's Build
+// does: constructors trust their options to be valid, so a test that builds
+// a plugin from Go values goes through here to get Validate's error for bad
+// options.
+func New[O, P any](newFn func(O, engine.Resources) (P, error), o O, r engine.Resources) (P, error) {
+	if v, ok := any(&o).(engine.Validator); ok {
+		if err := v.Validate(); err != nil {
+			var zero P
+			return zero, err
+		}
+	}
+	return newFn(o, r)
 }
 
 // CodecBuilder returns the build function RunCodecGolden wants for a codec
@@ -83,12 +98,7 @@ func CodecBuilder[O any, C engine.Codec](newFn func(O, engine.Resources) (C, err
 		if err := DecodeOptions(&o, options); err != nil {
 			return nil, err
 		}
-		if v, ok := any(&o).(engine.Validator); ok {
-			if err := v.Validate(); err != nil {
-				return nil, err
-			}
-		}
-		c, err := newFn(o, engine.Resources{})
+		c, err := New(newFn, o, engine.Resources{})
 		if err != nil {
 			return nil, err
 		}

@@ -336,20 +336,25 @@ type optionGroup struct {
 	opts []option
 }
 
-// splitGroups separates the options the plugin's own type t declares from
-// those of the option groups it embeds, each group in the order embedded:
-// a group is documented once, where it is declared, and rendered as a
-// section of its own on the page of every plugin that embeds it.
+// splitGroups separates the options of the plugin's own package (its type
+// t, and structs of that package it embeds to organise them) from those of
+// option groups shared from other packages: a shared group is documented
+// once, where it is declared, and rendered as a section of its own, in the
+// order first embedded, on the page of every plugin that embeds it.
 func splitGroups(t reflect.Type, opts []option) (own []option, groups []optionGroup) {
+	at := map[reflect.Type]int{}
 	for _, o := range opts {
-		if o.owner == t {
+		if o.owner.PkgPath() == t.PkgPath() {
 			own = append(own, o)
 			continue
 		}
-		if n := len(groups); n == 0 || groups[n-1].typ != o.owner {
+		i, ok := at[o.owner]
+		if !ok {
+			i = len(groups)
+			at[o.owner] = i
 			groups = append(groups, optionGroup{typ: o.owner})
 		}
-		groups[len(groups)-1].opts = append(groups[len(groups)-1].opts, o)
+		groups[i].opts = append(groups[i].opts, o)
 	}
 	return own, groups
 }

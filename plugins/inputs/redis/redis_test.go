@@ -249,19 +249,22 @@ consumer_id = "c1"`
 func TestInvalidJSON(t *testing.T) {
 	srv := redistest.Start(t)
 	rc := client(t, srv)
-	if err := rc.RPush(context.Background(), "q", `{"a":1}`, `not json`, `{"b":`).Err(); err != nil {
+	// Nested beyond the decoders' budget (issue #19): refused at the edge,
+	// kept as text, before the element is trimmed from the list.
+	deep := `{"d":` + strings.Repeat("[", event.MaxDecodeDepth) + strings.Repeat("]", event.MaxDecodeDepth) + `}`
+	if err := rc.RPush(context.Background(), "q", `{"a":1}`, `not json`, `{"b":`, deep).Err(); err != nil {
 		t.Fatal(err)
 	}
 	c := newCollector()
 	run(t, newInput(t, srv, `key = "q"
-data_type = "list"`), c, 3)
-	if len(c.events) != 3 {
+data_type = "list"`), c, 4)
+	if len(c.events) != 4 {
 		t.Fatalf("got %d events", len(c.events))
 	}
 	if v, _ := c.events[0].Get(event.MustRef("a")); v != int64(1) || c.events[0].HasTag("_jsonparsefailure") {
 		t.Errorf("event 0 = %v", c.events[0].Fields())
 	}
-	for i, want := range []string{"not json", `{"b":`} {
+	for i, want := range []string{"not json", `{"b":`, deep} {
 		e := c.events[i+1]
 		if msg, _ := e.Message(); msg != want || !e.HasTag("_jsonparsefailure") {
 			t.Errorf("event %d = %v; want message %q tagged _jsonparsefailure", i+1, e.Fields(), want)

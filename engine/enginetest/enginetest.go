@@ -2,12 +2,15 @@
 // decoded from an HCL snippet, and the engine's common options,
 // acknowledgements and routing apply.
 //
-// Filter and BuildDiags read the options as plain HCL, so engine never needs
+// Filter, Output, Input and BuildDiags read the options as plain HCL (so
+// "%{…}" must be written "%%{…}"), and engine never needs
 // a configuration front-end (it never imports dsl). To read them as a
 // pipeline file does ("%{…}" and invalid escapes literal, "${VAR}"
 // substituted), give With the front-end's loader, e.g. With(dsl.LoadSource);
 // plugins/internal/testkit/plugintest does that for the plugins of this
 // module.
+//
+// Subpackage logwatch runs a pipeline process and waits for lines of its log.
 package enginetest
 
 import (

@@ -126,9 +126,6 @@ var _ engine.Filter = (*Filter)(nil)
 
 // New builds a cidr filter, reading network_path.
 func New(o Options, r engine.Resources) (*Filter, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	f := &Filter{path: o.NetworkPath, separator: o.Separator, refresh: time.Duration(o.RefreshInterval) * time.Second, logger: r.Logger}
 	if f.logger == nil {
 		f.logger = slog.Default()

@@ -75,9 +75,6 @@ var _ engine.Filter = (*Filter)(nil)
 
 // New builds a de_dot filter.
 func New(o Options, _ engine.Resources) (*Filter, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	f := &Filter{separator: o.Separator, recursive: o.Recursive, fields: slices.Clone(o.Fields), tag: o.TagOnFailure}
 	if o.Nested {
 		f.separator = "]["

@@ -158,9 +158,6 @@ var _ engine.Filter = (*Filter)(nil)
 
 // New opens the database and builds a geoip filter.
 func New(o Options, r engine.Resources) (*Filter, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	target, _ := o.target()
 	logger := r.Logger
 	if logger == nil {

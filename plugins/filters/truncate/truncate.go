@@ -51,9 +51,6 @@ var _ engine.Filter = (*Filter)(nil)
 
 // New builds a truncate filter.
 func New(o Options, _ engine.Resources) (*Filter, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	f := &Filter{length: int(min(o.LengthBytes, int64(^uint(0)>>1)))}
 	for _, s := range o.Fields {
 		f.fields = append(f.fields, event.MustRef(s))

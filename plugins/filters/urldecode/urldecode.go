@@ -60,9 +60,6 @@ var _ engine.Filter = (*Filter)(nil)
 
 // New builds a urldecode filter.
 func New(o Options, _ engine.Resources) (*Filter, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	return &Filter{field: event.MustRef(o.Field), all: o.AllFields, tags: slices.Clone(o.TagOnFailure), conv: o.Converter()}, nil
 }
 

@@ -162,9 +162,6 @@ var embedded = sync.OnceValues(func() (*parser, error) { return newParser(uapars
 
 // New builds a useragent filter, reading regexes.
 func New(o Options, res engine.Resources) (*Filter, error) {
-	if err := o.Validate(); err != nil {
-		return nil, err
-	}
 	if ecs.Enabled(o.ECSCompatibility) && o.Prefix != "" && res.Logger != nil {
 		res.Logger.Warn("useragent: prefix isn't supported in ECS compatibility mode; it is ignored", "prefix", o.Prefix)
 	}

@@ -5,6 +5,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io/fs"
 	"os"
 	"path"
@@ -141,6 +144,53 @@ func TestSharedOptionGroups(t *testing.T) {
 	}
 	if pages == 0 {
 		t.Error("no page has a TLS section")
+	}
+}
+
+// TestConstructorsTrustValidate: the engine runs Validate before a
+// constructor, so no plugin's New runs it again on its options (Validate
+// stays the one check, New compiles once).
+func TestConstructorsTrustValidate(t *testing.T) {
+	seen := map[string]bool{}
+	for _, f := range engine.Default.All() {
+		ip := f.Options.PkgPath()
+		if seen[ip] || TestOnly(f.Name) {
+			continue
+		}
+		seen[ip] = true
+		rel, ok := strings.CutPrefix(ip, "github.com/pipelined/pipeline/")
+		if !ok {
+			continue
+		}
+		dir := filepath.Join(root, filepath.FromSlash(rel))
+		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+		for _, file := range files {
+			if strings.HasSuffix(file, "_test.go") {
+				continue
+			}
+			af, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range af.Decls {
+				fd, ok := d.(*ast.FuncDecl)
+				if !ok || fd.Recv != nil || fd.Body == nil || len(fd.Type.Params.List) == 0 || len(fd.Type.Params.List[0].Names) == 0 {
+					continue
+				}
+				if id, ok := fd.Type.Params.List[0].Type.(*ast.Ident); !ok || id.Name != f.Options.Name() {
+					continue
+				}
+				param := fd.Type.Params.List[0].Names[0].Name
+				ast.Inspect(fd.Body, func(n ast.Node) bool {
+					if sel, ok := n.(*ast.SelectorExpr); ok && sel.Sel.Name == "Validate" {
+						if x, ok := sel.X.(*ast.Ident); ok && x.Name == param {
+							t.Errorf("%s: %s calls %s.Validate(): the engine ran it before the constructor", rel, fd.Name.Name, param)
+						}
+					}
+					return true
+				})
+			}
+		}
 	}
 }
 

@@ -214,8 +214,11 @@ func translate(p string, relaxRepeats bool, sup []superset) (*translation, error
 			i += 2
 		case c == supersetMark:
 			end := strings.IndexByte(p[i+1:], supersetMark)
+			if end < 0 {
+				return nil, errors.New("misplaced superset token")
+			}
 			k, err := strconv.Atoi(p[i+1 : i+1+end])
-			if end < 0 || err != nil || k >= len(sup) || len(stack) == 0 || stack[len(stack)-1].kind != '>' {
+			if err != nil || k >= len(sup) || len(stack) == 0 || stack[len(stack)-1].kind != '>' {
 				return nil, errors.New("misplaced superset token")
 			}
 			re2.WriteString(sup[k].relaxed)

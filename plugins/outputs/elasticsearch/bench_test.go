@@ -55,6 +55,22 @@ func BenchmarkZincBulk(b *testing.B) {
 			b.ReportMetric(float64(b.N)/el.Seconds(), "events/s")
 		})
 	}
+	// The same events into a data stream (create actions, data_stream
+	// fields synced into every document), against the index runs above.
+	b.Run("pipeline-data-stream/batch=1000", func(b *testing.B) {
+		zs := zinctest.Start(b, zinctest.ESVersion("8.15.0"))
+		src := &source{n: b.N, batch: 1000, mk: benchEvent}
+		b.ResetTimer()
+		start := time.Now()
+		r := startPipeline(b, src, zincOptions(zs, ""), engine.Settings{Workers: 2, BatchSize: 1000})
+		r.wait(b, 30*time.Minute)
+		el := time.Since(start)
+		b.StopTimer()
+		if got := r.p.Stats().Out.Load(); got != int64(b.N) {
+			b.Fatalf("delivered %d of %d", got, b.N)
+		}
+		b.ReportMetric(float64(b.N)/el.Seconds(), "events/s")
+	})
 	b.Run("esutil", func(b *testing.B) {
 		zs := zinctest.Start(b)
 		c, err := es.NewClient(es.Config{Addresses: []string{zs.URL()}, Username: zinctest.User, Password: zinctest.Password})

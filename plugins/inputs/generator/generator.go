@@ -53,17 +53,14 @@ type Options struct {
 	// Threads is the number of generators running side by side; each emits count
 	// passes.
 	Threads int `hcl:"threads,optional"`
-	// ECSCompatibility is "disabled", "v1" or "v8". With v1 or v8 the host name
-	// goes to [host][name] and the sequence number to [event][sequence]; with
-	// disabled, to host and sequence.
-	ECSCompatibility string `hcl:"ecs_compatibility,optional"`
+	ecs.Compatibility
 }
 
 // Defaults sets Logstash's defaults.
 func (o *Options) Defaults() {
 	o.Message = "Hello world!"
 	o.Threads = 1
-	o.ECSCompatibility = ecs.Default
+	o.Compatibility.Defaults()
 }
 
 // Validate checks the options.
@@ -74,7 +71,7 @@ func (o *Options) Validate() error {
 	if o.Threads < 1 {
 		return &engine.FieldError{Field: "threads", Err: errors.New("must be at least 1")}
 	}
-	return ecs.Validate(o.ECSCompatibility)
+	return o.Compatibility.Validate()
 }
 
 const defaultBatchSize = 125
@@ -116,7 +113,7 @@ func New(o Options, r engine.Resources) (*Input, error) {
 		sequenceRef: event.MustRef("sequence"),
 		stdin:       os.Stdin,
 	}
-	if ecs.Enabled(o.ECSCompatibility) {
+	if o.Compatibility.ECS() {
 		in.hostRef = event.MustRef("[host][name]")
 		in.sequenceRef = event.MustRef("[event][sequence]")
 	}

@@ -42,16 +42,14 @@ func init() {
 
 // Options configures the stdin input.
 type Options struct {
-	// ECSCompatibility is "disabled", "v1" or "v8". With v1 or v8 the host name
-	// goes to [host][hostname]; with disabled, to host.
-	ECSCompatibility string `hcl:"ecs_compatibility,optional"`
+	ecs.Compatibility
 }
 
 // Defaults sets the Logstash 8 default, "v8".
-func (o *Options) Defaults() { o.ECSCompatibility = ecs.Default }
+func (o *Options) Defaults() { o.Compatibility.Defaults() }
 
 // Validate checks the options.
-func (o *Options) Validate() error { return ecs.Validate(o.ECSCompatibility) }
+func (o *Options) Validate() error { return o.Compatibility.Validate() }
 
 // readerSize is the read buffer size; codecs that split lines use a reader of
 // this size as is, so the input can tell whether more data is buffered.
@@ -89,7 +87,7 @@ func New(o Options, r engine.Resources) (*Input, error) {
 		log:       r.Logger,
 		stdin:     os.Stdin,
 	}
-	if ecs.Enabled(o.ECSCompatibility) {
+	if o.Compatibility.ECS() {
 		in.hostRef = event.MustRef("[host][hostname]")
 	}
 	if in.batchSize <= 0 {

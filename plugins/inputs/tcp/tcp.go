@@ -88,9 +88,7 @@ type Options struct {
 	TCPKeepAlive bool `hcl:"tcp_keep_alive,optional"`
 	// The ssl_* options.
 	tlsopt.Server
-	// ECSCompatibility is "disabled", "v1" or "v8": where the client address
-	// goes (see the package documentation).
-	ECSCompatibility string `hcl:"ecs_compatibility,optional"`
+	ecs.Compatibility
 	// MaxConnections is the most connections served at once (not a Logstash
 	// option); 0 means no limit.
 	MaxConnections int `hcl:"max_connections,optional"`
@@ -108,7 +106,7 @@ func (o *Options) Defaults() {
 	o.Mode = "server"
 	o.DNSReverseLookupEnabled = true
 	o.Server.Defaults()
-	o.ECSCompatibility = ecs.Default
+	o.Compatibility.Defaults()
 	o.MaxConnections = 1000
 	o.MaxLineBytes = 1 << 20
 }
@@ -133,7 +131,7 @@ func (o *Options) Validate() error {
 	if o.IdleTimeout < 0 {
 		return fe("idle_timeout", "must not be negative")
 	}
-	if err := ecs.Validate(o.ECSCompatibility); err != nil {
+	if err := o.Compatibility.Validate(); err != nil {
 		return err
 	}
 	return o.Server.Validate()
@@ -178,7 +176,7 @@ func New(o Options, r engine.Resources) (*Input, error) {
 	if r.BatchSize <= 0 {
 		in.batchSize = 125
 	}
-	if ecs.Enabled(o.ECSCompatibility) {
+	if o.Compatibility.ECS() {
 		in.fields = fieldRefs{
 			host:      event.MustRef("[@metadata][input][tcp][source][name]"),
 			ip:        event.MustRef("[@metadata][input][tcp][source][ip]"),

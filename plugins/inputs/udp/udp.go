@@ -66,9 +66,7 @@ type Options struct {
 	// SourceIPFieldname is the field for the sender's IP address, instead of
 	// host (or [host][ip] with ECS).
 	SourceIPFieldname string `hcl:"source_ip_fieldname,optional"`
-	// ECSCompatibility is "disabled", "v1" or "v8": the sender's address goes
-	// to host or to [host][ip].
-	ECSCompatibility string `hcl:"ecs_compatibility,optional"`
+	ecs.Compatibility
 }
 
 // Defaults sets Logstash's defaults.
@@ -77,7 +75,7 @@ func (o *Options) Defaults() {
 	o.BufferSize = 65536
 	o.Workers = 2
 	o.QueueSize = 2000
-	o.ECSCompatibility = ecs.Default
+	o.Compatibility.Defaults()
 }
 
 // Validate checks the options.
@@ -105,7 +103,7 @@ func (o *Options) Validate() error {
 			return fe("source_ip_fieldname", "%v", err)
 		}
 	}
-	return ecs.Validate(o.ECSCompatibility)
+	return o.Compatibility.Validate()
 }
 
 // Input is the udp input.
@@ -131,7 +129,7 @@ func New(o Options, r engine.Resources) (*Input, error) {
 	switch {
 	case o.SourceIPFieldname != "":
 		in.ipRef = event.MustRef(o.SourceIPFieldname)
-	case ecs.Enabled(o.ECSCompatibility):
+	case o.Compatibility.ECS():
 		in.ipRef = event.MustRef("[host][ip]")
 	}
 	batch := r.BatchSize

@@ -33,7 +33,9 @@ type Report struct {
 	// EnvForgiven counts as accepted the files refused only because a file
 	// they name is missing on this machine.
 	EnvForgiven Rate
-	Blockers    []BlockerCount // ranked by files
+	// CompleteEnvForgiven is EnvForgiven restricted to complete pipelines.
+	CompleteEnvForgiven Rate
+	Blockers            []BlockerCount // ranked by files
 }
 
 // Summarize builds the report of a run.
@@ -51,17 +53,22 @@ func Summarize(results []Result, skipped int) Report {
 		rep.EnvForgiven.Total++
 		if r.Complete {
 			rep.Complete.Total++
+			rep.CompleteEnvForgiven.Total++
 		}
 		if r.Accepted {
 			rep.All.Accepted++
 			rep.EnvForgiven.Accepted++
 			if r.Complete {
 				rep.Complete.Accepted++
+				rep.CompleteEnvForgiven.Accepted++
 			}
 			continue
 		}
 		if r.EnvOnly {
 			rep.EnvForgiven.Accepted++
+			if r.Complete {
+				rep.CompleteEnvForgiven.Accepted++
+			}
 		}
 		b := r.Blockers[0]
 		a := by[b.Key]
@@ -108,6 +115,7 @@ func (rep Report) Markdown(w io.Writer, top int) {
 	fmt.Fprintf(w, "| all files | %s |\n", rep.All)
 	fmt.Fprintf(w, "| complete pipelines (input and output in the file) | %s |\n", rep.Complete)
 	fmt.Fprintf(w, "| all files, refusals for missing local files forgiven | %s |\n", rep.EnvForgiven)
+	fmt.Fprintf(w, "| complete pipelines, refusals for missing local files forgiven | %s |\n", rep.CompleteEnvForgiven)
 	table := func(title string, rows []BlockerCount) {
 		fmt.Fprintf(w, "\n%s\n\n| blocker (first error) | files | repositories | only blocker in |\n|---|---|---|---|\n", title)
 		for i, b := range rows {

@@ -28,6 +28,15 @@
 // priority 13 (user-level, Notice), as RFC 3164 says (Logstash before 3.7.1
 // gave 0).
 //
+// ecs_compatibility is "disabled" by default here (the field names above),
+// unlike Logstash 8 whose pipeline default is v8. With "v1" or "v8" the events
+// get Logstash's ECS names instead: [log][syslog][priority],
+// [log][syslog][facility][code] and [name], [log][syslog][severity][code] and
+// [name], [host][ip] (the sender), [host][hostname], [process][name],
+// [process][pid] (a number), [event][original] and [service][type], with
+// Logstash's ECS pattern (the host name is optional there) and no timestamp
+// field left after the date is parsed.
+//
 // Quirks kept from Logstash (ecs_compatibility "disabled"): "<0>" and a PRI with a leading zero do not match
 // (POSINT), nor does a header without a host name ("<13>Nov 24 03:26:46
 // app: x": Logstash takes app as the host, then needs a space); RFC 5424
@@ -121,15 +130,7 @@ type Options struct {
 	// Locale is the language of month names: only English ("en", "en-US",
 	// "en_US") is supported.
 	Locale string `hcl:"locale,optional"`
-	// ECSCompatibility is "disabled" (the field names of the package
-	// documentation; the default here, unlike Logstash 8 whose pipeline
-	// default is v8), "v1" or "v8": Logstash's ECS names instead, [log][syslog][priority],
-	// [log][syslog][facility][code] and [name], [log][syslog][severity][code]
-	// and [name], [host][ip] (the sender), [host][hostname], [process][name],
-	// [process][pid] (a number), [event][original] and [service][type], with
-	// Logstash's ECS pattern (the host name is optional there) and no
-	// timestamp field left after the date is parsed.
-	ECSCompatibility string `hcl:"ecs_compatibility,optional"`
+	ecs.Compatibility
 	// ServiceType is [service][type] with ECS compatibility on.
 	ServiceType string `hcl:"service_type,optional"`
 	// RFC5424 parses RFC 5424 messages ("<PRI>1 TIMESTAMP HOST APP PROCID
@@ -169,7 +170,8 @@ func (o *Options) Defaults() {
 	o.UseLabels = true
 	o.FacilityLabels = append([]string(nil), defaultFacilityLabels...)
 	o.SeverityLabels = append([]string(nil), defaultSeverityLabels...)
-	o.ECSCompatibility = "disabled"
+	o.Compatibility.Defaults()
+	o.ECSCompatibility = ecs.Disabled
 	o.ServiceType = "system"
 	o.Server.Defaults()
 	o.SSLClientAuthentication = "none"
@@ -186,7 +188,7 @@ func (o *Options) Validate() error {
 	if o.Port < 0 || o.Port > 65535 {
 		return fe("port", "must be between 0 and 65535")
 	}
-	if err := ecs.Validate(o.ECSCompatibility); err != nil {
+	if err := o.Compatibility.Validate(); err != nil {
 		return err
 	}
 	if l := o.Locale; l != "" {
@@ -528,7 +530,7 @@ func NewParser(o Options) (*Parser, error) {
 		pattern:        linePattern,
 		bsd:            []*timefmt.JodaParser{mustJoda("MMM dd HH:mm:ss"), mustJoda("MMM  d HH:mm:ss"), mustJoda("MMM d HH:mm:ss")},
 	}
-	if o.ECSCompatibility != "disabled" {
+	if o.Compatibility.ECS() {
 		p.ecs, p.f, p.pattern, p.serviceType = true, &ecsFields, ecsLinePattern, o.ServiceType
 	}
 	if o.Timezone != "" {

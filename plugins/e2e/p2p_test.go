@@ -93,8 +93,12 @@ func TestPipelineToPipelinePatterns(t *testing.T) {
 	if got := count(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("lines per output %v; want exactly %v", got, want)
 	}
-	if s := proc.String(); strings.Contains(s, "level=WARN") || strings.Contains(s, "level=ERROR") {
-		t.Errorf("warnings or errors logged:\n%s", s)
+	// A sender may wait for its receiver to start on a loaded machine, and
+	// says so after a second: that warning is expected, no other.
+	for _, l := range strings.Split(proc.String(), "\n") {
+		if (strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR")) && !strings.Contains(l, "waiting for a pipeline to listen") {
+			t.Errorf("unexpected warning or error: %s", l)
+		}
 	}
 
 	docs := func(name string) []map[string]any { return p2pDocs(t, filepath.Join(dir, name+".jsonl")) }

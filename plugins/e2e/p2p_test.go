@@ -114,12 +114,17 @@ func TestPipelineToPipelinePatterns(t *testing.T) {
 		return out
 	}
 
-	// Distributor: each type in its own pipeline, with that pipeline's tag.
+	// Distributor: each type in its own pipeline, with that pipeline's tag;
+	// the fallback pipeline's input adds its tags and add_field (from the
+	// sender's @metadata) as any input does.
 	for name, wantType := range map[string]string{"weblogs": "apache", "syslog": "system", "fallback": "other"} {
-		wantTags := map[string]string{"weblogs": `["weblog"]`, "syslog": `["syslog"]`, "fallback": `null`}[name]
+		wantTags := map[string]string{"weblogs": `["weblog"]`, "syslog": `["syslog"]`, "fallback": `["fallback"]`}[name]
 		for _, d := range docs(name) {
 			if d["type"] != wantType || tags(d) != wantTags {
 				t.Fatalf("%s: %v; want type %s, tags %s", name, d, wantType, wantTags)
+			}
+			if name == "fallback" && d["routed_by"] != "beats-server" {
+				t.Fatalf("fallback: %v; want routed_by beats-server (the input's add_field)", d)
 			}
 		}
 	}

@@ -359,3 +359,30 @@ func TestBusCheckCycles(t *testing.T) {
 		t.Errorf("got %d diagnostics; want 2:\n%s", len(diags), all)
 	}
 }
+
+// TestBusListenWaitsForHolder: a pipeline whose address is still held (a
+// reload moving the address to another pipeline, the old one still
+// draining) waits for it instead of failing, then receives.
+func TestBusListenWaitsForHolder(t *testing.T) {
+	up, cu := newKeyedControl(t, "up")
+	k1, c1 := newKeyedControl(t, "first")
+	k2, c2 := newKeyedControl(t, "second")
+	s := engine.Settings{Workers: 1, BatchSize: 10, Bus: engine.NewBus()}
+	first := start(t, downstream(t, "first", k1, "moved", false), s)
+	u := start(t, upstream(t, "up", up, "size = 10\nwait_ack = true\n", `send_to = ["moved"]`), s)
+	waitFor(t, "events in the first holder", func() bool { return c1.got.Load() > 100 })
+	second := start(t, downstream(t, "second", k2, "moved", false), s)
+	time.Sleep(100 * time.Millisecond)
+	if n := c2.got.Load(); n != 0 {
+		t.Fatalf("the second pipeline got %d events while the first held the address", n)
+	}
+	first.cancel()
+	first.wait(t)
+	waitFor(t, "events in the second holder", func() bool { return c2.got.Load() > 100 })
+	u.cancel()
+	u.wait(t)
+	issued := cu.acks.issued.Load()
+	waitFor(t, "every event in one holder or the other", func() bool { return c1.got.Load()+c2.got.Load() == issued })
+	second.cancel()
+	second.wait(t)
+}

@@ -53,6 +53,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/outputs/file"
 	_ "github.com/pipelined/pipeline/plugins/outputs/immudb"
 	_ "github.com/pipelined/pipeline/plugins/outputs/null"
+	_ "github.com/pipelined/pipeline/plugins/outputs/opensearch"
 	_ "github.com/pipelined/pipeline/plugins/outputs/pipeline"
 	_ "github.com/pipelined/pipeline/plugins/outputs/redis"
 	_ "github.com/pipelined/pipeline/plugins/outputs/stdout"

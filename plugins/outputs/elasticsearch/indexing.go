@@ -17,9 +17,10 @@ type DocumentOptions struct {
 	// Index is the index each event is written to, a sprintf template. Unset,
 	// it is "ecs-logstash-%{+yyyy.MM.dd}" (daily indices named after the
 	// event's @timestamp in UTC), or "logstash-%{+yyyy.MM.dd}" with
-	// ecs_compatibility => disabled. But with index unset, events go to a
-	// data stream when no other option rules that out (see data_stream), and
-	// otherwise to the ILM rollover alias unless ilm_enabled is false.
+	// ecs_compatibility => disabled. But in the elasticsearch output, with
+	// index unset, events go to a data stream when no other option rules that
+	// out (see data_stream), and otherwise to the ILM rollover alias unless
+	// ilm_enabled is false.
 	Index string `hcl:"index,optional"`
 	// ecs_compatibility chooses the default index, template name and
 	// rollover alias ("ecs-logstash", or "logstash" when disabled) and the

@@ -40,6 +40,7 @@ import (
 	// Inputs.
 	_ "github.com/pipelined/pipeline/plugins/inputs/beats"
 	_ "github.com/pipelined/pipeline/plugins/inputs/deadletterqueue"
+	_ "github.com/pipelined/pipeline/plugins/inputs/file"
 	_ "github.com/pipelined/pipeline/plugins/inputs/generator"
 	_ "github.com/pipelined/pipeline/plugins/inputs/pipeline"
 	_ "github.com/pipelined/pipeline/plugins/inputs/redis"

@@ -1,0 +1,116 @@
+package file
+
+import (
+	"bufio"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// sincedb holds the position of every file seen, in Logstash's format: one
+// line per file, "inode major minor position last_active path".
+type sincedb struct {
+	path    string // "" keeps nothing
+	entries map[fileID]*dbEntry
+}
+
+type dbEntry struct {
+	pos  int64
+	last time.Time
+	path string
+}
+
+// loadSincedb reads the positions. A line that does not parse is skipped
+// with a warning naming the file and the line: the file it described is read
+// as one never seen.
+func loadSincedb(path string, log *slog.Logger) (*sincedb, error) {
+	db := &sincedb{path: path, entries: map[fileID]*dbEntry{}}
+	if path == "" {
+		return db, nil
+	}
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return db, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("file: sincedb %s: %w", path, err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		id, e, ok := parseDBLine(sc.Text())
+		if !ok {
+			log.Warn("file: sincedb line skipped", "sincedb", path, "line", n)
+			continue
+		}
+		db.entries[id] = e
+	}
+	return db, nil
+}
+
+func parseDBLine(s string) (fileID, *dbEntry, bool) {
+	f := strings.SplitN(s, " ", 6)
+	if len(f) < 4 {
+		return fileID{}, nil, false
+	}
+	var nums [4]uint64
+	for i := range 4 {
+		v, err := strconv.ParseUint(f[i], 10, 64)
+		if err != nil {
+			return fileID{}, nil, false
+		}
+		nums[i] = v
+	}
+	e := &dbEntry{pos: int64(nums[3]), last: time.Now()}
+	if len(f) > 4 {
+		if sec, err := strconv.ParseFloat(f[4], 64); err == nil {
+			e.last = time.Unix(0, int64(sec*1e9))
+		}
+	}
+	if len(f) > 5 {
+		e.path = f[5]
+	}
+	return fileID{ino: nums[0], major: nums[1], minor: nums[2]}, e, true
+}
+
+func (db *sincedb) position(id fileID) (int64, bool) {
+	e, ok := db.entries[id]
+	if !ok {
+		return 0, false
+	}
+	return e.pos, true
+}
+
+func (db *sincedb) set(id fileID, pos int64, path string) {
+	db.entries[id] = &dbEntry{pos: pos, last: time.Now(), path: path}
+}
+
+// write replaces the sincedb file atomically, forgetting files not seen
+// for cleanAfter.
+func (db *sincedb) write(cleanAfter time.Duration) error {
+	if db.path == "" {
+		return nil
+	}
+	var b strings.Builder
+	for id, e := range db.entries {
+		if cleanAfter > 0 && time.Since(e.last) > cleanAfter {
+			delete(db.entries, id)
+			continue
+		}
+		fmt.Fprintf(&b, "%d %d %d %d %.6f %s\n", id.ino, id.major, id.minor, e.pos,
+			float64(e.last.UnixNano())/1e9, e.path)
+	}
+	if err := os.MkdirAll(filepath.Dir(db.path), 0o750); err != nil {
+		return err
+	}
+	tmp := db.path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o640); err != nil {
+		return err
+	}
+	return os.Rename(tmp, db.path)
+}

@@ -89,6 +89,11 @@ type DocumentOptions struct {
 	RetryOnConflict int `hcl:"retry_on_conflict,optional"`
 }
 
+// DocTitle names the group in the reference of a plugin embedding it (the
+// opensearch output); without it, the one promoted from ecs.Compatibility
+// would.
+func (DocumentOptions) DocTitle() string { return "Documents" }
+
 func (o *DocumentOptions) defaults() {
 	o.Compatibility.Defaults()
 	o.ScriptType = "inline"

@@ -30,6 +30,7 @@ import (
 	"strings"
 
 	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/plugins/internal/tlsopt"
 	"github.com/pipelined/pipeline/plugins/outputs/elasticsearch"
 )
 
@@ -75,33 +76,10 @@ type Options struct {
 	// is not supported.
 	AuthType engine.Hash `hcl:"auth_type,optional"`
 
-	// SSL turns TLS on (true) or off (false). Unset, the hosts' schemes
-	// decide (plain HTTP for hosts without one); with true every host must be
-	// https:// or have no scheme.
-	SSL *bool `hcl:"ssl,optional"`
-	// SSLCertificateVerification false accepts any server certificate (for
-	// tests only); true verifies it against cacert (or the system's CAs) and
-	// the host name.
-	SSLCertificateVerification bool `hcl:"ssl_certificate_verification,optional"`
-	// CACert is the path of a PEM file holding the CA certificates the
-	// server's certificate is verified against; unset, the system's roots.
-	CACert string `hcl:"cacert,optional"`
-	// TLSCertificate is the path of a client certificate (PEM) presented to
-	// a server that asks for one; tls_key is then required.
-	TLSCertificate string `hcl:"tls_certificate,optional"`
-	// TLSKey is the path of the client certificate's private key (PEM).
-	TLSKey string `hcl:"tls_key,optional"`
-	// Truststore is a Java keystore of CAs: not supported (refused by
-	// check); convert it to a PEM file for cacert.
-	Truststore string `hcl:"truststore,optional"`
-	// TruststorePassword goes with truststore: not supported.
-	TruststorePassword string `hcl:"truststore_password,optional"`
-	// Keystore is a Java keystore holding the client certificate: not
-	// supported (refused by check); convert it to PEM files for
-	// tls_certificate and tls_key.
-	Keystore string `hcl:"keystore,optional"`
-	// KeystorePassword goes with keystore: not supported.
-	KeystorePassword string `hcl:"keystore_password,optional"`
+	// ssl, cacert and ssl_certificate_verification: the names of the
+	// OpenSearch plugin (Logstash 7's), shared with the elasticsearch output.
+	tlsopt.ClientAliases
+	TLSOptions
 
 	// Path is a path prefix for every request, for hosts written without
 	// one; a host with a path of its own and path together are refused.
@@ -155,6 +133,27 @@ type Options struct {
 	HealthcheckPath string `hcl:"healthcheck_path,optional"`
 }
 
+// TLSOptions are the OpenSearch plugin's client certificate options and the
+// Java keystores it takes.
+type TLSOptions struct {
+	// TLSCertificate is the path of a client certificate (PEM) presented to
+	// a server that asks for one; tls_key is then required.
+	TLSCertificate string `hcl:"tls_certificate,optional"`
+	// TLSKey is the path of the client certificate's private key (PEM).
+	TLSKey string `hcl:"tls_key,optional"`
+	// Truststore is a Java keystore of CAs: not supported (refused by
+	// check); convert it to a PEM file for cacert.
+	Truststore string `hcl:"truststore,optional"`
+	// TruststorePassword goes with truststore: not supported.
+	TruststorePassword string `hcl:"truststore_password,optional"`
+	// Keystore is a Java keystore holding the client certificate: not
+	// supported (refused by check); convert it to PEM files for
+	// tls_certificate and tls_key.
+	Keystore string `hcl:"keystore,optional"`
+	// KeystorePassword goes with keystore: not supported.
+	KeystorePassword string `hcl:"keystore_password,optional"`
+}
+
 // Defaults sets the OpenSearch plugin's defaults.
 func (o *Options) Defaults() {
 	var es elasticsearch.Options
@@ -163,7 +162,6 @@ func (o *Options) Defaults() {
 	o.DocumentOptions = es.DocumentOptions
 	o.ManageTemplate = true
 	o.LegacyTemplate = true
-	o.SSLCertificateVerification = true
 	o.Timeout = 60
 	o.TargetBulkBytes = 9 << 20
 	o.RetryInitialInterval = 2
@@ -297,7 +295,7 @@ func (o *Options) es() (elasticsearch.Options, error) {
 	}
 	// Verification matters only over TLS; Logstash ignores a false one
 	// beside http:// hosts, and so do we.
-	if !o.SSLCertificateVerification && o.tlsOn() {
+	if v := o.SSLCertificateVerification; v != nil && !*v && o.tlsOn() {
 		es.SSLVerificationMode = "none"
 	}
 	es.SSLCertificate, es.SSLKey = o.TLSCertificate, o.TLSKey

@@ -3,7 +3,8 @@
 # path, commit, sha256) into DIR/owner__name/<path with / as __>, the layout
 # run.sh counts repositories by, and verifies every file's SHA-256.
 #   examples/compat/fetch.sh DIR [sources.tsv]
-# Needs curl and network access to GitHub; not run in CI.
+# Needs curl and network access to GitHub; not run in CI. Without network,
+# from-mirrors.sh writes the same directory from local git clones.
 set -eu
 dir=${1:?usage: fetch.sh DIR [sources.tsv]}
 list=${2:-$(dirname "$0")/sources.tsv}

@@ -218,3 +218,47 @@ func TestSnapshotPersistedQueue(t *testing.T) {
 		t.Errorf("after the run: %d events queued, %d out", s.QueueEvents, s.Out)
 	}
 }
+
+// BenchmarkPipelineQueue runs the same events through the memory queue and
+// the persisted queue (default checkpoint, and an fsync on every write), so
+// the persisted queue's cost reads as a ratio to the memory queue
+// (events/s), as issue #20 measures it.
+func BenchmarkPipelineQueue(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		q    func(dir string) engine.QueueSettings
+	}{
+		{"memory", func(string) engine.QueueSettings { return engine.QueueSettings{} }},
+		{"persisted", func(dir string) engine.QueueSettings { return persisted(dir, 0) }},
+		{"persisted_fsync", func(dir string) engine.QueueSettings {
+			q := persisted(dir, 0)
+			q.CheckpointWrites = 1
+			return q
+		}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			key := "bench-queue-" + c.name
+			ctl := &control{gate: make(chan struct{}), byOut: map[string]int{}}
+			ctl.acks.calls, ctl.acks.errs = map[int]int{}, map[int]error{}
+			close(ctl.gate)
+			controls.Store(key, ctl)
+			defer controls.Delete(key)
+			k := fmt.Sprintf("key = %q\n", key)
+			batches := max(b.N/125, 1)
+			p := &ir.Pipeline{
+				Inputs:  []*ir.Plugin{plugin(b, ir.Input, "test_gen", "gen", k+fmt.Sprintf("batches = %d\nsize = 125\n", batches))},
+				Outputs: []ir.Node{plugin(b, ir.Output, "test_sink", "a", k)},
+			}
+			pl := build(b, p, engine.Settings{Queue: c.q(b.TempDir())})
+			b.ResetTimer()
+			if err := pl.Run(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			if got := ctl.got.Load(); got != int64(batches*125) {
+				b.Fatalf("delivered %d; want %d", got, batches*125)
+			}
+			b.ReportMetric(float64(batches*125)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}

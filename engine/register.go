@@ -44,6 +44,19 @@ type Factory struct {
 // NewOptions returns a pointer to a fresh Options value with defaults applied.
 func (f *Factory) NewOptions() any { return f.newOptions() }
 
+// BuildWithDefaults builds the plugin with its default options, after
+// their Validate: for a plugin that builds others by name, such as the http
+// input's codecs chosen by content type (additional_codecs).
+func (f *Factory) BuildWithDefaults(r Resources) (any, error) {
+	o := f.newOptions()
+	if v, ok := o.(Validator); ok {
+		if err := v.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	return f.build(o, r)
+}
+
 // Registry maps plugin kinds and names to factories.
 type Registry struct {
 	mu sync.RWMutex

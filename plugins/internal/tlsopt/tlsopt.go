@@ -22,6 +22,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/pipelined/pipeline/engine"
 )
@@ -467,4 +468,31 @@ func ForHost(cfg *tls.Config, addr string) *tls.Config {
 		c.ServerName = host
 	}
 	return c
+}
+
+// Handshake is the ssl_handshake_timeout option of an input that accepts
+// TLS connections (Logstash's http and beats inputs).
+type Handshake struct {
+	// SSLHandshakeTimeout is how long, in milliseconds, a client has to
+	// complete the TLS handshake before the connection is closed.
+	SSLHandshakeTimeout int `hcl:"ssl_handshake_timeout,optional"`
+}
+
+// DocTitle names the group in the plugin reference.
+func (Handshake) DocTitle() string { return "TLS handshake" }
+
+// Defaults sets Logstash's default, 10 seconds.
+func (h *Handshake) Defaults() { h.SSLHandshakeTimeout = 10000 }
+
+// Validate checks the timeout.
+func (h Handshake) Validate() error {
+	if h.SSLHandshakeTimeout < 1 {
+		return fieldErr("ssl_handshake_timeout", "must be at least 1 (milliseconds)")
+	}
+	return nil
+}
+
+// Timeout is the timeout as a duration.
+func (h Handshake) Timeout() time.Duration {
+	return time.Duration(h.SSLHandshakeTimeout) * time.Millisecond
 }

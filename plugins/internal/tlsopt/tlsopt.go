@@ -64,6 +64,37 @@ func versionRange(cfg *tls.Config, list []string) {
 	}
 }
 
+// cipherSuites maps IANA cipher suite names, as Logstash's
+// ssl_cipher_suites takes them ("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"), to
+// crypto/tls; suites Go considers insecure are not offered.
+var cipherSuites = func() map[string]uint16 {
+	m := map[string]uint16{}
+	for _, c := range tls.CipherSuites() {
+		m[c.Name] = c.ID
+	}
+	return m
+}()
+
+// checkCiphers refuses a cipher suite name crypto/tls does not offer.
+func checkCiphers(list []string) error {
+	for _, c := range list {
+		if _, ok := cipherSuites[c]; !ok {
+			return fieldErr("ssl_cipher_suites", "unknown or insecure cipher suite %q: use IANA names such as \"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\"", c)
+		}
+	}
+	return nil
+}
+
+// ciphers is the crypto/tls form of validated names; nil (Go's defaults)
+// when none are listed. TLS 1.3 suites are not configurable and stay on.
+func ciphers(list []string) []uint16 {
+	var out []uint16
+	for _, c := range list {
+		out = append(out, cipherSuites[c])
+	}
+	return out
+}
+
 // loadCAs reads PEM CA files into a pool; errors name option and file.
 func loadCAs(option string, files []string) (*x509.CertPool, error) {
 	pool := x509.NewCertPool()
@@ -124,6 +155,10 @@ type Server struct {
 	// "TLSv1.2" and "TLSv1.3" (the range from the lowest to the highest listed
 	// is allowed).
 	SSLSupportedProtocols []string `hcl:"ssl_supported_protocols,optional"`
+	// SSLCipherSuites are the cipher suites offered for TLS 1.2 and below,
+	// by IANA name ("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"); unset, Go's
+	// secure defaults. TLS 1.3 suites are always the standard ones.
+	SSLCipherSuites []string `hcl:"ssl_cipher_suites,optional"`
 }
 
 // DocTitle names the group in the plugin reference.
@@ -166,6 +201,9 @@ func (s Server) Validate() error {
 	if err := checkProtocols(s.SSLSupportedProtocols); err != nil {
 		return err
 	}
+	if err := checkCiphers(s.SSLCipherSuites); err != nil {
+		return err
+	}
 	if !s.SSLEnabled {
 		return nil
 	}
@@ -192,7 +230,7 @@ func (s Server) Config() (*tls.Config, error) {
 		return nil, err
 	}
 	auth, _ := s.clientAuth()
-	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: auth}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: auth, CipherSuites: ciphers(s.SSLCipherSuites)}
 	versionRange(cfg, s.SSLSupportedProtocols)
 	if len(s.SSLCertificateAuthorities) > 0 {
 		if cfg.ClientCAs, err = loadCAs("ssl_certificate_authorities", s.SSLCertificateAuthorities); err != nil {
@@ -279,6 +317,10 @@ type Client struct {
 	// "TLSv1.2" and "TLSv1.3" (the range from the lowest to the highest listed
 	// is allowed).
 	SSLSupportedProtocols []string `hcl:"ssl_supported_protocols,optional"`
+	// SSLCipherSuites are the cipher suites offered for TLS 1.2 and below,
+	// by IANA name ("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"); unset, Go's
+	// secure defaults. TLS 1.3 suites are always the standard ones.
+	SSLCipherSuites []string `hcl:"ssl_cipher_suites,optional"`
 
 	// caOption names the option the CA files came from, for messages: the
 	// deprecated cacert when ClientAliases.Apply took them from it.
@@ -309,6 +351,9 @@ func (c Client) Validate(on bool) error {
 	if err := checkProtocols(c.SSLSupportedProtocols); err != nil {
 		return err
 	}
+	if err := checkCiphers(c.SSLCipherSuites); err != nil {
+		return err
+	}
 	if err := checkPair(c.SSLCertificate, c.SSLKey); err != nil {
 		return err
 	}
@@ -333,7 +378,7 @@ func (c Client) Validate(on bool) error {
 // into a client configuration. The caller sets ServerName if the host dialled
 // is not the name to check (ForHost does).
 func (c Client) Config() (*tls.Config, error) {
-	cfg := &tls.Config{}
+	cfg := &tls.Config{CipherSuites: ciphers(c.SSLCipherSuites)}
 	versionRange(cfg, c.SSLSupportedProtocols)
 	if len(c.SSLCertificateAuthorities) > 0 {
 		var err error

@@ -186,3 +186,71 @@ func TestServerConfig(t *testing.T) {
 		t.Errorf("disabled: %v, %v", cfg, err)
 	}
 }
+
+// TestCipherSuites: ssl_cipher_suites limits what TLS 1.2 negotiates, on a
+// real handshake between the two groups; an unknown or insecure name is
+// refused by Validate.
+func TestCipherSuites(t *testing.T) {
+	const (
+		aes128 = "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
+		aes256 = "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"
+	)
+	ca := testpki.NewCA(t, "ca")
+	pair := ca.Server("127.0.0.1")
+	s := server(func(s *Server) {
+		s.SSLEnabled, s.SSLCertificate, s.SSLKey = true, pair.CertFile, pair.KeyFile
+		s.SSLSupportedProtocols, s.SSLCipherSuites = []string{"TLSv1.2"}, []string{aes128}
+	})
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	scfg, err := s.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.(*tls.Conn).Handshake()
+			_ = c.Close()
+		}
+	}()
+	dial := func(suite string) (uint16, error) {
+		c := client(func(c *Client) { c.SSLCertificateAuthorities, c.SSLCipherSuites = []string{ca.File}, []string{suite} })
+		if err := c.Validate(true); err != nil {
+			return 0, err
+		}
+		cfg, err := c.Config()
+		if err != nil {
+			return 0, err
+		}
+		conn, err := tls.Dial("tcp", ln.Addr().String(), ForHost(cfg, ln.Addr().String()))
+		if err != nil {
+			return 0, err
+		}
+		defer conn.Close()
+		return conn.ConnectionState().CipherSuite, nil
+	}
+	if got, err := dial(aes128); err != nil || tls.CipherSuiteName(got) != aes128 {
+		t.Errorf("same suite: %s, %v", tls.CipherSuiteName(got), err)
+	}
+	if _, err := dial(aes256); err == nil {
+		t.Error("a client offering only another suite connected")
+	}
+	for _, bad := range []string{"TLS_RSA_WITH_RC4_128_SHA", "AES128"} {
+		if err := server(func(s *Server) { s.SSLCipherSuites = []string{bad} }).Validate(); fieldOf(err) != "ssl_cipher_suites" {
+			t.Errorf("server %s: %v", bad, err)
+		}
+		if err := client(func(c *Client) { c.SSLCipherSuites = []string{bad} }).Validate(false); fieldOf(err) != "ssl_cipher_suites" {
+			t.Errorf("client %s: %v", bad, err)
+		}
+	}
+}

@@ -6,20 +6,17 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime/debug"
 	"strings"
 
-	"github.com/hashicorp/hcl/v2"
-
 	"github.com/pipelined/pipeline/dsl"
-	"github.com/pipelined/pipeline/dsl/ir"
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/supervisor"
 	_ "github.com/pipelined/pipeline/plugins/all"
+	"github.com/pipelined/pipeline/plugins/configdebug"
 )
 
 // Exit codes.
@@ -54,36 +51,8 @@ Commands:
 const usageTail = `  plugins           list the registered plugins
   version           print the version
 
-Flags for run and check (exactly one of -f, -e and --pipelines):
-  -f, --path.config PATH   pipeline file or directory (.hcl or .conf)
-  -e, --config.string CONFIG  configuration in .conf syntax (stdin and stdout
-                           are added when it has no input or no output)
-  --pipelines FILE         a Logstash pipelines.yml
-  -w, --pipeline.workers N filter workers (default: number of CPUs)
-  -b, --pipeline.batch.size N  events per worker batch (default 125)
-  --log.level LEVEL        debug, info, warn, error (default info)
-  --log.status_interval D  log a status line per pipeline every D (default 30s; 0 turns it off)
-  -r, --config.reload.automatic  reload the -f or --pipelines configuration when its files change:
-                           a broken one is refused, a changed pipeline replaced once the old one drained
-  --config.reload.interval D  how often -r checks the files (default 3s); SIGHUP checks at once, even without -r
-  --path.data DIR          where state is kept (default ./data)
-  --queue.type TYPE        memory (default) or persisted: events on disk before inputs are acknowledged
-  --path.queue DIR         default <path.data>/queue; each pipeline uses <DIR>/<pipeline id>
-  --queue.max_bytes SIZE   persisted queue bound; inputs wait beyond it (default 1024mb)
-  --queue.checkpoint.writes N  events between fsyncs; 1 fsyncs before every acknowledgement (default 1024)
-  --queue.drain            on a signal, deliver everything queued before exiting (default false)
-  --dead_letter_queue.enable            keep events outputs refuse for good (default false)
-  --path.dead_letter_queue DIR          default <path.data>/dead_letter_queue
-  --dead_letter_queue.max_bytes SIZE    default 1024mb
-  --dead_letter_queue.storage_policy P  drop_newer (default) or drop_older
-  --dead_letter_queue.flush_interval MS fsync interval (default 5000)
-  --dead_letter_queue.retain.age AGE    delete entries older than AGE, e.g. 5d (default: keep)
-  --api.enabled=false      do not serve the monitoring API (it is on by default)
-  --api.http.host HOST     default 127.0.0.1
-  --api.http.port PORT     a port or a range; the first free one is taken (default 9600-9700)
-  --api.auth.type TYPE     none (default) or basic, with --api.auth.basic.username
-                           and --api.auth.basic.password_file FILE (or env
-                           API_AUTH_BASIC_PASSWORD; --api.auth.basic.password shows in ps)
+pipeline -f PATH (or -e, -t, any of run's flags first) is pipeline run, as logstash -f.
+Run 'pipeline run --help' or 'pipeline check --help' for their flags.
 
 Exit codes: 0 success, 1 configuration error, 2 usage error, 3 runtime failure.
 `
@@ -95,7 +64,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	switch cmd := args[0]; cmd {
 	case "run", "check":
-		return runOrCheck(cmd, args[1:], stdout, stderr)
+		return supervisor.Command(cmd, args[1:], commandEnv(), stdout, stderr)
 	case "convert":
 		return convert(args[1:], stdout, stderr)
 	case "plugins":
@@ -110,6 +79,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	default:
+		if strings.HasPrefix(cmd, "-") {
+			// As logstash: flags without a command run the pipelines.
+			return supervisor.Command("run", args, commandEnv(), stdout, stderr)
+		}
 		if c, ok := engine.LookupCommand(cmd); ok {
 			return c.Run(args[1:], stdout, stderr)
 		}
@@ -136,52 +109,8 @@ func buildVersion() string {
 	return version
 }
 
-func runOrCheck(cmd string, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("pipeline "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var path, pipelinesYML string
-	var configString *string
-	for _, n := range []string{"f", "path.config"} {
-		fs.StringVar(&path, n, "", "pipeline file or directory")
-	}
-	for _, n := range []string{"e", "config.string"} {
-		fs.Func(n, "configuration string in .conf syntax", func(s string) error {
-			configString = &s
-			return nil
-		})
-	}
-	fs.StringVar(&pipelinesYML, "pipelines", "", "a Logstash pipelines.yml listing the pipelines to run")
-	flags := supervisor.AddFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
-	}
-	given := 0
-	for _, ok := range []bool{path != "", configString != nil, pipelinesYML != ""} {
-		if ok {
-			given++
-		}
-	}
-	if given != 1 || fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "pipeline %s: give one of -f PATH, -e 'CONFIG' or --pipelines pipelines.yml\n\n%s", cmd, usage)
-		return exitUsage
-	}
-	if err := flags.Validate(configString != nil); err != nil {
-		fmt.Fprintf(stderr, "pipeline %s: %v\n", cmd, err)
-		return exitUsage
-	}
-	o := flags.Options(stderr)
-	o.Load = func() (*ir.Config, hcl.Diagnostics) {
-		switch {
-		case pipelinesYML != "":
-			return dsl.LoadPipelinesYML(pipelinesYML)
-		case configString != nil:
-			return dsl.LoadConfigString(*configString)
-		default:
-			return dsl.Load(path)
-		}
-	}
-	o.Source, o.Static, o.Check, o.Version = path, configString != nil, cmd == "check", buildVersion()
-	return supervisor.Run(o, stdout, stderr)
+func commandEnv() supervisor.CommandEnv {
+	return supervisor.CommandEnv{Version: buildVersion(), DescribeConfig: configdebug.Describe}
 }
 
 // convert prints a Logstash .conf file, or a directory of them, as HCL.

@@ -55,6 +55,9 @@ import (
 type Loader struct {
 	// LookupEnv resolves ${VAR} references; nil means os.LookupEnv.
 	LookupEnv func(key string) (string, bool)
+	// SupportEscapes processes escape sequences in .conf quoted strings
+	// (Logstash's config.support_escapes: true).
+	SupportEscapes bool
 
 	// keepEnv leaves ${VAR} in .conf string values as written (for
 	// ConvertConf, which must never print a resolved secret).
@@ -93,7 +96,7 @@ var frontEnds = map[string]frontEnd{
 // contributes nothing: a truncated pipeline would only draw misleading
 // errors (a missing output, …) from the engine.
 func parseConf(l Loader, filename string, src []byte) (*fileIR, hcl.Diagnostics) {
-	opts := logstash.ConfOptions{LookupEnv: l.lookupEnv()}
+	opts := logstash.ConfOptions{LookupEnv: l.lookupEnv(), SupportEscapes: l.SupportEscapes}
 	if l.keepEnv {
 		opts.LookupEnv = nil
 	}

@@ -12,9 +12,18 @@ import (
 // SetSetting reads them by their Logstash names, so a logstash.yml can.
 type ProcessSettings struct {
 	DataPath string // path.data
-	Log      LogSettings
-	API      APISettings
-	Reload   ReloadSettings
+	// PipelineID is pipeline.id: the name of the pipeline of -f or -e
+	// (default "main"); pipelines.yml names its own.
+	PipelineID string
+	// ConfigDebug is config.debug: log each pipeline's configuration, secrets
+	// redacted, at debug level.
+	ConfigDebug *bool
+	// SupportEscapes is config.support_escapes: escape sequences in .conf
+	// quoted strings are processed.
+	SupportEscapes *bool
+	Log            LogSettings
+	API            APISettings
+	Reload         ReloadSettings
 	// Pipeline are every pipeline's defaults: a pipeline's own settings
 	// override them (Settings.Or).
 	Pipeline Settings
@@ -24,6 +33,11 @@ type ProcessSettings struct {
 type LogSettings struct {
 	Level          slog.Level    // log.level
 	StatusInterval time.Duration // log.status_interval: how often the status line is logged; 0: never
+	Format         string        // log.format: "plain" (default) or "json"
+	// Path is path.logs: when set, the log also goes to
+	// <Path>/logstash-plain.log (or logstash-json.log), as Logstash's
+	// log4j2.properties names it.
+	Path string
 }
 
 // APISettings are Logstash's api.* settings: the monitoring API.
@@ -47,6 +61,11 @@ type ReloadSettings struct {
 var processSettings = []setting[ProcessSettings]{
 	{name: "path.data", kind: directory, field: func(s *ProcessSettings) any { return &s.DataPath }},
 	{name: "log.level", kind: level, field: func(s *ProcessSettings) any { return &s.Log.Level }},
+	{name: "log.format", kind: oneOf("plain", "json"), field: func(s *ProcessSettings) any { return &s.Log.Format }},
+	{name: "path.logs", kind: directory, field: func(s *ProcessSettings) any { return &s.Log.Path }},
+	{name: "pipeline.id", kind: nonEmpty, field: func(s *ProcessSettings) any { return &s.PipelineID }},
+	{name: "config.debug", kind: boolean, field: func(s *ProcessSettings) any { return &s.ConfigDebug }},
+	{name: "config.support_escapes", kind: boolean, field: func(s *ProcessSettings) any { return &s.SupportEscapes }},
 	{name: "log.status_interval", kind: duration, field: func(s *ProcessSettings) any { return &s.Log.StatusInterval }},
 	{name: "api.enabled", kind: boolean, field: func(s *ProcessSettings) any { return &s.API.Enabled }},
 	{name: "api.http.host", kind: anyText, field: func(s *ProcessSettings) any { return &s.API.Host }},
@@ -92,6 +111,8 @@ var (
 		d, err := time.ParseDuration(s)
 		return d, err == nil && d > 0
 	}, time.Duration.String, `%[1]s must be a duration above 0, e.g. "3s"; %[2]q is not.`, "give a duration above 0, e.g. 3s")
+	nonEmpty = typed(str, func(s string) (string, bool) { return s, s != "" }, same[string],
+		"%[1]s must not be empty.", "give a name")
 	anyText   = typed(str, func(s string) (string, bool) { return s, true }, same[string], "", "")
 	portRange = typed(str, func(s string) (string, bool) {
 		_, _, err := ParsePortRange(s)

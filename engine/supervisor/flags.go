@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -48,12 +49,34 @@ func (f *Flags) Validate(static bool) error {
 }
 
 // Options returns the options Run takes from the flags, with a logger
-// writing to stderr at --log.level. Load, Source, Static, Check and Version
-// are the caller's to fill.
-func (f *Flags) Options(stderr io.Writer) Options {
+// writing to stderr at --log.level in --log.format and, with --path.logs,
+// to <path.logs>/logstash-plain.log (logstash-json.log for json), the
+// names Logstash's log4j2.properties gives them. Load, Source, Static,
+// Check and Version are the caller's to fill.
+func (f *Flags) Options(stderr io.Writer) (Options, error) {
 	s := f.Settings.settings
-	return Options{Workers: f.workers, BatchSize: f.batchSize, Settings: s,
-		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: s.Log.Level}))}
+	w := stderr
+	if dir := s.Log.Path; dir != "" {
+		name := "logstash-plain.log"
+		if s.Log.Format == "json" {
+			name = "logstash-json.log"
+		}
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return Options{}, fmt.Errorf("--path.logs: %w", err)
+		}
+		file, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+		if err != nil {
+			return Options{}, fmt.Errorf("--path.logs: %w", err)
+		}
+		// The file stays open for the life of the process, as Logstash's.
+		w = io.MultiWriter(stderr, file)
+	}
+	ho := &slog.HandlerOptions{Level: s.Log.Level}
+	var h slog.Handler = slog.NewTextHandler(w, ho)
+	if s.Log.Format == "json" {
+		h = slog.NewJSONHandler(w, ho)
+	}
+	return Options{Workers: f.workers, BatchSize: f.batchSize, Settings: s, Logger: slog.New(h)}, nil
 }
 
 // SettingFlags are the settings Logstash reads from logstash.yml, given as
@@ -64,18 +87,24 @@ func (f *Flags) Options(stderr io.Writer) Options {
 // tables, as pipelines.yml is read, so a value is checked once and the same
 // way wherever it is written.
 type SettingFlags struct {
+	fs           *flag.FlagSet
 	text         map[string]*string
 	bools        map[string]*bool
 	passwordFile string             // --api.auth.basic.password_file
+	pathSettings string             // --path.settings: the directory of logstash.yml
 	settings     ir.ProcessSettings // set by Validate
 }
 
 // settingFlags are the flags of SettingFlags, with Logstash's defaults.
-var settingFlags = []struct {
-	name, def, usage string
-}{
+var settingFlags = []settingFlag{
 	{"path.data", "data", "directory for state"},
+	{"pipeline.id", "", "the name of the -f or -e pipeline (default main)"},
+	{"pipeline.batch.delay", "", "milliseconds a worker waits to fill a batch (default 50)"},
 	{"log.level", "info", "log level: debug, info, warn or error"},
+	{"log.format", "plain", "plain or json"},
+	{"path.logs", "", "also log to <DIR>/logstash-plain.log (logstash-json.log with --log.format json)"},
+	{"config.debug", "false", "log each pipeline's configuration, secrets redacted, at debug level"},
+	{"config.support_escapes", "false", "process escape sequences in .conf quoted strings"},
 	{"log.status_interval", "30s", "status line interval"},
 	{"api.enabled", "true", "serve the monitoring API"},
 	{"api.http.host", "127.0.0.1", "monitoring API address"},
@@ -98,12 +127,27 @@ var settingFlags = []struct {
 	{"config.reload.interval", "3s", "how often to check the configuration for changes"},
 }
 
+type settingFlag struct{ name, def, usage string }
+
+// canonical returns the Logstash name of a flag given by its short name.
+func canonical(name string) string {
+	for long, short := range settingAliases {
+		if short == name {
+			return long
+		}
+	}
+	return name
+}
+
+// SettingsDir returns --path.settings, "" when not given.
+func (f *SettingFlags) SettingsDir() string { return f.pathSettings }
+
 // settingAliases are the short names of settingFlags, as Logstash's -r.
-var settingAliases = map[string]string{"config.reload.automatic": "r"}
+var settingAliases = map[string]string{"config.reload.automatic": "r", "pipeline.batch.delay": "u", "path.logs": "l"}
 
 // AddSettingFlags registers the flags of SettingFlags on fs.
 func AddSettingFlags(fs *flag.FlagSet) *SettingFlags {
-	f := &SettingFlags{text: map[string]*string{}, bools: map[string]*bool{}}
+	f := &SettingFlags{fs: fs, text: map[string]*string{}, bools: map[string]*bool{}}
 	for _, sf := range settingFlags {
 		names := []string{sf.name}
 		if a := settingAliases[sf.name]; a != "" {
@@ -127,21 +171,47 @@ func AddSettingFlags(fs *flag.FlagSet) *SettingFlags {
 	// Not a Logstash setting (Logstash has its keystore): a way to keep
 	// the password out of the process list.
 	fs.StringVar(&f.passwordFile, "api.auth.basic.password_file", "", "file holding the monitoring API password")
+	fs.StringVar(&f.pathSettings, "path.settings", "", "directory holding logstash.yml (and pipelines.yml)")
 	return f
 }
 
-// Validate reads the flags into the settings.
+// Validate reads the settings: Logstash's defaults, then logstash.yml in
+// --path.settings, then the flags given on the command line, each over the
+// one before, as Logstash does. An error in logstash.yml is a
+// *SettingsFileError.
 func (f *SettingFlags) Validate() error {
 	f.settings = ir.ProcessSettings{}
-	for _, sf := range settingFlags {
+	given := map[string]bool{}
+	f.fs.Visit(func(fl *flag.Flag) { given[canonical(fl.Name)] = true })
+	set := func(sf settingFlag) error {
 		var text string
 		if b, ok := f.bools[sf.name]; ok {
 			text = strconv.FormatBool(*b)
 		} else if text = *f.text[sf.name]; text == "" {
-			continue // not given, and no default: see the usage
+			return nil // not given, and no default: see the usage
 		}
 		if _, _, err := f.settings.SetSetting(sf.name, text); err != nil {
 			return fmt.Errorf("invalid --%s %q: %v", sf.name, text, err)
+		}
+		return nil
+	}
+	for _, sf := range settingFlags {
+		if !given[sf.name] {
+			if err := set(settingFlag{name: sf.name, def: sf.def}); err != nil {
+				return err
+			}
+		}
+	}
+	if f.pathSettings != "" {
+		if err := readLogstashYML(filepath.Join(f.pathSettings, "logstash.yml"), &f.settings); err != nil {
+			return err
+		}
+	}
+	for _, sf := range settingFlags {
+		if given[sf.name] {
+			if err := set(sf); err != nil {
+				return err
+			}
 		}
 	}
 	api := &f.settings.API

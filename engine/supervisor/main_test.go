@@ -53,7 +53,11 @@ func testMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pipeline run: %v\n", err)
 		return engine.ExitUsage
 	}
-	o := flags.Options(stderr)
+	o, err := flags.Options(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "pipeline run: %v\n", err)
+		return engine.ExitConfig
+	}
 	o.Source, o.Static = path, src != nil
 	o.Load = func() (*ir.Config, hcl.Diagnostics) {
 		if src != nil {

@@ -60,7 +60,12 @@ func Run(o Options, stdout, stderr io.Writer) int {
 		if q != nil {
 			es.DeadLetter = q
 		}
-		pl, d := engine.Build(p, reg, es)
+		// The pipeline's own settings over logstash.yml's and the flags'
+		// (workers, batch size and delay); a copy, so the configuration's
+		// fingerprint stays the pipeline's own.
+		pc := *p
+		pc.Settings = s
+		pl, d := engine.Build(&pc, reg, es)
 		return pl, q, d
 	}
 	var (

@@ -1,0 +1,114 @@
+package supervisor
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/pipelined/pipeline/dsl/ir"
+)
+
+// SettingsFileError lists every problem found in a logstash.yml, one per
+// line as "file:line:col: message"; nothing was started.
+type SettingsFileError struct{ Lines []string }
+
+func (e *SettingsFileError) Error() string { return strings.Join(e.Lines, "\n") }
+
+// envRef is a ${VAR} or ${VAR:default} reference, which Logstash resolves in
+// logstash.yml values from the environment (or its keystore).
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_.]*)(?::([^}]*))?\}`)
+
+// readLogstashYML applies the settings of a Logstash logstash.yml to s.
+// Keys are written flat ("pipeline.workers: 2") or nested ("pipeline:
+// {workers: 2}"), as Logstash reads them. A key no setting has is refused
+// with the closest known name: a deployment never runs with a setting
+// silently ignored. Values never appear in messages (one may be a
+// password).
+func readLogstashYML(path string, s *ir.ProcessSettings) error {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return &SettingsFileError{Lines: []string{fmt.Sprintf("--path.settings: %v", err)}}
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		return &SettingsFileError{Lines: []string{fmt.Sprintf("%s: %v", path, err)}}
+	}
+	if len(doc.Content) == 0 {
+		return nil // empty, or only comments: every setting keeps its default
+	}
+	names := ir.ProcessSettingNames()
+	var lines []string
+	bad := func(n *yaml.Node, format string, args ...any) {
+		lines = append(lines, fmt.Sprintf("%s:%d:%d: ", path, n.Line, n.Column)+fmt.Sprintf(format, args...))
+	}
+	var walk func(prefix string, m *yaml.Node)
+	walk = func(prefix string, m *yaml.Node) {
+		if m.Kind != yaml.MappingNode {
+			bad(m, "logstash.yml is a map of settings, e.g. \"pipeline.workers: 2\"")
+			return
+		}
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			k, v := m.Content[i], m.Content[i+1]
+			name := prefix + k.Value
+			if v.Kind == yaml.MappingNode {
+				walk(name+".", v)
+				continue
+			}
+			if v.Kind != yaml.ScalarNode {
+				bad(k, "%s takes one value", name)
+				continue
+			}
+			if v.Tag == "!!null" {
+				continue // "key:" with no value, as Logstash: the default
+			}
+			text, missing := expandEnv(v.Value)
+			if missing != "" {
+				bad(v, "%s: the environment variable %s is not set (write ${%s:default} for a default)", name, missing, missing)
+				continue
+			}
+			ok, detail, _ := s.SetSetting(name, text)
+			switch {
+			case !ok:
+				msg := fmt.Sprintf("unknown setting %q.", name)
+				if best := ir.Suggest(name, names); best != "" {
+					msg += fmt.Sprintf(" Did you mean %q?", best)
+				} else {
+					msg += " Supported: " + strings.Join(names, ", ") + "."
+				}
+				bad(k, "%s", msg)
+			case detail != "":
+				if strings.Contains(name, "password") {
+					detail = name + " is not valid."
+				}
+				bad(v, "%s", detail)
+			}
+		}
+	}
+	walk("", doc.Content[0])
+	if lines != nil {
+		return &SettingsFileError{Lines: lines}
+	}
+	return nil
+}
+
+// expandEnv resolves ${VAR} and ${VAR:default} in text; missing names the
+// first variable that is neither set nor defaulted.
+func expandEnv(text string) (out, missing string) {
+	out = envRef.ReplaceAllStringFunc(text, func(ref string) string {
+		m := envRef.FindStringSubmatch(ref)
+		if v, ok := os.LookupEnv(m[1]); ok {
+			return v
+		}
+		if strings.Contains(ref, ":") {
+			return m[2]
+		}
+		if missing == "" {
+			missing = m[1]
+		}
+		return ref
+	})
+	return out, missing
+}

@@ -44,6 +44,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/inputs/file"
 	_ "github.com/pipelined/pipeline/plugins/inputs/generator"
 	_ "github.com/pipelined/pipeline/plugins/inputs/http"
+	_ "github.com/pipelined/pipeline/plugins/inputs/kafka"
 	_ "github.com/pipelined/pipeline/plugins/inputs/pipeline"
 	_ "github.com/pipelined/pipeline/plugins/inputs/redis"
 	_ "github.com/pipelined/pipeline/plugins/inputs/stdin"

@@ -1,7 +1,8 @@
 // Package tlsopt declares the ssl_* options once, as option groups that
 // plugins embed in their Options struct: Server for inputs that accept
-// connections (beats, tcp, syslog), Client for plugins that dial a server
-// (redis, elasticsearch, immudb), and ServerAliases and ClientAliases for the
+// connections (beats, tcp, syslog, http), Client for plugins that dial a
+// server (redis, elasticsearch, immudb), Handshake for inputs with Logstash's
+// ssl_handshake_timeout, and ServerAliases and ClientAliases for the
 // deprecated Logstash 7 names some plugins still accept. The engine decodes an
 // embedded group's fields as options of the plugin, and docgen documents them
 // from the comments here, so every plugin names, checks and documents them the
@@ -27,15 +28,15 @@ import (
 	"github.com/pipelined/pipeline/engine"
 )
 
-// Versions maps the ssl_supported_protocols names to crypto/tls.
-var Versions = map[string]uint16{
+// versions maps the ssl_supported_protocols names to crypto/tls.
+var versions = map[string]uint16{
 	"TLSv1.1": tls.VersionTLS11,
 	"TLSv1.2": tls.VersionTLS12,
 	"TLSv1.3": tls.VersionTLS13,
 }
 
-// DefaultProtocols is Logstash's default ssl_supported_protocols.
-var DefaultProtocols = []string{"TLSv1.2", "TLSv1.3"}
+// defaultProtocols is Logstash's default ssl_supported_protocols.
+var defaultProtocols = []string{"TLSv1.2", "TLSv1.3"}
 
 func fieldErr(field, format string, args ...any) error {
 	return &engine.FieldError{Field: field, Err: fmt.Errorf(format, args...)}
@@ -43,7 +44,7 @@ func fieldErr(field, format string, args ...any) error {
 
 func checkProtocols(list []string) error {
 	for _, p := range list {
-		if _, ok := Versions[p]; !ok {
+		if _, ok := versions[p]; !ok {
 			return fieldErr("ssl_supported_protocols", "unknown protocol %q: use TLSv1.1, TLSv1.2 or TLSv1.3", p)
 		}
 	}
@@ -54,11 +55,11 @@ func checkProtocols(list []string) error {
 // listed protocols (validated).
 func versionRange(cfg *tls.Config, list []string) {
 	if len(list) == 0 {
-		list = DefaultProtocols
+		list = defaultProtocols
 	}
 	cfg.MinVersion, cfg.MaxVersion = tls.VersionTLS13, tls.VersionTLS11
 	for _, p := range list {
-		v := Versions[p]
+		v := versions[p]
 		cfg.MinVersion = min(cfg.MinVersion, v)
 		cfg.MaxVersion = max(cfg.MaxVersion, v)
 	}
@@ -167,7 +168,7 @@ func (Server) DocTitle() string { return "TLS" }
 // Defaults sets Logstash's default protocols; the client authentication
 // stays unset (see SSLClientAuthentication) unless the plugin sets it.
 func (s *Server) Defaults() {
-	s.SSLSupportedProtocols = append([]string(nil), DefaultProtocols...)
+	s.SSLSupportedProtocols = append([]string(nil), defaultProtocols...)
 }
 
 // clientAuth is ssl_client_authentication in crypto/tls terms.
@@ -333,7 +334,7 @@ func (Client) DocTitle() string { return "TLS" }
 // Defaults sets Logstash's defaults.
 func (c *Client) Defaults() {
 	c.SSLVerificationMode = "full"
-	c.SSLSupportedProtocols = append([]string(nil), DefaultProtocols...)
+	c.SSLSupportedProtocols = append([]string(nil), defaultProtocols...)
 }
 
 // Enabled reports whether ssl_enabled is true.

@@ -4,7 +4,9 @@
 // Endpoints (GET only):
 //
 //	/                              node info: id, name, host, version, http_address, status
-//	/_node/stats                   node info, events of all pipelines, and every pipeline
+//	/_node                         node info with the jvm and os sections
+//	/_node/stats                   node info, events of all pipelines, every pipeline, jvm, process, os
+//	/_node/stats/<section>         one section: jvm, process, os, events, reloads, queue
 //	/_node/stats/pipelines         every pipeline, in Logstash's shape
 //	/_node/stats/pipelines/<id>    one pipeline
 //	/_node/stats/events            events of all pipelines
@@ -14,7 +16,9 @@
 // The JSON follows Logstash's shape (pipelines.<id>.events, plugins.inputs/
 // filters/outputs[].events, queue, reloads, dead_letter_queue) with a few extra
 // keys Logstash lacks (events.dropped, unrouted, failed, dead_lettered).
-// Queries of a pipeline id that does not exist answer 404. With a user name
+// The jvm section maps Go's runtime figures onto the JVM's names (see
+// process.go). Queries of a pipeline id or path that does not exist answer a
+// JSON 404. With a user name
 // set, every request needs HTTP basic authentication.
 package monitor
 
@@ -70,6 +74,7 @@ type Server struct {
 	id      string
 	name    string
 	started time.Time
+	cpu     cpuSampler // process.cpu.percent between requests
 	srv     *http.Server
 	ln      net.Listener
 }
@@ -148,20 +153,33 @@ func (s *Server) Handler() http.Handler {
 		writeJSON(w, r, s.nodeInfo(s.snapshots()))
 	})
 	mux.HandleFunc("GET /_node/stats", func(w http.ResponseWriter, r *http.Request) {
-		snaps := s.snapshots()
-		m := s.nodeInfo(snaps)
-		m["events"] = totalEvents(snaps)
-		m["pipelines"] = pipelinesJSON(snaps)
-		rs := s.o.Reloads.Stats()
-		m["reloads"] = map[string]any{"successes": rs.Successes, "failures": rs.Failures}
-		var queued int64
-		for _, p := range snaps {
-			queued += p.snap.QueueEvents
+		writeJSON(w, r, s.nodeStats())
+	})
+	// One section of /_node/stats (jvm, process, os, reloads, queue, …),
+	// with the node info, as Logstash answers it.
+	mux.HandleFunc("GET /_node/stats/{section}", func(w http.ResponseWriter, r *http.Request) {
+		m := s.nodeStats()
+		sec := r.PathValue("section")
+		v, ok := m[sec]
+		if _, info := s.nodeInfo(nil)[sec]; !ok || info {
+			jsonNotFound(w, r, fmt.Sprintf("no section %q in /_node/stats", sec))
+			return
 		}
-		m["queue"] = map[string]any{"events_count": queued}
-		m["process"] = map[string]any{"uptime_in_millis": time.Since(s.started).Milliseconds(),
-			"panics_recovered": engine.PanicsRecovered()}
+		out := s.nodeInfo(s.snapshots())
+		out[sec] = v
+		writeJSON(w, r, out)
+	})
+	// /_node: the node info with its jvm and os sections (Metricbeat's node
+	// metricset).
+	mux.HandleFunc("GET /_node", func(w http.ResponseWriter, r *http.Request) {
+		m := s.nodeInfo(s.snapshots())
+		m["jvm"] = s.jvmStats()
+		m["os"] = osStats()
 		writeJSON(w, r, m)
+	})
+	// Every other path: a JSON 404, as Logstash's API, not Go's text one.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		jsonNotFound(w, r, "no such endpoint")
 	})
 	mux.HandleFunc("GET /_node/stats/events", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, r, map[string]any{"events": totalEvents(s.snapshots())})
@@ -343,10 +361,36 @@ func pipelineJSON(p snap) map[string]any {
 }
 
 func notFound(w http.ResponseWriter, r *http.Request, id string) {
+	jsonNotFound(w, r, fmt.Sprintf("no pipeline with id %q", id))
+}
+
+func jsonNotFound(w http.ResponseWriter, r *http.Request, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusNotFound)
-	_ = json.NewEncoder(w).Encode(map[string]any{"status": 404, "path": r.URL.Path,
-		"error": fmt.Sprintf("no pipeline with id %q", id)})
+	_ = json.NewEncoder(w).Encode(map[string]any{"status": 404, "path": r.URL.Path, "error": msg})
+}
+
+// nodeStats is /_node/stats: node info, events, pipelines, reloads, queue
+// and the jvm, process and os sections.
+func (s *Server) nodeStats() map[string]any {
+	snaps := s.snapshots()
+	m := s.nodeInfo(snaps)
+	m["events"] = totalEvents(snaps)
+	m["pipelines"] = pipelinesJSON(snaps)
+	rs := s.o.Reloads.Stats()
+	m["reloads"] = map[string]any{"successes": rs.Successes, "failures": rs.Failures}
+	var queued int64
+	for _, p := range snaps {
+		queued += p.snap.QueueEvents
+	}
+	m["queue"] = map[string]any{"events_count": queued}
+	proc := s.processStats()
+	proc["uptime_in_millis"] = time.Since(s.started).Milliseconds()
+	proc["panics_recovered"] = engine.PanicsRecovered()
+	m["process"] = proc
+	m["jvm"] = s.jvmStats()
+	m["os"] = osStats()
+	return m
 }
 
 func writeJSON(w http.ResponseWriter, r *http.Request, v any) {

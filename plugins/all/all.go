@@ -42,6 +42,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/inputs/beats"
 	_ "github.com/pipelined/pipeline/plugins/inputs/deadletterqueue"
 	_ "github.com/pipelined/pipeline/plugins/inputs/file"
+	_ "github.com/pipelined/pipeline/plugins/inputs/gelf"
 	_ "github.com/pipelined/pipeline/plugins/inputs/generator"
 	_ "github.com/pipelined/pipeline/plugins/inputs/http"
 	_ "github.com/pipelined/pipeline/plugins/inputs/kafka"

@@ -6,6 +6,9 @@
 // (without checking for duplicates, as Logstash does) and type is left as
 // it is. The common options apply to the copies only: the original passes
 // unchanged, as in Logstash.
+//
+// With ecs_compatibility "disabled" a copy's name goes into type; with "v1" or
+// "v8", into tags.
 package clone
 
 import (
@@ -26,16 +29,14 @@ type Options struct {
 	// Clones names the copies, one per name (a name may repeat). Required;
 	// an empty list makes no copies (with a warning).
 	Clones []string `hcl:"clones"`
-	// ECSCompatibility is "disabled" (a copy's name goes into type) or "v1"
-	// or "v8" (into tags).
-	ECSCompatibility string `hcl:"ecs_compatibility,optional"`
+	ecs.Compatibility
 }
 
 // Defaults sets Logstash's defaults.
-func (o *Options) Defaults() { o.ECSCompatibility = ecs.Default }
+func (o *Options) Defaults() { o.Compatibility.Defaults() }
 
 // Validate checks the ECS mode.
-func (o *Options) Validate() error { return ecs.Validate(o.ECSCompatibility) }
+func (o *Options) Validate() error { return o.Compatibility.Validate() }
 
 // Filter is the clone filter. It is safe for concurrent use.
 type Filter struct {
@@ -59,7 +60,7 @@ func New(o Options, r engine.Resources) (*Filter, error) {
 		}
 		logger.Warn("clone: clones is empty, so no clones will be created")
 	}
-	return &Filter{clones: slices.Clone(o.Clones), tag: ecs.Enabled(o.ECSCompatibility)}, nil
+	return &Filter{clones: slices.Clone(o.Clones), tag: o.Compatibility.ECS()}, nil
 }
 
 // Filter passes on e and its copies.

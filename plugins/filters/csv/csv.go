@@ -33,6 +33,9 @@
 // Logstash.
 //
 // The common options apply when a row was stored.
+//
+// ecs_compatibility is accepted for compatibility: the filter behaves the same
+// with "disabled", "v1" and "v8".
 package csv
 
 import (
@@ -92,9 +95,7 @@ type Options struct {
 	// AutodetectColumnNames takes the column names from the first event's
 	// row (that event is dropped) when columns is empty.
 	AutodetectColumnNames bool `hcl:"autodetect_column_names,optional"`
-	// ECSCompatibility is "disabled", "v1" or "v8"; the filter behaves the
-	// same in all three.
-	ECSCompatibility string `hcl:"ecs_compatibility,optional"`
+	ecs.Compatibility
 }
 
 // Defaults sets Logstash's defaults.
@@ -103,12 +104,12 @@ func (o *Options) Defaults() {
 	o.Separator = ","
 	o.QuoteChar = `"`
 	o.AutogenerateColumnNames = true
-	o.ECSCompatibility = ecs.Default
+	o.Compatibility.Defaults()
 }
 
 // Validate checks the references, the separators and the conversions.
 func (o *Options) Validate() error {
-	if err := ecs.Validate(o.ECSCompatibility); err != nil {
+	if err := o.Compatibility.Validate(); err != nil {
 		return err
 	}
 	if _, err := event.ParseRef(o.Source); err != nil {

@@ -41,6 +41,9 @@
 // that is not a string, IPV4_NETWORK on a value that is not an IP address and
 // a target that cannot be set fail the event: it passes on without the target
 // and without the common options (there is no tag_on_failure, as in Logstash).
+//
+// ecs_compatibility selects the default target: "fingerprint" when "disabled",
+// "[event][hash]" with "v1" or "v8".
 package fingerprint
 
 import (
@@ -99,16 +102,14 @@ type Options struct {
 	// field of the event (without @metadata), sorted by name, as one text like
 	// concatenate_sources; source is then ignored.
 	ConcatenateAllFields bool `hcl:"concatenate_all_fields,optional"`
-	// ECSCompatibility is "disabled", "v1" or "v8". It selects the default
-	// target: "fingerprint" when disabled, "[event][hash]" otherwise.
-	ECSCompatibility string `hcl:"ecs_compatibility,optional"`
+	ecs.Compatibility
 }
 
 // Defaults sets Logstash's defaults.
 func (o *Options) Defaults() {
 	o.Source = []string{event.MessageField}
 	o.Method = "SHA1"
-	o.ECSCompatibility = ecs.Default
+	o.Compatibility.Defaults()
 }
 
 type method uint8
@@ -164,7 +165,7 @@ func (o *Options) Validate() error {
 			return &engine.FieldError{Field: "target", Err: err}
 		}
 	}
-	return ecs.Validate(o.ECSCompatibility)
+	return o.Compatibility.Validate()
 }
 
 type source struct {
@@ -217,7 +218,7 @@ func New(o Options, _ engine.Resources) (*Filter, error) {
 	target := o.Target
 	if target == "" {
 		target = "fingerprint"
-		if ecs.Enabled(o.ECSCompatibility) {
+		if o.Compatibility.ECS() {
 			target = "[event][hash]"
 		}
 	}

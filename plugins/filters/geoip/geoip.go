@@ -35,6 +35,8 @@
 // found, not an address, or (in a City database) found without a location
 // sets target to an empty object when it is missing and tags the event, as in
 // Logstash. The common options apply when something was stored.
+//
+// ecs_compatibility chooses the field names and the default target.
 package geoip
 
 import (
@@ -78,9 +80,7 @@ type Options struct {
 	CacheSize int64 `hcl:"cache_size,optional"`
 	// TagOnFailure are added when the lookup finds nothing.
 	TagOnFailure []string `hcl:"tag_on_failure,optional"`
-	// ECSCompatibility is "disabled", "v1" or "v8": it chooses the field
-	// names and the default target.
-	ECSCompatibility string `hcl:"ecs_compatibility,optional"`
+	ecs.Compatibility
 }
 
 // Defaults sets Logstash's defaults.
@@ -88,12 +88,12 @@ func (o *Options) Defaults() {
 	o.DefaultDatabaseType = "City"
 	o.CacheSize = 1000
 	o.TagOnFailure = []string{"_geoip_lookup_failure"}
-	o.ECSCompatibility = ecs.Default
+	o.Compatibility.Defaults()
 }
 
 // Validate checks the options without opening the database.
 func (o *Options) Validate() error {
-	if err := ecs.Validate(o.ECSCompatibility); err != nil {
+	if err := o.Compatibility.Validate(); err != nil {
 		return err
 	}
 	if _, err := event.ParseRef(o.Source); err != nil {
@@ -132,7 +132,7 @@ func (o *Options) target() (string, error) {
 		}
 		return t, nil
 	}
-	if !ecs.Enabled(o.ECSCompatibility) {
+	if !o.Compatibility.ECS() {
 		return "[geoip]", nil
 	}
 	if strings.HasSuffix(o.Source, "[ip]") && len(o.Source) > 4 {
@@ -191,7 +191,7 @@ func New(o Options, r engine.Resources) (*Filter, error) {
 		db.Close()
 		return nil, &engine.FieldError{Field: "database", Err: fmt.Errorf("database type %q is not supported", db.Metadata.DatabaseType)}
 	}
-	ecsOn := ecs.Enabled(o.ECSCompatibility)
+	ecsOn := o.Compatibility.ECS()
 	if len(o.Fields) > 0 {
 		for _, s := range o.Fields {
 			i, _ := fieldByName(s)

@@ -49,6 +49,10 @@
 // element. An absent field is matched as the empty string, as Logstash does
 // (so it normally fails and gets tag_on_failure). When nothing matches, the
 // tags of tag_on_failure are added and add_field/add_tag/remove_* are skipped.
+//
+// ecs_compatibility selects the pattern library: "disabled" is Logstash's
+// legacy set (fields such as clientip, verb, response), "v1" and "v8" its ECS
+// set (fields such as [source][address], [http][request][method]).
 package grok
 
 import (
@@ -111,10 +115,7 @@ type Options struct {
 	PatternsDir []string `hcl:"patterns_dir,optional"`
 	// PatternsFilesGlob selects the files read in each patterns_dir directory.
 	PatternsFilesGlob string `hcl:"patterns_files_glob,optional"`
-	// ECSCompatibility selects the pattern library: "disabled" is Logstash's
-	// legacy set (fields such as clientip, verb, response), "v1" and "v8" its
-	// ECS set (fields such as [source][address], [http][request][method]).
-	ECSCompatibility string `hcl:"ecs_compatibility,optional"`
+	ecs.Compatibility
 	// TimeoutMillis bounds the matching of a pattern that needs the
 	// backtracking engine (one using look-around, atomic groups or
 	// backreferences); 0 disables the bound. Patterns run by Go's RE2 engine
@@ -135,7 +136,7 @@ func (o *Options) Defaults() {
 	o.NamedCapturesOnly = true
 	o.TagOnFailure = []string{"_grokparsefailure"}
 	o.PatternsFilesGlob = "*"
-	o.ECSCompatibility = ecs.Default
+	o.Compatibility.Defaults()
 	o.TimeoutMillis = 30000
 	o.TimeoutScope = "pattern"
 	o.TagOnTimeout = "_groktimeout"
@@ -152,7 +153,7 @@ func (o *Options) Validate() error {
 			return &engine.FieldError{Field: "match", Err: fmt.Errorf("field %q: the pattern list is empty", en.Key)}
 		}
 	}
-	if err := ecs.Validate(o.ECSCompatibility); err != nil {
+	if err := o.Compatibility.Validate(); err != nil {
 		return err
 	}
 	if _, err := filepath.Match(o.PatternsFilesGlob, ""); err != nil {
@@ -228,7 +229,7 @@ type config struct {
 // ecs_compatibility, then patterns_dir, then pattern_definitions.
 func (o *Options) library() (map[string]string, error) {
 	lib := legacyLibrary
-	if ecs.Enabled(o.ECSCompatibility) {
+	if o.Compatibility.ECS() {
 		lib = ecsLibrary
 	}
 	defs := make(map[string]string, len(lib)+len(o.PatternDefinitions))

@@ -25,6 +25,9 @@
 // applied. With skip_on_invalid_json, invalid JSON (or a source that is not a
 // string) leaves the event untouched: no tag, no warning, and no common
 // options either.
+//
+// ecs_compatibility changes nothing but a notice: with "v1" or "v8" and no
+// target, a message at build time recommends setting one, as Logstash does.
 package json
 
 import (
@@ -58,16 +61,13 @@ type Options struct {
 	SkipOnInvalidJSON bool `hcl:"skip_on_invalid_json,optional"`
 	// TagOnFailure are the tags added when parsing fails.
 	TagOnFailure []string `hcl:"tag_on_failure,optional"`
-	// ECSCompatibility is "disabled", "v1" or "v8". It changes nothing but a
-	// notice: with v1 or v8 and no target, a message at build time recommends
-	// setting one, as Logstash does.
-	ECSCompatibility string `hcl:"ecs_compatibility,optional"`
+	ecs.Compatibility
 }
 
 // Defaults sets Logstash's defaults.
 func (o *Options) Defaults() {
 	o.TagOnFailure = []string{"_jsonparsefailure"}
-	o.ECSCompatibility = ecs.Default
+	o.Compatibility.Defaults()
 }
 
 // Validate checks the field references and ecs_compatibility.
@@ -80,7 +80,7 @@ func (o *Options) Validate() error {
 			return &engine.FieldError{Field: "target", Err: err}
 		}
 	}
-	return ecs.Validate(o.ECSCompatibility)
+	return o.Compatibility.Validate()
 }
 
 // Filter is the json filter. It is safe for concurrent use.
@@ -109,7 +109,7 @@ func New(o Options, r engine.Resources) (*Filter, error) {
 	}
 	if f.hasTarget {
 		f.target = event.MustRef(o.Target)
-	} else if ecs.Enabled(o.ECSCompatibility) {
+	} else if o.Compatibility.ECS() {
 		f.log.Info("ECS compatibility is enabled but `target` option was not specified. " +
 			"This may cause fields to be set at the top-level of the event where they are likely to clash with the Elastic Common Schema. " +
 			"It is recommended to set the `target` option to avoid potential schema conflicts " +

@@ -41,6 +41,9 @@
 // unquoted values) then run up to the next delimiter match, and stop at a
 // line end. The patterns use Go's syntax, which has no lookaround: a pattern
 // using (?=…) or (?!…) is refused when the pipeline is built.
+//
+// ecs_compatibility changes nothing but a notice: with "v1" or "v8" and no
+// target, a message at build time recommends setting one, as Logstash does.
 package kv
 
 import (
@@ -132,10 +135,7 @@ type Options struct {
 	TimeoutMillis float64 `hcl:"timeout_millis,optional"`
 	// TagOnTimeout is accepted for compatibility with Logstash and unused.
 	TagOnTimeout string `hcl:"tag_on_timeout,optional"`
-	// ECSCompatibility is "disabled", "v1" or "v8". It changes nothing but a
-	// notice: with v1 or v8 and no target, a message at build time recommends
-	// setting one, as Logstash does.
-	ECSCompatibility string `hcl:"ecs_compatibility,optional"`
+	ecs.Compatibility
 }
 
 // Defaults sets Logstash's defaults.
@@ -149,7 +149,7 @@ func (o *Options) Defaults() {
 	o.TagOnFailure = []string{"_kv_filter_error"}
 	o.TimeoutMillis = 30000
 	o.TagOnTimeout = "_kv_filter_timeout"
-	o.ECSCompatibility = ecs.Default
+	o.Compatibility.Defaults()
 }
 
 // Validate checks the options that need no compiling; New checks the rest.
@@ -180,7 +180,7 @@ func (o *Options) Validate() error {
 			return &engine.FieldError{Field: "target", Err: err}
 		}
 	}
-	return ecs.Validate(o.ECSCompatibility)
+	return o.Compatibility.Validate()
 }
 
 // Filter is the kv filter. It is safe for concurrent use.
@@ -226,7 +226,7 @@ func New(o Options, r engine.Resources) (*Filter, error) {
 	}
 	if f.hasTarget {
 		f.target = event.MustRef(o.Target)
-	} else if ecs.Enabled(o.ECSCompatibility) && r.Logger != nil {
+	} else if o.Compatibility.ECS() && r.Logger != nil {
 		r.Logger.Info("ECS compatibility is enabled but `target` option was not specified. " +
 			"This may cause fields to be set at the top-level of the event where they are likely to clash with the Elastic Common Schema. " +
 			"It is recommended to set the `target` option to avoid potential schema conflicts " +

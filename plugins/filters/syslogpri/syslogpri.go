@@ -19,6 +19,8 @@
 // boolean or an object as priority, for which Logstash's to_i raises, tags the
 // event _syslogpriparsefailure and sets nothing. The common options apply
 // whenever the filter runs, even on those failures, as in Logstash.
+//
+// ecs_compatibility chooses the field names ("v8" is the same as "v1").
 package syslogpri
 
 import (
@@ -46,9 +48,7 @@ type Options struct {
 	FacilityLabels []string `hcl:"facility_labels,optional"`
 	// SeverityLabels are the severity names, indexed by severity code.
 	SeverityLabels []string `hcl:"severity_labels,optional"`
-	// ECSCompatibility is "disabled", "v1" or "v8" (the same as v1): it
-	// chooses the field names.
-	ECSCompatibility string `hcl:"ecs_compatibility,optional"`
+	ecs.Compatibility
 }
 
 // Defaults sets Logstash's defaults.
@@ -61,12 +61,12 @@ func (o *Options) Defaults() {
 		"local4", "local5", "local6", "local7",
 	}
 	o.SeverityLabels = []string{"emergency", "alert", "critical", "error", "warning", "notice", "informational", "debug"}
-	o.ECSCompatibility = ecs.Default
+	o.Compatibility.Defaults()
 }
 
 // Validate checks the field name and the ECS mode.
 func (o *Options) Validate() error {
-	if err := ecs.Validate(o.ECSCompatibility); err != nil {
+	if err := o.Compatibility.Validate(); err != nil {
 		return err
 	}
 	if o.SyslogPriFieldName != "" {
@@ -99,7 +99,7 @@ func New(o Options, _ engine.Resources) (*Filter, error) {
 		severities: slices.Clone(o.SeverityLabels),
 	}
 	pri := o.SyslogPriFieldName
-	if ecs.Enabled(o.ECSCompatibility) {
+	if o.Compatibility.ECS() {
 		if pri == "" {
 			pri = "[log][syslog][priority]"
 		}

@@ -45,6 +45,8 @@
 //
 // The common options apply when a translation (or fallback) was stored, and
 // always when source and target are the same, as in Logstash.
+//
+// ecs_compatibility chooses the default target.
 package translate
 
 import (
@@ -116,9 +118,7 @@ type Options struct {
 	// IterateOn is a list field to translate element by element: the source
 	// itself (a list of values), or a list of objects holding source.
 	IterateOn string `hcl:"iterate_on,optional"`
-	// ECSCompatibility is "disabled", "v1" or "v8": it chooses the default
-	// target.
-	ECSCompatibility string `hcl:"ecs_compatibility,optional"`
+	ecs.Compatibility
 }
 
 // Defaults sets Logstash's defaults.
@@ -127,7 +127,7 @@ func (o *Options) Defaults() {
 	o.RefreshInterval = 300
 	o.RefreshBehaviour = "merge"
 	o.Exact = true
-	o.ECSCompatibility = ecs.Default
+	o.Compatibility.Defaults()
 }
 
 var yamlPath = regexp.MustCompile(`\.y[a]?ml$`)
@@ -147,7 +147,7 @@ func fileKind(path string) string {
 
 // Validate checks the options without reading the dictionary file.
 func (o *Options) Validate() error {
-	if err := ecs.Validate(o.ECSCompatibility); err != nil {
+	if err := o.Compatibility.Validate(); err != nil {
 		return err
 	}
 	if o.DictionaryPath != "" && len(o.Dictionary) > 0 {
@@ -223,7 +223,7 @@ func (o *Options) resolved() (source, target string) {
 	}
 	if target == "" {
 		target = "translation"
-		if ecs.Enabled(o.ECSCompatibility) {
+		if o.Compatibility.ECS() {
 			target = source
 		}
 	}

@@ -25,6 +25,8 @@
 // missing, empty or not a string the event is left alone. When target equals
 // source, the source is replaced. The common options apply when the event was
 // parsed.
+//
+// ecs_compatibility chooses the field names.
 package useragent
 
 import (
@@ -63,20 +65,18 @@ type Options struct {
 	Prefix string `hcl:"prefix,optional"`
 	// LRUCacheSize is how many parsed User-Agent texts are kept.
 	LRUCacheSize int64 `hcl:"lru_cache_size,optional"`
-	// ECSCompatibility is "disabled", "v1" or "v8": it chooses the field
-	// names.
-	ECSCompatibility string `hcl:"ecs_compatibility,optional"`
+	ecs.Compatibility
 }
 
 // Defaults sets Logstash's defaults.
 func (o *Options) Defaults() {
 	o.LRUCacheSize = 100_000
-	o.ECSCompatibility = ecs.Default
+	o.Compatibility.Defaults()
 }
 
 // Validate checks the options without reading regexes.
 func (o *Options) Validate() error {
-	if err := ecs.Validate(o.ECSCompatibility); err != nil {
+	if err := o.Compatibility.Validate(); err != nil {
 		return err
 	}
 	if _, err := event.ParseRef(o.Source); err != nil {
@@ -103,7 +103,7 @@ type refs struct {
 
 func (o *Options) refs() (*refs, error) {
 	target := o.Target
-	if target == "" && ecs.Enabled(o.ECSCompatibility) {
+	if target == "" && o.Compatibility.ECS() {
 		target = "[user_agent]"
 	}
 	if target != "" && !(strings.HasPrefix(target, "[") && strings.HasSuffix(target, "]") && !strings.ContainsAny(target[1:len(target)-1], "[]")) {
@@ -118,7 +118,7 @@ func (o *Options) refs() (*refs, error) {
 		return r
 	}
 	r := &refs{}
-	if ecs.Enabled(o.ECSCompatibility) {
+	if o.Compatibility.ECS() {
 		const meta = "[@metadata][filter][user_agent]"
 		r.name, r.device, r.version = ref(target+"[name]"), ref(target+"[device][name]"), ref(target+"[version]")
 		r.major, r.minor, r.patch = ref(meta+"[version][major]"), ref(meta+"[version][minor]"), ref(meta+"[version][patch]")
@@ -162,7 +162,7 @@ var embedded = sync.OnceValues(func() (*parser, error) { return newParser(uapars
 
 // New builds a useragent filter, reading regexes.
 func New(o Options, res engine.Resources) (*Filter, error) {
-	if ecs.Enabled(o.ECSCompatibility) && o.Prefix != "" && res.Logger != nil {
+	if o.Compatibility.ECS() && o.Prefix != "" && res.Logger != nil {
 		res.Logger.Warn("useragent: prefix isn't supported in ECS compatibility mode; it is ignored", "prefix", o.Prefix)
 	}
 	r, _ := o.refs()

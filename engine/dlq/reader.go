@@ -164,6 +164,10 @@ func (r *Reader) read() (payload []byte, crc uint32, status int, err error) {
 		return nil, 0, recCorrupt, nil
 	}
 	if cap(r.buf) < size {
+		// A damaged length must not allocate what the file does not hold.
+		if fi, err := r.f.Stat(); err == nil && r.pos.Offset+recHeaderSize+int64(size) > fi.Size() {
+			return nil, 0, recPartial, nil
+		}
 		r.buf = make([]byte, size)
 	}
 	p := r.buf[:size]

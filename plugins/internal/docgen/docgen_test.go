@@ -106,8 +106,8 @@ func TestDocsUpToDate(t *testing.T) {
 
 // TestSharedOptionGroups: every ssl_* option on every page is a row of a
 // "### TLS…" section rendered from a tlsopt group, so no plugin keeps its own
-// text for them; charset and ecs_compatibility of codecs come from their
-// groups the same way.
+// text for them; ecs_compatibility (every plugin) and charset (codecs) come
+// from their groups the same way.
 func TestSharedOptionGroups(t *testing.T) {
 	res := generate(t)
 	row := regexp.MustCompile("^\\| `([a-z_0-9]+)` \\|")
@@ -137,7 +137,7 @@ func TestSharedOptionGroups(t *testing.T) {
 			if tlsOpt && section == "TLS" {
 				pages++
 			}
-			if strings.Contains(name, "/codec/") && (opt == "charset" && section != "Charset" || opt == "ecs_compatibility" && section != "ECS compatibility") {
+			if opt == "ecs_compatibility" && section != "ECS compatibility" || strings.Contains(name, "/codec/") && opt == "charset" && section != "Charset" {
 				t.Errorf("%s: %s is in section %q, not in its group's", name, opt, section)
 			}
 		}

@@ -47,14 +47,7 @@ func produce(t *testing.T, c *kfake.Cluster, topic string, from, to int) {
 	}
 }
 
-func plainCodec(t testing.TB) engine.Codec {
-	t.Helper()
-	c, err := plugintest.CodecBuilder(plain.New)(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
+func plainCodec(t testing.TB) engine.Codec { return plugintest.MustCodec(t, plain.New) }
 
 func newInput(t *testing.T, c *kfake.Cluster, extra string) *Input {
 	t.Helper()

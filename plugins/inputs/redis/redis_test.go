@@ -21,14 +21,7 @@ import (
 	"github.com/pipelined/pipeline/plugins/internal/testkit/testpki"
 )
 
-func jsonCodec(t testing.TB) engine.Codec {
-	t.Helper()
-	c, err := plugintest.CodecBuilder(jsoncodec.New)(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
+func jsonCodec(t testing.TB) engine.Codec { return plugintest.MustCodec(t, jsoncodec.New) }
 
 func newInput(t testing.TB, srv *redistest.Server, opts string) *Input {
 	t.Helper()

@@ -24,14 +24,7 @@ import (
 	"github.com/pipelined/pipeline/plugins/internal/testkit/testpki"
 )
 
-func jsonCodec(t testing.TB) engine.Codec {
-	t.Helper()
-	c, err := plugintest.CodecBuilder(jsoncodec.New)(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
+func jsonCodec(t testing.TB) engine.Codec { return plugintest.MustCodec(t, jsoncodec.New) }
 
 // newOutput builds an output for srv with the HCL options opts (host and
 // port are added) and connects it.

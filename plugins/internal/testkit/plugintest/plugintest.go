@@ -86,6 +86,17 @@ func New[O, P any](newFn func(O, engine.Resources) (P, error), o O, r engine.Res
 	return newFn(o, r)
 }
 
+// MustCodec builds the codec of newFn with its default options, or fails t:
+// for plugin tests that need a codec in their Resources.
+func MustCodec[O any, C engine.Codec](t testing.TB, newFn func(O, engine.Resources) (C, error)) engine.Codec {
+	t.Helper()
+	c, err := CodecBuilder(newFn)(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // CodecBuilder returns the build function RunCodecGolden wants for a codec
 // constructor: the options HCL is decoded over the defaults and validated, as
 // the engine does, and passed to newFn with empty resources.

@@ -57,6 +57,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/outputs/elasticsearch"
 	_ "github.com/pipelined/pipeline/plugins/outputs/file"
 	_ "github.com/pipelined/pipeline/plugins/outputs/immudb"
+	_ "github.com/pipelined/pipeline/plugins/outputs/kafka"
 	_ "github.com/pipelined/pipeline/plugins/outputs/null"
 	_ "github.com/pipelined/pipeline/plugins/outputs/opensearch"
 	_ "github.com/pipelined/pipeline/plugins/outputs/pipeline"

@@ -49,7 +49,7 @@ func DecodeOptions(body hcl.Body, o any) hcl.Diagnostics {
 			diags = append(diags, ov.FieldByIndex(f.index).Addr().Interface().(shapeDecoder).decodeShape(a, f.item)...)
 		}
 	}
-	return diags
+	return append(diags, lifecycleDiags(body, p)...)
 }
 
 // decodePlan maps an Options type to the flat struct gohcl decodes.
@@ -62,6 +62,10 @@ type planField struct {
 	index []int  // in the Options struct
 	shape bool   // an engine option type: the flat field is *hcl.Attribute
 	item  string // what one element is called in messages ("string")
+	name  string // the option
+	// The deprecated, removed and use tags (see Removed).
+	deprecated, removed, use string
+	isDeprecated             bool
 }
 
 var plans sync.Map // reflect.Type → *decodePlan
@@ -98,7 +102,11 @@ func planFor(t reflect.Type) *decodePlan {
 				}
 				seen[name] = f.Name
 			}
-			pf := planField{index: idx, item: f.Tag.Get("item")}
+			pf := planField{index: idx, item: f.Tag.Get("item"), name: name, removed: f.Tag.Get("removed"), use: f.Tag.Get("use")}
+			pf.deprecated, pf.isDeprecated = f.Tag.Lookup("deprecated")
+			if (pf.removed != "") != (f.Type == removedType) {
+				panic(fmt.Sprintf("engine: options %s: field %s: a removed option has type engine.Removed and a removed:\"<version>\" tag", t, f.Name))
+			}
 			if pf.item == "" {
 				pf.item = "string"
 			}

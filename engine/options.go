@@ -221,10 +221,10 @@ func decodeOptions(f *Factory, body hcl.Body, blame hcl.Range) (any, hcl.Diagnos
 	}
 	if v, ok := o.(Validator); ok {
 		if err := v.Validate(); err != nil {
-			return nil, hcl.Diagnostics{errDiag(body, blame, fmt.Sprintf("%s %q options", f.Kind, f.Name), err)}
+			return nil, append(diags, errDiag(body, blame, fmt.Sprintf("%s %q options", f.Kind, f.Name), err))
 		}
 	}
-	return o, nil
+	return o, diags
 }
 
 // suggest returns a "Did you mean" sentence for name among candidates, or "".

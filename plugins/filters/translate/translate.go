@@ -80,12 +80,12 @@ type Options struct {
 	// Source is the field whose value is looked up. Required (or field).
 	Source string `hcl:"source,optional"`
 	// Field is the deprecated name of source.
-	Field string `hcl:"field,optional"`
+	Field string `hcl:"field,optional" deprecated:"source"`
 	// Target is the field the translation is stored in; by default
 	// "translation", or the source itself with ECS compatibility.
 	Target string `hcl:"target,optional"`
 	// Destination is the deprecated name of target.
-	Destination string `hcl:"destination,optional"`
+	Destination string `hcl:"destination,optional" deprecated:"target"`
 	// Override replaces a target that exists already. It defaults to true
 	// when source and target are the same (and may not be false then), to
 	// false otherwise.
@@ -273,12 +273,6 @@ func New(o Options, r engine.Resources) (*Filter, error) {
 	}
 	if f.logger == nil {
 		f.logger = slog.New(slog.DiscardHandler)
-	}
-	if o.Field != "" {
-		f.logger.Warn("translate: `field` option is deprecated; use `source` instead")
-	}
-	if o.Destination != "" {
-		f.logger.Warn("translate: `destination` option is deprecated; use `target` instead")
 	}
 	f.override = f.inPlace
 	if o.Override != nil {

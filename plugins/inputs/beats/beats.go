@@ -79,6 +79,7 @@ type Options struct {
 	// The ssl_* options, and the Logstash 7 names ssl and ssl_verify_mode.
 	tlsopt.Server
 	tlsopt.ServerAliases
+	tlsopt.BeatsRemoved
 	// ClientInactivityTimeout closes a connection after this many seconds
 	// without data while none of its windows is in the pipeline; it also bounds
 	// the time to receive one window once it started, and to write an ACK. 0
@@ -209,7 +210,6 @@ func New(o Options, r engine.Resources) (*Input, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	o.ServerAliases.Warn(log, "beats")
 	setLumberLogger(log)
 	in := &Input{
 		id:         r.ID,

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	lumberclient "github.com/elastic/go-lumber/client/v2"
+	"github.com/hashicorp/hcl/v2"
 
+	"github.com/pipelined/pipeline/dsl/ir"
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/inputtest"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/plugintest"
@@ -153,8 +155,15 @@ func TestDeprecatedNames(t *testing.T) {
 	if in.tls == nil || in.tls.ClientAuth != tls.RequireAndVerifyClientCert {
 		t.Fatalf("tls %+v; want client certificates required", in.tls)
 	}
-	if !containsAll(logs.String(), "ssl is deprecated", "ssl_verify_mode is deprecated") {
-		t.Errorf("logs %q: want both deprecation warnings", logs)
+	// Build warns once per deprecated name, naming the replacement.
+	var warned []string
+	for _, d := range plugintest.BuildDiags(t, ir.Input, "beats", opts) {
+		if d.Severity == hcl.DiagWarning {
+			warned = append(warned, d.Detail)
+		}
+	}
+	if w := strings.Join(warned, "\n"); !containsAll(w, "deprecated ssl; it still works, but use ssl_enabled instead", "deprecated ssl_verify_mode; it still works, but use ssl_client_authentication instead") {
+		t.Errorf("warnings %q: want both deprecations", w)
 	}
 	if _, err := New(plugintest.NewOptions[Options](t, "port = 1\nssl_enabled = true\nssl_certificate = \"/nonexistent\"\nssl_key = \"/nonexistent\""), engine.Resources{}); fieldOf(err) != "ssl_certificate" {
 		t.Errorf("missing certificate file: %v", err)

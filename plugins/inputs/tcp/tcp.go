@@ -98,6 +98,7 @@ type Options struct {
 	// IdleTimeout closes a connection after this many seconds without data
 	// (not a Logstash option); 0 keeps idle connections open.
 	IdleTimeout int `hcl:"idle_timeout,optional"`
+	tlsopt.TCPRemoved
 }
 
 // Defaults sets Logstash's defaults and the limits.

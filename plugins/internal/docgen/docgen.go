@@ -209,6 +209,9 @@ type option struct {
 	block    bool
 	goType   reflect.Type
 	owner    reflect.Type // the struct declaring the field: Options or an embedded group
+	// lifecycle says that Logstash deprecated or removed the option (the
+	// engine's deprecated, removed and use tags), appended to doc.
+	lifecycle string
 }
 
 func (g *generator) page(f *engine.Factory) (*page, error) {
@@ -244,7 +247,7 @@ func (g *generator) page(f *engine.Factory) (*page, error) {
 		if text == "" {
 			pg.problems = append(pg.problems, fmt.Sprintf("%s: option %q (field %s.%s) has no doc comment", what, o.name, o.owner.Name(), o.field))
 		}
-		o.doc = optionDoc(o.field, o.name, text)
+		o.doc = optionDoc(o.field, o.name, text) + o.lifecycle
 	}
 
 	lang := relLink(pg.file, LanguageDoc)
@@ -452,6 +455,17 @@ func structOptions(t reflect.Type, defaults reflect.Value) ([]option, error) {
 			kind = "attr"
 		}
 		o := option{name: name, field: sf.Name, goType: sf.Type, owner: t}
+		if v := sf.Tag.Get("removed"); v != "" {
+			o.lifecycle = fmt.Sprintf(" **Removed** in Logstash %s: setting it is an error.", v)
+			if use := sf.Tag.Get("use"); use != "" {
+				o.lifecycle = fmt.Sprintf(" **Removed** in Logstash %s: setting it is an error (%s).", v, insteadDoc(use))
+			}
+		} else if v, ok := sf.Tag.Lookup("deprecated"); ok {
+			o.lifecycle = " **Deprecated** in Logstash: it works, with a warning."
+			if v != "" {
+				o.lifecycle = fmt.Sprintf(" **Deprecated** in Logstash: it works, with a warning (%s).", insteadDoc(v))
+			}
+		}
 		switch kind {
 		case "attr", "optional":
 			o.typ = typeName(sf.Type)
@@ -475,6 +489,14 @@ func structOptions(t reflect.Type, defaults reflect.Value) ([]option, error) {
 		out = append(out, o)
 	}
 	return out, nil
+}
+
+// insteadDoc words a replacement as the engine's warning does.
+func insteadDoc(use string) string {
+	if strings.Contains(use, " ") {
+		return use
+	}
+	return "use `" + use + "` instead"
 }
 
 func isExpression(t reflect.Type) bool {

@@ -19,7 +19,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"strings"
@@ -244,13 +243,11 @@ func (s Server) Config() (*tls.Config, error) {
 // ServerAliases are the Logstash 7 names of the TLS options above, accepted
 // with a warning.
 type ServerAliases struct {
-	// SSL is the Logstash 7 name of ssl_enabled. Deprecated: it is accepted
-	// with a warning.
-	SSL *bool `hcl:"ssl,optional"`
+	// SSL is the Logstash 7 name of ssl_enabled.
+	SSL *bool `hcl:"ssl,optional" deprecated:"ssl_enabled"`
 	// SSLVerifyMode is the Logstash 7 name of ssl_client_authentication, with
 	// the values "none", "peer" (optional) and "force_peer" (required).
-	// Deprecated: it is accepted with a warning.
-	SSLVerifyMode string `hcl:"ssl_verify_mode,optional"`
+	SSLVerifyMode string `hcl:"ssl_verify_mode,optional" deprecated:"ssl_client_authentication"`
 }
 
 // DocTitle names the group in the plugin reference.
@@ -285,15 +282,35 @@ func (a ServerAliases) Apply(s Server) (Server, error) {
 	return s, nil
 }
 
-// Warn logs one warning per deprecated name in use.
-func (a ServerAliases) Warn(log *slog.Logger, plugin string) {
-	if a.SSL != nil {
-		log.Warn(plugin + ": option ssl is deprecated, use ssl_enabled")
-	}
-	if a.SSLVerifyMode != "" {
-		log.Warn(plugin + ": option ssl_verify_mode is deprecated, use ssl_client_authentication")
-	}
+// BeatsRemoved are the TLS options the beats input lost in Logstash 9
+// (plugin version 7): setting one is an error that names the replacement.
+type BeatsRemoved struct {
+	// SSLPeerMetadata put the client certificate's fields in [@metadata].
+	SSLPeerMetadata engine.Removed `hcl:"ssl_peer_metadata,optional" removed:"9.0"`
+	// CipherSuites listed the allowed cipher suites.
+	CipherSuites engine.Removed `hcl:"cipher_suites,optional" removed:"9.0"`
+	// TLSMinVersion was the lowest TLS version accepted.
+	TLSMinVersion engine.Removed `hcl:"tls_min_version,optional" removed:"9.0" use:"ssl_supported_protocols"`
+	// TLSMaxVersion was the highest TLS version accepted.
+	TLSMaxVersion engine.Removed `hcl:"tls_max_version,optional" removed:"9.0" use:"ssl_supported_protocols"`
 }
+
+// DocTitle names the group in the plugin reference.
+func (BeatsRemoved) DocTitle() string { return "TLS: removed names" }
+
+// TCPRemoved are the TLS options the tcp input lost in Logstash 9 (plugin
+// version 7): setting one is an error that names the replacement.
+type TCPRemoved struct {
+	// SSLEnable was the name of ssl_enabled.
+	SSLEnable engine.Removed `hcl:"ssl_enable,optional" removed:"9.0" use:"ssl_enabled"`
+	// SSLVerify asked for and checked client certificates.
+	SSLVerify engine.Removed `hcl:"ssl_verify,optional" removed:"9.0" use:"use ssl_client_authentication (server mode) or ssl_verification_mode (client mode)"`
+	// SSLCert was the name of ssl_certificate.
+	SSLCert engine.Removed `hcl:"ssl_cert,optional" removed:"9.0" use:"ssl_certificate"`
+}
+
+// DocTitle names the group in the plugin reference.
+func (TCPRemoved) DocTitle() string { return "TLS: removed names" }
 
 // Client is the ssl_* options of a plugin that connects to a server, named
 // as Logstash's.
@@ -422,14 +439,13 @@ func (c Client) TrustSource() string {
 // ClientAliases are the Logstash 7 names of the TLS options above, still
 // accepted.
 type ClientAliases struct {
-	// SSL is the Logstash 7 name of ssl_enabled. Deprecated.
-	SSL *bool `hcl:"ssl,optional"`
+	// SSL is the Logstash 7 name of ssl_enabled.
+	SSL *bool `hcl:"ssl,optional" deprecated:"ssl_enabled"`
 	// CACert is the Logstash 7 name of ssl_certificate_authorities (one file).
-	// Deprecated.
-	CACert string `hcl:"cacert,optional"`
+	CACert string `hcl:"cacert,optional" deprecated:"ssl_certificate_authorities"`
 	// SSLCertificateVerification is the Logstash 7 form of
-	// ssl_verification_mode: false means "none". Deprecated.
-	SSLCertificateVerification *bool `hcl:"ssl_certificate_verification,optional"`
+	// ssl_verification_mode: false means "none".
+	SSLCertificateVerification *bool `hcl:"ssl_certificate_verification,optional" deprecated:"ssl_verification_mode"`
 }
 
 // DocTitle names the group in the plugin reference.

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
 	"golang.org/x/tools/txtar"
 
 	"github.com/pipelined/pipeline/dsl/ir"
@@ -212,13 +213,13 @@ user = "u"`, "either api_key or user"},
 retry_max_interval = 5`, "retry_max_interval"},
 		{`target_bulk_bytes = 10`, "at least 1024"},
 	} {
-		diags := plugintest.BuildDiags(t, ir.Output, "elasticsearch", tc.opts)
+		diags := errorsOf(plugintest.BuildDiags(t, ir.Output, "elasticsearch", tc.opts))
 		if !diags.HasErrors() || !strings.Contains(diags.Error(), tc.want) {
 			t.Errorf("%s:\n  diags %v\n  want %q", tc.opts, diags, tc.want)
 		}
 	}
 	// The refusal points at hosts, on the line where it is written.
-	diags := plugintest.BuildDiags(t, ir.Output, "elasticsearch", "index = \"a\"\nhosts = [\"http://127.0.0.1:9200\"]\nssl = true")
+	diags := errorsOf(plugintest.BuildDiags(t, ir.Output, "elasticsearch", "index = \"a\"\nhosts = [\"http://127.0.0.1:9200\"]\nssl = true"))
 	if len(diags) != 1 || diags[0].Subject == nil || diags[0].Subject.Start.Line != 3 || !strings.Contains(diags[0].Summary, `"hosts"`) {
 		t.Errorf("diags %v; want one on hosts, line 3", diags)
 	}
@@ -239,6 +240,17 @@ api_key = "id:key"`,
 			t.Errorf("%s: %v", ok, diags)
 		}
 	}
+}
+
+// errorsOf drops the warnings (deprecated options) from diags.
+func errorsOf(diags hcl.Diagnostics) hcl.Diagnostics {
+	var out hcl.Diagnostics
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // TestEndpoints: hosts become URLs with scheme and port; a path is kept.

@@ -440,12 +440,12 @@ func (c Client) TrustSource() string {
 // accepted.
 type ClientAliases struct {
 	// SSL is the Logstash 7 name of ssl_enabled.
-	SSL *bool `hcl:"ssl,optional" deprecated:"ssl_enabled"`
+	SSL *bool `hcl:"ssl,optional"`
 	// CACert is the Logstash 7 name of ssl_certificate_authorities (one file).
-	CACert string `hcl:"cacert,optional" deprecated:"ssl_certificate_authorities"`
+	CACert string `hcl:"cacert,optional"`
 	// SSLCertificateVerification is the Logstash 7 form of
 	// ssl_verification_mode: false means "none".
-	SSLCertificateVerification *bool `hcl:"ssl_certificate_verification,optional" deprecated:"ssl_verification_mode"`
+	SSLCertificateVerification *bool `hcl:"ssl_certificate_verification,optional"`
 }
 
 // DocTitle names the group in the plugin reference.

@@ -10,6 +10,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/codecs/json"
 	_ "github.com/pipelined/pipeline/plugins/codecs/jsonlines"
 	_ "github.com/pipelined/pipeline/plugins/codecs/line"
+	_ "github.com/pipelined/pipeline/plugins/codecs/multiline"
 	_ "github.com/pipelined/pipeline/plugins/codecs/plain"
 	_ "github.com/pipelined/pipeline/plugins/codecs/rubydebug"
 

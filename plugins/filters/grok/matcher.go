@@ -13,7 +13,8 @@ type Matcher struct {
 // filter's patterns_dir; read here). Errors about the files are
 // *engine.FieldError values naming patterns_dir.
 func CompileMatcher(p string, patternsDir []string) (*Matcher, error) {
-	o := Options{PatternsDir: patternsDir, ECSCompatibility: "disabled"}
+	o := Options{PatternsDir: patternsDir}
+	o.ECSCompatibility = "disabled"
 	defs, err := o.library()
 	if err != nil {
 		return nil, err

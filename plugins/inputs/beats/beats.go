@@ -84,7 +84,7 @@ type Options struct {
 	// without data while none of its windows is in the pipeline; it also bounds
 	// the time to receive one window once it started, and to write an ACK. 0
 	// disables the idle timeout (windows and ACKs then get 30 s).
-	ClientInactivityTimeout int `hcl:"client_inactivity_timeout,optional"`
+	ClientInactivityTimeout float64 `hcl:"client_inactivity_timeout,optional"`
 	// IncludeCodecTag adds the tag "beats_input_codec_plain_applied" to events
 	// that have a message, as Logstash does.
 	IncludeCodecTag bool `hcl:"include_codec_tag,optional"`
@@ -215,7 +215,7 @@ func New(o Options, r engine.Resources) (*Input, error) {
 		id:         r.ID,
 		addr:       net.JoinHostPort(o.Host, strconv.Itoa(o.Port)),
 		codecTag:   o.IncludeCodecTag,
-		idle:       time.Duration(o.ClientInactivityTimeout) * time.Second,
+		idle:       time.Duration(o.ClientInactivityTimeout * float64(time.Second)),
 		timeout:    30 * time.Second,
 		maxConns:   o.MaxConnections,
 		maxFrame:   o.MaxFrameBytes,

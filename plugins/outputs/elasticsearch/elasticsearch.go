@@ -132,7 +132,7 @@ func New(o Options, r engine.Resources) (*Output, error) {
 		user:     o.User,
 		password: o.Password,
 		tlsOn:    eps[0].Scheme == "https",
-		timeout:  time.Duration(o.Timeout) * time.Second,
+		timeout:  time.Duration(o.Timeout * float64(time.Second)),
 		target:   o.TargetBulkBytes,
 		log:      r.Logger,
 	}

@@ -46,7 +46,7 @@ type HTTPOptions struct {
 	// it is true).
 	Sniffing bool `hcl:"sniffing,optional"`
 	// SniffingDelay is accepted for compatibility: see sniffing.
-	SniffingDelay int `hcl:"sniffing_delay,optional"`
+	SniffingDelay float64 `hcl:"sniffing_delay,optional"`
 	// SniffingPath is accepted for compatibility: see sniffing.
 	SniffingPath string `hcl:"sniffing_path,optional"`
 	// PoolMax is accepted for compatibility (Logstash's connection pool size).
@@ -56,7 +56,7 @@ type HTTPOptions struct {
 	PoolMaxPerRoute int `hcl:"pool_max_per_route,optional"`
 	// ResurrectDelay is accepted for compatibility: a node that failed is
 	// tried again at the next retry.
-	ResurrectDelay int `hcl:"resurrect_delay,optional"`
+	ResurrectDelay float64 `hcl:"resurrect_delay,optional"`
 	// ValidateAfterInactivity is accepted for compatibility (Logstash's stale
 	// connection check, in milliseconds).
 	ValidateAfterInactivity int `hcl:"validate_after_inactivity,optional"`

@@ -43,13 +43,13 @@ type Options struct {
 	tlsopt.ClientAliases
 	// Timeout bounds each request (connecting, sending the bulk and reading
 	// the answer), in seconds. A request that times out is retried.
-	Timeout int `hcl:"timeout,optional"`
+	Timeout float64 `hcl:"timeout,optional"`
 	// RetryInitialInterval is accepted for compatibility: retries follow the
 	// pipeline's backoff (100 ms doubling up to 30 s by default).
-	RetryInitialInterval int `hcl:"retry_initial_interval,optional"`
+	RetryInitialInterval float64 `hcl:"retry_initial_interval,optional"`
 	// RetryMaxInterval is accepted for compatibility: see
 	// retry_initial_interval.
-	RetryMaxInterval int `hcl:"retry_max_interval,optional"`
+	RetryMaxInterval float64 `hcl:"retry_max_interval,optional"`
 	// HTTPCompression is the old form of compression_level: true is level 1,
 	// false is 0 (no compression). Deprecated: accepted with a warning; set
 	// compression_level.
@@ -138,7 +138,7 @@ func (o *Options) Validate() error {
 		return fe("retry_initial_interval", "must be at least 1 (seconds)")
 	}
 	if o.RetryMaxInterval < o.RetryInitialInterval {
-		return fe("retry_max_interval", "must be at least retry_initial_interval (%d)", o.RetryInitialInterval)
+		return fe("retry_max_interval", "must be at least retry_initial_interval (%g)", o.RetryInitialInterval)
 	}
 	if o.CompressionLevel < 0 || o.CompressionLevel > 9 {
 		return fe("compression_level", "must be between 0 (no compression) and 9")

@@ -79,12 +79,12 @@ type Options struct {
 	FilenameFailure string `hcl:"filename_failure,optional"`
 	// FlushInterval is accepted for compatibility and ignored: every Write is
 	// flushed to the operating system before it returns.
-	FlushInterval int `hcl:"flush_interval,optional"`
+	FlushInterval float64 `hcl:"flush_interval,optional"`
 	// Gzip compresses the output; each batch is appended as one gzip member.
 	Gzip bool `hcl:"gzip,optional"`
 	// StaleCleanupInterval is how often, in seconds, files that were not written
 	// to since the previous check are closed.
-	StaleCleanupInterval int `hcl:"stale_cleanup_interval,optional"`
+	StaleCleanupInterval float64 `hcl:"stale_cleanup_interval,optional"`
 	// WriteBehavior is "append" (add events at the end of the file) or
 	// "overwrite" (each batch replaces the file's content with its last event
 	// for that file).
@@ -242,7 +242,7 @@ func New(o Options, r engine.Resources) (*Output, error) {
 		fileMode:        fileMode,
 		gzip:            o.Gzip,
 		overwrite:       o.WriteBehavior == "overwrite",
-		staleInterval:   time.Duration(o.StaleCleanupInterval) * time.Second,
+		staleInterval:   time.Duration(o.StaleCleanupInterval * float64(time.Second)),
 		log:             r.Logger,
 		files:           map[string]*file{},
 		batch:           map[string]*file{},

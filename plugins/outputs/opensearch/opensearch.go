@@ -96,7 +96,7 @@ type Options struct {
 	Parameters engine.Hash `hcl:"parameters,optional"`
 	// Timeout bounds each request (connecting, sending the bulk and reading
 	// the answer), in seconds. A request that times out is retried.
-	Timeout int `hcl:"timeout,optional"`
+	Timeout float64 `hcl:"timeout,optional"`
 	// HTTPCompression gzips request bodies (level 1).
 	HTTPCompression bool `hcl:"http_compression,optional"`
 	// TargetBulkBytes is the size a bulk request grows to before the batch
@@ -108,15 +108,15 @@ type Options struct {
 	FailureTypeLoggingWhitelist []string `hcl:"failure_type_logging_whitelist,optional"`
 	// RetryInitialInterval is accepted for compatibility: retries follow the
 	// pipeline's backoff (100 ms doubling up to 30 s by default).
-	RetryInitialInterval int `hcl:"retry_initial_interval,optional"`
+	RetryInitialInterval float64 `hcl:"retry_initial_interval,optional"`
 	// RetryMaxInterval is accepted for compatibility: see
 	// retry_initial_interval.
-	RetryMaxInterval int `hcl:"retry_max_interval,optional"`
+	RetryMaxInterval float64 `hcl:"retry_max_interval,optional"`
 	// Sniffing asks the cluster for its nodes in Logstash. Accepted for
 	// compatibility: requests go to hosts as written (a warning says so).
 	Sniffing bool `hcl:"sniffing,optional"`
 	// SniffingDelay is accepted for compatibility: see sniffing.
-	SniffingDelay int `hcl:"sniffing_delay,optional"`
+	SniffingDelay float64 `hcl:"sniffing_delay,optional"`
 	// SniffingPath is accepted for compatibility: see sniffing.
 	SniffingPath string `hcl:"sniffing_path,optional"`
 	// PoolMax is accepted for compatibility (Logstash's connection pool size).
@@ -125,7 +125,7 @@ type Options struct {
 	PoolMaxPerRoute int `hcl:"pool_max_per_route,optional"`
 	// ResurrectDelay is accepted for compatibility: a node that failed is
 	// tried again at the next retry.
-	ResurrectDelay int `hcl:"resurrect_delay,optional"`
+	ResurrectDelay float64 `hcl:"resurrect_delay,optional"`
 	// ValidateAfterInactivity is accepted for compatibility (milliseconds).
 	ValidateAfterInactivity int `hcl:"validate_after_inactivity,optional"`
 	// HealthcheckPath is accepted for compatibility: nodes are checked with

@@ -105,17 +105,17 @@ type Options struct {
 	BatchEvents int `hcl:"batch_events,optional"`
 	// BatchTimeout is accepted for compatibility and not used: a batch is sent
 	// as soon as the pipeline hands it over.
-	BatchTimeout int `hcl:"batch_timeout,optional"`
+	BatchTimeout float64 `hcl:"batch_timeout,optional"`
 	// CongestionThreshold, when above 0, is the longest a list may be: while a
 	// key's list is longer, the batch is held (list mode only).
 	CongestionThreshold int `hcl:"congestion_threshold,optional"`
 	// CongestionInterval is how often, in seconds, a key's length is checked
 	// against congestion_threshold, and how long to wait before checking again
 	// while it is above it.
-	CongestionInterval int `hcl:"congestion_interval,optional"`
+	CongestionInterval float64 `hcl:"congestion_interval,optional"`
 	// ReconnectInterval is accepted for compatibility and not used: the engine
 	// reconnects with capped exponential backoff.
-	ReconnectInterval int `hcl:"reconnect_interval,optional"`
+	ReconnectInterval float64 `hcl:"reconnect_interval,optional"`
 	// ShuffleHosts starts each connection attempt at a random host of the list
 	// instead of the first.
 	ShuffleHosts bool `hcl:"shuffle_hosts,optional"`
@@ -163,10 +163,10 @@ func (o *Options) Validate() error {
 	}
 	for _, f := range []struct {
 		name string
-		v    int
+		v    float64
 	}{
-		{"batch_events", o.BatchEvents}, {"batch_timeout", o.BatchTimeout},
-		{"congestion_threshold", o.CongestionThreshold}, {"congestion_interval", o.CongestionInterval},
+		{"batch_events", float64(o.BatchEvents)}, {"batch_timeout", o.BatchTimeout},
+		{"congestion_threshold", float64(o.CongestionThreshold)}, {"congestion_interval", o.CongestionInterval},
 		{"reconnect_interval", o.ReconnectInterval},
 	} {
 		if f.v < 0 {
@@ -258,7 +258,7 @@ func New(o Options, r engine.Resources) (*Output, error) {
 		shuffle:   o.ShuffleHosts,
 		timeout:   time.Duration(o.Timeout * float64(time.Second)),
 		threshold: int64(o.CongestionThreshold),
-		interval:  time.Duration(o.CongestionInterval) * time.Second,
+		interval:  time.Duration(o.CongestionInterval * float64(time.Second)),
 		log:       r.Logger,
 		groups:    map[string]*group{},
 		checked:   map[string]time.Time{},

@@ -294,3 +294,86 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestPipelineAbortedBeforeAck: a pipeline whose output cannot deliver is
+// aborted with the records read but not acknowledged; the input commits
+// nothing, so the next run of the pipeline (same group) delivers them all.
+func TestPipelineAbortedBeforeAck(t *testing.T) {
+	c := cluster(t, 0, "in", "out")
+	addr := c.ListenAddrs()[0]
+	prod, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	const n = 100
+	var rs []*kgo.Record
+	for i := range n {
+		rs = append(rs, &kgo.Record{Topic: "in", Value: []byte(fmt.Sprintf("line %d", i))})
+	}
+	if err := prod.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	// A port nothing listens on: the output never connects.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := l.Addr().String()
+	l.Close()
+	src := func(out string) string {
+		return fmt.Sprintf(`
+input "kafka" "in" {
+  bootstrap_servers = %q
+  topics            = ["in"]
+  auto_offset_reset = "earliest"
+}
+output "kafka" "out" {
+  bootstrap_servers = %q
+  topic_id          = "out"
+  codec "plain" { format = "%%{message}" }
+}
+`, addr, out)
+	}
+	build := func(s string) *engine.Pipeline {
+		cfg, diags := dsl.LoadSource("kafka.hcl", []byte(s))
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		p, diags := engine.Build(cfg.Pipelines[0], engine.Default, engine.Settings{Workers: 2, Logger: slog.New(slog.DiscardHandler)})
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		return p
+	}
+
+	p := build(src(dead))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for p.Stats().In.Load() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d events in after 20 s", p.Stats().In.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	p.Abort()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("aborted pipeline did not stop")
+	}
+
+	p = build(src(addr))
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	go func() { done <- p.Run(ctx) }()
+	got := values(consume(t, addr, "out", n))
+	cancel()
+	<-done
+	if fmt.Sprint(got) != fmt.Sprint(want(0, n)) {
+		t.Fatalf("out holds %v; want every record once", got)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/plugins/internal/redislog"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/plugintest"
 )
 
@@ -22,8 +23,8 @@ func TestPubSubDropWarned(t *testing.T) {
 	in := plugintest.MustNew(t, New, "data_type = \"channel\"\nkey = \"k\"", engine.Resources{Codec: jsonCodec(t)})
 	before := in.Counters()[0].Value
 	// go-redis's own words (pubsub.go).
-	debugLogger{}.Printf(context.Background(), "redis: %v channel is full for %s (message is dropped)", "x", "1m0s")
-	debugLogger{}.Printf(context.Background(), "redis: discarding bad PubSub connection: %s", "EOF")
+	redislog.Logger{}.Printf(context.Background(), "redis: %v channel is full for %s (message is dropped)", "x", "1m0s")
+	redislog.Logger{}.Printf(context.Background(), "redis: discarding bad PubSub connection: %s", "EOF")
 	if c := in.Counters()[0]; c.Name != "pubsub_messages_dropped" || c.Value != before+1 {
 		t.Errorf("counter %+v; want pubsub_messages_dropped = %d", c, before+1)
 	}

@@ -74,41 +74,19 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/plugins/internal/redislog"
 	"github.com/pipelined/pipeline/plugins/internal/tlsopt"
 )
 
 func init() {
 	engine.RegisterInput("redis", New, engine.WithDefaultCodec("json"))
-	goredis.SetLogger(debugLogger{})
-}
-
-// debugLogger sends go-redis's own log lines (dial failures and pub/sub
-// reconnects, which the plugin reports itself) to the default logger at debug
-// level instead of standard error; except the line saying that a pub/sub
-// message was dropped (the subscriber was blocked for a minute), which is
-// data lost: a warning, counted in pubsubDropped.
-type debugLogger struct{}
-
-// pubsubDropped counts the pub/sub messages go-redis dropped, in the whole
-// process: go-redis has one logger for every client.
-var pubsubDropped atomic.Int64
-
-func (debugLogger) Printf(ctx context.Context, format string, v ...any) {
-	msg := fmt.Sprintf(format, v...)
-	if strings.Contains(format, "message is dropped") {
-		n := pubsubDropped.Add(1)
-		slog.Default().WarnContext(ctx, "redis: pub/sub message dropped: the pipeline did not take it for a minute",
-			"detail", msg, "pubsub_messages_dropped", n, "component", "go-redis")
-		return
-	}
-	slog.Default().DebugContext(ctx, msg, "component", "go-redis")
+	redislog.Install()
 }
 
 // Counters reports, for a channel or pattern_channel input, the pub/sub
@@ -119,7 +97,7 @@ func (in *Input) Counters() []engine.Counter {
 	}
 	return []engine.Counter{{Name: "pubsub_messages_dropped",
 		Help:  "Redis pub/sub messages dropped because the pipeline did not take them for a minute (all channel inputs of the process).",
-		Value: pubsubDropped.Load()}}
+		Value: redislog.PubSubDropped()}}
 }
 
 // Options configures the redis input.

@@ -62,21 +62,13 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/plugins/internal/redislog"
 	"github.com/pipelined/pipeline/plugins/internal/tlsopt"
 )
 
 func init() {
 	engine.RegisterOutput("redis", New, engine.WithDefaultCodec("json"))
-	goredis.SetLogger(debugLogger{})
-}
-
-// debugLogger sends go-redis's own log lines (dial failures, which the
-// plugin reports as errors anyway) to the default logger at debug level
-// instead of standard error.
-type debugLogger struct{}
-
-func (debugLogger) Printf(ctx context.Context, format string, v ...any) {
-	slog.Default().DebugContext(ctx, fmt.Sprintf(format, v...), "component", "go-redis")
+	redislog.Install()
 }
 
 // Options configures the redis output.

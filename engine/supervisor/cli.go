@@ -36,7 +36,8 @@ Configuration (one of):
   -e, --config.string CONFIG  .conf syntax; stdin and stdout are added when missing
   --pipelines FILE            a Logstash pipelines.yml
   --path.settings DIR         read DIR/logstash.yml; without -f, -e or --pipelines,
-                              run DIR/pipelines.yml
+                              run DIR/pipelines.yml (default: the directory of
+                              --pipelines, when it holds a logstash.yml)
   -t, --config.test_and_exit  check the configuration and exit, as pipeline check
 
 Pipelines:
@@ -161,6 +162,9 @@ func Command(cmd string, args []string, env CommandEnv, stdout, stderr io.Writer
 		fmt.Fprintf(stderr, "pipeline %s: %s is YAML, not a pipeline file; for a pipelines.yml use --pipelines %s\n", cmd, path, path)
 		return engine.ExitUsage
 	}
+	if pipelinesYML != "" {
+		flags.Settings.LookNear(filepath.Dir(pipelinesYML))
+	}
 	if err := flags.Validate(configString != nil); err != nil {
 		var fe *SettingsFileError
 		if errors.As(err, &fe) {
@@ -227,13 +231,13 @@ func flagError(fs *flag.FlagSet, err error) string {
 	var names []string
 	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
 	sort.Strings(names)
-	msg = fmt.Sprintf("unknown flag --%s.", name)
+	dash := "--"
+	if len(name) == 1 {
+		dash = "-"
+	}
+	msg = fmt.Sprintf("unknown flag %s%s.", dash, name)
 	if best := ir.Suggest(name, names); best != "" && len(name) > 2 {
-		dash := "--"
-		if len(best) == 1 {
-			dash = "-"
-		}
-		msg += fmt.Sprintf(" Did you mean %s%s?", dash, best)
+		msg += fmt.Sprintf(" Did you mean --%s?", best)
 	}
 	return msg
 }

@@ -90,9 +90,13 @@ type SettingFlags struct {
 	fs           *flag.FlagSet
 	text         map[string]*string
 	bools        map[string]*bool
-	passwordFile string             // --api.auth.basic.password_file
-	pathSettings string             // --path.settings: the directory of logstash.yml
-	settings     ir.ProcessSettings // set by Validate
+	passwordFile string // --api.auth.basic.password_file
+	pathSettings string // --path.settings: the directory of logstash.yml
+	// nearby is where logstash.yml is looked for without --path.settings:
+	// the directory of --pipelines, as Logstash keeps both in one place.
+	// Missing there, it is not an error.
+	nearby   string
+	settings ir.ProcessSettings // set by Validate
 }
 
 // settingFlags are the flags of SettingFlags, with Logstash's defaults.
@@ -137,6 +141,15 @@ func canonical(name string) string {
 		}
 	}
 	return name
+}
+
+// LookNear makes Validate read dir/logstash.yml, if there is one, when
+// --path.settings is not given: the directory of --pipelines.
+func (f *SettingFlags) LookNear(dir string) { f.nearby = dir }
+
+func fileExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir()
 }
 
 // SettingsDir returns --path.settings, "" when not given.
@@ -205,6 +218,12 @@ func (f *SettingFlags) Validate() error {
 	if f.pathSettings != "" {
 		if err := readLogstashYML(filepath.Join(f.pathSettings, "logstash.yml"), &f.settings); err != nil {
 			return err
+		}
+	} else if f.nearby != "" {
+		if p := filepath.Join(f.nearby, "logstash.yml"); fileExists(p) {
+			if err := readLogstashYML(p, &f.settings); err != nil {
+				return err
+			}
 		}
 	}
 	for _, sf := range settingFlags {

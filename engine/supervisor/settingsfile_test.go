@@ -1,0 +1,92 @@
+package supervisor
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// parseSettings parses args as run's setting flags with dir/logstash.yml
+// holding yml, and validates them.
+func parseSettings(t *testing.T, yml string, args ...string) (*SettingFlags, error) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "logstash.yml"), []byte(yml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	f := AddSettingFlags(fs)
+	if err := fs.Parse(append([]string{"--path.settings", dir}, args...)); err != nil {
+		t.Fatal(err)
+	}
+	return f, f.Validate()
+}
+
+// TestSettingsPrecedence: flags over logstash.yml over the defaults, as
+// Logstash; a short flag (-u, -l) counts as given under its long name.
+func TestSettingsPrecedence(t *testing.T) {
+	yml := "pipeline:\n  batch:\n    delay: 20\nlog.format: json\nqueue.max_bytes: 2mb\napi.enabled: false\n"
+	f, err := parseSettings(t, yml, "-u", "7", "--log.format", "plain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := f.settings
+	if s.Pipeline.BatchDelay != 7*time.Millisecond || s.Log.Format != "plain" {
+		t.Errorf("flags should win: delay %v, format %q", s.Pipeline.BatchDelay, s.Log.Format)
+	}
+	if s.Pipeline.Queue.MaxBytes != 2<<20 || *s.API.Enabled {
+		t.Errorf("logstash.yml should win over defaults: max_bytes %d, api.enabled %v", s.Pipeline.Queue.MaxBytes, *s.API.Enabled)
+	}
+	if s.DataPath != "data" || s.Log.StatusInterval != 30*time.Second {
+		t.Errorf("defaults: path.data %q, status interval %v", s.DataPath, s.Log.StatusInterval)
+	}
+}
+
+// TestSettingsFileRefusesUnknown: every unknown key and bad value is named
+// with its line; a password's value never appears.
+func TestSettingsFileRefusesUnknown(t *testing.T) {
+	t.Setenv("PW", "hunter2secret")
+	_, err := parseSettings(t, "pipeline.wrokers: 2\napi:\n  http:\n    prot: 9600\napi.auth.basic.password: ${PW}\nlog.level: loud\nnode.name: x\n")
+	var fe *SettingsFileError
+	if !errors.As(err, &fe) {
+		t.Fatalf("err = %v; want a SettingsFileError", err)
+	}
+	got := err.Error()
+	for _, want := range []string{
+		`:1:1: unknown setting "pipeline.wrokers". Did you mean "pipeline.workers"?`,
+		`:4:5: unknown setting "api.http.prot". Did you mean "api.http.port"?`,
+		`:6:12: log.level is debug, info, warn or error, not "loud".`,
+		`:7:1: unknown setting "node.name". Supported:`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "hunter2secret") {
+		t.Error("the password was printed")
+	}
+}
+
+// TestFlagError: an unknown flag gets the closest name, a one-letter one no
+// guess.
+func TestFlagError(t *testing.T) {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	AddFlags(fs)
+	for args, want := range map[string]string{
+		"--pipeline.batch.sise 3": "unknown flag --pipeline.batch.sise. Did you mean --pipeline.batch.size?",
+		"-x":                      "unknown flag -x.",
+		"-w":                      "flag needs an argument: -w",
+	} {
+		err := fs.Parse(strings.Fields(args))
+		if got := flagError(fs, err); got != want {
+			t.Errorf("%s: %q; want %q", args, got, want)
+		}
+	}
+}

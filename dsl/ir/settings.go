@@ -28,6 +28,10 @@ type Settings struct {
 	// as Logstash: counted, logged and acknowledged to the input) or "hold"
 	// (retried until the output takes them; the pipeline stalls).
 	OnPermanentFailure string
+	// Ordered is pipeline.ordered: "auto" (the default), "true" or
+	// "false". Events keep their order with one worker; "true" refuses a
+	// pipeline with more, as Logstash refuses to start.
+	Ordered string
 	// DeadLetterQueue holds the dead_letter_queue.* settings.
 	DeadLetterQueue DeadLetterQueueSettings
 	// Queue holds the queue.* and path.queue settings.
@@ -66,6 +70,7 @@ func (s Settings) Or(d Settings) Settings {
 		BatchSize:          cmp.Or(s.BatchSize, d.BatchSize),
 		BatchDelay:         cmp.Or(s.BatchDelay, d.BatchDelay),
 		OnPermanentFailure: cmp.Or(s.OnPermanentFailure, d.OnPermanentFailure),
+		Ordered:            cmp.Or(s.Ordered, d.Ordered),
 		Queue: QueueSettings{Type: cmp.Or(q.Type, dq.Type), Path: cmp.Or(q.Path, dq.Path),
 			MaxBytes: cmp.Or(q.MaxBytes, dq.MaxBytes), PageCapacity: cmp.Or(q.PageCapacity, dq.PageCapacity),
 			CheckpointWrites: cmp.Or(q.CheckpointWrites, dq.CheckpointWrites), Drain: cmp.Or(q.Drain, dq.Drain)},
@@ -94,6 +99,7 @@ var settings = []setting[Settings]{
 	{"", "batch_size", "pipeline.batch.size", positiveInt, func(s *Settings) any { return &s.BatchSize }},
 	{"", "batch_delay", "pipeline.batch.delay", delay, func(s *Settings) any { return &s.BatchDelay }},
 	{"", "on_permanent_failure", "pipeline.on_permanent_failure", oneOf("acknowledge", "hold"), func(s *Settings) any { return &s.OnPermanentFailure }},
+	{"", "ordered", "pipeline.ordered", oneOf("auto", "true", "false"), func(s *Settings) any { return &s.Ordered }},
 	{"queue", "type", "queue.type", oneOf("memory", "persisted"), func(s *Settings) any { return &s.Queue.Type }},
 	{"queue", "path", "path.queue", directory, func(s *Settings) any { return &s.Queue.Path }},
 	{"queue", "max_bytes", "queue.max_bytes", size, func(s *Settings) any { return &s.Queue.MaxBytes }},

@@ -45,6 +45,8 @@ Pipelines:
   -w, --pipeline.workers N    filter workers (default: number of CPUs)
   -b, --pipeline.batch.size N events per worker batch (default 125)
   -u, --pipeline.batch.delay MS  wait to fill a batch (default 50)
+  --pipeline.ordered auto|true|false  events keep their order with one worker;
+                              true refuses more than one (default auto)
   -r, --config.reload.automatic  reload -f or --pipelines when its files change
   --config.reload.interval D  how often -r checks (default 3s); SIGHUP checks at once
   --config.support_escapes    process \n, \t, \" … in .conf quoted strings

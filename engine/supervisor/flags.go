@@ -104,6 +104,7 @@ var settingFlags = []settingFlag{
 	{"path.data", "data", "directory for state"},
 	{"pipeline.id", "", "the name of the -f or -e pipeline (default main)"},
 	{"pipeline.batch.delay", "", "milliseconds a worker waits to fill a batch (default 50)"},
+	{"pipeline.ordered", "", "auto (default), true (refused with more than one worker) or false"},
 	{"log.level", "info", "log level: debug, info, warn or error"},
 	{"log.format", "plain", "plain or json"},
 	{"path.logs", "", "also log to <DIR>/logstash-plain.log (logstash-json.log with --log.format json)"},

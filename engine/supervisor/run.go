@@ -1,9 +1,11 @@
 package supervisor
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -55,6 +57,13 @@ func Run(o Options, stdout, stderr io.Writer) int {
 	build := func(p *ir.Pipeline) (*engine.Pipeline, *dlq.Deferred, hcl.Diagnostics) {
 		es := settings
 		s := p.Settings.Or(ps.Pipeline)
+		if w := cmp.Or(o.Workers, s.Workers, runtime.NumCPU()); s.Ordered == "true" && w != 1 {
+			// As Logstash, which refuses to start such a pipeline: order
+			// is kept with one worker only.
+			return nil, nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "pipeline.ordered: true needs one worker",
+				Detail:  fmt.Sprintf("Pipeline %q would run %d workers; give it pipeline.workers: 1 (-w 1), or pipeline.ordered: auto.", p.Name, w),
+				Subject: p.Range.Ptr()}}
+		}
 		es.Queue = queueSettings(s.Queue, p.Name, ps.DataPath)
 		q := deadLetterQueue(ps.DataPath, p.Name, s.DeadLetterQueue, logger)
 		if q != nil {

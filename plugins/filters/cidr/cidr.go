@@ -57,7 +57,7 @@ type Options struct {
 	// NetworkPath is a file listing the networks, separated by separator.
 	NetworkPath string `hcl:"network_path,optional"`
 	// RefreshInterval is how often network_path is read again, in seconds.
-	RefreshInterval int64 `hcl:"refresh_interval,optional"`
+	RefreshInterval float64 `hcl:"refresh_interval,optional"`
 	// Separator separates the networks in network_path.
 	Separator string `hcl:"separator,optional"`
 }
@@ -126,7 +126,7 @@ var _ engine.Filter = (*Filter)(nil)
 
 // New builds a cidr filter, reading network_path.
 func New(o Options, r engine.Resources) (*Filter, error) {
-	f := &Filter{path: o.NetworkPath, separator: o.Separator, refresh: time.Duration(o.RefreshInterval) * time.Second, logger: r.Logger}
+	f := &Filter{path: o.NetworkPath, separator: o.Separator, refresh: time.Duration(o.RefreshInterval * float64(time.Second)), logger: r.Logger}
 	if f.logger == nil {
 		f.logger = slog.Default()
 	}

@@ -120,7 +120,7 @@ type Options struct {
 	// backtracking engine (one using look-around, atomic groups or
 	// backreferences); 0 disables the bound. Patterns run by Go's RE2 engine
 	// take time linear in the line and are not interrupted.
-	TimeoutMillis int `hcl:"timeout_millis,optional"`
+	TimeoutMillis float64 `hcl:"timeout_millis,optional"`
 	// TimeoutScope is "pattern" (each pattern attempt gets timeout_millis) or
 	// "event" (all attempts of one event share it; an attempt that starts
 	// with budget left may still run for up to timeout_millis).
@@ -283,7 +283,7 @@ func (o *Options) compile() (*config, error) {
 		target = bracket(o.Target)
 	}
 	c := &config{breakOnMatch: o.BreakOnMatch, keepEmpty: o.KeepEmptyCaptures, tags: o.TagOnFailure,
-		timeout: time.Duration(o.TimeoutMillis) * time.Millisecond, eventScope: o.TimeoutScope == "event", timeoutTag: o.TagOnTimeout}
+		timeout: time.Duration(o.TimeoutMillis * float64(time.Millisecond)), eventScope: o.TimeoutScope == "event", timeoutTag: o.TagOnTimeout}
 	for _, en := range o.Match {
 		s := source{ref: event.MustRef(en.Key)}
 		for _, p := range en.Values {

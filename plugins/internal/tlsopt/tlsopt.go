@@ -537,7 +537,7 @@ func ForHost(cfg *tls.Config, addr string) *tls.Config {
 type Handshake struct {
 	// SSLHandshakeTimeout is how long, in milliseconds, a client has to
 	// complete the TLS handshake before the connection is closed.
-	SSLHandshakeTimeout int `hcl:"ssl_handshake_timeout,optional"`
+	SSLHandshakeTimeout float64 `hcl:"ssl_handshake_timeout,optional"`
 }
 
 // DocTitle names the group in the plugin reference.
@@ -556,5 +556,5 @@ func (h Handshake) Validate() error {
 
 // Timeout is the timeout as a duration.
 func (h Handshake) Timeout() time.Duration {
-	return time.Duration(h.SSLHandshakeTimeout) * time.Millisecond
+	return time.Duration(h.SSLHandshakeTimeout * float64(time.Millisecond))
 }

@@ -98,10 +98,18 @@ func (s *ProcessSettings) SetSetting(name, text string) (ok bool, detail string,
 
 var (
 	// level is a log level, as log/slog reads it (debug, info, warn, error).
+	// Logstash's trace and fatal read as the nearest slog level: trace
+	// logs what debug logs, fatal what error logs.
 	level = typed(str, func(s string) (slog.Level, bool) {
+		switch strings.ToLower(s) {
+		case "trace":
+			s = "debug"
+		case "fatal":
+			s = "error"
+		}
 		var l slog.Level
 		return l, l.UnmarshalText([]byte(s)) == nil
-	}, slog.Level.String, "%[1]s is debug, info, warn or error, not %[2]q.", "use debug, info, warn or error")
+	}, slog.Level.String, "%[1]s is trace, debug, info, warn, error or fatal, not %[2]q.", "use trace, debug, info, warn, error or fatal")
 	// duration is a Go duration, e.g. "30s".
 	duration = typed(str, func(s string) (time.Duration, bool) {
 		d, err := time.ParseDuration(s)

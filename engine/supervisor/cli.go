@@ -52,7 +52,7 @@ Pipelines:
   --config.support_escapes    process \n, \t, \" … in .conf quoted strings
 
 Logging:
-  --log.level LEVEL           debug, info, warn, error (default info)
+  --log.level LEVEL           trace, debug, info, warn, error, fatal (default info)
   --log.format FORMAT         plain (default) or json
   -l, --path.logs DIR         also log to DIR/logstash-plain.log (logstash-json.log)
   --log.status_interval D     a status line per pipeline every D (default 30s; 0: off)

@@ -61,7 +61,7 @@ func TestSettingsFileRefusesUnknown(t *testing.T) {
 	for _, want := range []string{
 		`:1:1: unknown setting "pipeline.wrokers". Did you mean "pipeline.workers"?`,
 		`:4:5: unknown setting "api.http.prot". Did you mean "api.http.port"?`,
-		`:6:12: log.level is debug, info, warn or error, not "loud".`,
+		`:6:12: log.level is trace, debug, info, warn, error or fatal, not "loud".`,
 		`:7:1: unknown setting "node.name". Supported:`,
 	} {
 		if !strings.Contains(got, want) {

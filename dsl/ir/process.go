@@ -15,6 +15,10 @@ type ProcessSettings struct {
 	// PipelineID is pipeline.id: the name of the pipeline of -f or -e
 	// (default "main"); pipelines.yml names its own.
 	PipelineID string
+	// ConfigPath and ConfigString are logstash.yml's path.config and
+	// config.string: the configuration when the command line gives none
+	// (-f, -e, --pipelines); pipelines.yml is then not read, as Logstash.
+	ConfigPath, ConfigString string
 	// ConfigDebug is config.debug: log each pipeline's configuration, secrets
 	// redacted, at debug level.
 	ConfigDebug *bool
@@ -63,6 +67,8 @@ var processSettings = []setting[ProcessSettings]{
 	{name: "log.level", kind: level, field: func(s *ProcessSettings) any { return &s.Log.Level }},
 	{name: "log.format", kind: oneOf("plain", "json"), field: func(s *ProcessSettings) any { return &s.Log.Format }},
 	{name: "path.logs", kind: directory, field: func(s *ProcessSettings) any { return &s.Log.Path }},
+	{name: "path.config", kind: nonEmpty, field: func(s *ProcessSettings) any { return &s.ConfigPath }},
+	{name: "config.string", kind: nonEmpty, field: func(s *ProcessSettings) any { return &s.ConfigString }},
 	{name: "pipeline.id", kind: nonEmpty, field: func(s *ProcessSettings) any { return &s.PipelineID }},
 	{name: "config.debug", kind: boolean, field: func(s *ProcessSettings) any { return &s.ConfigDebug }},
 	{name: "config.support_escapes", kind: boolean, field: func(s *ProcessSettings) any { return &s.SupportEscapes }},
@@ -120,7 +126,7 @@ var (
 		return d, err == nil && d > 0
 	}, time.Duration.String, `%[1]s must be a duration above 0, e.g. "3s"; %[2]q is not.`, "give a duration above 0, e.g. 3s")
 	nonEmpty = typed(str, func(s string) (string, bool) { return s, s != "" }, same[string],
-		"%[1]s must not be empty.", "give a name")
+		"%[1]s must not be empty.", "give a value")
 	anyText   = typed(str, func(s string) (string, bool) { return s, true }, same[string], "", "")
 	portRange = typed(str, func(s string) (string, bool) {
 		_, _, err := ParsePortRange(s)

@@ -146,11 +146,13 @@ func Command(cmd string, args []string, env CommandEnv, stdout, stderr io.Writer
 			given++
 		}
 	}
+	fromSettings := false
 	if dir := flags.Settings.SettingsDir(); given == 0 && dir != "" {
 		// As logstash --path.settings /etc/logstash: the pipelines are
-		// those of pipelines.yml there.
+		// those of pipelines.yml there, unless logstash.yml gives
+		// path.config or config.string (see below).
 		pipelinesYML = filepath.Join(dir, "pipelines.yml")
-		given = 1
+		given, fromSettings = 1, true
 	}
 	if given != 1 || fs.NArg() > 0 {
 		msg := "give one of -f PATH, -e 'CONFIG' or --pipelines pipelines.yml"
@@ -183,6 +185,18 @@ func Command(cmd string, args []string, env CommandEnv, stdout, stderr io.Writer
 		return engine.ExitConfig
 	}
 	ps := o.Settings
+	if fromSettings && (ps.ConfigPath != "" || ps.ConfigString != "") {
+		// logstash.yml's own configuration; pipelines.yml is not read,
+		// as in Logstash, which warns so.
+		o.Logger.Warn("logstash.yml gives path.config or config.string: pipelines.yml is ignored",
+			"pipelines.yml", pipelinesYML)
+		pipelinesYML = ""
+		path = ps.ConfigPath
+		if ps.ConfigPath == "" {
+			cs := ps.ConfigString
+			configString = &cs
+		}
+	}
 	loader := dsl.Loader{SupportEscapes: ps.SupportEscapes != nil && *ps.SupportEscapes}
 	debug := ps.ConfigDebug != nil && *ps.ConfigDebug
 	if debug && ps.Log.Level > slog.LevelDebug {

@@ -21,6 +21,13 @@ func (e *SettingsFileError) Error() string { return strings.Join(e.Lines, "\n") 
 // logstash.yml values from the environment (or its keystore).
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_.]*)(?::([^}]*))?\}`)
 
+// oldNames are the names Logstash 7 gave api.* settings, which Logstash 8
+// still reads (with a deprecation warning) and many logstash.yml files, the
+// official container image's among them, still write.
+var oldNames = map[string]string{
+	"http.host": "api.http.host", "http.port": "api.http.port", "http.enabled": "api.enabled",
+}
+
 // readLogstashYML applies the settings of a Logstash logstash.yml to s.
 // Keys are written flat ("pipeline.workers: 2") or nested ("pipeline:
 // {workers: 2}"), as Logstash reads them. A key no setting has is refused
@@ -68,6 +75,9 @@ func readLogstashYML(path string, s *ir.ProcessSettings) error {
 			if missing != "" {
 				bad(v, "%s: the environment variable %s is not set (write ${%s:default} for a default)", name, missing, missing)
 				continue
+			}
+			if n, ok := oldNames[name]; ok {
+				name = n
 			}
 			ok, detail, _ := s.SetSetting(name, text)
 			switch {

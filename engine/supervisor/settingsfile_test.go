@@ -31,7 +31,7 @@ func parseSettings(t *testing.T, yml string, args ...string) (*SettingFlags, err
 // TestSettingsPrecedence: flags over logstash.yml over the defaults, as
 // Logstash; a short flag (-u, -l) counts as given under its long name.
 func TestSettingsPrecedence(t *testing.T) {
-	yml := "pipeline:\n  batch:\n    delay: 20\nlog.format: json\nqueue.max_bytes: 2mb\napi.enabled: false\n"
+	yml := "pipeline:\n  batch:\n    delay: 20\nlog.format: json\nqueue.max_bytes: 2mb\napi.enabled: false\nhttp.host: 0.0.0.0\n"
 	f, err := parseSettings(t, yml, "-u", "7", "--log.format", "plain")
 	if err != nil {
 		t.Fatal(err)
@@ -42,6 +42,9 @@ func TestSettingsPrecedence(t *testing.T) {
 	}
 	if s.Pipeline.Queue.MaxBytes != 2<<20 || *s.API.Enabled {
 		t.Errorf("logstash.yml should win over defaults: max_bytes %d, api.enabled %v", s.Pipeline.Queue.MaxBytes, *s.API.Enabled)
+	}
+	if s.API.Host != "0.0.0.0" {
+		t.Errorf("http.host, Logstash 7's name, should set api.http.host: %q", s.API.Host)
 	}
 	if s.DataPath != "data" || s.Log.StatusInterval != 30*time.Second {
 		t.Errorf("defaults: path.data %q, status interval %v", s.DataPath, s.Log.StatusInterval)

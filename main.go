@@ -13,10 +13,10 @@ import (
 	"strings"
 
 	"github.com/pipelined/pipeline/dsl"
+	"github.com/pipelined/pipeline/dsl/configdebug"
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/supervisor"
 	_ "github.com/pipelined/pipeline/plugins/all"
-	"github.com/pipelined/pipeline/plugins/configdebug"
 )
 
 // Exit codes.
@@ -110,7 +110,8 @@ func buildVersion() string {
 }
 
 func commandEnv() supervisor.CommandEnv {
-	return supervisor.CommandEnv{Version: buildVersion(), DescribeConfig: configdebug.Describe}
+	return supervisor.CommandEnv{Version: buildVersion(), DescribeConfig: configdebug.Describe,
+		NewLoader: func(esc bool) supervisor.ConfigLoader { return dsl.Loader{SupportEscapes: esc} }}
 }
 
 // convert prints a Logstash .conf file, or a directory of them, as HCL.

@@ -13,7 +13,6 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/pipelined/pipeline/dsl"
 	"github.com/pipelined/pipeline/dsl/ir"
 	"github.com/pipelined/pipeline/engine"
 )
@@ -25,6 +24,16 @@ type CommandEnv struct {
 	// DescribeConfig returns the lines --config.debug logs for a pipeline,
 	// every secret redacted (the plugins know which options are secret).
 	DescribeConfig func(p *ir.Pipeline) []string
+	// NewLoader returns the front-end that reads configurations (package
+	// dsl), handed in by main so that the engine never imports a front-end.
+	NewLoader func(supportEscapes bool) ConfigLoader
+}
+
+// ConfigLoader reads pipeline configurations into the IR.
+type ConfigLoader interface {
+	Load(path string) (*ir.Config, hcl.Diagnostics)
+	LoadConfigString(s string) (*ir.Config, hcl.Diagnostics)
+	LoadPipelinesYML(path string) (*ir.Config, hcl.Diagnostics)
 }
 
 // RunUsage is `pipeline run --help`.
@@ -197,7 +206,7 @@ func Command(cmd string, args []string, env CommandEnv, stdout, stderr io.Writer
 			configString = &cs
 		}
 	}
-	loader := dsl.Loader{SupportEscapes: ps.SupportEscapes != nil && *ps.SupportEscapes}
+	loader := env.NewLoader(ps.SupportEscapes != nil && *ps.SupportEscapes)
 	debug := ps.ConfigDebug != nil && *ps.ConfigDebug
 	if debug && ps.Log.Level > slog.LevelDebug {
 		// As Logstash: the configuration is logged at debug level only.

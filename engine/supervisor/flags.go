@@ -76,7 +76,11 @@ func (f *Flags) Options(stderr io.Writer) (Options, error) {
 	if s.Log.Format == "json" {
 		h = slog.NewJSONHandler(w, ho)
 	}
-	return Options{Workers: f.workers, BatchSize: f.batchSize, Settings: s, Logger: slog.New(h)}, nil
+	log := slog.New(h)
+	for _, at := range f.Settings.ignored {
+		log.Warn("logstash.yml: a Logstash setting that has no effect here is ignored", "setting", at)
+	}
+	return Options{Workers: f.workers, BatchSize: f.batchSize, Settings: s, Logger: log}, nil
 }
 
 // SettingFlags are the settings Logstash reads from logstash.yml, given as
@@ -97,6 +101,9 @@ type SettingFlags struct {
 	// Missing there, it is not an error.
 	nearby   string
 	settings ir.ProcessSettings // set by Validate
+	// ignored are the Logstash-only settings logstash.yml set, warned
+	// about once the logger exists.
+	ignored []string
 }
 
 // settingFlags are the flags of SettingFlags, with Logstash's defaults.
@@ -217,14 +224,18 @@ func (f *SettingFlags) Validate() error {
 		}
 	}
 	if f.pathSettings != "" {
-		if err := readLogstashYML(filepath.Join(f.pathSettings, "logstash.yml"), &f.settings); err != nil {
+		ignored, err := readLogstashYML(filepath.Join(f.pathSettings, "logstash.yml"), &f.settings)
+		if err != nil {
 			return err
 		}
+		f.ignored = ignored
 	} else if f.nearby != "" {
 		if p := filepath.Join(f.nearby, "logstash.yml"); fileExists(p) {
-			if err := readLogstashYML(p, &f.settings); err != nil {
+			ignored, err := readLogstashYML(p, &f.settings)
+			if err != nil {
 				return err
 			}
+			f.ignored = ignored
 		}
 	}
 	for _, sf := range settingFlags {

@@ -28,23 +28,46 @@ var oldNames = map[string]string{
 	"http.host": "api.http.host", "http.port": "api.http.port", "http.enabled": "api.enabled",
 }
 
+// logstashOnly are settings of Logstash that mean nothing here (the JVM's
+// node identity, X-Pack, modules, plugins' paths, the keystore…): a
+// logstash.yml that sets them, as the official container image's does, is
+// read with one warning per key instead of being refused.
+var logstashOnly = []string{
+	"node.", "xpack.", "monitoring.", "modules", "cloud.", "keystore.", "path.plugins",
+	"pipeline.unsafe_shutdown", "pipeline.separate_logs", "pipeline.plugin_classloaders",
+	"pipeline.ecs_compatibility", "pipeline.buffer.type", "pipeline.system", "config.field_reference.escape_style",
+	"allow_superuser", "log.level.", "api.environment", "api.ssl.", "queue.checkpoint.acks",
+	"queue.checkpoint.interval", "queue.checkpoint.retry", "dead_letter_queue.storage_policy.",
+	"dead_letter_queue.max_bytes.",
+}
+
+func isLogstashOnly(name string) bool {
+	for _, p := range logstashOnly {
+		if name == p || (strings.HasSuffix(p, ".") && strings.HasPrefix(name, p)) || strings.HasPrefix(name, p+".") {
+			return true
+		}
+	}
+	return false
+}
+
 // readLogstashYML applies the settings of a Logstash logstash.yml to s.
 // Keys are written flat ("pipeline.workers: 2") or nested ("pipeline:
 // {workers: 2}"), as Logstash reads them. A key no setting has is refused
-// with the closest known name: a deployment never runs with a setting
-// silently ignored. Values never appear in messages (one may be a
-// password).
-func readLogstashYML(path string, s *ir.ProcessSettings) error {
+// with the closest known name, so a deployment never runs with a typo
+// silently ignored; Logstash settings that mean nothing here are returned
+// in ignored, for a warning each. Values never appear in messages (one may
+// be a password).
+func readLogstashYML(path string, s *ir.ProcessSettings) (ignored []string, err error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
-		return &SettingsFileError{Lines: []string{fmt.Sprintf("--path.settings: %v", err)}}
+		return nil, &SettingsFileError{Lines: []string{fmt.Sprintf("--path.settings: %v", err)}}
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
-		return &SettingsFileError{Lines: []string{fmt.Sprintf("%s: %v", path, err)}}
+		return nil, &SettingsFileError{Lines: []string{fmt.Sprintf("%s: %v", path, err)}}
 	}
 	if len(doc.Content) == 0 {
-		return nil // empty, or only comments: every setting keeps its default
+		return nil, nil // empty, or only comments: every setting keeps its default
 	}
 	names := ir.ProcessSettingNames()
 	var lines []string
@@ -60,6 +83,10 @@ func readLogstashYML(path string, s *ir.ProcessSettings) error {
 		for i := 0; i+1 < len(m.Content); i += 2 {
 			k, v := m.Content[i], m.Content[i+1]
 			name := prefix + k.Value
+			if isLogstashOnly(name) {
+				ignored = append(ignored, fmt.Sprintf("%s:%d: %s", path, k.Line, name))
+				continue
+			}
 			if v.Kind == yaml.MappingNode {
 				walk(name+".", v)
 				continue
@@ -99,9 +126,9 @@ func readLogstashYML(path string, s *ir.ProcessSettings) error {
 	}
 	walk("", doc.Content[0])
 	if lines != nil {
-		return &SettingsFileError{Lines: lines}
+		return ignored, &SettingsFileError{Lines: lines}
 	}
-	return nil
+	return ignored, nil
 }
 
 // expandEnv resolves ${VAR} and ${VAR:default} in text; missing names the

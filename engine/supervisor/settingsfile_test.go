@@ -55,7 +55,7 @@ func TestSettingsPrecedence(t *testing.T) {
 // with its line; a password's value never appears.
 func TestSettingsFileRefusesUnknown(t *testing.T) {
 	t.Setenv("PW", "hunter2secret")
-	_, err := parseSettings(t, "pipeline.wrokers: 2\napi:\n  http:\n    prot: 9600\napi.auth.basic.password: ${PW}\nlog.level: loud\nnode.name: x\n")
+	_, err := parseSettings(t, "pipeline.wrokers: 2\napi:\n  http:\n    prot: 9600\napi.auth.basic.password: ${PW}\nlog.level: loud\nzzz.colour: x\n")
 	var fe *SettingsFileError
 	if !errors.As(err, &fe) {
 		t.Fatalf("err = %v; want a SettingsFileError", err)
@@ -65,7 +65,7 @@ func TestSettingsFileRefusesUnknown(t *testing.T) {
 		`:1:1: unknown setting "pipeline.wrokers". Did you mean "pipeline.workers"?`,
 		`:4:5: unknown setting "api.http.prot". Did you mean "api.http.port"?`,
 		`:6:12: log.level is trace, debug, info, warn, error or fatal, not "loud".`,
-		`:7:1: unknown setting "node.name". Supported:`,
+		`:7:1: unknown setting "zzz.colour". Supported:`,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing %q in:\n%s", want, got)
@@ -91,5 +91,26 @@ func TestFlagError(t *testing.T) {
 		if got := flagError(fs, err); got != want {
 			t.Errorf("%s: %q; want %q", args, got, want)
 		}
+	}
+}
+
+// TestSettingsFileIgnoresLogstashOnly: the settings of the official
+// container image's logstash.yml that mean nothing here (node.name,
+// xpack.monitoring.*) are read with a warning each, not refused; a typo in
+// a setting we have is still refused.
+func TestSettingsFileIgnoresLogstashOnly(t *testing.T) {
+	yml := "node.name: es-logs-1\nxpack.monitoring.enabled: false\nxpack:\n  monitoring:\n    elasticsearch.hosts: [ \"http://es:9200\" ]\npipeline.workers: 3\n"
+	f, err := parseSettings(t, yml)
+	if err != nil {
+		t.Fatalf("refused: %v", err)
+	}
+	if len(f.ignored) != 3 || !strings.Contains(strings.Join(f.ignored, " "), "node.name") {
+		t.Fatalf("ignored = %q", f.ignored)
+	}
+	if f.settings.Pipeline.Workers != 3 {
+		t.Fatalf("workers = %d", f.settings.Pipeline.Workers)
+	}
+	if _, err := parseSettings(t, "node.name: x\npipeline.wokers: 3\n"); err == nil || !strings.Contains(err.Error(), "pipeline.workers") {
+		t.Fatalf("typo: err = %v", err)
 	}
 }

@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/pipelined/pipeline/engine"
-	"github.com/pipelined/pipeline/plugins/internal/redact"
+	"github.com/pipelined/pipeline/engine/redact"
 )
 
 // HTTPOptions are Logstash's options for reaching the cluster beyond hosts

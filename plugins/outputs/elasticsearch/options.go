@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/pipelined/pipeline/engine"
-	"github.com/pipelined/pipeline/plugins/internal/redact"
+	"github.com/pipelined/pipeline/engine/redact"
 	"github.com/pipelined/pipeline/plugins/internal/tlsopt"
 )
 

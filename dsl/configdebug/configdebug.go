@@ -16,7 +16,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/pipelined/pipeline/dsl/ir"
-	"github.com/pipelined/pipeline/plugins/internal/redact"
+	"github.com/pipelined/pipeline/engine/redact"
 )
 
 // secretWords mark an option whose whole value is a secret.

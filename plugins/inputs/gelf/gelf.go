@@ -115,6 +115,8 @@ type Input struct {
 	hostRef  event.Ref
 	tooLarge atomic.Uint64
 	invalid  atomic.Uint64
+	refs     sync.Map // "_x" → [2]event.Ref, see underscoreRefs
+	cached   atomic.Int64
 }
 
 // New builds a gelf input; it opens no socket.
@@ -309,9 +311,8 @@ func (in *Input) event(msg []byte, host string) *event.Event {
 			}
 		}
 		for _, k := range keys {
-			r, err := event.ParseRef("[" + k + "]")
-			nr, err2 := event.ParseRef("[" + k[1:] + "]")
-			if err != nil || err2 != nil {
+			r, nr, ok := in.underscoreRefs(k)
+			if !ok {
 				continue
 			}
 			v, _ := e.Delete(r)
@@ -320,6 +321,29 @@ func (in *Input) event(msg []byte, host string) *event.Event {
 	}
 	return e
 }
+
+// underscoreRefs returns the references of an additional field "_x" and of
+// "x". Senders use a few field names over and over, so they are parsed once
+// and kept, up to maxCachedRefs names (the names come from outside).
+func (in *Input) underscoreRefs(k string) (from, to event.Ref, ok bool) {
+	if v, hit := in.refs.Load(k); hit {
+		p := v.([2]event.Ref)
+		return p[0], p[1], true
+	}
+	from, err := event.ParseRef("[" + k + "]")
+	if err != nil {
+		return from, to, false
+	}
+	if to, err = event.ParseRef("[" + k[1:] + "]"); err != nil {
+		return from, to, false
+	}
+	if in.cached.Add(1) <= maxCachedRefs {
+		in.refs.Store(k, [2]event.Ref{from, to})
+	}
+	return from, to, true
+}
+
+const maxCachedRefs = 1024
 
 var errTooLarge = errors.New("message larger than max_message_bytes")
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -65,6 +66,9 @@ func parseDBLine(s string) (fileID, *dbEntry, bool) {
 			return fileID{}, nil, false
 		}
 		nums[i] = v
+	}
+	if nums[3] > math.MaxInt64 {
+		return fileID{}, nil, false // a damaged position: the file is read as never seen
 	}
 	e := &dbEntry{pos: int64(nums[3]), last: time.Now()}
 	if len(f) > 4 {

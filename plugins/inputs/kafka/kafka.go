@@ -207,13 +207,7 @@ func (o *Options) Validate() error {
 			return fieldErr(name, "unsupported class %q: only StringDeserializer and ByteArrayDeserializer (the bytes as they are) are available", v)
 		}
 	}
-	if err := o.Connection.Validate(); err != nil {
-		return err
-	}
-	if err := o.JavaTLS.Validate(o.Client); err != nil {
-		return err
-	}
-	return o.Client.Validate(o.Connection.TLSOn() || o.Client.Enabled())
+	return kafkaopt.ValidateSecurity(o.Connection, o.JavaTLS, o.Client)
 }
 
 type level int

@@ -271,3 +271,17 @@ func verifyChainOnly(cfg *tls.Config) {
 		return err
 	}
 }
+
+// ValidateSecurity checks the connection, Java-style TLS and TLS client
+// groups together, as the kafka input and output embed them: the TLS
+// options are checked as used when the security protocol or ssl_enabled
+// turns TLS on.
+func ValidateSecurity(c Connection, j JavaTLS, cl tlsopt.Client) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if err := j.Validate(cl); err != nil {
+		return err
+	}
+	return cl.Validate(c.TLSOn() || cl.Enabled())
+}

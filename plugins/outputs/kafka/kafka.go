@@ -161,13 +161,7 @@ func (o *Options) Validate() error {
 			return fieldErr(name, "unsupported class %q: only StringSerializer and ByteArraySerializer are available", v)
 		}
 	}
-	if err := o.Connection.Validate(); err != nil {
-		return err
-	}
-	if err := o.JavaTLS.Validate(o.Client); err != nil {
-		return err
-	}
-	return o.Client.Validate(o.Connection.TLSOn() || o.Client.Enabled())
+	return kafkaopt.ValidateSecurity(o.Connection, o.JavaTLS, o.Client)
 }
 
 func compression(s string) (kgo.CompressionCodec, error) {

@@ -48,6 +48,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/inputs/http"
 	_ "github.com/pipelined/pipeline/plugins/inputs/kafka"
 	_ "github.com/pipelined/pipeline/plugins/inputs/pipeline"
+	_ "github.com/pipelined/pipeline/plugins/inputs/rabbitmq"
 	_ "github.com/pipelined/pipeline/plugins/inputs/redis"
 	_ "github.com/pipelined/pipeline/plugins/inputs/stdin"
 	_ "github.com/pipelined/pipeline/plugins/inputs/syslog"
@@ -62,6 +63,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/outputs/null"
 	_ "github.com/pipelined/pipeline/plugins/outputs/opensearch"
 	_ "github.com/pipelined/pipeline/plugins/outputs/pipeline"
+	_ "github.com/pipelined/pipeline/plugins/outputs/rabbitmq"
 	_ "github.com/pipelined/pipeline/plugins/outputs/redis"
 	_ "github.com/pipelined/pipeline/plugins/outputs/stdout"
 )

@@ -58,6 +58,7 @@ import (
 	// Outputs.
 	_ "github.com/pipelined/pipeline/plugins/outputs/elasticsearch"
 	_ "github.com/pipelined/pipeline/plugins/outputs/file"
+	_ "github.com/pipelined/pipeline/plugins/outputs/http"
 	_ "github.com/pipelined/pipeline/plugins/outputs/immudb"
 	_ "github.com/pipelined/pipeline/plugins/outputs/kafka"
 	_ "github.com/pipelined/pipeline/plugins/outputs/null"

@@ -558,3 +558,80 @@ func (h Handshake) Validate() error {
 func (h Handshake) Timeout() time.Duration {
 	return time.Duration(h.SSLHandshakeTimeout * float64(time.Millisecond))
 }
+
+// MixinAliases are the names Logstash 8's HTTP client mixin (the http
+// output, http_poller) gave the TLS options before ssl_*: accepted with a
+// warning, as there (Logstash 9 removed them).
+type MixinAliases struct {
+	// CACert is the old name of ssl_certificate_authorities (one file).
+	CACert string `hcl:"cacert,optional" deprecated:"ssl_certificate_authorities"`
+	// ClientCert is the old name of ssl_certificate.
+	ClientCert string `hcl:"client_cert,optional" deprecated:"ssl_certificate"`
+	// ClientKey is the old name of ssl_key.
+	ClientKey string `hcl:"client_key,optional" deprecated:"ssl_key"`
+}
+
+// DocTitle names the group in the plugin reference.
+func (MixinAliases) DocTitle() string { return "TLS: deprecated names" }
+
+// Validate refuses an old name set together with its new one.
+func (a MixinAliases) Validate(c Client) error {
+	switch {
+	case a.CACert != "" && len(c.SSLCertificateAuthorities) > 0:
+		return fieldErr("cacert", "set ssl_certificate_authorities only (cacert is its deprecated name)")
+	case a.ClientCert != "" && c.SSLCertificate != "":
+		return fieldErr("client_cert", "set ssl_certificate only (client_cert is its deprecated name)")
+	case a.ClientKey != "" && c.SSLKey != "":
+		return fieldErr("client_key", "set ssl_key only (client_key is its deprecated name)")
+	}
+	return nil
+}
+
+// Apply returns c with the old names that are set in place of the new ones
+// (after Validate).
+func (a MixinAliases) Apply(c Client) Client {
+	if a.CACert != "" {
+		c.SSLCertificateAuthorities, c.caOption = []string{a.CACert}, "cacert"
+	}
+	if a.ClientCert != "" {
+		c.SSLCertificate = a.ClientCert
+	}
+	if a.ClientKey != "" {
+		c.SSLKey = a.ClientKey
+	}
+	return c
+}
+
+// JavaStores are the Java key and trust store options of Logstash's HTTP
+// clients (JKS or PKCS12 files). They are recognised so that a
+// configuration using them gets a clear error: convert the stores to PEM
+// and use ssl_certificate and ssl_key (the key store) and
+// ssl_certificate_authorities (the trust store).
+type JavaStores struct {
+	// SSLKeystorePath is a Java key store: refused, see the group.
+	SSLKeystorePath string `hcl:"ssl_keystore_path,optional"`
+	// SSLKeystorePassword is the key store's password (never logged).
+	SSLKeystorePassword string `hcl:"ssl_keystore_password,optional"`
+	// SSLKeystoreType is the key store's type, "jks" or "pkcs12".
+	SSLKeystoreType string `hcl:"ssl_keystore_type,optional"`
+	// SSLTruststorePath is a Java trust store: refused, see the group.
+	SSLTruststorePath string `hcl:"ssl_truststore_path,optional"`
+	// SSLTruststorePassword is the trust store's password (never logged).
+	SSLTruststorePassword string `hcl:"ssl_truststore_password,optional"`
+	// SSLTruststoreType is the trust store's type, "jks" or "pkcs12".
+	SSLTruststoreType string `hcl:"ssl_truststore_type,optional"`
+}
+
+// DocTitle names the group in the plugin reference.
+func (JavaStores) DocTitle() string { return "TLS: Java stores" }
+
+// Validate refuses a store path; a password or type alone is harmless.
+func (j JavaStores) Validate() error {
+	if j.SSLKeystorePath != "" {
+		return fieldErr("ssl_keystore_path", "Java key stores cannot be read: convert it to PEM files and set ssl_certificate and ssl_key")
+	}
+	if j.SSLTruststorePath != "" {
+		return fieldErr("ssl_truststore_path", "Java trust stores cannot be read: convert it to a PEM file and set ssl_certificate_authorities")
+	}
+	return nil
+}

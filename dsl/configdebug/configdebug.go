@@ -20,7 +20,7 @@ import (
 )
 
 // secretWords mark an option whose whole value is a secret.
-var secretWords = []string{"password", "passphrase", "secret", "token", "api_key", "apikey", "private_key", "credential", "authorization"}
+var secretWords = []string{"password", "passphrase", "secret", "token", "api_key", "apikey", "private_key", "credential", "authorization", "cloud_auth"}
 
 // Secret reports whether an option named name holds a secret.
 func Secret(name string) bool {

@@ -42,6 +42,7 @@ import (
 	// Inputs.
 	_ "github.com/pipelined/pipeline/plugins/inputs/beats"
 	_ "github.com/pipelined/pipeline/plugins/inputs/deadletterqueue"
+	_ "github.com/pipelined/pipeline/plugins/inputs/elasticsearch"
 	_ "github.com/pipelined/pipeline/plugins/inputs/file"
 	_ "github.com/pipelined/pipeline/plugins/inputs/gelf"
 	_ "github.com/pipelined/pipeline/plugins/inputs/generator"

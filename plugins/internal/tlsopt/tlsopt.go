@@ -635,3 +635,19 @@ func (j JavaStores) Validate() error {
 	}
 	return nil
 }
+
+// ESInputRemoved are the TLS options the elasticsearch input lost in
+// Logstash 9 (plugin version 5): setting one is an error that names the
+// replacement.
+type ESInputRemoved struct {
+	// SSL was the name of ssl_enabled.
+	SSL engine.Removed `hcl:"ssl,optional" removed:"9.0" use:"ssl_enabled"`
+	// CAFile was the name of ssl_certificate_authorities.
+	CAFile engine.Removed `hcl:"ca_file,optional" removed:"9.0" use:"ssl_certificate_authorities"`
+	// SSLCertificateVerification was the boolean form of
+	// ssl_verification_mode.
+	SSLCertificateVerification engine.Removed `hcl:"ssl_certificate_verification,optional" removed:"9.0" use:"ssl_verification_mode"`
+}
+
+// DocTitle names the group in the plugin reference.
+func (ESInputRemoved) DocTitle() string { return "TLS: removed names" }

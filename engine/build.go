@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -46,6 +47,9 @@ type Settings struct {
 	// Bus connects this pipeline to the other pipelines of the process
 	// (the pipeline input and output). nil: a bus of its own.
 	Bus *Bus
+	// FlushInterval is how often filters that flush (Flusher) are called;
+	// default DefaultFlushInterval.
+	FlushInterval time.Duration
 }
 
 func (s Settings) resolve(file ir.Settings, diags *hcl.Diagnostics, rng hcl.Range) Settings {
@@ -79,6 +83,9 @@ func (s Settings) resolve(file ir.Settings, diags *hcl.Diagnostics, rng hcl.Rang
 	if s.Logger == nil {
 		s.Logger = slog.Default()
 	}
+	if s.FlushInterval <= 0 {
+		s.FlushInterval = DefaultFlushInterval
+	}
 	if s.Bus == nil {
 		s.Bus = NewBus()
 	}
@@ -94,6 +101,7 @@ func (s Settings) resolve(file ir.Settings, diags *hcl.Diagnostics, rng hcl.Rang
 // `pipeline check` can run it; every mistake found is returned together.
 func Build(p *ir.Pipeline, reg *Registry, s Settings) (*Pipeline, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
+	workersSet := s.Workers > 0 || p.Settings.Workers > 0
 	s = s.resolve(p.Settings, &diags, p.Range)
 	b := &builder{reg: reg, pl: &Pipeline{name: p.Name, settings: s, abort: make(chan struct{})}, log: s.Logger.With("pipeline", p.Name)}
 	b.pl.log = b.log
@@ -120,7 +128,36 @@ func Build(p *ir.Pipeline, reg *Registry, s Settings) (*Pipeline, hcl.Diagnostic
 	if diags.HasErrors() {
 		return nil, diags
 	}
+	b.pl.flushers = findFlushers(b.pl.filters, nil, nil)
+	diags = append(diags, b.threadsafety(workersSet, p.Range)...)
 	return b.pl, diags
+}
+
+// threadsafety gives a pipeline holding a NotThreadsafe filter one worker
+// when its workers were not set, and warns when they were set above one, as
+// Logstash's safe_pipeline_worker_count.
+func (b *builder) threadsafety(workersSet bool, rng hcl.Range) hcl.Diagnostics {
+	var names []string
+	for _, n := range b.pl.filterList {
+		if _, ok := n.f.(NotThreadsafe); ok {
+			names = append(names, n.typ)
+		}
+	}
+	w := b.pl.settings.Workers
+	if len(names) == 0 || w <= 1 {
+		return nil
+	}
+	if !workersSet {
+		b.log.Warn("Defaulting pipeline worker threads to 1 because there are some filters that might not work with multiple worker threads",
+			"count_was", w, "filters", names)
+		b.pl.settings.Workers = 1
+		return nil
+	}
+	return hcl.Diagnostics{{Severity: hcl.DiagWarning,
+		Summary: "Warning: Manual override - there are filters that might not work with multiple worker threads",
+		Detail: fmt.Sprintf("Pipeline %q runs %d workers (pipeline.workers) and has filters that need one (%s): events of one task may be processed out of order. Set pipeline.workers: 1 (-w 1), or leave it unset and the pipeline runs one worker.",
+			b.pl.name, w, strings.Join(names, ", ")),
+		Subject: rng.Ptr()}}
 }
 
 type builder struct {
@@ -267,6 +304,13 @@ func (b *builder) filter(pl *ir.Plugin) (*filterNode, hcl.Diagnostics) {
 		return nil, diags
 	}
 	n.f, n.log, n.pl = fl.(Filter), res.Logger, b.pl
+	if bf, ok := fl.(BatchFilter); ok {
+		n.batch = bf
+		b.pl.staged = true
+	}
+	if _, ok := fl.(NewEventsUnmatched); ok {
+		n.ownOnly = true
+	}
 	n.index = len(b.pl.filterList)
 	b.pl.filterList = append(b.pl.filterList, n)
 	return n, diags
@@ -333,6 +377,10 @@ func (b *builder) nodes(in []ir.Node, kind ir.Kind) ([]node, hcl.Diagnostics) {
 			var d hcl.Diagnostics
 			c.els, d = b.nodes(n.Else, kind)
 			diags = append(diags, d...)
+			c.staged = hasBatch(c.els)
+			for _, br := range c.branches {
+				c.staged = c.staged || hasBatch(br.body)
+			}
 			out = append(out, c)
 		}
 	}
@@ -351,6 +399,25 @@ type ifNode struct {
 	branches []branch
 	els      []node
 	pl       *Pipeline
+	// staged: a BatchFilter is inside, so runStaged splits the batch.
+	staged bool
+}
+
+// hasBatch reports whether a BatchFilter is among nodes, at any depth.
+func hasBatch(nodes []node) bool {
+	for _, nd := range nodes {
+		switch n := nd.(type) {
+		case *filterNode:
+			if n.batch != nil {
+				return true
+			}
+		case *ifNode:
+			if n.staged {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 type routeNode struct{ index int }

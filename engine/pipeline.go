@@ -51,6 +51,10 @@ type Pipeline struct {
 	// appendFault, set by tests only, fails persisted-queue writes as a
 	// full or failing disk does.
 	appendFault func() error
+	// staged: a BatchFilter is among the filters, which then run stage by
+	// stage (runStaged). flushers are the filters that flush on a timer.
+	staged   bool
+	flushers []flusherNode
 }
 
 // Stats are a pipeline's event counters.
@@ -139,6 +143,13 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		workers.Add(1)
 		go func() { defer workers.Done(); p.safeWorker() }()
 	}
+	stopTicker := make(chan struct{})
+	tickerDone := make(chan struct{})
+	if len(p.flushers) > 0 {
+		go func() { defer close(tickerDone); p.ticker(stopTicker) }()
+	} else {
+		close(tickerDone)
+	}
 	readerCtx, stopReader := context.WithCancel(context.Background())
 	defer stopReader()
 	readerDone := make(chan struct{})
@@ -172,8 +183,15 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}
 		<-readerDone
 	}
+	close(stopTicker)
+	<-tickerDone
 	close(p.queue)
 	workers.Wait()
+	if len(p.flushers) > 0 && !p.aborted() {
+		// Logstash's final flush: what the filters still hold (the
+		// aggregate filter's maps) goes out before the outputs close.
+		p.safeFinalFlush()
+	}
 	p.closeFilters()
 	for _, o := range p.outputs {
 		close(o.ch)
@@ -195,6 +213,26 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+func (p *Pipeline) aborted() bool {
+	select {
+	case <-p.abort:
+		return true
+	default:
+		return false
+	}
+}
+
+// safeFinalFlush runs the final flush, recovering a panic of the engine's
+// own code as the workers do.
+func (p *Pipeline) safeFinalFlush() {
+	defer func() {
+		if perr := Recovered(recover(), p.log, "final flush"); perr != nil {
+			p.stats.Panics.Add(1)
+		}
+	}()
+	p.flushFilters(&workerMetrics{filters: make([]filterAcc, len(p.filterList))}, true)
+}
+
 // closeFilters releases what filters hold outside the process (the ruby
 // filter's co-processes) once no worker can call them any more.
 func (p *Pipeline) closeFilters() {
@@ -213,6 +251,8 @@ func (p *Pipeline) closeFilters() {
 type chunk struct {
 	events []*event.Event
 	flush  bool
+	// tick asks the worker that takes it to flush the filters (Flusher).
+	tick bool
 }
 
 // inputUnit runs one input and decorates what it emits.
@@ -349,6 +389,13 @@ func (p *Pipeline) worker() {
 			return
 		}
 		p.queued.Add(-int64(len(first.events)))
+		tick := first.tick
+		if tick && len(first.events) == 0 {
+			if !p.flushFilters(w, false) {
+				return
+			}
+			continue
+		}
 		batch := first.events
 		if len(batch) < size && !first.flush {
 			batch = append(make([]*event.Event, 0, size), first.events...)
@@ -361,6 +408,7 @@ func (p *Pipeline) worker() {
 						break fill
 					}
 					p.queued.Add(-int64(len(more.events)))
+					tick = tick || more.tick
 					batch = append(batch, more.events...)
 					if more.flush {
 						break fill
@@ -378,6 +426,9 @@ func (p *Pipeline) worker() {
 		ok = p.route(out)
 		p.workNanos.Add(int64(time.Since(start)))
 		if !ok {
+			return
+		}
+		if tick && !p.flushFilters(w, false) {
 			return
 		}
 	}
@@ -433,8 +484,13 @@ type counters struct {
 // their order (as Logstash does with one worker) and conditionals cost nothing
 // per batch.
 func (p *Pipeline) runNodes(w *workerMetrics, nodes []node, events []*event.Event) []*event.Event {
-	if len(nodes) == 0 {
+	if len(nodes) == 0 || len(events) == 0 {
 		return events
+	}
+	if p.staged {
+		own := make([]int32, len(events))
+		out, _ := p.runStaged(w, nodes, events, own)
+		return out
 	}
 	out := make([]*event.Event, 0, len(events))
 	for _, e := range events {
@@ -547,6 +603,8 @@ type filterNode struct {
 	index        int // in Pipeline.filterList
 	counters     counters
 	f            Filter
+	batch        BatchFilter // f, when it takes batches
+	ownOnly      bool        // common options on e only (NewEventsUnmatched)
 	log          *slog.Logger
 	pl           *Pipeline
 	hasCommon    bool
@@ -580,6 +638,17 @@ func (n *filterNode) applyOne(acc *filterAcc, e *event.Event, out []*event.Event
 		t0 = time.Now()
 	}
 	out, err := n.call(e, out)
+	out = n.settle(acc, e, out, start, err)
+	if timed {
+		acc.nanos += int64(time.Since(t0))
+		acc.timed++
+	}
+	return out
+}
+
+// settle accounts for what the filter made of e (out[start:]): common
+// options, drops, counts.
+func (n *filterNode) settle(acc *filterAcc, e *event.Event, out []*event.Event, start int, err error) []*event.Event {
 	acc.in++
 	if err != nil {
 		if len(out) == start {
@@ -590,7 +659,7 @@ func (n *filterNode) applyOne(acc *filterAcc, e *event.Event, out []*event.Event
 			// copies) did match.
 			if n.hasCommon {
 				for _, x := range out[start:] {
-					if x != e {
+					if x != e && !n.ownOnly {
 						n.common(x)
 					}
 				}
@@ -604,7 +673,7 @@ func (n *filterNode) applyOne(acc *filterAcc, e *event.Event, out []*event.Event
 			if x == e {
 				kept = true
 			}
-			if n.hasCommon {
+			if n.hasCommon && (x == e || !n.ownOnly) {
 				n.common(x)
 			}
 		}
@@ -615,10 +684,6 @@ func (n *filterNode) applyOne(acc *filterAcc, e *event.Event, out []*event.Event
 		}
 	}
 	acc.out += int64(len(out) - start)
-	if timed {
-		acc.nanos += int64(time.Since(t0))
-		acc.timed++
-	}
 	return out
 }
 

@@ -7,8 +7,10 @@
 // blocks, which run when the filter is built and refuse the pipeline if one
 // fails, as in Logstash.
 //
-// Events cross to Ruby as JSON over pipes, one request per event; each
-// pipeline worker gets its own co-process, started when it first needs one.
+// Events cross to Ruby as JSON over pipes, a whole batch in one request
+// (at most 1,024 events and 4 MiB of JSON in a message; a larger batch takes
+// several) and all its results in one answer; each pipeline worker gets its
+// own co-process, started when it first needs one.
 // Instance variables set in `init` are therefore per worker: with
 // pipeline.workers > 1 a counter kept in @count counts that worker's events
 // (Logstash shares one instance between workers and leaves thread safety to
@@ -16,9 +18,11 @@
 //
 // An exception in the user's code tags the event with tag_on_exception and
 // passes it on without the common options (add_field …), as Logstash does. A
-// co-process that dies (exit!, a crash) fails only the event in flight, which
-// is tagged the same way; the next event starts a new co-process. What the
-// code prints on stdout is logged at info, on stderr at warn.
+// co-process that dies (exit!, a crash) or answers nonsense fails the
+// message in flight: each of its events is passed on tagged the same way
+// (and counted in the plugin's co_process_failures and events_failed); the
+// next batch starts a new co-process. What the code prints on stdout is
+// logged at info, on stderr at warn.
 //
 // Code that needs JRuby (java_import, Java::, require 'java') is refused when
 // the pipeline is built, as is code that does not compile, and a pipeline with
@@ -35,6 +39,7 @@ import (
 	"os/exec"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pipelined/pipeline/engine"
@@ -106,9 +111,29 @@ type Filter struct {
 	mu     sync.Mutex
 	idle   []*proc
 	closed bool
+
+	procFailures, eventsFailed atomic.Int64
 }
 
-var _ engine.Filter = (*Filter)(nil)
+var (
+	_ engine.BatchFilter = (*Filter)(nil)
+	_ engine.Counted     = (*Filter)(nil)
+)
+
+// Budgets of one request to the co-process: a batch larger than either is
+// sent in several messages.
+const (
+	maxBatchEvents = 1024
+	maxBatchBytes  = 4 << 20
+)
+
+// Counters reports the co-process failures and the events they failed.
+func (f *Filter) Counters() []engine.Counter {
+	return []engine.Counter{
+		{Name: "co_process_failures", Help: "Ruby co-processes that died or answered nonsense (their message's events were passed on tagged).", Value: f.procFailures.Load()},
+		{Name: "events_failed", Help: "Events passed on tagged because their Ruby co-process failed.", Value: f.eventsFailed.Load()},
+	}
+}
 
 // rubyBinary is the Ruby interpreter: $PIPELINE_RUBY or ruby on PATH.
 func rubyBinary() (string, error) {
@@ -159,22 +184,74 @@ func New(o Options, r engine.Resources) (*Filter, error) {
 }
 
 // Filter runs the code on e in a co-process.
-func (f *Filter) Filter(_ context.Context, e *event.Event, out []*event.Event) ([]*event.Event, error) {
-	p, err := f.get()
-	if err != nil {
-		return f.fail(e, out, err)
+func (f *Filter) Filter(ctx context.Context, e *event.Event, out []*event.Event) ([]*event.Event, error) {
+	r := f.FilterBatch(ctx, []*event.Event{e})[0]
+	return append(out, r.Out...), r.Err
+}
+
+// FilterBatch runs the code on events in a co-process, as few messages as
+// the budgets allow.
+func (f *Filter) FilterBatch(_ context.Context, events []*event.Event) []engine.FilterResult {
+	res := make([]engine.FilterResult, len(events))
+	var p *proc
+	for i := 0; i < len(events); {
+		if p == nil {
+			var err error
+			if p, err = f.get(); err != nil {
+				for ; i < len(events); i++ {
+					res[i] = f.fail(events[i], err)
+				}
+				break
+			}
+		}
+		buf := append(p.buf[:0], `{"op":"filter","events":[`...)
+		j := i
+		for j < len(events) && j-i < maxBatchEvents && (j == i || len(buf) < maxBatchBytes) {
+			if j > i {
+				buf = append(buf, ',')
+			}
+			buf = appendEvent(buf, events[j])
+			j++
+		}
+		buf = append(buf, "]}"...)
+		p.buf = buf
+		chunk := events[i:j]
+		rs, err := p.batch(buf, len(chunk))
+		if err != nil {
+			// The co-process is gone or out of step: its events fail, the
+			// next message gets a new one.
+			p.close()
+			p = nil
+			f.procFailures.Add(1)
+			for k, e := range chunk {
+				res[i+k] = f.fail(e, err)
+			}
+			i = j
+			continue
+		}
+		for k, e := range chunk {
+			res[i+k] = f.apply(e, rs[k])
+		}
+		i = j
 	}
-	p.buf = appendRequest(p.buf[:0], e)
-	resp, err := p.call(p.buf)
-	if err != nil {
-		p.close()
-		return f.fail(e, out, err)
+	if p != nil {
+		f.put(p)
 	}
-	res, err := decodeResponse(resp)
-	f.put(p)
+	return res
+}
+
+// batch sends one message of n events and decodes the n results.
+func (p *proc) batch(req []byte, n int) ([]result, error) {
+	resp, err := p.call(req)
 	if err != nil {
-		return f.fail(e, out, err)
+		return nil, err
 	}
+	return decodeResponse(resp, n)
+}
+
+// apply makes the result of one event what the engine passes on.
+func (f *Filter) apply(e *event.Event, res result) engine.FilterResult {
+	var out []*event.Event
 	if res.orig != nil {
 		e.Replace(res.orig)
 		out = append(out, e)
@@ -191,16 +268,17 @@ func (f *Filter) Filter(_ context.Context, e *event.Event, out []*event.Event) (
 		}
 		err := errors.New("ruby exception: " + res.err)
 		f.errs.log(f.log, "Ruby exception occurred", err)
-		return out, err
+		return engine.FilterResult{Out: out, Err: err}
 	}
-	return out, nil
+	return engine.FilterResult{Out: out}
 }
 
 // fail passes e on tagged when its code could not run at all.
-func (f *Filter) fail(e *event.Event, out []*event.Event, err error) ([]*event.Event, error) {
+func (f *Filter) fail(e *event.Event, err error) engine.FilterResult {
 	e.AddTag(f.tag)
-	f.errs.log(f.log, "ruby co-process failed; the event is passed on tagged", err)
-	return append(out, e), err
+	f.eventsFailed.Add(1)
+	f.errs.log(f.log, "ruby co-process failed; its events are passed on tagged", err)
+	return engine.FilterResult{Out: []*event.Event{e}, Err: err}
 }
 
 // Close stops the co-processes; the engine calls it once the workers stopped.

@@ -133,3 +133,65 @@ type countingAcker struct{ retained int }
 
 func (a *countingAcker) Retain(n int)      { a.retained += n }
 func (a *countingAcker) Release(err error) {}
+
+// A batch crosses in one message and comes back in order; a co-process that
+// dies fails the message in flight (every event tagged, counted) and the
+// next batch gets a new co-process.
+func TestBatchCrashFailsTheMessageAndRestarts(t *testing.T) {
+	f := newFilter(t, Options{Code: "exit!(3) if event.get('die'); event.set('pid', Process.pid)"})
+	defer f.Close()
+	batch := func(die bool) []engine.FilterResult {
+		evs := make([]*event.Event, 300)
+		for i := range evs {
+			evs[i] = event.New()
+			evs[i].Set(event.MustRef("n"), int64(i))
+			if die && i == 150 {
+				evs[i].Set(event.MustRef("die"), true)
+			}
+		}
+		res := f.FilterBatch(context.Background(), evs)
+		if len(res) != len(evs) {
+			t.Fatalf("%d results for %d events", len(res), len(evs))
+		}
+		for i, r := range res {
+			if len(r.Out) != 1 || r.Out[0] != evs[i] {
+				t.Fatalf("event %d: out %v", i, r.Out)
+			}
+		}
+		return res
+	}
+	pidOf := func(r engine.FilterResult) any { v, _ := r.Out[0].Get(event.MustRef("pid")); return v }
+	first := batch(false)
+	if pidOf(first[0]) == nil || pidOf(first[0]) != pidOf(first[299]) {
+		t.Fatalf("one co-process should take the whole batch: pids %v and %v", pidOf(first[0]), pidOf(first[299]))
+	}
+	for _, r := range batch(true) {
+		if r.Err == nil || !r.Out[0].HasTag("_rubyexception") || pidOf(r) != nil {
+			t.Fatalf("after a crash: err %v, tags %v, pid %v; want every event failed and tagged", r.Err, r.Out[0].Tags(), pidOf(r))
+		}
+	}
+	after := batch(false)
+	if p := pidOf(after[0]); p == nil || p == pidOf(first[0]) || after[0].Err != nil {
+		t.Fatalf("next batch: pid %v (before the crash %v), err %v; want a new co-process", p, pidOf(first[0]), after[0].Err)
+	}
+	c := f.Counters()
+	if c[0].Value != 1 || c[1].Value != 300 {
+		t.Fatalf("counters %+v; want 1 co-process failure, 300 events failed", c)
+	}
+}
+
+// A batch over the byte budget goes in several messages, in order.
+func TestBatchSplitsOverTheByteBudget(t *testing.T) {
+	f := newFilter(t, Options{Code: "event.set('len', event.get('message').size)"})
+	defer f.Close()
+	big := strings.Repeat("x", maxBatchBytes/3)
+	evs := make([]*event.Event, 7)
+	for i := range evs {
+		evs[i] = event.NewMessage(big + strings.Repeat("y", i))
+	}
+	for i, r := range f.FilterBatch(context.Background(), evs) {
+		if v, _ := r.Out[0].Get(event.MustRef("len")); r.Err != nil || v != int64(len(big)+i) {
+			t.Fatalf("event %d: len %v err %v", i, v, r.Err)
+		}
+	}
+}

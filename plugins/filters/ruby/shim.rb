@@ -24,6 +24,14 @@ module LogStash
               end
     end
 
+    # from_nsec makes a Timestamp from nanoseconds since the epoch (the wire
+    # form) without the checks of new.
+    def self.from_nsec(n)
+      ts = allocate
+      ts.instance_variable_set(:@time, Time.at(n / 1_000_000_000, n % 1_000_000_000, :nsec).utc)
+      ts
+    end
+
     def self.now = new(Time.now)
     def self.at(*args) = new(Time.at(*args))
     def self.parse_iso8601(s) = new(Time.iso8601(s.to_s))
@@ -111,6 +119,7 @@ module LogStash
 
     def get(ref)
       root, path = resolve(ref)
+      return Event.deep_dup(step(root, path[0])) if path.size == 1
       return Event.deep_dup(root) if path.empty?
       v = root
       path.each do |k|
@@ -128,10 +137,14 @@ module LogStash
         @meta = value
         return value
       end
-      if path == [TIMESTAMP] && root.equal?(@data)
+      if path.size == 1 && path[0] == TIMESTAMP && root.equal?(@data)
         t = Timestamp.coerce(value)
         raise ArgumentError, "wrong argument type #{value.class} (expected LogStash::Timestamp)" unless t
         value = t
+      end
+      if path.size == 1
+        store(root, path[0], value)
+        return value
       end
       cur = root
       path[0...-1].each do |k|
@@ -401,36 +414,73 @@ module PipelineRubyFilter
 
   module_function
 
+  # from_wire turns the wire form of times into Timestamps, in place.
   def from_wire(v)
     case v
     when Hash
       if v.size == 1 && v.key?(TS_KEY)
         t = v[TS_KEY]
-        return LogStash::Timestamp.new(Time.at(0, t, :nsec).utc) if t.is_a?(Integer)
+        return LogStash::Timestamp.from_nsec(t) if t.is_a?(Integer)
         return LogStash::Timestamp.parse_iso8601(t)
       end
-      v.each { |k, x| v[k] = from_wire(x) if x.is_a?(Hash) || x.is_a?(Array) }
+      v.each_pair do |k, x|
+        next unless x.is_a?(Hash) || x.is_a?(Array)
+
+        y = from_wire(x)
+        v[k] = y unless y.equal?(x)
+      end
     when Array
       v.map! { |x| x.is_a?(Hash) || x.is_a?(Array) ? from_wire(x) : x }
     end
     v
   end
 
+  UTF_8 = Encoding::UTF_8
+
+  # to_wire returns v in the wire form: v itself when nothing in it needs
+  # changing, else a copy of what changes (the event's own values are left
+  # as they are: a script may keep the event).
   def to_wire(v)
     case v
-    when Hash then v.each_with_object({}) { |(k, x), h| h[k.to_s] = to_wire(x) }
-    when Array then v.map { |x| to_wire(x) }
+    when String then v.encoding == UTF_8 && v.valid_encoding? ? v : v.dup.force_encoding(UTF_8).scrub
+    when Hash then wire_hash(v)
+    when Array then wire_array(v)
     when LogStash::Timestamp then { TS_KEY => v.time.to_i * 1_000_000_000 + v.time.nsec }
-    when String then v.encoding == Encoding::UTF_8 && v.valid_encoding? ? v : v.dup.force_encoding(Encoding::UTF_8).scrub
     when Float then v.nan? || v.infinite? ? v.to_s : v
     else v
     end
   end
 
+  def wire_hash(h)
+    out = nil
+    h.each_pair do |k, x|
+      next if x.instance_of?(String) && x.encoding == UTF_8 && x.valid_encoding?
+
+      y = to_wire(x)
+      next if y.equal?(x)
+
+      out ||= h.dup
+      out[k] = y
+    end
+    out || h
+  end
+
+  def wire_array(a)
+    out = nil
+    a.each_with_index do |x, i|
+      y = to_wire(x)
+      next if y.equal?(x)
+
+      out ||= a.dup
+      out[i] = y
+    end
+    out || a
+  end
+
   def event_to_wire(e)
     return nil if e.cancelled?
-    h = { 'f' => to_wire(e.wire_data) }
-    h['m'] = to_wire(e.wire_meta) unless e.wire_meta.empty?
+    h = { 'f' => wire_hash(e.wire_data) }
+    h['m'] = wire_hash(e.wire_meta) unless e.wire_meta.empty?
     h
   end
 

@@ -14,12 +14,6 @@ import (
 // back from Ruby as a time (LogStash::Timestamp there), not as a string.
 const tsKey = "\x00ts"
 
-func appendRequest(dst []byte, e *event.Event) []byte {
-	dst = append(dst, `{"op":"filter","events":[`...)
-	dst = appendEvent(dst, e)
-	return append(dst, "]}"...)
-}
-
 func appendEvent(dst []byte, e *event.Event) []byte {
 	dst = append(dst, `{"f":`...)
 	dst = appendMap(dst, e.Fields())
@@ -80,20 +74,30 @@ type result struct {
 	tag  bool           // the event could not be sent back and is tagged here
 }
 
-func decodeResponse(b []byte) (result, error) {
+// decodeResponse reads the answer to a message of n events: one result
+// each, in order.
+func decodeResponse(b []byte, n int) ([]result, error) {
 	v, err := event.ParseJSON(b)
 	if err != nil {
-		return result{}, fmt.Errorf("ruby co-process: bad answer: %w", err)
+		return nil, fmt.Errorf("ruby co-process: bad answer: %w", err)
 	}
 	m, _ := v.(map[string]any)
 	if msg, ok := m["error"].(string); ok {
-		return result{}, fmt.Errorf("ruby co-process: %s", msg)
+		return nil, fmt.Errorf("ruby co-process: %s", msg)
 	}
 	rs, _ := m["r"].([]any)
-	if len(rs) != 1 {
-		return result{}, fmt.Errorf("ruby co-process: want 1 result, got %d", len(rs))
+	if len(rs) != n {
+		return nil, fmt.Errorf("ruby co-process: want %d results, got %d", n, len(rs))
 	}
-	r, _ := rs[0].(map[string]any)
+	out := make([]result, n)
+	for i, x := range rs {
+		r, _ := x.(map[string]any)
+		out[i] = decodeResult(r)
+	}
+	return out, nil
+}
+
+func decodeResult(r map[string]any) result {
 	var res result
 	if o, ok := r["o"].(map[string]any); ok {
 		res.orig = fromWire(o)
@@ -106,7 +110,7 @@ func decodeResponse(b []byte) (result, error) {
 	}
 	res.err, _ = r["x"].(string)
 	res.tag, _ = r["tag"].(bool)
-	return res, nil
+	return res
 }
 
 func fromWire(w map[string]any) *event.Event {

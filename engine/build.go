@@ -161,9 +161,22 @@ func (b *builder) threadsafety(workersSet bool, rng hcl.Range) hcl.Diagnostics {
 }
 
 type builder struct {
-	reg *Registry
-	pl  *Pipeline
-	log *slog.Logger
+	reg    *Registry
+	pl     *Pipeline
+	log    *slog.Logger
+	shared map[string]any // Resources.Shared
+}
+
+func (b *builder) share(key string, mk func() any) any {
+	if v, ok := b.shared[key]; ok {
+		return v
+	}
+	if b.shared == nil {
+		b.shared = map[string]any{}
+	}
+	v := mk()
+	b.shared[key] = v
+	return v
 }
 
 func (b *builder) lookup(pl *ir.Plugin) (*Factory, hcl.Diagnostics) {
@@ -189,6 +202,7 @@ func (b *builder) resources(pl *ir.Plugin) Resources {
 		BatchSize: b.pl.settings.BatchSize,
 		DataDir:   b.pl.settings.DataDir,
 		Bus:       &BusPort{pl: b.pl, body: pl.Body, log: log},
+		Shared:    b.share,
 	}
 }
 

@@ -24,4 +24,11 @@ type Resources struct {
 	// Bus is the plugin's access to the bus that connects the pipelines of
 	// the process (used by the pipeline input and output).
 	Bus *BusPort
+	// Shared returns the value the pipeline keeps under key, made by mk the
+	// first time one of its plugins asks: state that several plugins of one
+	// pipeline share, as Logstash plugins share class variables keyed by
+	// pipeline id (the aggregate filters' maps). Every Build makes a new
+	// set, so a reloaded pipeline starts afresh. Call it from the
+	// constructor only (Build is not concurrent).
+	Shared func(key string, mk func() any) any
 }

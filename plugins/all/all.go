@@ -15,6 +15,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/codecs/rubydebug"
 
 	// Filters.
+	_ "github.com/pipelined/pipeline/plugins/filters/aggregate"
 	_ "github.com/pipelined/pipeline/plugins/filters/cidr"
 	_ "github.com/pipelined/pipeline/plugins/filters/clone"
 	_ "github.com/pipelined/pipeline/plugins/filters/csv"

@@ -31,25 +31,19 @@ package ruby
 
 import (
 	"context"
-	_ "embed"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
-	"regexp"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/plugins/internal/rubyproc"
 )
 
 func init() { engine.RegisterFilter("ruby", New) }
-
-//go:embed shim.rb
-var shim string
 
 // Options configures the ruby filter.
 type Options struct {
@@ -70,9 +64,6 @@ type Options struct {
 // Defaults sets Logstash's defaults.
 func (o *Options) Defaults() { o.TagOnException = "_rubyexception" }
 
-// javaOnly finds what only JRuby runs.
-var javaOnly = regexp.MustCompile(`\bjava_import\b|\bJava::|\brequire\s*\(?\s*['"]java['"]|\.to_java\b|\bJRuby\b|\bjava\.(lang|util|io|net|nio|time|text|security)\.[A-Z]`)
-
 // Validate checks that exactly one of code and path is set and that the code
 // does not need JRuby.
 func (o *Options) Validate() error {
@@ -83,7 +74,7 @@ func (o *Options) Validate() error {
 		return &engine.FieldError{Field: "path", Err: errors.New(`"code" and "path" cannot be used together`)}
 	}
 	for _, f := range []struct{ name, src string }{{"code", o.Code}, {"init", o.Init}} {
-		if m := javaOnly.FindString(f.src); m != "" {
+		if m := rubyproc.JavaOnly.FindString(f.src); m != "" {
 			return &engine.FieldError{Field: f.name, Err: fmt.Errorf("uses %q, which needs JRuby (Logstash's Java runtime); rewrite it in plain Ruby", m)}
 		}
 	}
@@ -92,7 +83,7 @@ func (o *Options) Validate() error {
 		if err != nil {
 			return &engine.FieldError{Field: "path", Err: fmt.Errorf("cannot read the script: %w", err)}
 		}
-		if m := javaOnly.Find(b); m != nil {
+		if m := rubyproc.JavaOnly.Find(b); m != nil {
 			return &engine.FieldError{Field: "path", Err: fmt.Errorf("%s uses %q, which needs JRuby (Logstash's Java runtime); rewrite it in plain Ruby", o.Path, m)}
 		}
 	}
@@ -106,10 +97,10 @@ type Filter struct {
 	init []byte // the init request, sent to each new co-process
 	tag  string
 	log  *slog.Logger
-	errs errorLog
+	errs rubyproc.ErrorLog
 
 	mu     sync.Mutex
-	idle   []*proc
+	idle   []*rubyproc.Proc
 	closed bool
 
 	procFailures, eventsFailed atomic.Int64
@@ -135,23 +126,10 @@ func (f *Filter) Counters() []engine.Counter {
 	}
 }
 
-// rubyBinary is the Ruby interpreter: $PIPELINE_RUBY or ruby on PATH.
-func rubyBinary() (string, error) {
-	name := os.Getenv("PIPELINE_RUBY")
-	if name == "" {
-		name = "ruby"
-	}
-	p, err := exec.LookPath(name)
-	if err != nil {
-		return "", fmt.Errorf("the ruby filter runs your code with a Ruby interpreter, and %q was not found (install Ruby, e.g. the Debian package ruby, or set PIPELINE_RUBY): %w", name, err)
-	}
-	return p, nil
-}
-
 // New builds a ruby filter. It starts one co-process to compile the code (and
 // run a script's tests), so that errors stop the pipeline before it runs.
 func New(o Options, r engine.Resources) (*Filter, error) {
-	bin, err := rubyBinary()
+	bin, err := rubyproc.Binary()
 	if err != nil {
 		return nil, err
 	}
@@ -179,8 +157,20 @@ func New(o Options, r engine.Resources) (*Filter, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.close()
+	p.Close()
 	return f, nil
+}
+
+// start runs a co-process with the filter's code.
+func (f *Filter) start() (*rubyproc.Proc, error) {
+	p, m, err := rubyproc.Start(f.bin, f.init, f.log)
+	if err != nil {
+		return nil, err
+	}
+	if t, ok := m["tests"].(map[string]any); ok {
+		f.log.Info("ruby script tests passed", "passed", t["passed"])
+	}
+	return p, nil
 }
 
 // Filter runs the code on e in a co-process.
@@ -193,7 +183,7 @@ func (f *Filter) Filter(ctx context.Context, e *event.Event, out []*event.Event)
 // the budgets allow.
 func (f *Filter) FilterBatch(_ context.Context, events []*event.Event) []engine.FilterResult {
 	res := make([]engine.FilterResult, len(events))
-	var p *proc
+	var p *rubyproc.Proc
 	for i := 0; i < len(events); {
 		if p == nil {
 			var err error
@@ -204,23 +194,23 @@ func (f *Filter) FilterBatch(_ context.Context, events []*event.Event) []engine.
 				break
 			}
 		}
-		buf := append(p.buf[:0], `{"op":"filter","events":[`...)
+		buf := append(p.Buf[:0], `{"op":"filter","events":[`...)
 		j := i
 		for j < len(events) && j-i < maxBatchEvents && (j == i || len(buf) < maxBatchBytes) {
 			if j > i {
 				buf = append(buf, ',')
 			}
-			buf = appendEvent(buf, events[j])
+			buf = rubyproc.AppendEvent(buf, events[j])
 			j++
 		}
 		buf = append(buf, "]}"...)
-		p.buf = buf
+		p.Buf = buf
 		chunk := events[i:j]
-		rs, err := p.batch(buf, len(chunk))
+		rs, err := batch(p, buf, len(chunk))
 		if err != nil {
 			// The co-process is gone or out of step: its events fail, the
 			// next message gets a new one.
-			p.close()
+			p.Close()
 			p = nil
 			f.procFailures.Add(1)
 			for k, e := range chunk {
@@ -241,8 +231,8 @@ func (f *Filter) FilterBatch(_ context.Context, events []*event.Event) []engine.
 }
 
 // batch sends one message of n events and decodes the n results.
-func (p *proc) batch(req []byte, n int) ([]result, error) {
-	resp, err := p.call(req)
+func batch(p *rubyproc.Proc, req []byte, n int) ([]result, error) {
+	resp, err := p.Call(req)
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +257,7 @@ func (f *Filter) apply(e *event.Event, res result) engine.FilterResult {
 			out = append(out, e)
 		}
 		err := errors.New("ruby exception: " + res.err)
-		f.errs.log(f.log, "Ruby exception occurred", err)
+		f.errs.Log(f.log, "Ruby exception occurred", err)
 		return engine.FilterResult{Out: out, Err: err}
 	}
 	return engine.FilterResult{Out: out}
@@ -277,7 +267,7 @@ func (f *Filter) apply(e *event.Event, res result) engine.FilterResult {
 func (f *Filter) fail(e *event.Event, err error) engine.FilterResult {
 	e.AddTag(f.tag)
 	f.eventsFailed.Add(1)
-	f.errs.log(f.log, "ruby co-process failed; its events are passed on tagged", err)
+	f.errs.Log(f.log, "ruby co-process failed; its events are passed on tagged", err)
 	return engine.FilterResult{Out: []*event.Event{e}, Err: err}
 }
 
@@ -288,12 +278,12 @@ func (f *Filter) Close() error {
 	f.idle, f.closed = nil, true
 	f.mu.Unlock()
 	for _, p := range idle {
-		p.close()
+		p.Close()
 	}
 	return nil
 }
 
-func (f *Filter) get() (*proc, error) {
+func (f *Filter) get() (*rubyproc.Proc, error) {
 	f.mu.Lock()
 	if n := len(f.idle); n > 0 {
 		p := f.idle[n-1]
@@ -305,36 +295,13 @@ func (f *Filter) get() (*proc, error) {
 	return f.start()
 }
 
-func (f *Filter) put(p *proc) {
+func (f *Filter) put(p *rubyproc.Proc) {
 	f.mu.Lock()
 	if f.closed {
 		f.mu.Unlock()
-		p.close()
+		p.Close()
 		return
 	}
 	f.idle = append(f.idle, p)
 	f.mu.Unlock()
-}
-
-// errorLog logs the first error and then at most one a minute with the count
-// of those not logged, so that code failing on every event cannot flood the
-// log.
-type errorLog struct {
-	mu         sync.Mutex
-	last       time.Time
-	suppressed int
-}
-
-func (l *errorLog) log(log *slog.Logger, msg string, err error) {
-	l.mu.Lock()
-	now := time.Now()
-	if !l.last.IsZero() && now.Sub(l.last) < time.Minute {
-		l.suppressed++
-		l.mu.Unlock()
-		return
-	}
-	n := l.suppressed
-	l.last, l.suppressed = now, 0
-	l.mu.Unlock()
-	log.Error(msg, "err", err, "not_logged_since_last", n)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/plugins/internal/rubyproc"
 )
 
 func newFilter(t testing.TB, o Options) *Filter {
@@ -60,7 +61,7 @@ func TestConcurrentWorkersAndClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.mu.Lock()
-	procs := append([]*proc(nil), f.idle...)
+	procs := append([]*rubyproc.Proc(nil), f.idle...)
 	f.mu.Unlock()
 	if len(procs) == 0 || len(procs) > 4 {
 		t.Fatalf("%d idle co-processes after 4 workers", len(procs))
@@ -68,7 +69,7 @@ func TestConcurrentWorkersAndClose(t *testing.T) {
 	f.Close()
 	for _, p := range procs {
 		select {
-		case <-p.done:
+		case <-p.Done():
 		default:
 			t.Fatal("a co-process is still running after Close")
 		}

@@ -1,8 +1,14 @@
-package ruby
+// Package rubyproc runs Ruby co-processes for the plugins that take Ruby
+// code (the ruby and aggregate filters): Debian's ruby (or $PIPELINE_RUBY)
+// running shim.rb, which provides Logstash's Ruby API (LogStash::Event,
+// LogStash::Timestamp, @logger, new_event_block) and answers requests of
+// length-prefixed JSON on fd 3 and 4, and the wire form of events.
+package rubyproc
 
 import (
 	"bufio"
 	"context"
+	_ "embed"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -10,10 +16,31 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"regexp"
+	"sync"
 	"time"
 
 	"github.com/pipelined/pipeline/engine/event"
 )
+
+//go:embed shim.rb
+var shim string
+
+// Binary is the Ruby interpreter: $PIPELINE_RUBY or ruby on PATH.
+func Binary() (string, error) {
+	name := os.Getenv("PIPELINE_RUBY")
+	if name == "" {
+		name = "ruby"
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return "", fmt.Errorf("Ruby code runs with a Ruby interpreter, and %q was not found (install Ruby, e.g. the Debian package ruby, or set PIPELINE_RUBY): %w", name, err)
+	}
+	return p, nil
+}
+
+// JavaOnly finds what only JRuby runs.
+var JavaOnly = regexp.MustCompile(`\bjava_import\b|\bJava::|\brequire\s*\(?\s*['"]java['"]|\.to_java\b|\bJRuby\b|\bjava\.(lang|util|io|net|nio|time|text|security)\.[A-Z]`)
 
 // maxFrame bounds one message from the co-process, so that code returning a
 // runaway event cannot make the engine allocate without limit.
@@ -23,74 +50,77 @@ const maxFrame = 256 << 20
 // skipped.
 const maxLogLine = 8 << 10
 
-// proc is one Ruby co-process: requests go to its fd 3, answers come from its
-// fd 4, so that what the code prints cannot corrupt the protocol.
-type proc struct {
+// Proc is one Ruby co-process: requests go to its fd 3, answers come from its
+// fd 4, so that what the code prints cannot corrupt the protocol. It serves
+// one caller at a time.
+type Proc struct {
 	cmd  *exec.Cmd
 	w    *os.File
 	r    *bufio.Reader
 	rf   *os.File
-	buf  []byte
+	Buf  []byte        // a request buffer the caller may reuse
 	done chan struct{} // closed when the process has been waited for
 }
 
-// start runs a co-process and sends it the filter's code.
-func (f *Filter) start() (*proc, error) {
+// Done is closed once the process has ended and been waited for.
+func (p *Proc) Done() <-chan struct{} { return p.done }
+
+// Start runs a co-process of bin and sends it init, the request that sets
+// it up (the code to run); it returns the answer to init, which must not
+// hold an "error".
+func Start(bin string, init []byte, log *slog.Logger) (*Proc, map[string]any, error) {
 	reqR, reqW, err := os.Pipe()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	respR, respW, err := os.Pipe()
 	if err != nil {
 		reqR.Close()
 		reqW.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		closeAll(reqR, reqW, respR, respW)
-		return nil, err
+		return nil, nil, err
 	}
 	errR, errW, err := os.Pipe()
 	if err != nil {
 		closeAll(reqR, reqW, respR, respW, outR, outW)
-		return nil, err
+		return nil, nil, err
 	}
-	cmd := exec.Command(f.bin, "-e", shim)
+	cmd := exec.Command(bin, "-e", shim)
 	cmd.ExtraFiles = []*os.File{reqR, respW}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, outW, errW
 	err = cmd.Start()
 	closeAll(reqR, respW, outW, errW)
 	if err != nil {
 		closeAll(reqW, respR, outR, errR)
-		return nil, fmt.Errorf("starting %s: %w", f.bin, err)
+		return nil, nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
-	p := &proc{cmd: cmd, w: reqW, rf: respR, r: bufio.NewReaderSize(respR, 64<<10), done: make(chan struct{})}
-	go relay(outR, f.log, slog.LevelInfo, "ruby stdout")
-	go relay(errR, f.log, slog.LevelWarn, "ruby stderr")
+	p := &Proc{cmd: cmd, w: reqW, rf: respR, r: bufio.NewReaderSize(respR, 64<<10), done: make(chan struct{})}
+	go relay(outR, log, slog.LevelInfo, "ruby stdout")
+	go relay(errR, log, slog.LevelWarn, "ruby stderr")
 	go func() {
 		_ = cmd.Wait()
 		close(p.done)
 	}()
-	resp, err := p.call(f.init)
+	resp, err := p.Call(init)
 	if err != nil {
-		p.close()
-		return nil, err
+		p.Close()
+		return nil, nil, err
 	}
 	v, err := event.ParseJSON(resp)
 	if err != nil {
-		p.close()
-		return nil, fmt.Errorf("ruby co-process: bad answer: %w", err)
+		p.Close()
+		return nil, nil, fmt.Errorf("ruby co-process: bad answer: %w", err)
 	}
 	m, _ := v.(map[string]any)
 	if msg, ok := m["error"].(string); ok {
-		p.close()
-		return nil, fmt.Errorf("ruby: %s", msg)
+		p.Close()
+		return nil, nil, fmt.Errorf("ruby: %s", msg)
 	}
-	if t, ok := m["tests"].(map[string]any); ok {
-		f.log.Info("ruby script tests passed", "passed", t["passed"])
-	}
-	return p, nil
+	return p, m, nil
 }
 
 func closeAll(fs ...*os.File) {
@@ -99,8 +129,8 @@ func closeAll(fs ...*os.File) {
 	}
 }
 
-// call sends one frame and reads the answer.
-func (p *proc) call(req []byte) ([]byte, error) {
+// Call sends one frame and reads the answer.
+func (p *Proc) Call(req []byte) ([]byte, error) {
 	var hdr [4]byte
 	binary.BigEndian.PutUint32(hdr[:], uint32(len(req)))
 	if _, err := p.w.Write(append(hdr[:], req...)); err != nil {
@@ -121,7 +151,7 @@ func (p *proc) call(req []byte) ([]byte, error) {
 }
 
 // exitErr explains a broken pipe by how the process ended, when it did.
-func (p *proc) exitErr(err error) error {
+func (p *Proc) exitErr(err error) error {
 	select {
 	case <-p.done:
 	case <-time.After(time.Second):
@@ -133,9 +163,9 @@ func (p *proc) exitErr(err error) error {
 	return fmt.Errorf("ruby co-process: %w", err)
 }
 
-// close ends the process: EOF on its requests makes the shim return; one
+// Close ends the process: EOF on its requests makes the shim return; one
 // that does not within a few seconds is killed.
-func (p *proc) close() {
+func (p *Proc) Close() {
 	p.w.Close()
 	select {
 	case <-p.done:
@@ -200,4 +230,28 @@ func cut(s string) (string, string, bool) {
 		}
 	}
 	return s, "", false
+}
+
+// ErrorLog logs the first error and then at most one a minute with the
+// count of those not logged, so that code failing on every event cannot
+// flood the log.
+type ErrorLog struct {
+	mu         sync.Mutex
+	last       time.Time
+	suppressed int
+}
+
+// Log logs msg and err, unless one was logged less than a minute ago.
+func (l *ErrorLog) Log(log *slog.Logger, msg string, err error, args ...any) {
+	l.mu.Lock()
+	now := time.Now()
+	if !l.last.IsZero() && now.Sub(l.last) < time.Minute {
+		l.suppressed++
+		l.mu.Unlock()
+		return
+	}
+	n := l.suppressed
+	l.last, l.suppressed = now, 0
+	l.mu.Unlock()
+	log.Error(msg, append([]any{"err", err, "not_logged_since_last", n}, args...)...)
 }

@@ -536,7 +536,90 @@ module PipelineRubyFilter
     res
   end
 
+  # MapMeta is the aggregate filter's map_meta: what it knows of a task's
+  # map; code may set timeout and inactivity_timeout.
+  class MapMeta
+    attr_accessor :creation_timestamp, :lastevent_timestamp, :difference_from_creation_to_now,
+                  :difference_from_lastevent_to_now, :timeout, :inactivity_timeout, :task_id
+  end
+
+  def setup_aggregate(a)
+    ctx = Context.new
+    ctx.instance_eval("@codeblock = lambda { |event, map, map_meta, &new_event_block| #{a['code']}\n}", '(aggregate filter code)')
+    @agg_code = ctx.instance_variable_get(:@codeblock)
+    if a['timeout_code']
+      ctx.instance_eval("@timeout_codeblock = lambda { |event| #{a['timeout_code']}\n}", '(aggregate filter timeout code)')
+      @agg_timeout_code = ctx.instance_variable_get(:@timeout_codeblock)
+    end
+    @mode = :aggregate
+    @ctx = ctx
+    { 'ok' => true }
+  rescue Exception => e # rubocop:disable Lint/RescueException
+    { 'error' => describe(e) }
+  end
+
+  # Maps cross as Marshal dumps in base64: the engine keeps them as they
+  # are, so they hold any Ruby value, as in Logstash.
+  def load_map(s) = s.nil? || s.empty? ? {} : Marshal.load(s.unpack1('m0')) # rubocop:disable Security/MarshalLoad
+  def dump_map(m) = [Marshal.dump(m)].pack('m0')
+
+  def ns_time(n) = Time.at(n / 1_000_000_000, n % 1_000_000_000, :nsec).utc
+
+  # aggregate runs the code on an event with its task's map.
+  def aggregate(req)
+    e = event_from_wire(req['event'])
+    map = load_map(req['map'])
+    m = req['meta']
+    meta = MapMeta.new
+    meta.task_id = m['task_id']
+    meta.creation_timestamp = ns_time(m['created'])
+    meta.lastevent_timestamp = ns_time(m['last'])
+    meta.difference_from_creation_to_now = m['created_diff']
+    meta.difference_from_lastevent_to_now = m['last_diff']
+    meta.timeout = m['timeout']
+    meta.inactivity_timeout = m['inactivity_timeout']
+    news = []
+    err = nil
+    begin
+      @agg_code.call(e, map, meta) { |n| news << n }
+    rescue Exception => x # rubocop:disable Lint/RescueException
+      err = describe(x)
+      e.tag('_aggregateexception')
+    end
+    r = { 'o' => event_to_wire(e), 'n' => news.filter_map { |n| n.is_a?(LogStash::Event) ? event_to_wire(n) : nil },
+          'map' => dump_map(map), 'timeout' => num(meta.timeout), 'inactivity_timeout' => num(meta.inactivity_timeout) }
+    r['x'] = err if err
+    r
+  rescue Exception => x # rubocop:disable Lint/RescueException
+    { 'error' => "aggregate code on task #{req.dig('meta', 'task_id').inspect}: #{describe(x)}" }
+  end
+
+  def num(v) = v.is_a?(Numeric) ? v.to_f : nil
+
+  # timeout_event makes the event of a task's map (Logstash's
+  # create_timeout_event).
+  def timeout_event(req)
+    e = LogStash::Event.new(load_map(req['map']))
+    e.set(req['task_id_field'], req['task_id']) if req['task_id_field']
+    (req['tags'] || []).each { |t| e.tag(e.sprintf(t)) }
+    r = {}
+    if @agg_timeout_code
+      begin
+        @agg_timeout_code.call(e)
+      rescue Exception => x # rubocop:disable Lint/RescueException
+        r['x'] = describe(x)
+        e.tag('_aggregateexception')
+      end
+    end
+    r['o'] = event_to_wire(e) || event_to_wire(e.tap(&:uncancel))
+    r
+  rescue Exception => x # rubocop:disable Lint/RescueException
+    { 'error' => "making an event of the map of task #{req['task_id'].inspect}: #{describe(x)}" }
+  end
+
   def setup(req)
+    return setup_aggregate(req['aggregate']) if req['aggregate']
+
     if req['path']
       tests = run_script_tests(req['path'])
       unless tests['failures'].empty?
@@ -607,6 +690,10 @@ module PipelineRubyFilter
           { 'o' => w, 'n' => [], 'x' => "encoding the result: #{describe(x)}", 'tag' => true }
         end
         write_frame(out, { 'r' => results })
+      when 'aggregate'
+        write_frame(out, aggregate(req))
+      when 'timeout_event'
+        write_frame(out, timeout_event(req))
       else
         write_frame(out, { 'error' => "unknown op #{req['op'].inspect}" })
       end

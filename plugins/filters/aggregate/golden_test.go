@@ -230,3 +230,27 @@ func eventJSON(e *event.Event, start time.Time) string {
 }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// An aggregate filter makes a pipeline run one worker when pipeline.workers
+// is not set; set above one, `check` warns with Logstash's message.
+func TestWorkers(t *testing.T) {
+	feeds.Store("workers", &feed{})
+	collects.Store("workers", &collect{})
+	defer feeds.Delete("workers")
+	defer collects.Delete("workers")
+	src := `input { aggregate_test_feed { key => "workers" } }
+filter { aggregate { task_id => "%{id}" code => "" } }
+output { aggregate_test_collect { key => "workers" } }`
+	cfg, diags := dsl.LoadSource("pipeline.conf", []byte(src))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	pl, diags := engine.Build(cfg.Pipelines[0], engine.Default, engine.Settings{Logger: quiet})
+	if diags.HasErrors() || len(diags) != 0 || pl.Settings().Workers != 1 {
+		t.Fatalf("workers unset: %d workers, diags %v; want 1 and none", pl.Settings().Workers, diags)
+	}
+	pl, diags = engine.Build(cfg.Pipelines[0], engine.Default, engine.Settings{Workers: 4, Logger: quiet})
+	if diags.HasErrors() || pl.Settings().Workers != 4 || !strings.Contains(fmt.Sprint(diags), "Manual override - there are filters that might not work with multiple worker threads") {
+		t.Fatalf("workers 4: %d workers, diags %v; want 4 and Logstash's warning", pl.Settings().Workers, diags)
+	}
+}

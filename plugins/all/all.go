@@ -48,6 +48,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/inputs/gelf"
 	_ "github.com/pipelined/pipeline/plugins/inputs/generator"
 	_ "github.com/pipelined/pipeline/plugins/inputs/http"
+	_ "github.com/pipelined/pipeline/plugins/inputs/jdbc"
 	_ "github.com/pipelined/pipeline/plugins/inputs/kafka"
 	_ "github.com/pipelined/pipeline/plugins/inputs/pipeline"
 	_ "github.com/pipelined/pipeline/plugins/inputs/rabbitmq"

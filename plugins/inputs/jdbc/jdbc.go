@@ -19,7 +19,7 @@
 // sslcert, sslkey, ApplicationName, currentSchema, connectTimeout, options;
 // MySQL: useSSL, sslMode, connectTimeout, socketTimeout); the others are
 // named in a warning when the input starts. jdbc_user and jdbc_password (or
-// the first line of jdbc_password_filepath) go to the driver, never into a
+// the content of jdbc_password_filepath, trimmed) go to the driver, never into a
 // log line or an error.
 //
 // # Statement and parameters

@@ -339,4 +339,3 @@ func runGolden(t *testing.T, file string, ar *txtar.Archive, d *database) (chang
 		}
 	}
 }
-

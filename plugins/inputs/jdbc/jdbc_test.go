@@ -193,6 +193,8 @@ func exec(t *testing.T, db *sql.DB, script string) {
 	}
 }
 
+func mustRef(s string) event.Ref { return event.MustRef(s) }
+
 // jsonl renders events one JSON object a line, without the @timestamp and
 // @version every event has.
 func jsonl(evs []*event.Event) string {

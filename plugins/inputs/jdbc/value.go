@@ -36,6 +36,11 @@ func (in *Input) value(c *column, v any) any {
 		return in.fromTime(c, x)
 	case float32:
 		return float64(x)
+	case int64:
+		if c.typeName == "BOOLEAN" || c.typeName == "BOOL" {
+			return x != 0 // SQLite keeps booleans as 0 and 1
+		}
+		return x
 	}
 	if nv, err := event.Normalize(v); err == nil {
 		return nv

@@ -18,6 +18,8 @@ import (
 const (
 	DefaultBatchSize  = 125
 	DefaultBatchDelay = 50 * time.Millisecond
+	// DefaultStallAfter: see Settings.StallAfter.
+	DefaultStallAfter = 30 * time.Second
 )
 
 // Settings tune a pipeline run. Zero fields take the pipeline file's settings,
@@ -30,7 +32,11 @@ type Settings struct {
 	// RetryInitial and RetryMax bound the exponential backoff of output retries
 	// (defaults 100ms and 30s).
 	RetryInitial, RetryMax time.Duration
-	Logger                 *slog.Logger
+	// StallAfter is how long an output may keep failing before the pipeline's
+	// health turns red and the failure is logged again (at most once per
+	// StallAfter while it lasts); default 30s.
+	StallAfter time.Duration
+	Logger     *slog.Logger
 	// DeadLetter, when set, keeps the events outputs refuse for good (an error
 	// marked Permanent, for the whole batch or one item of a BatchError) instead
 	// of acknowledging them as failed.
@@ -79,6 +85,9 @@ func (s Settings) resolve(file ir.Settings, diags *hcl.Diagnostics, rng hcl.Rang
 	}
 	if s.RetryMax <= 0 {
 		s.RetryMax = 30 * time.Second
+	}
+	if s.StallAfter <= 0 {
+		s.StallAfter = DefaultStallAfter
 	}
 	if s.Logger == nil {
 		s.Logger = slog.Default()

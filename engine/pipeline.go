@@ -66,7 +66,10 @@ type Pipeline struct {
 type Stats struct {
 	In       atomic.Int64 // events emitted by inputs
 	Filtered atomic.Int64 // events that left the filter stage
-	Out      atomic.Int64 // event deliveries confirmed by outputs (one per output)
+	// Out counts events every output they were routed to is done with
+	// (delivered, dead-lettered or failed): once per event, as Logstash's
+	// events.out. Each output's own deliveries count under its plugin.
+	Out      atomic.Int64
 	Dropped  atomic.Int64 // events dropped by filters (acknowledged)
 	Unrouted atomic.Int64 // events that no output condition matched (acknowledged)
 	Failed   atomic.Int64 // event deliveries failed permanently (acknowledged as failed)
@@ -581,11 +584,15 @@ func (p *Pipeline) route(events []*event.Event) bool {
 				a.Retain(n - 1)
 			}
 		}
+		if n > 0 {
+			e.SetRoutes(n)
+		}
 	}
 	for i, evs := range per {
 		if len(evs) == 0 {
 			continue
 		}
+		p.outputs[i].inFlight.Add(int64(len(evs)))
 		select {
 		case p.outputs[i].ch <- evs:
 		case <-p.abort:
@@ -729,6 +736,26 @@ type outputUnit struct {
 	ch        chan []*event.Event
 	connected bool
 	counters  counters
+	// inFlight counts the events handed to this output and not yet done
+	// with; failingSince (Unix ns, 0 while healthy) is when the current
+	// failure began and busySince when the batch in hand was taken;
+	// lastErr is the latest failure's message.
+	inFlight                atomic.Int64
+	failingSince, busySince atomic.Int64
+	lastErr                 atomic.Pointer[string]
+}
+
+// done records that the output is finished with evs (delivered, refused or
+// failed for good).
+func (o *outputUnit) done(evs []*event.Event) {
+	o.inFlight.Add(-int64(len(evs)))
+	n := int64(0)
+	for _, e := range evs {
+		if e.RouteDone() {
+			n++
+		}
+	}
+	o.pl.stats.Out.Add(n)
 }
 
 func (o *outputUnit) run() {
@@ -809,15 +836,45 @@ func (o *outputUnit) deliver(ctx context.Context, evs []*event.Event) {
 	st := &o.pl.stats
 	o.counters.in.Add(int64(len(evs)))
 	backoff := o.pl.settings.RetryInitial
+	start := time.Now()
+	o.busySince.Store(start.UnixNano())
+	defer o.busySince.Store(0)
+	var failedAt, loggedAt time.Time
+	// A failing output logs its first failure, then at most once per
+	// StallAfter while it keeps failing, and once when it recovers: an outage
+	// of hours is a line every 30 s, not silence and not a flood.
 	wait := func(what string, err error, attempt int) bool {
 		st.Retries.Add(1)
-		if attempt == 1 || attempt%10 == 0 {
-			o.log.Warn(what+" failed; retrying", "err", err, "attempt", attempt, "backoff", backoff, "events", len(evs))
+		now := time.Now()
+		msg := err.Error()
+		o.lastErr.Store(&msg)
+		if failedAt.IsZero() {
+			failedAt = now
+			o.failingSince.CompareAndSwap(0, now.UnixNano())
+		}
+		if loggedAt.IsZero() || now.Sub(loggedAt) >= o.pl.settings.StallAfter {
+			loggedAt = now
+			o.log.Warn(what+" failed; retrying", "err", err, "attempt", attempt, "backoff", backoff,
+				"events", len(evs), "failing_for", now.Sub(time.Unix(0, o.failingSince.Load())).Round(time.Millisecond),
+				"batch_age", now.Sub(start).Round(time.Millisecond))
 		}
 		ok := o.sleep(backoff)
 		backoff = min(backoff*2, o.pl.settings.RetryMax)
 		return ok
 	}
+	defer func() {
+		select {
+		case <-o.pl.abort:
+			return // stopped, not recovered
+		default:
+		}
+		if failedAt.IsZero() {
+			return
+		}
+		since := o.failingSince.Swap(0)
+		o.log.Info("output recovered", "failed_for", time.Since(time.Unix(0, since)).Round(time.Millisecond),
+			"retries", st.Retries.Load())
+	}()
 	for attempt := 1; len(evs) > 0; attempt++ {
 		select {
 		case <-o.pl.abort:
@@ -846,7 +903,7 @@ func (o *outputUnit) deliver(ctx context.Context, evs []*event.Event) {
 		}
 		if err == nil {
 			o.counters.out.Add(int64(len(evs)))
-			st.Out.Add(int64(len(evs)))
+			o.done(evs)
 			for _, e := range evs {
 				release(e, nil)
 			}
@@ -870,7 +927,7 @@ func (o *outputUnit) deliver(ctx context.Context, evs []*event.Event) {
 				switch {
 				case !failed:
 					o.counters.out.Add(1)
-					st.Out.Add(1)
+					o.done([]*event.Event{e})
 					release(e, nil)
 				case IsPermanent(ferr) && !hold:
 					refused = append(refused, e)
@@ -911,6 +968,7 @@ func (o *outputUnit) fail(evs []*event.Event, errOf func(i int) error) {
 		// One line per batch, with the first reason: a batch of mapping
 		// errors must not become a line per event.
 		o.log.Error("events failed permanently", "events", len(evs), "err", errOf(0))
+		o.done(evs)
 		for i, e := range evs {
 			release(e, errOf(i))
 		}
@@ -935,6 +993,7 @@ func (o *outputUnit) fail(evs []*event.Event, errOf func(i int) error) {
 		}
 		o.counters.deadLettered.Add(1)
 		o.pl.stats.DeadLettered.Add(1)
+		o.done(evs[i : i+1])
 		release(e, nil)
 	}
 	o.log.Warn("events refused by output kept in the dead letter queue", "events", len(evs), "reason", errOf(0).Error())

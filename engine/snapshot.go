@@ -37,6 +37,44 @@ type Snapshot struct {
 	// DeadLetterQueue says whether a dead letter queue is configured.
 	DeadLetterQueue          bool
 	Inputs, Filters, Outputs []PluginSnapshot
+	// Health is green, yellow or red, with the reasons of anything but green.
+	Health Health
+}
+
+// Health statuses, worst last, as in Logstash's health report.
+const (
+	HealthGreen  = "green"
+	HealthYellow = "yellow"
+	HealthRed    = "red"
+)
+
+// Health is a pipeline's status: red when an output has failed for
+// Settings.StallAfter or longer (the pipeline is stalled) or persisted-queue
+// writes keep failing; yellow while an output is retrying for less than that,
+// or the persisted queue is full (the inputs wait); green otherwise.
+type Health struct {
+	Status  string
+	Reasons []string
+}
+
+// Worse reports whether status a is worse than b.
+func Worse(a, b string) bool { return healthRank(a) > healthRank(b) }
+
+func healthRank(s string) int {
+	switch s {
+	case HealthRed:
+		return 2
+	case HealthYellow:
+		return 1
+	}
+	return 0
+}
+
+func (h *Health) raise(status, reason string) {
+	if Worse(status, h.Status) {
+		h.Status = status
+	}
+	h.Reasons = append(h.Reasons, reason)
 }
 
 // PluginSnapshot are one plugin's counters. Inputs count only Out (events
@@ -53,6 +91,14 @@ type PluginSnapshot struct {
 	Duration time.Duration
 	// Counters are the plugin's own (see Counted), nil for most plugins.
 	Counters []Counter
+	// Outputs only: InFlight events handed to the output and not done with;
+	// FailingFor how long its current failure lasts (0: not failing) and
+	// LastError that failure; BatchAge how long the batch in hand has been
+	// in delivery.
+	InFlight   int64
+	FailingFor time.Duration
+	BatchAge   time.Duration
+	LastError  string
 }
 
 // counted returns p's own counters, if it keeps any.
@@ -93,9 +139,32 @@ func (p *Pipeline) Snapshot() Snapshot {
 		ps.Counters = counted(f.f)
 		s.Filters = append(s.Filters, ps)
 	}
+	now := time.Now()
+	s.Health.Status = HealthGreen
+	if s.QueueFailing {
+		s.Health.raise(HealthRed, "persisted queue writes are failing; the inputs wait")
+	} else if s.QueueType == "persisted" && s.QueueMaxBytes > 0 && s.QueueBytes >= s.QueueMaxBytes {
+		s.Health.raise(HealthYellow, "persisted queue is full; the inputs wait")
+	}
 	for _, o := range p.outputs {
 		ps := o.counters.snapshot(o.id, o.typ)
 		ps.Counters = counted(o.out)
+		ps.InFlight = max(o.inFlight.Load(), 0)
+		if t := o.busySince.Load(); t != 0 {
+			ps.BatchAge = now.Sub(time.Unix(0, t))
+		}
+		if t := o.failingSince.Load(); t != 0 {
+			ps.FailingFor = now.Sub(time.Unix(0, t))
+			if e := o.lastErr.Load(); e != nil {
+				ps.LastError = *e
+			}
+			name := "output " + o.typ + " (id " + o.id + ")"
+			if ps.FailingFor >= p.settings.StallAfter {
+				s.Health.raise(HealthRed, name+" stalled: failing for "+ps.FailingFor.Round(time.Second).String())
+			} else {
+				s.Health.raise(HealthYellow, name+" is retrying")
+			}
+		}
 		s.Outputs = append(s.Outputs, ps)
 	}
 	return s

@@ -55,6 +55,9 @@ type Event struct {
 	fields map[string]any
 	meta   map[string]any
 	acker  Acker
+	// routes is how many outputs still have the event in hand, so that the
+	// pipeline counts it out once, when the last of them is done with it.
+	routes atomic.Int32
 }
 
 // New returns an event with @timestamp set to now (UTC, millisecond precision as
@@ -683,3 +686,12 @@ func (e *Event) SetAcker(a Acker) { e.acker = a }
 
 // Acker returns the acknowledgement hook, or nil.
 func (e *Event) Acker() Acker { return e.acker }
+
+// SetRoutes records that the event was handed to n outputs. Only the engine
+// calls it.
+func (e *Event) SetRoutes(n int) { e.routes.Store(int32(n)) }
+
+// RouteDone records that one of the outputs is done with the event (delivered
+// it, or gave up on it) and reports whether it was the last. Only the engine
+// calls it.
+func (e *Event) RouteDone() bool { return e.routes.Add(-1) == 0 }

@@ -11,6 +11,7 @@
 //	/_node/stats/pipelines/<id>    one pipeline
 //	/_node/stats/events            events of all pipelines
 //	/_node/pipelines[/<id>]        each pipeline's settings
+//	/_health_report                green/yellow/red per pipeline with the reasons, as Logstash's
 //	/metrics                       the same counters in Prometheus text format
 //
 // The JSON follows Logstash's shape (pipelines.<id>.events, plugins.inputs/
@@ -181,6 +182,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		jsonNotFound(w, r, "no such endpoint")
 	})
+	mux.HandleFunc("GET /_health_report", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, r, s.healthReport())
+	})
 	mux.HandleFunc("GET /_node/stats/events", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, r, map[string]any{"events": totalEvents(s.snapshots())})
 	})
@@ -278,7 +282,7 @@ func (s *Server) snapshots() []snap {
 func (s *Server) nodeInfo(snaps []snap) map[string]any {
 	m := map[string]any{
 		"host": s.name, "name": s.name, "id": s.id, "ephemeral_id": s.id,
-		"version": s.o.Version, "http_address": s.address(), "status": "green", "snapshot": false,
+		"version": s.o.Version, "http_address": s.address(), "status": worstHealth(snaps), "snapshot": false,
 	}
 	if len(snaps) > 0 {
 		p := snaps[0].snap
@@ -328,8 +332,17 @@ func pipelineJSON(p snap) map[string]any {
 	}
 	outputs := make([]any, 0, len(s.Outputs))
 	for _, x := range s.Outputs {
-		outputs = append(outputs, plugin(x, map[string]any{"in": x.In, "out": x.Out,
-			"duration_in_millis": x.Duration.Milliseconds(), "failed": x.Failed, "dead_lettered": x.DeadLettered}))
+		o := plugin(x, map[string]any{"in": x.In, "out": x.Out,
+			"duration_in_millis": x.Duration.Milliseconds(), "failed": x.Failed, "dead_lettered": x.DeadLettered})
+		// Not in Logstash (its outputs run inside the worker): what a stall
+		// looks like from outside.
+		var lastErr any
+		if x.LastError != "" {
+			lastErr = x.LastError
+		}
+		o["delivery"] = map[string]any{"in_flight": x.InFlight, "failing_for_millis": x.FailingFor.Milliseconds(),
+			"batch_age_millis": x.BatchAge.Milliseconds(), "last_error": lastErr}
+		outputs = append(outputs, o)
 	}
 	m := map[string]any{
 		"events": map[string]any{
@@ -342,6 +355,7 @@ func pipelineJSON(p snap) map[string]any {
 		"plugins":          map[string]any{"inputs": inputs, "codecs": []any{}, "filters": filters, "outputs": outputs},
 		"reloads":          p.reloads.json(),
 		"panics_recovered": s.Panics,
+		"health":           map[string]any{"status": s.Health.Status, "reasons": nonNil(s.Health.Reasons)},
 		"queue": map[string]any{"type": cmp.Or(s.QueueType, "memory"), "events_count": s.QueueEvents,
 			"queue_size_in_bytes": s.QueueBytes, "max_queue_size_in_bytes": s.QueueMaxBytes,
 			"write_errors": s.QueueWriteErrors, "read_errors": s.QueueReadErrors, "write_failing": s.QueueFailing},
@@ -357,6 +371,54 @@ func pipelineJSON(p snap) map[string]any {
 			"last_error": lastErr, "path": p.dlqDir,
 		}
 	}
+	return m
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// worstHealth is the node's status: its worst pipeline's.
+func worstHealth(snaps []snap) string {
+	h := engine.HealthGreen
+	for _, p := range snaps {
+		if engine.Worse(p.snap.Health.Status, h) {
+			h = p.snap.Health.Status
+		}
+	}
+	return h
+}
+
+// healthReport is /_health_report in the shape of Logstash's (8.16+): the
+// node status and one indicator per pipeline with its symptom and, when not
+// green, a diagnosis per reason.
+func (s *Server) healthReport() map[string]any {
+	snaps := s.snapshots()
+	m := s.nodeInfo(snaps)
+	pipes := map[string]any{}
+	for _, p := range snaps {
+		h := p.snap.Health
+		ind := map[string]any{"status": h.Status}
+		if h.Status == engine.HealthGreen {
+			ind["symptom"] = "The pipeline is healthy"
+		} else {
+			ind["symptom"] = h.Reasons[0]
+			diag := make([]any, 0, len(h.Reasons))
+			for _, r := range h.Reasons {
+				diag = append(diag, map[string]any{"cause": r,
+					"action": "Check the logs of this pipeline and the system it writes to; nothing is lost while it waits"})
+			}
+			ind["diagnosis"] = diag
+			ind["impacts"] = []any{map[string]any{"severity": 2, "description": "Events are not delivered; the inputs slow down or wait"}}
+		}
+		pipes[p.snap.Name] = ind
+	}
+	status := worstHealth(snaps)
+	m["status"] = status
+	m["indicators"] = map[string]any{"pipelines": map[string]any{"status": status, "indicators": pipes}}
 	return m
 }
 

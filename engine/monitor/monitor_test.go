@@ -335,3 +335,73 @@ func TestReloadCounts(t *testing.T) {
 		}
 	}
 }
+
+// A pipeline whose output stalls turns the node red, /_health_report says why
+// in Logstash's shape, the output's delivery state is in its stats, and the
+// status line becomes a WARN naming the reason (#23).
+func TestHealthReportAndStalledStatus(t *testing.T) {
+	stalled := sample()
+	stalled.s.Health = engine.Health{Status: engine.HealthRed, Reasons: []string{"output elasticsearch (id es) stalled: failing for 45s"}}
+	stalled.s.Outputs[0].FailingFor = 45 * time.Second
+	stalled.s.Outputs[0].InFlight = 250
+	stalled.s.Outputs[0].LastError = "connection refused"
+	healthy := sample()
+	healthy.s.Name = "other"
+	healthy.s.Health = engine.Health{Status: engine.HealthGreen}
+	srv := New(Options{}, func() []Source { return []Source{{Pipeline: stalled}, {Pipeline: healthy}} })
+
+	if code, body := get(t, srv.Handler(), "/"); code != 200 || !bytes.Contains(body, []byte(`"status":"red"`)) {
+		t.Errorf("GET / = %d %s; want status red", code, body)
+	}
+	code, body := get(t, srv.Handler(), "/_health_report")
+	var rep struct {
+		Status     string `json:"status"`
+		Indicators struct {
+			Pipelines struct {
+				Status     string `json:"status"`
+				Indicators map[string]struct {
+					Status    string `json:"status"`
+					Symptom   string `json:"symptom"`
+					Diagnosis []struct {
+						Cause string `json:"cause"`
+					} `json:"diagnosis"`
+				} `json:"indicators"`
+			} `json:"pipelines"`
+		} `json:"indicators"`
+	}
+	if err := json.Unmarshal(body, &rep); code != 200 || err != nil {
+		t.Fatalf("GET /_health_report = %d %s (%v)", code, body, err)
+	}
+	main, other := rep.Indicators.Pipelines.Indicators["main"], rep.Indicators.Pipelines.Indicators["other"]
+	if rep.Status != "red" || rep.Indicators.Pipelines.Status != "red" || main.Status != "red" ||
+		!strings.Contains(main.Symptom, "(id es) stalled") || len(main.Diagnosis) != 1 || other.Status != "green" {
+		t.Errorf("health report %s", body)
+	}
+	_, body = get(t, srv.Handler(), "/_node/stats/pipelines/main")
+	for _, want := range []string{`"health":{"reasons":["output elasticsearch (id es) stalled: failing for 45s"],"status":"red"}`,
+		`"delivery":{"batch_age_millis":0,"failing_for_millis":45000,"in_flight":250,"last_error":"connection refused"}`} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("pipeline stats %s lack %s", body, want)
+		}
+	}
+
+	var buf syncBuf
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		LogStatus(ctx, 10*time.Millisecond, slog.New(slog.NewTextHandler(&buf, nil)), func() []Source { return []Source{{Pipeline: stalled}} })
+		close(done)
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) && !strings.Contains(buf.String(), "msg=status") {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	line := strings.SplitN(buf.String(), "\n", 2)[0]
+	for _, want := range []string{"level=WARN", "health=red", "(id es) stalled", `1: 250 in flight, failing for 45s`} {
+		if !strings.Contains(line, want) {
+			t.Errorf("status line %q lacks %s", line, want)
+		}
+	}
+}

@@ -2,8 +2,11 @@ package monitor
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/pipelined/pipeline/engine"
 )
 
 // LogStatus logs one line per pipeline every interval, at info level, until
@@ -35,6 +38,22 @@ func LogStatus(ctx context.Context, interval time.Duration, log *slog.Logger, so
 				if src.DLQ != nil {
 					st := src.DLQ.Stats()
 					args = append(args, "dead_lettered", s.DeadLettered, "dlq_bytes", st.SizeBytes, "dlq_dropped", st.Dropped)
+				}
+				if s.Health.Status != engine.HealthGreen {
+					// A stall must be seen in the status line, not hidden by
+					// another output's progress.
+					args = append(args, "health", s.Health.Status, "reasons", s.Health.Reasons)
+					var failing []string
+					for _, o := range s.Outputs {
+						if o.FailingFor > 0 {
+							failing = append(failing, fmt.Sprintf("%s: %d in flight, failing for %v", o.ID, o.InFlight, o.FailingFor.Round(time.Second)))
+						}
+					}
+					if failing != nil {
+						args = append(args, "failing_outputs", failing)
+					}
+					log.Warn("status", args...)
+					continue
 				}
 				log.Info("status", args...)
 			}

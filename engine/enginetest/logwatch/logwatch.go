@@ -89,6 +89,19 @@ func (w *Watcher) Index(s string) int {
 	return -1
 }
 
+// Count returns how many lines so far contain s.
+func (w *Watcher) Count(s string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, l := range w.lines {
+		if strings.Contains(l, s) {
+			n++
+		}
+	}
+	return n
+}
+
 // Has reports whether a line so far contains s.
 func (w *Watcher) Has(s string) bool { return w.Index(s) >= 0 }
 

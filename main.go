@@ -49,6 +49,7 @@ Commands:
 `
 
 const usageTail = `  plugins           list the registered plugins
+  completion SHELL  print the bash or zsh completion script
   version           print the version
 
 pipeline -f PATH (or -e, -t, any of run's flags first) is pipeline run, as logstash -f.
@@ -72,6 +73,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "%-7s %s\n", f.Kind, f.Name)
 		}
 		return exitOK
+	case "completion":
+		return supervisor.Completion(args[1:], commandNames(), stdout, stderr)
 	case "version", "--version", "-V":
 		fmt.Fprintf(stdout, "pipeline %s\n", buildVersion())
 		return exitOK
@@ -89,6 +92,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pipeline: unknown command %q\n\n%s", cmd, usage)
 		return exitUsage
 	}
+}
+
+// commandNames are the commands for shell completion.
+func commandNames() []string {
+	names := []string{"run", "check", "convert", "plugins", "completion", "version", "help"}
+	for _, c := range engine.Commands() {
+		names = append(names, c.Name)
+	}
+	return names
 }
 
 func pluginCommands() string {

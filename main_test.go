@@ -57,23 +57,47 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
-// TestQuickstartPrintsEvents runs the README's first command.
-func TestQuickstartPrintsEvents(t *testing.T) {
-	cmd := pipelineCmd(t, "run", "-f", filepath.Join("examples", "quickstart", "pipeline.hcl"))
-	cmd.Env = append(cmd.Env, "QUICKSTART_OUT="+t.TempDir())
+// TestQuickstart runs the README's first command, as a newcomer would from a
+// fresh directory: the audit events go into the embedded immudb store and a
+// daily file, then `pipeline verify` proves every row (#23).
+func TestQuickstart(t *testing.T) {
+	dir := t.TempDir()
+	conf, err := filepath.Abs(filepath.Join("examples", "quickstart", "pipeline.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := pipelineCmd(t, "run", "-f", conf, "--api.enabled=false")
+	cmd.Dir = dir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("quickstart: %v\n%s", err, stderr.String())
 	}
 	got := stdout.String()
-	if n := strings.Count(got, `"message" => `); n != 4 {
-		t.Errorf("quickstart printed %d events; want 4 (2 × INFO, 2 × ERROR; DEBUG dropped):\n%s", n, got)
+	if n := strings.Count(got, `"message" => `); n != 6 {
+		t.Errorf("quickstart printed %d events; want 6 (3 lines × 2):\n%s", n, got)
 	}
-	if strings.Contains(got, "DEBUG") {
-		t.Errorf("DEBUG lines should have been dropped:\n%s", got)
+	if n := strings.Count(got, `"failed_logon"`); n != 2 {
+		t.Errorf("%d events tagged failed_logon; want 2:\n%s", n, got)
 	}
-	_ = json.Valid
+	files, _ := filepath.Glob(filepath.Join(dir, "data", "quickstart", "audit-*.log"))
+	if len(files) != 1 {
+		t.Fatalf("daily files %v; want one", files)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 6 || !json.Valid([]byte(lines[0])) || !strings.Contains(lines[0], `"user":{"name":"alice"}`) {
+		t.Errorf("daily file holds %d lines, first %q; want 6 JSON lines with [user][name]", len(lines), lines[0])
+	}
+	ver := pipelineCmd(t, "verify")
+	ver.Dir = dir
+	out, err := ver.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "rows checked: 6") || !strings.Contains(string(out), "verify OK") {
+		t.Errorf("verify after the quickstart: %v\n%s", err, out)
+	}
 }
 
 // TestRefusedReloadHidesSecret: an Elasticsearch host whose password comes
@@ -128,5 +152,25 @@ func TestRefusedReloadHidesSecret(t *testing.T) {
 	_ = w.Err()
 	if strings.Contains(w.String(), secret) {
 		t.Errorf("the log shows the password:\n%s", w)
+	}
+}
+
+// TestReadmeTourMatchesQuickstart: the HCL the README's tour shows is the
+// quickstart file's text, so the two cannot drift apart again.
+func TestReadmeTourMatchesQuickstart(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)## A short tour.*?```hcl\n(.*?)```").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README.md has no HCL block in its tour")
+	}
+	qs, err := os.ReadFile(filepath.Join("examples", "quickstart", "pipeline.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(qs, m[1]) {
+		t.Errorf("README's tour shows HCL that examples/quickstart/pipeline.hcl does not hold:\n%s", m[1])
 	}
 }

@@ -110,6 +110,43 @@ and exits 0, or prints every error found and exits 1.
 run's other flags are accepted, so adding -t to a run command line checks it.
 `
 
+// commandFlags are the flags of run and check.
+type commandFlags struct {
+	path, pipelinesYML string
+	configString       *string
+	testAndExit        bool
+	flags              *Flags
+}
+
+func addCommandFlags(fs *flag.FlagSet) *commandFlags {
+	cf := &commandFlags{}
+	for _, n := range []string{"f", "path.config"} {
+		fs.StringVar(&cf.path, n, "", "pipeline file or directory")
+	}
+	for _, n := range []string{"e", "config.string"} {
+		fs.Func(n, "configuration string in .conf syntax", func(s string) error {
+			cf.configString = &s
+			return nil
+		})
+	}
+	for _, n := range []string{"t", "config.test_and_exit"} {
+		fs.BoolVar(&cf.testAndExit, n, false, "check the configuration and exit")
+	}
+	fs.StringVar(&cf.pipelinesYML, "pipelines", "", "a Logstash pipelines.yml listing the pipelines to run")
+	cf.flags = AddFlags(fs)
+	return cf
+}
+
+// CommandFlagNames are the flags run and check take (without dashes), for
+// shell completion.
+func CommandFlagNames() []string {
+	fs := flag.NewFlagSet("", flag.ContinueOnError)
+	addCommandFlags(fs)
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	return names
+}
+
 // Command runs `pipeline run` (cmd "run") or `pipeline check` with args.
 func Command(cmd string, args []string, env CommandEnv, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("pipeline "+cmd, flag.ContinueOnError)
@@ -117,23 +154,9 @@ func Command(cmd string, args []string, env CommandEnv, stdout, stderr io.Writer
 	// package's full listing.
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
+	cf := addCommandFlags(fs)
 	var path, pipelinesYML string
-	var configString *string
-	var testAndExit bool
-	for _, n := range []string{"f", "path.config"} {
-		fs.StringVar(&path, n, "", "pipeline file or directory")
-	}
-	for _, n := range []string{"e", "config.string"} {
-		fs.Func(n, "configuration string in .conf syntax", func(s string) error {
-			configString = &s
-			return nil
-		})
-	}
-	for _, n := range []string{"t", "config.test_and_exit"} {
-		fs.BoolVar(&testAndExit, n, false, "check the configuration and exit")
-	}
-	fs.StringVar(&pipelinesYML, "pipelines", "", "a Logstash pipelines.yml listing the pipelines to run")
-	flags := AddFlags(fs)
+	flags := cf.flags
 	usage := RunUsage
 	if cmd == "check" {
 		usage = CheckUsage
@@ -146,6 +169,8 @@ func Command(cmd string, args []string, env CommandEnv, stdout, stderr io.Writer
 		fmt.Fprintf(stderr, "pipeline %s: %s\nRun 'pipeline %s --help' for the flags.\n", cmd, flagError(fs, err), cmd)
 		return engine.ExitUsage
 	}
+	path, pipelinesYML = cf.path, cf.pipelinesYML
+	configString, testAndExit := cf.configString, cf.testAndExit
 	if testAndExit {
 		cmd = "check"
 	}

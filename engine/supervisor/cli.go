@@ -48,6 +48,7 @@ Configuration (one of):
                               run DIR/pipelines.yml (default: the directory of
                               --pipelines, when it holds a logstash.yml)
   -t, --config.test_and_exit  check the configuration and exit, as pipeline check
+  --strict                    refuse logstash.yml settings that have no effect here
 
 Pipelines:
   --pipeline.id ID            name of the -f or -e pipeline (default main)

@@ -102,8 +102,9 @@ type SettingFlags struct {
 	nearby   string
 	settings ir.ProcessSettings // set by Validate
 	// ignored are the Logstash-only settings logstash.yml set, warned
-	// about once the logger exists.
+	// about once the logger exists (refused with --strict).
 	ignored []string
+	strict  bool
 }
 
 // settingFlags are the flags of SettingFlags, with Logstash's defaults.
@@ -193,6 +194,7 @@ func AddSettingFlags(fs *flag.FlagSet) *SettingFlags {
 	// the password out of the process list.
 	fs.StringVar(&f.passwordFile, "api.auth.basic.password_file", "", "file holding the monitoring API password")
 	fs.StringVar(&f.pathSettings, "path.settings", "", "directory holding logstash.yml (and pipelines.yml)")
+	fs.BoolVar(&f.strict, "strict", false, "refuse logstash.yml settings that have no effect here, instead of a warning")
 	return f
 }
 
@@ -237,6 +239,10 @@ func (f *SettingFlags) Validate() error {
 			}
 			f.ignored = ignored
 		}
+	}
+	if f.strict && len(f.ignored) > 0 {
+		return fmt.Errorf("--strict: logstash.yml sets %d Logstash setting(s) that have no effect here: %s",
+			len(f.ignored), strings.Join(f.ignored, ", "))
 	}
 	for _, sf := range settingFlags {
 		if given[sf.name] {

@@ -113,4 +113,13 @@ func TestSettingsFileIgnoresLogstashOnly(t *testing.T) {
 	if _, err := parseSettings(t, "node.name: x\npipeline.wokers: 3\n"); err == nil || !strings.Contains(err.Error(), "pipeline.workers") {
 		t.Fatalf("typo: err = %v", err)
 	}
+	// --strict refuses them, naming each (#23).
+	_, err = parseSettings(t, yml, "--strict")
+	if err == nil || !strings.Contains(err.Error(), "--strict") || !strings.Contains(err.Error(), "node.name") ||
+		!strings.Contains(err.Error(), "xpack.monitoring.enabled") {
+		t.Fatalf("--strict: err = %v", err)
+	}
+	if _, err := parseSettings(t, "pipeline.workers: 3\n", "--strict"); err != nil {
+		t.Fatalf("--strict refused a logstash.yml without Logstash-only settings: %v", err)
+	}
 }

@@ -56,6 +56,10 @@ type Settings struct {
 	// FlushInterval is how often filters that flush (Flusher) are called;
 	// default DefaultFlushInterval.
 	FlushInterval time.Duration
+	// Check builds the pipeline for `pipeline check` (logstash -t) only:
+	// errors plugins mark with AtStart are warnings, and a plugin they stop
+	// is left out of the pipeline, which must then not be run.
+	Check bool
 }
 
 func (s Settings) resolve(file ir.Settings, diags *hcl.Diagnostics, rng hcl.Range) Settings {
@@ -126,13 +130,19 @@ func Build(p *ir.Pipeline, reg *Registry, s Settings) (*Pipeline, hcl.Diagnostic
 	diags = append(diags, d...)
 	b.pl.routes, d = b.nodes(p.Outputs, ir.Output)
 	diags = append(diags, d...)
-	if len(p.Inputs) == 0 {
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Pipeline has no inputs",
-			Detail: fmt.Sprintf("Pipeline %q needs at least one input block, e.g. input \"stdin\" {}.", p.Name), Subject: &p.Range})
+	// Logstash runs a pipeline without inputs or outputs: neither its
+	// compiler nor JavaPipeline checks for them. With no inputs,
+	// JavaPipeline#monitor_inputs_and_workers returns at once ("break if
+	// @input_threads.empty?") and the pipeline shuts down, as Run does here
+	// when every input has returned; with no outputs, events end after the
+	// filters (counted as unrouted here).
+	if len(p.Inputs) == 0 && !b.deferred {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Pipeline has no inputs",
+			Detail: fmt.Sprintf("Pipeline %q has no input plugin, so it stops as soon as it has started, as in Logstash; add one, e.g. input { stdin { } }, to give it events.", p.Name), Subject: &p.Range})
 	}
-	if len(b.pl.outputs) == 0 && !diags.HasErrors() {
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Pipeline has no outputs",
-			Detail: fmt.Sprintf("Pipeline %q needs at least one output block, e.g. output \"stdout\" {}.", p.Name), Subject: &p.Range})
+	if len(b.pl.outputs) == 0 && !b.deferred && !diags.HasErrors() {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Pipeline has no outputs",
+			Detail: fmt.Sprintf("Pipeline %q has no output plugin: events end after its filters, as in Logstash.", p.Name), Subject: &p.Range})
 	}
 	if diags.HasErrors() {
 		return nil, diags
@@ -174,6 +184,9 @@ type builder struct {
 	pl     *Pipeline
 	log    *slog.Logger
 	shared map[string]any // Resources.Shared
+	// deferred: a plugin was left out because its errors are found at start
+	// (Settings.Check only).
+	deferred bool
 }
 
 func (b *builder) share(key string, mk func() any) any {
@@ -270,13 +283,23 @@ func (b *builder) construct(f *Factory, pl *ir.Plugin, rest hcl.Body, codec *cod
 	o, d := decodeOptions(f, rest, pl.Range)
 	diags = append(diags, d...)
 	if diags.HasErrors() {
-		return nil, res, diags
+		return nil, res, b.atStart(diags)
 	}
 	p, err := f.build(o, res)
 	if err != nil {
-		return nil, res, append(diags, errDiag(rest, pl.Range, fmt.Sprintf("%s %q", pl.Kind, pl.Type), err))
+		return nil, res, b.atStart(append(diags, errDiag(rest, pl.Range, fmt.Sprintf("%s %q", pl.Kind, pl.Type), err)))
 	}
 	return p, res, diags
+}
+
+// atStart is construct's last step when the plugin was not built: for
+// `pipeline check`, errors marked AtStart become warnings, and the plugin is
+// left out of a pipeline that is never run (b.deferred).
+func (b *builder) atStart(diags hcl.Diagnostics) hcl.Diagnostics {
+	if b.pl.settings.Check && deferAtStart(diags) && !diags.HasErrors() {
+		b.deferred = true
+	}
+	return diags
 }
 
 func (b *builder) input(pl *ir.Plugin) (*inputUnit, hcl.Diagnostics) {
@@ -294,7 +317,7 @@ func (b *builder) input(pl *ir.Plugin) (*inputUnit, hcl.Diagnostics) {
 	diags = append(diags, d...)
 	in, res, d := b.construct(f, pl, com.Rest, com.Codec)
 	diags = append(diags, d...)
-	if diags.HasErrors() {
+	if diags.HasErrors() || in == nil {
 		return nil, diags
 	}
 	u.in, u.log = in.(Input), res.Logger
@@ -323,7 +346,7 @@ func (b *builder) filter(pl *ir.Plugin) (*filterNode, hcl.Diagnostics) {
 	n.hasCommon = len(n.addFields)+len(n.addTags)+len(n.removeFields)+len(n.removeTags) > 0
 	fl, res, d := b.construct(f, pl, com.Rest, nil)
 	diags = append(diags, d...)
-	if diags.HasErrors() {
+	if diags.HasErrors() || fl == nil {
 		return nil, diags
 	}
 	n.f, n.log, n.pl = fl.(Filter), res.Logger, b.pl
@@ -349,8 +372,8 @@ func (b *builder) output(pl *ir.Plugin) (*outputUnit, hcl.Diagnostics) {
 		return nil, diags
 	}
 	out, res, d := b.construct(f, pl, com.Rest, com.Codec)
-	if d.HasErrors() {
-		return nil, d
+	if d.HasErrors() || out == nil {
+		return nil, append(diags, d...)
 	}
 	return &outputUnit{id: pl.ID, typ: pl.Type, out: out.(Output), log: res.Logger, pl: b.pl}, append(diags, d...)
 }

@@ -75,3 +75,33 @@ type DeadLetterSource struct {
 	PluginType string // "elasticsearch"
 	PluginID   string
 }
+
+// startError marks an error found only when the pipeline starts; see AtStart.
+type startError struct{ err error }
+
+func (s startError) Error() string { return s.err.Error() }
+func (s startError) Unwrap() error { return s.err }
+
+// AtStart marks err, returned by Options.Validate or a plugin constructor, as
+// one Logstash's plugin raises only in its register method, when the
+// pipeline starts, and not when the configuration is tested: `logstash -t`
+// (runner.rb, config.test_and_exit) constructs the plugins of
+// JavaPipeline.new, which validates their options, but never calls register
+// (JavaPipeline#start_workers → register_plugins does). Such errors often
+// depend on the machine the pipeline runs on (grok pattern files) or on
+// settings the test does not see. `pipeline run` refuses them as any other
+// error; `pipeline check` (Settings.Check) reports them as warnings, so a
+// configuration Logstash's test accepts is accepted, and names what the run
+// would refuse. A FieldError inside still blames its option.
+func AtStart(err error) error {
+	if err == nil {
+		return nil
+	}
+	return startError{err}
+}
+
+// IsAtStart reports whether err was marked with AtStart.
+func IsAtStart(err error) bool {
+	var s startError
+	return errors.As(err, &s)
+}

@@ -200,16 +200,44 @@ func errorText(err error) string {
 // errDiag converts a Validate or constructor error into a diagnostic: a
 // *FieldError blames its option, anything else the whole block.
 func errDiag(body hcl.Body, blame hcl.Range, what string, err error) *hcl.Diagnostic {
+	var d *hcl.Diagnostic
 	var fe *FieldError
 	if errors.As(err, &fe) {
-		return fieldDiag(body, fe.Field, fe.Err)
+		d = fieldDiag(body, fe.Field, fe.Err)
+	} else {
+		d = &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  fmt.Sprintf("Invalid %s", what),
+			Detail:   errorText(err) + ".",
+			Subject:  &blame,
+		}
 	}
-	return &hcl.Diagnostic{
-		Severity: hcl.DiagError,
-		Summary:  fmt.Sprintf("Invalid %s", what),
-		Detail:   errorText(err) + ".",
-		Subject:  &blame,
+	if IsAtStart(err) {
+		d.Extra = atStart{}
 	}
+	return d
+}
+
+// atStart is the Extra of a diagnostic made from an error marked AtStart.
+type atStart struct{}
+
+// StartRefusal is the sentence that ends the detail of a warning `pipeline
+// check` gives for an error marked AtStart; tools that read check's output
+// (examples/compat) look for it.
+const StartRefusal = "`pipeline run` refuses to start with this"
+
+// deferAtStart turns the errors of diags marked AtStart into warnings, for
+// `pipeline check`, and reports whether there were any.
+func deferAtStart(diags hcl.Diagnostics) bool {
+	found := false
+	for _, d := range diags {
+		if _, ok := d.Extra.(atStart); ok && d.Severity == hcl.DiagError {
+			d.Severity = hcl.DiagWarning
+			d.Detail += " " + StartRefusal + ": Logstash finds it when the pipeline starts (in the plugin's register), and its configuration test (logstash -t) accepts it."
+			found = true
+		}
+	}
+	return found
 }
 
 // decodeOptions runs the Defaults → decode → Validate steps for one plugin body.

@@ -199,6 +199,18 @@ func (r Runner) BuildDiags(t testing.TB, kind ir.Kind, typ, options string) hcl.
 	return append(diags, d...)
 }
 
+// CheckDiags is like BuildDiags, built as `pipeline check` builds
+// (Settings.Check): errors marked engine.AtStart are warnings.
+func (r Runner) CheckDiags(t testing.TB, kind ir.Kind, typ, options string) hcl.Diagnostics {
+	t.Helper()
+	p, diags := r.pipeline(t, kind, typ, options, "none")
+	if p == nil {
+		return diags
+	}
+	_, d := engine.Build(p, engine.Default, engine.Settings{Workers: 1, Check: true})
+	return append(diags, d...)
+}
+
 // Filter runs events through the filter typ configured by options (plain HCL)
 // and returns what comes out, in input order, after the engine's common
 // options.

@@ -53,7 +53,7 @@ func Run(o Options, stdout, stderr io.Writer) int {
 	// One bus for the process: pipeline outputs reach the pipeline inputs
 	// of every pipeline, across reloads.
 	bus := engine.NewBus()
-	settings := engine.Settings{Workers: o.Workers, BatchSize: o.BatchSize, Logger: logger, DataDir: ps.DataPath, Bus: bus}
+	settings := engine.Settings{Workers: o.Workers, BatchSize: o.BatchSize, Logger: logger, DataDir: ps.DataPath, Bus: bus, Check: o.Check}
 	build := func(p *ir.Pipeline) (*engine.Pipeline, *dlq.Deferred, hcl.Diagnostics) {
 		es := settings
 		s := p.Settings.Or(ps.Pipeline)

@@ -23,6 +23,9 @@ import (
 //
 //	#! warning: text   a warning whose summary or detail contains text
 //	#! error: text     an error whose summary or detail contains text
+//	#! start: text     an error Logstash finds only when the pipeline starts
+//	                   (engine.AtStart): a warning of check saying that
+//	                   `pipeline run` refuses it, and an error of run
 //
 // and check must report nothing else: a file without such lines must pass
 // with no diagnostic at all.
@@ -38,7 +41,13 @@ func TestLogstashConf(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := expectations(t, src)
-			diags := checkConf(t, file, src)
+			var atStart []string
+			for _, w := range want {
+				if w.sev == "start" {
+					atStart = append(atStart, w.text)
+				}
+			}
+			diags := checkConf(t, file, src, true)
 			for _, d := range diags {
 				sev := "error"
 				if d.Severity == hcl.DiagWarning {
@@ -47,7 +56,7 @@ func TestLogstashConf(t *testing.T) {
 				text := d.Summary + ": " + d.Detail
 				found := false
 				for i, w := range want {
-					if w.sev == sev && strings.Contains(text, w.text) {
+					if (w.sev == sev || w.sev == "start" && sev == "warning" && strings.Contains(text, engine.StartRefusal)) && strings.Contains(text, w.text) {
 						want = append(want[:i], want[i+1:]...)
 						found = true
 						break
@@ -64,6 +73,19 @@ func TestLogstashConf(t *testing.T) {
 			for _, w := range want {
 				t.Errorf("no %s containing %q", w.sev, w.text)
 			}
+			if len(atStart) == 0 {
+				return
+			}
+			run := checkConf(t, file, src, false)
+			for _, text := range atStart {
+				found := false
+				for _, d := range run {
+					found = found || d.Severity == hcl.DiagError && strings.Contains(d.Summary+": "+d.Detail, text)
+				}
+				if !found {
+					t.Errorf("pipeline run: no error containing %q in %v", text, run)
+				}
+			}
 		})
 	}
 }
@@ -79,23 +101,24 @@ func expectations(t *testing.T, src []byte) []expectation {
 			continue
 		}
 		sev, text, ok := strings.Cut(line, ": ")
-		if !ok || sev != "warning" && sev != "error" {
-			t.Fatalf("bad expectation %q: want #! warning: text or #! error: text", sc.Text())
+		if !ok || sev != "warning" && sev != "error" && sev != "start" {
+			t.Fatalf("bad expectation %q: want #! warning: text, #! error: text or #! start: text", sc.Text())
 		}
 		out = append(out, expectation{sev, text})
 	}
 	return out
 }
 
-// checkConf is what `pipeline check -f file` does, returning the diagnostics.
-func checkConf(t *testing.T, file string, src []byte) hcl.Diagnostics {
+// checkConf is what `pipeline check -f file` does (check), or `pipeline run`
+// before it starts anything, returning the diagnostics.
+func checkConf(t *testing.T, file string, src []byte, check bool) hcl.Diagnostics {
 	t.Helper()
 	l := dsl.Loader{LookupEnv: func(string) (string, bool) { return "", false }}
 	cfg, diags := l.LoadSource(filepath.Base(file), src)
 	if diags.HasErrors() {
 		return diags
 	}
-	s := engine.Settings{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	s := engine.Settings{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Check: check}
 	for _, p := range cfg.Pipelines {
 		_, d := engine.Build(p, engine.Default, s)
 		diags = append(diags, d...)

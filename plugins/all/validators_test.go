@@ -167,7 +167,7 @@ func TestLogstashValidators(t *testing.T) {
 	} {
 		conf := "input { stdin {} }\noutput { test_validators { " + tc.conf + " } }\n"
 		decoded.opts, decoded.codec = validatorOptions{}, nil
-		diags := checkConf(t, "validators.conf", []byte(conf))
+		diags := checkConf(t, "validators.conf", []byte(conf), true)
 		got := ""
 		switch {
 		case diags.HasErrors():

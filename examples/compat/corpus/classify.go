@@ -15,6 +15,7 @@ type CheckError struct {
 
 var (
 	errHead   = regexp.MustCompile(`^(?:(.*?):(\d+):(\d+): )?error: (.*)$`)
+	warnHead  = regexp.MustCompile(`^(?:(.*?):(\d+):(\d+): )?warning: (.*)$`)
 	snippetLn = regexp.MustCompile(`^\s*\d*\s\|`)
 )
 
@@ -22,11 +23,31 @@ var (
 // with "file:line:col: error: summary" (or "error: summary") and goes on
 // with indented lines, the first of which explains it; a source snippet
 // ("12 | …") follows.
-func ParseErrors(out string) []CheckError {
+func ParseErrors(out string) []CheckError { return parseDiags(out, errHead) }
+
+// startRefusal is what check adds to the detail of a warning about an error
+// Logstash finds only when the pipeline starts (engine.StartRefusal; the
+// engine is not imported, so that this package measures any build).
+const startRefusal = "refuses to start with this"
+
+// ParseStartRefusals reads the warnings of `pipeline check` output about
+// errors `pipeline run` refuses at start, as Logstash does (its plugins'
+// register errors, which `logstash -t` does not see).
+func ParseStartRefusals(out string) []CheckError {
+	var errs []CheckError
+	for _, w := range parseDiags(out, warnHead) {
+		if strings.Contains(w.Detail, startRefusal) {
+			errs = append(errs, w)
+		}
+	}
+	return errs
+}
+
+func parseDiags(out string, head *regexp.Regexp) []CheckError {
 	var errs []CheckError
 	lines := strings.Split(out, "\n")
 	for i := 0; i < len(lines); i++ {
-		m := errHead.FindStringSubmatch(lines[i])
+		m := head.FindStringSubmatch(lines[i])
 		if m == nil {
 			continue
 		}

@@ -35,7 +35,11 @@ type Report struct {
 	EnvForgiven Rate
 	// CompleteEnvForgiven is EnvForgiven restricted to complete pipelines.
 	CompleteEnvForgiven Rate
-	Blockers            []BlockerCount // ranked by files
+	// AtStart counts, among the accepted files, those `pipeline run` would
+	// refuse when the pipeline starts, as Logstash would (errors of its
+	// plugins' register, which its configuration test accepts too).
+	AtStart, CompleteAtStart int
+	Blockers                 []BlockerCount // ranked by files
 }
 
 // Summarize builds the report of a run.
@@ -56,6 +60,12 @@ func Summarize(results []Result, skipped int) Report {
 			rep.CompleteEnvForgiven.Total++
 		}
 		if r.Accepted {
+			if len(r.AtStart) > 0 {
+				rep.AtStart++
+				if r.Complete {
+					rep.CompleteAtStart++
+				}
+			}
 			rep.All.Accepted++
 			rep.EnvForgiven.Accepted++
 			if r.Complete {
@@ -116,6 +126,8 @@ func (rep Report) Markdown(w io.Writer, top int) {
 	fmt.Fprintf(w, "| complete pipelines (input and output in the file) | %s |\n", rep.Complete)
 	fmt.Fprintf(w, "| all files, refusals for missing local files forgiven | %s |\n", rep.EnvForgiven)
 	fmt.Fprintf(w, "| complete pipelines, refusals for missing local files forgiven | %s |\n", rep.CompleteEnvForgiven)
+	fmt.Fprintf(w, "\nOf the accepted files, %d (%d complete pipelines) have errors `pipeline run` refuses at start, as Logstash does: its plugins find them in register, and `logstash -t` accepts them too.\n",
+		rep.AtStart, rep.CompleteAtStart)
 	table := func(title string, rows []BlockerCount) {
 		fmt.Fprintf(w, "\n%s\n\n| blocker (first error) | files | repositories | only blocker in |\n|---|---|---|---|\n", title)
 		for i, b := range rows {
@@ -138,15 +150,19 @@ func WriteTSV(w io.Writer, results []Result) {
 	fmt.Fprintln(w, "# repository\tpath\tcomplete\tstatus\tblockers")
 	for _, r := range results {
 		status := "accepted"
+		blockers := r.Blockers
 		switch {
 		case r.Accepted:
+			if len(r.AtStart) > 0 {
+				status, blockers = "accepted-start", r.AtStart
+			}
 		case r.EnvOnly:
 			status = "refused-env"
 		default:
 			status = "refused"
 		}
-		keys := make([]string, len(r.Blockers))
-		for i, b := range r.Blockers {
+		keys := make([]string, len(blockers))
+		for i, b := range blockers {
 			keys[i] = b.Key
 			if b.Detail != "" {
 				keys[i] += " " + b.Detail

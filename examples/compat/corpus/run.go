@@ -26,6 +26,10 @@ type Result struct {
 	EnvOnly  bool
 	Blockers []Blocker // distinct, the first error's first
 	Output   string    // check's output when refused
+	// AtStart: accepted, with warnings about errors `pipeline run` refuses
+	// when the pipeline starts, as Logstash does (register errors, which
+	// its configuration test accepts too), as blockers.
+	AtStart []Blocker
 }
 
 // Options says how to run the check.
@@ -144,6 +148,15 @@ func Check(ctx context.Context, o Options, root, rel, tmp string) (r Result, ok 
 	runErr := cmd.Run()
 	if runErr == nil {
 		r.Accepted = true
+		seen := map[string]bool{}
+		for _, w := range ParseStartRefusals(out.String()) {
+			w.Detail, _, _ = strings.Cut(w.Detail, " `pipeline run`")
+			b := Classify(w, in)
+			if !seen[b.Key] {
+				seen[b.Key] = true
+				r.AtStart = append(r.AtStart, b)
+			}
+		}
 		return r, true, nil
 	}
 	r.Output = out.String()

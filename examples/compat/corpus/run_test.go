@@ -29,7 +29,8 @@ func TestRunRealCheck(t *testing.T) {
 	want := `# repository	path	complete	status	blockers
 a/one	a__one/10-filter.logstash	false	accepted	
 a/one	a__one/vars.cfg	true	accepted	
-b/two	b__two/30-grok.pfelk	false	refused-env	missing local file for patterns_dir of filter grok
+b/two	b__two/30-grok.pfelk	false	accepted-start	unknown grok pattern of filter grok %{PFELK_X}
+b/two	b__two/40-dict.conf	false	refused-env	missing local file for dictionary_path of filter translate
 b/two	b__two/unknown.pipeline	true	refused	unknown filter plugin no_such_filter_xyz
 `
 	if b.String() != want {
@@ -41,18 +42,19 @@ b/two	b__two/unknown.pipeline	true	refused	unknown filter plugin no_such_filter_
 		}
 	}
 	rep := Summarize(res, skipped)
-	if rep.Files != 4 || rep.Repos != 2 || rep.Skipped != 2 || rep.All != (Rate{2, 4}) ||
-		rep.Complete != (Rate{1, 2}) || rep.EnvForgiven != (Rate{3, 4}) ||
-		rep.CompleteEnvForgiven != (Rate{1, 2}) {
+	if rep.Files != 5 || rep.Repos != 2 || rep.Skipped != 2 || rep.All != (Rate{3, 5}) ||
+		rep.Complete != (Rate{1, 2}) || rep.EnvForgiven != (Rate{4, 5}) ||
+		rep.CompleteEnvForgiven != (Rate{1, 2}) || rep.AtStart != 1 || rep.CompleteAtStart != 0 {
 		t.Errorf("report %+v", rep)
 	}
 	var md strings.Builder
 	rep.Markdown(&md, 10)
 	for _, s := range []string{
-		"| all files | 2 / 4 = 50.0 % |",
+		"| all files | 3 / 5 = 60.0 % |",
+		"Of the accepted files, 1 (0 complete pipelines) have errors `pipeline run` refuses at start",
 		"| complete pipelines, refusals for missing local files forgiven | 1 / 2 = 50.0 % |",
 		"| unknown filter plugin no_such_filter_xyz | 1 | 1 | 1 |",
-		"| missing local file for patterns_dir of filter grok (environment) | 1 | 1 | 1 |",
+		"| missing local file for dictionary_path of filter translate (environment) | 1 | 1 | 1 |",
 	} {
 		if !strings.Contains(md.String(), s) {
 			t.Errorf("markdown lacks %q:\n%s", s, md.String())

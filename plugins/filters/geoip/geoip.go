@@ -43,6 +43,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -114,6 +115,13 @@ func (o *Options) Validate() error {
 	if o.CacheSize < 0 {
 		return &engine.FieldError{Field: "cache_size", Err: fmt.Errorf("%d is negative", o.CacheSize)}
 	}
+	if o.Database != "" {
+		// Logstash's :path validator checks this with the options, before
+		// the target below, which only register checks.
+		if _, err := os.Stat(o.Database); errors.Is(err, fs.ErrNotExist) {
+			return &engine.FieldError{Field: "database", Err: err}
+		}
+	}
 	if _, err := o.target(); err != nil {
 		return err
 	}
@@ -138,7 +146,9 @@ func (o *Options) target() (string, error) {
 	if strings.HasSuffix(o.Source, "[ip]") && len(o.Source) > 4 {
 		return o.Source[:len(o.Source)-4], nil
 	}
-	return "", &engine.FieldError{Field: "target", Err: errors.New("with ECS compatibility, target is required when source is not an ip sub-field such as [client][ip]")}
+	// Logstash's geoip raises this in register (geoip.rb
+	// #auto_target_from_source!, from #setup_target_field), at start.
+	return "", engine.AtStart(&engine.FieldError{Field: "target", Err: errors.New("with ECS compatibility, target is required when source is not an ip sub-field such as [client][ip]")})
 }
 
 // Filter is the geoip filter. It is safe for concurrent use.

@@ -109,9 +109,15 @@ type Options struct {
 	// Target, if set, is the field under which captures are stored
 	// (target = "parsed" stores %{WORD:w} as [parsed][w]).
 	Target string `hcl:"target,optional"`
-	// PatternsDir lists directories (or files) of pattern files to read, as
-	// Logstash's patterns_dir: each line "NAME definition". They add to or
-	// override the library; pattern_definitions overrides them.
+	// PatternsDir lists directories (or files, or globs) of pattern files to
+	// read, as Logstash's patterns_dir: each line "NAME definition". They add
+	// to or override the library; pattern_definitions overrides them. As in
+	// Logstash, an entry that matches nothing (a directory missing on this
+	// machine) reads nothing, with a warning; a pattern the match option
+	// uses and nothing defines stops `pipeline run` at start and is a
+	// warning in `pipeline check`, as Logstash finds it only at start. The
+	// files of LOGSTASH_HOME/patterns, when that variable is set, are read
+	// before these, as Logstash's default patterns path.
 	PatternsDir []string `hcl:"patterns_dir,optional"`
 	// PatternsFilesGlob selects the files read in each patterns_dir directory.
 	PatternsFilesGlob string `hcl:"patterns_files_glob,optional"`
@@ -226,13 +232,15 @@ type config struct {
 }
 
 // library returns the pattern definitions in effect: the library chosen by
-// ecs_compatibility, then patterns_dir, then pattern_definitions.
-func (o *Options) library() (map[string]string, error) {
+// ecs_compatibility, then the files of LOGSTASH_HOME/patterns, then
+// patterns_dir, then pattern_definitions; the last definition of a name
+// wins. missing lists the patterns_dir entries that matched no file.
+func (o *Options) library() (defs map[string]string, missing []string, err error) {
 	lib := legacyLibrary
 	if o.Compatibility.ECS() {
 		lib = ecsLibrary
 	}
-	defs := make(map[string]string, len(lib)+len(o.PatternDefinitions))
+	defs = make(map[string]string, len(lib)+len(o.PatternDefinitions))
 	for k, v := range lib {
 		defs[k] = v
 	}
@@ -240,39 +248,73 @@ func (o *Options) library() (map[string]string, error) {
 	if glob == "" {
 		glob = "*"
 	}
-	for _, dir := range o.PatternsDir {
-		files := []string{dir}
-		if st, err := os.Stat(dir); err != nil {
-			return nil, &engine.FieldError{Field: "patterns_dir", Err: err}
-		} else if st.IsDir() {
-			files, _ = filepath.Glob(filepath.Join(dir, glob))
-			sort.Strings(files)
+	files, _ := patternFiles(patternsPath(), "*")
+	more, missing := patternFiles(o.PatternsDir, glob)
+	for _, f := range append(files, more...) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, nil, &engine.FieldError{Field: "patterns_dir", Err: err}
 		}
-		for _, f := range files {
-			if st, err := os.Stat(f); err != nil || st.IsDir() {
-				continue
-			}
-			b, err := os.ReadFile(f)
-			if err != nil {
-				return nil, &engine.FieldError{Field: "patterns_dir", Err: err}
-			}
-			if err := parsePatternFile(string(b), defs); err != nil {
-				return nil, &engine.FieldError{Field: "patterns_dir", Err: fmt.Errorf("%s: %w", f, err)}
-			}
+		if err := parsePatternFile(string(b), defs); err != nil {
+			return nil, nil, &engine.FieldError{Field: "patterns_dir", Err: fmt.Errorf("%s: %w", f, err)}
 		}
 	}
 	for k, v := range o.PatternDefinitions {
 		defs[k] = strings.TrimRight(v, "\r\n") // Logstash chomps
 	}
-	return defs, nil
+	return defs, missing, nil
 }
+
+// patternsPath is the part of Logstash's default patterns path that is not
+// its core library: every file of LOGSTASH_HOME/patterns
+// (logstash-filter-grok grok.rb #patterns_path, with
+// LogStash::Environment.pattern_path("*") of lib/bootstrap/environment.rb),
+// read when the LOGSTASH_HOME environment variable names a directory.
+func patternsPath() []string {
+	if h := os.Getenv("LOGSTASH_HOME"); h != "" {
+		return []string{filepath.Join(h, "patterns", "*")}
+	}
+	return nil
+}
+
+// patternFiles lists the pattern files of paths as Logstash's grok
+// (grok.rb #patterns_files_from_paths) does: a directory stands for
+// directory/glob, every path is then a glob (Ruby's Dir.glob, sorted), and
+// directories among the matches are skipped. A path that matches nothing,
+// a directory that does not exist included, reads nothing: Logstash's
+// patterns_dir is an :array option, not a :path one, so nothing checks that
+// it exists. missing lists those paths.
+func patternFiles(paths []string, glob string) (files, missing []string) {
+	for _, p := range paths {
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			p = filepath.Join(p, glob)
+		}
+		matches, _ := filepath.Glob(p) // a malformed glob matches nothing, as in Ruby
+		sort.Strings(matches)
+		for _, f := range matches {
+			if st, err := os.Stat(f); err == nil && !st.IsDir() {
+				files = append(files, f)
+			}
+		}
+		if len(matches) == 0 {
+			missing = append(missing, p)
+		}
+	}
+	return files, missing
+}
+
+// unknownPatternError is a %{NAME} that no library, file or definition
+// defines.
+type unknownPatternError struct{ name string }
+
+func (u *unknownPatternError) Error() string { return fmt.Sprintf("unknown pattern %%{%s}", u.name) }
 
 // compile reads the pattern library and compiles every pattern of validated
 // options.
-func (o *Options) compile() (*config, error) {
-	defs, err := o.library()
+func (o *Options) compile() (*config, []string, error) {
+	defs, missing, err := o.library()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	overwrite := make(map[string]bool, len(o.Overwrite))
 	for _, s := range o.Overwrite {
@@ -289,13 +331,23 @@ func (o *Options) compile() (*config, error) {
 		for _, p := range en.Values {
 			cp, err := compilePattern(p, defs, o.NamedCapturesOnly, target, overwrite, c.timeout)
 			if err != nil {
-				return nil, &engine.FieldError{Field: "match", Err: fmt.Errorf("pattern %q: %w", p, err)}
+				err = &engine.FieldError{Field: "match", Err: fmt.Errorf("pattern %q: %w", p, err)}
+				if u := (*unknownPatternError)(nil); errors.As(err, &u) {
+					// Logstash's grok compiles its patterns in register
+					// (jls-grok raises PatternError there), with the pattern
+					// files of the machine it runs on.
+					if len(missing) > 0 {
+						err = &engine.FieldError{Field: "match", Err: fmt.Errorf("pattern %q: %w (patterns_dir %q matches no file here)", p, u, strings.Join(missing, `", "`))}
+					}
+					err = engine.AtStart(err)
+				}
+				return nil, nil, err
 			}
 			s.patterns = append(s.patterns, cp)
 		}
 		c.sources = append(c.sources, s)
 	}
-	return c, nil
+	return c, missing, nil
 }
 
 // bracket turns a field name into a reference string: "a" → "[a]"; "[a][b]"
@@ -380,7 +432,7 @@ func (x *expander) expand(p string) (string, error) {
 				def = re2Equivalent(name, def)
 			}
 			if !ok {
-				return "", fmt.Errorf("unknown pattern %%{%s}", name)
+				return "", &unknownPatternError{name}
 			}
 			for _, s := range x.stack {
 				if s == name {
@@ -602,9 +654,15 @@ var _ engine.Filter = (*Filter)(nil)
 // New compiles every pattern. It must run on one goroutine (the engine builds
 // pipelines that way); Filter is then safe for concurrent use.
 func New(o Options, r engine.Resources) (*Filter, error) {
-	c, err := o.compile()
+	c, missing, err := o.compile()
 	if err != nil {
 		return nil, err
+	}
+	if r.Logger == nil {
+		r.Logger = slog.Default()
+	}
+	for _, p := range missing {
+		r.Logger.Warn("grok patterns_dir matches no file here: no patterns read from it", "path", p)
 	}
 	if len(o.Match) == 0 && len(o.TagOnFailure) > 0 {
 		r.Logger.Warn("grok has no match option: every event fails to match and is tagged", "tag_on_failure", o.TagOnFailure)

@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/hcl/v2"
 
 	"github.com/pipelined/pipeline/dsl/ir"
 	"github.com/pipelined/pipeline/engine"
@@ -159,7 +163,6 @@ func TestValidate(t *testing.T) {
 		"match = { m = \"x\" }\necs_compatibility = \"v2\"":                "ecs_compatibility",
 		"match = { m = \"x\" }\ntimeout_scope = \"x\"":                     "timeout_scope",
 		"match = { m = \"x\" }\ntimeout_millis = -1":                       "timeout_millis",
-		"match = { m = \"x\" }\npatterns_dir = [\"/nonexistent\"]":         "patterns_dir",
 		`match = { "[bad" = "x" }`:                                         "match",
 		"match = { m = \"x\" }\ntarget = \"[a\"":                           "target",
 		"match = { m = \"x\" }\npattern_definitions = { \"a-b\" = \"x\" }": "pattern_definitions",
@@ -353,5 +356,82 @@ func TestRubySemantics(t *testing.T) {
 				t.Errorf("%s = %q; want %q", tc.field, got, tc.want)
 			}
 		})
+	}
+}
+
+// patterns_dir entries are globbed as Logstash globs them: a directory
+// missing here reads nothing (no error), a glob reads what it matches, and
+// the files of LOGSTASH_HOME/patterns come first.
+func TestPatternsDirGlob(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a.pat"), []byte("MYNUM \\d+\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "b.txt"), []byte("MYNUM [a-z]+\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("LOGSTASH_HOME", "")
+	// A missing directory next to a glob that matches a.pat only.
+	f := newFilter(t, fmt.Sprintf("match = { message = \"%%{MYNUM:n}\" }\npatterns_dir = [\"/nonexistent\", %q]", filepath.Join(dir, "*.pat")))
+	e := event.NewMessage("abc 42")
+	if _, err := f.Filter(context.Background(), e, nil); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := e.Get(event.MustRef("n")); v != "42" {
+		t.Errorf("n = %v; want 42 (from a.pat)", v)
+	}
+
+	home := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(home, "patterns"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, "patterns", "extra"), []byte("HOMEPAT [a-z]+\nMYNUM x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("LOGSTASH_HOME", home)
+	// LOGSTASH_HOME/patterns defines HOMEPAT; patterns_dir, read after it,
+	// overrides its MYNUM.
+	f = newFilter(t, fmt.Sprintf("match = { message = \"%%{HOMEPAT:h} %%{MYNUM:n}\" }\npatterns_dir = [%q]\npatterns_files_glob = \"*.pat\"", dir))
+	e = event.NewMessage("abc 42")
+	if _, err := f.Filter(context.Background(), e, nil); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := e.Get(event.MustRef("h"))
+	n, _ := e.Get(event.MustRef("n"))
+	if h != "abc" || n != "42" {
+		t.Errorf("h, n = %v, %v; want abc, 42", h, n)
+	}
+}
+
+// An unknown pattern is found when the pipeline starts, as in Logstash:
+// an error of `pipeline run` naming the pattern and the patterns_dir that
+// matched nothing, a warning of `pipeline check`.
+func TestUnknownPatternAtStart(t *testing.T) {
+	t.Setenv("LOGSTASH_HOME", "")
+	opts := hclOpts("match = { message = \"%{NGINXACCESS}\" }\npatterns_dir = [\"/nonexistent/patterns\"]")
+	run := plugintest.BuildDiags(t, ir.Filter, "grok", opts)
+	if !run.HasErrors() || !strings.Contains(run.Error(), `unknown pattern %{NGINXACCESS} (patterns_dir "/nonexistent/patterns" matches no file here)`) {
+		t.Errorf("run: %v; want an error naming the pattern and patterns_dir", run)
+	}
+	// (BuildDiags pipelines also hold an output that refuses to build.)
+	warned := false
+	for _, d := range plugintest.CheckDiags(t, ir.Filter, "grok", opts) {
+		if strings.Contains(d.Summary, `"match"`) {
+			warned = d.Severity == hcl.DiagWarning && strings.Contains(d.Detail, engine.StartRefusal)
+			if !warned {
+				t.Errorf("check: %s %s; want a warning saying run refuses it", d.Summary, d.Detail)
+			}
+		}
+	}
+	if !warned {
+		t.Error("check: no warning about match")
+	}
+	// A pattern Go cannot compile is not a start-time error.
+	refused := false
+	for _, d := range plugintest.CheckDiags(t, ir.Filter, "grok", `match = { message = "a++" }`) {
+		refused = refused || d.Severity == hcl.DiagError && strings.Contains(d.Summary, `"match"`)
+	}
+	if !refused {
+		t.Error("check of a++: no error about match")
 	}
 }

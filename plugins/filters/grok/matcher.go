@@ -15,7 +15,7 @@ type Matcher struct {
 func CompileMatcher(p string, patternsDir []string) (*Matcher, error) {
 	o := Options{PatternsDir: patternsDir}
 	o.ECSCompatibility = "disabled"
-	defs, err := o.library()
+	defs, _, err := o.library()
 	if err != nil {
 		return nil, err
 	}

@@ -135,9 +135,10 @@ func (o *Options) Validate() error {
 	if len(o.Path) == 0 {
 		return fieldErr("path", "give at least one file or pattern")
 	}
+	relative := ""
 	for _, p := range o.Path {
-		if !filepath.IsAbs(p) {
-			return fieldErr("path", "%q is relative; the file input takes absolute paths, as Logstash does", p)
+		if !filepath.IsAbs(p) && relative == "" {
+			relative = p
 		}
 		if strings.Count(p, "**") > 1 {
 			return fieldErr("path", "%q: one \"**\" per pattern is supported", p)
@@ -183,7 +184,15 @@ func (o *Options) Validate() error {
 			return fieldErr("file_completed_log_path", "is needed with file_completed_action %q", o.FileCompletedAction)
 		}
 	}
-	return o.Compatibility.Validate()
+	if err := o.Compatibility.Validate(); err != nil {
+		return err
+	}
+	if relative != "" {
+		// Logstash's file input raises this in register (file.rb: "File
+		// paths must be absolute, relative path specified"), at start.
+		return engine.AtStart(fieldErr("path", "%q is relative; the file input takes absolute paths, as Logstash does", relative))
+	}
+	return nil
 }
 
 // Input is the file input.

@@ -36,6 +36,13 @@ func BuildDiags(t testing.TB, kind ir.Kind, typ, options string) hcl.Diagnostics
 	return pipelineFile.BuildDiags(t, kind, typ, options)
 }
 
+// CheckDiags is BuildDiags as `pipeline check` builds (engine.Settings.Check):
+// errors marked engine.AtStart are warnings.
+func CheckDiags(t testing.TB, kind ir.Kind, typ, options string) hcl.Diagnostics {
+	t.Helper()
+	return pipelineFile.CheckDiags(t, kind, typ, options)
+}
+
 // RunFilterGolden runs every testdata/*.txtar of the calling package through
 // the filter typ, built and run by the real engine (enginetest). A file holds:
 //

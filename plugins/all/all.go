@@ -22,6 +22,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/filters/date"
 	_ "github.com/pipelined/pipeline/plugins/filters/dedot"
 	_ "github.com/pipelined/pipeline/plugins/filters/dissect"
+	_ "github.com/pipelined/pipeline/plugins/filters/dns"
 	_ "github.com/pipelined/pipeline/plugins/filters/drop"
 	_ "github.com/pipelined/pipeline/plugins/filters/fingerprint"
 	_ "github.com/pipelined/pipeline/plugins/filters/geoip"

@@ -1,6 +1,7 @@
 package ir
 
 import (
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -25,9 +26,12 @@ type ProcessSettings struct {
 	// SupportEscapes is config.support_escapes: escape sequences in .conf
 	// quoted strings are processed.
 	SupportEscapes *bool
-	Log            LogSettings
-	API            APISettings
-	Reload         ReloadSettings
+	// MemorySoftLimit is memory.soft_limit (not a Logstash setting): the
+	// Go runtime's soft memory limit in bytes; -1 when turned off ("0").
+	MemorySoftLimit int64
+	Log             LogSettings
+	API             APISettings
+	Reload          ReloadSettings
 	// Pipeline are every pipeline's defaults: a pipeline's own settings
 	// override them (Settings.Or).
 	Pipeline Settings
@@ -81,7 +85,22 @@ var processSettings = []setting[ProcessSettings]{
 	{name: "api.auth.basic.password", kind: anyText, field: func(s *ProcessSettings) any { return &s.API.Password }},
 	{name: "config.reload.automatic", kind: boolean, field: func(s *ProcessSettings) any { return &s.Reload.Automatic }},
 	{name: "config.reload.interval", kind: positiveDuration, field: func(s *ProcessSettings) any { return &s.Reload.Interval }},
+	{name: "memory.soft_limit", kind: sizeOrOff, field: func(s *ProcessSettings) any { return &s.MemorySoftLimit }},
 }
+
+// sizeOrOff is a size such as "128mb", or 0 (off), kept as -1.
+var sizeOrOff = typed(str, func(s string) (int64, bool) {
+	if strings.TrimSpace(s) == "0" {
+		return -1, true
+	}
+	n, err := ParseByteSize(s)
+	return n, err == nil && n > 0
+}, func(n int64) string {
+	if n < 0 {
+		return "0"
+	}
+	return fmt.Sprintf("%db", n)
+}, `%[1]s must be a size such as "128mb", or 0 (off); %[2]q is not.`, "write a size such as 128mb, or 0")
 
 // ProcessSettingNames returns the dotted names ProcessSettings.SetSetting
 // takes: the process's own, then the pipelines' (LogstashSettingNames).

@@ -80,6 +80,11 @@ State:
   --dead_letter_queue.storage_policy drop_newer|drop_older,
   --dead_letter_queue.flush_interval MS, --dead_letter_queue.retain.age AGE
 
+Memory:
+  --memory.soft_limit SIZE    collect garbage rather than grow past SIZE (default
+                              100mb; follows twice the live heap above half of it;
+                              0: off; the GOMEMLIMIT variable wins)
+
 Monitoring API:
   --api.enabled=false         do not serve it (on by default)
   --api.http.host HOST        default 127.0.0.1

@@ -110,6 +110,7 @@ func Run(o Options, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "pipeline: no pipelines found in", o.Source)
 		return engine.ExitConfig
 	}
+	defer SetMemorySoftLimit(ps.MemorySoftLimit, logger)()
 	sv := newSupervisor(o.Load, o.Static, build, ps.Reload, logger)
 	sv.bus = bus
 	return sv.run(cfg, pipelines, dlqs,

@@ -41,7 +41,7 @@ const (
 	hostileBeatsN      = 2_000 // numbered events through beats
 	hostileLinesN      = 2_000 // numbered lines through tcp, and messages through syslog
 	hostileBigLine     = 50 << 20
-	hostileBombInflate = 60 << 20 // what one compressed frame inflates to (under max_frame_bytes)
+	hostileBombInflate = 60 << 20 // what one compressed frame inflates to (beyond max_frame_bytes)
 	hostileRSSLimit    = 150 << 20
 )
 
@@ -87,11 +87,14 @@ func TestHostileInputs(t *testing.T) {
 
 	// The attack: 20 goroutines, each one kind of hostile sender, looping
 	// until the good streams are through (and hostileMinAttack has passed).
+	// The bombs are made before the attack's clock starts: compressing
+	// takes a while (long on a loaded machine).
+	a := &hostileAttack{t: t, addr: addr, stats: map[string]*hostileStat{}}
+	a.bomb(0)
+	a.big(0)
 	attackCtx, stopAttack := context.WithTimeout(context.Background(), hostileMaxAttack)
 	defer stopAttack()
-	a := &hostileAttack{ctx: attackCtx, t: t, addr: addr, stats: map[string]*hostileStat{}}
-	a.bomb(0) // made before the attack: compressing takes a while
-	a.big(0)
+	a.ctx = attackCtx
 	kinds := a.kinds()
 	if only := os.Getenv("HOSTILE_ONLY"); only != "" {
 		// Narrowing a failure down: only the attacks whose name matches.
@@ -171,7 +174,9 @@ func TestHostileInputs(t *testing.T) {
 	// Every good event reaches the output.
 	want := map[string]int{"beats": hostileBeatsN, "tcp": hostileLinesN, "syslog": hostileLinesN}
 	var got map[string]map[int]int
-	deadline := time.Now().Add(30 * time.Second)
+	// The good events may still queue behind the garbage the attackers
+	// left in the engine's socket buffers: the pipeline takes it in turn.
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		got = hostileReadGood(t, out)
 		done := true
@@ -218,23 +223,21 @@ func TestHostileInputs(t *testing.T) {
 		float64(hwm)/(1<<20), float64(rssPeak)/(1<<20), rssPeakAt.Seconds(), attackTime.Seconds())
 	rssMu.Unlock()
 	t.Logf("attack: %s", a.report())
+	for name, st := range a.stats {
+		// An attack that never reached the engine proves nothing.
+		if st.conns.Load() == 0 {
+			t.Errorf("attack %q never connected", name)
+		}
+	}
 	t.Logf("inputs after the attack: %s", stats)
 	t.Logf("engine log: %d lines", strings.Count(proc.String(), "\n"))
 	if hwm >= hostileRSSLimit {
-		// Known (issue 19): connection handlers blocked on a full pipeline
-		// each hold a batch of up to pipeline.batch.size events, and there
-		// may be max_connections of them per input; the GC target of 400
-		// multiplies what they hold. Until that is bounded the limit is
-		// enforced only on request.
-		msg := fmt.Sprintf("peak RSS %.1f MiB; want under %d MiB", float64(hwm)/(1<<20), hostileRSSLimit>>20)
-		if os.Getenv("HOSTILE_ENFORCE_RSS") != "" {
-			t.Error(msg)
-		} else {
-			t.Log("KNOWN FAILURE (set HOSTILE_ENFORCE_RSS=1 to fail on it): " + msg)
-		}
+		t.Errorf("peak RSS %.1f MiB; want under %d MiB", float64(hwm)/(1<<20), hostileRSSLimit>>20)
 	}
 
-	if err := proc.Exit(t, syscall.SIGTERM, 30*time.Second); err != nil {
+	// The drain reads what the kernel had received on every connection
+	// still open (garbage, from hundreds of attackers) through the pipeline.
+	if err := proc.Exit(t, syscall.SIGTERM, 90*time.Second); err != nil {
 		t.Errorf("exit after SIGTERM: %v", err)
 	}
 	if s := proc.String(); strings.Contains(s, "panic") || strings.Contains(s, "goroutine ") {

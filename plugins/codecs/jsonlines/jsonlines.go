@@ -93,8 +93,8 @@ func New(o Options, r engine.Resources) (*Codec, error) {
 }
 
 // NewDecoder returns a decoder of the lines of r. r is read through a
-// bufio.Reader of linereader.BufferSize bytes; a *bufio.Reader at least that
-// large is used directly.
+// bufio.Reader of linereader.BufferSize bytes; a *bufio.Reader of at least
+// linereader.MinBufferSize bytes is used directly.
 func (c *Codec) NewDecoder(r io.Reader) engine.Decoder {
 	return &decoder{c: c, lines: linereader.New(r, c.delim, c.limit)}
 }

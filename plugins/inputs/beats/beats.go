@@ -125,10 +125,12 @@ func (o *Options) Defaults() {
 	o.ClientInactivityTimeout = 60
 	o.IncludeCodecTag = true
 	o.MaxConnections = 1000
-	o.MaxFrameBytes = 64 << 20
+	// Filebeat cuts a message at 10 MiB by default (max_bytes): with its
+	// fields and JSON escaping, an event of it fits in 12 MiB.
+	o.MaxFrameBytes = 12 << 20
 	o.MaxWindowSize = lumberDefaultWindow
-	o.MaxWindowBytes = 64 << 20
-	o.MaxPendingBytes = 256 << 20
+	o.MaxWindowBytes = 12 << 20
+	o.MaxPendingBytes = 24 << 20
 	o.Server.Defaults()
 	o.SSLClientAuthentication = "none"
 }
@@ -197,6 +199,20 @@ type Input struct {
 	nconns  atomic.Int64
 	pending atomic.Int64 // bytes read and not yet acknowledged, all connections
 	closing atomic.Bool
+
+	// Connections closed for a budget, by budget.
+	refusedFrame, refusedWindowSize, refusedWindowBytes, refusedPending atomic.Uint64
+}
+
+// Counters reports the connections closed for a budget in /_node/stats and
+// /metrics.
+func (in *Input) Counters() []engine.Counter {
+	return []engine.Counter{
+		{Name: "refused_max_frame_bytes", Help: "Connections closed for a frame (or what a compressed frame inflates to) beyond max_frame_bytes.", Value: int64(in.refusedFrame.Load())},
+		{Name: "refused_max_window_size", Help: "Connections closed for a window of more events than max_window_size.", Value: int64(in.refusedWindowSize.Load())},
+		{Name: "refused_max_window_bytes", Help: "Connections closed for a window beyond max_window_bytes after inflation (not acknowledged: the beat resends it).", Value: int64(in.refusedWindowBytes.Load())},
+		{Name: "refused_max_pending_bytes", Help: "Connections closed because their window would take the input past max_pending_bytes (not acknowledged: the beat resends it).", Value: int64(in.refusedPending.Load())},
+	}
 }
 
 var _ engine.Input = (*Input)(nil)

@@ -42,20 +42,20 @@ func expectRefused(t *testing.T, h *harness, c net.Conn, logStart int, reason st
 }
 
 // TestWindowBytesDefault is issue #19's reproduction with the default
-// options: one window of 12 compressed frames that each inflate to 16 MiB
-// (about 200 KB on the wire) used to be read whole, held and acknowledged;
-// max_window_bytes (64 MiB by default) counts across the compressed frames,
+// options: one window of 12 compressed frames that each inflate to 4 MiB
+// (a few KB on the wire) used to be read whole, held and acknowledged;
+// max_window_bytes (12 MiB by default) counts across the compressed frames,
 // so the connection is closed before the window is acknowledged, and the
 // bytes it counted are released.
 func TestWindowBytesDefault(t *testing.T) {
 	if testing.Short() {
-		t.Skip("inflates 64 MiB")
+		t.Skip("inflates 12 MiB")
 	}
 	h := start(t, "", nil, "")
 	var data []byte
 	data = append(data, window(12)...)
 	for i := range 12 {
-		data = append(data, compressed(t, jsonFrame(uint32(i+1), bigEvent(i, 16<<20-64)))...)
+		data = append(data, compressed(t, jsonFrame(uint32(i+1), bigEvent(i, 4<<20-64)))...)
 	}
 	t.Logf("%d bytes on the wire", len(data))
 	c, err := net.Dial("tcp", h.addr)
@@ -64,7 +64,7 @@ func TestWindowBytesDefault(t *testing.T) {
 	}
 	defer c.Close()
 	go func() { _, _ = c.Write(data) }()
-	expectRefused(t, h, c, 0, "exceeds max_window_bytes (67108864)")
+	expectRefused(t, h, c, 0, "exceeds max_window_bytes (12582912)")
 	if n := h.sink.Len(); n != 0 {
 		t.Fatalf("%d events of the refused window delivered", n)
 	}

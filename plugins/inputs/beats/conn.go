@@ -433,6 +433,7 @@ func (g *guardConn) next() error {
 		size := int64(binary.BigEndian.Uint32(h[6:10]))
 		g.inflated += 10 + size
 		if g.inflated > g.maxFrame {
+			g.st.in.refusedFrame.Add(1)
 			return fmt.Errorf("%w: compressed frame inflates past max_frame_bytes (%d)", errProtocol, g.maxFrame)
 		}
 		if err := g.count(10 + size); err != nil {
@@ -454,6 +455,7 @@ func (g *guardConn) next() error {
 		}
 		w := binary.BigEndian.Uint32(h[2:6])
 		if w > g.maxWindow {
+			g.st.in.refusedWindowSize.Add(1)
 			return fmt.Errorf("%w: window of %d events exceeds max_window_size (%d)", errProtocol, w, g.maxWindow)
 		}
 		if g.left > 0 {
@@ -472,6 +474,7 @@ func (g *guardConn) next() error {
 		}
 		size := int64(binary.BigEndian.Uint32(h[6:10]))
 		if size > g.maxFrame {
+			g.st.in.refusedFrame.Add(1)
 			return fmt.Errorf("%w: data frame of %d bytes exceeds max_frame_bytes (%d)", errProtocol, size, g.maxFrame)
 		}
 		if err := g.count(10 + size); err != nil {
@@ -484,6 +487,7 @@ func (g *guardConn) next() error {
 		}
 		size := int64(binary.BigEndian.Uint32(h[2:6]))
 		if size > g.maxFrame {
+			g.st.in.refusedFrame.Add(1)
 			return fmt.Errorf("%w: compressed frame of %d bytes exceeds max_frame_bytes (%d)", errProtocol, size, g.maxFrame)
 		}
 		g.zlimit = io.LimitedReader{R: g.src, N: size}
@@ -515,9 +519,11 @@ func (g *guardConn) count(n int64) error {
 	before := g.cur.n
 	pending := g.st.add(g.cur, n)
 	if g.maxWinB > 0 && before+n > g.maxWinB {
+		g.st.in.refusedWindowBytes.Add(1)
 		return fmt.Errorf("%w: window exceeds max_window_bytes (%d) after inflation", errProtocol, g.maxWinB)
 	}
 	if g.maxPending > 0 && pending > g.maxPending {
+		g.st.in.refusedPending.Add(1)
 		return fmt.Errorf("%w: the input holds %d bytes not yet acknowledged, beyond max_pending_bytes (%d): the beat resends this window later",
 			errProtocol, pending, g.maxPending)
 	}

@@ -56,7 +56,14 @@
 // Back-pressure: a TCP connection stops being read while the pipeline is
 // full; UDP datagrams beyond queue_size are dropped and counted (a warning
 // every 10 s at most). Limits: max_connections, max_line_bytes (a longer
-// message is skipped with a warning, the connection goes on), idle_timeout.
+// message is skipped with a warning, the connection goes on), idle_timeout,
+// and max_pending_bytes, what all TCP connections together hold read and not
+// yet handed to the pipeline: at the bound a connection hands its batch over
+// and stops reading until the pipeline takes events; when unfinished
+// messages hold more than half of it, the connection with the longest is
+// closed (that message is dropped, as at the end of a connection). Both are
+// counted (pending_waits, pending_evictions). Each connection reads through a
+// pooled 4 KiB buffer, taken once it sends data.
 //
 // With ecs_compatibility "v1" or "v8" the fields have Logstash's ECS names
 // (see the option), and a header without a host name does match, as in
@@ -64,7 +71,9 @@
 //
 // Failure semantics: Run returns an error when a port cannot be bound or the
 // pipeline was aborted; a bad connection or datagram is logged and never ends
-// Run. On shutdown, the messages already read are emitted.
+// Run. On shutdown, the messages already read are emitted (with what the
+// kernel had received, except on a connection that was waiting for
+// max_pending_bytes).
 package syslog
 
 import (
@@ -156,6 +165,14 @@ type Options struct {
 	// IdleTimeout closes a TCP connection after this many seconds without
 	// data; 0 keeps idle connections open.
 	IdleTimeout int `hcl:"idle_timeout,optional"`
+	// MaxPendingBytes bounds the bytes all TCP connections together hold,
+	// read and not yet handed to the pipeline: their messages (each counted
+	// with 1 KiB of overhead), unfinished messages and read buffers. At
+	// the bound connections stop reading until the pipeline takes events;
+	// when unfinished messages hold more than half of it, the connection
+	// with the longest is closed. At least 2 × (max_line_bytes + 4 KiB);
+	// 0 means no limit.
+	MaxPendingBytes int64 `hcl:"max_pending_bytes,optional"`
 	// QueueSize is the number of UDP datagrams held while the pipeline is
 	// busy; beyond it datagrams are dropped and counted.
 	QueueSize int `hcl:"queue_size,optional"`
@@ -177,6 +194,7 @@ func (o *Options) Defaults() {
 	o.SSLClientAuthentication = "none"
 	o.MaxConnections = 1000
 	o.MaxLineBytes = 1 << 20
+	o.MaxPendingBytes = 4 << 20
 	o.QueueSize = 2000
 }
 
@@ -206,6 +224,9 @@ func (o *Options) Validate() error {
 		if v < 0 {
 			return fe(name, "must not be negative")
 		}
+	}
+	if least := 2 * (int64(o.MaxLineBytes) + netserver.ReadBufferSize); o.MaxPendingBytes != 0 && o.MaxPendingBytes < least {
+		return fe("max_pending_bytes", "must be 0 (no limit) or at least 2 × (max_line_bytes + 4 KiB) = %d: unfinished messages may hold half of it", least)
 	}
 	if o.QueueSize < 1 {
 		return fe("queue_size", "must be at least 1")
@@ -273,6 +294,7 @@ func New(o Options, r engine.Resources) (*Input, error) {
 	in.tcp = &netserver.TCP{
 		Addr: addr, MaxConns: o.MaxConnections, Idle: time.Duration(o.IdleTimeout) * time.Second,
 		Log: log, Name: "syslog", ID: r.ID, Handle: in.handle,
+		Pending: &netserver.Pending{Max: o.MaxPendingBytes, Log: log, Name: "syslog"},
 	}
 	if in.tcp.TLS, err = o.Server.Config(); err != nil {
 		return nil, err
@@ -295,6 +317,9 @@ func (in *Input) Counters() []engine.Counter {
 		{Name: "datagrams_received", Help: "UDP datagrams read.", Value: int64(in.udp.Received())},
 		{Name: "datagrams_dropped", Help: "UDP datagrams dropped because the input's queue was full (UDP cannot push back).", Value: int64(in.udp.Dropped())},
 		{Name: "messages_too_long", Help: "TCP messages longer than max_line_bytes, skipped.", Value: int64(in.skipped.Load())},
+		{Name: "pending_waits", Help: "Times a TCP connection stopped reading because the input held max_pending_bytes.", Value: int64(in.tcp.Pending.Waits())},
+		{Name: "pending_evictions", Help: "TCP connections closed because unfinished messages held more than half of max_pending_bytes (those messages dropped).", Value: int64(in.tcp.Pending.Evictions())},
+		{Name: "pending_bytes_peak", Help: "The most bytes the TCP connections held at once, read and not yet handed to the pipeline.", Value: in.tcp.Pending.Peak()},
 	}
 }
 
@@ -342,7 +367,21 @@ func (in *Input) handle(c *netserver.Conn) error {
 		}
 		return err
 	}
-	br := bufio.NewReaderSize(r, 64<<10)
+	if c.Hold != nil {
+		r = c.Hold.Reader(r)
+	}
+	if c.Hold != nil {
+		// No read buffer while the input's budget is used up.
+		if err := c.Hold.Wait(); err != nil {
+			return err
+		}
+	}
+	br := netserver.GetReader(r)
+	defer netserver.PutReader(br)
+	b := netserver.Batcher{Emit: in.emit, Size: in.batchSize}
+	if c.Hold != nil {
+		c.Hold.Flush, c.Hold.Buffered, b.Hold = b.Flush, br.Buffered, c.Hold
+	}
 	host := c.Peer.Addr().String()
 	if in.proxy {
 		h, err := netserver.ReadProxyV1(br)
@@ -353,7 +392,11 @@ func (in *Input) handle(c *netserver.Conn) error {
 			host = h.Source.Addr().String()
 		}
 	}
-	b := netserver.Batcher{Emit: in.emit, Size: in.batchSize}
+	consumed := func() {
+		if c.Hold != nil {
+			c.Hold.Consumed()
+		}
+	}
 	var acc []byte
 	skipping := false
 	now := time.Now()
@@ -361,6 +404,7 @@ func (in *Input) handle(c *netserver.Conn) error {
 		if in.octets && len(acc) == 0 && !skipping {
 			if first, err := br.Peek(1); err == nil && isDigit(first[0]) {
 				frame, err := in.readCounted(br, c.Peer.String())
+				consumed()
 				if err != nil {
 					if ferr := b.Flush(); ferr != nil {
 						return ferr
@@ -385,6 +429,9 @@ func (in *Input) handle(c *netserver.Conn) error {
 				if in.maxLine > 0 && len(acc) > in.maxLine {
 					skipping, acc = true, acc[:0]
 				}
+			}
+			if skipping {
+				consumed() // what is skipped is not held
 			}
 			continue
 		}

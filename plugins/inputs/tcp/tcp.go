@@ -28,9 +28,16 @@
 // 10 s); a line of at most max_line_bytes (a longer one closes the connection
 // with a warning: without a newline a line codec would have to buffer it
 // all); idle_timeout closes a connection that sends nothing for that long.
-// A connection gets its 64 KiB read buffer only once it sends data (an idle
-// one costs about 10 KiB), so memory stays bounded by max_connections. Bytes are not checked for UTF-8: the codec's charset
-// decides (UTF-8 keeps them as they are).
+// A connection gets its 4 KiB read buffer (pooled) only once it sends data
+// (an idle one costs about 10 KiB). max_pending_bytes bounds what all
+// connections together hold, read and not yet handed to the pipeline: the
+// events of their batches, their unfinished lines and their buffers. At the
+// bound a connection hands its batch over and stops reading (the client's
+// writes block) until the pipeline takes events; when unfinished lines hold
+// more than half of it, the connection with the longest is closed (its line
+// is refused, not emitted). Both are counted (pending_waits,
+// pending_evictions) and logged at most every 10 s. Bytes are not checked
+// for UTF-8: the codec's charset decides (UTF-8 keeps them as they are).
 //
 // Only server mode is supported (mode "client" is refused by validation).
 //
@@ -38,7 +45,8 @@
 // pipeline was aborted; a failing connection (reset, TLS handshake failure,
 // over-long line, bad PROXY header) is closed and logged and never ends Run.
 // On shutdown the listener closes, each connection stops reading, and the
-// events already read are emitted.
+// events already read are emitted (with what the kernel had received for
+// it, except on a connection that was waiting for max_pending_bytes).
 package tcp
 
 import (
@@ -59,7 +67,6 @@ import (
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
 	"github.com/pipelined/pipeline/plugins/internal/ecs"
-	"github.com/pipelined/pipeline/plugins/internal/linereader"
 	"github.com/pipelined/pipeline/plugins/internal/netserver"
 	"github.com/pipelined/pipeline/plugins/internal/tlsopt"
 )
@@ -98,6 +105,15 @@ type Options struct {
 	// IdleTimeout closes a connection after this many seconds without data
 	// (not a Logstash option); 0 keeps idle connections open.
 	IdleTimeout int `hcl:"idle_timeout,optional"`
+	// MaxPendingBytes bounds the bytes all connections together hold, read
+	// and not yet handed to the pipeline (not a Logstash option): their
+	// events (each counted with 1 KiB of overhead), unfinished lines and
+	// read buffers. At the bound connections stop reading until the pipeline
+	// takes events (TCP pushes the clients back); when unfinished lines hold
+	// more than half of it, the connection with the longest is closed and
+	// its line refused. At least 2 × (max_line_bytes + 4 KiB); 0 means no
+	// limit.
+	MaxPendingBytes int64 `hcl:"max_pending_bytes,optional"`
 	tlsopt.TCPRemoved
 }
 
@@ -110,6 +126,7 @@ func (o *Options) Defaults() {
 	o.Compatibility.Defaults()
 	o.MaxConnections = 1000
 	o.MaxLineBytes = 1 << 20
+	o.MaxPendingBytes = 4 << 20
 }
 
 // Validate checks the options without reading files.
@@ -131,6 +148,9 @@ func (o *Options) Validate() error {
 	}
 	if o.IdleTimeout < 0 {
 		return fe("idle_timeout", "must not be negative")
+	}
+	if least := 2 * (int64(o.MaxLineBytes) + netserver.ReadBufferSize); o.MaxPendingBytes != 0 && o.MaxPendingBytes < least {
+		return fe("max_pending_bytes", "must be 0 (no limit) or at least 2 × (max_line_bytes + 4 KiB) = %d: unfinished lines may hold half of it", least)
 	}
 	if err := o.Compatibility.Validate(); err != nil {
 		return err
@@ -197,6 +217,7 @@ func New(o Options, r engine.Resources) (*Input, error) {
 		}
 	}
 	in.srv = &netserver.TCP{
+		Pending:  &netserver.Pending{Max: o.MaxPendingBytes, Log: log, Name: "tcp"},
 		Addr:     net.JoinHostPort(o.Host, strconv.Itoa(o.Port)),
 		MaxConns: o.MaxConnections,
 		// Logstash's tcp_keep_alive (off by default) also covers TLS
@@ -217,6 +238,16 @@ func New(o Options, r engine.Resources) (*Input, error) {
 
 // Stats returns the connection counters.
 func (in *Input) Stats() netserver.Stats { return in.srv.Stats() }
+
+// Counters reports the pending-bytes budget in /_node/stats and /metrics.
+func (in *Input) Counters() []engine.Counter {
+	p := in.srv.Pending
+	return []engine.Counter{
+		{Name: "pending_waits", Help: "Times a connection stopped reading because the input held max_pending_bytes.", Value: int64(p.Waits())},
+		{Name: "pending_evictions", Help: "Connections closed because unfinished lines held more than half of max_pending_bytes (their lines refused).", Value: int64(p.Evictions())},
+		{Name: "pending_bytes_peak", Help: "The most bytes the input's connections held at once, read and not yet handed to the pipeline.", Value: p.Peak()},
+	}
+}
 
 // Run serves connections until ctx is cancelled.
 func (in *Input) Run(ctx context.Context, emit engine.EmitFunc) error {
@@ -253,8 +284,22 @@ func (in *Input) handle(c *netserver.Conn) error {
 		}
 		return err
 	}
+	var b netserver.Batcher
+	if c.Hold != nil {
+		r = c.Hold.Reader(r)
+	}
 	lim := &netserver.LineLimiter{R: r, Max: in.maxLine}
-	br := bufio.NewReaderSize(lim, linereader.BufferSize)
+	if c.Hold != nil {
+		// No read buffer while the input's budget is used up.
+		if err := c.Hold.Wait(); err != nil {
+			return err
+		}
+	}
+	br := netserver.GetReader(lim)
+	defer netserver.PutReader(br)
+	if c.Hold != nil {
+		c.Hold.Flush, c.Hold.Buffered, b.Hold = b.Flush, br.Buffered, c.Hold
+	}
 	client := c.Peer
 	if in.proxy {
 		h, err := netserver.ReadProxyV1(br)
@@ -277,7 +322,7 @@ func (in *Input) handle(c *netserver.Conn) error {
 	in.log.Debug("tcp: new connection", "peer", c.Peer.String(), "client", client.String())
 
 	dec := in.codec.NewDecoder(br)
-	b := netserver.Batcher{Emit: in.emit, Size: in.batchSize}
+	b.Emit, b.Size = in.emit, in.batchSize
 	badRun := 0
 	for {
 		e, err := dec.Decode()
@@ -293,6 +338,9 @@ func (in *Input) handle(c *netserver.Conn) error {
 		if err != nil {
 			if ferr := b.Flush(); ferr != nil {
 				return ferr
+			}
+			if errors.Is(lim.Err, netserver.ErrAbort) {
+				return lim.Err // the pipeline was aborted while a read flushed
 			}
 			if lim.Err == nil && badRun < 1000 {
 				// Bad data, not a read error: the codec skipped it.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -405,4 +406,111 @@ func TestStreamingCodecs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// counter reads one of the input's counters from the pipeline's snapshot.
+func counter(t *testing.T, h *inputtest.Harness, name string) int64 {
+	t.Helper()
+	for _, in := range h.Pipeline.Snapshot().Inputs {
+		for _, c := range in.Counters {
+			if c.Name == name {
+				return c.Value
+			}
+		}
+	}
+	t.Fatalf("no counter %s", name)
+	return 0
+}
+
+// TestMaxPendingBytes: with the pipeline held, 20 connections each sending 1
+// MB of lines and 3 sending 900 KB without a newline, then idling, make the
+// input reach max_pending_bytes: it holds no more than that (one read's
+// worth of slack), connections wait rather than read, and the unfinished
+// lines (which would otherwise hold the budget for ever) are closed, longest
+// first, without being emitted. Once the pipeline moves, every line of the
+// 20 connections is delivered, in order, none lost.
+func TestMaxPendingBytes(t *testing.T) {
+	gate := make(chan struct{})
+	const max = 2_200_000
+	h := inputtest.Start(t, "tcp", fmt.Sprintf("max_pending_bytes = %d\nmax_line_bytes = 1048576\ndns_reverse_lookup_enabled = false", max),
+		inputtest.Options{Gate: gate})
+	const conns, lines = 20, 1000
+	pad := strings.Repeat("p", 990)
+	errs := make(chan error, conns)
+	for i := range conns {
+		c := dial(t, h.TCP)
+		go func() {
+			w := bufio.NewWriter(c)
+			for j := range lines {
+				fmt.Fprintf(w, "%02d %04d %s\n", i, j, pad)
+			}
+			err := w.Flush()
+			if err == nil {
+				err = c.(*net.TCPConn).CloseWrite()
+			}
+			errs <- err
+		}()
+	}
+	partial := make([]net.Conn, 3)
+	for i := range partial {
+		partial[i] = dial(t, h.TCP)
+		go io.WriteString(partial[i], strings.Repeat("u", 900_000))
+	}
+	inputtest.WaitFor(t, 20*time.Second, "connections to wait for max_pending_bytes", func() bool {
+		return counter(t, h, "pending_waits") > 0
+	})
+	// When a connection must wait, the longest unfinished line is closed
+	// (they hold more than half of the budget): its client sees the end of the connection (EOF,
+	// or a reset: the server closed it with bytes unread).
+	closed := make(chan bool, len(partial))
+	for _, c := range partial {
+		go func() {
+			c.SetReadDeadline(time.Now().Add(20 * time.Second))
+			_, err := io.Copy(io.Discard, c)
+			closed <- !errors.Is(err, os.ErrDeadlineExceeded)
+		}()
+	}
+	n := 0
+	for range partial {
+		if <-closed {
+			n++
+		}
+	}
+	if n < 1 {
+		t.Errorf("none of 3 connections holding 900 KB unfinished lines closed (they held more than half of max_pending_bytes)")
+	}
+	if n := counter(t, h, "pending_evictions"); n < 1 {
+		t.Errorf("pending_evictions %d, want at least 1", n)
+	}
+	if !strings.Contains(h.Logs.String(), "unfinished line holds the input's pending bytes") {
+		t.Error("no warning for the closed connection")
+	}
+	if peak := counter(t, h, "pending_bytes_peak"); peak > max+64<<10 {
+		t.Errorf("the input held %d bytes at once; max_pending_bytes is %d", peak, max)
+	}
+	close(gate)
+	for range conns {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs := h.WaitEvents(t, conns*lines, 60*time.Second)
+	next := make([]int, conns)
+	for _, e := range evs {
+		msg, _ := get(t, e, "message").(string)
+		var i, j int
+		if _, err := fmt.Sscanf(msg, "%d %d", &i, &j); err != nil || i < 0 || i >= conns {
+			t.Fatalf("an event that no complete line made: %.40q", msg)
+		}
+		if j != next[i] {
+			t.Fatalf("connection %d: line %d where %d was due", i, j, next[i])
+		}
+		next[i]++
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := h.Sink.Len(); n != conns*lines {
+		t.Fatalf("%d events, want %d", n, conns*lines)
+	}
+	t.Logf("peak held %d bytes (max %d), %d waits, %d evictions", counter(t, h, "pending_bytes_peak"), max,
+		counter(t, h, "pending_waits"), counter(t, h, "pending_evictions"))
 }

@@ -12,9 +12,13 @@ import (
 	"io"
 )
 
-// BufferSize is the read buffer size. A *bufio.Reader of at least this size
-// passed to New is used as is, so its owner can see how much is buffered.
+// BufferSize is the read buffer size. A *bufio.Reader of at least
+// MinBufferSize passed to New is used as is, so its owner can see how much is
+// buffered (and size it: the tcp input's connections read through 16 KiB).
 const BufferSize = 64 << 10
+
+// MinBufferSize is the smallest *bufio.Reader New uses as is.
+const MinBufferSize = 4 << 10
 
 // ErrTooLong is wrapped by Next when a line exceeds the size limit.
 var ErrTooLong = errors.New("line too long")
@@ -33,7 +37,11 @@ type Reader struct {
 // New returns a Reader of r splitting on delim (not empty). max > 0 limits the
 // length of a line, delimiter excluded; 0 means no limit.
 func New(r io.Reader, delim []byte, max int) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, BufferSize), delim: delim, last: delim[len(delim)-1], max: max}
+	br, ok := r.(*bufio.Reader)
+	if !ok || br.Size() < MinBufferSize {
+		br = bufio.NewReaderSize(r, BufferSize)
+	}
+	return &Reader{br: br, delim: delim, last: delim[len(delim)-1], max: max}
 }
 
 // Next returns the next line without its delimiter. The slice is only valid

@@ -51,6 +51,9 @@ type TCP struct {
 	Handle func(c *Conn) error
 	// ID is the plugin id, for ListenHook.
 	ID string
+	// Pending, if set, is the input-wide budget of bytes its connections
+	// hold: each connection gets its Hold (Conn.Hold) before Handle runs.
+	Pending *Pending
 
 	active   atomic.Int64
 	refused  atomic.Uint64
@@ -77,6 +80,9 @@ type Conn struct {
 	Peer netip.AddrPort
 	raw  *net.TCPConn
 	idle time.Duration
+	// Hold is the connection's share of the server's Pending budget (nil
+	// without one).
+	Hold *Hold
 }
 
 // Read reads from the connection, arming the idle timeout first.
@@ -180,10 +186,17 @@ func (s *TCP) Serve(ctx context.Context, ln net.Listener) error {
 			continue
 		}
 		c := s.wrap(nc)
+		if s.Pending != nil {
+			c.Hold = s.Pending.Open()
+			c.Hold.kill = func() { s.stopReads(c) }
+		}
 		s.mu.Lock()
 		if s.closing {
 			s.mu.Unlock()
 			_ = nc.Close()
+			if c.Hold != nil {
+				c.Hold.Close()
+			}
 			continue
 		}
 		s.conns[c] = struct{}{}
@@ -241,6 +254,9 @@ func (s *TCP) wrap(nc net.Conn) *Conn {
 // handler emits what it holds and returns; closing the socket is left to the
 // handler's release.
 func (s *TCP) stopReads(c *Conn) {
+	if c.Hold != nil {
+		c.Hold.Stop()
+	}
 	if c.raw != nil {
 		_ = c.raw.CloseRead()
 		return
@@ -250,6 +266,9 @@ func (s *TCP) stopReads(c *Conn) {
 
 func (s *TCP) release(c *Conn) {
 	_ = c.Close()
+	if c.Hold != nil {
+		c.Hold.Close()
+	}
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()

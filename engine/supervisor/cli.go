@@ -82,7 +82,7 @@ State:
 
 Memory:
   --memory.soft_limit SIZE    collect garbage rather than grow past SIZE (default
-                              100mb; follows twice the live heap above half of it;
+                              80mb; follows twice the live heap above half of it;
                               0: off; the GOMEMLIMIT variable wins)
 
 Monitoring API:

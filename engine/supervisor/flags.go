@@ -138,7 +138,7 @@ var settingFlags = []settingFlag{
 	{"dead_letter_queue.retain.age", "", "delete dead letter queue entries older than this, e.g. 5d"},
 	{"config.reload.automatic", "false", "reload the configuration when its files change"},
 	{"config.reload.interval", "3s", "how often to check the configuration for changes"},
-	{"memory.soft_limit", "100mb", "the Go runtime's soft memory limit: collect sooner rather than grow past it (0: off; GOMEMLIMIT wins)"},
+	{"memory.soft_limit", "80mb", "the Go runtime's soft memory limit: collect sooner rather than grow past it (0: off; GOMEMLIMIT wins)"},
 }
 
 type settingFlag struct{ name, def, usage string }

@@ -167,7 +167,7 @@ type Options struct {
 	IdleTimeout int `hcl:"idle_timeout,optional"`
 	// MaxPendingBytes bounds the bytes all TCP connections together hold,
 	// read and not yet handed to the pipeline: their messages (each counted
-	// with 1 KiB of overhead), unfinished messages and read buffers. At
+	// with 2 KiB of overhead), unfinished messages and read buffers. At
 	// the bound connections stop reading until the pipeline takes events;
 	// when unfinished messages hold more than half of it, the connection
 	// with the longest is closed. At least 2 × (max_line_bytes + 4 KiB);

@@ -107,7 +107,7 @@ type Options struct {
 	IdleTimeout int `hcl:"idle_timeout,optional"`
 	// MaxPendingBytes bounds the bytes all connections together hold, read
 	// and not yet handed to the pipeline (not a Logstash option): their
-	// events (each counted with 1 KiB of overhead), unfinished lines and
+	// events (each counted with 2 KiB of overhead), unfinished lines and
 	// read buffers. At the bound connections stop reading until the pipeline
 	// takes events (TCP pushes the clients back); when unfinished lines hold
 	// more than half of it, the connection with the longest is closed and

@@ -137,9 +137,18 @@ func TestBackPressure(t *testing.T) {
 		}
 		done <- c.Close()
 	}()
-	time.Sleep(1500 * time.Millisecond)
-	stalled := written.Load()
-	time.Sleep(500 * time.Millisecond)
+	// The client stalls once the socket buffers are full: two looks 500 ms
+	// apart see the same count (within 20 s; reading 4 KiB at a time, the
+	// buffers take a while to fill on a loaded machine).
+	stalled := int64(-1)
+	for range 40 {
+		time.Sleep(500 * time.Millisecond)
+		w := written.Load()
+		if w == stalled {
+			break
+		}
+		stalled = w
+	}
 	if w := written.Load(); w == n || w != stalled {
 		t.Fatalf("client wrote %d then %d of %d lines while the pipeline was full: no back-pressure", stalled, w, n)
 	}

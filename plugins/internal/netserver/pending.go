@@ -20,12 +20,13 @@ var ErrEvicted = errors.New("closed to free the input's pending bytes")
 // EventOverhead is what one event costs beyond the bytes of its line (the
 // event's map, its fields' headers, the batch slot), counted against the
 // pending budget for every event a connection holds in its batch.
-const EventOverhead = 1024
+const EventOverhead = 2048
 
 // ReadBufferSize is the read buffer of one connection of the tcp and syslog
 // inputs (GetReader): large enough for a read to take many lines at once,
-// small enough that max_connections connections blocked with data cost
-// little (1,000 of them: 4 MiB). Longer lines are gathered beyond it.
+// small enough that connections blocked with data cost little (1,000 of
+// them: 4 MiB; a new connection takes one only when the budget has room).
+// Longer lines are gathered beyond it.
 const ReadBufferSize = 4 << 10
 
 var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, ReadBufferSize) }}

@@ -521,7 +521,7 @@ func TestValidate(t *testing.T) {
 		{"port = 5044\nmax_window_size = 0", "max_window_size"},
 		{"port = 5044\nmax_window_bytes = 1048576", "max_window_bytes"},
 		{"port = 5044\nmax_pending_bytes = 1048576", "max_pending_bytes"},
-		{"port = 5044\nmax_window_bytes = 67108864\nmax_pending_bytes = 80000000", "max_pending_bytes"},
+		{"port = 5044\nmax_window_bytes = 67108864\nmax_pending_bytes = 70000000", "max_pending_bytes"},
 	} {
 		o := plugintest.NewOptions[Options](t, tc.opts)
 		err := o.Validate()

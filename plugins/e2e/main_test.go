@@ -9,11 +9,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pipelined/pipeline/plugins/internal/testkit/rabbitmqtest"
 )
 
 // TestMain lets TestPersistedQueueCrash run this test binary as the engine
 // process it kills (PQ_CRASH_HELPER set), and removes the pipeline binary
-// that the tests built.
+// that the tests built and stops the RabbitMQ broker they started.
 func TestMain(m *testing.M) {
 	if os.Getenv("PQ_CRASH_HELPER") == "1" {
 		os.Exit(pqHelper())
@@ -21,7 +23,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("CONSERVATION_HELPER") == "1" {
 		os.Exit(conservationHelper())
 	}
-	code := m.Run()
+	code := rabbitmqtest.Main(m) // runs the tests, then stops the shared broker
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}

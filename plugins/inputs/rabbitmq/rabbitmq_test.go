@@ -14,6 +14,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/engine/enginetest"
 	"github.com/pipelined/pipeline/engine/event"
 	"github.com/pipelined/pipeline/plugins/codecs/json"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/plugintest"
@@ -428,5 +429,26 @@ func TestAutomaticRecoveryOff(t *testing.T) {
 		}
 	case <-time.After(60 * time.Second):
 		t.Fatal("Run did not end after the connection was lost")
+	}
+}
+
+// TestEngineAcknowledges: through the real engine, every message whose
+// event the output delivered is acknowledged before the input stops: none
+// is left in the queue (an unacknowledged one would be requeued when the
+// input's channel closed).
+func TestEngineAcknowledges(t *testing.T) {
+	b := rabbitmqtest.Shared(t)
+	ch := b.Channel(t)
+	if _, err := ch.QueueDeclare("engine_acks", true, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	bodies, want := jsonMessages("e", 30)
+	publish(t, ch, "", "engine_acks", bodies...)
+	got := enginetest.Input(t, "rabbitmq", fmt.Sprintf("host = \"127.0.0.1\"\nport = %d\nqueue = \"engine_acks\"\ndurable = true", b.Port()), 10*time.Second)
+	if m := messagesOf(got); strings.Join(m, ",") != strings.Join(want, ",") {
+		t.Fatalf("got %v; want %v", m, want)
+	}
+	if n := ready(t, ch, "engine_acks"); n != 0 {
+		t.Fatalf("%d messages back in the queue after the pipeline delivered and stopped; want 0", n)
 	}
 }

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,13 +23,48 @@ import (
 	"github.com/pipelined/pipeline/plugins/internal/testkit/plugintest"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/rabbitmqtest"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/servertest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/testpki"
 )
 
-func TestMain(m *testing.M) { os.Exit(rabbitmqtest.Main(m)) }
+// TestMain runs the tests with a shared broker, or, with KILL_HELPER_PORT
+// set, is the consumer process TestKilledConsumer kills.
+func TestMain(m *testing.M) {
+	if port := os.Getenv("KILL_HELPER_PORT"); port != "" {
+		os.Exit(killHelper(port))
+	}
+	os.Exit(rabbitmqtest.Main(m))
+}
+
+// killHelper consumes queue "killed" with an emit that never acknowledges
+// (the outputs have not delivered yet) and prints "received N" as events
+// arrive, until it is killed.
+func killHelper(port string) int {
+	var o Options
+	o.Defaults()
+	o.Host, o.Queue = engine.StringList{"127.0.0.1"}, "killed"
+	o.Port, _ = strconv.Atoi(port)
+	in, err := New(o, engine.Resources{ID: "killed", BatchSize: 125, Codec: plugintest.MustCodec(&testing.T{}, json.New),
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	n := 0
+	err = in.Run(context.Background(), func(b engine.Batch) error {
+		n += len(b.Events)
+		fmt.Printf("received %d\n", n)
+		return nil
+	})
+	fmt.Fprintln(os.Stderr, err)
+	return 1
+}
 
 func newInput(t *testing.T, b *rabbitmqtest.Broker, extra string) *Input {
 	t.Helper()
-	src := fmt.Sprintf("host = \"127.0.0.1\"\nport = %d\nconnect_retry_interval = 0.2\n%s", b.Port(), extra)
+	src := fmt.Sprintf("host = \"127.0.0.1\"\nconnect_retry_interval = 0.2\n%s", extra)
+	if !strings.Contains(extra, "port =") {
+		src = fmt.Sprintf("port = %d\n%s", b.Port(), src)
+	}
 	logs := &servertest.Output{Limit: 1 << 20}
 	in := plugintest.MustNew(t, New, src, engine.Resources{ID: "in", Pipeline: "main", BatchSize: 125,
 		Codec: plugintest.MustCodec(t, json.New), Logger: slog.New(slog.NewTextHandler(logs, nil))})
@@ -451,4 +489,76 @@ func TestEngineAcknowledges(t *testing.T) {
 	if n := ready(t, ch, "engine_acks"); n != 0 {
 		t.Fatalf("%d messages back in the queue after the pipeline delivered and stopped; want 0", n)
 	}
+}
+
+// TestKilledConsumer: a consumer process killed (SIGKILL) after it received
+// messages and before the pipeline acknowledged them acknowledged none of
+// them: RabbitMQ delivers every one again, flagged redeliver.
+func TestKilledConsumer(t *testing.T) {
+	b := rabbitmqtest.Shared(t)
+	ch := b.Channel(t)
+	if _, err := ch.QueueDeclare("killed", false, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	bodies, want := jsonMessages("k", 25)
+	publish(t, ch, "", "killed", bodies...)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), "KILL_HELPER_PORT="+strconv.Itoa(b.Port()))
+	out := &servertest.Output{Limit: 1 << 20}
+	cmd.Stdout = out
+	p := servertest.Run(t, "consumer", cmd)
+	waitFor(t, "the consumer to receive the 25 messages", 60*time.Second, func() bool {
+		return strings.Contains(out.String(), "received 25\n")
+	})
+	if got := ready(t, ch, "killed"); got != 0 {
+		t.Fatalf("%d messages ready while the consumer holds them; want 0", got)
+	}
+	p.Stop(syscall.SIGKILL, time.Second)
+	// The broker notices the dead connection and requeues what it held.
+	waitFor(t, "the messages back in the queue", 30*time.Second, func() bool { return ready(t, ch, "killed") == 25 })
+	in := newInput(t, b, "queue = \"killed\"\nmetadata_enabled = \"basic\"")
+	col := &collector{ack: true}
+	r := start(t, in, col)
+	waitFor(t, "25 events", 30*time.Second, func() bool { return len(col.messages()) == 25 })
+	r.stop(t)
+	if got := col.messages(); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("got %v; want %v", got, want)
+	}
+	for _, e := range col.events {
+		if v, _ := e.Get(event.MustRef("[@metadata][rabbitmq_properties][redeliver]")); v != true {
+			t.Fatalf("event without redeliver after the kill: %v", e)
+		}
+	}
+}
+
+// TestTLS: with ssl => true the input verifies the broker's certificate
+// against ssl_certificate_authorities: it consumes over TLS when the CA is
+// the broker's, and refuses to connect (logging why) when it is not.
+func TestTLS(t *testing.T) {
+	b := rabbitmqtest.Shared(t)
+	ch := b.Channel(t)
+	if _, err := ch.QueueDeclare("tls_q", false, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, ch, "", "tls_q", `{"message":"secure"}`)
+	src := fmt.Sprintf("port = %d\nqueue = \"tls_q\"\nssl = true\nssl_version = \"TLSv1.2\"\nssl_certificate_authorities = [%q]", b.TLSPort(), b.CAFile())
+	in := newInput(t, b, src)
+	col := &collector{ack: true}
+	r := start(t, in, col)
+	waitFor(t, "the event over TLS", 60*time.Second, func() bool { return len(col.messages()) == 1 })
+	r.stop(t)
+
+	other := testpki.NewCA(t, "other")
+	bad := newInput(t, b, fmt.Sprintf("port = %d\nqueue = \"tls_q\"\nssl = true\nssl_certificate_authorities = [%q]", b.TLSPort(), other.File))
+	logs := &servertest.Output{}
+	bad.log = slog.New(slog.NewTextHandler(logs, nil))
+	r = start(t, bad, &collector{ack: true})
+	waitFor(t, "the refused certificate in the log", 30*time.Second, func() bool {
+		return strings.Contains(logs.String(), "not signed by a CA in ssl_certificate_authorities")
+	})
+	r.stop(t)
 }

@@ -19,9 +19,15 @@
 package rabbitmqtest
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -37,6 +43,61 @@ import (
 	"github.com/pipelined/pipeline/plugins/internal/testkit/servertest"
 )
 
+// certFiles are the PEM files of a throwaway CA and the broker's
+// certificate and key.
+type certFiles struct{ ca, cert, key string }
+
+// writeCerts makes a CA and a server certificate for 127.0.0.1 and
+// localhost, valid for a day, as PEM files in dir.
+func writeCerts(dir string) (certFiles, error) {
+	var f certFiles
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return f, err
+	}
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return f, err
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "rabbitmqtest CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return f, err
+	}
+	caCert, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return f, err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return f, err
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		return f, err
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return f, err
+	}
+	f = certFiles{ca: filepath.Join(dir, "ca.pem"), cert: filepath.Join(dir, "server.pem"), key: filepath.Join(dir, "server.key")}
+	for _, w := range []struct {
+		path, typ string
+		der       []byte
+	}{{f.ca, "CERTIFICATE", caDER}, {f.cert, "CERTIFICATE", der}, {f.key, "EC PRIVATE KEY", keyDER}} {
+		if err := os.WriteFile(w.path, pem.EncodeToMemory(&pem.Block{Type: w.typ, Bytes: w.der}), 0o600); err != nil {
+			return f, err
+		}
+	}
+	return f, nil
+}
+
 // StartTimeout bounds the wait for the broker to accept connections.
 const StartTimeout = 2 * time.Minute
 
@@ -46,8 +107,10 @@ type Broker struct {
 	dir          string
 	node         string
 	port         int // AMQP
+	tlsPort      int // AMQP over TLS
 	distPort     int
 	epmdPort     int
+	caFile       string
 
 	mu   sync.Mutex
 	epmd *servertest.Process
@@ -124,7 +187,7 @@ func Start(bin, epmdBin string) (*Broker, error) {
 		mode       os.FileMode
 	}{
 		{"home/.erlang.cookie", hex.EncodeToString(cookie), 0o400},
-		{"rabbitmq.conf", "", 0o644},
+		{"rabbitmq.conf", "", 0o644}, // written below, once the ports are known
 		{"rabbitmq-env.conf", "", 0o644},
 		{"enabled_plugins", "[].\n", 0o644},
 	} {
@@ -136,10 +199,20 @@ func Start(bin, epmdBin string) (*Broker, error) {
 			return nil, err
 		}
 	}
-	for _, p := range []*int{&b.port, &b.distPort, &b.epmdPort} {
+	for _, p := range []*int{&b.port, &b.tlsPort, &b.distPort, &b.epmdPort} {
 		if *p, err = servertest.FreePort(); err != nil {
 			return nil, err
 		}
+	}
+	certs, err := writeCerts(filepath.Join(dir, "tls"))
+	if err != nil {
+		return nil, err
+	}
+	b.caFile = certs.ca
+	conf := fmt.Sprintf("listeners.ssl.1 = 127.0.0.1:%d\nssl_options.cacertfile = %s\nssl_options.certfile = %s\nssl_options.keyfile = %s\nssl_options.verify = verify_peer\nssl_options.fail_if_no_peer_cert = false\n",
+		b.tlsPort, certs.ca, certs.cert, certs.key)
+	if err := os.WriteFile(filepath.Join(dir, "rabbitmq.conf"), []byte(conf), 0o644); err != nil {
+		return nil, err
 	}
 	if err := b.startEpmd(); err != nil {
 		return nil, err
@@ -228,6 +301,14 @@ func (b *Broker) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.It
 
 // Port is the AMQP port.
 func (b *Broker) Port() int { return b.port }
+
+// TLSPort is the port of AMQP over TLS. The broker's certificate (for
+// 127.0.0.1 and localhost) is signed by the CA of CAFile; client
+// certificates are verified when given, not required.
+func (b *Broker) TLSPort() int { return b.tlsPort }
+
+// CAFile is the PEM file of the CA that signed the broker's certificate.
+func (b *Broker) CAFile() string { return b.caFile }
 
 // URL is the AMQP URL of the broker's default vhost as guest.
 func (b *Broker) URL() string { return "amqp://guest:guest@" + b.Addr() + "/" }

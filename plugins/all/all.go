@@ -35,6 +35,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/filters/ruby"
 	_ "github.com/pipelined/pipeline/plugins/filters/split"
 	_ "github.com/pipelined/pipeline/plugins/filters/syslogpri"
+	_ "github.com/pipelined/pipeline/plugins/filters/throttle"
 	_ "github.com/pipelined/pipeline/plugins/filters/translate"
 	_ "github.com/pipelined/pipeline/plugins/filters/truncate"
 	_ "github.com/pipelined/pipeline/plugins/filters/urldecode"

@@ -41,6 +41,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/filters/urldecode"
 	_ "github.com/pipelined/pipeline/plugins/filters/useragent"
 	_ "github.com/pipelined/pipeline/plugins/filters/uuid"
+	_ "github.com/pipelined/pipeline/plugins/filters/xml"
 
 	// Inputs.
 	_ "github.com/pipelined/pipeline/plugins/inputs/beats"

@@ -51,9 +51,9 @@ func (q *Queue) migrateLegacy(acks *ackState) error {
 				}
 				if n == 0 {
 					first = seq
-					buf = append(buf, segHeaderV1...)
+					buf = append(buf, segHeader...)
 				}
-				buf = appendRecord(buf, 1, seq, 1, v) // one JSON event each, as version 1
+				buf = appendRecord(buf, seq, v)
 				last = seq
 				n++
 			}

@@ -61,9 +61,9 @@ type Pipeline struct {
 type Stats struct {
 	In       atomic.Int64 // events emitted by inputs
 	Filtered atomic.Int64 // events that left the filter stage
-	// Out counts events every output they were routed to is done with
-	// (delivered, dead-lettered or failed): once per event, as Logstash's
-	// events.out. Each output's own deliveries count under its plugin.
+	// Out counts events every output they were routed to delivered: once
+	// per event, as Logstash's events.out (Failed and DeadLettered count
+	// the rest). Each output's own deliveries count under its plugin.
 	Out      atomic.Int64
 	Dropped  atomic.Int64 // events dropped by filters (acknowledged)
 	Unrouted atomic.Int64 // events that no output condition matched (acknowledged)
@@ -733,13 +733,14 @@ type outputUnit struct {
 	lastErr                 atomic.Pointer[string]
 }
 
-// done records that the output is finished with evs (delivered, refused or
-// failed for good).
-func (o *outputUnit) done(evs []*event.Event) {
+// done records that the output is finished with evs: delivered them, or
+// gave up on them (failed, dead-lettered). The pipeline counts an event out
+// once, when the last output it went to delivered it and none gave up.
+func (o *outputUnit) done(evs []*event.Event, failed bool) {
 	o.inFlight.Add(-int64(len(evs)))
 	n := int64(0)
 	for _, e := range evs {
-		if e.RouteDone() {
+		if e.RouteDone(failed) {
 			n++
 		}
 	}
@@ -891,7 +892,7 @@ func (o *outputUnit) deliver(ctx context.Context, evs []*event.Event) {
 		}
 		if err == nil {
 			o.counters.out.Add(int64(len(evs)))
-			o.done(evs)
+			o.done(evs, false)
 			for _, e := range evs {
 				release(e, nil)
 			}
@@ -915,7 +916,7 @@ func (o *outputUnit) deliver(ctx context.Context, evs []*event.Event) {
 				switch {
 				case !failed:
 					o.counters.out.Add(1)
-					o.done([]*event.Event{e})
+					o.done([]*event.Event{e}, false)
 					release(e, nil)
 				case IsPermanent(ferr) && !hold:
 					refused = append(refused, e)
@@ -956,7 +957,7 @@ func (o *outputUnit) fail(evs []*event.Event, errOf func(i int) error) {
 		// One line per batch, with the first reason: a batch of mapping
 		// errors must not become a line per event.
 		o.log.Error("events failed permanently", "events", len(evs), "err", errOf(0))
-		o.done(evs)
+		o.done(evs, true)
 		for i, e := range evs {
 			release(e, errOf(i))
 		}
@@ -981,7 +982,7 @@ func (o *outputUnit) fail(evs []*event.Event, errOf func(i int) error) {
 		}
 		o.counters.deadLettered.Add(1)
 		o.pl.stats.DeadLettered.Add(1)
-		o.done(evs[i : i+1])
+		o.done(evs[i:i+1], true)
 		release(e, nil)
 	}
 	o.log.Warn("events refused by output kept in the dead letter queue", "events", len(evs), "reason", errOf(0).Error())

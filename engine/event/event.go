@@ -691,7 +691,18 @@ func (e *Event) Acker() Acker { return e.acker }
 // calls it.
 func (e *Event) SetRoutes(n int) { e.routes.Store(int32(n)) }
 
-// RouteDone records that one of the outputs is done with the event (delivered
-// it, or gave up on it) and reports whether it was the last. Only the engine
-// calls it.
-func (e *Event) RouteDone() bool { return e.routes.Add(-1) == 0 }
+// routeFailed marks, above the count of outputs still holding the event,
+// that one of them gave up on it.
+const routeFailed = 1 << 16
+
+// RouteDone records that one of the outputs is done with the event: it
+// delivered it, or gave up on it (failed). It reports whether that was the
+// last output and every output delivered it. Only the engine calls it.
+func (e *Event) RouteDone(failed bool) bool {
+	d := int32(-1)
+	if failed {
+		d += routeFailed
+	}
+	v := e.routes.Add(d)
+	return v&(routeFailed-1) == 0 && v < routeFailed
+}

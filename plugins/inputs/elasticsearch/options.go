@@ -11,6 +11,7 @@ import (
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
 	"github.com/pipelined/pipeline/engine/redact"
+	"github.com/pipelined/pipeline/plugins/internal/cloudid"
 	"github.com/pipelined/pipeline/plugins/internal/cron"
 	"github.com/pipelined/pipeline/plugins/internal/ecs"
 	"github.com/pipelined/pipeline/plugins/internal/tlsopt"
@@ -349,33 +350,8 @@ func (o *Options) endpoints() ([]*url.URL, error) {
 	return out, nil
 }
 
-// cloudHost decodes a Cloud ID into the Elasticsearch URL it names:
-// "<label>:" then base64 of "<host>[:<port>]$<es id>[:<port>]$<kibana id>".
-func cloudHost(id string) (string, error) {
-	_, enc, ok := strings.Cut(id, ":")
-	if !ok {
-		enc = id
-	}
-	dec, err := base64.StdEncoding.DecodeString(enc)
-	if err != nil {
-		if dec, err = base64.RawStdEncoding.DecodeString(enc); err != nil {
-			return "", fmt.Errorf("not a Cloud ID: the part after the label is not base64")
-		}
-	}
-	parts := strings.Split(string(dec), "$")
-	if len(parts) < 2 || parts[0] == "" || parts[1] == "" {
-		return "", fmt.Errorf("not a Cloud ID: want \"<label>:<base64 of host$es-id$kibana-id>\"")
-	}
-	host, port, _ := strings.Cut(parts[0], ":")
-	esID, esPort, _ := strings.Cut(parts[1], ":")
-	if esPort != "" {
-		port = esPort
-	}
-	if port == "" {
-		port = "443"
-	}
-	return "https://" + esID + "." + host + ":" + port, nil
-}
+// cloudHost decodes a Cloud ID into the Elasticsearch URL it names.
+var cloudHost = cloudid.Host
 
 // authorization is the Authorization header of the credentials, or "".
 func (o *Options) authorization() string {

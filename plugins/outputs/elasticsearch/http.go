@@ -1,7 +1,6 @@
 package elasticsearch
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/redact"
+	"github.com/pipelined/pipeline/plugins/internal/cloudid"
 )
 
 // HTTPOptions are Logstash's options for reaching the cluster beyond hosts
@@ -126,35 +126,8 @@ func (o *Options) validateHTTP() error {
 	return nil
 }
 
-// cloudHost decodes a Cloud ID into the Elasticsearch URL it names:
-// "<label>:" then base64 of "<host>[:<port>]$<es id>[:<port>]$<kibana id>",
-// giving https://<es id>.<host>:<port> (port 443 unless one is given, the
-// Elasticsearch id's first).
-func cloudHost(id string) (string, error) {
-	_, enc, ok := strings.Cut(id, ":")
-	if !ok {
-		enc = id
-	}
-	dec, err := base64.StdEncoding.DecodeString(enc)
-	if err != nil {
-		if dec, err = base64.RawStdEncoding.DecodeString(enc); err != nil {
-			return "", fmt.Errorf("not a Cloud ID: the part after the label is not base64")
-		}
-	}
-	parts := strings.Split(string(dec), "$")
-	if len(parts) < 2 || parts[0] == "" || parts[1] == "" {
-		return "", fmt.Errorf("not a Cloud ID: want \"<label>:<base64 of host$es-id$kibana-id>\"")
-	}
-	host, port, _ := strings.Cut(parts[0], ":")
-	esID, esPort, _ := strings.Cut(parts[1], ":")
-	if esPort != "" {
-		port = esPort
-	}
-	if port == "" {
-		port = "443"
-	}
-	return "https://" + esID + "." + host + ":" + port, nil
-}
+// cloudHost decodes a Cloud ID into the Elasticsearch URL it names.
+var cloudHost = cloudid.Host
 
 // hostList returns hosts as configured: the Cloud ID's host, or hosts with
 // path added where they have none.

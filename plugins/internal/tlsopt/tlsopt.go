@@ -451,9 +451,7 @@ type ClientAliases struct {
 // DocTitle names the group in the plugin reference.
 func (ClientAliases) DocTitle() string { return "TLS: deprecated names" }
 
-// Validate refuses an alias set together with the option it names, and, when
-// TLS is off (see Client.Validate), ssl_certificate_verification, which only
-// matters over TLS.
+// Validate refuses an alias set together with the option it names.
 func (a ClientAliases) Validate(c Client, on bool) error {
 	if a.SSL != nil && c.SSLEnabled != nil {
 		return fieldErr("ssl", "set ssl_enabled only (ssl is its deprecated name)")
@@ -464,14 +462,10 @@ func (a ClientAliases) Validate(c Client, on bool) error {
 	if a.SSLCertificateVerification != nil && c.SSLVerificationMode != "" && c.SSLVerificationMode != "full" {
 		return fieldErr("ssl_certificate_verification", "set ssl_verification_mode only (ssl_certificate_verification is its deprecated form)")
 	}
-	// cacert with TLS off is accepted: Logstash's elasticsearch output
-	// ignores it then (setup_ssl returns before reading it), and
-	// configurations keep one beside http:// hosts.
-	if !on {
-		if a.SSLCertificateVerification != nil {
-			return fieldErr("ssl_certificate_verification", "is only used over TLS, and TLS is off: set ssl_enabled => true")
-		}
-	}
+	// cacert and ssl_certificate_verification with TLS off are accepted:
+	// Logstash 8's elasticsearch output ignores them then (setup_ssl
+	// returns before reading either), and configurations keep them beside
+	// http:// hosts (robcowart/elastiflow and others in the corpus).
 	return nil
 }
 

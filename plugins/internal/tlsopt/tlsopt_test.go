@@ -67,7 +67,7 @@ func TestClientAliases(t *testing.T) {
 		{ClientAliases{SSL: &on}, client(func(c *Client) { c.SSLEnabled = &on }), true, "ssl"},
 		{ClientAliases{CACert: "a"}, client(func(c *Client) { c.SSLCertificateAuthorities = []string{"b"} }), true, "cacert"},
 		{ClientAliases{SSLCertificateVerification: &off}, client(func(c *Client) { c.SSLVerificationMode = "none" }), true, "ssl_certificate_verification"},
-		{ClientAliases{CACert: "a"}, client(func(*Client) {}), false, ""}, // ignored with TLS off, as Logstash does
+		{ClientAliases{CACert: "a"}, client(func(*Client) {}), false, ""},                      // ignored with TLS off, as Logstash does
 		{ClientAliases{SSLCertificateVerification: &off}, client(func(*Client) {}), false, ""}, // ignored with TLS off, as Logstash 8 does
 		{ClientAliases{CACert: "a", SSL: &on}, client(func(*Client) {}), true, ""},
 	} {

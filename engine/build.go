@@ -371,6 +371,9 @@ func (b *builder) output(pl *ir.Plugin) (*outputUnit, hcl.Diagnostics) {
 	if diags = DecodeOptions(pl.Body, &com); diags.HasErrors() {
 		return nil, diags
 	}
+	if com.Workers != nil && *com.Workers != 1 {
+		diags = append(diags, workersIgnored(pl.Body))
+	}
 	out, res, d := b.construct(f, pl, com.Rest, com.Codec)
 	if d.HasErrors() || out == nil {
 		return nil, append(diags, d...)
@@ -471,3 +474,17 @@ type routeNode struct{ index int }
 func (*filterNode) isNode() {}
 func (*ifNode) isNode()     {}
 func (*routeNode) isNode()  {}
+
+// workersIgnored warns about an output's workers option: every output here
+// is called from the pipeline's workers concurrently (Logstash's shared
+// concurrency), so a per-output worker count has nothing to set.
+func workersIgnored(body hcl.Body) *hcl.Diagnostic {
+	d := &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Ignored option \"workers\"",
+		Detail: "Outputs run concurrently on the pipeline's workers (pipeline.workers, -w); a per-output workers count is ignored, as Logstash ignores it for every output it ships."}
+	if c, _, _ := body.PartialContent(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "workers"}}}); c != nil {
+		if a, ok := c.Attributes["workers"]; ok {
+			d.Subject = &a.NameRange
+		}
+	}
+	return d
+}

@@ -34,9 +34,13 @@ type commonFilterOptions struct {
 }
 
 type commonOutputOptions struct {
-	EnableMetric *bool       `hcl:"enable_metric,optional"`
-	Codec        *codecBlock `hcl:"codec,block"`
-	Rest         hcl.Body    `hcl:",remain"`
+	EnableMetric *bool `hcl:"enable_metric,optional"`
+	// Workers is still declared by Logstash's output base class (for the
+	// legacy concurrency model no bundled output uses): configurations
+	// carry it, so it is read and, when not 1, reported as ignored.
+	Workers *float64    `hcl:"workers,optional"`
+	Codec   *codecBlock `hcl:"codec,block"`
+	Rest    hcl.Body    `hcl:",remain"`
 }
 
 type codecBlock struct {
@@ -69,7 +73,7 @@ func checkIDAttribute(pl *ir.Plugin) hcl.Diagnostics {
 var CommonOptionNames = map[ir.Kind][]string{
 	ir.Input:  {"add_field", "codec", "enable_metric", "tags", "type"},
 	ir.Filter: {"add_field", "add_tag", "enable_metric", "remove_field", "remove_tag"},
-	ir.Output: {"codec", "enable_metric"},
+	ir.Output: {"codec", "enable_metric", "workers"},
 }
 
 // addField is one add_field entry.

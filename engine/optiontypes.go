@@ -81,6 +81,21 @@ type Duration time.Duration
 // D returns d as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
+// Seconds is a time span written as Logstash's file input writes its
+// FriendlyDurations options: a number of seconds (1, 2.5, "3600") or a
+// number with a unit ("1 second", "5m", "250ms", "2 weeks", "21.5d").
+type Seconds time.Duration
+
+// Days is Seconds with days as the unit of a bare number (Logstash's
+// sincedb_clean_after).
+type Days time.Duration
+
+// D returns s as a time.Duration.
+func (s Seconds) D() time.Duration { return time.Duration(s) }
+
+// D returns d as a time.Duration.
+func (d Days) D() time.Duration { return time.Duration(d) }
+
 // shapeDecoder is implemented by the option types the engine decodes from the
 // syntax itself; the unexported method keeps the set closed.
 type shapeDecoder interface {
@@ -94,6 +109,8 @@ var (
 	_ shapeDecoder = (*HashOfLists)(nil)
 	_ shapeDecoder = (*Bytes)(nil)
 	_ shapeDecoder = (*Duration)(nil)
+	_ shapeDecoder = (*Seconds)(nil)
+	_ shapeDecoder = (*Days)(nil)
 )
 
 // DocType and DocValue name each option type and its value for the generated
@@ -104,6 +121,8 @@ func (Hash) DocType() string        { return "hash(string)" }
 func (HashOfLists) DocType() string { return "hash(string or list(string))" }
 func (Bytes) DocType() string       { return "bytes" }
 func (Duration) DocType() string    { return "duration" }
+func (Seconds) DocType() string     { return "number (seconds) or duration" }
+func (Days) DocType() string        { return "number (days) or duration" }
 
 func (l StringList) DocValue() any {
 	if l == nil {
@@ -143,6 +162,8 @@ func (h HashOfLists) DocValue() any {
 
 func (b Bytes) DocValue() any    { return int64(b) }
 func (d Duration) DocValue() any { return time.Duration(d).String() }
+func (s Seconds) DocValue() any  { return time.Duration(s).String() }
+func (d Days) DocValue() any     { return time.Duration(d).String() }
 
 // shapeError is the diagnostic of a value that does not fit its option type,
 // worded as the engine words a FieldError on the same option.
@@ -471,4 +492,90 @@ func (d *Duration) decodeShape(a *hcl.Attribute, _ string) hcl.Diagnostics {
 		return shapeError(a, "want a duration such as \"30s\"; got %s", v.Type().FriendlyName())
 	}
 	return nil
+}
+
+// friendlyRE is the shape Logstash's FriendlyDurations accepts: a decimal
+// number, at most one space, and an optional unit word.
+var friendlyRE = regexp.MustCompile(`^(\d+(?:\.\d+)?) ?([a-z]*)$`)
+
+// friendlyUnits maps FriendlyDurations' unit words to their length; a word
+// its pattern accepts that is not here (s, sec, seconds, …) means seconds.
+var friendlyUnits = map[string]time.Duration{
+	"m": time.Minute, "min": time.Minute, "mins": time.Minute, "minute": time.Minute, "minutes": time.Minute,
+	"h": time.Hour, "hour": time.Hour, "hours": time.Hour,
+	"d": 24 * time.Hour, "day": 24 * time.Hour, "days": 24 * time.Hour,
+	"w": 7 * 24 * time.Hour, "week": 7 * 24 * time.Hour, "weeks": 7 * 24 * time.Hour,
+	"ms": time.Millisecond, "msec": time.Millisecond, "msecs": time.Millisecond,
+	"us": time.Microsecond, "usec": time.Microsecond, "usecs": time.Microsecond,
+}
+
+// friendlyWordRE is the unit words FriendlyDurations' pattern accepts.
+var friendlyWordRE = regexp.MustCompile(`^(?:s(?:ec)?(?:ond)?s?|m(?:in)?(?:ute)?s?|h(?:our)?s?|d(?:ay)?s?|w(?:eek)?s?|us(?:ec)?s?|ms(?:ec)?s?)$`)
+
+// ParseFriendlyDuration reads a FriendlyDurations value; unit is the length
+// of a bare number ("3600", or a unit word that names no other length).
+func ParseFriendlyDuration(s string, unit time.Duration) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	m := friendlyRE.FindStringSubmatch(s)
+	if m == nil || m[2] != "" && !friendlyWordRE.MatchString(m[2]) {
+		return 0, fmt.Errorf("%q is not a duration; write a number of %s or e.g. \"250ms\", \"60 sec\", \"18h\", \"1 day\", \"2w\"", s, unitName(unit))
+	}
+	n, _ := strconv.ParseFloat(m[1], 64)
+	if m[2] != "" {
+		unit = time.Second
+		if u, ok := friendlyUnits[m[2]]; ok {
+			unit = u
+		}
+	}
+	if n*float64(unit) > math.MaxInt64 {
+		return 0, fmt.Errorf("%q is too long", s)
+	}
+	return time.Duration(n * float64(unit)), nil
+}
+
+func unitName(unit time.Duration) string {
+	if unit == 24*time.Hour {
+		return "days"
+	}
+	return "seconds"
+}
+
+func decodeFriendly(a *hcl.Attribute, unit time.Duration) (time.Duration, bool, hcl.Diagnostics) {
+	v, diags := value(a, a.Expr)
+	if diags.HasErrors() {
+		return 0, false, diags
+	}
+	v = single(v)
+	var text string
+	switch {
+	case v.IsNull():
+		return 0, false, nil
+	case v.Type() == cty.String:
+		text = v.AsString()
+	case v.Type() == cty.Number:
+		text = v.AsBigFloat().Text('f', -1)
+	default:
+		return 0, false, shapeError(a, "want a number of %s or a duration such as \"30s\"; got %s", unitName(unit), v.Type().FriendlyName())
+	}
+	d, err := ParseFriendlyDuration(text, unit)
+	if err != nil {
+		return 0, false, shapeError(a, "%s", err)
+	}
+	return d, true, nil
+}
+
+func (s *Seconds) decodeShape(a *hcl.Attribute, _ string) hcl.Diagnostics {
+	d, ok, diags := decodeFriendly(a, time.Second)
+	if ok {
+		*s = Seconds(d)
+	}
+	return diags
+}
+
+func (d *Days) decodeShape(a *hcl.Attribute, _ string) hcl.Diagnostics {
+	v, ok, diags := decodeFriendly(a, 24*time.Hour)
+	if ok {
+		*d = Days(v)
+	}
+	return diags
 }

@@ -101,3 +101,45 @@ func TestHashGet(t *testing.T) {
 		t.Error("Get(b) found a value")
 	}
 }
+
+// Logstash's FriendlyDurations (the file input's interval options): bare
+// numbers in the option's unit, unit words as its pattern spells them.
+func TestParseFriendlyDuration(t *testing.T) {
+	day := 24 * time.Hour
+	for _, tc := range []struct {
+		in   string
+		unit time.Duration
+		want time.Duration
+		ok   bool
+	}{
+		{"1", time.Second, time.Second, true},
+		{"3600", time.Second, time.Hour, true},
+		{"2.5", time.Second, 2500 * time.Millisecond, true},
+		{"1 second", time.Second, time.Second, true},
+		{"60 sec", time.Second, time.Minute, true},
+		{"5m", time.Second, 5 * time.Minute, true},
+		{"2 minutes", time.Second, 2 * time.Minute, true},
+		{"18h", time.Second, 18 * time.Hour, true},
+		{"1 day", time.Second, day, true},
+		{"21.5d", time.Second, 21*day + 12*time.Hour, true},
+		{"2w", time.Second, 14 * day, true},
+		{"6 weeks", time.Second, 42 * day, true},
+		{"250ms", time.Second, 250 * time.Millisecond, true},
+		{"200 usec", time.Second, 200 * time.Microsecond, true},
+		{"14", day, 14 * day, true},
+		{"14 days", day, 14 * day, true},
+		{"30 s", day, 30 * time.Second, true}, // a unit word wins over the default
+		{" 7 ", time.Second, 7 * time.Second, true},
+		{"1  second", time.Second, 0, false}, // one space at most
+		{"-1", time.Second, 0, false},
+		{"1 fortnight", time.Second, 0, false},
+		{"1h30m", time.Second, 0, false},
+		{"", time.Second, 0, false},
+		{"99999999999999999999 weeks", time.Second, 0, false},
+	} {
+		got, err := engine.ParseFriendlyDuration(tc.in, tc.unit)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("ParseFriendlyDuration(%q, %v) = %v, %v; want %v (ok %v)", tc.in, tc.unit, got, err, tc.want, tc.ok)
+		}
+	}
+}

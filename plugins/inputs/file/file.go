@@ -62,20 +62,20 @@ type Options struct {
 	// the patterns>.
 	SincedbPath string `hcl:"sincedb_path,optional"`
 	// SincedbWriteInterval is how often the positions are written.
-	SincedbWriteInterval engine.Duration `hcl:"sincedb_write_interval,optional"`
+	SincedbWriteInterval engine.Seconds `hcl:"sincedb_write_interval,optional"`
 	// SincedbCleanAfter forgets the position of a file not seen for this
 	// long.
-	SincedbCleanAfter engine.Duration `hcl:"sincedb_clean_after,optional"`
+	SincedbCleanAfter engine.Days `hcl:"sincedb_clean_after,optional"`
 	// StatInterval is how often files are checked for new data.
-	StatInterval engine.Duration `hcl:"stat_interval,optional"`
+	StatInterval engine.Seconds `hcl:"stat_interval,optional"`
 	// DiscoverInterval is how often, in stat intervals, the patterns are
 	// expanded again to find new files.
 	DiscoverInterval int `hcl:"discover_interval,optional"`
 	// CloseOlder closes a file that has not grown for this long (it is
 	// opened again when it grows).
-	CloseOlder engine.Duration `hcl:"close_older,optional"`
+	CloseOlder engine.Seconds `hcl:"close_older,optional"`
 	// IgnoreOlder skips files last modified longer ago than this.
-	IgnoreOlder engine.Duration `hcl:"ignore_older,optional"`
+	IgnoreOlder engine.Seconds `hcl:"ignore_older,optional"`
 	// MaxOpenFiles bounds the files open at once; the others wait.
 	MaxOpenFiles int `hcl:"max_open_files,optional"`
 	// Delimiter separates lines.
@@ -111,11 +111,11 @@ type Options struct {
 func (o *Options) Defaults() {
 	o.Mode = "tail"
 	o.StartPosition = "end"
-	o.SincedbWriteInterval = engine.Duration(15 * time.Second)
-	o.SincedbCleanAfter = engine.Duration(14 * 24 * time.Hour)
-	o.StatInterval = engine.Duration(time.Second)
+	o.SincedbWriteInterval = engine.Seconds(15 * time.Second)
+	o.SincedbCleanAfter = engine.Days(14 * 24 * time.Hour)
+	o.StatInterval = engine.Seconds(time.Second)
 	o.DiscoverInterval = 15
-	o.CloseOlder = engine.Duration(time.Hour)
+	o.CloseOlder = engine.Seconds(time.Hour)
 	o.MaxOpenFiles = 4095
 	o.Delimiter = "\n"
 	o.FileChunkSize = 32 << 10

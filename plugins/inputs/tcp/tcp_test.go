@@ -523,3 +523,26 @@ func TestMaxPendingBytes(t *testing.T) {
 	t.Logf("peak held %d bytes (max %d), %d waits, %d evictions", counter(t, h, "pending_bytes_peak"), max,
 		counter(t, h, "pending_waits"), counter(t, h, "pending_evictions"))
 }
+
+// ssl_extra_chain_certs: the certificates of the files follow the server's
+// own in the handshake (Logstash's tcp input option).
+func TestTLSExtraChainCerts(t *testing.T) {
+	ca := testpki.NewCA(t, "test CA")
+	extra := testpki.NewCA(t, "intermediate")
+	server := ca.Server("server")
+	client := ca.ClientConfig(ca.ClientSubject(pkix.Name{CommonName: "client.test"}))
+	opts := fmt.Sprintf("ssl_enabled = true\nssl_certificate = %q\nssl_key = %q\nssl_extra_chain_certs = [%q]\ndns_reverse_lookup_enabled = false",
+		server.CertFile, server.KeyFile, extra.File)
+	h := inputtest.Start(t, "tcp", opts, inputtest.Options{})
+	c, err := tls.Dial("tcp", h.TCP, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peers := c.ConnectionState().PeerCertificates
+	io.WriteString(c, "chained\n")
+	c.Close()
+	if len(peers) != 2 || peers[1].Subject.CommonName != "intermediate" {
+		t.Fatalf("chain sent: %d certificates", len(peers))
+	}
+	h.WaitEvents(t, 1, 10*time.Second)
+}

@@ -17,6 +17,7 @@ package tlsopt
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -117,6 +118,36 @@ func loadKeyPair(cert, key string) (tls.Certificate, error) {
 		return c, fieldErr("ssl_certificate", "load %s and %s: %w", cert, key, err)
 	}
 	return c, nil
+}
+
+// AppendChain adds the certificates of the PEM files to cert's chain, after
+// those it has; a file without a certificate is refused.
+func AppendChain(cert *tls.Certificate, files []string) error {
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		n := 0
+		for {
+			var blk *pem.Block
+			blk, b = pem.Decode(b)
+			if blk == nil {
+				break
+			}
+			if blk.Type == "CERTIFICATE" {
+				if _, err := x509.ParseCertificate(blk.Bytes); err != nil {
+					return fmt.Errorf("%s: %w", f, err)
+				}
+				cert.Certificate = append(cert.Certificate, blk.Bytes)
+				n++
+			}
+		}
+		if n == 0 {
+			return fmt.Errorf("%s holds no PEM certificate", f)
+		}
+	}
+	return nil
 }
 
 // checkPair refuses a certificate without its key and the reverse.

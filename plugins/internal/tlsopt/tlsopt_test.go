@@ -3,6 +3,8 @@ package tlsopt
 import (
 	"crypto/tls"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -251,6 +253,22 @@ func TestCipherSuites(t *testing.T) {
 		}
 		if err := client(func(c *Client) { c.SSLCipherSuites = []string{bad} }).Validate(false); fieldOf(err) != "ssl_cipher_suites" {
 			t.Errorf("client %s: %v", bad, err)
+		}
+	}
+}
+
+func TestAppendChain(t *testing.T) {
+	ca := testpki.NewCA(t, "ca")
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "not.pem")
+	os.WriteFile(notPEM, []byte("no certificate here\n"), 0o600)
+	var c tls.Certificate
+	if err := AppendChain(&c, []string{ca.File, ca.File}); err != nil || len(c.Certificate) != 2 {
+		t.Fatalf("two files: %v, %d certificates", err, len(c.Certificate))
+	}
+	for _, f := range []string{filepath.Join(dir, "missing.pem"), notPEM} {
+		if err := AppendChain(&c, []string{f}); err == nil || !strings.Contains(err.Error(), filepath.Base(f)) {
+			t.Errorf("%s: %v", f, err)
 		}
 	}
 }

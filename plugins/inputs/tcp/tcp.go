@@ -95,9 +95,7 @@ type Options struct {
 	TCPKeepAlive bool `hcl:"tcp_keep_alive,optional"`
 	// The ssl_* options.
 	tlsopt.Server
-	// SSLExtraChainCerts are PEM files of intermediate certificates sent
-	// after ssl_certificate in the handshake, for clients that lack them.
-	SSLExtraChainCerts []string `hcl:"ssl_extra_chain_certs,optional"`
+	tlsopt.ExtraChain
 	ecs.Compatibility
 	// MaxConnections is the most connections served at once (not a Logstash
 	// option); 0 means no limit.
@@ -236,12 +234,8 @@ func New(o Options, r engine.Resources) (*Input, error) {
 	if in.srv.TLS, err = o.Server.Config(); err != nil {
 		return nil, err
 	}
-	if in.srv.TLS != nil && len(o.SSLExtraChainCerts) > 0 {
-		// As Logstash: the files are read when the input starts (the option
-		// is not path-validated), so a missing one is a start-time error.
-		if err := tlsopt.AppendChain(&in.srv.TLS.Certificates[0], o.SSLExtraChainCerts); err != nil {
-			return nil, engine.AtStart(&engine.FieldError{Field: "ssl_extra_chain_certs", Err: err})
-		}
+	if err := o.ExtraChain.Apply(in.srv.TLS); err != nil {
+		return nil, err
 	}
 	return in, nil
 }

@@ -120,6 +120,31 @@ func loadKeyPair(cert, key string) (tls.Certificate, error) {
 	return c, nil
 }
 
+// ExtraChain is the tcp input's ssl_extra_chain_certs (no other Logstash
+// input has it).
+type ExtraChain struct {
+	// SSLExtraChainCerts are PEM files of intermediate certificates sent
+	// after ssl_certificate in the handshake, for clients that lack them.
+	SSLExtraChainCerts []string `hcl:"ssl_extra_chain_certs,optional"`
+}
+
+// DocTitle names the group in the plugin reference.
+func (ExtraChain) DocTitle() string { return "TLS: certificate chain" }
+
+// Apply appends the files' certificates to the first certificate of cfg
+// (a server configuration from Server.Config; nil when TLS is off). As
+// Logstash, the files are read when the input starts (the option is not
+// path-validated), so a missing one is a start-time error.
+func (x ExtraChain) Apply(cfg *tls.Config) error {
+	if cfg == nil || len(x.SSLExtraChainCerts) == 0 || len(cfg.Certificates) == 0 {
+		return nil
+	}
+	if err := AppendChain(&cfg.Certificates[0], x.SSLExtraChainCerts); err != nil {
+		return engine.AtStart(fieldErr("ssl_extra_chain_certs", "%w", err))
+	}
+	return nil
+}
+
 // AppendChain adds the certificates of the PEM files to cert's chain, after
 // those it has; a file without a certificate is refused.
 func AppendChain(cert *tls.Certificate, files []string) error {

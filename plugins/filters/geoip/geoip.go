@@ -109,7 +109,9 @@ func (o *Options) Validate() error {
 			for i, f := range fields {
 				names[i] = f.name
 			}
-			return &engine.FieldError{Field: "fields", Err: fmt.Errorf("illegal field value %s: valid values are %s", f, strings.Join(names, ", "))}
+			// Logstash's GeoIPFilter refuses it when the pipeline starts
+			// (in register), and logstash -t accepts it.
+			return engine.AtStart(&engine.FieldError{Field: "fields", Err: fmt.Errorf("illegal field value %s: valid values are %s", f, strings.Join(names, ", "))})
 		}
 	}
 	if o.CacheSize < 0 {

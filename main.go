@@ -87,7 +87,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return supervisor.Command("run", args, commandEnv(), stdout, stderr)
 		}
 		if c, ok := engine.LookupCommand(cmd); ok {
-			return c.Run(args[1:], stdout, stderr)
+			return c.Run(args[1:], engine.CommandEnv{Stdout: stdout, Stderr: stderr, LoadConfig: dsl.Loader{}.Load})
 		}
 		fmt.Fprintf(stderr, "pipeline: unknown command %q\n\n%s", cmd, usage)
 		return exitUsage

@@ -5,6 +5,10 @@ import (
 	"io"
 	"sort"
 	"sync"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/pipelined/pipeline/dsl/ir"
 )
 
 // Exit codes of the pipeline command and of every Command.
@@ -24,7 +28,16 @@ type Command struct {
 	Summary  string // one line for the usage text
 	// Run runs the command with the arguments after its name and returns an
 	// exit code (ExitOK, ExitUsage, …).
-	Run func(args []string, stdout, stderr io.Writer) int
+	Run func(args []string, env CommandEnv) int
+}
+
+// CommandEnv is what main gives a Command: its output streams and the
+// configuration front-ends, which plugins cannot import.
+type CommandEnv struct {
+	Stdout, Stderr io.Writer
+	// LoadConfig reads a pipeline file or directory (.conf or .hcl) as
+	// `pipeline run -f` does, ${VAR} references resolved.
+	LoadConfig func(path string) (*ir.Config, hcl.Diagnostics)
 }
 
 var commands = struct {

@@ -273,3 +273,15 @@ func suggest(name string, candidates []string) string {
 	}
 	return ""
 }
+
+// OutputBody returns what an output plugin decodes of its block: the body
+// without the options the engine handles for every output (codec,
+// enable_metric, workers), for commands that read a plugin's settings from
+// a configuration (`pipeline verify -f`).
+func OutputBody(body hcl.Body) hcl.Body {
+	var com commonOutputOptions
+	if diags := DecodeOptions(body, &com); diags.HasErrors() || com.Rest == nil {
+		return body
+	}
+	return com.Rest
+}

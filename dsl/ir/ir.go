@@ -182,3 +182,26 @@ func (x *FieldRef) SrcRange() hcl.Range { return x.Range }
 func (x *Literal) SrcRange() hcl.Range  { return x.Range }
 func (x *List) SrcRange() hcl.Range     { return x.Range }
 func (x *Regexp) SrcRange() hcl.Range   { return x.Range }
+
+// Plugins returns every plugin of p in source order (inputs, then filters
+// and outputs, inside conditionals too).
+func (p *Pipeline) Plugins() []*Plugin {
+	out := append([]*Plugin(nil), p.Inputs...)
+	var walk func([]Node)
+	walk = func(ns []Node) {
+		for _, n := range ns {
+			switch n := n.(type) {
+			case *Plugin:
+				out = append(out, n)
+			case *If:
+				for _, b := range n.Branches {
+					walk(b.Body)
+				}
+				walk(n.Else)
+			}
+		}
+	}
+	walk(p.Filters)
+	walk(p.Outputs)
+	return out
+}

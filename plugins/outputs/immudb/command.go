@@ -4,12 +4,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 
+	"github.com/pipelined/pipeline/dsl/ir"
 	"github.com/pipelined/pipeline/engine"
 )
 
@@ -23,6 +23,10 @@ SHA-256 of its value. Exit 0 when everything checks, 1 on any mismatch
 the store cannot be read.
 
 Flags:
+  -f PATH [--id ID]        read the connection settings (secrets included) from
+                           the immudb output in this pipeline file or directory,
+                           the one with this id when there are several; flags
+                           given as well override them
   --mode embedded|server   like the output's mode (default embedded)
   --path DIR               embedded store directory (default data/immudb); stop the pipeline first
   --host HOST --port N     immudb server (default 127.0.0.1:3322)
@@ -46,28 +50,34 @@ func init() {
 }
 
 // verifyCommand is `pipeline verify`.
-func verifyCommand(args []string, stdout, stderr io.Writer) int {
+func verifyCommand(args []string, env engine.CommandEnv) int {
+	stdout, stderr := env.Stdout, env.Stderr
 	var vo VerifyOptions
 	vo.Defaults()
 	fs := flag.NewFlagSet("pipeline verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, verifyUsage) }
-	var ca string
+	var ca, config, id string
 	var sslOn bool
-	fs.StringVar(&vo.Mode, "mode", vo.Mode, "")
-	fs.StringVar(&vo.Path, "path", vo.Path, "")
-	fs.StringVar(&vo.Host, "host", vo.Host, "")
-	fs.IntVar(&vo.Port, "port", vo.Port, "")
-	fs.StringVar(&vo.Username, "username", vo.Username, "")
-	fs.StringVar(&vo.Database, "database", vo.Database, "")
-	fs.StringVar(&vo.Table, "table", vo.Table, "")
+	// Flags are parsed into a copy and applied after the configuration's
+	// settings, so that a flag given overrides the file.
+	f := vo
+	fs.StringVar(&config, "f", "", "")
+	fs.StringVar(&id, "id", "", "")
+	fs.StringVar(&f.Mode, "mode", f.Mode, "")
+	fs.StringVar(&f.Path, "path", f.Path, "")
+	fs.StringVar(&f.Host, "host", f.Host, "")
+	fs.IntVar(&f.Port, "port", f.Port, "")
+	fs.StringVar(&f.Username, "username", f.Username, "")
+	fs.StringVar(&f.Database, "database", f.Database, "")
+	fs.StringVar(&f.Table, "table", f.Table, "")
 	fs.StringVar(&vo.State, "state", "", "")
 	fs.Uint64Var(&vo.FromTx, "from-tx", 0, "")
 	fs.Uint64Var(&vo.ToTx, "to-tx", 0, "")
 	fs.BoolVar(&sslOn, "ssl", false, "")
 	fs.StringVar(&ca, "ssl-ca", "", "")
-	fs.StringVar(&vo.SSLCertificate, "ssl-cert", "", "")
-	fs.StringVar(&vo.SSLKey, "ssl-key", "", "")
+	fs.StringVar(&f.SSLCertificate, "ssl-cert", "", "")
+	fs.StringVar(&f.SSLKey, "ssl-key", "", "")
 	if err := fs.Parse(args); err != nil {
 		return engine.ExitUsage
 	}
@@ -75,6 +85,39 @@ func verifyCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pipeline verify: unexpected argument %q\n\n%s", fs.Arg(0), verifyUsage)
 		return engine.ExitUsage
 	}
+	if id != "" && config == "" {
+		fmt.Fprintln(stderr, "pipeline verify: --id names an output of the configuration given with -f")
+		return engine.ExitUsage
+	}
+	if config != "" {
+		o, code := optionsFromConfig(env, config, id)
+		if code != engine.ExitOK {
+			return code
+		}
+		vo.Options = o
+	}
+	fs.Visit(func(fl *flag.Flag) {
+		switch fl.Name {
+		case "mode":
+			vo.Mode = f.Mode
+		case "path":
+			vo.Path = f.Path
+		case "host":
+			vo.Host = f.Host
+		case "port":
+			vo.Port = f.Port
+		case "username":
+			vo.Username = f.Username
+		case "database":
+			vo.Database = f.Database
+		case "table":
+			vo.Table = f.Table
+		case "ssl-cert":
+			vo.SSLCertificate = f.SSLCertificate
+		case "ssl-key":
+			vo.SSLKey = f.SSLKey
+		}
+	})
 	if sslOn {
 		vo.SSLEnabled = &sslOn
 	}
@@ -124,4 +167,52 @@ func verifyCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, "verify OK")
 	return engine.ExitOK
+}
+
+// optionsFromConfig decodes the options of the immudb output of the
+// configuration at path: the one with id, or the only one.
+func optionsFromConfig(env engine.CommandEnv, path, id string) (Options, int) {
+	var o Options
+	o.Defaults()
+	if env.LoadConfig == nil {
+		fmt.Fprintln(env.Stderr, "pipeline verify: -f is not available here")
+		return o, engine.ExitUsage
+	}
+	cfg, diags := env.LoadConfig(path)
+	if diags.HasErrors() {
+		for _, d := range diags.Errs() {
+			fmt.Fprintf(env.Stderr, "pipeline verify: %s: %v\n", path, d)
+		}
+		return o, engine.ExitConfig
+	}
+	var found []*ir.Plugin
+	var ids []string
+	for _, p := range cfg.Pipelines {
+		for _, pl := range p.Plugins() {
+			if pl.Kind == ir.Output && pl.Type == "immudb" {
+				ids = append(ids, pl.ID)
+				if id == "" || pl.ID == id {
+					found = append(found, pl)
+				}
+			}
+		}
+	}
+	switch {
+	case len(ids) == 0:
+		fmt.Fprintf(env.Stderr, "pipeline verify: %s has no immudb output\n", path)
+		return o, engine.ExitConfig
+	case len(found) == 0:
+		fmt.Fprintf(env.Stderr, "pipeline verify: %s has no immudb output with id %q; its immudb outputs: %s\n", path, id, strings.Join(ids, ", "))
+		return o, engine.ExitConfig
+	case len(found) > 1:
+		fmt.Fprintf(env.Stderr, "pipeline verify: %s has %d immudb outputs; choose one with --id: %s\n", path, len(found), strings.Join(ids, ", "))
+		return o, engine.ExitUsage
+	}
+	if diags := engine.DecodeOptions(engine.OutputBody(found[0].Body), &o); diags.HasErrors() {
+		for _, d := range diags.Errs() {
+			fmt.Fprintf(env.Stderr, "pipeline verify: %s: %v\n", path, d)
+		}
+		return o, engine.ExitConfig
+	}
+	return o, engine.ExitOK
 }

@@ -35,6 +35,11 @@ type Pipeline struct {
 	abortOnce sync.Once
 	stats     Stats
 	pq        *pq.Queue // nil with the memory queue
+	// commits carries emitted batches to the persisted queue's group
+	// committer (nil with the memory queue).
+	commits    chan *pendingBatch
+	commitDone chan struct{}
+	pqMaxBytes int64
 	// queued counts the events in the queue, for monitoring.
 	queued atomic.Int64
 	// workNanos and pushNanos: time workers spent on batches, and inputs
@@ -161,6 +166,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	} else {
 		close(readerDone)
 	}
+	if p.commits != nil {
+		go p.committer()
+	}
 	var inputs sync.WaitGroup
 	errs := make([]error, len(p.inputs))
 	for i, u := range p.inputs {
@@ -175,6 +183,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	// Shutdown order: every channel is closed by its only sender.
 	inputs.Wait()
 	p.log.Info("inputs finished, draining")
+	if p.commits != nil {
+		close(p.commits)
+		<-p.commitDone
+	}
 	if p.pq != nil {
 		// Inputs that ended by themselves (a file read to its end) leave
 		// nothing behind; on a signal, what is on disk waits for the next

@@ -74,7 +74,10 @@ func (p *Pipeline) openQueue() error {
 		p.log.Warn("persisted queue holds events from a previous run; they are processed first", "events", n, "bytes", b, "path", s.Path)
 	}
 	p.pq = q
+	p.pqMaxBytes = maxBytes
 	p.pqView.Store(q)
+	p.commits = make(chan *pendingBatch, commitQueue)
+	p.commitDone = make(chan struct{})
 	return nil
 }
 
@@ -87,43 +90,107 @@ func (p *Pipeline) QueueLen() (events, bytes int64) {
 	return 0, 0
 }
 
-// emitPersisted writes a batch to the persisted queue and then acknowledges it
-// to the input: from then on the queue owns the events.
+// emitPersisted encodes a batch for the persisted queue and hands it to the
+// group committer, which writes it and then acknowledges it to the input:
+// from then on the queue owns the events.
 func (u *inputUnit) emitPersisted(b Batch) error {
 	p := u.pl
-	// One buffer for the batch, sliced per record: one allocation, not one
-	// per event.
-	recs := make([][]byte, len(b.Events))
-	ends := make([]int, len(b.Events))
-	var buf []byte
-	for i, e := range b.Events {
-		u.decorate(e)
-		buf = e.AppendJSONWithMetadata(buf)
-		ends[i] = len(buf)
+	// One record per chunk of batch_size events, in one pooled buffer.
+	bp := encBufs.Get().(*[]byte)
+	buf, recs, counts := encodeBatch((*bp)[:0], b.Events, p.settings.BatchSize, u.decorate)
+	start := time.Now()
+	select {
+	case p.commits <- &pendingBatch{u: u, bp: bp, buf: buf, recs: recs, counts: counts, n: int64(len(b.Events)), ack: b.Ack}:
+	case <-p.abort:
+		return ErrAborted
 	}
-	from := 0
-	for i, end := range ends {
-		recs[i] = buf[from:end:end]
-		from = end
+	d := int64(time.Since(start))
+	p.pushNanos.Add(d)
+	u.pushNanos.Add(d)
+	return nil
+}
+
+// commitQueue is how many emitted batches may wait for the group committer.
+const commitQueue = 16
+
+// pendingBatch is an emitted batch on its way to the group committer.
+type pendingBatch struct {
+	u      *inputUnit
+	bp     *[]byte // the pooled buffer buf came from
+	buf    []byte
+	recs   [][]byte
+	counts []uint32
+	n      int64
+	ack    func(error)
+}
+
+func putEncBuf(bp *[]byte, buf []byte) {
+	if cap(buf) <= 4<<20 {
+		*bp = buf[:0]
+		encBufs.Put(bp)
 	}
+}
+
+// committer writes the batches emitted to the persisted queue: what
+// arrived while the previous write (and, with queue.checkpoint.writes 1, its
+// fsync) ran is written with one write and one fsync (a group commit), then
+// each sender is acknowledged. The inputs go on encoding and emitting
+// meanwhile, so one sender with many batches in flight, or many senders, are
+// not bound to one write and fsync each; no sender is acknowledged before its
+// events are written (fsynced with checkpoint.writes 1), and no event is
+// readable before.
+func (p *Pipeline) committer() {
+	defer close(p.commitDone)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stop := context.AfterFunc(p.abortCtx, cancel)
 	defer stop()
-	start := time.Now()
-	if err := p.appendRetrying(ctx, recs); err != nil {
-		return err
+	// A group stays well below queue.max_bytes, so that it is not held back
+	// until the queue is empty (an append bigger than the room left waits
+	// for that) nor overshoots the bound by much.
+	limit := maxRecordBytes
+	if mb := p.pqMaxBytes / 4; mb > 0 && mb < int64(limit) {
+		limit = int(mb)
 	}
-	u.out.Add(int64(len(recs)))
-	p.stats.In.Add(int64(len(recs)))
-	d := int64(time.Since(start))
-	p.pushNanos.Add(d)
-	u.pushNanos.Add(d)
-	if b.Ack != nil {
-		p.stats.AcksFired.Add(1)
-		b.Ack(nil)
+	var group []*pendingBatch
+	var recs [][]byte
+	var counts []uint32
+	for b := range p.commits {
+		group = append(group[:0], b)
+		recs = append(recs[:0], b.recs...)
+		counts = append(counts[:0], b.counts...)
+		bytes := len(b.buf)
+	more:
+		for bytes < limit {
+			select {
+			case b, ok := <-p.commits:
+				if !ok {
+					break more
+				}
+				group = append(group, b)
+				recs = append(recs, b.recs...)
+				counts = append(counts, b.counts...)
+				bytes += len(b.buf)
+			default:
+				break more
+			}
+		}
+		err := p.appendRetrying(ctx, recs, counts)
+		for _, b := range group {
+			putEncBuf(b.bp, b.buf)
+			if err != nil {
+				continue // aborted: the senders are not acknowledged
+			}
+			b.u.out.Add(b.n)
+			p.stats.In.Add(b.n)
+			if b.ack != nil {
+				p.stats.AcksFired.Add(1)
+				b.ack(nil)
+			}
+		}
+		clear(group)
+		clear(recs)
 	}
-	return nil
 }
 
 // appendRetrying appends to the persisted queue, retrying a failed write
@@ -131,7 +198,7 @@ func (u *inputUnit) emitPersisted(b Batch) error {
 // pipeline is aborted: the input waits, as for a full queue, instead of
 // failing its source for the rest of the run, and its sender is acknowledged
 // only once the events are on disk.
-func (p *Pipeline) appendRetrying(ctx context.Context, recs [][]byte) error {
+func (p *Pipeline) appendRetrying(ctx context.Context, recs [][]byte, counts []uint32) error {
 	backoff := 10 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		var err error
@@ -139,7 +206,7 @@ func (p *Pipeline) appendRetrying(ctx context.Context, recs [][]byte) error {
 			err = p.appendFault()
 		}
 		if err == nil {
-			err = p.pq.Append(ctx, recs)
+			err = p.pq.AppendN(ctx, recs, counts)
 		}
 		if err == nil {
 			if attempt > 1 {
@@ -168,8 +235,10 @@ func (p *Pipeline) appendRetrying(ctx context.Context, recs [][]byte) error {
 // readQueue feeds the workers from the persisted queue until it is drained
 // (after CloseWrites) or ctx is done. Each chunk is deleted from the queue
 // when its events are acknowledged; a record that no longer parses (the file
-// was damaged) is logged, counted as failed and deleted.
+// was damaged) is logged with its file and offset, its events that do not
+// decode are counted as failed, and it is deleted.
 func (p *Pipeline) readQueue(ctx context.Context) {
+	var dec event.BinaryDecoder
 	for {
 		recs, err := p.pq.Read(ctx, p.settings.BatchSize)
 		if err != nil {
@@ -190,22 +259,26 @@ func (p *Pipeline) readQueue(ctx context.Context) {
 			}
 		}
 		seqs := make([]uint64, len(recs))
-		var size int64
-		evs := make([]*event.Event, 0, len(recs))
+		var size, entries int64
+		for _, r := range recs {
+			entries += int64(r.N)
+		}
+		evs := make([]*event.Event, 0, entries)
+		add := func(e *event.Event) { evs = append(evs, e) }
 		for i, r := range recs {
 			seqs[i] = r.Seq
 			size += int64(len(r.Data))
-			e, err := event.FromStoredJSON(r.Data)
-			if err != nil {
-				p.stats.Failed.Add(1)
-				p.log.Error("persisted queue record unreadable; deleted", "seq", r.Seq, "err", err)
-				continue
+			got, err := decodeRecord(&dec, r.Data, add)
+			if err != nil || got != int(r.N) {
+				lost := max(int64(r.N)-int64(got), 0)
+				p.stats.Failed.Add(lost)
+				p.log.Error("persisted queue record unreadable; its undecodable events are counted as failed and deleted",
+					"path", r.Path, "offset", r.Off, "seq", r.Seq, "events", r.N, "decoded", got, "err", err)
 			}
-			evs = append(evs, e)
 		}
 		q := p.pq
 		done := func(error) {
-			if err := q.Ack(seqs, size); err != nil {
+			if err := q.AckN(seqs, entries, size); err != nil {
 				p.log.Error("persisted queue: cannot delete acknowledged events; they will be processed again after a restart", "err", err)
 			}
 		}

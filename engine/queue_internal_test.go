@@ -35,7 +35,7 @@ func TestQueueWriteErrorIsRetried(t *testing.T) {
 		}
 		return nil
 	})
-	if err := p.appendRetrying(context.Background(), [][]byte{[]byte(`{"a":1}`), []byte(`{"a":2}`)}); err != nil {
+	if err := p.appendRetrying(context.Background(), [][]byte{[]byte(`{"a":1}`), []byte(`{"a":2}`)}, nil); err != nil {
 		t.Fatalf("append after 3 failures = %v", err)
 	}
 	if n, _ := p.pq.Len(); n != 2 {
@@ -53,7 +53,7 @@ func TestQueueWriteErrorIsRetried(t *testing.T) {
 func TestQueueWriteErrorWaitsForAbort(t *testing.T) {
 	p, abort := faultyQueuePipeline(t, func() error { return syscall.EIO })
 	time.AfterFunc(200*time.Millisecond, abort)
-	err := p.appendRetrying(context.Background(), [][]byte{[]byte(`{}`)})
+	err := p.appendRetrying(context.Background(), [][]byte{[]byte(`{}`)}, nil)
 	if !errors.Is(err, ErrAborted) {
 		t.Fatalf("err = %v; want ErrAborted", err)
 	}

@@ -2,16 +2,22 @@ package engine_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
+	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/pipelined/pipeline/dsl/ir"
 	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/engine/pq"
 )
 
 func persisted(dir string, maxBytes int64) engine.QueueSettings {
@@ -261,4 +267,114 @@ func BenchmarkPipelineQueue(b *testing.B) {
 			b.ReportMetric(float64(batches*125)/b.Elapsed().Seconds(), "events/s")
 		})
 	}
+}
+
+// copyDir copies the files of src (a queue directory under testdata) to a
+// new temporary directory.
+func copyDir(t *testing.T, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+// A queue written by the version before batches were stored whole (one JSON
+// event per record, testdata/pq-v1: ten events, the first three
+// acknowledged) is read after the upgrade: the seven left are delivered
+// first, in order, then what the new version writes; the old segment is
+// deleted once acknowledged.
+func TestPersistedQueueUpgradeFromJSONRecords(t *testing.T) {
+	dir := copyDir(t, filepath.Join("testdata", "pq-v1"))
+	key, c := newControl(t)
+	k := fmt.Sprintf("key = %q\n", key)
+	p := &ir.Pipeline{
+		Inputs:  []*ir.Plugin{plugin(t, ir.Input, "test_gen", "gen", k+"batches = 2\nsize = 5\n")},
+		Outputs: []ir.Node{plugin(t, ir.Output, "test_sink", "out", k)},
+	}
+	pl := build(t, p, engine.Settings{Workers: 1, BatchSize: 4, Queue: persisted(dir, 0)})
+	if err := pl.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"old 3", "old 4", "old 5", "old 6", "old 7", "old 8", "old 9"}
+	for i := range 10 {
+		want = append(want, strconv.Itoa(i))
+	}
+	if !slices.Equal(c.order, want) {
+		t.Fatalf("delivered %q; want %q", c.order, want)
+	}
+	if s := pl.Snapshot(); s.QueueEvents != 0 || s.Failed != 0 {
+		t.Errorf("after the run: %d events queued, %d failed", s.QueueEvents, s.Failed)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "00000000000000000001.pq")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the old segment is still there: %v", err)
+	}
+}
+
+// A record whose frame is intact but whose events do not decode (written by
+// a newer version, or by a bug) costs its events, counted as failed, with
+// an error naming the file and the offset; it is deleted, and the events
+// around it are delivered.
+func TestPersistedQueueUndecodableRecord(t *testing.T) {
+	dir := t.TempDir()
+	q, err := pq.Open(pq.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := []byte{0x01, 99, 3, 1, 0, 0, 0, 0} // binary batch of version 99
+	if err := q.AppendN(context.Background(), [][]byte{[]byte(`{"message":"before"}`), bad, []byte(`{"message":"after"}`)}, []uint32{1, 3, 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	key, c := newControl(t)
+	k := fmt.Sprintf("key = %q\n", key)
+	p := &ir.Pipeline{
+		Inputs:  []*ir.Plugin{plugin(t, ir.Input, "test_gen", "gen", k+"batches = 1\nsize = 2\n")},
+		Outputs: []ir.Node{plugin(t, ir.Output, "test_sink", "out", k)},
+	}
+	var logs syncBuffer
+	pl := build(t, p, engine.Settings{Workers: 1, Queue: persisted(dir, 0), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err := pl.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"before", "after", "0", "1"}; !slices.Equal(c.order, want) {
+		t.Fatalf("delivered %q; want %q", c.order, want)
+	}
+	if s := pl.Snapshot(); s.Failed != 3 || s.QueueEvents != 0 {
+		t.Errorf("failed %d (want 3), %d left in the queue", s.Failed, s.QueueEvents)
+	}
+	seg := filepath.Join(dir, "00000000000000000001.pq")
+	if l := logs.String(); !strings.Contains(l, "path="+seg) || !strings.Contains(l, "offset=") || !strings.Contains(l, "version 99") {
+		t.Errorf("the error does not name the file, offset and cause:\n%s", l)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -10,8 +10,8 @@ import (
 )
 
 // The acknowledgement log (acked.ack) records which sequence numbers were
-// acknowledged: records framed as in a segment (seq is a counter of the log's
-// own records), each payload a kind byte and varints:
+// acknowledged: records framed as in a segment of version 1 (seq is a counter
+// of the log's own records), each payload a kind byte and varints:
 //
 //	'C' low n s1 … sn   a checkpoint: every number below low, and s1…sn
 //	'A' n s1 … sn       more acknowledged numbers
@@ -137,6 +137,7 @@ type ackLog struct {
 	size int64
 	n    uint64 // records written, the seq of the log's own framing
 	buf  []byte
+	rec  []byte
 }
 
 // loadAcks reads the acknowledgement log of dir. A torn last record is cut;
@@ -148,7 +149,7 @@ func loadAcks(dir string, warn func(msg string, args ...any)) (ackState, error) 
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return st, nil
 	}
-	res, err := scanSegment(path, 0, func(_ uint64, payload []byte, off int64) {
+	res, err := scanSegment(path, 0, func(_ uint64, _ uint32, payload []byte, off int64) {
 		if perr := parseAckPayload(payload, &st); perr != nil {
 			warn("persisted queue: an unreadable acknowledgement record was skipped; its events may be delivered again",
 				"path", path, "offset", off, "err", perr)
@@ -174,9 +175,9 @@ func writeCheckpoint(dir string, st *ackState) (*ackLog, error) {
 	}
 	slices.Sort(above)
 	l := &ackLog{dir: dir}
-	b := append([]byte(nil), segHeader...)
+	b := append([]byte(nil), segHeaderV1...)
 	l.n = 1
-	b = appendRecord(b, l.n, appendAckPayload(nil, 'C', st.low, above))
+	b = appendRecord(b, 1, l.n, 1, appendAckPayload(nil, 'C', st.low, above))
 	tmp := filepath.Join(dir, ackLogName+".tmp")
 	if err := writeFileSync(tmp, b); err != nil {
 		return nil, err
@@ -200,8 +201,8 @@ func writeCheckpoint(dir string, st *ackState) (*ackLog, error) {
 func (l *ackLog) append(seqs []uint64) error {
 	l.n++
 	l.buf = appendAckPayload(l.buf[:0], 'A', 0, seqs)
-	rec := appendRecord(nil, l.n, l.buf)
-	n, err := l.f.Write(rec)
+	l.rec = appendRecord(l.rec[:0], 1, l.n, 1, l.buf)
+	n, err := l.f.Write(l.rec)
 	l.size += int64(n)
 	return err
 }

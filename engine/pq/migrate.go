@@ -51,9 +51,9 @@ func (q *Queue) migrateLegacy(acks *ackState) error {
 				}
 				if n == 0 {
 					first = seq
-					buf = append(buf, segHeader...)
+					buf = append(buf, segHeaderV1...)
 				}
-				buf = appendRecord(buf, seq, v)
+				buf = appendRecord(buf, 1, seq, 1, v) // one JSON event each, as version 1
 				last = seq
 				n++
 			}

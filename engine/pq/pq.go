@@ -14,12 +14,20 @@
 // and logged with the path. Opening never panics on a bad file.
 //
 // Durability: with Sync (Logstash's queue.checkpoint.writes: 1) every Append
-// and Ack is fsynced before it returns, and an acknowledged Append survives a
-// power cut. Without it the data is written to the operating system before
-// Append returns — it survives the process being killed, not a power cut — and
-// fsynced every SyncEvery records or SyncInterval; a power cut may lose what
-// was appended since the last fsync, and may deliver again what was
-// acknowledged since then.
+// is fsynced before it returns, and an acknowledged Append survives a power
+// cut; an Ack is written before it returns and fsynced right after, in the
+// background, one fsync covering the acknowledgements that came meanwhile (a
+// group commit), so a power cut may deliver again only what was acknowledged
+// in the last fsync's time — a duplicate, never a loss. (Logstash fsyncs
+// acknowledgements every 1,024 by default, whatever queue.checkpoint.writes.)
+// Without Sync the data is written to the operating system before Append
+// returns — it survives the process being killed, not a power cut — and
+// fsynced in the background once SyncEvery entries were written, and every
+// SyncInterval; a power cut may lose what was appended since the last fsync,
+// and may deliver again what was acknowledged since then.
+//
+// Many entries (a batch's events) may share one record (AppendN): one frame,
+// one checksum and one sequence number for all, acknowledged together.
 package pq
 
 import (
@@ -43,7 +51,8 @@ type Options struct {
 	// MaxBytes bounds the bytes of stored records: Append waits while the
 	// queue holds more. 0 means no bound.
 	MaxBytes int64
-	// Sync fsyncs every Append and Ack.
+	// Sync fsyncs every Append before it returns, and every Ack right
+	// after (see the package documentation).
 	Sync bool
 	// SyncEvery and SyncInterval bound the records and the time between two
 	// fsyncs when Sync is off (defaults 1024 and 1s, as Logstash's
@@ -60,7 +69,11 @@ type Options struct {
 // Record is one stored record.
 type Record struct {
 	Seq  uint64
+	N    uint32 // entries (events) in Data, as given to AppendN; 1 for Append
 	Data []byte
+	// Path and Off locate the record on disk, for messages about it.
+	Path string
+	Off  int64
 }
 
 // Recovery is what Open found damaged and repaired.
@@ -86,10 +99,8 @@ type Queue struct {
 	w      *os.File   // the newest segment, open for appending
 	wbuf   []byte
 	rmu    sync.Mutex // serializes Reads
-	rfile  *os.File
-	rseg   uint64 // first seq of the segment rfile belongs to
-	roff   int64  // offset of the next record to read in it
-	rbuf   []byte
+	rd     *segReader // the segment being read
+	roff   int64      // offset of the next record to read in it
 	amu    sync.Mutex // serializes Acks
 	alog   *ackLog
 	aDirty bool
@@ -100,11 +111,12 @@ type Queue struct {
 	acks     ackState
 	next     uint64 // sequence number of the next Append
 	readPos  uint64 // every record below it was read
-	count    int64  // stored records not acknowledged
+	count    int64  // entries of the stored records not acknowledged
 	bytes    int64  // their bytes
 	unsynced int
 	noWrites bool
 	closed   bool
+	syncKick chan struct{}
 	stopSync chan struct{}
 	syncDone chan struct{}
 }
@@ -140,7 +152,7 @@ func Open(opts Options) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("persistent queue: %w", err)
 	}
-	q := &Queue{opts: opts, log: log, lockFile: lf, stopSync: make(chan struct{}), syncDone: make(chan struct{})}
+	q := &Queue{opts: opts, log: log, lockFile: lf, syncKick: make(chan struct{}, 1), stopSync: make(chan struct{}), syncDone: make(chan struct{})}
 	q.changed = sync.NewCond(&q.mu)
 	if err := q.recover(); err != nil {
 		q.closeFiles()
@@ -168,10 +180,10 @@ func (q *Queue) recover() error {
 	if err != nil {
 		return err
 	}
-	var prev uint64 // last seq of the previous segment
-	if acks.low > 0 {
-		prev = acks.low - 1
-	}
+	// prev is the last seq of the previous segment: records must go on
+	// from it. Records already acknowledged (below acks.low) are intact
+	// records too, not damage: they are only not counted.
+	var prev uint64
 	var live []*segment
 	for i, s := range segs {
 		if s.first > 0 && s.first-1 > prev {
@@ -179,21 +191,23 @@ func (q *Queue) recover() error {
 		}
 		var count, bytes int64
 		last := i == len(segs)-1
-		res, err := scanSegment(s.path, prev, func(seq uint64, payload []byte, _ int64) {
+		res, err := scanSegment(s.path, prev, func(seq uint64, n uint32, payload []byte, _ int64) {
 			if !acks.acked(seq) {
-				count++
+				count += int64(n)
 				bytes += int64(len(payload))
 			}
 		})
 		if err != nil {
 			return err
 		}
+		s.ver = res.ver
 		switch {
 		case res.records == 0 && last && res.skipped <= segHeaderSize:
 			// Created, its header torn by a crash: start it again.
 			if err := writeFileSync(s.path, segHeader); err != nil {
 				return err
 			}
+			s.ver = segVersion
 			if res.skipped > 0 || res.badHeader {
 				q.recovery.TornBytes += res.skipped
 				q.log.Warn("persisted queue: rewrote the torn header of the newest segment", "path", s.path)
@@ -212,7 +226,7 @@ func (q *Queue) recover() error {
 			}
 			continue
 		case res.damaged:
-			kept, err := q.rewriteIntact(s, prev)
+			kept, err := q.rewriteIntact(s, res.ver, prev)
 			if err != nil {
 				return err
 			}
@@ -269,11 +283,11 @@ func (q *Queue) recover() error {
 // rewriteIntact moves a damaged segment to quarantine and writes its intact
 // records (those continuing the numbering after prev) to a new segment of
 // the same name.
-func (q *Queue) rewriteIntact(s *segment, prev uint64) (int64, error) {
-	buf := append([]byte(nil), segHeader...)
+func (q *Queue) rewriteIntact(s *segment, ver byte, prev uint64) (int64, error) {
+	buf := append([]byte(nil), headerOf(ver)...)
 	var kept int64
-	if _, err := scanSegment(s.path, prev, func(seq uint64, payload []byte, _ int64) {
-		buf = appendRecord(buf, seq, payload)
+	if _, err := scanSegment(s.path, prev, func(seq uint64, n uint32, payload []byte, _ int64) {
+		buf = appendRecord(buf, ver, seq, n, payload)
 		kept++
 	}); err != nil {
 		return 0, err
@@ -302,9 +316,18 @@ func (q *Queue) quarantine(path string) error {
 	return nil
 }
 
-// openWriter opens the newest segment for appending, or starts one.
+// openWriter opens the newest segment for appending, or starts one. A
+// segment of an earlier version is not appended to: a new one is started
+// (an empty one is started again in the current version).
 func (q *Queue) openWriter() error {
-	if n := len(q.segs); n > 0 && q.segs[n-1].size < q.opts.SegmentBytes {
+	if n := len(q.segs); n > 0 && q.segs[n-1].ver != segVersion && q.segs[n-1].last < q.segs[n-1].first {
+		s := q.segs[n-1]
+		if err := writeFileSync(s.path, segHeader); err != nil {
+			return err
+		}
+		s.ver, s.size = segVersion, segHeaderSize
+	}
+	if n := len(q.segs); n > 0 && q.segs[n-1].size < q.opts.SegmentBytes && q.segs[n-1].ver == segVersion {
 		f, err := os.OpenFile(q.segs[n-1].path, os.O_WRONLY|os.O_APPEND, 0o600)
 		if err != nil {
 			return err
@@ -317,7 +340,7 @@ func (q *Queue) openWriter() error {
 
 // roll starts a new segment whose first record will be q.next.
 func (q *Queue) roll() error {
-	s := &segment{first: q.next, last: q.next - 1, path: filepath.Join(q.opts.Dir, segName(q.next)), size: segHeaderSize}
+	s := &segment{ver: segVersion, first: q.next, last: q.next - 1, path: filepath.Join(q.opts.Dir, segName(q.next)), size: segHeaderSize}
 	f, err := os.OpenFile(s.path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
@@ -332,7 +355,11 @@ func (q *Queue) roll() error {
 		return err
 	}
 	if q.w != nil {
-		_ = q.w.Sync()
+		// Whatever background fsync finds the old file closed relies on
+		// this one.
+		if err := q.w.Sync(); err != nil {
+			q.log.Error("persisted queue: fsync of a full segment failed", "path", q.w.Name(), "err", err)
+		}
 		q.w.Close()
 	}
 	q.w = f
@@ -349,20 +376,38 @@ func (q *Queue) Len() (records, bytes int64) {
 	return q.count, q.bytes
 }
 
-// Append stores recs in order and returns once they are written (fsynced with
-// Sync). It waits while the queue holds MaxBytes or more (an empty queue always
-// takes a batch, however big), until ctx is done. A failed write leaves the
-// queue as it was, so a later Append may succeed.
+// Append stores recs, one entry each, in order and returns once they are
+// written (fsynced with Sync). It waits while the queue holds MaxBytes or
+// more (an empty queue always takes a batch, however big), until ctx is done.
+// A failed write leaves the queue as it was, so a later Append may succeed.
 func (q *Queue) Append(ctx context.Context, recs [][]byte) error {
+	return q.AppendN(ctx, recs, nil)
+}
+
+// AppendN is Append for records holding counts[i] entries each (nil: one
+// each): Len counts entries, and Read bounds what it returns by them.
+func (q *Queue) AppendN(ctx context.Context, recs [][]byte, counts []uint32) error {
 	if len(recs) == 0 {
 		return nil
 	}
+	if counts != nil && len(counts) != len(recs) {
+		return fmt.Errorf("persistent queue: %d counts for %d records", len(counts), len(recs))
+	}
 	size := 0
-	for _, r := range recs {
+	entries := int64(0)
+	for i, r := range recs {
 		if len(r) > maxRecord {
 			return fmt.Errorf("persistent queue: a record of %d bytes is over the %d-byte limit", len(r), maxRecord)
 		}
+		n := uint32(1)
+		if counts != nil {
+			n = counts[i]
+		}
+		if n == 0 || n > maxCount {
+			return fmt.Errorf("persistent queue: a record of %d entries (want 1 to %d)", n, maxCount)
+		}
 		size += len(r)
+		entries += int64(n)
 	}
 	q.wmu.Lock()
 	defer q.wmu.Unlock()
@@ -395,7 +440,11 @@ func (q *Queue) Append(ctx context.Context, recs [][]byte) error {
 	}
 	b := q.wbuf[:0]
 	for i, r := range recs {
-		b = appendRecord(b, first+uint64(i), r)
+		n := uint32(1)
+		if counts != nil {
+			n = counts[i]
+		}
+		b = appendRecord(b, segVersion, first+uint64(i), n, r)
 	}
 	q.wbuf = b
 	if cap(q.wbuf) > 4<<20 {
@@ -418,21 +467,67 @@ func (q *Queue) Append(ctx context.Context, recs [][]byte) error {
 	seg.size += int64(len(b))
 	seg.last = first + uint64(len(recs)) - 1
 	q.next += uint64(len(recs))
-	q.count += int64(len(recs))
+	q.count += entries
 	q.bytes += int64(size)
-	q.unsynced += len(recs)
-	needSync := !q.opts.Sync && q.unsynced >= q.opts.SyncEvery
-	if needSync {
-		q.unsynced = 0
+	if !q.opts.Sync {
+		q.unsynced += int(entries)
 	}
+	needSync := !q.opts.Sync && q.unsynced >= q.opts.SyncEvery
 	q.changed.Broadcast()
 	q.mu.Unlock()
 	if needSync {
-		if err := q.w.Sync(); err != nil {
-			return fmt.Errorf("persistent queue: fsync %s: %w", seg.path, err)
-		}
+		// The fsync runs beside the writers, not in their way: nothing
+		// waits for it without Sync.
+		q.kickSync()
 	}
 	return nil
+}
+
+// kickSync asks the sync goroutine for an fsync of what is dirty.
+func (q *Queue) kickSync() {
+	select {
+	case q.syncKick <- struct{}{}:
+	default: // one is pending: it will cover this too
+	}
+}
+
+// syncBackground fsyncs what was written since the last fsync: the segment
+// being written (without Sync) and the acknowledgement log, without holding
+// the writers' locks during the fsync, so that appends and acknowledgements
+// go on meanwhile and the next fsync covers what they wrote (a group
+// commit). A file closed meanwhile (a new segment started, the log
+// compacted) was fsynced by whoever closed it.
+func (q *Queue) syncBackground() {
+	q.mu.Lock()
+	dirty := q.unsynced > 0
+	q.unsynced = 0
+	q.mu.Unlock()
+	var err error
+	if dirty {
+		q.wmu.Lock()
+		f := q.w
+		q.wmu.Unlock()
+		if f != nil {
+			if serr := f.Sync(); serr != nil && !errors.Is(serr, os.ErrClosed) {
+				err = serr
+			}
+		}
+	}
+	q.amu.Lock()
+	var af *os.File
+	if q.alog != nil && q.aDirty {
+		af = q.alog.f
+		q.aDirty = false
+	}
+	q.amu.Unlock()
+	if af != nil {
+		if serr := af.Sync(); serr != nil && !errors.Is(serr, os.ErrClosed) {
+			err = errors.Join(err, serr)
+		}
+	}
+	if err != nil {
+		q.log.Error("persisted queue: fsync failed", "path", q.opts.Dir, "err", err)
+	}
 }
 
 // sync fsyncs the segment being written and the acknowledgement log.
@@ -452,11 +547,10 @@ func (q *Queue) sync() error {
 	return nil
 }
 
+// syncLoop fsyncs in the background: when kicked (SyncEvery entries
+// written; an acknowledgement with Sync) and every SyncInterval.
 func (q *Queue) syncLoop() {
 	defer close(q.syncDone)
-	if q.opts.Sync {
-		return
-	}
 	t := time.NewTicker(q.opts.SyncInterval)
 	defer t.Stop()
 	for {
@@ -464,22 +558,15 @@ func (q *Queue) syncLoop() {
 		case <-q.stopSync:
 			return
 		case <-t.C:
+		case <-q.syncKick:
 		}
-		q.mu.Lock()
-		dirty := q.unsynced > 0
-		q.unsynced = 0
-		q.mu.Unlock()
-		q.amu.Lock()
-		adirty := q.aDirty
-		q.amu.Unlock()
-		if dirty || adirty {
-			_ = q.sync()
-		}
+		q.syncBackground()
 	}
 }
 
-// Read returns up to max records not read before, in order, waiting for at
-// least one. It returns io.EOF once CloseWrites was called and every record
+// Read returns records not read before, in order, waiting for at least one:
+// as many as hold up to max entries in all (one record at least, whatever
+// its count). It returns io.EOF once CloseWrites was called and every record
 // was read, or when the queue is closed; ctx.Err() when ctx is done first.
 func (q *Queue) Read(ctx context.Context, max int) ([]Record, error) {
 	q.rmu.Lock()
@@ -513,10 +600,12 @@ func (q *Queue) Read(ctx context.Context, max int) ([]Record, error) {
 	}
 }
 
-// readUpTo reads records below bound that are not acknowledged, at most max.
+// readUpTo reads records below bound that are not acknowledged, up to limit
+// entries (one record at least).
 func (q *Queue) readUpTo(bound uint64, limit int) ([]Record, error) {
 	var out []Record
-	for len(out) < limit {
+	entries := 0
+	for entries < limit {
 		q.mu.Lock()
 		if q.readPos >= bound {
 			q.mu.Unlock()
@@ -529,33 +618,47 @@ func (q *Queue) readUpTo(bound uint64, limit int) ([]Record, error) {
 			q.mu.Unlock()
 			return out, nil
 		}
-		end, segFirst, segPath, before := seg.size, seg.first, seg.path, q.readPos
+		end, segFirst, segPath, segVer, before := seg.size, seg.first, seg.path, seg.ver, q.readPos
 		q.mu.Unlock()
-		if q.rfile == nil || q.rseg != segFirst {
-			if q.rfile != nil {
-				q.rfile.Close()
-				q.rfile = nil
+		if q.rd == nil || q.rd.first != segFirst {
+			if q.rd != nil {
+				q.rd.f.Close()
+				q.rd = nil
 			}
 			f, err := os.Open(segPath)
 			if err != nil {
 				return out, fmt.Errorf("persistent queue: read: %w", err)
 			}
-			q.rfile, q.rseg, q.roff = f, segFirst, segHeaderSize
+			q.rd, q.roff = &segReader{f: f, ver: segVer, first: segFirst}, segHeaderSize
 		}
 		var last uint64
 		got := 0
-		off, _, err := readRecordsAt(q.rfile, q.roff, end, bound, limit-len(out), &q.rbuf, func(seq uint64, payload []byte) {
+		off := q.roff
+		var rerr error
+		full := false
+		for off < end && entries < limit {
+			seq, n, payload, size, err := q.rd.next(off, end)
+			if err != nil {
+				rerr = err
+				break
+			}
+			if seq >= bound {
+				break
+			}
+			if len(out) > 0 && entries+int(n) > limit {
+				full = true
+				break
+			}
 			last = seq
 			got++
 			q.mu.Lock()
 			acked := q.acks.acked(seq)
 			q.mu.Unlock()
 			if !acked {
-				out = append(out, Record{Seq: seq, Data: append([]byte(nil), payload...)})
+				out = append(out, Record{Seq: seq, N: n, Data: append([]byte(nil), payload...), Path: segPath, Off: off})
+				entries += int(n)
 			}
-		})
-		if err != nil {
-			return out, fmt.Errorf("persistent queue: read: %w", err)
+			off += int64(size)
 		}
 		q.roff = off
 		q.mu.Lock()
@@ -569,14 +672,20 @@ func (q *Queue) readUpTo(bound uint64, limit int) ([]Record, error) {
 				q.readPos = n.first
 			}
 		}
-		stuck := got == 0 && off < end
-		if got == 0 && q.readPos == before {
+		stuck := got == 0 && off < end && rerr == nil && !full
+		if got == 0 && q.readPos == before && !full {
 			// Nothing more below bound exists: lost to damage at open.
 			q.readPos = bound
 		}
 		q.mu.Unlock()
+		if rerr != nil {
+			return out, fmt.Errorf("persistent queue: read: %w", rerr)
+		}
 		if stuck {
 			return out, fmt.Errorf("persistent queue: read: no record at offset %d of %s", off, segPath)
+		}
+		if full {
+			return out, nil
 		}
 	}
 	return out, nil
@@ -606,8 +715,14 @@ func (q *Queue) segmentAfter(first uint64) *segment {
 }
 
 // Ack deletes acknowledged records: seqs as Read returned them, of bytes
-// bytes of data in all. Each record read must be acknowledged once.
+// bytes of data in all, one entry each. Each record read must be
+// acknowledged once.
 func (q *Queue) Ack(seqs []uint64, bytes int64) error {
+	return q.AckN(seqs, int64(len(seqs)), bytes)
+}
+
+// AckN is Ack for records of entries entries in all (the sum of their N).
+func (q *Queue) AckN(seqs []uint64, entries, bytes int64) error {
 	if len(seqs) == 0 {
 		return nil
 	}
@@ -616,18 +731,17 @@ func (q *Queue) Ack(seqs []uint64, bytes int64) error {
 	if err := q.alog.append(seqs); err != nil {
 		return fmt.Errorf("persistent queue: acknowledge: %w", err)
 	}
+	q.aDirty = true
 	if q.opts.Sync {
-		if err := q.alog.f.Sync(); err != nil {
-			return fmt.Errorf("persistent queue: acknowledge: fsync: %w", err)
-		}
-	} else {
-		q.aDirty = true
+		// Group commit: the fsync starts now, beside the next
+		// acknowledgements, which it covers too.
+		q.kickSync()
 	}
 	q.mu.Lock()
 	for _, s := range seqs {
 		q.acks.add(s)
 	}
-	q.count -= int64(len(seqs))
+	q.count -= entries
 	q.bytes -= bytes
 	q.changed.Broadcast()
 	q.mu.Unlock()
@@ -710,9 +824,9 @@ func (q *Queue) closeFiles() error {
 		err = errors.Join(err, q.w.Close())
 		q.w = nil
 	}
-	if q.rfile != nil {
-		q.rfile.Close()
-		q.rfile = nil
+	if q.rd != nil {
+		q.rd.f.Close()
+		q.rd = nil
 	}
 	if q.alog != nil {
 		err = errors.Join(err, q.alog.f.Close())

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -262,5 +263,102 @@ func BenchmarkAppendReadAck(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N*125)/b.Elapsed().Seconds(), "events/s")
 		})
+	}
+}
+
+// Records of many entries: Len counts entries, Read returns records up to
+// max entries (one at least, however big), AckN takes the entries off, and
+// a reopen counts them again from the files.
+func TestEntriesPerRecord(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	q, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.AppendN(ctx, recs(0, 4), []uint32{100, 25, 125, 300}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := q.Len(); n != 550 {
+		t.Fatalf("Len = %d entries; want 550", n)
+	}
+	var got [][]uint32
+	var all []Record
+	for range 3 {
+		r := read(t, q, 125)
+		var ns []uint32
+		for _, x := range r {
+			ns = append(ns, x.N)
+		}
+		got = append(got, ns)
+		all = append(all, r...)
+	}
+	if fmt.Sprint(got) != "[[100 25] [125] [300]]" {
+		t.Fatalf("reads by entries = %v", got)
+	}
+	if err := q.AckN(seqs(all[:2]), 125, size(all[:2])); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := q.Len(); n != 425 {
+		t.Fatalf("Len = %d after acknowledging 125", n)
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	q = open(t, Options{Dir: dir})
+	if n, _ := q.Len(); n != 425 {
+		t.Fatalf("Len = %d after a reopen; want 425", n)
+	}
+	if r := read(t, q, 1000); len(r) != 2 || r[0].N != 125 || r[1].N != 300 || r[0].Path == "" || r[0].Off <= 0 {
+		t.Fatalf("read after reopen: %+v", r)
+	}
+	if err := q.AppendN(ctx, recs(0, 1), []uint32{0}); err == nil {
+		t.Error("a record of 0 entries was taken")
+	}
+}
+
+// Segments of version 1 (one entry per record, before batches were stored
+// whole) are read after an upgrade; new records go to a new segment of the
+// current version, even when the old one is not full.
+func TestVersion1SegmentsAreRead(t *testing.T) {
+	dir := t.TempDir()
+	old := append([]byte(nil), segHeaderV1...)
+	for i := range 5 {
+		old = appendRecord(old, 1, uint64(i+1), 1, fmt.Appendf(nil, `{"n":%d}`, i))
+	}
+	if err := os.WriteFile(filepath.Join(dir, segName(1)), old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	q := open(t, Options{Dir: dir})
+	if n, _ := q.Len(); n != 5 {
+		t.Fatalf("Len = %d; want 5", n)
+	}
+	if err := q.AppendN(context.Background(), recs(5, 1), []uint32{7}); err != nil {
+		t.Fatal(err)
+	}
+	q.CloseWrites()
+	var r []Record
+	for range 10 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		rs, err := q.Read(ctx, 100)
+		cancel()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = append(r, rs...)
+	}
+	if len(r) != 6 || string(r[4].Data) != `{"n":4}` || r[4].N != 1 || r[5].N != 7 || r[5].Seq != 6 {
+		t.Fatalf("read %+v", r)
+	}
+	segs, _ := listSegments(dir)
+	if len(segs) != 2 || segs[1].first != 6 {
+		t.Fatalf("segments %v", segs)
+	}
+	b, _ := os.ReadFile(segs[1].path)
+	if string(b[:segHeaderSize]) != string(segHeader) {
+		t.Fatalf("new segment header %q", b[:segHeaderSize])
 	}
 }

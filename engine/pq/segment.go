@@ -14,63 +14,101 @@ import (
 
 // The on-disk format. A segment file, named by the sequence number of its
 // first record (%020d.pq), starts with an 8-byte header ("plpq", three zero
-// bytes, version 1); records follow, each
+// bytes, a version byte); records follow. Version 2 (written since batches
+// are stored whole) frames each record as
 //
 //	length  uint32  big-endian, of the payload
-//	crc     uint32  big-endian CRC-32 (Castagnoli) of seq and payload
+//	crc     uint32  big-endian CRC-32 (Castagnoli) of seq, count and payload
 //	seq     uint64  big-endian sequence number
+//	count   uint32  big-endian, the entries (events) the payload holds, ≥ 1
 //	payload length bytes
 //
-// Records are only ever appended, whole, with one write each, so a crash can
-// tear only the last record of the newest segment. The CRC covers the
-// sequence number, so a scan that lost its way in damaged bytes recognises
-// the next real record by its checksum and its place in the numbering.
+// Version 1 (earlier releases, still read) has no count: each record is one
+// entry. Records are only ever appended, whole, with one write each, so a
+// crash can tear only the last record of the newest segment. The CRC covers
+// the sequence number, so a scan that lost its way in damaged bytes
+// recognises the next real record by its checksum and its place in the
+// numbering.
 const (
 	segHeaderSize = 8
-	recHeaderSize = 16
 	segExt        = ".pq"
+	// segVersion is the version new segments are written in.
+	segVersion = 2
 	// maxRecord bounds a record's payload, so that a damaged length is
 	// recognised instead of read as a huge record.
 	maxRecord = 128 << 20
+	// maxCount bounds a record's count, for the same reason.
+	maxCount = 1 << 24
 )
 
 var (
-	segHeader = []byte{'p', 'l', 'p', 'q', 0, 0, 0, 1}
-	crcTable  = crc32.MakeTable(crc32.Castagnoli)
+	segHeader   = []byte{'p', 'l', 'p', 'q', 0, 0, 0, segVersion}
+	segHeaderV1 = []byte{'p', 'l', 'p', 'q', 0, 0, 0, 1}
+	crcTable    = crc32.MakeTable(crc32.Castagnoli)
 )
 
-// appendRecord frames payload as record seq.
-func appendRecord(dst []byte, seq uint64, payload []byte) []byte {
-	var h [recHeaderSize]byte
+// headerOf returns the header of a segment of version ver.
+func headerOf(ver byte) []byte {
+	if ver == 1 {
+		return segHeaderV1
+	}
+	return segHeader
+}
+
+// recHeaderSize is the size of a record's framing in version ver.
+func recHeaderSize(ver byte) int {
+	if ver == 1 {
+		return 16
+	}
+	return 20
+}
+
+// appendRecord frames payload, of n entries, as record seq in version ver
+// (where version 1 has no count: n must be 1).
+func appendRecord(dst []byte, ver byte, seq uint64, n uint32, payload []byte) []byte {
+	var h [20]byte
+	hs := recHeaderSize(ver)
 	binary.BigEndian.PutUint32(h[0:4], uint32(len(payload)))
 	binary.BigEndian.PutUint64(h[8:16], seq)
-	crc := crc32.Update(crc32.Checksum(h[8:16], crcTable), crcTable, payload)
+	if ver != 1 {
+		binary.BigEndian.PutUint32(h[16:20], n)
+	}
+	crc := crc32.Update(crc32.Checksum(h[8:hs], crcTable), crcTable, payload)
 	binary.BigEndian.PutUint32(h[4:8], crc)
-	dst = append(dst, h[:]...)
+	dst = append(dst, h[:hs]...)
 	return append(dst, payload...)
 }
 
-// parseRecord reads the record at the start of b: its sequence number, its
-// payload and its whole size; ok is false when b does not start with a
-// complete, intact record.
-func parseRecord(b []byte) (seq uint64, payload []byte, size int, ok bool) {
-	if len(b) < recHeaderSize {
-		return 0, nil, 0, false
+// parseRecord reads the record of version ver at the start of b: its
+// sequence number, its count of entries, its payload and its whole size; ok
+// is false when b does not start with a complete, intact record.
+func parseRecord(b []byte, ver byte) (seq uint64, n uint32, payload []byte, size int, ok bool) {
+	hs := recHeaderSize(ver)
+	if len(b) < hs {
+		return 0, 0, nil, 0, false
 	}
-	n := binary.BigEndian.Uint32(b[0:4])
-	if n > maxRecord || len(b) < recHeaderSize+int(n) {
-		return 0, nil, 0, false
+	l := binary.BigEndian.Uint32(b[0:4])
+	if l > maxRecord || len(b) < hs+int(l) {
+		return 0, 0, nil, 0, false
 	}
-	payload = b[recHeaderSize : recHeaderSize+int(n)]
-	crc := crc32.Update(crc32.Checksum(b[8:16], crcTable), crcTable, payload)
+	n = 1
+	if ver != 1 {
+		n = binary.BigEndian.Uint32(b[16:20])
+		if n == 0 || n > maxCount {
+			return 0, 0, nil, 0, false
+		}
+	}
+	payload = b[hs : hs+int(l)]
+	crc := crc32.Update(crc32.Checksum(b[8:hs], crcTable), crcTable, payload)
 	if crc != binary.BigEndian.Uint32(b[4:8]) {
-		return 0, nil, 0, false
+		return 0, 0, nil, 0, false
 	}
-	return binary.BigEndian.Uint64(b[8:16]), payload, recHeaderSize + int(n), true
+	return binary.BigEndian.Uint64(b[8:16]), n, payload, hs + int(l), true
 }
 
 // segment is one segment file.
 type segment struct {
+	ver   byte   // format version
 	first uint64 // sequence number in its name: of its first record
 	last  uint64 // of its last record; first-1 while empty
 	size  int64  // bytes written
@@ -111,6 +149,7 @@ func listSegments(dir string) ([]*segment, error) {
 
 // scanResult is what a scan of a segment found.
 type scanResult struct {
+	ver       byte   // format version (from the header, or guessed when it is damaged)
 	records   int64  // intact records
 	last      uint64 // sequence number of the last intact record
 	goodEnd   int64  // offset after the last intact record of the unbroken run from the start
@@ -120,35 +159,48 @@ type scanResult struct {
 }
 
 // scanSegment checks every record of a segment with each, in order, called on
-// the intact ones (seq, payload, offset). Records must follow each other in
-// increasing sequence order after after; anything else is damage, and the
-// scan resynchronises on the next intact record. The file is read whole: a
-// segment is bounded by the segment size, or by one record.
-func scanSegment(path string, after uint64, each func(seq uint64, payload []byte, off int64)) (scanResult, error) {
-	var res scanResult
+// the intact ones (seq, count, payload, offset). Records must follow each
+// other in increasing sequence order after after; anything else is damage,
+// and the scan resynchronises on the next intact record. The file is read
+// whole: a segment is bounded by the segment size, or by one record. A
+// damaged header is taken for the version under which more records are
+// intact.
+func scanSegment(path string, after uint64, each func(seq uint64, n uint32, payload []byte, off int64)) (scanResult, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return res, err
+		return scanResult{}, err
 	}
-	off := 0
-	if len(data) < segHeaderSize || string(data[:segHeaderSize]) != string(segHeader) {
-		res.badHeader = true
-		if len(data) < segHeaderSize {
-			res.skipped = int64(len(data))
-			return res, nil
-		}
+	if len(data) < segHeaderSize {
+		return scanResult{ver: segVersion, badHeader: true, skipped: int64(len(data))}, nil
 	}
-	off = segHeaderSize
+	hdr := data[:segHeaderSize]
+	switch {
+	case string(hdr) == string(segHeader):
+		return scanData(data, segVersion, false, after, each), nil
+	case string(hdr) == string(segHeaderV1):
+		return scanData(data, 1, false, after, each), nil
+	}
+	none := func(uint64, uint32, []byte, int64) {}
+	ver := byte(segVersion)
+	if v1 := scanData(data, 1, true, after, none); v1.records > scanData(data, segVersion, true, after, none).records {
+		ver = 1
+	}
+	return scanData(data, ver, true, after, each), nil
+}
+
+func scanData(data []byte, ver byte, badHeader bool, after uint64, each func(seq uint64, n uint32, payload []byte, off int64)) scanResult {
+	res := scanResult{ver: ver, badHeader: badHeader}
+	off := segHeaderSize
 	res.goodEnd = int64(off)
 	prev := after
-	broken := res.badHeader
+	broken := badHeader
 	for off < len(data) {
-		seq, payload, size, ok := parseRecord(data[off:])
+		seq, n, payload, size, ok := parseRecord(data[off:], ver)
 		if ok && seq > prev {
 			if broken {
 				res.damaged = true
 			}
-			each(seq, payload, int64(off))
+			each(seq, n, payload, int64(off))
 			res.records++
 			res.last, prev = seq, seq
 			off += size
@@ -166,50 +218,57 @@ func scanSegment(path string, after uint64, each func(seq uint64, payload []byte
 	if res.damaged || res.badHeader {
 		res.damaged = true
 	}
-	return res, nil
+	return res
 }
 
-// readRecordsAt reads the records of f from off up to end (exclusive
-// offset), at most max of them with a sequence number below bound, into buf
-// (grown as needed). It returns the records and the offset after the last
-// one read. Records are known to be intact up to end: they were scanned at
-// open or written by this process.
-func readRecordsAt(f *os.File, off, end int64, bound uint64, limit int, buf *[]byte, each func(seq uint64, payload []byte)) (int64, int, error) {
-	n := 0
-	for off < end && n < limit {
-		want := min(end-off, max(int64(1<<20), int64(len(*buf))))
-		if int64(len(*buf)) < want {
-			*buf = make([]byte, want)
+// segReader reads the records of one segment file through a read-ahead
+// buffer, so that a record is copied from the file once, whatever the
+// records' sizes and however many are asked for at a time.
+type segReader struct {
+	f      *os.File
+	ver    byte
+	first  uint64 // the segment's first seq, which identifies it
+	buf    []byte // bytes of the file from bufOff on
+	bufOff int64
+}
+
+// readAhead is how much a refill reads at least.
+const readAhead = 256 << 10
+
+// next returns the record at off, which must be below end (the offset up to
+// which the file is known to hold intact, whole records). payload is valid
+// until the next call.
+func (r *segReader) next(off, end int64) (seq uint64, n uint32, payload []byte, size int, err error) {
+	if off >= r.bufOff && off < r.bufOff+int64(len(r.buf)) {
+		if seq, n, payload, size, ok := parseRecord(r.buf[off-r.bufOff:], r.ver); ok {
+			return seq, n, payload, size, nil
 		}
-		b := (*buf)[:want]
-		if _, err := f.ReadAt(b, off); err != nil && err != io.EOF {
-			return off, n, err
-		}
-		pos := 0
-		for pos < len(b) && n < limit {
-			seq, payload, size, ok := parseRecord(b[pos:])
-			if !ok {
-				break
-			}
-			if seq >= bound {
-				return off + int64(pos), n, nil
-			}
-			each(seq, payload)
-			n++
-			pos += size
-		}
-		if pos == 0 && n < limit {
-			// A record larger than what was read: read it whole.
-			if len(b) >= recHeaderSize {
-				need := int64(recHeaderSize) + int64(binary.BigEndian.Uint32(b[0:4]))
-				if need > int64(len(b)) && need <= end-off && need <= recHeaderSize+maxRecord {
-					*buf = make([]byte, need)
-					continue
-				}
-			}
-			return off, n, fmt.Errorf("%s: damaged record at offset %d", f.Name(), off)
-		}
-		off += int64(pos)
 	}
-	return off, n, nil
+	want := min(end-off, readAhead)
+	hs := int64(recHeaderSize(r.ver))
+	for range 2 {
+		if int64(cap(r.buf)) < want || (cap(r.buf) > 16*readAhead && want <= readAhead) {
+			r.buf = make([]byte, want) // grown for one big record: not kept
+		}
+		r.buf = r.buf[:want]
+		r.bufOff = off
+		if _, err := r.f.ReadAt(r.buf, off); err != nil && err != io.EOF {
+			r.buf = r.buf[:0]
+			return 0, 0, nil, 0, err
+		}
+		if seq, n, payload, size, ok := parseRecord(r.buf, r.ver); ok {
+			return seq, n, payload, size, nil
+		}
+		// A record larger than what was read: read it whole.
+		if int64(len(r.buf)) < hs {
+			break
+		}
+		need := hs + int64(binary.BigEndian.Uint32(r.buf[0:4]))
+		if need <= want || need > end-off {
+			break
+		}
+		want = need
+	}
+	r.buf = r.buf[:0]
+	return 0, 0, nil, 0, fmt.Errorf("%s: damaged record at offset %d", r.f.Name(), off)
 }

@@ -93,21 +93,42 @@ func (p *Pipeline) QueueLen() (events, bytes int64) {
 // emitPersisted encodes a batch for the persisted queue and hands it to the
 // group committer, which writes it and then acknowledges it to the input:
 // from then on the queue owns the events.
+//
+// A batch with an Ack is handed over and emit returns at once: the input
+// learns that the queue holds the events from the Ack alone, so it can emit
+// its next batch while the committer writes (and groups) this one. A batch
+// without an Ack is different: its input takes emit's return as the queue
+// holding the events (the pipeline input acknowledges the upstream
+// pipeline's batch then, which deletes the events from that pipeline's
+// persisted queue), so emit returns only once the committer has written it
+// (fsynced with checkpoint.writes 1).
 func (u *inputUnit) emitPersisted(b Batch) error {
 	p := u.pl
 	// One record per chunk of batch_size events, in one pooled buffer.
 	bp := encBufs.Get().(*[]byte)
 	buf, recs, counts := encodeBatch((*bp)[:0], b.Events, p.settings.BatchSize, u.decorate)
+	pb := &pendingBatch{u: u, bp: bp, buf: buf, recs: recs, counts: counts, n: int64(len(b.Events)), ack: b.Ack}
+	if b.Ack == nil {
+		pb.written = make(chan error, 1)
+	}
 	start := time.Now()
 	select {
-	case p.commits <- &pendingBatch{u: u, bp: bp, buf: buf, recs: recs, counts: counts, n: int64(len(b.Events)), ack: b.Ack}:
+	case p.commits <- pb:
 	case <-p.abort:
 		return ErrAborted
+	}
+	var err error
+	if pb.written != nil {
+		select {
+		case err = <-pb.written:
+		case <-p.abort:
+			err = ErrAborted
+		}
 	}
 	d := int64(time.Since(start))
 	p.pushNanos.Add(d)
 	u.pushNanos.Add(d)
-	return nil
+	return err
 }
 
 // commitQueue is how many emitted batches may wait for the group committer.
@@ -122,6 +143,9 @@ type pendingBatch struct {
 	counts []uint32
 	n      int64
 	ack    func(error)
+	// written, for a batch without an Ack, receives the committer's
+	// result: emit waits for it (see emitPersisted).
+	written chan error
 }
 
 func putEncBuf(bp *[]byte, buf []byte) {
@@ -178,14 +202,17 @@ func (p *Pipeline) committer() {
 		err := p.appendRetrying(ctx, recs, counts)
 		for _, b := range group {
 			putEncBuf(b.bp, b.buf)
-			if err != nil {
-				continue // aborted: the senders are not acknowledged
+			// Aborted (err != nil): the senders are not acknowledged.
+			if err == nil {
+				b.u.out.Add(b.n)
+				p.stats.In.Add(b.n)
+				if b.ack != nil {
+					p.stats.AcksFired.Add(1)
+					b.ack(nil)
+				}
 			}
-			b.u.out.Add(b.n)
-			p.stats.In.Add(b.n)
-			if b.ack != nil {
-				p.stats.AcksFired.Add(1)
-				b.ack(nil)
+			if b.written != nil {
+				b.written <- err
 			}
 		}
 		clear(group)

@@ -378,3 +378,88 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// ackedEvents is how many events of size-event batches the input saw
+// acknowledged.
+func ackedEvents(c *control, size int) int64 {
+	c.acks.mu.Lock()
+	defer c.acks.mu.Unlock()
+	return int64(len(c.acks.calls) * size)
+}
+
+// TestPersistedBusHopKeepsAcknowledgedEvents: test_gen → persisted queue →
+// bus → persisted queue (small, its output stalled, so it fills) — the
+// shape of TestPipelineToPipelineCrash (plugins/e2e), which lost 1,800 of
+// 10,000 acknowledged events after a SIGKILL when the downstream pipeline's
+// emit returned before its group committer had written the batch: the bus
+// acknowledged the upstream pipeline's batch on emit's return, and the
+// upstream queue deleted events that were only in memory downstream.
+//
+// While both run, every event acknowledged to the generator is counted by
+// one of the queues (upstream read first: an event moving down meanwhile is
+// counted twice, never missed; downstream deletes nothing, its output being
+// stalled). Then both are aborted, as a crash (nothing more is written),
+// and the queues reopened from their directories still hold every
+// acknowledged event.
+func TestPersistedBusHopKeepsAcknowledgedEvents(t *testing.T) {
+	const batches, size = 40, 100
+	up, cu := newKeyedControl(t, "up")
+	kd, cd := newKeyedControl(t, "down")
+	cd.gate = make(chan struct{}) // the downstream output is stalled
+	t.Cleanup(func() { close(cd.gate) })
+	upDir, downDir := t.TempDir(), t.TempDir()
+	bus := engine.NewBus()
+	d := start(t, downstream(t, "down", kd, "addr", true),
+		engine.Settings{Workers: 1, BatchSize: 50, Bus: bus, Queue: persisted(downDir, 16<<10)})
+	u := start(t, upstream(t, "up", up, fmt.Sprintf("batches = %d\nsize = %d\n", batches, size), `send_to = ["addr"]`),
+		engine.Settings{Workers: 1, BatchSize: 50, Bus: bus, Queue: persisted(upDir, 0)})
+
+	check := func() {
+		t.Helper()
+		acked := ackedEvents(cu, size)
+		inUp, _ := u.pl.QueueLen()
+		inDown, _ := d.pl.QueueLen()
+		if inUp+inDown < acked {
+			t.Fatalf("%d events acknowledged to the input, but the queues hold %d (upstream) + %d (downstream)", acked, inUp, inDown)
+		}
+	}
+	waitFor(t, "every batch acknowledged to the generator", func() bool { check(); return ackedEvents(cu, size) == batches*size })
+	// The downstream queue fills and the hop stalls; were an event
+	// acknowledged upstream before downstream wrote it, the upstream queue
+	// would shrink below what the downstream one holds meanwhile.
+	for range 50 {
+		check()
+		time.Sleep(20 * time.Millisecond)
+	}
+	if inDown, _ := d.pl.QueueLen(); inDown == 0 || inDown >= batches*size {
+		t.Fatalf("downstream queue holds %d events: the hop was not exercised", inDown)
+	}
+
+	// The crash: nothing more is written.
+	u.pl.Abort()
+	d.pl.Abort()
+	u.cancel()
+	d.cancel()
+	for _, r := range []*running{u, d} {
+		select {
+		case <-r.done:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("pipeline %s did not stop after Abort", r.pl.Name())
+		}
+	}
+	var held int64
+	for _, dir := range []string{upDir, downDir} {
+		q, err := pq.Open(pq.Options{Dir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := q.Len()
+		held += n
+		if err := q.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if held < batches*size {
+		t.Fatalf("after the crash the queues hold %d events; %d were acknowledged to the input", held, batches*size)
+	}
+}

@@ -19,7 +19,10 @@ import (
 // must not buffer around it (stop reading instead). emit keeps accepting batches
 // while the pipeline drains after ctx is cancelled, so a batch already read is
 // never lost; it returns an error only when the pipeline is aborted, in which case
-// the batch was not accepted and its Ack will never be called.
+// the batch was not accepted and its Ack will never be called. With the
+// persisted queue, a batch without an Ack is on disk when emit returns (an
+// input may then acknowledge its source); a batch with an Ack may still be
+// being written, and its Ack says when it is.
 type Input interface {
 	Run(ctx context.Context, emit EmitFunc) error
 }

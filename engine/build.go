@@ -259,7 +259,7 @@ func (b *builder) codec(f *Factory, pl *ir.Plugin, blk *codecBlock) (Codec, hcl.
 	if err != nil {
 		return nil, hcl.Diagnostics{errDiag(body, rng, fmt.Sprintf("codec %q", name), err)}
 	}
-	if f.DefaultCodec == "" {
+	if f.DefaultCodec == "" && !f.OptionalCodec {
 		// Every Logstash input and output declares `codec` (in their base
 		// classes), so configurations give one where it does nothing, e.g.
 		// on an elasticsearch output. It is checked and then left out.

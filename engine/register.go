@@ -36,6 +36,9 @@ type Factory struct {
 	// json_lines, as Logstash's fix_streaming_codecs does, since a codec that
 	// decodes "everything until EOF" would buffer a whole connection.
 	Streaming bool
+	// OptionalCodec marks a plugin without a default codec that uses one
+	// when the config names it (Resources.Codec is nil otherwise).
+	OptionalCodec bool
 
 	newOptions func() any                            // *O with defaults applied
 	build      func(o any, r Resources) (any, error) // o is *O
@@ -127,6 +130,13 @@ type RegisterOption func(*Factory)
 // (Logstash's default codec for that plugin, e.g. "line" for stdin).
 func WithDefaultCodec(name string) RegisterOption {
 	return func(f *Factory) { f.DefaultCodec = name }
+}
+
+// WithOptionalCodec makes an output use the codec the config names, and
+// none (a nil Resources.Codec) when it names none: its own format is then
+// used, as the lumberjack output sends the event itself.
+func WithOptionalCodec() RegisterOption {
+	return func(f *Factory) { f.OptionalCodec = true }
 }
 
 // WithStreamingCodec marks an input that reads a stream (see

@@ -69,6 +69,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/outputs/http"
 	_ "github.com/pipelined/pipeline/plugins/outputs/immudb"
 	_ "github.com/pipelined/pipeline/plugins/outputs/kafka"
+	_ "github.com/pipelined/pipeline/plugins/outputs/lumberjack"
 	_ "github.com/pipelined/pipeline/plugins/outputs/null"
 	_ "github.com/pipelined/pipeline/plugins/outputs/opensearch"
 	_ "github.com/pipelined/pipeline/plugins/outputs/pipeline"

@@ -58,6 +58,7 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/plugins/internal/netserver"
 	"github.com/pipelined/pipeline/plugins/internal/tlsopt"
 )
 
@@ -263,6 +264,11 @@ func (in *Input) Run(ctx context.Context, emit engine.EmitFunc) error {
 	in.log.Info("beats: listening", "address", ln.Addr().String(), "tls", in.tls != nil)
 	if onListen != nil {
 		onListen(in, ln.Addr())
+	}
+	// Tests of other packages run a beats input on port 0 (the lumberjack
+	// output's) and learn its address as they do for netserver's inputs.
+	if h := netserver.ListenHook.Load(); h != nil {
+		(*h)(in.id, "tcp", ln.Addr(), nil)
 	}
 	var l net.Listener = &rawListener{Listener: ln, in: in}
 	if in.tls != nil {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	_ "github.com/pipelined/pipeline/plugins/codecs/plain" // the null output's default codec
-	"github.com/pipelined/pipeline/plugins/internal/netserver"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/inputtest"
 	_ "github.com/pipelined/pipeline/plugins/outputs/null"
 )
@@ -19,16 +18,13 @@ import (
 // keyed by its id.
 var listenAddrs sync.Map // input id → chan net.Addr
 
-// The pipeline harness is inputtest's; beats listens through go-lumber, not
-// netserver, so its test hook reports the bound address to inputtest here.
+// The pipeline harness is inputtest's; beats reports its bound address to
+// inputtest through netserver.ListenHook itself.
 func init() {
 	onListen = func(in *Input, a net.Addr) {
 		inputs.Store(a.String(), in)
 		if ch, ok := listenAddrs.Load(in.id); ok {
 			ch.(chan net.Addr) <- a
-		}
-		if h := netserver.ListenHook.Load(); h != nil {
-			(*h)(in.id, "tcp", a, nil)
 		}
 	}
 }

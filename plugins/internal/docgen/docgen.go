@@ -298,6 +298,8 @@ func (g *generator) page(f *engine.Factory) (*page, error) {
 			codec := path.Join(DocsDir, ir.Codec.String(), f.DefaultCodec+".md")
 			fmt.Fprintf(&b, "Default codec: [`%s`](%s). Set another one with a `codec \"<name>\" { … }` block; see [Codecs](%s#codecs).\n\n",
 				f.DefaultCodec, relLink(pg.file, codec), lang)
+		} else if f.OptionalCodec {
+			fmt.Fprintf(&b, "No default codec: without a `codec \"<name>\" { … }` block the %s %s sends events in its own format (below); with one, it uses that codec (see [Codecs](%s#codecs)).\n\n", f.Name, kind, lang)
 		} else {
 			fmt.Fprintf(&b, "The %s %s uses no codec: a `codec` given is checked and has no effect (Logstash accepts one on every %s).\n\n", f.Name, kind, kind)
 		}
@@ -409,7 +411,7 @@ func relLink(from, to string) string {
 func commonOptions(f *engine.Factory) []string {
 	var out []string
 	for _, n := range engine.CommonOptionNames[f.Kind] {
-		if n == "codec" && f.DefaultCodec == "" {
+		if n == "codec" && f.DefaultCodec == "" && !f.OptionalCodec {
 			continue
 		}
 		out = append(out, n)

@@ -701,3 +701,74 @@ type ESInputRemoved struct {
 
 // DocTitle names the group in the plugin reference.
 func (ESInputRemoved) DocTitle() string { return "TLS: removed names" }
+
+// Lumberjack is the TLS of the lumberjack output: always on, as in
+// Logstash, where ssl_certificate is the certificate to trust (the
+// receiver's own or its CA), not a client certificate.
+type Lumberjack struct {
+	// SSLCertificate is the receiver's certificate, or the CA that signed
+	// it (PEM): the connection trusts it (Logstash's meaning).
+	SSLCertificate string `hcl:"ssl_certificate,optional"`
+	// SSLCertificateAuthorities are more CA files to trust (not a Logstash
+	// option). Without either, the system's roots are trusted.
+	SSLCertificateAuthorities []string `hcl:"ssl_certificate_authorities,optional"`
+	// SSLClientCertificate is the client certificate (PEM) for a receiver
+	// that requires one (not a Logstash option; Filebeat's
+	// ssl.certificate).
+	SSLClientCertificate string `hcl:"ssl_client_certificate,optional"`
+	// SSLClientKey is the key of ssl_client_certificate (PEM).
+	SSLClientKey string `hcl:"ssl_client_key,optional"`
+	// SSLVerificationMode is "full" (the receiver's certificate must chain
+	// to a trusted one and name the host) or "none" (anything is accepted:
+	// encryption without authentication).
+	SSLVerificationMode string `hcl:"ssl_verification_mode,optional"`
+}
+
+// DocTitle names the group in the plugin reference.
+func (Lumberjack) DocTitle() string { return "TLS" }
+
+// Validate checks the options without reading files.
+func (l Lumberjack) Validate() error {
+	switch l.SSLVerificationMode {
+	case "", "full", "none":
+	default:
+		return fieldErr("ssl_verification_mode", `want "full" or "none"; got %q`, l.SSLVerificationMode)
+	}
+	switch {
+	case l.SSLClientCertificate != "" && l.SSLClientKey == "":
+		return fieldErr("ssl_client_key", "ssl_client_key is required with ssl_client_certificate")
+	case l.SSLClientCertificate == "" && l.SSLClientKey != "":
+		return fieldErr("ssl_client_certificate", "ssl_client_certificate is required with ssl_client_key")
+	}
+	return nil
+}
+
+// Config loads the files into a client configuration.
+func (l Lumberjack) Config() (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: l.SSLVerificationMode == "none"}
+	var trust []string
+	if l.SSLCertificate != "" {
+		trust = append(trust, l.SSLCertificate)
+	}
+	trust = append(trust, l.SSLCertificateAuthorities...)
+	if len(trust) > 0 {
+		pool, err := loadCAs("ssl_certificate", trust)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil, err
+			}
+			// Logstash validates the option as a :path (the file must
+			// exist) and reads it when the output starts.
+			return nil, engine.AtStart(err)
+		}
+		cfg.RootCAs = pool
+	}
+	if l.SSLClientCertificate != "" {
+		c, err := tls.LoadX509KeyPair(l.SSLClientCertificate, l.SSLClientKey)
+		if err != nil {
+			return nil, fieldErr("ssl_client_certificate", "load %s and %s: %w", l.SSLClientCertificate, l.SSLClientKey, err)
+		}
+		cfg.Certificates = []tls.Certificate{c}
+	}
+	return cfg, nil
+}

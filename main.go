@@ -16,6 +16,7 @@ import (
 	"github.com/pipelined/pipeline/dsl/configdebug"
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/supervisor"
+	"github.com/pipelined/pipeline/pipetest"
 	_ "github.com/pipelined/pipeline/plugins/all"
 )
 
@@ -46,6 +47,7 @@ Commands:
   run|check -e 'CONFIG'        a configuration string in Logstash .conf syntax, as logstash -e
   run|check --pipelines FILE   the pipelines listed in a Logstash pipelines.yml, each isolated
   convert PATH      print a Logstash .conf file (or a directory of them) as HCL
+  ` + pipetest.CommandSynopsis + ` ` + pipetest.CommandSummary + `
 `
 
 const usageTail = `  plugins           list the registered plugins
@@ -68,6 +70,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return supervisor.Command(cmd, args[1:], commandEnv(), stdout, stderr)
 	case "convert":
 		return convert(args[1:], stdout, stderr)
+	case "test":
+		return pipetest.Command(args[1:], stdout, stderr)
 	case "plugins":
 		for _, f := range engine.Default.All() {
 			fmt.Fprintf(stdout, "%-7s %s\n", f.Kind, f.Name)
@@ -96,7 +100,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // commandNames are the commands for shell completion.
 func commandNames() []string {
-	names := []string{"run", "check", "convert", "plugins", "completion", "version", "help"}
+	names := []string{"run", "check", "convert", "test", "plugins", "completion", "version", "help"}
 	for _, c := range engine.Commands() {
 		names = append(names, c.Name)
 	}

@@ -195,3 +195,15 @@ func RegisterOutput[O any, P Output](name string, build func(O, Resources) (P, e
 func RegisterCodec[O any, P Codec](name string, build func(O, Resources) (P, error), opts ...RegisterOption) {
 	Default.Add(newFactory(ir.Codec, name, build, opts))
 }
+
+// NewInputFactory returns the factory RegisterInput would add, for a
+// Registry of one's own: `pipeline test` builds pipelines whose inputs and
+// outputs are replaced by in-memory ones that never join Default.
+func NewInputFactory[O any, P Input](name string, build func(O, Resources) (P, error), opts ...RegisterOption) *Factory {
+	return newFactory(ir.Input, name, build, opts)
+}
+
+// NewOutputFactory is NewInputFactory for an output.
+func NewOutputFactory[O any, P Output](name string, build func(O, Resources) (P, error), opts ...RegisterOption) *Factory {
+	return newFactory(ir.Output, name, build, opts)
+}

@@ -72,7 +72,10 @@ type Stats struct {
 	Out      atomic.Int64
 	Dropped  atomic.Int64 // events dropped by filters (acknowledged)
 	Unrouted atomic.Int64 // events that no output condition matched (acknowledged)
-	Failed   atomic.Int64 // event deliveries failed permanently (acknowledged as failed)
+	// FilterFailed counts filter calls that failed on an event (the filter
+	// tagged it, e.g. _grokparsefailure, and passed it on).
+	FilterFailed atomic.Int64
+	Failed       atomic.Int64 // event deliveries failed permanently (acknowledged as failed)
 	// DeadLettered counts deliveries refused for good by an output and kept in
 	// the dead letter queue (acknowledged as delivered: the DLQ holds them).
 	DeadLettered atomic.Int64
@@ -456,8 +459,8 @@ type workerMetrics struct {
 }
 
 type filterAcc struct {
-	in, out, dropped int64
-	nanos, timed     int64 // time spent in the timed calls, and how many
+	in, out, dropped, failed int64
+	nanos, timed             int64 // time spent in the timed calls, and how many
 }
 
 // Filter timing: the first timeFirst calls of each batch, then one in
@@ -482,6 +485,10 @@ func (w *workerMetrics) flush(p *Pipeline) {
 		if a.dropped != 0 {
 			c.dropped.Add(a.dropped)
 			p.stats.Dropped.Add(a.dropped)
+		}
+		if a.failed != 0 {
+			c.failed.Add(a.failed)
+			p.stats.FilterFailed.Add(a.failed)
 		}
 		if a.timed > 0 {
 			c.nanos.Add(a.nanos * a.in / a.timed)
@@ -631,6 +638,48 @@ type filterNode struct {
 	addTags      []event.Template
 	removeFields []event.FieldTemplate
 	removeTags   []event.Template
+	// failTags counts, per tag, the events this filter failed on by the
+	// last tag they carry then (where a filter puts its tag_on_failure):
+	// at most maxFailureTags tags, the rest under otherFailureTag.
+	failMu   sync.Mutex
+	failTags map[string]int64
+}
+
+// Budget of failTags, and where the tags past it count.
+const (
+	maxFailureTags  = 16
+	otherFailureTag = "(other)"
+)
+
+// noteFailure counts e under its last tag (the failure path only: the
+// filter just failed on e and tagged it).
+func (n *filterNode) noteFailure(e *event.Event) {
+	tag := "(untagged)"
+	if tags := e.Tags(); len(tags) > 0 {
+		tag = tags[len(tags)-1]
+	}
+	n.failMu.Lock()
+	defer n.failMu.Unlock()
+	if n.failTags == nil {
+		n.failTags = map[string]int64{}
+	}
+	if _, ok := n.failTags[tag]; !ok && len(n.failTags) >= maxFailureTags {
+		tag = otherFailureTag
+	}
+	n.failTags[tag]++
+}
+
+func (n *filterNode) failureTags() map[string]int64 {
+	n.failMu.Lock()
+	defer n.failMu.Unlock()
+	if len(n.failTags) == 0 {
+		return nil
+	}
+	out := make(map[string]int64, len(n.failTags))
+	for k, v := range n.failTags {
+		out[k] = v
+	}
+	return out
 }
 
 var errFilterPanic = errors.New("filter panicked")
@@ -684,6 +733,8 @@ func (n *filterNode) settle(acc *filterAcc, e *event.Event, out []*event.Event, 
 				}
 			}
 		} else {
+			acc.failed++
+			n.noteFailure(e)
 			n.log.Debug("filter failed", "err", err)
 		}
 	} else {

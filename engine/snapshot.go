@@ -15,8 +15,11 @@ type Snapshot struct {
 	BatchDelay time.Duration
 	// Events: In were emitted by inputs, Filtered left the filter stage, Out
 	// were delivered (one per output).
-	In, Filtered, Out                int64
-	Dropped, Unrouted, Failed        int64
+	In, Filtered, Out         int64
+	Dropped, Unrouted, Failed int64
+	// FilterFailed: filter calls that failed on an event (tagged it with
+	// their tag_on_failure); each filter's count is its Failed.
+	FilterFailed                     int64
 	DeadLettered, Retries, AcksFired int64
 	// Panics were recovered in the pipeline's filters, conditions, outputs,
 	// workers and inputs' Run.
@@ -83,9 +86,13 @@ func (h *Health) raise(status, reason string) {
 type PluginSnapshot struct {
 	ID, Type string
 	In, Out  int64
-	// Dropped: events a filter dropped. Failed and DeadLettered: events an
-	// output refused for good, without and with a dead letter queue.
+	// Dropped: events a filter dropped. Failed: for a filter, events it
+	// failed on (tagged with its tag_on_failure and passed on), counted
+	// in FailureTags by the last tag they then carried; for an output,
+	// events it refused for good without a dead letter queue
+	// (DeadLettered: with one).
 	Dropped, Failed, DeadLettered int64
+	FailureTags                   map[string]int64
 	// Duration: time spent in the filter, or in the output's Write calls, or
 	// for an input the time it waited to hand batches to the queue.
 	Duration time.Duration
@@ -115,7 +122,7 @@ func (p *Pipeline) Snapshot() Snapshot {
 	s := Snapshot{
 		Name: p.name, Workers: p.settings.Workers, BatchSize: p.settings.BatchSize, BatchDelay: p.settings.BatchDelay,
 		In: st.In.Load(), Filtered: st.Filtered.Load(), Out: st.Out.Load(),
-		Dropped: st.Dropped.Load(), Unrouted: st.Unrouted.Load(), Failed: st.Failed.Load(),
+		Dropped: st.Dropped.Load(), Unrouted: st.Unrouted.Load(), Failed: st.Failed.Load(), FilterFailed: st.FilterFailed.Load(),
 		DeadLettered: st.DeadLettered.Load(), Retries: st.Retries.Load(), AcksFired: st.AcksFired.Load(),
 		Panics:           st.Panics.Load(),
 		QueueWriteErrors: st.QueueWriteErrors.Load(), QueueReadErrors: st.QueueReadErrors.Load(),
@@ -137,6 +144,7 @@ func (p *Pipeline) Snapshot() Snapshot {
 	for _, f := range p.filterList {
 		ps := f.counters.snapshot(f.id, f.typ)
 		ps.Counters = counted(f.f)
+		ps.FailureTags = f.failureTags()
 		s.Filters = append(s.Filters, ps)
 	}
 	now := time.Now()

@@ -16,7 +16,8 @@
 //
 // The JSON follows Logstash's shape (pipelines.<id>.events, plugins.inputs/
 // filters/outputs[].events, queue, reloads, dead_letter_queue) with a few extra
-// keys Logstash lacks (events.dropped, unrouted, failed, dead_lettered).
+// keys Logstash lacks (events.dropped, unrouted, failed, filter_failed,
+// dead_lettered; a filter's failed and failure_tags).
 // The jvm section maps Go's runtime figures onto the JVM's names (see
 // process.go). Queries of a pipeline id or path that does not exist answer a
 // JSON 404. With a user name
@@ -327,8 +328,11 @@ func pipelineJSON(p snap) map[string]any {
 	}
 	filters := make([]any, 0, len(s.Filters))
 	for _, x := range s.Filters {
-		filters = append(filters, plugin(x, map[string]any{"in": x.In, "out": x.Out,
-			"duration_in_millis": x.Duration.Milliseconds(), "dropped": x.Dropped}))
+		f := plugin(x, map[string]any{"in": x.In, "out": x.Out,
+			"duration_in_millis": x.Duration.Milliseconds(), "dropped": x.Dropped, "failed": x.Failed})
+		// Not in Logstash: the events it failed on by the tag they got.
+		f["failure_tags"] = failureTags(x.FailureTags)
+		filters = append(filters, f)
 	}
 	outputs := make([]any, 0, len(s.Outputs))
 	for _, x := range s.Outputs {
@@ -350,6 +354,7 @@ func pipelineJSON(p snap) map[string]any {
 			"duration_in_millis":            s.Duration.Milliseconds(),
 			"queue_push_duration_in_millis": s.QueuePush.Milliseconds(),
 			"dropped":                       s.Dropped, "unrouted": s.Unrouted, "failed": s.Failed,
+			"filter_failed": s.FilterFailed,
 			"dead_lettered": s.DeadLettered,
 		},
 		"plugins":          map[string]any{"inputs": inputs, "codecs": []any{}, "filters": filters, "outputs": outputs},
@@ -370,6 +375,14 @@ func pipelineJSON(p snap) map[string]any {
 			"storage_policy": p.dlq.StoragePolicy, "dropped_events": p.dlq.Dropped, "expired_events": p.dlq.Expired,
 			"last_error": lastErr, "path": p.dlqDir,
 		}
+	}
+	return m
+}
+
+// failureTags is a filter's failures by tag, {} when there are none.
+func failureTags(m map[string]int64) map[string]int64 {
+	if m == nil {
+		return map[string]int64{}
 	}
 	return m
 }

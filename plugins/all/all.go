@@ -76,4 +76,5 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/outputs/rabbitmq"
 	_ "github.com/pipelined/pipeline/plugins/outputs/redis"
 	_ "github.com/pipelined/pipeline/plugins/outputs/stdout"
+	_ "github.com/pipelined/pipeline/plugins/outputs/tcp"
 )

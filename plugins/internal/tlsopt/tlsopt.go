@@ -368,6 +368,16 @@ type TCPRemoved struct {
 // DocTitle names the group in the plugin reference.
 func (TCPRemoved) DocTitle() string { return "TLS: removed names" }
 
+// TCPOutputRemoved is the TLS option the tcp output lost in Logstash 9
+// beside those of TCPRemoved.
+type TCPOutputRemoved struct {
+	// SSLCACert was the name of ssl_certificate_authorities.
+	SSLCACert engine.Removed `hcl:"ssl_cacert,optional" removed:"9.0" use:"ssl_certificate_authorities"`
+}
+
+// DocTitle names the group in the plugin reference.
+func (TCPOutputRemoved) DocTitle() string { return "TLS: removed names of the output" }
+
 // Client is the ssl_* options of a plugin that connects to a server, named
 // as Logstash's.
 type Client struct {

@@ -28,6 +28,13 @@ func Filter(t testing.TB, typ, options string, in ...*event.Event) []*event.Even
 	return pipelineFile.Filter(t, typ, options, in...)
 }
 
+// Output sends events through the output typ configured by options (written
+// as in a pipeline file) and returns once the pipeline has drained.
+func Output(t testing.TB, typ, options string, in ...*event.Event) {
+	t.Helper()
+	pipelineFile.Output(t, typ, options, in...)
+}
+
 // BuildDiags builds a pipeline holding one plugin of kind and typ with the
 // options (pipeline-file syntax; they start on line 2) and returns the
 // diagnostics: for testing option validation.

@@ -12,6 +12,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/codecs/jsonlines"
 	_ "github.com/pipelined/pipeline/plugins/codecs/line"
 	_ "github.com/pipelined/pipeline/plugins/codecs/multiline"
+	_ "github.com/pipelined/pipeline/plugins/codecs/netflow"
 	_ "github.com/pipelined/pipeline/plugins/codecs/plain"
 	_ "github.com/pipelined/pipeline/plugins/codecs/rubydebug"
 

@@ -33,6 +33,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/filters/json"
 	_ "github.com/pipelined/pipeline/plugins/filters/jsonencode"
 	_ "github.com/pipelined/pipeline/plugins/filters/kv"
+	_ "github.com/pipelined/pipeline/plugins/filters/multiline"
 	_ "github.com/pipelined/pipeline/plugins/filters/mutate"
 	_ "github.com/pipelined/pipeline/plugins/filters/prune"
 	_ "github.com/pipelined/pipeline/plugins/filters/ruby"

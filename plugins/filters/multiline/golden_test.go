@@ -1,0 +1,9 @@
+package multiline
+
+import (
+	"testing"
+
+	"github.com/pipelined/pipeline/plugins/internal/testkit/plugintest"
+)
+
+func TestGolden(t *testing.T) { plugintest.RunFilterGolden(t, "multiline") }

@@ -279,6 +279,12 @@ func (b *builder) construct(f *Factory, pl *ir.Plugin, rest hcl.Body, codec *cod
 		var d hcl.Diagnostics
 		res.Codec, d = b.codec(f, pl, codec)
 		diags = append(diags, d...)
+		if res.Codec != nil {
+			res.CodecName = f.DefaultCodec
+			if codec != nil {
+				res.CodecName = codec.Type
+			}
+		}
 	}
 	o, d := decodeOptions(f, rest, pl.Range)
 	diags = append(diags, d...)

@@ -14,6 +14,9 @@ type Resources struct {
 	// Codec is the codec configured with `codec` (or the plugin's default codec);
 	// nil for plugins registered without one.
 	Codec Codec
+	// CodecName is the name Codec was configured by ("json"), as Logstash's
+	// codec config_name; "" when Codec is nil.
+	CodecName string
 	// BatchSize is the pipeline batch size: inputs should emit batches of up to
 	// this many events.
 	BatchSize int

@@ -33,6 +33,11 @@
 // others are unaffected. Per connection the input holds at most the window
 // in the pipeline and the one being read.
 //
+// A codec, when configured, decodes each event's message (or, from a
+// lumberjack sender such as Logstash's lumberjack output, its line) and the
+// beat's other fields are set over what it decoded, as Logstash's beats input
+// does; without one, message is kept as sent and line becomes message.
+//
 // Only lumberjack v2 is served (every Beats version since 5.0 speaks it);
 // lumberjack v1 (logstash-forwarder) is not.
 //
@@ -63,7 +68,7 @@ import (
 )
 
 func init() {
-	engine.RegisterInput("beats", New)
+	engine.RegisterInput("beats", New, engine.WithOptionalCodec())
 	lumberlog.Logger = lumberLogger{}
 }
 
@@ -180,6 +185,8 @@ type Input struct {
 	addr       string
 	tls        *tls.Config
 	codecTag   bool
+	codec      engine.Codec // the configured codec; nil: message kept as sent
+	codecName  string
 	idle       time.Duration // client_inactivity_timeout; 0: none
 	timeout    time.Duration // in-window read and ACK write timeout
 	maxConns   int
@@ -242,6 +249,8 @@ func New(o Options, r engine.Resources) (*Input, error) {
 		keepalive:  3 * time.Second,
 		log:        log,
 		messageRef: event.MustRef(event.MessageField),
+		codec:      r.Codec,
+		codecName:  r.CodecName,
 	}
 	if in.idle > 0 {
 		in.timeout = in.idle
@@ -338,12 +347,7 @@ func (in *Input) handle(b *lj.Batch, emit engine.EmitFunc) error {
 		if !ok {
 			continue // decodeEvent makes only events
 		}
-		if in.codecTag {
-			if _, ok := e.Get(in.messageRef); ok {
-				e.AddTag(CodecTag)
-			}
-		}
-		events = append(events, e)
+		events = in.decodeTarget(e, events)
 	}
 	st := in.lookup(b.RemoteAddr)
 	var w *windowBytes

@@ -299,7 +299,11 @@ func (g *generator) page(f *engine.Factory) (*page, error) {
 			fmt.Fprintf(&b, "Default codec: [`%s`](%s). Set another one with a `codec \"<name>\" { … }` block; see [Codecs](%s#codecs).\n\n",
 				f.DefaultCodec, relLink(pg.file, codec), lang)
 		} else if f.OptionalCodec {
-			fmt.Fprintf(&b, "No default codec: without a `codec \"<name>\" { … }` block the %s %s sends events in its own format (below); with one, it uses that codec (see [Codecs](%s#codecs)).\n\n", f.Name, kind, lang)
+			what := "sends events in its own format (see above)"
+			if f.Kind == ir.Input {
+				what = "takes events as they arrive (see above)"
+			}
+			fmt.Fprintf(&b, "No default codec: without a `codec \"<name>\" { … }` block the %s %s %s; with one, it uses that codec (see [Codecs](%s#codecs)).\n\n", f.Name, kind, what, lang)
 		} else {
 			fmt.Fprintf(&b, "The %s %s uses no codec: a `codec` given is checked and has no effect (Logstash accepts one on every %s).\n\n", f.Name, kind, kind)
 		}

@@ -22,10 +22,10 @@ import (
 
 // centre starts a real beats input with TLS that requires a client
 // certificate from ca.
-func centre(t *testing.T, ca *testpki.CA) *inputtest.Harness {
+func centre(t *testing.T, ca *testpki.CA, extra ...string) *inputtest.Harness {
 	srv := ca.Server("centre")
-	return inputtest.Start(t, "beats", fmt.Sprintf("ssl_enabled = true\nssl_certificate = %q\nssl_key = %q\nssl_client_authentication = \"required\"\nssl_certificate_authorities = [%q]",
-		srv.CertFile, srv.KeyFile, ca.File), inputtest.Options{})
+	return inputtest.Start(t, "beats", fmt.Sprintf("ssl_enabled = true\nssl_certificate = %q\nssl_key = %q\nssl_client_authentication = \"required\"\nssl_certificate_authorities = [%q]\n%s",
+		srv.CertFile, srv.KeyFile, ca.File, strings.Join(extra, "\n")), inputtest.Options{})
 }
 
 func newOutput(t *testing.T, opts string, r engine.Resources) *Output {
@@ -154,11 +154,12 @@ func TestSilentReceiverTimesOut(t *testing.T) {
 	}
 }
 
-// With a codec each event goes as Logstash's output sends it:
-// {"line": <codec output>}.
+// With a codec each event goes as Logstash's output sends it, {"line":
+// <codec output>}, and a beats input with the same codec decodes it back
+// (Logstash to Logstash over lumberjack).
 func TestCodecSendsLine(t *testing.T) {
 	ca := testpki.NewCA(t, "ca")
-	c := centre(t, ca)
+	c := centre(t, ca, `codec "json" {}`)
 	cli := ca.Client("agent")
 	host, port := hostPort(t, c.TCP)
 	codec := plugintest.MustCodec(t, json.New)
@@ -168,13 +169,17 @@ func TestCodecSendsLine(t *testing.T) {
 	if err := out.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := out.Write(ctx, []*event.Event{event.NewMessage("framed")}); err != nil {
+	e := event.NewMessage("framed")
+	e.Set(event.MustRef("[user][name]"), "ann")
+	if err := out.Write(ctx, []*event.Event{e}); err != nil {
 		t.Fatal(err)
 	}
-	e := c.WaitEvents(t, 1, 10*time.Second)[0]
-	line, _ := e.Get(event.MustRef("line"))
-	if s, _ := line.(string); !strings.Contains(s, `"message":"framed"`) {
-		t.Fatalf("line %v in %v", line, e.Fields())
+	got := c.WaitEvents(t, 1, 10*time.Second)[0]
+	msg, _ := got.Get(event.MustRef("message"))
+	user, _ := got.Get(event.MustRef("[user][name]"))
+	line, hasLine := got.Get(event.MustRef("line"))
+	if msg != "framed" || user != "ann" || hasLine || !got.HasTag("beats_input_codec_json_applied") {
+		t.Fatalf("message %v user %v line %v in %v", msg, user, line, got.Fields())
 	}
 }
 

@@ -116,7 +116,8 @@ func Build(p *ir.Pipeline, reg *Registry, s Settings) (*Pipeline, hcl.Diagnostic
 	var diags hcl.Diagnostics
 	workersSet := s.Workers > 0 || p.Settings.Workers > 0
 	s = s.resolve(p.Settings, &diags, p.Range)
-	b := &builder{reg: reg, pl: &Pipeline{name: p.Name, settings: s, abort: make(chan struct{})}, log: s.Logger.With("pipeline", p.Name)}
+	b := &builder{reg: reg, pl: &Pipeline{name: p.Name, settings: s, abort: make(chan struct{})}, log: s.Logger.With("pipeline", p.Name),
+		ecs: p.Settings.ECSCompatibility}
 	b.pl.log = b.log
 	for _, in := range p.Inputs {
 		u, d := b.input(in)
@@ -184,6 +185,9 @@ type builder struct {
 	pl     *Pipeline
 	log    *slog.Logger
 	shared map[string]any // Resources.Shared
+	// ecs is pipeline.ecs_compatibility: the ecs_compatibility default of
+	// the plugins that have the option ("": their own).
+	ecs string
 	// deferred: a plugin was left out because its errors are found at start
 	// (Settings.Check only).
 	deferred bool
@@ -249,7 +253,7 @@ func (b *builder) codec(f *Factory, pl *ir.Plugin, blk *codecBlock) (Codec, hcl.
 			Detail:  fmt.Sprintf("There is no codec named %q.%s", name, suggest(name, b.reg.Names(ir.Codec))),
 			Subject: &rng}}
 	}
-	o, diags := decodeOptions(cf, body, rng)
+	o, diags := decodeOptions(cf, body, rng, b.ecs)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -286,7 +290,7 @@ func (b *builder) construct(f *Factory, pl *ir.Plugin, rest hcl.Body, codec *cod
 			}
 		}
 	}
-	o, d := decodeOptions(f, rest, pl.Range)
+	o, d := decodeOptions(f, rest, pl.Range, b.ecs)
 	diags = append(diags, d...)
 	if diags.HasErrors() {
 		return nil, res, b.atStart(diags)

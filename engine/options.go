@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"reflect"
 	"strings"
 
 	"github.com/agext/levenshtein"
@@ -244,9 +245,15 @@ func deferAtStart(diags hcl.Diagnostics) bool {
 	return found
 }
 
-// decodeOptions runs the Defaults → decode → Validate steps for one plugin body.
-func decodeOptions(f *Factory, body hcl.Body, blame hcl.Range) (any, hcl.Diagnostics) {
+// decodeOptions runs the Defaults → decode → Validate steps for one plugin
+// body. ecs, when set, is pipeline.ecs_compatibility: it replaces the
+// plugin's default ecs_compatibility before the body is decoded, so a value
+// the plugin sets wins, as in Logstash.
+func decodeOptions(f *Factory, body hcl.Body, blame hcl.Range, ecs string) (any, hcl.Diagnostics) {
 	o := f.NewOptions()
+	if ecs != "" {
+		setECSDefault(reflect.ValueOf(o).Elem(), ecs)
+	}
 	diags := DecodeOptions(body, o)
 	if diags.HasErrors() {
 		return nil, diags
@@ -284,4 +291,28 @@ func OutputBody(body hcl.Body) hcl.Body {
 		return body
 	}
 	return com.Rest
+}
+
+// setECSDefault sets the string option named ecs_compatibility of the
+// options struct v, in it or in a struct it embeds (the ecs option group),
+// to ecs.
+func setECSDefault(v reflect.Value, ecs string) bool {
+	if v.Kind() != reflect.Struct {
+		return false
+	}
+	t := v.Type()
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		if !sf.IsExported() {
+			continue
+		}
+		if name, _, _ := strings.Cut(sf.Tag.Get("hcl"), ","); name == "ecs_compatibility" && sf.Type.Kind() == reflect.String {
+			v.Field(i).SetString(ecs)
+			return true
+		}
+		if sf.Anonymous && sf.Type.Kind() == reflect.Struct && setECSDefault(v.Field(i), ecs) {
+			return true
+		}
+	}
+	return false
 }

@@ -32,6 +32,11 @@ type Settings struct {
 	// "false". Events keep their order with one worker; "true" refuses a
 	// pipeline with more, as Logstash refuses to start.
 	Ordered string
+	// ECSCompatibility is pipeline.ecs_compatibility: "disabled", "v1" or
+	// "v8", the ecs_compatibility of every plugin of the pipeline that has
+	// the option and does not set it itself; "" leaves each plugin's own
+	// default (v8, as Logstash 8).
+	ECSCompatibility string
 	// DeadLetterQueue holds the dead_letter_queue.* settings.
 	DeadLetterQueue DeadLetterQueueSettings
 	// Queue holds the queue.* and path.queue settings.
@@ -71,6 +76,7 @@ func (s Settings) Or(d Settings) Settings {
 		BatchDelay:         cmp.Or(s.BatchDelay, d.BatchDelay),
 		OnPermanentFailure: cmp.Or(s.OnPermanentFailure, d.OnPermanentFailure),
 		Ordered:            cmp.Or(s.Ordered, d.Ordered),
+		ECSCompatibility:   cmp.Or(s.ECSCompatibility, d.ECSCompatibility),
 		Queue: QueueSettings{Type: cmp.Or(q.Type, dq.Type), Path: cmp.Or(q.Path, dq.Path),
 			MaxBytes: cmp.Or(q.MaxBytes, dq.MaxBytes), PageCapacity: cmp.Or(q.PageCapacity, dq.PageCapacity),
 			CheckpointWrites: cmp.Or(q.CheckpointWrites, dq.CheckpointWrites), Drain: cmp.Or(q.Drain, dq.Drain)},
@@ -100,6 +106,7 @@ var settings = []setting[Settings]{
 	{"", "batch_delay", "pipeline.batch.delay", delay, func(s *Settings) any { return &s.BatchDelay }},
 	{"", "on_permanent_failure", "pipeline.on_permanent_failure", oneOf("acknowledge", "hold"), func(s *Settings) any { return &s.OnPermanentFailure }},
 	{"", "ordered", "pipeline.ordered", oneOf("auto", "true", "false"), func(s *Settings) any { return &s.Ordered }},
+	{"", "ecs_compatibility", "pipeline.ecs_compatibility", oneOf("disabled", "v1", "v8"), func(s *Settings) any { return &s.ECSCompatibility }},
 	{"queue", "type", "queue.type", oneOf("memory", "persisted"), func(s *Settings) any { return &s.Queue.Type }},
 	{"queue", "path", "path.queue", directory, func(s *Settings) any { return &s.Queue.Path }},
 	{"queue", "max_bytes", "queue.max_bytes", size, func(s *Settings) any { return &s.Queue.MaxBytes }},

@@ -57,6 +57,8 @@ Pipelines:
   -u, --pipeline.batch.delay MS  wait to fill a batch (default 50)
   --pipeline.ordered auto|true|false  events keep their order with one worker;
                               true refuses more than one (default auto)
+  --pipeline.ecs_compatibility disabled|v1|v8  ecs_compatibility of the
+                              plugins that do not set it (default v8)
   -r, --config.reload.automatic  reload -f or --pipelines when its files change
   --config.reload.interval D  how often -r checks (default 3s); SIGHUP checks at once
   --config.support_escapes    process \n, \t, \" … in .conf quoted strings

@@ -113,6 +113,7 @@ var settingFlags = []settingFlag{
 	{"pipeline.id", "", "the name of the -f or -e pipeline (default main)"},
 	{"pipeline.batch.delay", "", "milliseconds a worker waits to fill a batch (default 50)"},
 	{"pipeline.ordered", "", "auto (default), true (refused with more than one worker) or false"},
+	{"pipeline.ecs_compatibility", "", "disabled, v1 or v8: the ecs_compatibility of plugins that do not set it (default v8)"},
 	{"log.level", "info", "log level: trace, debug, info, warn, error or fatal"},
 	{"log.format", "plain", "plain or json"},
 	{"path.logs", "", "also log to <DIR>/logstash-plain.log (logstash-json.log with --log.format json)"},

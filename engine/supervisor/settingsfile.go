@@ -35,7 +35,7 @@ var oldNames = map[string]string{
 var logstashOnly = []string{
 	"node.", "xpack.", "monitoring.", "modules", "cloud.", "keystore.", "path.plugins",
 	"pipeline.unsafe_shutdown", "pipeline.separate_logs", "pipeline.plugin_classloaders",
-	"pipeline.ecs_compatibility", "pipeline.buffer.type", "pipeline.system", "config.field_reference.escape_style",
+	"pipeline.buffer.type", "pipeline.system", "config.field_reference.escape_style",
 	"allow_superuser", "log.level.", "api.environment", "api.ssl.", "queue.checkpoint.acks",
 	"queue.checkpoint.interval", "queue.checkpoint.retry", "dead_letter_queue.storage_policy.",
 	"dead_letter_queue.max_bytes.",

@@ -123,3 +123,26 @@ func TestSettingsFileIgnoresLogstashOnly(t *testing.T) {
 		t.Fatalf("--strict refused a logstash.yml without Logstash-only settings: %v", err)
 	}
 }
+
+// TestECSCompatibilitySetting: pipeline.ecs_compatibility in logstash.yml
+// is a setting (not ignored), the flag wins over it, and a value Logstash
+// refuses is refused with its line.
+func TestECSCompatibilitySetting(t *testing.T) {
+	f, err := parseSettings(t, "pipeline.ecs_compatibility: disabled\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.settings.Pipeline.ECSCompatibility; got != "disabled" || len(f.ignored) != 0 {
+		t.Errorf("ECSCompatibility = %q, ignored %v; want disabled, none ignored", got, f.ignored)
+	}
+	f, err = parseSettings(t, "pipeline:\n  ecs_compatibility: disabled\n", "--pipeline.ecs_compatibility", "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.settings.Pipeline.ECSCompatibility; got != "v1" {
+		t.Errorf("with the flag, ECSCompatibility = %q; want v1", got)
+	}
+	if _, err := parseSettings(t, "pipeline.ecs_compatibility: v2\n"); err == nil || !strings.Contains(err.Error(), ":1:") {
+		t.Errorf("v2: err = %v; want a refusal naming line 1", err)
+	}
+}

@@ -51,6 +51,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/inputs/beats"
 	_ "github.com/pipelined/pipeline/plugins/inputs/deadletterqueue"
 	_ "github.com/pipelined/pipeline/plugins/inputs/elasticsearch"
+	_ "github.com/pipelined/pipeline/plugins/inputs/exec"
 	_ "github.com/pipelined/pipeline/plugins/inputs/file"
 	_ "github.com/pipelined/pipeline/plugins/inputs/gelf"
 	_ "github.com/pipelined/pipeline/plugins/inputs/generator"
@@ -66,6 +67,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/inputs/udp"
 
 	// Outputs.
+	_ "github.com/pipelined/pipeline/plugins/outputs/csv"
 	_ "github.com/pipelined/pipeline/plugins/outputs/elasticsearch"
 	_ "github.com/pipelined/pipeline/plugins/outputs/file"
 	_ "github.com/pipelined/pipeline/plugins/outputs/http"
@@ -78,5 +80,6 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/outputs/rabbitmq"
 	_ "github.com/pipelined/pipeline/plugins/outputs/redis"
 	_ "github.com/pipelined/pipeline/plugins/outputs/stdout"
+	_ "github.com/pipelined/pipeline/plugins/outputs/syslog"
 	_ "github.com/pipelined/pipeline/plugins/outputs/tcp"
 )

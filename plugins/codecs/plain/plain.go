@@ -54,9 +54,10 @@ func (o *Options) Validate() error {
 
 // Codec is the plain codec.
 type Codec struct {
-	format   eventfmt.Formatter
-	convert  charset.Converter
-	original bool
+	hasFormat bool
+	format    eventfmt.Formatter
+	convert   charset.Converter
+	original  bool
 }
 
 var _ engine.Codec = (*Codec)(nil)
@@ -68,8 +69,12 @@ func New(o Options, _ engine.Resources) (*Codec, error) {
 		return nil, err
 	}
 	conv := o.Option.Converter()
-	return &Codec{format: f, convert: conv, original: o.Compatibility.ECS()}, nil
+	return &Codec{hasFormat: o.Format != "", format: f, convert: conv, original: o.Compatibility.ECS()}, nil
 }
+
+// HasFormat reports whether format is set (the syslog output uses its own
+// message option instead of a plain codec without one, as Logstash's does).
+func (c *Codec) HasFormat() bool { return c.hasFormat }
 
 // NewDecoder returns a decoder that makes one event of all of r.
 func (c *Codec) NewDecoder(r io.Reader) engine.Decoder { return &decoder{c: c, r: r} }

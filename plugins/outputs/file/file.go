@@ -91,6 +91,10 @@ type Options struct {
 	WriteBehavior string `hcl:"write_behavior,optional"`
 }
 
+// DocTitle names the options where another plugin embeds them (the csv
+// output).
+func (Options) DocTitle() string { return "File output options" }
+
 // Defaults sets Logstash's defaults.
 func (o *Options) Defaults() {
 	o.CreateIfDeleted = true

@@ -13,8 +13,8 @@ import (
 
 	"github.com/pipelined/pipeline/dsl"
 	"github.com/pipelined/pipeline/engine"
-	_ "github.com/pipelined/pipeline/plugins/outputs/null"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/natstest"
+	_ "github.com/pipelined/pipeline/plugins/outputs/null"
 )
 
 // drainTime runs src until n events are out and returns how long it took.

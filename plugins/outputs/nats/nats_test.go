@@ -2,6 +2,7 @@ package nats
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	"github.com/pipelined/pipeline/plugins/internal/testkit/natstest"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/plugintest"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/servertest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/testpki"
 )
 
 func newOutput(t *testing.T, opts string) (*Output, *servertest.Output) {
@@ -246,5 +248,37 @@ func TestCheckDiagnostics(t *testing.T) {
 	}
 	if diags := plugintest.BuildDiags(t, ir.Output, "nats", "servers = [\"tls://n1:4222\", \"tls://n2:4222\"]\nsubject = \"logs.%%{[host][name]}\"\nmsg_id = \"%%{[@metadata][fingerprint]}\"\nstream = \"LOGS\"\nsubjects = [\"logs.>\"]\nreplicas = 3\nmax_age = \"72h\"\ntoken = \"t0k\""); diags.HasErrors() {
 		t.Errorf("typical configuration: %v", diags)
+	}
+}
+
+// TestTLS: with ssl_enabled (or a tls:// server) the output verifies the
+// server's certificate against ssl_certificate_authorities and presents
+// its client certificate to a server that requires one (mTLS); an unknown
+// CA is refused.
+func TestTLS(t *testing.T) {
+	ca := testpki.NewCA(t, "nats-ca")
+	srvPair := ca.Server("127.0.0.1")
+	cli := ca.Client("shipper")
+	srv := natstest.StartWith(t, func(o *natstest.Options) {
+		o.TLSConfig = &tls.Config{Certificates: []tls.Certificate{srvPair.TLS}, ClientCAs: ca.Pool(), ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
+		o.TLSVerify = true
+		o.TLSTimeout = 5
+	})
+	url := strings.Replace(srv.URL(), "nats://", "tls://", 1)
+	out, _ := newOutput(t, fmt.Sprintf("servers = [%q]\nsubject = \"tls.a\"\njetstream = false\nssl_certificate_authorities = [%q]\nssl_certificate = %q\nssl_key = %q", url, ca.File, cli.CertFile, cli.KeyFile))
+	if err := out.Connect(context.Background()); err != nil {
+		t.Fatalf("mTLS: %v", err)
+	}
+	if err := out.Write(context.Background(), hostEvents(1, "h")); err != nil {
+		t.Fatal(err)
+	}
+	other := testpki.NewCA(t, "other-ca")
+	bad, _ := newOutput(t, fmt.Sprintf("servers = [%q]\nsubject = \"tls.a\"\njetstream = false\nssl_enabled = true\nssl_certificate_authorities = [%q]\nssl_certificate = %q\nssl_key = %q", srv.URL(), other.File, cli.CertFile, cli.KeyFile))
+	if err := bad.Connect(context.Background()); err == nil {
+		t.Fatal("connected to a server whose CA is not trusted")
+	}
+	nocert, _ := newOutput(t, fmt.Sprintf("servers = [%q]\nsubject = \"tls.a\"\njetstream = false\nssl_certificate_authorities = [%q]", url, ca.File))
+	if err := nocert.Connect(context.Background()); err == nil {
+		t.Fatal("connected without the client certificate the server requires")
 	}
 }

@@ -39,6 +39,27 @@
 // password is never logged nor put into errors. A PUBLISH to a channel without
 // subscribers succeeds: the message is gone, as in Redis.
 //
+// # Redis Cluster
+//
+// With cluster => true the hosts are seed nodes of a Redis Cluster: the
+// output learns the cluster's slots from them and sends each key's RPUSH to
+// the master holding its slot (go-redis's cluster client: one pipelined
+// round trip per master, MOVED and ASK redirections followed). Keys with a
+// hash tag ("{logs}-%{type}") keep the lists of one batch on one slot, so a
+// batch is one round trip to one master. A master that fails makes the
+// batch fail; the engine connects again (the slots are learnt anew, a
+// promoted replica now holds them) and pushes the batch again. Redis
+// replicates asynchronously, so a master killed right after acknowledging
+// a push may take it with it: wait_replicas => 1 makes the output wait
+// (WAIT, up to timeout) until that many replicas of every master have the
+// batch before it counts as delivered, and a batch not replicated in time
+// is pushed again (duplicates possible, nothing lost). A master with fewer
+// connected replicas than wait_replicas (a replica died, or the master is
+// one promoted by a failover) needs only those it has, with a warning:
+// until the operator adds a replica, that master's death loses what it
+// acknowledged last. db must be 0 (Redis
+// Cluster has one database).
+//
 // With ssl_enabled the connection uses TLS: the server's certificate is checked
 // against ssl_certificate_authorities (or the system roots) and the host name
 // dialled, unless ssl_verification_mode is "none"; ssl_certificate and ssl_key
@@ -56,6 +77,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -114,6 +136,13 @@ type Options struct {
 	// Timeout is the connect and request timeout, in seconds (decimals
 	// allowed, as Logstash's :number: 0.5 is half a second).
 	Timeout float64 `hcl:"timeout,optional"`
+	// Cluster treats the hosts as seed nodes of a Redis Cluster (see the
+	// package documentation).
+	Cluster bool `hcl:"cluster,optional"`
+	// WaitReplicas, with cluster, is how many replicas of each master must
+	// have a batch before it counts as delivered (Redis's WAIT, bounded by
+	// timeout); 0 does not wait.
+	WaitReplicas int `hcl:"wait_replicas,optional"`
 	// The ssl_* options: TLS to the server.
 	tlsopt.Client
 }
@@ -168,6 +197,15 @@ func (o *Options) Validate() error {
 	if o.Timeout <= 0 {
 		return &engine.FieldError{Field: "timeout", Err: errors.New("must be more than 0 seconds")}
 	}
+	if o.Cluster && o.DB != 0 {
+		return &engine.FieldError{Field: "db", Err: errors.New("must be 0 with cluster => true (Redis Cluster has one database)")}
+	}
+	if o.WaitReplicas < 0 {
+		return &engine.FieldError{Field: "wait_replicas", Err: errors.New("must not be negative")}
+	}
+	if o.WaitReplicas > 0 && !o.Cluster {
+		return &engine.FieldError{Field: "wait_replicas", Err: errors.New("is for cluster => true")}
+	}
 	return o.Client.Validate(o.Client.Enabled())
 }
 
@@ -213,8 +251,17 @@ type Output struct {
 	interval  time.Duration
 	log       *slog.Logger
 
-	client *goredis.Client
-	addr   string // the connected host
+	cluster      bool
+	waitReplicas int
+	// warned are the masters already logged as having fewer replicas than
+	// wait_replicas (ForEachMaster runs its callbacks concurrently: guarded).
+	warned map[string]bool
+	warnMu sync.Mutex
+
+	client goredis.UniversalClient
+	// clusterClient is client in cluster mode.
+	clusterClient *goredis.ClusterClient
+	addr          string // the connected host, or the seed nodes
 
 	// Per-Write state, reused.
 	buf     bytes.Buffer
@@ -254,6 +301,10 @@ func New(o Options, r engine.Resources) (*Output, error) {
 		log:       r.Logger,
 		groups:    map[string]*group{},
 		checked:   map[string]time.Time{},
+
+		warned:       map[string]bool{},
+		cluster:      o.Cluster,
+		waitReplicas: o.WaitReplicas,
 	}
 	if tmpl.IsConstant() {
 		out.fixedKey = o.Key
@@ -271,9 +322,13 @@ func New(o Options, r engine.Resources) (*Output, error) {
 	return out, nil
 }
 
-// Connect connects to the first host that answers PING.
+// Connect connects to the first host that answers PING, or, with cluster,
+// learns the cluster from the seed nodes.
 func (o *Output) Connect(ctx context.Context) error {
 	o.closeClient()
+	if o.cluster {
+		return o.connectCluster(ctx)
+	}
 	start := 0
 	if o.shuffle && len(o.addrs) > 1 {
 		start = rand.IntN(len(o.addrs))
@@ -311,6 +366,93 @@ func (o *Output) Connect(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// connectCluster builds a cluster client on the seed nodes and checks it
+// reaches the cluster.
+func (o *Output) connectCluster(ctx context.Context) error {
+	c := goredis.NewClusterClient(&goredis.ClusterOptions{
+		Addrs:                 o.addrs,
+		TLSConfig:             o.tls, // crypto/tls checks each node's host name
+		Password:              o.password,
+		Protocol:              2,
+		DisableIdentity:       true,
+		DialTimeout:           o.timeout,
+		ReadTimeout:           o.timeout,
+		WriteTimeout:          o.timeout,
+		ContextTimeoutEnabled: true,
+		MaxRetries:            -1, // the engine retries
+		MaxRedirects:          8,
+		DialerRetries:         1,
+		PoolSize:              1, // per node: WAIT follows the writes on the same connection
+	})
+	seeds := strings.Join(o.addrs, ",")
+	if err := c.Ping(ctx).Err(); err != nil {
+		_ = c.Close()
+		return o.describe("cluster "+seeds, "", err)
+	}
+	o.client, o.clusterClient, o.addr = c, c, "cluster "+seeds
+	o.log.Info("connected to redis cluster", "seeds", seeds)
+	return nil
+}
+
+// replicated waits until wait_replicas replicas of every master have what
+// this output wrote (WAIT on each master's one connection).
+func (o *Output) replicated(ctx context.Context) error {
+	if o.clusterClient == nil || o.waitReplicas == 0 {
+		return nil
+	}
+	return o.clusterClient.ForEachMaster(ctx, func(ctx context.Context, c *goredis.Client) error {
+		want := o.waitReplicas
+		// A master with fewer replicas than asked (its replica died, or it
+		// is one promoted in a failover) cannot do better: what its
+		// replicas have is enough, logged.
+		if have, ok := connectedReplicas(ctx, c); ok && have < want {
+			o.warnMu.Lock()
+			first := !o.warned[c.Options().Addr]
+			if len(o.warned) > 1024 {
+				clear(o.warned)
+			}
+			o.warned[c.Options().Addr] = true
+			o.warnMu.Unlock()
+			if first {
+				o.log.Warn("redis cluster master has fewer replicas than wait_replicas; waiting for those it has", "master", c.Options().Addr, "replicas", have, "wait_replicas", want)
+			}
+			want = have
+		}
+		return o.wait(ctx, c, want)
+	})
+}
+
+// wait runs WAIT want on master c's connection.
+func (o *Output) wait(ctx context.Context, c *goredis.Client, want int) error {
+	if want == 0 {
+		return nil
+	}
+	n, err := c.Wait(ctx, want, o.timeout).Result()
+	if err != nil {
+		return o.describe(c.Options().Addr, "", err)
+	}
+	if n < int64(want) {
+		return fmt.Errorf("redis %s: %d of %d replicas have the batch after %s; pushing it again", c.Options().Addr, n, want, o.timeout)
+	}
+	return nil
+}
+
+// connectedReplicas reads connected_slaves from a master's INFO
+// replication.
+func connectedReplicas(ctx context.Context, c *goredis.Client) (int, bool) {
+	info, err := c.Info(ctx, "replication").Result()
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "connected_slaves:"); ok {
+			n, err := strconv.Atoi(v)
+			return n, err == nil
+		}
+	}
+	return 0, false
+}
+
 // describe wraps a go-redis error with the host, db and key; connection
 // failures wrap engine.ErrNotConnected. It never includes the password.
 func (o *Output) describe(addr, key string, err error) error {
@@ -338,7 +480,10 @@ func isConnError(err error) bool {
 	var rerr goredis.Error
 	if errors.As(err, &rerr) {
 		// LOADING, a read-only replica, and so on: another connection may do.
-		return goredis.IsLoadingError(err) || goredis.IsReadOnlyError(err) || goredis.IsMasterDownError(err)
+		// A cluster failing over (CLUSTERDOWN, TRYAGAIN, redirections
+		// exhausted): the slots are learnt anew when connecting again.
+		return goredis.IsLoadingError(err) || goredis.IsReadOnlyError(err) || goredis.IsMasterDownError(err) ||
+			goredis.HasErrorPrefix(err, "CLUSTERDOWN") || goredis.HasErrorPrefix(err, "TRYAGAIN") || goredis.HasErrorPrefix(err, "MOVED") || goredis.HasErrorPrefix(err, "ASK")
 	}
 	if errors.Is(err, context.Canceled) {
 		return false
@@ -372,7 +517,7 @@ func (o *Output) Write(ctx context.Context, events []*event.Event) error {
 		return nil
 	})
 	if err == nil {
-		return nil
+		return o.replicated(ctx)
 	}
 	var failed map[int]error
 	var first error
@@ -513,6 +658,6 @@ func (o *Output) Close(context.Context) error {
 func (o *Output) closeClient() {
 	if o.client != nil {
 		_ = o.client.Close()
-		o.client = nil
+		o.client, o.clusterClient = nil, nil
 	}
 }

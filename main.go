@@ -15,6 +15,7 @@ import (
 	"github.com/pipelined/pipeline/dsl"
 	"github.com/pipelined/pipeline/dsl/configdebug"
 	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/engine/monitor"
 	"github.com/pipelined/pipeline/engine/supervisor"
 	"github.com/pipelined/pipeline/pipetest"
 	_ "github.com/pipelined/pipeline/plugins/all"
@@ -48,6 +49,7 @@ Commands:
   run|check --pipelines FILE   the pipelines listed in a Logstash pipelines.yml, each isolated
   convert PATH      print a Logstash .conf file (or a directory of them) as HCL
   ` + pipetest.CommandSynopsis + ` ` + pipetest.CommandSummary + `
+  ` + monitor.TapSynopsis + `       ` + monitor.TapSummary + `
 `
 
 const usageTail = `  plugins           list the registered plugins
@@ -72,6 +74,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return convert(args[1:], stdout, stderr)
 	case "test":
 		return pipetest.Command(args[1:], stdout, stderr)
+	case "tap":
+		return monitor.TapCommand(args[1:], stdout, stderr)
 	case "plugins":
 		for _, f := range engine.Default.All() {
 			fmt.Fprintf(stdout, "%-7s %s\n", f.Kind, f.Name)
@@ -100,7 +104,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // commandNames are the commands for shell completion.
 func commandNames() []string {
-	names := []string{"run", "check", "convert", "test", "plugins", "completion", "version", "help"}
+	names := []string{"run", "check", "convert", "test", "tap", "plugins", "completion", "version", "help"}
 	for _, c := range engine.Commands() {
 		names = append(names, c.Name)
 	}

@@ -60,6 +60,8 @@ type Pipeline struct {
 	// stage (runStaged). flushers are the filters that flush on a timer.
 	staged   bool
 	flushers []flusherNode
+	// taps are the attached `pipeline tap` streams (tap.go).
+	taps tapHub
 }
 
 // Stats are a pipeline's event counters.
@@ -324,6 +326,9 @@ func (u *inputUnit) emit(b Batch) error {
 			u.decorate(e)
 		}
 	}
+	if tapHooks && p.taps.active.Load() {
+		p.tapOffer(u.id, TapOutputOf, b.Events)
+	}
 	events := b.Events
 	size := p.settings.BatchSize
 	for len(events) > 0 {
@@ -438,6 +443,7 @@ func (p *Pipeline) worker() {
 			timer.Stop()
 		}
 		start := time.Now()
+		w.tap = tapHooks && p.taps.active.Load()
 		out := p.runNodes(w, p.filters, batch)
 		w.flush(p)
 		p.stats.Filtered.Add(int64(len(out)))
@@ -456,6 +462,8 @@ func (p *Pipeline) worker() {
 // once per batch so the per-event path touches no shared cache line.
 type workerMetrics struct {
 	filters []filterAcc
+	// tap: a tap is attached (read once per batch).
+	tap bool
 }
 
 type filterAcc struct {
@@ -527,7 +535,13 @@ func (p *Pipeline) runOne(w *workerMetrics, nodes []node, e *event.Event, out []
 		start := len(out)
 		switch n := n.(type) {
 		case *filterNode:
+			if w.tap {
+				p.tapOffer(n.id, TapInputOf, []*event.Event{e})
+			}
 			out = n.applyOne(&w.filters[n.index], e, out)
+			if w.tap {
+				p.tapOffer(n.id, TapOutputOf, out[start:])
+			}
 		case *ifNode:
 			out = p.runOne(w, n.pick(e), e, out)
 		}
@@ -595,9 +609,13 @@ func (p *Pipeline) route(events []*event.Event) bool {
 			e.SetRoutes(n)
 		}
 	}
+	tap := tapHooks && p.taps.active.Load()
 	for i, evs := range per {
 		if len(evs) == 0 {
 			continue
+		}
+		if tap {
+			p.tapOffer(p.outputs[i].id, TapInputOf, evs)
 		}
 		p.outputs[i].inFlight.Add(int64(len(evs)))
 		select {
@@ -955,6 +973,9 @@ func (o *outputUnit) deliver(ctx context.Context, evs []*event.Event) {
 		}
 		if err == nil {
 			o.counters.out.Add(int64(len(evs)))
+			if tapHooks && o.pl.taps.active.Load() {
+				o.pl.tapOffer(o.id, TapOutputOf, evs)
+			}
 			o.done(evs, false)
 			for _, e := range evs {
 				release(e, nil)

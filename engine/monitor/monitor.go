@@ -236,6 +236,9 @@ func (s *Server) Handler() http.Handler {
 	}
 	mux.HandleFunc("GET /_node/pipelines", nodePipelines)
 	mux.HandleFunc("GET /_node/pipelines/{id}", nodePipelines)
+	// Not in Logstash: sampled events entering or leaving plugins, as JSON
+	// lines (pipeline tap).
+	mux.HandleFunc("GET /_node/tap", s.serveTap)
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		_, _ = w.Write(appendMetrics(nil, s.snapshots()))

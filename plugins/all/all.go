@@ -70,6 +70,7 @@ import (
 	// Outputs.
 	_ "github.com/pipelined/pipeline/plugins/outputs/csv"
 	_ "github.com/pipelined/pipeline/plugins/outputs/elasticsearch"
+	_ "github.com/pipelined/pipeline/plugins/outputs/email"
 	_ "github.com/pipelined/pipeline/plugins/outputs/file"
 	_ "github.com/pipelined/pipeline/plugins/outputs/http"
 	_ "github.com/pipelined/pipeline/plugins/outputs/immudb"

@@ -20,6 +20,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/filters/aggregate"
 	_ "github.com/pipelined/pipeline/plugins/filters/cidr"
 	_ "github.com/pipelined/pipeline/plugins/filters/clone"
+	_ "github.com/pipelined/pipeline/plugins/filters/correlate"
 	_ "github.com/pipelined/pipeline/plugins/filters/csv"
 	_ "github.com/pipelined/pipeline/plugins/filters/date"
 	_ "github.com/pipelined/pipeline/plugins/filters/dedot"
@@ -68,6 +69,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/inputs/udp"
 
 	// Outputs.
+	_ "github.com/pipelined/pipeline/plugins/outputs/alerta"
 	_ "github.com/pipelined/pipeline/plugins/outputs/csv"
 	_ "github.com/pipelined/pipeline/plugins/outputs/elasticsearch"
 	_ "github.com/pipelined/pipeline/plugins/outputs/email"

@@ -63,6 +63,7 @@
 package correlate
 
 import (
+	"container/heap"
 	"container/list"
 	"context"
 	"log/slog"
@@ -100,7 +101,7 @@ type Filter struct {
 	keys      map[string]*entry
 	lru       *list.List // of *entry, least recently seen first
 	watermark time.Time
-	next      time.Time // earliest pending deadline; zero: none
+	due       deadlines // keys by when they need attention, at most one item per key
 	evicted   int64
 }
 
@@ -117,6 +118,11 @@ type entry struct {
 	open    bool      // PairWithWindow window open; Absence armed
 	desc    string
 	copied  []any
+	// deadline is when the key needs attention (its window ends); queued
+	// tells that it has an item in f.due; dead that it was forgotten.
+	deadline time.Time
+	queued   bool
+	dead     bool
 }
 
 var (
@@ -228,7 +234,7 @@ func (f *Filter) Filter(_ context.Context, e *event.Event, out []*event.Event) (
 		f.watermark = t
 	}
 	var due []alert
-	if !f.next.IsZero() && !f.watermark.Before(f.next) {
+	if n := f.next(); !n.IsZero() && !f.watermark.Before(n) {
 		due = f.sweep(f.watermark)
 	}
 	var acted *alert
@@ -281,7 +287,7 @@ func (f *Filter) see(e *event.Event, t time.Time, first, second bool) *alert {
 			return nil
 		}
 		ent.fired, ent.firedAt, ent.count = true, t, 1
-		f.deadline(t.Add(f.window))
+		f.deadline(ent, t.Add(f.window))
 		return now("match", 1, t)
 	case "SingleWithThreshold":
 		ent := f.get(key)
@@ -303,14 +309,13 @@ func (f *Filter) see(e *event.Event, t time.Time, first, second bool) *alert {
 		if len(ent.times) > f.keep {
 			ent.times = append(ent.times[:0], ent.times[len(ent.times)-f.keep:]...)
 		}
-		if len(ent.times) > 0 {
-			f.deadline(ent.times[0].Add(f.window))
-		}
 		if th := f.threshAt(t); len(ent.times) >= th {
 			from := ent.times[len(ent.times)-th]
 			ent.fired, ent.firedAt, ent.count = true, from, int64(th)
+			f.deadline(ent, from.Add(f.window))
 			return now("threshold", int64(th), from)
 		}
+		f.deadline(ent, t.Add(f.window))
 		return nil
 	case "PairWithWindow":
 		ent, ok := f.keys[key]
@@ -322,7 +327,7 @@ func (f *Filter) see(e *event.Event, t time.Time, first, second bool) *alert {
 			ent = f.get(key)
 			ent.open, ent.first, ent.last, ent.count = true, t, t, 1
 			ent.desc, ent.copied = f.render(e)
-			f.deadline(t.Add(f.window))
+			f.deadline(ent, t.Add(f.window))
 		}
 		return nil
 	case "Absence":
@@ -333,7 +338,7 @@ func (f *Filter) see(e *event.Event, t time.Time, first, second bool) *alert {
 		}
 		ent.count++
 		ent.desc, ent.copied = f.render(e)
-		f.deadline(t.Add(f.window))
+		f.deadline(ent, t.Add(f.window))
 		return nil
 	}
 	return nil
@@ -363,60 +368,57 @@ func (f *Filter) get(key string) *entry {
 func (f *Filter) drop(ent *entry) {
 	f.lru.Remove(ent.elem)
 	delete(f.keys, ent.key)
+	ent.dead = true
 }
 
-// deadline notes that something is due at d.
-func (f *Filter) deadline(d time.Time) {
-	if f.next.IsZero() || d.Before(f.next) {
-		f.next = d
+// deadline sets when ent needs attention. A key's deadlines only move
+// later, so one item per key in f.due suffices: a popped item whose key's
+// deadline moved is queued again. f.mu is held.
+func (f *Filter) deadline(ent *entry, d time.Time) {
+	ent.deadline = d
+	if !ent.queued {
+		ent.queued = true
+		heap.Push(&f.due, item{at: d, ent: ent})
 	}
+}
+
+// next is the earliest pending deadline; zero when none.
+func (f *Filter) next() time.Time {
+	if len(f.due) == 0 {
+		return time.Time{}
+	}
+	return f.due[0].at
 }
 
 // sweep ends the windows that ended by now: PairWithWindow timeouts and
-// Absence alerts are returned; finished keys are forgotten. f.mu is held.
+// Absence alerts are returned; finished keys are forgotten. Only the keys
+// due are visited. f.mu is held.
 func (f *Filter) sweep(now time.Time) []alert {
 	var due []alert
-	f.next = time.Time{}
-	for _, ent := range f.keys {
+	for len(f.due) > 0 && !now.Before(f.due[0].at) {
+		it := heap.Pop(&f.due).(item)
+		ent := it.ent
+		ent.queued = false
+		if ent.dead || ent.deadline.IsZero() {
+			continue
+		}
+		if now.Before(ent.deadline) {
+			ent.queued = true
+			heap.Push(&f.due, item{at: ent.deadline, ent: ent})
+			continue
+		}
+		end := ent.deadline
+		ent.deadline = time.Time{}
 		switch f.opts.RuleType {
-		case "SingleWithSuppress":
-			end := ent.firedAt.Add(f.window)
-			if !now.Before(end) {
-				f.drop(ent)
-			} else {
-				f.deadline(end)
-			}
-		case "SingleWithThreshold":
-			end := time.Time{}
-			if ent.fired {
-				end = ent.firedAt.Add(f.window)
-			} else if len(ent.times) > 0 {
-				end = ent.times[len(ent.times)-1].Add(f.window)
-			}
-			if !now.Before(end) {
-				f.drop(ent)
-			} else {
-				f.deadline(end)
-			}
 		case "PairWithWindow":
-			end := ent.first.Add(f.window)
-			if !now.Before(end) {
-				due = append(due, alert{at: end, key: ent.key, outcome: "timeout", count: 1, first: ent.first, last: ent.last, desc: ent.desc, copied: ent.copied})
-				f.drop(ent)
-			} else {
-				f.deadline(end)
-			}
+			due = append(due, alert{at: end, key: ent.key, outcome: "timeout", count: 1, first: ent.first, last: ent.last, desc: ent.desc, copied: ent.copied})
+			f.drop(ent)
 		case "Absence":
-			end := ent.last.Add(f.window)
-			if ent.open && !now.Before(end) {
-				due = append(due, alert{at: end, key: ent.key, outcome: "absent", count: ent.count, first: ent.first, last: ent.last, desc: ent.desc, copied: ent.copied})
-				ent.open = false
-			} else if ent.open {
-				f.deadline(end)
-			}
+			due = append(due, alert{at: end, key: ent.key, outcome: "absent", count: ent.count, first: ent.first, last: ent.last, desc: ent.desc, copied: ent.copied})
+		default:
+			f.drop(ent)
 		}
 	}
-	// Map order is random: alerts go out in time order, then key order.
 	sortAlerts(due)
 	return due
 }
@@ -430,7 +432,7 @@ func (f *Filter) Flush(_ context.Context, final bool, out []*event.Event) []*eve
 		now = f.now()
 	}
 	var due []alert
-	if !f.next.IsZero() && !now.Before(f.next) {
+	if n := f.next(); !n.IsZero() && !now.Before(n) {
 		due = f.sweep(now)
 	}
 	f.mu.Unlock()

@@ -59,6 +59,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/inputs/http"
 	_ "github.com/pipelined/pipeline/plugins/inputs/jdbc"
 	_ "github.com/pipelined/pipeline/plugins/inputs/kafka"
+	_ "github.com/pipelined/pipeline/plugins/inputs/lumberjack"
 	_ "github.com/pipelined/pipeline/plugins/inputs/nats"
 	_ "github.com/pipelined/pipeline/plugins/inputs/pipeline"
 	_ "github.com/pipelined/pipeline/plugins/inputs/rabbitmq"

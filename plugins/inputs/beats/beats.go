@@ -39,7 +39,8 @@
 // does; without one, message is kept as sent and line becomes message.
 //
 // Only lumberjack v2 is served (every Beats version since 5.0 speaks it);
-// lumberjack v1 (logstash-forwarder) is not.
+// lumberjack v1 (logstash-forwarder) is served by the lumberjack input, on
+// this input's code (NewV1).
 //
 // Failure semantics: Run returns an error when the port cannot be bound or the
 // pipeline was aborted; a failing connection never ends Run.
@@ -59,6 +60,7 @@ import (
 
 	"github.com/elastic/go-lumber/lj"
 	lumberlog "github.com/elastic/go-lumber/log"
+	lumberv1 "github.com/elastic/go-lumber/server/v1"
 	lumber "github.com/elastic/go-lumber/server/v2"
 
 	"github.com/pipelined/pipeline/engine"
@@ -197,6 +199,10 @@ type Input struct {
 	keepalive  time.Duration
 	log        *slog.Logger
 	messageRef event.Ref
+	// v1 serves lumberjack v1 (logstash-forwarder; the lumberjack input)
+	// instead of v2; name is the plugin's name in logs and errors.
+	v1   bool
+	name string
 
 	// lastDecodeErr is the last event that failed to decode: go-lumber then
 	// closes the connection without telling which, so this names the reason
@@ -251,6 +257,7 @@ func New(o Options, r engine.Resources) (*Input, error) {
 		messageRef: event.MustRef(event.MessageField),
 		codec:      r.Codec,
 		codecName:  r.CodecName,
+		name:       "beats",
 	}
 	if in.idle > 0 {
 		in.timeout = in.idle
@@ -270,7 +277,7 @@ func (in *Input) Run(ctx context.Context, emit engine.EmitFunc) error {
 	if err != nil {
 		return fmt.Errorf("beats: %w", err)
 	}
-	in.log.Info("beats: listening", "address", ln.Addr().String(), "tls", in.tls != nil)
+	in.log.Info(in.name+": listening", "address", ln.Addr().String(), "tls", in.tls != nil)
 	if onListen != nil {
 		onListen(in, ln.Addr())
 	}
@@ -286,12 +293,20 @@ func (in *Input) Run(ctx context.Context, emit engine.EmitFunc) error {
 	l = &guardListener{Listener: l, in: in}
 
 	ch := make(chan *lj.Batch) // unbuffered: a window is read off only when dispatched
-	srv, err := lumber.NewWithListener(l,
-		lumber.Keepalive(in.keepalive),
-		lumber.Timeout(in.timeout),
-		lumber.MaxWindowSize(in.maxWindow),
-		lumber.Channel(ch),
-		lumber.JSONDecoder(in.decodeEvent))
+	var srv interface{ Close() error }
+	if in.v1 {
+		srv, err = lumberv1.NewWithListener(l,
+			lumberv1.Timeout(in.timeout),
+			lumberv1.MaxWindowSize(in.maxWindow),
+			lumberv1.Channel(ch))
+	} else {
+		srv, err = lumber.NewWithListener(l,
+			lumber.Keepalive(in.keepalive),
+			lumber.Timeout(in.timeout),
+			lumber.MaxWindowSize(in.maxWindow),
+			lumber.Channel(ch),
+			lumber.JSONDecoder(in.decodeEvent))
+	}
 	if err != nil {
 		_ = ln.Close()
 		return fmt.Errorf("beats: %w", err)
@@ -328,7 +343,7 @@ loop:
 	}
 	in.closing.Store(true)
 	err = srv.Close()
-	in.log.Info("beats: stopped listening", "address", ln.Addr().String())
+	in.log.Info(in.name+": stopped listening", "address", ln.Addr().String())
 	wg.Wait()
 	if cause := context.Cause(runCtx); cause != nil && !errors.Is(cause, context.Canceled) {
 		return cause
@@ -344,6 +359,17 @@ func (in *Input) handle(b *lj.Batch, emit engine.EmitFunc) error {
 	events := make([]*event.Event, 0, len(b.Events))
 	for _, v := range b.Events {
 		e, ok := v.(*event.Event)
+		if kv, isV1 := v.(map[string]string); isV1 {
+			// A lumberjack v1 event: its key/value pairs are the fields.
+			m := make(map[string]any, len(kv))
+			for k, s := range kv {
+				m[k] = s
+			}
+			var err error
+			if e, err = event.FromMap(m); err == nil {
+				ok = true
+			}
+		}
 		if !ok {
 			continue // decodeEvent makes only events
 		}
@@ -446,3 +472,34 @@ func lumberDebug(msg string) {
 }
 
 func setLumberLogger(log *slog.Logger) { lumberTarget.Store(log) }
+
+// V1Config configures an Input that serves lumberjack v1 (the protocol of
+// logstash-forwarder and of Logstash's lumberjack input) instead of v2.
+type V1Config struct {
+	Addr string      // host:port to listen on
+	TLS  *tls.Config // required by the lumberjack input
+	// Timeout bounds the time to receive one window once it started and
+	// to write an ACK.
+	Timeout time.Duration
+}
+
+// NewV1 builds an Input serving lumberjack v1 for the lumberjack input:
+// the beats input's server, budgets (at their defaults), acknowledgement
+// after the pipeline and codec handling, with v1's key/value data frames
+// (the line key is decoded by the codec into message) and no codec tag.
+// Lumberjack v1 has no keepalive: a window held in the pipeline longer
+// than the sender's timeout is resent by it on a new connection.
+func NewV1(c V1Config, r engine.Resources) (*Input, error) {
+	var o Options
+	o.Defaults()
+	in, err := New(o, r)
+	if err != nil {
+		return nil, err
+	}
+	in.v1, in.name, in.codecTag = true, "lumberjack", false
+	in.addr, in.tls = c.Addr, c.TLS
+	if c.Timeout > 0 {
+		in.timeout = c.Timeout
+	}
+	return in, nil
+}

@@ -291,15 +291,18 @@ func (l *guardListener) Accept() (net.Conn, error) {
 	}
 	g := newGuardConn(c, raw.st, l.in.maxFrame, l.in.maxWindow)
 	g.maxWinB, g.maxPending = l.in.maxWinB, l.in.maxPending
+	g.v1 = l.in.v1
 	raw.st.mu.Lock()
 	raw.st.top = g
 	raw.st.mu.Unlock()
 	return g, nil
 }
 
-// Lumberjack v2 frame codes.
+// Lumberjack frame codes (v1 has the same window and compressed frames).
 const (
 	codeVersion    = '2'
+	codeVersion1   = '1'
+	codeData1      = 'D' // v1: sequence, pair count, then length-prefixed keys and values
 	codeWindowSize = 'W'
 	codeJSON       = 'J'
 	codeCompressed = 'C'
@@ -335,6 +338,12 @@ type guardConn struct {
 	zlimit   io.LimitedReader
 	z        io.ReadCloser
 	inflated int64
+
+	// Lumberjack v1 (the lumberjack input): data frames are key/value
+	// string pairs whose lengths come one by one.
+	v1         bool
+	strLeft    uint32 // strings of the current v1 data frame still to come
+	frameBytes int64  // bytes of the current v1 data frame so far
 
 	err error // the first error, returned ever after (read by the reader only)
 
@@ -406,6 +415,9 @@ func (g *guardConn) read(p []byte) (int, error) {
 // next reads the next frame header and sets pend, remaining or inZ.
 func (g *guardConn) next() error {
 	h := g.hdr[:]
+	if g.strLeft > 0 {
+		return g.nextString()
+	}
 	if g.inZ {
 		n, err := io.ReadFull(g.z, h[:2])
 		if n == 0 && err == io.EOF {
@@ -424,7 +436,13 @@ func (g *guardConn) next() error {
 		if err != nil {
 			return g.zerr(err)
 		}
-		if h[0] != codeVersion || h[1] != codeJSON {
+		if g.v1 && h[0] == codeVersion1 && h[1] == codeData1 {
+			if _, err := io.ReadFull(g.z, h[2:10]); err != nil {
+				return g.zerr(err)
+			}
+			return g.data1(h, true)
+		}
+		if g.v1 || h[0] != codeVersion || h[1] != codeJSON {
 			return fmt.Errorf("%w: compressed frame holds a frame of type %q", errProtocol, h[:2])
 		}
 		if _, err := io.ReadFull(g.z, h[2:10]); err != nil {
@@ -445,10 +463,21 @@ func (g *guardConn) next() error {
 	if _, err := io.ReadFull(g.src, h[:2]); err != nil {
 		return err // io.EOF between frames: the client closed
 	}
-	if h[0] != codeVersion {
+	switch {
+	case g.v1 && h[0] != codeVersion1:
+		return fmt.Errorf("%w: unexpected bytes %q (not lumberjack v1)", errProtocol, h[:2])
+	case !g.v1 && h[0] != codeVersion:
 		return fmt.Errorf("%w: unexpected bytes %q (not lumberjack v2)", errProtocol, h[:2])
 	}
 	switch h[1] {
+	case codeData1:
+		if !g.v1 {
+			return fmt.Errorf("%w: unknown frame type %q", errProtocol, h[1])
+		}
+		if _, err := io.ReadFull(g.src, h[2:10]); err != nil {
+			return unexpected(err)
+		}
+		return g.data1(h, false)
 	case codeWindowSize:
 		if _, err := io.ReadFull(g.src, h[2:6]); err != nil {
 			return unexpected(err)
@@ -469,6 +498,9 @@ func (g *guardConn) next() error {
 		}
 		g.pend = h[:6]
 	case codeJSON:
+		if g.v1 {
+			return fmt.Errorf("%w: unknown frame type %q", errProtocol, h[1])
+		}
 		if _, err := io.ReadFull(g.src, h[2:10]); err != nil {
 			return unexpected(err)
 		}
@@ -507,6 +539,63 @@ func (g *guardConn) next() error {
 	return nil
 }
 
+// data1 starts a v1 data frame whose 10-byte header is in h: its pairs'
+// strings follow, each checked by nextString.
+func (g *guardConn) data1(h []byte, inZ bool) error {
+	pairs := binary.BigEndian.Uint32(h[6:10])
+	if int64(pairs)*8 > g.maxFrame {
+		g.st.in.refusedFrame.Add(1)
+		return fmt.Errorf("%w: data frame of %d pairs exceeds max_frame_bytes (%d)", errProtocol, pairs, g.maxFrame)
+	}
+	if inZ {
+		g.inflated += 10
+	}
+	if err := g.count(10); err != nil {
+		return err
+	}
+	g.strLeft, g.frameBytes = 2*pairs, 10
+	g.pend, g.remaining = h[:10], 0
+	return nil
+}
+
+// nextString reads the length of the next key or value of a v1 data frame
+// and checks the frame against max_frame_bytes and the window's budgets.
+func (g *guardConn) nextString() error {
+	h := g.hdr[:4]
+	var err error
+	if g.inZ {
+		_, err = io.ReadFull(g.z, h)
+		err = g.zerrOrNil(err)
+	} else if _, err = io.ReadFull(g.src, h); err != nil {
+		err = unexpected(err)
+	}
+	if err != nil {
+		return err
+	}
+	size := int64(binary.BigEndian.Uint32(h))
+	g.frameBytes += 4 + size
+	if g.inZ {
+		g.inflated += 4 + size
+	}
+	if g.frameBytes > g.maxFrame || (g.inZ && g.inflated > g.maxFrame) {
+		g.st.in.refusedFrame.Add(1)
+		return fmt.Errorf("%w: data frame exceeds max_frame_bytes (%d)", errProtocol, g.maxFrame)
+	}
+	if err := g.addBytes(4 + size); err != nil {
+		return err
+	}
+	g.strLeft--
+	g.pend, g.remaining = h, size
+	return nil
+}
+
+func (g *guardConn) zerrOrNil(err error) error {
+	if err == nil {
+		return nil
+	}
+	return g.zerr(err)
+}
+
 // count checks one data frame of n bytes (header included, after
 // inflation) against the window's and the input's budgets, before go-lumber
 // reads it: a window is handed over only after all its frames were counted,
@@ -516,6 +605,12 @@ func (g *guardConn) count(n int64) error {
 		return fmt.Errorf("%w: data frame outside a window", errProtocol)
 	}
 	g.left--
+	return g.addBytes(n)
+}
+
+// addBytes counts n more bytes of the current window against
+// max_window_bytes and max_pending_bytes.
+func (g *guardConn) addBytes(n int64) error {
 	before := g.cur.n
 	pending := g.st.add(g.cur, n)
 	if g.maxWinB > 0 && before+n > g.maxWinB {

@@ -782,3 +782,19 @@ func (l Lumberjack) Config() (*tls.Config, error) {
 	}
 	return cfg, nil
 }
+
+// LumberjackServer is the ssl_* options of the lumberjack input (logstash-
+// forwarder's protocol), named as Logstash's: TLS is always on, so the
+// certificate and key are required.
+type LumberjackServer struct {
+	// SSLCertificate is the path of the server certificate (PEM).
+	SSLCertificate string `hcl:"ssl_certificate"`
+	// SSLKey is the path of the certificate's private key (PEM).
+	SSLKey string `hcl:"ssl_key"`
+	// SSLKeyPassphrase decrypts ssl_key when it is encrypted (OpenSSL's
+	// legacy "Proc-Type: 4,ENCRYPTED" PEM).
+	SSLKeyPassphrase string `hcl:"ssl_key_passphrase,optional"`
+}
+
+// DocTitle names the group in the plugin reference.
+func (LumberjackServer) DocTitle() string { return "TLS" }

@@ -7,6 +7,7 @@ package all
 import (
 	// Codecs.
 	_ "github.com/pipelined/pipeline/plugins/codecs/cef"
+	_ "github.com/pipelined/pipeline/plugins/codecs/collectd"
 	_ "github.com/pipelined/pipeline/plugins/codecs/dots"
 	_ "github.com/pipelined/pipeline/plugins/codecs/json"
 	_ "github.com/pipelined/pipeline/plugins/codecs/jsonlines"

@@ -2,7 +2,8 @@
 // lumberjack v1 server over TLS, the protocol of logstash-forwarder.
 //
 // TLS is required, as in Logstash: ssl_certificate and ssl_key must be
-// given (ssl_key_passphrase decrypts a key in OpenSSL's legacy encrypted
+// given (a missing or unreadable file refuses to start; `pipeline check`
+// warns, as logstash -t accepts it) (ssl_key_passphrase decrypts a key in OpenSSL's legacy encrypted
 // PEM format). Each data frame's key/value pairs become the event's fields;
 // the line field is decoded by the codec (plain by default) into message,
 // and the other pairs (file, host, offset …) are set over the decoded
@@ -85,7 +86,9 @@ func (o *Options) Validate() error {
 func New(o Options, r engine.Resources) (*beats.Input, error) {
 	cert, err := loadKeyPair(o.SSLCertificate, o.SSLKey, o.SSLKeyPassphrase)
 	if err != nil {
-		return nil, err
+		// Logstash reads them in register: its configuration test
+		// (logstash -t) accepts a missing file, `pipeline check` warns.
+		return nil, engine.AtStart(err)
 	}
 	return beats.NewV1(beats.V1Config{
 		Addr:    net.JoinHostPort(o.Host, strconv.Itoa(o.Port)),

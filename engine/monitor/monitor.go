@@ -239,6 +239,11 @@ func (s *Server) Handler() http.Handler {
 	// Not in Logstash: sampled events entering or leaving plugins, as JSON
 	// lines (pipeline tap).
 	mux.HandleFunc("GET /_node/tap", s.serveTap)
+	// Not in Logstash: the status page (statuspage.go).
+	mux.Handle("GET /status/", statusPage())
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/status/", http.StatusMovedPermanently)
+	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		_, _ = w.Write(appendMetrics(nil, s.snapshots()))

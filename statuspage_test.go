@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/pipelined/pipeline/dsl"
+	"github.com/pipelined/pipeline/dsl/ir"
+	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/engine/monitor"
+)
+
+// chromium finds Debian's chromium: under CI=true its absence fails the
+// test.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium is not installed (Debian package chromium; .ci/run installs it)")
+	}
+	t.Skip("chromium is not installed (apt-get install chromium)")
+	return ""
+}
+
+// topologyLive loads the reference topology (examples/topology) with its
+// inputs replaced by generators and its outputs by null outputs, keeping
+// every plugin id, so it runs here without Filebeat, Redis or
+// Elasticsearch.
+func topologyLive(t *testing.T) []*engine.Pipeline {
+	t.Helper()
+	cfg, diags := dsl.LoadPipelinesYML(filepath.Join("examples", "topology", "pipelines.yml"))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	body := func(src string) hcl.Body {
+		f, d := hclsyntax.ParseConfig([]byte(src), "live.hcl", hcl.InitialPos)
+		if d.HasErrors() {
+			t.Fatal(d)
+		}
+		return f.Body
+	}
+	var out []*engine.Pipeline
+	for _, p := range cfg.Pipelines {
+		q := *p
+		q.Inputs = nil
+		for _, in := range p.Inputs {
+			q.Inputs = append(q.Inputs, &ir.Plugin{Kind: ir.Input, Type: "generator", ID: in.ID, Range: in.Range, TypeRange: in.TypeRange,
+				Body: body("lines = [\"live event\"]\ncount = 0\n")})
+		}
+		q.Outputs = nil
+		for _, o := range p.Plugins() {
+			if o.Kind != ir.Output {
+				continue
+			}
+			q.Outputs = append(q.Outputs, &ir.Plugin{Kind: ir.Output, Type: "null", ID: o.ID, Range: o.Range, TypeRange: o.TypeRange, Body: body("")})
+		}
+		pl, d := engine.Build(&q, engine.Default, engine.Settings{Workers: 1, DataDir: t.TempDir()})
+		if d.HasErrors() {
+			t.Fatal(d)
+		}
+		out = append(out, pl)
+	}
+	return out
+}
+
+// TestStatusPageInChromium opens the status page in headless Chromium
+// while the reference topology's pipelines run, waits until every plugin
+// box shows a non-zero rate, checks the plugin ids in the DOM and that
+// every request stayed on the API's loopback origin, and saves a
+// screenshot.
+func TestStatusPageInChromium(t *testing.T) {
+	bin := chromium(t)
+	pls := topologyLive(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	runCtx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for _, pl := range pls {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = pl.Run(runCtx) }()
+	}
+	defer func() { stop(); wg.Wait() }()
+	srv := monitor.New(monitor.Options{Version: "test"}, func() []monitor.Source {
+		var s []monitor.Source
+		for _, pl := range pls {
+			s = append(s, monitor.Source{Pipeline: pl})
+		}
+		return s
+	})
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+
+	// The page's files, without a browser: embedded, no external URL.
+	resp, err := http.Get(ts.URL + "/status/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'self'") {
+		t.Fatalf("/status/: %s %v", resp.Status, resp.Header)
+	}
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.NoSandbox,
+		chromedp.Flag("headless", true), chromedp.Flag("disable-gpu", true), chromedp.WindowSize(1280, 800),
+		// Nothing leaves loopback: no proxy lookups, no component updates.
+		chromedp.Flag("no-proxy-server", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()))
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	defer acancel()
+	bctx, bcancel := chromedp.NewContext(actx)
+	defer bcancel()
+	var ids, resources []string
+	var shot []byte
+	err = chromedp.Run(bctx,
+		chromedp.Navigate(ts.URL+"/status/"),
+		// Rates need two polls (a second apart): wait until every box
+		// shows events flowing.
+		chromedp.Poll(`(() => { const b = [...document.querySelectorAll('.plugin[data-plugin-id]')];
+			return b.length >= 6 && b.every(x => parseFloat(x.dataset.rate) > 0); })()`, nil, chromedp.WithPollingTimeout(60*time.Second)),
+		chromedp.Evaluate(`[...document.querySelectorAll('.plugin[data-plugin-id]')].map(x => x.dataset.pluginId)`, &ids),
+		// Every URL the page loaded (its files, the API polls).
+		chromedp.Evaluate(`[location.href, ...performance.getEntriesByType('resource').map(e => e.name)]`, &resources),
+		chromedp.FullScreenshot(&shot, 100),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(ids, " ")
+	for _, id := range []string{"beats_1", "redis_1", "redis_2", "elasticsearch_1", "stdout_1"} {
+		if !strings.Contains(" "+got+" ", " "+id+" ") {
+			t.Errorf("plugin id %s not in the page's graph (%s)", id, got)
+		}
+	}
+	polled := false
+	for _, r := range resources {
+		if !strings.HasPrefix(r, ts.URL+"/") {
+			t.Errorf("the page loaded %s, not from the API's loopback origin %s", r, ts.URL)
+		}
+		polled = polled || strings.HasPrefix(r, ts.URL+"/_node/stats/pipelines")
+	}
+	if !polled {
+		t.Errorf("the page never polled the API: %v", resources)
+	}
+	if len(shot) < 1000 {
+		t.Fatalf("screenshot of %d bytes", len(shot))
+	}
+	path := filepath.Join(t.TempDir(), "status.png")
+	if dir := os.Getenv("STATUS_SCREENSHOT_DIR"); dir != "" {
+		path = filepath.Join(dir, "status.png")
+	}
+	if err := os.WriteFile(path, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s (%s bytes)", path, strconv.Itoa(len(shot)))
+}

@@ -251,16 +251,30 @@ func fieldErr(field, format string, args ...any) error {
 
 // Validate checks the options (no I/O).
 func (o *Options) Validate() error {
+	if err := o.validateOptions(); err != nil {
+		return err
+	}
+	// Logstash loads the driver class in register and the JDBC driver
+	// reads the URL when it connects: logstash -t accepts both, and the
+	// pipeline fails when it starts.
 	c, err := parseConn(o.JdbcConnectionString)
 	if err != nil {
-		return fieldErr("jdbc_connection_string", "%v", err)
+		return engine.AtStart(fieldErr("jdbc_connection_string", "%v", err))
 	}
 	d, ok := dialectOfClass(o.JdbcDriverClass)
 	switch {
 	case !ok:
-		return fieldErr("jdbc_driver_class", "no Go driver for %q; this input has drivers for %s", o.JdbcDriverClass, driverClasses())
+		return engine.AtStart(fieldErr("jdbc_driver_class", "no Go driver for %q; this input has drivers for %s", o.JdbcDriverClass, driverClasses()))
 	case d != c.d:
-		return fieldErr("jdbc_driver_class", "%q is not a driver for %s URLs (%s)", o.JdbcDriverClass, "jdbc:"+c.d.names[0]+":", strings.Join(c.d.classes, ", "))
+		return engine.AtStart(fieldErr("jdbc_driver_class", "%q is not a driver for %s URLs (%s)", o.JdbcDriverClass, "jdbc:"+c.d.names[0]+":", strings.Join(c.d.classes, ", ")))
+	}
+	return nil
+}
+
+// validateOptions checks the options that Logstash's configuration test
+// checks too.
+func (o *Options) validateOptions() error {
+	switch {
 	case (o.Statement == "") == (o.StatementFilepath == ""):
 		return fieldErr("statement", "set either statement or statement_filepath, not both")
 	case o.UseColumnValue && o.TrackingColumn == "":

@@ -58,9 +58,9 @@ func init() {
 // alert), and SingleWithThreshold and SingleWithSuppress make alerts.
 const benchRules = `
   correlate { rule_type => "Single" pattern => "^Accepted" key => "%{[user][name]}-%{[source][ip]}" }
-  correlate { rule_type => "SingleWithThreshold" key => "%{[user][name]}-%{[source][ip]}" window => 60 thresh => 3 }
-  correlate { rule_type => "SingleWithSuppress" key => "%{[user][name]}-%{[source][ip]}" window => 60 }
-  correlate { rule_type => "PairWithWindow" pattern => "^Failed" pattern2 => "^Accepted" key => "%{[user][name]}-%{[source][ip]}" window => 60 }
+  correlate { rule_type => "SingleWithThreshold" key => "%{[user][name]}-%{[source][ip]}" window => 3600 thresh => 3 }
+  correlate { rule_type => "SingleWithSuppress" key => "%{[user][name]}-%{[source][ip]}" window => 3600 }
+  correlate { rule_type => "PairWithWindow" pattern => "^Failed" pattern2 => "^Accepted" key => "%{[user][name]}-%{[source][ip]}" window => 3600 }
   correlate { rule_type => "Absence" key => "%{[user][name]}-%{[source][ip]}" window => 3600 }
 `
 
@@ -68,6 +68,9 @@ const benchRules = `
 // pipeline with filters (and a null output) and reports events/s and the
 // heap in use after the run. Compare BenchmarkPipelineRules with
 // BenchmarkPipelineNoRules in one run: the ratio is the cost of the rules.
+// On the shared 2-CPU box (2026-12-07, 1,000,000 events): 49 k events/s
+// with the rules against 329 k without, 0.15x (the #21 target is 0.7x:
+// not met), heap 371 MiB against 16 MiB for 5 rules x 100,000 keys.
 func benchPipeline(b *testing.B, filters string) {
 	conf := fmt.Sprintf(`input { test_correlate_bench { count => %d keys => 100000 } }
 filter { %s }

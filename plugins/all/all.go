@@ -29,6 +29,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/filters/dns"
 	_ "github.com/pipelined/pipeline/plugins/filters/drop"
 	_ "github.com/pipelined/pipeline/plugins/filters/elapsed"
+	_ "github.com/pipelined/pipeline/plugins/filters/elasticsearch"
 	_ "github.com/pipelined/pipeline/plugins/filters/fingerprint"
 	_ "github.com/pipelined/pipeline/plugins/filters/geoip"
 	_ "github.com/pipelined/pipeline/plugins/filters/grok"

@@ -73,7 +73,7 @@ func newLease(pk string) *lease {
 
 // acquire takes the lease; held reports (once per holder) that another input
 // holds it. It returns the error of a failed Redis call, or nil once acquired.
-func (l *lease) acquire(ctx context.Context, c *goredis.Client, held func(holder string)) error {
+func (l *lease) acquire(ctx context.Context, c goredis.UniversalClient, held func(holder string)) error {
 	ok, err := c.SetNX(ctx, l.key, l.token, leaseTTL).Result()
 	if err != nil || ok {
 		return err
@@ -119,7 +119,7 @@ func (l *lease) deadLocal(holder string) bool {
 }
 
 // renew extends the lease; errLeaseLost when another input holds it now.
-func (l *lease) renew(ctx context.Context, c *goredis.Client) error {
+func (l *lease) renew(ctx context.Context, c goredis.UniversalClient) error {
 	n, err := renewScript.Run(ctx, c, []string{l.key}, l.token, leaseTTL.Milliseconds()).Int()
 	if err != nil {
 		return err
@@ -131,7 +131,7 @@ func (l *lease) renew(ctx context.Context, c *goredis.Client) error {
 }
 
 // release gives the lease up if it is still ours.
-func (l *lease) release(c *goredis.Client) {
+func (l *lease) release(c goredis.UniversalClient) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = releaseScript.Run(ctx, c, []string{l.key}, l.token).Err()

@@ -84,7 +84,7 @@ return {0, l, 1}
 // longest acknowledged prefix is trimmed, which never removes an element not
 // yet delivered.
 type tracker struct {
-	client *goredis.Client
+	client goredis.UniversalClient
 	key    string // the processing list
 	state  string // its state hash
 	epoch  string
@@ -113,7 +113,7 @@ type pendingBatch struct {
 	gone  bool // forgotten by a reset: its acknowledgement trims nothing
 }
 
-func newTracker(c *goredis.Client, pk, epoch string, log func(error)) *tracker {
+func newTracker(c goredis.UniversalClient, pk, epoch string, log func(error)) *tracker {
 	t := &tracker{client: c, key: pk, state: pk + ":state", epoch: epoch, log: log, done: make(chan struct{}),
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
 	go t.trimmer()
@@ -490,7 +490,7 @@ func (in *Input) runList(ctx context.Context, emit engine.EmitFunc, pk string) e
 
 // move takes up to batchCount elements into the processing list pk, waiting
 // up to blockFor for the first when the list is empty.
-func (in *Input) move(ctx context.Context, c *goredis.Client, pk, epoch string) ([]string, error) {
+func (in *Input) move(ctx context.Context, c goredis.UniversalClient, pk, epoch string) ([]string, error) {
 	keys := []string{in.key, pk, pk + ":state"}
 	elems, err := moveScript.Run(ctx, c, keys, in.batchCount, epoch, 0).StringSlice()
 	if err != nil || len(elems) > 0 {

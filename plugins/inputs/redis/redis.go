@@ -45,7 +45,20 @@
 // (blocking for a second at a time), then moves the rest of the batch. While
 // emit blocks (the pipeline is full) nothing more is moved: back-pressure
 // leaves the elements in the list for other consumers. Redis 6.2 or newer is
-// required for lists (BLMOVE); Redis Cluster is not supported.
+// required for lists (BLMOVE).
+//
+// # Redis Cluster
+//
+// cluster_nodes (seed nodes, "host:port"), or cluster => true with host and
+// port as the one seed, read from a Redis Cluster with go-redis's cluster
+// client (MOVED and ASK followed, slots learnt anew after a failover). The
+// processing list and its state and owner keys must hash to the list's slot,
+// so when key has no hash tag the processing list is named
+// "{<key>}:processing:<consumer_id>" (the key itself as the tag); a key with
+// a hash tag keeps the usual name. Redis replicates asynchronously: after a
+// master fails over, moves and trims it had not replicated are undone, so
+// elements come again (duplicates), none is lost. Several indexers drain one
+// list with one consumer_id each.
 //
 // # Channels: at-most-once
 //
@@ -130,6 +143,12 @@ type Options struct {
 	// (list mode). The default is "<hostname>:<pipeline>:<plugin id>". Two
 	// running inputs must not share one.
 	ConsumerID string `hcl:"consumer_id,optional"`
+	// Cluster reads from a Redis Cluster, with host:port as its seed node
+	// (see ClusterNodes).
+	Cluster bool `hcl:"cluster,optional"`
+	// ClusterNodes, when set, are the seed nodes ("host:port") of a Redis
+	// Cluster to read from, instead of host and port; it implies cluster.
+	ClusterNodes []string `hcl:"cluster_nodes,optional"`
 	// The ssl_* options: TLS to the server.
 	tlsopt.Client
 }
@@ -176,7 +195,40 @@ func (o *Options) Validate() error {
 	if o.Timeout <= 0 {
 		return &engine.FieldError{Field: "timeout", Err: errors.New("must be more than 0 seconds")}
 	}
+	if o.Cluster || len(o.ClusterNodes) > 0 {
+		if o.DB != 0 {
+			return &engine.FieldError{Field: "db", Err: errors.New("must be 0 for a Redis Cluster (it has one database)")}
+		}
+		if strings.ContainsAny(o.Key, "{}") && !hasHashTag(o.Key) {
+			return &engine.FieldError{Field: "key", Err: errors.New("holds { or } without a hash tag ({tag} with a non-empty tag): the processing list could not share its slot")}
+		}
+		for _, n := range o.ClusterNodes {
+			if _, _, err := net.SplitHostPort(n); err != nil {
+				return &engine.FieldError{Field: "cluster_nodes", Err: fmt.Errorf("%q is not host:port", n)}
+			}
+		}
+	}
 	return o.Client.Validate(o.Client.Enabled())
+}
+
+// hasHashTag reports whether key has a Redis Cluster hash tag: a "{" then a
+// "}" after it with something between.
+func hasHashTag(key string) bool {
+	i := strings.IndexByte(key, '{')
+	if i < 0 {
+		return false
+	}
+	j := strings.IndexByte(key[i+1:], '}')
+	return j > 0
+}
+
+// slotted makes the processing list pk of key hash to key's slot: unchanged
+// when key has a hash tag (pk starts with key), else key becomes pk's tag.
+func slotted(key, pk string) string {
+	if hasHashTag(key) {
+		return pk
+	}
+	return "{" + key + "}" + strings.TrimPrefix(pk, key)
 }
 
 // Input is the redis input.
@@ -191,6 +243,7 @@ type Input struct {
 	timeout    time.Duration
 	tls        *tls.Config // nil: plain TCP
 	consumerID string
+	seeds      []string // Redis Cluster seed nodes; nil: one server
 	codec      engine.Codec
 	log        *slog.Logger
 
@@ -232,12 +285,24 @@ func New(o Options, r engine.Resources) (*Input, error) {
 	if in.log == nil {
 		in.log = slog.New(slog.DiscardHandler)
 	}
+	if len(o.ClusterNodes) > 0 {
+		in.seeds = o.ClusterNodes
+	} else if o.Cluster {
+		in.seeds = []string{in.addr}
+	}
+	if in.seeds != nil {
+		in.addr = "cluster " + strings.Join(in.seeds, ",")
+	}
 	if o.Client.Enabled() {
 		cfg, err := o.Client.Config()
 		if err != nil {
 			return nil, err
 		}
-		in.tls = tlsopt.ForHost(cfg, in.addr)
+		if in.seeds != nil {
+			in.tls = cfg // crypto/tls checks each node's host name
+		} else {
+			in.tls = tlsopt.ForHost(cfg, in.addr)
+		}
 	}
 	return in, nil
 }
@@ -251,7 +316,24 @@ func ProcessingKey(key, consumerID string, n, threads int) string {
 	return key + ":processing:" + consumerID
 }
 
-func (in *Input) newClient() *goredis.Client {
+func (in *Input) newClient() goredis.UniversalClient {
+	if in.seeds != nil {
+		return goredis.NewClusterClient(&goredis.ClusterOptions{
+			Addrs:                 in.seeds,
+			TLSConfig:             in.tls,
+			Password:              in.password,
+			Protocol:              2,
+			DisableIdentity:       true,
+			DialTimeout:           in.timeout,
+			ReadTimeout:           in.timeout + in.blockFor,
+			WriteTimeout:          in.timeout,
+			ContextTimeoutEnabled: true,
+			MaxRetries:            -1,
+			MaxRedirects:          8,
+			DialerRetries:         1,
+			PoolSize:              2,
+		})
+	}
 	return goredis.NewClient(&goredis.Options{
 		Addr:                  in.addr,
 		TLSConfig:             in.tls,
@@ -283,7 +365,11 @@ func (in *Input) Run(ctx context.Context, emit engine.EmitFunc) error {
 		wg.Go(func() {
 			errs[n] = engine.Guard(in.log, "redis reader", func() error {
 				if in.dataType == "list" {
-					return in.runList(ctx, emit, ProcessingKey(in.key, in.consumerID, n, in.threads))
+					pk := ProcessingKey(in.key, in.consumerID, n, in.threads)
+					if in.seeds != nil {
+						pk = slotted(in.key, pk)
+					}
+					return in.runList(ctx, emit, pk)
 				}
 				return in.runChannel(ctx, emit)
 			})

@@ -2,9 +2,9 @@
 // lumberjack v1 server over TLS, the protocol of logstash-forwarder.
 //
 // TLS is required, as in Logstash: ssl_certificate and ssl_key must be
-// given (a missing or unreadable file refuses to start; `pipeline check`
-// warns, as logstash -t accepts it) (ssl_key_passphrase decrypts a key in OpenSSL's legacy encrypted
-// PEM format). Each data frame's key/value pairs become the event's fields;
+// given: a missing file fails check, as logstash -t; one that cannot be
+// read or parsed refuses to start (ssl_key_passphrase decrypts a key in
+// OpenSSL's legacy encrypted PEM format). Each data frame's key/value pairs become the event's fields;
 // the line field is decoded by the codec (plain by default) into message,
 // and the other pairs (file, host, offset …) are set over the decoded
 // event.
@@ -31,6 +31,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"strconv"
@@ -86,8 +87,13 @@ func (o *Options) Validate() error {
 func New(o Options, r engine.Resources) (*beats.Input, error) {
 	cert, err := loadKeyPair(o.SSLCertificate, o.SSLKey, o.SSLKeyPassphrase)
 	if err != nil {
-		// Logstash reads them in register: its configuration test
-		// (logstash -t) accepts a missing file, `pipeline check` warns.
+		// Logstash validates both options as :path, so a file that is not
+		// there fails its configuration test (logstash -t) as it fails
+		// check; it reads them in register, so a file that is there but
+		// unreadable or not a certificate is found when the input starts.
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
 		return nil, engine.AtStart(err)
 	}
 	return beats.NewV1(beats.V1Config{
@@ -103,7 +109,7 @@ const MaxPEMBytes = 1 << 20
 func readPEM(option, path string) ([]byte, error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil, &engine.FieldError{Field: option, Err: fmt.Errorf("the file is missing or unreadable: %v", err)}
+		return nil, &engine.FieldError{Field: option, Err: fmt.Errorf("the file is missing or unreadable: %w", err)}
 	}
 	if st.Size() > MaxPEMBytes {
 		return nil, &engine.FieldError{Field: option, Err: fmt.Errorf("%s is over %d bytes", path, MaxPEMBytes)}

@@ -31,7 +31,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -292,4 +291,3 @@ func setIfMissing(e *event.Event, r event.Ref, v any) {
 	}
 }
 
-var _ = fmt.Sprintf

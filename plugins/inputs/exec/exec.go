@@ -290,4 +290,3 @@ func setIfMissing(e *event.Event, r event.Ref, v any) {
 		_ = e.Set(r, v)
 	}
 }
-

@@ -1,9 +1,12 @@
 package syslog
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +20,7 @@ import (
 	"github.com/pipelined/pipeline/plugins/codecs/plain"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/plugintest"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/servertest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/testpki"
 )
 
 var at = time.Date(2026, 12, 7, 3, 4, 5, 678e6, time.UTC)
@@ -212,5 +216,63 @@ func TestValidate(t *testing.T) {
 	}
 	if diags := plugintest.BuildDiags(t, ir.Output, "syslog", base+"rfc = \"rfc5424\"\nstructured_data = \"[a b=\\\"c\\\"]\""); diags.HasErrors() {
 		t.Errorf("valid options: %v", diags)
+	}
+}
+
+// protocol ssl-tcp: TLS to a server whose certificate ssl_verify checks
+// against ssl_certificate_authorities; an untrusted server is refused.
+func TestSSLTCP(t *testing.T) {
+	ca := testpki.NewCA(t, "syslog-ca")
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{ca.Server("127.0.0.1").TLS}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	lines := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+		s, _ := bufio.NewReader(c).ReadString('\n')
+		lines <- s
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	o := newOutput(t, fmt.Sprintf("host = \"127.0.0.1\"\nport = %d\nprotocol = \"ssl-tcp\"\nssl_verify = true\nssl_certificate_authorities = [%q]", port, ca.File), nil)
+	defer o.Close(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := o.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Write(ctx, []*event.Event{ev("secure", map[string]any{"host": "h"})}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case s := <-lines:
+		if s != "<13>Dec 07 03:04:05 h LOGSTASH[-]: secure\n" {
+			t.Errorf("received %q", s)
+		}
+	case <-ctx.Done():
+		t.Fatal("nothing received over TLS")
+	}
+
+	other := testpki.NewCA(t, "other")
+	ln2, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{other.Server("127.0.0.1").TLS}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln2.Close()
+	go func() {
+		if c, err := ln2.Accept(); err == nil {
+			_ = c.(*tls.Conn).Handshake()
+			c.Close()
+		}
+	}()
+	o2 := newOutput(t, fmt.Sprintf("host = \"127.0.0.1\"\nport = %d\nprotocol = \"ssl-tcp\"\nssl_verify = true\nssl_certificate_authorities = [%q]", ln2.Addr().(*net.TCPAddr).Port, ca.File), nil)
+	if err := o2.Connect(ctx); err == nil {
+		t.Fatal("ssl_verify accepted a server signed by another CA")
 	}
 }

@@ -107,6 +107,7 @@ type Output struct {
 
 	client    *elastictransport.Client
 	transport *http.Transport
+	sign      func(*http.Request) error // request signing (amazon_es), or nil
 
 	// Per-Write state, reused.
 	buf   []byte
@@ -203,6 +204,11 @@ func (o *Output) hostList() string {
 	return strings.Join(s, ", ")
 }
 
+// SignRequests makes every request go through sign just before it is sent
+// (AWS Signature Version 4 for the amazon_es output). Call it before
+// Connect.
+func (o *Output) SignRequests(sign func(*http.Request) error) { o.sign = sign }
+
 // newClient builds the client, reading the TLS files.
 func (o *Output) newClient() error {
 	tr := &http.Transport{
@@ -235,7 +241,7 @@ func (o *Output) newClient() error {
 		Username:     o.user,
 		Password:     o.password,
 		Header:       o.opts.headers(),
-		Transport:    &guard{next: tr, tlsOn: o.tlsOn, params: o.opts.Parameters},
+		Transport:    &guard{next: tr, tlsOn: o.tlsOn, params: o.opts.Parameters, sign: o.sign},
 		DisableRetry: true, // the engine retries, with backoff and back-pressure
 	}
 	if k := o.opts.APIKey; k != "" {
@@ -273,6 +279,7 @@ type guard struct {
 	next   http.RoundTripper
 	tlsOn  bool
 	params engine.Hash // parameters, added to every request
+	sign   func(*http.Request) error
 }
 
 func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -285,6 +292,12 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	fixRawPath(req.URL)
 	addParameters(req.URL, g.params)
+	if g.sign != nil {
+		// Last, over the request as it goes out (compressed body included).
+		if err := g.sign(req); err != nil {
+			return nil, &nodeError{node: where, err: err}
+		}
+	}
 	res, err := g.next.RoundTrip(req)
 	if err != nil {
 		return nil, &nodeError{node: where, err: err}

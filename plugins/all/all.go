@@ -73,8 +73,8 @@ import (
 
 	// Outputs.
 	_ "github.com/pipelined/pipeline/plugins/outputs/alerta"
-	_ "github.com/pipelined/pipeline/plugins/outputs/csv"
 	_ "github.com/pipelined/pipeline/plugins/outputs/amazones"
+	_ "github.com/pipelined/pipeline/plugins/outputs/csv"
 	_ "github.com/pipelined/pipeline/plugins/outputs/elasticsearch"
 	_ "github.com/pipelined/pipeline/plugins/outputs/email"
 	_ "github.com/pipelined/pipeline/plugins/outputs/file"

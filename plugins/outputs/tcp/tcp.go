@@ -1,5 +1,7 @@
-// Package tcp implements the tcp output, like Logstash's in client mode: it
-// connects to host:port and writes every event through its codec.
+// Package tcp implements the tcp output, like Logstash's: in mode "client"
+// (the default) it connects to host:port and writes every event through its
+// codec; in mode "server" it listens on host:port and writes every event to
+// each client connected.
 //
 // The codec is json by default, as in Logstash (`default :codec, "json"`),
 // which writes one JSON object after another with no separator between them:
@@ -14,9 +16,12 @@
 // batch twice, never none. A server that cannot be reached is tried again at
 // most every reconnect_interval seconds while the pipeline waits.
 //
-// mode => "server" (Logstash listens and sends each event to whoever is
-// connected, dropping events when nobody is) is not supported: it cannot
-// acknowledge delivery, and `pipeline check` refuses it.
+// In mode "server", as in Logstash, events go to whoever is connected when
+// they are written, and to nobody (dropped) while no client is: use it only
+// where losing events is acceptable. A batch is acknowledged once written to
+// every client; a client that fails, or does not read for
+// ServerWriteTimeout, is dropped; at most MaxServerClients are kept. TLS is
+// not offered in server mode (ssl_enabled is refused there).
 //
 // With ssl_enabled the connection uses TLS: the server's certificate is
 // checked against ssl_certificate_authorities (or the system roots) and the
@@ -49,7 +54,8 @@ type Options struct {
 	Host string `hcl:"host"`
 	// Port is the server's port.
 	Port int `hcl:"port"`
-	// Mode is "client" (connect to host:port); "server" is refused.
+	// Mode is "client" (connect to host:port) or "server" (listen on
+	// host:port and send to every client connected).
 	Mode string `hcl:"mode,optional"`
 	// ReconnectInterval is the least time, in seconds, between a failed
 	// connection attempt or write and the next attempt.
@@ -78,9 +84,11 @@ func (o *Options) Validate() error {
 	switch o.Mode {
 	case "client":
 	case "server":
-		return &engine.FieldError{Field: "mode", Err: errors.New(`"server" is not supported (it drops events nobody is connected for); run a tcp input on the receiving side and use mode => "client"`)}
+		if o.Client.Enabled() {
+			return &engine.FieldError{Field: "ssl_enabled", Err: errors.New(`TLS is not supported in mode "server"`)}
+		}
 	default:
-		return &engine.FieldError{Field: "mode", Err: fmt.Errorf("unsupported value %q: want \"client\"", o.Mode)}
+		return &engine.FieldError{Field: "mode", Err: fmt.Errorf("unsupported value %q: want \"client\" or \"server\"", o.Mode)}
 	}
 	if o.ReconnectInterval < 0 {
 		return &engine.FieldError{Field: "reconnect_interval", Err: errors.New("must not be negative")}
@@ -91,6 +99,7 @@ func (o *Options) Validate() error {
 // Output is the tcp output.
 type Output struct {
 	conn netclient.Conn
+	srv  *server // mode "server"
 	log  *slog.Logger
 	buf  bytes.Buffer
 	enc  engine.Encoder
@@ -121,12 +130,18 @@ func New(o Options, r engine.Resources) (*Output, error) {
 	if out.log == nil {
 		out.log = slog.New(slog.DiscardHandler)
 	}
+	if o.Mode == "server" {
+		out.srv = &server{addr: out.conn.Addr, log: out.log}
+	}
 	out.enc = r.Codec.NewEncoder(&out.buf)
 	return out, nil
 }
 
 // Connect dials the server.
 func (o *Output) Connect(ctx context.Context) error {
+	if o.srv != nil {
+		return o.srv.listen(ctx)
+	}
 	if err := o.conn.Connect(ctx); err != nil {
 		return err
 	}
@@ -139,7 +154,7 @@ const maxKeptBuffer = 4 << 20
 
 // Write encodes the batch and writes it; nil only once all of it was written.
 func (o *Output) Write(ctx context.Context, events []*event.Event) error {
-	if !o.conn.Connected() {
+	if o.srv == nil && !o.conn.Connected() {
 		return fmt.Errorf("tcp output: %w", engine.ErrNotConnected)
 	}
 	o.buf.Reset()
@@ -148,7 +163,12 @@ func (o *Output) Write(ctx context.Context, events []*event.Event) error {
 			return engine.Permanent(fmt.Errorf("tcp output: encode: %w", err))
 		}
 	}
-	err := o.conn.Write(ctx, o.buf.Bytes())
+	var err error
+	if o.srv != nil {
+		err = o.srv.write(ctx, o.buf.Bytes())
+	} else {
+		err = o.conn.Write(ctx, o.buf.Bytes())
+	}
 	if o.buf.Cap() > maxKeptBuffer {
 		o.buf = bytes.Buffer{}
 	}
@@ -156,4 +176,9 @@ func (o *Output) Write(ctx context.Context, events []*event.Event) error {
 }
 
 // Close closes the connection.
-func (o *Output) Close(context.Context) error { return o.conn.Close() }
+func (o *Output) Close(context.Context) error {
+	if o.srv != nil {
+		return o.srv.close()
+	}
+	return o.conn.Close()
+}

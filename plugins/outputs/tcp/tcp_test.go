@@ -21,6 +21,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/codecs/json"
 	"github.com/pipelined/pipeline/plugins/codecs/jsonlines"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/plugintest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/servertest"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/testpki"
 )
 
@@ -262,7 +263,7 @@ func TestValidate(t *testing.T) {
 	for _, tc := range []struct{ opts, want string }{
 		{"host = \"h\"\nport = 0", "port"},
 		{"host = \"\"\nport = 5000", "host"},
-		{"host = \"h\"\nport = 5000\nmode = \"server\"", "not supported"},
+		{"host = \"h\"\nport = 5000\nmode = \"server\"\nssl_enabled = true", "not supported"},
 		{"host = \"h\"\nport = 5000\nmode = \"peer\"", "mode"},
 		{"host = \"h\"\nport = 5000\nssl_cacert = \"/ca.pem\"", "ssl_certificate_authorities"},
 		{"host = \"h\"\nport = 5000\nssl_enable = true", "ssl_enabled"},
@@ -275,5 +276,53 @@ func TestValidate(t *testing.T) {
 	}
 	if diags := plugintest.BuildDiags(t, ir.Output, "tcp", "host = \"h\"\nport = 5000\nreconnect_interval = 2"); diags.HasErrors() {
 		t.Errorf("valid options: %v", diags)
+	}
+}
+
+// Server mode, as Logstash's: every connected client gets every batch; with
+// nobody connected a batch is acknowledged and gone.
+func TestServerMode(t *testing.T) {
+	port, err := servertest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := newOutput(t, fmt.Sprintf("host = \"127.0.0.1\"\nport = %d\nmode = \"server\"", port))
+	mustConnect(t, o)
+	if err := o.Write(context.Background(), events(1)); err != nil {
+		t.Fatalf("Write with no client: %v", err)
+	}
+	var readers []*bufio.Reader
+	for i := 0; i < 2; i++ {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		readers = append(readers, bufio.NewReader(c))
+	}
+	if !servertest.Poll(func() bool {
+		o.srv.mu.Lock()
+		defer o.srv.mu.Unlock()
+		return len(o.srv.clients) == 2
+	}, 10*time.Second) {
+		t.Fatal("the two clients were not accepted")
+	}
+	if err := o.Write(context.Background(), events(2)); err != nil {
+		t.Fatal(err)
+	}
+	for n, r := range readers {
+		for i := 0; i < 2; i++ {
+			line, err := r.ReadString('\n')
+			if err != nil || !strings.Contains(line, fmt.Sprintf(`"message":"m%d"`, i)) {
+				t.Fatalf("client %d line %d: %q %v", n, i, line, err)
+			}
+		}
+	}
+	if err := o.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readers[0].ReadString('\n'); err == nil {
+		t.Error("a client still open after Close")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/pipelined/pipeline/dsl"
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/redistest"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/servertest"
 )
 
 // TestClusterIndexersMasterKilled: on a real Redis Cluster of 3 masters and
@@ -47,6 +48,12 @@ func TestClusterIndexersMasterKilled(t *testing.T) {
 	seeds := `["` + strings.Join(cl.Seeds(), `", "`) + `"]`
 	master := cl.MasterOf(t, "src")
 	var stops []func()
+	logs := &servertest.Output{Limit: 1 << 20}
+	defer func() {
+		if t.Failed() {
+			t.Logf("pipeline logs:\n%s", servertest.Tail(logs.String(), 6000))
+		}
+	}()
 	for i := range 2 {
 		src := fmt.Sprintf(`
 input "redis" "in" {
@@ -70,7 +77,7 @@ output "redis" "out" {
 			t.Fatal(diags.Error())
 		}
 		p, diags := engine.Build(cfg.Pipelines[0], engine.Default, engine.Settings{Workers: 1, BatchSize: 250,
-			RetryInitial: 50 * time.Millisecond, RetryMax: time.Second, Logger: slog.New(slog.DiscardHandler)})
+			RetryInitial: 50 * time.Millisecond, RetryMax: time.Second, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 		if diags.HasErrors() {
 			t.Fatal(diags.Error())
 		}

@@ -330,6 +330,11 @@ func (in *Input) runList(ctx context.Context, emit engine.EmitFunc, pk string) e
 			return
 		}
 		in.log.Error("redis list input failed, retrying", "err", in.describe(err), "processing_list", pk)
+		if cc, ok := c.(*goredis.ClusterClient); ok {
+			// A master may have failed over: learn the slots anew instead
+			// of dialling the dead node until go-redis notices.
+			cc.ReloadState(ctx)
+		}
 	}
 	// Own the processing list before touching it.
 	l := newLease(pk)

@@ -51,8 +51,8 @@
 // promoted replica now holds them) and pushes the batch again. Redis
 // replicates asynchronously, so a master killed right after acknowledging
 // a push may take it with it: wait_replicas => 1 makes the output wait
-// (WAIT, up to timeout) until that many replicas of every master have the
-// batch before it counts as delivered, and a batch not replicated in time
+// (WAIT, up to timeout) until that many replicas of each master written to
+// have the batch before it counts as delivered, and a batch not replicated in time
 // is pushed again (duplicates possible, nothing lost). A master with fewer
 // connected replicas than wait_replicas (a replica died, or the master is
 // one promoted by a failover) needs only those it has, with a warning:
@@ -77,7 +77,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -254,9 +253,8 @@ type Output struct {
 	cluster      bool
 	waitReplicas int
 	// warned are the masters already logged as having fewer replicas than
-	// wait_replicas (ForEachMaster runs its callbacks concurrently: guarded).
+	// wait_replicas.
 	warned map[string]bool
-	warnMu sync.Mutex
 
 	client goredis.UniversalClient
 	// clusterClient is client in cluster mode.
@@ -394,32 +392,40 @@ func (o *Output) connectCluster(ctx context.Context) error {
 	return nil
 }
 
-// replicated waits until wait_replicas replicas of every master have what
-// this output wrote (WAIT on each master's one connection).
+// replicated waits until wait_replicas replicas of each master written to
+// have what this output wrote there (WAIT on that master's one connection).
 func (o *Output) replicated(ctx context.Context) error {
 	if o.clusterClient == nil || o.waitReplicas == 0 {
 		return nil
 	}
-	return o.clusterClient.ForEachMaster(ctx, func(ctx context.Context, c *goredis.Client) error {
+	masters := map[string]*goredis.Client{}
+	for _, g := range o.order {
+		c, err := o.clusterClient.MasterForKey(ctx, g.key)
+		if err != nil {
+			return o.describe(o.addr, g.key, err)
+		}
+		masters[c.Options().Addr] = c
+	}
+	for addr, c := range masters {
 		want := o.waitReplicas
 		// A master with fewer replicas than asked (its replica died, or it
 		// is one promoted in a failover) cannot do better: what its
-		// replicas have is enough, logged.
+		// replicas have is enough, logged once.
 		if have, ok := connectedReplicas(ctx, c); ok && have < want {
-			o.warnMu.Lock()
-			first := !o.warned[c.Options().Addr]
-			if len(o.warned) > 1024 {
-				clear(o.warned)
-			}
-			o.warned[c.Options().Addr] = true
-			o.warnMu.Unlock()
-			if first {
-				o.log.Warn("redis cluster master has fewer replicas than wait_replicas; waiting for those it has", "master", c.Options().Addr, "replicas", have, "wait_replicas", want)
+			if !o.warned[addr] {
+				if len(o.warned) > 1024 {
+					clear(o.warned)
+				}
+				o.warned[addr] = true
+				o.log.Warn("redis cluster master has fewer replicas than wait_replicas; waiting for those it has", "master", addr, "replicas", have, "wait_replicas", want)
 			}
 			want = have
 		}
-		return o.wait(ctx, c, want)
-	})
+		if err := o.wait(ctx, c, want); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // wait runs WAIT want on master c's connection.

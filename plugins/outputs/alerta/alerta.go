@@ -38,7 +38,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
@@ -329,38 +328,7 @@ func (o *Output) Write(ctx context.Context, events []*event.Event) error {
 	if o.client == nil {
 		return engine.ErrNotConnected
 	}
-	results := make([]error, len(events))
-	sem := make(chan struct{}, o.opts.PoolMax)
-	var wg sync.WaitGroup
-	for i, e := range events {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			results[i] = ctx.Err()
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			results[i] = engine.Guard(o.log, "alerta output request", func() error { return o.send(ctx, e) })
-			var pe *engine.PanicError
-			if errors.As(results[i], &pe) {
-				results[i] = engine.Permanent(results[i])
-			}
-		}()
-	}
-	wg.Wait()
-	failed := map[int]error{}
-	for i, err := range results {
-		if err != nil {
-			failed[i] = err
-		}
-	}
-	if len(failed) == 0 {
-		return nil
-	}
-	return &engine.BatchError{Failed: failed}
+	return httpclient.SendEach(ctx, o.log, "alerta output request", o.opts.PoolMax, events, o.send)
 }
 
 // send posts one event; nil on success, Permanent for a failure for good.

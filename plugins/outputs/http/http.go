@@ -45,14 +45,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
-	"sync"
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
@@ -183,40 +181,7 @@ func (o *Output) Write(ctx context.Context, events []*event.Event) error {
 		}
 		return err
 	}
-	results := make([]error, len(events))
-	sem := make(chan struct{}, o.opts.PoolMax)
-	var wg sync.WaitGroup
-	for i, e := range events {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			results[i] = ctx.Err()
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			results[i] = engine.Guard(o.log, "http output request", func() error {
-				return o.sendEvent(ctx, e)
-			})
-			var pe *engine.PanicError
-			if errors.As(results[i], &pe) {
-				results[i] = engine.Permanent(results[i])
-			}
-		}()
-	}
-	wg.Wait()
-	failed := map[int]error{}
-	for i, err := range results {
-		if err != nil {
-			failed[i] = err
-		}
-	}
-	if len(failed) == 0 {
-		return nil
-	}
-	return &engine.BatchError{Failed: failed}
+	return httpclient.SendEach(ctx, o.log, "http output request", o.opts.PoolMax, events, o.sendEvent)
 }
 
 // sendEvent sends one event's request; nil on success.

@@ -88,6 +88,7 @@ import (
 	_ "github.com/pipelined/pipeline/plugins/outputs/pipeline"
 	_ "github.com/pipelined/pipeline/plugins/outputs/rabbitmq"
 	_ "github.com/pipelined/pipeline/plugins/outputs/redis"
+	_ "github.com/pipelined/pipeline/plugins/outputs/solrhttp"
 	_ "github.com/pipelined/pipeline/plugins/outputs/stdout"
 	_ "github.com/pipelined/pipeline/plugins/outputs/syslog"
 	_ "github.com/pipelined/pipeline/plugins/outputs/tcp"

@@ -65,6 +65,7 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/plugins/internal/ecs"
 	"github.com/pipelined/pipeline/plugins/internal/netserver"
 	"github.com/pipelined/pipeline/plugins/internal/tlsopt"
 )
@@ -94,8 +95,21 @@ type Options struct {
 	// disables the idle timeout (windows and ACKs then get 30 s).
 	ClientInactivityTimeout float64 `hcl:"client_inactivity_timeout,optional"`
 	// IncludeCodecTag adds the tag "beats_input_codec_plain_applied" to events
-	// that have a message, as Logstash does.
-	IncludeCodecTag bool `hcl:"include_codec_tag,optional"`
+	// that have a message, as Logstash does; unset, enrich decides
+	// (codec_metadata). Logstash's deprecated form of enrich's
+	// codec_metadata: set one or the other.
+	IncludeCodecTag *bool `hcl:"include_codec_tag,optional"`
+	// Enrich lists what the input adds to each event: "source_metadata"
+	// (the sender's IP address in [@metadata][input][beats][host][ip], or
+	// [@metadata][ip_address] with ecs_compatibility disabled),
+	// "codec_metadata" (the codec tag), "ssl_peer_metadata" (the TLS
+	// session and the verified client certificate's subject under
+	// [@metadata][tls_peer] and [@metadata][input][beats][tls]: who sent
+	// the event), or "all", or "none". Unset: source_metadata and
+	// codec_metadata, as Logstash.
+	Enrich []string `hcl:"enrich,optional"`
+	// ecs_compatibility chooses the names of the enrich fields.
+	ecs.Compatibility
 	// MaxConnections is the most connections served at once (not a Logstash
 	// option); a client beyond it is closed at once and logged. 0 means no
 	// limit.
@@ -131,7 +145,7 @@ type Options struct {
 func (o *Options) Defaults() {
 	o.Host = "0.0.0.0"
 	o.ClientInactivityTimeout = 60
-	o.IncludeCodecTag = true
+	o.Compatibility.Defaults()
 	o.MaxConnections = 1000
 	// Filebeat cuts a message at 10 MiB by default (max_bytes): with its
 	// fields and JSON escaping, an event of it fits in 12 MiB.
@@ -163,6 +177,17 @@ func (o *Options) Validate() error {
 	if o.ClientInactivityTimeout < 0 {
 		return fe("client_inactivity_timeout", "must not be negative")
 	}
+	if err := o.Compatibility.Validate(); err != nil {
+		return err
+	}
+	en, err := o.enrichments()
+	if err != nil {
+		return err
+	}
+	if en.peer && (!srv.SSLEnabled || srv.SSLClientAuthentication == "none") {
+		// Logstash refuses it when the input starts (in register).
+		return engine.AtStart(fe("enrich", `ssl_peer_metadata needs ssl_enabled and ssl_client_authentication "optional" or "required"`))
+	}
 	if o.MaxConnections < 0 {
 		return fe("max_connections", "must not be negative")
 	}
@@ -187,6 +212,9 @@ type Input struct {
 	addr       string
 	tls        *tls.Config
 	codecTag   bool
+	srcMeta    bool // enrich source_metadata
+	peerMeta   bool // enrich ssl_peer_metadata
+	enrichRefs enrichRefs
 	codec      engine.Codec // the configured codec; nil: message kept as sent
 	codecName  string
 	idle       time.Duration // client_inactivity_timeout; 0: none
@@ -241,10 +269,17 @@ func New(o Options, r engine.Resources) (*Input, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	setLumberLogger(log)
+	en, err := o.enrichments()
+	if err != nil {
+		return nil, err
+	}
 	in := &Input{
 		id:         r.ID,
 		addr:       net.JoinHostPort(o.Host, strconv.Itoa(o.Port)),
-		codecTag:   o.IncludeCodecTag,
+		codecTag:   en.codec,
+		srcMeta:    en.source,
+		peerMeta:   en.peer,
+		enrichRefs: newEnrichRefs(o.ECS()),
 		idle:       time.Duration(o.ClientInactivityTimeout * float64(time.Second)),
 		timeout:    30 * time.Second,
 		maxConns:   o.MaxConnections,
@@ -266,6 +301,9 @@ func New(o Options, r engine.Resources) (*Input, error) {
 	cfg, err := srv.Config()
 	if err != nil {
 		return nil, err
+	}
+	if cfg != nil && en.peer {
+		cfg = in.peerConfig(cfg)
 	}
 	in.tls = cfg
 	return in, nil
@@ -357,6 +395,7 @@ loop:
 // handle emits one window and ACKs it when the engine acknowledges it.
 func (in *Input) handle(b *lj.Batch, emit engine.EmitFunc) error {
 	events := make([]*event.Event, 0, len(b.Events))
+	st := in.lookup(b.RemoteAddr)
 	for _, v := range b.Events {
 		e, ok := v.(*event.Event)
 		if kv, isV1 := v.(map[string]string); isV1 {
@@ -373,9 +412,11 @@ func (in *Input) handle(b *lj.Batch, emit engine.EmitFunc) error {
 		if !ok {
 			continue // decodeEvent makes only events
 		}
+		if in.srcMeta || in.peerMeta {
+			in.enrich(e, b.RemoteAddr, st)
+		}
 		events = in.decodeTarget(e, events)
 	}
-	st := in.lookup(b.RemoteAddr)
 	var w *windowBytes
 	if st != nil {
 		w = st.claim()
@@ -496,7 +537,7 @@ func NewV1(c V1Config, r engine.Resources) (*Input, error) {
 	if err != nil {
 		return nil, err
 	}
-	in.v1, in.name, in.codecTag = true, "lumberjack", false
+	in.v1, in.name, in.codecTag, in.srcMeta = true, "lumberjack", false, false
 	in.addr, in.tls = c.Addr, c.TLS
 	if c.Timeout > 0 {
 		in.timeout = c.Timeout

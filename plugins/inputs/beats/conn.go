@@ -34,6 +34,7 @@ import (
 type connState struct {
 	in     *Input
 	remote string
+	peer   atomic.Pointer[peer] // the TLS client, with enrich ssl_peer_metadata
 	top    net.Conn // the connection go-lumber reads: closing it ends the handler
 
 	mu       sync.Mutex

@@ -35,7 +35,7 @@ type connState struct {
 	in     *Input
 	remote string
 	peer   atomic.Pointer[peer] // the TLS client, with enrich ssl_peer_metadata
-	top    net.Conn // the connection go-lumber reads: closing it ends the handler
+	top    net.Conn             // the connection go-lumber reads: closing it ends the handler
 
 	mu       sync.Mutex
 	inFlight int       // windows in the pipeline

@@ -11,7 +11,10 @@ import (
 // logstash-forwarder) puts the text Filebeat puts in message.
 const lineField = "line"
 
-var lineRef = event.MustRef(lineField)
+var (
+	lineRef     = event.MustRef(lineField)
+	metadataRef = event.MustRef("[@metadata]")
+)
 
 // decodeTarget turns one received event into what the pipeline gets, as
 // Logstash's beats input does: the text of message (or, without one, of
@@ -64,29 +67,31 @@ func (in *Input) decodeTarget(e *event.Event, out []*event.Event) []*event.Event
 		if i > 0 {
 			src = e.Copy() // each decoded event gets its own values
 		}
+		// The beat's fields are already normalised event values, so they go
+		// straight into the decoded event's maps (no field reference is
+		// parsed per event).
+		fields := d.Fields()
 		for k, v := range src.Fields() {
 			if k == event.TimestampField {
 				continue
 			}
-			ref, err := event.ParseRef("[" + k + "]")
-			if err != nil {
-				continue
-			}
-			if old, ok := d.Get(ref); ok {
-				om, ok1 := old.(map[string]any)
-				vm, ok2 := v.(map[string]any)
-				if ok1 && ok2 {
+			if om, ok := fields[k].(map[string]any); ok {
+				if vm, ok := v.(map[string]any); ok {
 					for mk, mv := range vm {
 						om[mk] = mv
 					}
 					continue
 				}
 			}
-			d.Set(ref, v)
+			fields[k] = v
 		}
-		for k, v := range src.Metadata() {
-			if ref, err := event.ParseRef("[@metadata][" + k + "]"); err == nil {
-				d.Set(ref, v)
+		if len(src.Metadata()) > 0 {
+			if d.Metadata() == nil {
+				d.Set(metadataRef, map[string]any{})
+			}
+			meta := d.Metadata()
+			for k, v := range src.Metadata() {
+				meta[k] = v
 			}
 		}
 		if hasStamp {

@@ -31,6 +31,9 @@ import (
 
 func init() { engine.RegisterOutput("solr_http", New) }
 
+// idRef is where each document's id goes.
+var idRef = event.MustRef("id")
+
 // MaxResponseBytes bounds the answer read from Solr.
 const MaxResponseBytes = 1 << 20
 
@@ -127,7 +130,7 @@ func (o *Output) Write(ctx context.Context, events []*event.Event) error {
 		if o.id != nil {
 			id = o.id.Render(e)
 		}
-		doc.Set(event.MustRef("id"), id)
+		doc.Set(idRef, id)
 		body = doc.AppendJSON(body)
 	}
 	body = append(body, ']')

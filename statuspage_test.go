@@ -122,7 +122,7 @@ func TestStatusPageInChromium(t *testing.T) {
 		// Nothing leaves loopback: no proxy lookups, no component updates.
 		chromedp.Flag("no-proxy-server", true), chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()))
+		chromedp.UserDataDir(browserProfile(t)))
 	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
 	defer acancel()
 	bctx, bcancel := chromedp.NewContext(actx)
@@ -170,4 +170,25 @@ func TestStatusPageInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s (%s bytes)", path, strconv.Itoa(len(shot)))
+}
+
+// browserProfile is a directory for Chromium's profile. Chromium's helper
+// processes may still write into it for a moment after the browser was
+// killed, which makes t.TempDir's cleanup fail the test ("directory not
+// empty"); this one is removed with a few retries and never fails it.
+func browserProfile(t *testing.T) string {
+	dir, err := os.MkdirTemp("", "pipeline-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for i := 0; i < 20; i++ {
+			if os.RemoveAll(dir) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("chromium profile %s left behind", dir)
+	})
+	return dir
 }

@@ -731,6 +731,9 @@ func (p *hclPrinter) ifNode(n *ir.If, indent string) {
 		cond := "<invalid>"
 		if br.Cond != nil {
 			cond = logstash.FormatCondition(br.Cond)
+			if !utf8.ValidString(cond) {
+				p.errorf(br.Range, "Invalid UTF-8", "A string in this condition is not valid UTF-8, which HCL files must be.")
+			}
 		}
 		p.line(indent, join(fmt.Sprintf("%s %s {", kw, labelString(cond)), p.trailing(file, br.Range.End.Line)))
 		p.nodes(br.Body, in)

@@ -122,6 +122,13 @@ type fileIR struct {
 	IDRanges map[*ir.Plugin]hcl.Range
 }
 
+// IsTestFile reports whether name is a `pipeline test` file (NAME_test.hcl),
+// which a directory of pipeline files may hold next to them and which is
+// not loaded as part of the pipeline.
+func IsTestFile(name string) bool {
+	return strings.HasSuffix(filepath.Base(name), "_test.hcl")
+}
+
 // Load is like the package function Load.
 func (l Loader) Load(path string) (*ir.Config, hcl.Diagnostics) {
 	info, err := os.Stat(path)
@@ -143,7 +150,7 @@ func (l Loader) Load(path string) (*ir.Config, hcl.Diagnostics) {
 			}}
 		}
 		for _, e := range entries {
-			if e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			if e.IsDir() || strings.HasPrefix(e.Name(), ".") || IsTestFile(e.Name()) {
 				continue
 			}
 			if _, ok := frontEnds[filepath.Ext(e.Name())]; ok {

@@ -358,3 +358,22 @@ func dumpDLQ(d ir.DeadLetterQueueSettings) string {
 	}
 	return strings.Join(parts, " ")
 }
+
+// TestDirectorySkipsTestFiles: a NAME_test.hcl next to the pipeline files
+// (pipeline test's format) is not loaded as one of them.
+func TestDirectorySkipsTestFiles(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a.conf"), []byte("input { stdin { } }\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "a_test.hcl"), []byte("test \"x\" {\n  input = \"stdin_1\"\n  no_output = []\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, diags := Load(dir)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if len(cfg.Pipelines) != 1 || len(cfg.Files) != 1 {
+		t.Fatalf("%d pipelines, files %v", len(cfg.Pipelines), cfg.Files)
+	}
+}

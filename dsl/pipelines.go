@@ -147,7 +147,7 @@ func expandPathConfig(base, pattern string) ([]string, string) {
 		}
 		entries, _ := os.ReadDir(m)
 		for _, e := range entries {
-			if _, ok := frontEnds[filepath.Ext(e.Name())]; ok && !e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			if _, ok := frontEnds[filepath.Ext(e.Name())]; ok && !e.IsDir() && !strings.HasPrefix(e.Name(), ".") && !IsTestFile(e.Name()) {
 				names = append(names, filepath.Join(m, e.Name()))
 			}
 		}

@@ -60,6 +60,8 @@ type Settings struct {
 	// errors plugins mark with AtStart are warnings, and a plugin they stop
 	// is left out of the pipeline, which must then not be run.
 	Check bool
+	// Now, when set, is the clock plugins get as Resources.Now.
+	Now func() time.Time
 }
 
 func (s Settings) resolve(file ir.Settings, diags *hcl.Diagnostics, rng hcl.Range) Settings {
@@ -229,6 +231,7 @@ func (b *builder) resources(pl *ir.Plugin) Resources {
 		DataDir:   b.pl.settings.DataDir,
 		Bus:       &BusPort{pl: b.pl, body: pl.Body, log: log},
 		Shared:    b.share,
+		Now:       b.pl.settings.Now,
 	}
 }
 

@@ -1,6 +1,9 @@
 package engine
 
-import "log/slog"
+import (
+	"log/slog"
+	"time"
+)
 
 // Resources are handed to a plugin constructor.
 type Resources struct {
@@ -34,4 +37,8 @@ type Resources struct {
 	// set, so a reloaded pipeline starts afresh. Call it from the
 	// constructor only (Build is not concurrent).
 	Shared func(key string, mk func() any) any
+	// Now is the clock plugins read "now" from where it changes what they
+	// make of an event (the date filter's year for a date without one);
+	// nil means time.Now. `pipeline test` fixes it.
+	Now func() time.Time
 }

@@ -62,6 +62,9 @@ type Case struct {
 	Input       []string
 	Fields      map[string]any
 	Expected    []Expected
+	// Events, when not nil, are the events sent in (an HCL test's
+	// `events`), as they are, instead of Input's lines through a codec.
+	Events []map[string]any
 }
 
 // Expected is one expected event and where it is written.

@@ -146,3 +146,122 @@ func writeFile(t *testing.T, path, s string) {
 		t.Fatal(err)
 	}
 }
+
+// hclSuites are the NAME_test.hcl files in the repository: the examples'
+// and a routing one with drop and an unmatched branch.
+var hclSuites = []struct {
+	path  string
+	cases int
+}{
+	{"../examples/rsyslog-to-files", 4},
+	{"../examples/topology", 2},
+	{"testdata/hcl/route", 2},
+}
+
+func TestHCLSuitesPass(t *testing.T) {
+	for _, s := range hclSuites {
+		t.Run(s.path, func(t *testing.T) {
+			var out bytes.Buffer
+			sum, err := pipetest.RunPaths([]string{s.path}, pipetest.Options{Verbose: true}, &out, io.Discard)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out.String())
+			}
+			if sum.Failed != 0 || sum.Errors != 0 || sum.Passed != s.cases {
+				t.Fatalf("%+v, want %d passed:\n%s", sum, s.cases, out.String())
+			}
+		})
+	}
+}
+
+// TestHCLWrongExpectationsFail runs the command on a file of wrong
+// expectations, one per kind: exit 1, each failing test named with its
+// file:line, a unified diff of pretty JSON for exact and subset matches,
+// the condition and the event for a condition, the events for no_output.
+func TestHCLWrongExpectationsFail(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := pipetest.Command([]string{"testdata/hcl/fail"}, &out, &errOut)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s%s", code, out.String(), errOut.String())
+	}
+	got := out.String()
+	for _, want := range []string{
+		"--- FAIL: wrong_test.hcl/exact event, wrong value (testdata/hcl/fail/wrong_test.hcl:6)\n",
+		"--- expected (testdata/hcl/fail/wrong_test.hcl:9)\n+++ actual (output errors)\n@@ -1,6 +1,6 @@\n",
+		"\n-  \"n\": 2,\n+  \"n\": 1,\n",
+		"--- FAIL: wrong_test.hcl/subset, wrong value (testdata/hcl/fail/wrong_test.hcl:14)\n",
+		"--- expected (testdata/hcl/fail/wrong_test.hcl:17)\n+++ actual (output infos)\n@@ -1,3 +1,3 @@\n {\n-  \"seen\": \"no\"\n+  \"seen\": \"yes\"\n }\n",
+		"--- FAIL: wrong_test.hcl/condition false (testdata/hcl/fail/wrong_test.hcl:22)\n",
+		"the condition [n] > 1 (testdata/hcl/fail/wrong_test.hcl:25) is false for:\n{\n",
+		"--- FAIL: wrong_test.hcl/output not expected to see anything (testdata/hcl/fail/wrong_test.hcl:30)\n",
+		"output errors: expected no events (testdata/hcl/fail/wrong_test.hcl:33), got 1:\n",
+		"FAIL: 1 passed, 4 failed, 0 errors, 0 skipped",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+	out.Reset()
+	if code := pipetest.Command([]string{"--run", "/right$", "testdata/hcl/fail"}, &out, &errOut); code != 0 {
+		t.Fatalf("--run: exit %d\n%s", code, out.String())
+	}
+	if !strings.Contains(out.String(), "ok: 1 passed, 4 skipped") {
+		t.Errorf("--run output: %s", out.String())
+	}
+}
+
+// TestBothFormatsInOneRun: the configuration, LFV suites and directories
+// with HCL tests in one command; --run selects across both; the
+// directory's pipelines.yml and logstash.yml are not taken for LFV files.
+func TestBothFormatsInOneRun(t *testing.T) {
+	var out, errOut bytes.Buffer
+	args := []string{"../examples/rsyslog-to-files/pipeline.conf", "testdata/lfv/rsyslog", "../examples/rsyslog-to-files", "../examples/topology"}
+	if code := pipetest.Command(args, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	if !strings.Contains(out.String(), "ok: 12 passed, 0 skipped") {
+		t.Errorf("output: %s", out.String())
+	}
+	out.Reset()
+	args = append([]string{"-v", "--run", `^(syslog\.yml|pipeline_test\.hcl)/RFC`}, args...)
+	if code := pipetest.Command(args, &out, &errOut); code != 0 {
+		t.Fatalf("--run: exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	for _, want := range []string{"--- PASS: syslog.yml/RFC", "--- PASS: pipeline_test.hcl/RFC", "ok: 2 passed, 10 skipped"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("--run output lacks %q: %s", want, out.String())
+		}
+	}
+}
+
+func TestHCLTestFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir+"/pipeline.conf", "input { generator { id => \"in\" } }\noutput { stdout { id => \"out\" } }\n")
+	for name, tc := range map[string]struct{ src, want string }{
+		"two kinds":     {"test \"x\" {\n  input = \"in\"\n  expect \"out\" {\n    subset = {}\n    condition = \"[a]\"\n  }\n}\n", "a_test.hcl:3:3: error: Invalid expect block"},
+		"bad condition": {"test \"x\" {\n  input = \"in\"\n  expect \"out\" {\n    condition = \"[a] ==\"\n  }\n}\n", "a_test.hcl:4:22: error: Invalid condition"},
+		"no checks":     {"test \"x\" {\n  input = \"in\"\n  lines = [\"a\"]\n}\n", "error: Nothing expected"},
+		"bad clock":     {"clock = \"today\"\ntest \"x\" {\n  input = \"in\"\n  no_output = [\"out\"]\n}\n", "error: Invalid clock"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			writeFile(t, dir+"/a_test.hcl", tc.src)
+			var out, errOut bytes.Buffer
+			if code := pipetest.Command([]string{dir}, &out, &errOut); code != 1 {
+				t.Fatalf("exit %d, want 1", code)
+			}
+			if !strings.Contains(errOut.String(), tc.want) {
+				t.Errorf("lacks %q:\n%s%s", tc.want, out.String(), errOut.String())
+			}
+		})
+	}
+	// Unknown ids are errors of the test, naming what exists.
+	writeFile(t, dir+"/a_test.hcl", "test \"x\" {\n  input = \"nope\"\n  no_output = [\"out\"]\n}\ntest \"y\" {\n  input = \"in\"\n  no_output = [\"nope\"]\n}\n")
+	var out, errOut bytes.Buffer
+	if code := pipetest.Command([]string{dir}, &out, &errOut); code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	for _, want := range []string{`input_plugin "nope": no input has that id (inputs: in)`, `no output has the id "nope" (outputs: out)`, "0 passed, 0 failed, 2 errors"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -47,6 +47,7 @@ type Runner struct {
 	mocks   []Mock
 	reg     *engine.Registry
 	timeout time.Duration
+	clock   time.Time             // when set, "now" for filters and new events' @timestamp
 	codecs  map[string]*ir.Plugin // LFV `codec` → a parsed stdin input carrying it
 
 	mu  sync.Mutex
@@ -127,6 +128,7 @@ type restOptions struct {
 // caseRun is the state of one test case's run.
 type caseRun struct {
 	c       *Case
+	clock   time.Time
 	inputID string
 	mu      sync.Mutex
 	got     []record
@@ -216,6 +218,9 @@ func (r *Runner) current() *caseRun {
 func (cr *caseRun) events(codec engine.Codec) ([]*event.Event, error) {
 	lines := cr.c.Input
 	dummy := len(lines) == 0
+	if cr.c.Events != nil {
+		lines, dummy = make([]string, len(cr.c.Events)), false
+	}
 	if dummy {
 		// LFV sends one event without a message for a case without input.
 		lines = []string{""}
@@ -223,7 +228,14 @@ func (cr *caseRun) events(codec engine.Codec) ([]*event.Event, error) {
 	var out []*event.Event
 	for i, line := range lines {
 		var evs []*event.Event
+		made := time.Now()
 		switch {
+		case cr.c.Events != nil:
+			e, err := event.FromMap(nestBrackets(cr.c.Events[i]))
+			if err != nil {
+				return nil, fmt.Errorf("event %d: %v", i+1, err)
+			}
+			evs = []*event.Event{e}
 		case dummy:
 			evs = []*event.Event{event.New()}
 		case codec == nil:
@@ -244,7 +256,15 @@ func (cr *caseRun) events(codec engine.Codec) ([]*event.Event, error) {
 				evs = append(evs, e)
 			}
 		}
+		done := time.Now()
 		for _, e := range evs {
+			if clock := cr.clock; !clock.IsZero() {
+				// An event the codec (or FromMap) stamped with the time it
+				// was made gets the fixed clock instead.
+				if ts := e.Timestamp(); !ts.Before(made.Truncate(time.Millisecond)) && !ts.After(done) {
+					e.SetTimestamp(clock)
+				}
+			}
 			nestEventBrackets(e)
 			for _, fs := range []map[string]any{cr.c.Suite.Fields, cr.c.Fields} {
 				if err := setFields(e, fs); err != nil {
@@ -334,7 +354,37 @@ func (r *Runner) Run(c *Case) Result {
 }
 
 func (r *Runner) run(c *Case) ([]map[string]any, error) {
-	cr := &caseRun{c: c}
+	acts, err := r.collect(c)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]map[string]any, len(acts))
+	for i, a := range acts {
+		if c.Suite.ExportMetadata && len(a.meta) > 0 {
+			a.fields[event.MetadataField] = a.meta
+		}
+		if c.Suite.ExportOutputs {
+			a.fields[lfvOutPassed] = a.out
+		}
+		for _, f := range c.Suite.Ignore {
+			deletePath(a.fields, splitRef(f))
+		}
+		out[i] = a.fields
+	}
+	return out, nil
+}
+
+// actual is one event an output took, as compared.
+type actual struct {
+	out    string         // the output's id
+	fields map[string]any // the event as JSON, without the runner's tags
+	meta   map[string]any // its [@metadata], without the runner's keys
+}
+
+// collect runs c and returns the events the outputs took, ordered by the
+// input line (or event) they came from, then by output id.
+func (r *Runner) collect(c *Case) ([]actual, error) {
+	cr := &caseRun{c: c, clock: r.clock}
 	pipelines, err := r.prepare(cr)
 	if err != nil {
 		return nil, err
@@ -346,11 +396,16 @@ func (r *Runner) run(c *Case) ([]map[string]any, error) {
 	defer os.RemoveAll(dataDir)
 	bus := engine.NewBus()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var now func() time.Time
+	if !r.clock.IsZero() {
+		clock := r.clock
+		now = func() time.Time { return clock }
+	}
 	var built []*engine.Pipeline
 	var diags hcl.Diagnostics
 	for _, p := range pipelines {
 		pl, d := engine.Build(p, r.reg, engine.Settings{Workers: 1, BatchDelay: time.Millisecond, Logger: logger,
-			Bus: bus, DataDir: dataDir})
+			Bus: bus, DataDir: dataDir, Now: now})
 		diags = append(diags, d...)
 		if pl != nil {
 			built = append(built, pl)
@@ -385,20 +440,11 @@ func (r *Runner) run(c *Case) ([]map[string]any, error) {
 		}
 		return a.out < b.out
 	})
-	var out []map[string]any
+	var out []actual
 	for _, rec := range cr.got {
 		var m map[string]any
 		if err := json.Unmarshal(rec.fields, &m); err != nil {
 			return nil, err
-		}
-		if c.Suite.ExportMetadata && len(rec.meta) > 0 {
-			m[event.MetadataField] = rec.meta
-		}
-		if c.Suite.ExportOutputs {
-			m[lfvOutPassed] = rec.out
-		}
-		for _, f := range c.Suite.Ignore {
-			deletePath(m, splitRef(f))
 		}
 		if tags, ok := m["tags"].([]any); ok {
 			kept := tags[:0]
@@ -413,7 +459,7 @@ func (r *Runner) run(c *Case) ([]map[string]any, error) {
 				m["tags"] = kept
 			}
 		}
-		out = append(out, m)
+		out = append(out, actual{out: rec.out, fields: m, meta: rec.meta})
 	}
 	return out, nil
 }

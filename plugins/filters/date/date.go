@@ -153,12 +153,15 @@ type Filter struct {
 var _ engine.Filter = (*Filter)(nil)
 
 // New builds a date filter.
-func New(o Options, _ engine.Resources) (*Filter, error) {
+func New(o Options, res engine.Resources) (*Filter, error) {
 	fs, err := o.formats()
 	if err != nil {
 		return nil, err
 	}
 	f := &Filter{formats: fs, tags: o.TagOnFailure, now: time.Now, loc: time.UTC, matchSrc: o.Match[0]}
+	if res.Now != nil {
+		f.now = res.Now
+	}
 	if f.source, err = event.ParseRef(o.Match[0]); err != nil {
 		return nil, &engine.FieldError{Field: "match", Err: err}
 	}

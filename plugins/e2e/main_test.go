@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pipelined/pipeline/plugins/internal/testkit/natstest"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/rabbitmqtest"
 )
 
@@ -26,6 +27,9 @@ func TestMain(m *testing.M) {
 	code := rabbitmqtest.Main(m) // runs the tests, then stops the shared broker
 	if binDir != "" {
 		os.RemoveAll(binDir)
+	}
+	if natsNodeDir != "" {
+		os.RemoveAll(natsNodeDir)
 	}
 	os.Exit(code)
 }
@@ -61,4 +65,34 @@ func pipelineBinary(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return bin
+}
+
+var natsNodeDir string
+
+// builtNatsNode builds natstest's natsnode command once, without -race, for
+// the JetStream clusters of the scale-out tests: nodes that are the test
+// binary itself run several times slower under -race than real servers.
+var builtNatsNode = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "e2e-natsnode-")
+	if err != nil {
+		return "", err
+	}
+	natsNodeDir = dir
+	bin := filepath.Join(dir, "natsnode")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/pipelined/pipeline/plugins/internal/testkit/natstest/natsnode").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build natsnode: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// natsCluster starts a JetStream cluster of n natsnode processes.
+func natsCluster(t *testing.T, n int) *natstest.Cluster {
+	t.Helper()
+	bin, err := builtNatsNode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return natstest.NewClusterWith(t, n, bin)
 }

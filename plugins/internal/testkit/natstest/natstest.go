@@ -47,6 +47,18 @@ func Main(m *testing.M) int {
 	return m.Run()
 }
 
+// ServeNode runs this process as the cluster node its environment
+// describes and exits; a program started by NewClusterWith (natsnode) calls
+// it from main.
+func ServeNode() {
+	cfg := os.Getenv(childEnv)
+	if cfg == "" {
+		fmt.Fprintln(os.Stderr, "natstest node: "+childEnv+" not set")
+		os.Exit(2)
+	}
+	runNode(cfg)
+}
+
 func runNode(cfg string) {
 	var c nodeConfig
 	if err := json.Unmarshal([]byte(cfg), &c); err != nil {
@@ -159,6 +171,15 @@ func NewCluster(t testing.TB, n int) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return NewClusterWith(t, n, exe, "-test.run=^$")
+}
+
+// NewClusterWith is NewCluster with the nodes run by the program exe (with
+// args), one that calls ServeNode or Main: natsnode built without -race, say,
+// so that a test under -race has nodes as fast as real servers.
+func NewClusterWith(t testing.TB, n int, exe string, args ...string) *Cluster {
+	t.Helper()
+	var err error
 	ports := make([]int, 2*n)
 	for i := range ports {
 		if ports[i], err = servertest.FreePort(); err != nil {
@@ -173,7 +194,7 @@ func NewCluster(t testing.TB, n int) *Cluster {
 	for i := range n {
 		cfg, _ := json.Marshal(nodeConfig{Name: fmt.Sprintf("n%d", i+1), Port: ports[i], ClusterPort: ports[n+i],
 			Routes: routes, StoreDir: t.TempDir(), Cluster: "pipeline-test"})
-		cmd := exec.Command(exe, "-test.run=^$")
+		cmd := exec.Command(exe, args...)
 		cmd.Env = append(os.Environ(), childEnv+"="+string(cfg))
 		p, err := servertest.StartProcess(cmd, 1<<20)
 		if err != nil {

@@ -53,18 +53,30 @@
 //
 // Memory: at most max_keys keys are tracked (a key costs its key string,
 // its timestamps, at most max(thresh, off_hours_thresh) of them, and its
-// rendered description); past that the key least recently seen is
-// forgotten, counted (keys_evicted) and logged. Keys whose windows ended
-// are forgotten at once; Absence keys stay until evicted (they are the
-// heartbeats being watched). State is kept in memory only: a restart
-// forgets open windows, counts and watched heartbeats (an alert whose
-// window spans the restart does not fire, and a counted threshold starts
-// again from zero).
+// rendered description, cut at 32 KiB; a key is cut at 4 KiB); past that
+// the key least recently seen is forgotten, counted (keys_evicted) and
+// logged. Keys whose windows ended are forgotten at once; Absence keys stay
+// until evicted (they are the heartbeats being watched). The keys are kept
+// in flat tables without pointers, so that a rule watching 100,000 keys
+// costs the garbage collector little.
+//
+// Restarts: with state_path the rule's state is written to a file when the
+// pipeline stops (and every minute while it changes) and read back when it
+// starts, so a threshold window, a quiet window, an open pair or a watched
+// heartbeat spanning a restart goes on as if there had been none (with
+// time_source "processing", a window that ended while the pipeline was
+// down acts at the first flush after the start). The option is named as
+// the file's content and not after the aggregate filter's
+// aggregate_maps_path, which holds the maps of all aggregate filters of a
+// pipeline: each correlate rule has its own file; like it, the file is set
+// explicitly, read before the first event and written at stop. A file that
+// cannot be read (damaged, of another version, over 1 GiB) is moved aside
+// and named in an error log line, and the rule starts empty. Without
+// state_path the state is in memory only: a restart forgets open windows,
+// counts and watched heartbeats.
 package correlate
 
 import (
-	"container/heap"
-	"container/list"
 	"context"
 	"log/slog"
 	"regexp"
@@ -93,36 +105,17 @@ type Filter struct {
 	fieldRefs []event.Ref
 	fieldVals []event.Template
 	sched     *schedule
-	window    time.Duration
-	keep      int // timestamps kept per key
+	window    int64 // nanoseconds
+	keep      int   // timestamps kept per key
 	now       func() time.Time
+	statePath string // resolved state_path; "" when not set
 
 	mu        sync.Mutex
-	keys      map[string]*entry
-	lru       *list.List // of *entry, least recently seen first
-	watermark time.Time
-	due       deadlines // keys by when they need attention, at most one item per key
+	t         *table
+	watermark int64
 	evicted   int64
-}
-
-// entry is one key's state.
-type entry struct {
-	key     string
-	elem    *list.Element
-	times   []time.Time // SingleWithThreshold: counted events
-	count   int64
-	first   time.Time
-	last    time.Time
-	fired   bool
-	firedAt time.Time // start of the quiet window
-	open    bool      // PairWithWindow window open; Absence armed
-	desc    string
-	copied  []any
-	// deadline is when the key needs attention (its window ends); queued
-	// tells that it has an item in f.due; dead that it was forgotten.
-	deadline time.Time
-	queued   bool
-	dead     bool
+	descBuf   []byte
+	st        stateIO
 }
 
 var (
@@ -134,8 +127,8 @@ var (
 
 // New compiles the rule.
 func New(o Options, r engine.Resources) (*Filter, error) {
-	f := &Filter{opts: o, log: r.Logger, rule: o.RuleID, keys: map[string]*entry{}, lru: list.New(), now: time.Now,
-		window: time.Duration(o.Window * float64(time.Second)), keep: max(o.Thresh, o.OffHoursThresh, 1)}
+	f := &Filter{opts: o, log: r.Logger, rule: o.RuleID, now: time.Now, watermark: minTime,
+		window: int64(o.Window * float64(time.Second)), keep: max(o.Thresh, o.OffHoursThresh, 1)}
 	if f.log == nil {
 		f.log = slog.Default()
 	}
@@ -170,8 +163,28 @@ func New(o Options, r engine.Resources) (*Filter, error) {
 	if f.sched, err = newSchedule(o.BusinessHours, o.Timezone, o.Holidays); err != nil {
 		return nil, err
 	}
+	f.t = f.newTable()
+	if err := f.initState(r); err != nil {
+		return nil, err
+	}
 	return f, nil
 }
+
+func (f *Filter) newTable() *table {
+	keep := 0
+	if f.opts.RuleType == "SingleWithThreshold" {
+		keep = f.keep
+	}
+	withCopied := (f.opts.RuleType == "PairWithWindow" || f.opts.RuleType == "Absence") && len(f.copy)+len(f.fieldVals) > 0
+	return newTable(keep, withCopied)
+}
+
+// minTime is the watermark before any event.
+const minTime = int64(-1 << 63)
+
+func nanos(t time.Time) int64 { return t.UnixNano() }
+
+func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
 
 // SetClock replaces the clock of time_source "processing" (tests).
 func (f *Filter) SetClock(now func() time.Time) { f.now = now }
@@ -190,7 +203,7 @@ func (f *Filter) Counters() []engine.Counter {
 func (f *Filter) Keys() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return len(f.keys)
+	return f.t.live
 }
 
 // threshAt is the threshold at t.
@@ -203,11 +216,11 @@ func (f *Filter) threshAt(t time.Time) int {
 
 // alert is one action of the rule.
 type alert struct {
-	at          time.Time
+	at          int64
 	key         string
 	outcome     string
 	count       int64
-	first, last time.Time
+	first, last int64
 	desc        string
 	copied      []any
 }
@@ -215,10 +228,11 @@ type alert struct {
 // Filter runs the rule on e.
 func (f *Filter) Filter(_ context.Context, e *event.Event, out []*event.Event) ([]*event.Event, error) {
 	out = append(out, e)
-	t := e.Timestamp()
+	ts := e.Timestamp()
 	if f.opts.TimeSource == "processing" {
-		t = f.now()
+		ts = f.now()
 	}
+	t := nanos(ts)
 	first, second := true, false
 	if f.pattern != nil || f.pattern2 != nil {
 		src, _ := e.GetString(f.source)
@@ -229,17 +243,24 @@ func (f *Filter) Filter(_ context.Context, e *event.Event, out []*event.Event) (
 			first = !second
 		}
 	}
+	var kb [128]byte
+	var key []byte
+	if first || second {
+		key = f.key.RenderAppend(kb[:0], e)
+	}
 	f.mu.Lock()
-	if t.After(f.watermark) {
+	f.load()
+	if t > f.watermark {
 		f.watermark = t
 	}
 	var due []alert
-	if n := f.next(); !n.IsZero() && !f.watermark.Before(n) {
+	if len(f.t.due) > 0 && f.t.due[0].at <= f.watermark {
 		due = f.sweep(f.watermark)
 	}
 	var acted *alert
 	if first || second {
-		acted = f.see(e, t, first, second)
+		acted = f.see(e, t, key, first, second)
+		f.st.dirty = true
 	}
 	f.mu.Unlock()
 	for _, a := range due {
@@ -256,167 +277,204 @@ func (f *Filter) Filter(_ context.Context, e *event.Event, out []*event.Event) (
 
 // render fills an alert's description and copied fields from e.
 func (f *Filter) render(e *event.Event) (string, []any) {
+	return f.desc.Render(e), f.renderCopied(e)
+}
+
+// renderCopied takes copy_fields (deep-copied: later filters may change
+// e) and renders alert_fields from e.
+func (f *Filter) renderCopied(e *event.Event) []any {
 	var copied []any
 	if n := len(f.copy) + len(f.fieldVals); n > 0 {
 		copied = make([]any, n)
 		for i, r := range f.copy {
-			copied[i], _ = e.Get(r)
+			v, _ := e.Get(r)
+			copied[i] = copyValue(v)
 		}
 		for i, t := range f.fieldVals {
 			copied[len(f.copy)+i] = t.Render(e)
 		}
 	}
-	return f.desc.Render(e), copied
+	return copied
+}
+
+// keep renders e's description and copied fields into slot i.
+func (f *Filter) keepDesc(i uint32, e *event.Event) {
+	f.descBuf = f.desc.RenderAppend(f.descBuf[:0], e)
+	f.t.setDesc(i, f.descBuf)
+	if cap(f.descBuf) > 64<<10 {
+		f.descBuf = nil
+	}
+	if f.t.withCopied {
+		f.t.copied[i] = f.renderCopied(e)
+	}
 }
 
 // see applies the rule to a matching event at t; it returns the alert the
 // event made, if any. f.mu is held.
-func (f *Filter) see(e *event.Event, t time.Time, first, second bool) *alert {
-	key := f.key.Render(e)
-	now := func(outcome string, count int64, from time.Time) *alert {
+func (f *Filter) see(e *event.Event, t int64, key []byte, first, second bool) *alert {
+	tb := f.t
+	now := func(outcome string, count int64, from int64) *alert {
 		desc, copied := f.render(e)
-		return &alert{at: t, key: key, outcome: outcome, count: count, first: from, last: t, desc: desc, copied: copied}
+		return &alert{at: t, key: string(key), outcome: outcome, count: count, first: from, last: t, desc: desc, copied: copied}
 	}
 	switch f.opts.RuleType {
 	case "Single":
 		return now("match", 1, t)
 	case "SingleWithSuppress":
-		ent := f.get(key)
-		if ent.fired && t.Before(ent.firedAt.Add(f.window)) {
-			ent.count++
+		i := f.get(key)
+		s := &tb.slots[i]
+		if s.flags&fFired != 0 && t < s.firedAt+f.window {
+			s.count++
 			return nil
 		}
-		ent.fired, ent.firedAt, ent.count = true, t, 1
-		f.deadline(ent, t.Add(f.window))
+		s.flags |= fFired
+		s.firedAt, s.count = t, 1
+		f.deadline(i, t+f.window)
 		return now("match", 1, t)
 	case "SingleWithThreshold":
-		ent := f.get(key)
-		if ent.fired {
-			if t.Before(ent.firedAt.Add(f.window)) {
-				ent.count++
+		i := f.get(key)
+		s := &tb.slots[i]
+		if s.flags&fFired != 0 {
+			if t < s.firedAt+f.window {
+				s.count++
 				return nil
 			}
-			ent.fired, ent.times = false, ent.times[:0]
+			s.flags &^= fFired
+			s.n = 0
 		}
 		// Slide: events older than window before t fall out.
-		keep := ent.times[:0]
-		for _, x := range ent.times {
-			if t.Sub(x) < f.window {
-				keep = append(keep, x)
+		ring := tb.ring[int(i)*tb.keep : int(i+1)*tb.keep]
+		n := 0
+		for _, x := range ring[:s.n] {
+			if t-x < f.window {
+				ring[n] = x
+				n++
 			}
 		}
-		ent.times = append(keep, t)
-		if len(ent.times) > f.keep {
-			ent.times = append(ent.times[:0], ent.times[len(ent.times)-f.keep:]...)
+		if n == len(ring) {
+			copy(ring, ring[1:])
+			n--
 		}
-		if th := f.threshAt(t); len(ent.times) >= th {
-			from := ent.times[len(ent.times)-th]
-			ent.fired, ent.firedAt, ent.count = true, from, int64(th)
-			f.deadline(ent, from.Add(f.window))
+		ring[n] = t
+		n++
+		s.n = uint32(n)
+		if th := f.threshAt(fromNanos(t)); n >= th {
+			from := ring[n-th]
+			s.flags |= fFired
+			s.firedAt, s.count = from, int64(th)
+			f.deadline(i, from+f.window)
 			return now("threshold", int64(th), from)
 		}
-		f.deadline(ent, t.Add(f.window))
+		f.deadline(i, t+f.window)
 		return nil
 	case "PairWithWindow":
-		ent, ok := f.keys[key]
-		if ok && ent.open && second {
-			f.drop(ent)
-			return now("pair", 2, ent.first)
+		i, ok := tb.lookup(key)
+		if ok && second && tb.slots[i].flags&fOpen != 0 {
+			a := now("pair", 2, tb.slots[i].first)
+			tb.remove(i)
+			return a
 		}
 		if first && !second && !ok {
-			ent = f.get(key)
-			ent.open, ent.first, ent.last, ent.count = true, t, t, 1
-			ent.desc, ent.copied = f.render(e)
-			f.deadline(ent, t.Add(f.window))
+			i = f.add(key)
+			s := &tb.slots[i]
+			s.flags |= fOpen
+			s.first, s.last, s.count = t, t, 1
+			f.keepDesc(i, e)
+			f.deadline(i, t+f.window)
 		}
 		return nil
 	case "Absence":
-		ent := f.get(key)
-		ent.open, ent.last = true, t
-		if ent.count == 0 {
-			ent.first = t
+		i := f.get(key)
+		s := &tb.slots[i]
+		s.flags |= fOpen
+		s.last = t
+		if s.count == 0 {
+			s.first = t
 		}
-		ent.count++
-		ent.desc, ent.copied = f.render(e)
-		f.deadline(ent, t.Add(f.window))
+		s.count++
+		f.keepDesc(i, e)
+		f.deadline(i, t+f.window)
 		return nil
 	}
 	return nil
 }
 
-// get returns key's entry, made (and the least recently seen one evicted
+// get returns key's slot, made (and the least recently seen one evicted
 // past max_keys) if new, and marks it seen. f.mu is held.
-func (f *Filter) get(key string) *entry {
-	if ent, ok := f.keys[key]; ok {
-		f.lru.MoveToBack(ent.elem)
-		return ent
+func (f *Filter) get(key []byte) uint32 {
+	tb := f.t
+	if i, ok := tb.lookup(key); ok {
+		tb.touch(i)
+		return i
 	}
-	for len(f.keys) >= f.opts.MaxKeys {
-		old := f.lru.Front().Value.(*entry)
-		f.drop(old)
+	return f.add(key)
+}
+
+// add makes a slot for key (not tracked), evicting the least recently
+// seen key past max_keys. f.mu is held.
+func (f *Filter) add(key []byte) uint32 {
+	tb := f.t
+	for tb.live >= f.opts.MaxKeys {
+		tb.remove(tb.head)
 		f.evicted++
 		if f.evicted == 1 || f.evicted%10000 == 0 {
 			f.log.Warn("correlate filter: max_keys reached, forgetting the least recently seen keys", "rule", f.rule, "max_keys", f.opts.MaxKeys, "keys_evicted", f.evicted)
 		}
 	}
-	ent := &entry{key: key}
-	ent.elem = f.lru.PushBack(ent)
-	f.keys[key] = ent
-	return ent
+	return tb.insert(key)
 }
 
-func (f *Filter) drop(ent *entry) {
-	f.lru.Remove(ent.elem)
-	delete(f.keys, ent.key)
-	ent.dead = true
-}
-
-// deadline sets when ent needs attention. A key's deadlines only move
-// later, so one item per key in f.due suffices: a popped item whose key's
-// deadline moved is queued again. f.mu is held.
-func (f *Filter) deadline(ent *entry, d time.Time) {
-	ent.deadline = d
-	if !ent.queued {
-		ent.queued = true
-		heap.Push(&f.due, item{at: d, ent: ent})
+// deadline sets when slot i needs attention. A key's deadlines only move
+// later, so one item per key in the heap suffices: a popped item whose
+// key's deadline moved is queued again. f.mu is held.
+func (f *Filter) deadline(i uint32, d int64) {
+	s := &f.t.slots[i]
+	s.deadline = d
+	s.flags |= fDeadline
+	if s.flags&fQueued == 0 {
+		s.flags |= fQueued
+		f.t.pushDue(d, i)
 	}
-}
-
-// next is the earliest pending deadline; zero when none.
-func (f *Filter) next() time.Time {
-	if len(f.due) == 0 {
-		return time.Time{}
-	}
-	return f.due[0].at
 }
 
 // sweep ends the windows that ended by now: PairWithWindow timeouts and
 // Absence alerts are returned; finished keys are forgotten. Only the keys
 // due are visited. f.mu is held.
-func (f *Filter) sweep(now time.Time) []alert {
+func (f *Filter) sweep(now int64) []alert {
+	tb := f.t
 	var due []alert
-	for len(f.due) > 0 && !now.Before(f.due[0].at) {
-		it := heap.Pop(&f.due).(item)
-		ent := it.ent
-		ent.queued = false
-		if ent.dead || ent.deadline.IsZero() {
+	for len(tb.due) > 0 && tb.due[0].at <= now {
+		it := tb.popDue()
+		s := &tb.slots[it.slot]
+		if s.gen != it.gen || s.flags&fLive == 0 {
 			continue
 		}
-		if now.Before(ent.deadline) {
-			ent.queued = true
-			heap.Push(&f.due, item{at: ent.deadline, ent: ent})
+		s.flags &^= fQueued
+		if s.flags&fDeadline == 0 {
 			continue
 		}
-		end := ent.deadline
-		ent.deadline = time.Time{}
+		if now < s.deadline {
+			s.flags |= fQueued
+			tb.pushDue(s.deadline, it.slot)
+			continue
+		}
+		end := s.deadline
+		s.flags &^= fDeadline
+		f.st.dirty = true
 		switch f.opts.RuleType {
-		case "PairWithWindow":
-			due = append(due, alert{at: end, key: ent.key, outcome: "timeout", count: 1, first: ent.first, last: ent.last, desc: ent.desc, copied: ent.copied})
-			f.drop(ent)
-		case "Absence":
-			due = append(due, alert{at: end, key: ent.key, outcome: "absent", count: ent.count, first: ent.first, last: ent.last, desc: ent.desc, copied: ent.copied})
+		case "PairWithWindow", "Absence":
+			a := alert{at: end, key: string(tb.key(it.slot)), outcome: "timeout", count: 1, first: s.first, last: s.last, desc: string(tb.desc(it.slot))}
+			if tb.withCopied {
+				a.copied = tb.copied[it.slot]
+			}
+			if f.opts.RuleType == "Absence" {
+				a.outcome, a.count = "absent", s.count
+			} else {
+				tb.remove(it.slot)
+			}
+			due = append(due, a)
 		default:
-			f.drop(ent)
+			tb.remove(it.slot)
 		}
 	}
 	sortAlerts(due)
@@ -424,18 +482,21 @@ func (f *Filter) sweep(now time.Time) []alert {
 }
 
 // Flush ends the windows that ended: by the newest event time seen
-// (time_source "event") or the clock ("processing").
+// (time_source "event") or the clock ("processing"); and stores the state
+// now and then when state_path is set.
 func (f *Filter) Flush(_ context.Context, final bool, out []*event.Event) []*event.Event {
 	f.mu.Lock()
+	f.load()
 	now := f.watermark
 	if f.opts.TimeSource == "processing" {
-		now = f.now()
+		now = nanos(f.now())
 	}
 	var due []alert
-	if n := f.next(); !n.IsZero() && !now.Before(n) {
+	if len(f.t.due) > 0 && f.t.due[0].at <= now {
 		due = f.sweep(now)
 	}
 	f.mu.Unlock()
+	f.storeNowAndThen()
 	for _, a := range due {
 		out = append(out, f.event(a))
 	}
@@ -444,11 +505,11 @@ func (f *Filter) Flush(_ context.Context, final bool, out []*event.Event) []*eve
 
 // event makes the alert event.
 func (f *Filter) event(a alert) *event.Event {
-	e := event.NewAt(a.at)
+	e := event.NewAt(fromNanos(a.at))
 	_ = e.Set(event.MustRef("message"), a.desc)
 	c := map[string]any{
 		"rule": f.rule, "type": f.opts.RuleType, "key": a.key, "count": a.count, "outcome": a.outcome,
-		"first": a.first.UTC().Format(time.RFC3339Nano), "last": a.last.UTC().Format(time.RFC3339Nano),
+		"first": fromNanos(a.first).Format(time.RFC3339Nano), "last": fromNanos(a.last).Format(time.RFC3339Nano),
 	}
 	_ = e.Set(event.MustRef("correlate"), c)
 	for i, r := range append(f.copy[:len(f.copy):len(f.copy)], f.fieldRefs...) {

@@ -89,6 +89,16 @@ type Options struct {
 	// MaxKeys is the most keys the rule tracks at once; past it the key
 	// least recently seen is forgotten, counted (keys_evicted) and logged.
 	MaxKeys int `hcl:"max_keys,optional"`
+	// StatePath is a file where the rule's state (counted times, quiet
+	// windows, open pairs, watched heartbeats, the newest event time) is
+	// written when the pipeline stops, and every minute while it changes,
+	// and read from when the pipeline starts, so that an alert neither
+	// refires nor is forgotten because of a restart; a relative path is
+	// under <path.data>/plugins/filters/correlate/. A file that cannot be
+	// read is moved aside (to <file>.damaged-<time>, logged) and the rule
+	// starts empty. Unset, the state is kept in memory only. Each rule needs
+	// its own file.
+	StatePath string `hcl:"state_path,optional"`
 }
 
 // ruleTypes are the rule_type values.

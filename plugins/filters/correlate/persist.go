@@ -1,0 +1,354 @@
+package correlate
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/engine/event"
+)
+
+// stateFileVersion is the format of the state_path file: a JSON object
+// {"version": 1, "rule_type", "watermark" (Unix ns of the newest event
+// time seen), "keys": [key, …]} with the keys least recently seen first,
+// each {"key", "flags" (2 fired, 4 open/armed, 8 deadline set), "count",
+// "first", "last", "fired_at", "deadline" (Unix ns), "times" (the
+// counted times, Unix ns), "desc", "copied" (copy_fields and alert_fields
+// values)}.
+const stateFileVersion = 1
+
+// maxStateFileBytes bounds the state file read at start; a larger one is
+// moved aside as damaged.
+const maxStateFileBytes = 1 << 30
+
+// storeInterval is how often the state is stored while the pipeline runs
+// (when it changed), so that a crash loses at most this much of it.
+const storeInterval = time.Minute
+
+// stateIO is the state file's bookkeeping; f.mu guards it but storeMu.
+type stateIO struct {
+	path      string
+	loaded    bool
+	dirty     bool
+	lastStore time.Time
+	wall      func() time.Time
+	storeMu   sync.Mutex // one store at a time, in order
+}
+
+// initState resolves state_path: relative to <path.data>/plugins/filters/correlate/.
+func (f *Filter) initState(r engine.Resources) error {
+	f.st.wall = time.Now
+	p := f.opts.StatePath
+	if p == "" {
+		f.st.loaded = true
+		return nil
+	}
+	if !filepath.IsAbs(p) {
+		dir := r.DataDir
+		if dir == "" {
+			dir = "data"
+		}
+		p = filepath.Join(dir, "plugins", "filters", "correlate", p)
+	}
+	if r.Shared != nil {
+		if owner := r.Shared("correlate state_path "+filepath.Clean(p), func() any { return f }); owner != f {
+			return &engine.FieldError{Field: "state_path", Err: fmt.Errorf("%s is the state_path of another correlate filter of the pipeline: each rule needs its own", p)}
+		}
+	}
+	f.st.path = p
+	return nil
+}
+
+// load reads the state file once, before the first event or flush (not
+// when the filter is built, so that `check` leaves it alone). A file that
+// cannot be read is moved aside, named in the log, and the rule starts
+// empty. f.mu is held.
+func (f *Filter) load() {
+	if f.st.loaded {
+		return
+	}
+	f.st.loaded = true
+	path := f.st.path
+	b, err := readLimited(path, maxStateFileBytes)
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	var snap *snapshot
+	if err == nil {
+		snap, err = decodeState(b)
+	}
+	if err != nil {
+		aside := fmt.Sprintf("%s.damaged-%s", path, f.st.wall().UTC().Format("20060102T150405Z"))
+		if rerr := os.Rename(path, aside); rerr != nil {
+			f.log.Error("correlate state file cannot be read, nor moved aside; starting without its state", "rule", f.rule, "path", path, "err", err, "move_err", rerr)
+			return
+		}
+		f.log.Error("correlate state file cannot be read; moved aside, starting without its state", "rule", f.rule, "path", path, "moved_to", aside, "err", err)
+		return
+	}
+	if snap.ruleType != f.opts.RuleType {
+		f.log.Warn("correlate state file is of another rule type; starting without its state", "rule", f.rule, "path", path, "file_rule_type", snap.ruleType, "rule_type", f.opts.RuleType)
+		return
+	}
+	f.apply(snap)
+	f.log.Info("correlate state loaded", "rule", f.rule, "path", path, "keys", f.t.live)
+}
+
+func readLimited(path string, limit int64) ([]byte, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	b, err := io.ReadAll(io.LimitReader(fh, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("over the %d-byte limit", limit)
+	}
+	return b, nil
+}
+
+// snapshot is a decoded state file.
+type snapshot struct {
+	ruleType  string
+	watermark int64
+	keys      []savedKey
+}
+
+type savedKey struct {
+	key, desc                          string
+	flags                              uint8
+	count, first, last, firedAt, dline int64
+	times                              []int64
+	copied                             []any
+}
+
+// decodeState parses a state file; any deviation from the format is an
+// error.
+func decodeState(b []byte) (*snapshot, error) {
+	v, err := event.ParseStoredJSON(b)
+	if err != nil {
+		return nil, err
+	}
+	doc, ok := v.(map[string]any)
+	if !ok {
+		return nil, errors.New("not a JSON object")
+	}
+	if ver, _ := doc["version"].(int64); ver != stateFileVersion {
+		return nil, fmt.Errorf("not a correlate state file of version %d", stateFileVersion)
+	}
+	snap := &snapshot{}
+	if snap.ruleType, ok = doc["rule_type"].(string); !ok {
+		return nil, errors.New(`no "rule_type"`)
+	}
+	if snap.watermark, ok = doc["watermark"].(int64); !ok {
+		return nil, errors.New(`no "watermark"`)
+	}
+	list, ok := doc["keys"].([]any)
+	if !ok {
+		return nil, errors.New(`no "keys" list`)
+	}
+	seen := make(map[string]bool, len(list))
+	for n, x := range list {
+		m, ok := x.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("key %d: not an object", n)
+		}
+		var k savedKey
+		k.key, ok = m["key"].(string)
+		if !ok || len(k.key) > maxKeyBytes || seen[k.key] {
+			return nil, fmt.Errorf("key %d: no key, a key over %d bytes, or a key twice", n, maxKeyBytes)
+		}
+		seen[k.key] = true
+		if k.desc, ok = m["desc"].(string); !ok || len(k.desc) > maxDescBytes {
+			return nil, fmt.Errorf("key %d: no desc or one over %d bytes", n, maxDescBytes)
+		}
+		flags, ok := m["flags"].(int64)
+		if !ok || flags&^int64(fFired|fOpen|fDeadline) != 0 {
+			return nil, fmt.Errorf("key %d: bad flags", n)
+		}
+		k.flags = uint8(flags)
+		for _, fld := range []struct {
+			name string
+			dst  *int64
+		}{{"count", &k.count}, {"first", &k.first}, {"last", &k.last}, {"fired_at", &k.firedAt}, {"deadline", &k.dline}} {
+			if *fld.dst, ok = m[fld.name].(int64); !ok {
+				return nil, fmt.Errorf("key %d: %s is not an integer", n, fld.name)
+			}
+		}
+		if k.count < 0 {
+			return nil, fmt.Errorf("key %d: negative count", n)
+		}
+		times, ok := m["times"].([]any)
+		if !ok {
+			return nil, fmt.Errorf("key %d: times is not a list", n)
+		}
+		for _, tv := range times {
+			t, ok := tv.(int64)
+			if !ok {
+				return nil, fmt.Errorf("key %d: a time is not an integer", n)
+			}
+			k.times = append(k.times, t)
+		}
+		switch c := m["copied"].(type) {
+		case nil:
+		case []any:
+			k.copied = c
+		default:
+			return nil, fmt.Errorf("key %d: copied is not a list", n)
+		}
+		snap.keys = append(snap.keys, k)
+	}
+	return snap, nil
+}
+
+// apply replaces the rule's state by snap's: the max_keys keys seen last,
+// at most thresh counted times each (the latest). f.mu is held.
+func (f *Filter) apply(snap *snapshot) {
+	tb := f.newTable()
+	f.t = tb
+	if snap.watermark > f.watermark {
+		f.watermark = snap.watermark
+	}
+	keys := snap.keys
+	if len(keys) > f.opts.MaxKeys {
+		keys = keys[len(keys)-f.opts.MaxKeys:]
+	}
+	ncopied := len(f.copy) + len(f.fieldVals)
+	for _, k := range keys {
+		i := tb.insert([]byte(k.key))
+		tb.setDesc(i, []byte(k.desc))
+		s := &tb.slots[i]
+		s.flags |= k.flags
+		s.count, s.first, s.last, s.firedAt, s.deadline = k.count, k.first, k.last, k.firedAt, k.dline
+		if tb.keep > 0 {
+			times := k.times
+			if len(times) > tb.keep {
+				times = times[len(times)-tb.keep:]
+			}
+			s.n = uint32(copy(tb.ring[int(i)*tb.keep:], times))
+		}
+		if tb.withCopied && len(k.copied) == ncopied {
+			tb.copied[i] = k.copied
+		}
+		if s.flags&fDeadline != 0 {
+			s.flags |= fQueued
+			tb.pushDue(s.deadline, i)
+		}
+	}
+}
+
+// encodeState writes the rule's state. f.mu is held.
+func (f *Filter) encodeState() []byte {
+	tb := f.t
+	b := []byte(`{"version":` + strconv.Itoa(stateFileVersion) + `,"rule_type":`)
+	b = event.AppendJSONValue(b, f.opts.RuleType)
+	b = append(b, `,"watermark":`...)
+	b = strconv.AppendInt(b, f.watermark, 10)
+	b = append(b, `,"keys":[`...)
+	for i := tb.head; i != none; i = tb.slots[i].next {
+		s := &tb.slots[i]
+		if i != tb.head {
+			b = append(b, ',')
+		}
+		b = append(b, "\n"+`{"key":`...)
+		b = event.AppendJSONValue(b, string(tb.key(i)))
+		b = append(b, `,"desc":`...)
+		b = event.AppendJSONValue(b, string(tb.desc(i)))
+		b = append(b, `,"flags":`...)
+		b = strconv.AppendInt(b, int64(s.flags&(fFired|fOpen|fDeadline)), 10)
+		for _, fld := range []struct {
+			name string
+			v    int64
+		}{{"count", s.count}, {"first", s.first}, {"last", s.last}, {"fired_at", s.firedAt}, {"deadline", s.deadline}} {
+			b = append(b, `,"`...)
+			b = append(b, fld.name...)
+			b = append(b, `":`...)
+			b = strconv.AppendInt(b, fld.v, 10)
+		}
+		b = append(b, `,"times":[`...)
+		if tb.keep > 0 {
+			for j, t := range tb.times(i) {
+				if j > 0 {
+					b = append(b, ',')
+				}
+				b = strconv.AppendInt(b, t, 10)
+			}
+		}
+		b = append(b, ']')
+		if tb.withCopied && tb.copied[i] != nil {
+			b = append(b, `,"copied":`...)
+			b = event.AppendJSONValue(b, tb.copied[i])
+		}
+		b = append(b, '}')
+	}
+	return append(b, "]}\n"...)
+}
+
+// storeNowAndThen stores the state when it changed and storeInterval
+// passed since the last store.
+func (f *Filter) storeNowAndThen() {
+	if f.st.path == "" {
+		return
+	}
+	f.mu.Lock()
+	due := f.st.dirty && f.st.wall().Sub(f.st.lastStore) >= storeInterval
+	f.mu.Unlock()
+	if due {
+		if err := f.store(); err != nil {
+			f.log.Warn("correlate state not stored", "rule", f.rule, "err", err)
+		}
+	}
+}
+
+// store writes the state file (a new file renamed over the old one, so a
+// crash leaves one or the other).
+func (f *Filter) store() error {
+	f.st.storeMu.Lock()
+	defer f.st.storeMu.Unlock()
+	f.mu.Lock()
+	f.load()
+	b := f.encodeState()
+	f.st.dirty = false
+	f.st.lastStore = f.st.wall()
+	path := f.st.path
+	f.mu.Unlock()
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return fmt.Errorf("correlate: storing state to %s: %w", path, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("correlate: storing state to %s: %w", path, err)
+	}
+	if _, err = tmp.Write(b); err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("correlate: storing state to %s: %w", path, err)
+	}
+	return nil
+}
+
+// Close stores the state to state_path, when set.
+func (f *Filter) Close() error {
+	if f.st.path == "" {
+		return nil
+	}
+	return f.store()
+}

@@ -1,0 +1,334 @@
+package correlate
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pipelined/pipeline/dsl"
+	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/engine/event"
+)
+
+// mkAt builds a rule with state_path, logging into logs.
+func mkAt(t *testing.T, dataDir string, logs *bytes.Buffer, set func(o *Options)) *Filter {
+	t.Helper()
+	var o Options
+	o.Defaults()
+	set(&o)
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := New(o, engine.Resources{ID: "rule1", DataDir: dataDir, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// TestRestart: the alerts of a run stopped (Close) and started again
+// (a new filter on the same state_path) between two events are those of
+// the run without the restart: a threshold window spanning the restart
+// fires at the right count, a suppression holds, an open pair closes or
+// times out, a heartbeat deadline survives.
+func TestRestart(t *testing.T) {
+	ssh := func(at float64, user string) in { return in{at, "Failed password for " + user, user, "a"} }
+	for _, tc := range []struct {
+		name    string
+		set     func(o *Options)
+		events  []in
+		restart int // events before the restart
+		want    []string
+	}{
+		{"threshold window spanning the restart", func(o *Options) {
+			o.RuleType = "SingleWithThreshold"
+			o.Key = "%{[user][name]}"
+			o.Window, o.Thresh = 60, 3
+		}, []in{ssh(0, "root"), ssh(10, "root"), ssh(20, "bob"), ssh(30, "root"), ssh(40, "root"), ssh(95, "root"), ssh(100, "root"), ssh(110, "root")}, 2, []string{
+			`threshold root 3 0-30 @30 "Failed password for root"`,
+			`threshold root 3 95-110 @110 "Failed password for root"`,
+		}},
+		{"suppression survives", func(o *Options) {
+			o.RuleType = "SingleWithSuppress"
+			o.Key = "%{[user][name]}"
+			o.Window = 30
+		}, []in{ssh(0, "u"), ssh(10, "u"), ssh(29, "u"), ssh(30, "u")}, 1, []string{
+			`match u 1 0-0 @0 "Failed password for u"`,
+			`match u 1 30-30 @30 "Failed password for u"`,
+		}},
+		{"pair and timeout across the restart", func(o *Options) {
+			o.RuleType = "PairWithWindow"
+			o.Pattern, o.Pattern2 = "started", "completed"
+			o.Key = "%{[user][name]}"
+			o.Window = 100
+			o.CopyFields = []string{"[user]"}
+		}, []in{{0, "started", "h1", ""}, {5, "started", "h2", ""}, {50, "completed", "h1", ""}, {200, "noise", "", ""}}, 2, []string{
+			`pair h1 2 0-50 @50 "completed"`,
+			`timeout h2 1 5-5 @105 "started"`,
+		}},
+		{"heartbeat deadline survives", func(o *Options) {
+			o.RuleType = "Absence"
+			o.Pattern = "completed successfully"
+			o.Key = "%{[user][name]}_backup"
+			o.Window = 86400
+		}, []in{{0, "rsnapshot hourly: completed successfully", "h1", ""}, {3600, "rsnapshot hourly: completed successfully", "h2", ""}, {90000, "noise", "", ""}}, 2, []string{
+			`absent h1_backup 1 0-0 @86400 "rsnapshot hourly: completed successfully"`,
+			`absent h2_backup 1 3600-3600 @90000 "rsnapshot hourly: completed successfully"`,
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ref, _ := feed(t, mk(t, tc.set), tc.events, 0)
+			if strings.Join(ref, "\n") != strings.Join(tc.want, "\n") {
+				t.Fatalf("without a restart:\n%s\nwant:\n%s", strings.Join(ref, "\n"), strings.Join(tc.want, "\n"))
+			}
+			dir := t.TempDir()
+			var logs bytes.Buffer
+			set := func(o *Options) { tc.set(o); o.StatePath = "rule1.state" }
+			f1 := mkAt(t, dir, &logs, set)
+			got, _ := feed(t, f1, tc.events[:tc.restart])
+			if err := f1.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "plugins", "filters", "correlate", "rule1.state")); err != nil {
+				t.Fatal(err)
+			}
+			f2 := mkAt(t, dir, &logs, set)
+			more, _ := feed(t, f2, tc.events[tc.restart:], 0)
+			got = append(got, more...)
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Errorf("with a restart after %d events:\n%s\nwant:\n%s\nlogs:\n%s", tc.restart, strings.Join(got, "\n"), strings.Join(tc.want, "\n"), logs.String())
+			}
+			if !strings.Contains(logs.String(), "correlate state loaded") {
+				t.Errorf("no load logged:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+// TestRestartProcessingTime: with time_source "processing" a heartbeat
+// whose deadline passed while the pipeline was down acts at the first
+// flush after the start, and one not yet due waits.
+func TestRestartProcessingTime(t *testing.T) {
+	dir := t.TempDir()
+	var logs bytes.Buffer
+	now := t0
+	set := func(o *Options) {
+		o.RuleType = "Absence"
+		o.Key = "%{host}"
+		o.Window = 3600
+		o.TimeSource = "processing"
+		o.StatePath = filepath.Join(dir, "hb.state")
+	}
+	f1 := mkAt(t, "", &logs, set)
+	f1.SetClock(func() time.Time { return now })
+	for _, h := range []string{"a", "b"} {
+		e := event.NewAt(t0)
+		_ = e.Set(event.MustRef("host"), h)
+		_, _ = f1.Filter(context.Background(), e, nil)
+		now = now.Add(1800 * time.Second)
+	}
+	if err := f1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	now = t0.Add(3700 * time.Second) // a's deadline (3600) passed while down; b's (5400) not
+	f2 := mkAt(t, "", &logs, set)
+	f2.SetClock(func() time.Time { return now })
+	out := f2.Flush(context.Background(), false, nil)
+	if len(out) != 1 {
+		t.Fatalf("%d alerts at the start, want 1", len(out))
+	}
+	if k, _ := out[0].GetString(event.MustRef("[correlate][key]")); k != "a" || !out[0].Timestamp().Equal(t0.Add(3600*time.Second)) {
+		t.Errorf("alert for %q at %v", k, out[0].Timestamp())
+	}
+	now = t0.Add(5400 * time.Second)
+	out = f2.Flush(context.Background(), false, nil)
+	if len(out) != 1 {
+		t.Fatalf("%d alerts at b's deadline, want 1", len(out))
+	}
+	if k, _ := out[0].GetString(event.MustRef("[correlate][key]")); k != "b" {
+		t.Errorf("alert for %q", k)
+	}
+}
+
+// TestStateDamaged: a state file that cannot be read is moved aside and
+// named in an error log line; the rule starts empty and works.
+func TestStateDamaged(t *testing.T) {
+	for name, content := range map[string]string{
+		"garbage":           "\x00\x01not json",
+		"other version":     `{"version":99,"rule_type":"SingleWithThreshold","watermark":0,"keys":[]}`,
+		"truncated":         `{"version":1,"rule_type":"SingleWithThreshold","watermark":0,"keys":[{"key":"a"`,
+		"key twice":         `{"version":1,"rule_type":"SingleWithThreshold","watermark":0,"keys":[{"key":"a","desc":"","flags":0,"count":0,"first":0,"last":0,"fired_at":0,"deadline":0,"times":[]},{"key":"a","desc":"","flags":0,"count":0,"first":0,"last":0,"fired_at":0,"deadline":0,"times":[]}]}`,
+		"unknown flags":     `{"version":1,"rule_type":"SingleWithThreshold","watermark":0,"keys":[{"key":"a","desc":"","flags":255,"count":0,"first":0,"last":0,"fired_at":0,"deadline":0,"times":[]}]}`,
+		"time not a number": `{"version":1,"rule_type":"SingleWithThreshold","watermark":0,"keys":[{"key":"a","desc":"","flags":0,"count":0,"first":0,"last":0,"fired_at":0,"deadline":0,"times":["x"]}]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "r.state")
+			if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var logs bytes.Buffer
+			f := mkAt(t, dir, &logs, func(o *Options) {
+				o.RuleType = "SingleWithThreshold"
+				o.Window, o.Thresh = 60, 2
+				o.StatePath = path
+			})
+			got, _ := feed(t, f, []in{{0, "x", "", ""}, {1, "x", "", ""}})
+			if len(got) != 1 {
+				t.Errorf("alerts %v", got)
+			}
+			aside, _ := filepath.Glob(path + ".damaged-*")
+			if len(aside) != 1 {
+				t.Fatalf("moved aside: %v", aside)
+			}
+			if b, _ := os.ReadFile(aside[0]); string(b) != content {
+				t.Errorf("moved file holds %q", b)
+			}
+			if l := logs.String(); !strings.Contains(l, "level=ERROR") || !strings.Contains(l, path) || !strings.Contains(l, aside[0]) {
+				t.Errorf("log does not name the file and where it went:\n%s", l)
+			}
+			if err := f.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(path); err != nil {
+				t.Errorf("state not stored again: %v", err)
+			}
+		})
+	}
+}
+
+// TestStateOtherRule: a state file of another rule type is left unused
+// (logged), not applied.
+func TestStateOtherRule(t *testing.T) {
+	dir := t.TempDir()
+	var logs bytes.Buffer
+	f1 := mkAt(t, dir, &logs, func(o *Options) { o.RuleType = "SingleWithSuppress"; o.Window = 60; o.StatePath = "s" })
+	feed(t, f1, []in{{0, "x", "", ""}})
+	if err := f1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f2 := mkAt(t, dir, &logs, func(o *Options) { o.RuleType = "SingleWithThreshold"; o.Window, o.Thresh = 60, 2; o.StatePath = "s" })
+	if got, _ := feed(t, f2, []in{{1, "x", "", ""}}); len(got) != 0 || f2.Keys() != 1 {
+		t.Errorf("alerts %v, keys %d", got, f2.Keys())
+	}
+	if !strings.Contains(logs.String(), "another rule type") {
+		t.Errorf("logs:\n%s", logs.String())
+	}
+}
+
+// TestStateMaxKeys: a state file of more keys than max_keys loads the
+// ones seen last; the least recently seen order survives the restart.
+func TestStateMaxKeys(t *testing.T) {
+	dir := t.TempDir()
+	var logs bytes.Buffer
+	set := func(max int) func(o *Options) {
+		return func(o *Options) {
+			o.RuleType = "SingleWithThreshold"
+			o.Key = "%{[user][name]}"
+			o.Window, o.Thresh, o.MaxKeys = 3600, 2, max
+			o.StatePath = "s"
+		}
+	}
+	f1 := mkAt(t, dir, &logs, set(10))
+	var events []in
+	for i := range 10 {
+		events = append(events, in{float64(i), "x", string(rune('a' + i)), ""})
+	}
+	events = append(events, in{10, "x", "a", ""}) // alert; a is the most recently seen
+	if got, _ := feed(t, f1, events); len(got) != 1 {
+		t.Fatalf("alerts %v", got)
+	}
+	if err := f1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f2 := mkAt(t, dir, &logs, set(3))
+	// Kept: i, j, a (seen last). a is quiet (fired), j alerts, b starts afresh.
+	got, _ := feed(t, f2, []in{{11, "x", "a", ""}, {12, "x", "j", ""}, {13, "x", "b", ""}})
+	if strings.Join(got, "|") != `threshold j 2 9-12 @12 "x"` {
+		t.Errorf("alerts %v", got)
+	}
+}
+
+// FuzzDecodeState: no input makes the state decoder or the loading of
+// what it accepts panic, and what loads stores and decodes again.
+func FuzzDecodeState(f *testing.F) {
+	var logs bytes.Buffer
+	for _, typ := range []string{"SingleWithThreshold", "PairWithWindow", "Absence"} {
+		dir := f.TempDir()
+		r := mkFuzz(f, dir, &logs, typ)
+		for i, at := range []float64{0, 1, 2, 3} {
+			e := event.NewAt(t0.Add(time.Duration(at * float64(time.Second))))
+			_ = e.Set(event.MustRef("message"), []string{"started", "completed"}[i%2])
+			_ = e.Set(event.MustRef("host"), []string{"a", "b", "ü"}[i%3])
+			_, _ = r.Filter(context.Background(), e, nil)
+		}
+		r.mu.Lock()
+		f.Add(r.encodeState())
+		r.mu.Unlock()
+	}
+	f.Add([]byte(`{"version":1,"rule_type":"Absence","watermark":0,"keys":[]}`))
+	f.Add([]byte(`{"version":1}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		snap, err := decodeState(b)
+		if err != nil {
+			return
+		}
+		for _, typ := range []string{"SingleWithThreshold", "PairWithWindow", "Absence"} {
+			var logs bytes.Buffer
+			r := mkFuzz(t, t.TempDir(), &logs, typ)
+			r.mu.Lock()
+			r.apply(snap)
+			out := r.encodeState()
+			r.mu.Unlock()
+			if _, err := decodeState(out); err != nil {
+				t.Fatalf("stored state does not decode: %v\n%s", err, out)
+			}
+			e := event.NewAt(t0)
+			_ = e.Set(event.MustRef("host"), "a")
+			_, _ = r.Filter(context.Background(), e, nil)
+			_ = r.Flush(context.Background(), true, nil)
+		}
+	})
+}
+
+func mkFuzz(t testing.TB, dir string, logs *bytes.Buffer, typ string) *Filter {
+	var o Options
+	o.Defaults()
+	o.RuleType, o.Key, o.Window, o.Thresh, o.MaxKeys = typ, "%{host}", 2, 2, 2
+	o.CopyFields = []string{"host"}
+	if typ == "PairWithWindow" {
+		o.Pattern, o.Pattern2 = "started", "completed"
+	}
+	o.StatePath = filepath.Join(dir, "s")
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(o, engine.Resources{ID: "r", Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestStatePathTwice: two rules of a pipeline cannot share a state file.
+func TestStatePathTwice(t *testing.T) {
+	conf := `input { test_correlate_bench { count => 1 keys => 1 } }
+filter {
+  correlate { rule_type => "Single" state_path => "same" }
+  correlate { rule_type => "Single" state_path => "same" }
+}
+output { null {} }`
+	cfg, diags := dsl.LoadSource("twice.conf", []byte(conf))
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	_, diags = engine.Build(cfg.Pipelines[0], engine.Default, engine.Settings{DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), "state_path of another correlate filter") {
+		t.Errorf("diags: %v", diags)
+	}
+}

@@ -23,6 +23,7 @@ package json
 
 import (
 	"io"
+	"unsafe"
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
@@ -110,6 +111,27 @@ func (d *decoder) Decode() (*event.Event, error) {
 	d.pending[0] = nil
 	d.pending = d.pending[1:]
 	return e, nil
+}
+
+// AppendDecoded appends to out the events of the JSON document s: what a
+// decoder of s returns, without the decoder, the reader and the copy of s
+// (inputs that hold each document as a string, such as the redis input's list
+// elements, call it per element). The converter and the parser only read
+// their input, so they read s in place; [event][original] is s itself.
+func (c *Codec) AppendDecoded(out []*event.Event, s string) []*event.Event {
+	b := c.convert(unsafe.Slice(unsafe.StringData(s), len(s)))
+	n := len(out)
+	out, ok := c.parser.Append(out, b)
+	if ok && len(out)-n == 1 && c.original {
+		if _, ok := out[n].Get(ecs.OriginalRef); !ok {
+			orig := s
+			if len(b) != len(s) || (len(b) > 0 && &b[0] != unsafe.StringData(s)) {
+				orig = string(b) // converted: a copy of its own
+			}
+			_ = out[n].Set(ecs.OriginalRef, orig)
+		}
+	}
+	return out
 }
 
 // NewEncoder returns an encoder writing each event to w as one JSON object.

@@ -2,9 +2,11 @@ package json
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
@@ -59,6 +61,38 @@ func TestDepthBudget(t *testing.T) {
 		}
 		if m, _ := e.Message(); !tc.ok && m != text {
 			t.Errorf("%d levels: the refused text is not kept as message", tc.depth)
+		}
+	}
+}
+
+// TestAppendDecoded: decoding a string in place gives the events a decoder of
+// the same text gives, for objects, arrays, invalid JSON and blank text, with
+// and without [event][original], and in another charset.
+func TestAppendDecoded(t *testing.T) {
+	for _, opts := range []string{``, `ecs_compatibility = "disabled"`, `charset = "ISO-8859-1"`, `target = "doc"`} {
+		c, err := plugintest.CodecBuilder(New)([]byte(opts))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, text := range []string{`{"a":1,"b":{"c":"d"}}`, `[{"a":1},{"a":2}]`, `not json`, `{"b":`, `  `, "{\"m\":\"caf\xe9\"}", `"str"`} {
+			var want []string
+			dec := c.NewDecoder(strings.NewReader(text))
+			for {
+				e, err := dec.Decode()
+				if err != nil {
+					break
+				}
+				e.SetTimestamp(time.Unix(0, 0))
+				want = append(want, fmt.Sprint(e.Fields()))
+			}
+			var got []string
+			for _, e := range c.(*Codec).AppendDecoded(nil, text) {
+				e.SetTimestamp(time.Unix(0, 0))
+				got = append(got, fmt.Sprint(e.Fields()))
+			}
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("%s: AppendDecoded(%q) = %v; want %v", opts, text, got, want)
+			}
 		}
 	}
 }

@@ -16,9 +16,15 @@ import (
 )
 
 // TestPipelineListToList runs redis (list, two threads) → redis (list) through
-// the engine: every element arrives exactly once, and the engine's
-// acknowledgements empty the processing lists.
+// the engine, in both list modes: every element arrives exactly once, and the
+// engine's acknowledgements empty the processing lists and the list.
 func TestPipelineListToList(t *testing.T) {
+	for _, mode := range []string{"processing_list", "exclusive"} {
+		t.Run(mode, func(t *testing.T) { testPipelineListToList(t, mode) })
+	}
+}
+
+func testPipelineListToList(t *testing.T, mode string) {
 	srv := redistest.Start(t)
 	rc := client(t, srv)
 	const n = 5000
@@ -31,6 +37,7 @@ input "redis" "in" {
   data_type   = "list"
   threads     = 2
   consumer_id = "t"
+  list_mode   = %q
 }
 
 output "redis" "out" {
@@ -38,7 +45,7 @@ output "redis" "out" {
   key       = "dst"
   data_type = "list"
 }
-`, srv.Port(), srv.Addr())
+`, srv.Port(), mode, srv.Addr())
 	cfg, diags := dsl.LoadSource("redis.hcl", []byte(src))
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())

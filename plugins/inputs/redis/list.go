@@ -325,61 +325,14 @@ func (in *Input) runList(ctx context.Context, emit engine.EmitFunc, pk string) e
 	c := in.newClient()
 	defer c.Close()
 	failures := 0
-	logErr := func(err error) {
-		if ctx.Err() != nil {
-			return
-		}
-		in.log.Error("redis list input failed, retrying", "err", in.describe(err), "processing_list", pk)
-		if cc, ok := c.(*goredis.ClusterClient); ok {
-			// A master may have failed over: learn the slots anew instead
-			// of dialling the dead node until go-redis notices.
-			cc.ReloadState(ctx)
-		}
-	}
+	logErr := func(err error) { in.logFailure(ctx, c, err, pk) }
 	// Own the processing list before touching it.
-	l := newLease(pk)
-	reported := ""
-	for {
-		err := l.acquire(ctx, c, func(holder string) {
-			if holder != reported {
-				in.log.Error("the processing list is in use by another running input; waiting until it stops or its lease expires. Give each engine process its own consumer_id",
-					"processing_list", pk, "holder", holder)
-				reported = holder
-			}
-		})
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, errLeaseHeld) {
-			logErr(err)
-		}
-		if !backoff(ctx, failures) {
-			return nil
-		}
-		failures++
+	loopCtx, stopLoop, lost, release, ok := in.holdLease(ctx, c, newLease(pk))
+	if !ok {
+		return nil
 	}
-	defer l.release(c)
-	loopCtx, stopLoop := context.WithCancel(ctx)
-	var lost atomic.Bool
-	renewDone := make(chan struct{})
-	defer func() { stopLoop(); <-renewDone }()
-	go func() {
-		defer close(renewDone)
-		tick := time.NewTicker(leaseTTL / 3)
-		defer tick.Stop()
-		for {
-			select {
-			case <-loopCtx.Done():
-				return
-			case <-tick.C:
-			}
-			if err := l.renew(loopCtx, c); errors.Is(err, errLeaseLost) {
-				lost.Store(true)
-				stopLoop()
-				return
-			}
-		}
-	}()
+	defer release()
+	l := lost.lease
 
 	t := newTracker(c, pk, l.token, func(err error) {
 		in.log.Warn("cannot remove acknowledged elements from the processing list; they will be emitted again after a restart",
@@ -530,4 +483,81 @@ func (in *Input) emitTracked(emit engine.EmitFunc, elems []string, ack engine.Ac
 		return nil
 	}
 	return emit(engine.Batch{Events: evs, Ack: ack})
+}
+
+// logFailure logs a failed Redis call of a list reader, unless ctx ended.
+func (in *Input) logFailure(ctx context.Context, c goredis.UniversalClient, err error, list string) {
+	if ctx.Err() != nil {
+		return
+	}
+	in.log.Error("redis list input failed, retrying", "err", in.describe(err), "list", list)
+	if cc, ok := c.(*goredis.ClusterClient); ok {
+		// A master may have failed over: learn the slots anew instead
+		// of dialling the dead node until go-redis notices.
+		cc.ReloadState(ctx)
+	}
+}
+
+// heldLease is a lease acquired by holdLease and renewed in the background.
+type heldLease struct {
+	*lease
+	lost atomic.Bool // another input took it
+}
+
+func (h *heldLease) Load() bool { return h.lost.Load() }
+
+func (h *heldLease) Store(v bool) { h.lost.Store(v) }
+
+// holdLease acquires l, waiting (with a backoff) while another running input
+// holds it, and renews it until loopCtx, derived from ctx, ends: stopLoop
+// ends it, and so does the loss of the lease. release stops the renewal and
+// gives the lease up. ok is false when ctx ended first.
+func (in *Input) holdLease(ctx context.Context, c goredis.UniversalClient, l *lease) (loopCtx context.Context, stopLoop context.CancelFunc, held *heldLease, release func(), ok bool) {
+	reported := ""
+	failures := 0
+	for {
+		err := l.acquire(ctx, c, func(holder string) {
+			if holder != reported {
+				in.log.Error("the list is in use by another running input; waiting until it stops or its lease expires. Give each engine process its own consumer_id (list_mode \"processing_list\"), or run one reader per list (list_mode \"exclusive\")",
+					"lease", l.key, "holder", holder)
+				reported = holder
+			}
+		})
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errLeaseHeld) {
+			in.logFailure(ctx, c, err, l.key)
+		}
+		if !backoff(ctx, failures) {
+			return nil, nil, nil, nil, false
+		}
+		failures++
+	}
+	held = &heldLease{lease: l}
+	loopCtx, stopLoop = context.WithCancel(ctx)
+	renewDone := make(chan struct{})
+	go func() {
+		defer close(renewDone)
+		tick := time.NewTicker(leaseTTL / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-loopCtx.Done():
+				return
+			case <-tick.C:
+			}
+			if err := l.renew(loopCtx, c); errors.Is(err, errLeaseLost) {
+				held.Store(true)
+				stopLoop()
+				return
+			}
+		}
+	}()
+	release = func() {
+		stopLoop()
+		<-renewDone
+		l.release(c)
+	}
+	return loopCtx, stopLoop, held, release, true
 }

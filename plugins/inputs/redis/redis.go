@@ -47,6 +47,30 @@
 // leaves the elements in the list for other consumers. Redis 6.2 or newer is
 // required for lists (BLMOVE).
 //
+// # Lists, one reader at a time: list_mode "exclusive"
+//
+// The processing list costs Redis a copy of every element (about 1.1 µs of
+// Redis CPU per element, against 0.2 µs for a plain LPOP). With list_mode
+// "exclusive" the input reads the list where it is instead: it takes a lease
+// on the list ("<key>:reader:owner", renewed, expiring 15 seconds after the
+// last renewal, taken over at once from a killed process of this host), reads
+// batches with LRANGE behind what it already read, and once the engine
+// acknowledges a prefix of them, removes that prefix from the head with LTRIM
+// (about 0.3 µs of Redis CPU per element in all). An element stays in the list
+// until its batch is acknowledged, so a crash loses nothing: the next holder
+// of the lease reads it again (at least once; the duplicates are the batches
+// emitted but not yet acknowledged). A counter "<key>:reader:trimmed" numbers
+// the elements trimmed so far, which makes a trim whose reply was lost safe to
+// redo, and makes the input read the list again from its head if Redis lost
+// data. Producers may RPUSH to the tail at any time; nothing else may remove
+// elements from the list (another consumer's LPOP, a DEL of the list while the
+// input runs), or the trims would remove elements not yet delivered. Only one
+// input reads a list at a time: others with the same key wait as standbys
+// and take over when it stops (threads is ignored). Redis serializes the
+// commands on one list anyway; to spread the decoding over several engine
+// processes, use several lists, or the default mode. When the list is empty
+// the input waits with BLMOVE key key LEFT LEFT (which moves nothing).
+//
 // # Redis Cluster
 //
 // cluster_nodes (seed nodes, "host:port"), or cluster => true with host and
@@ -143,6 +167,15 @@ type Options struct {
 	// (list mode). The default is "<hostname>:<pipeline>:<plugin id>". Two
 	// running inputs must not share one.
 	ConsumerID string `hcl:"consumer_id,optional"`
+	// ListMode (not a Logstash option) is how a list is read without loss:
+	// "processing_list" moves each batch into this input's own processing
+	// list until it is acknowledged, so several inputs (consumer_id) drain one
+	// list side by side; "exclusive" lets one input at a time read the list
+	// (a lease on it), leaving each batch in the list until it is
+	// acknowledged and then trimming it: about 4 times less Redis CPU per
+	// element, but the other inputs of the list wait as standbys, and nothing
+	// else may remove elements from the list. threads is ignored in this mode.
+	ListMode string `hcl:"list_mode,optional"`
 	// Cluster reads from a Redis Cluster, with host:port as its seed node
 	// (see ClusterNodes).
 	Cluster bool `hcl:"cluster,optional"`
@@ -160,6 +193,7 @@ func (o *Options) Defaults() {
 	o.BatchCount = 125
 	o.Threads = 1
 	o.Timeout = 5
+	o.ListMode = "processing_list"
 	o.Client.Defaults()
 }
 
@@ -185,6 +219,11 @@ func (o *Options) Validate() error {
 	case "list", "channel", "pattern_channel":
 	default:
 		return &engine.FieldError{Field: "data_type", Err: fmt.Errorf("unsupported value %q: want \"list\", \"channel\" or \"pattern_channel\"", o.DataType)}
+	}
+	switch o.ListMode {
+	case "processing_list", "exclusive":
+	default:
+		return &engine.FieldError{Field: "list_mode", Err: fmt.Errorf("unsupported value %q: want \"processing_list\" or \"exclusive\"", o.ListMode)}
 	}
 	if o.BatchCount < 1 || o.BatchCount > maxBatchCount {
 		return &engine.FieldError{Field: "batch_count", Err: fmt.Errorf("must be between 1 and %d", maxBatchCount)}
@@ -243,6 +282,7 @@ type Input struct {
 	timeout    time.Duration
 	tls        *tls.Config // nil: plain TCP
 	consumerID string
+	exclusive  bool     // list_mode "exclusive"
 	seeds      []string // Redis Cluster seed nodes; nil: one server
 	codec      engine.Codec
 	log        *slog.Logger
@@ -277,6 +317,7 @@ func New(o Options, r engine.Resources) (*Input, error) {
 		threads:    o.Threads,
 		timeout:    time.Duration(o.Timeout * float64(time.Second)),
 		consumerID: id,
+		exclusive:  o.ListMode == "exclusive",
 		codec:      r.Codec,
 		log:        r.Logger,
 		blockFor:   time.Second,
@@ -356,6 +397,8 @@ func (in *Input) Run(ctx context.Context, emit engine.EmitFunc) error {
 	threads := in.threads
 	if in.dataType != "list" {
 		threads = 1 // more subscribers would receive every message again
+	} else if in.exclusive {
+		threads = 1 // one reader holds the list's lease
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, threads)
@@ -364,6 +407,9 @@ func (in *Input) Run(ctx context.Context, emit engine.EmitFunc) error {
 		// ends this input with an error, not the process.
 		wg.Go(func() {
 			errs[n] = engine.Guard(in.log, "redis reader", func() error {
+				if in.dataType == "list" && in.exclusive {
+					return in.runExclusive(ctx, emit)
+				}
 				if in.dataType == "list" {
 					pk := ProcessingKey(in.key, in.consumerID, n, in.threads)
 					if in.seeds != nil {
@@ -426,6 +472,9 @@ func (in *Input) decodeOne(r *strings.Reader, s string, out []*event.Event) (res
 			res = out
 		}
 	}()
+	if ad, ok := in.codec.(appendDecoder); ok {
+		return ad.AppendDecoded(out, s)
+	}
 	r.Reset(s)
 	dec := in.codec.NewDecoder(r)
 	for {
@@ -439,6 +488,12 @@ func (in *Input) decodeOne(r *strings.Reader, s string, out []*event.Event) (res
 		out = append(out, e)
 	}
 	return out
+}
+
+// appendDecoder is a codec that decodes one element held as a string without
+// a decoder and a reader (the json codec).
+type appendDecoder interface {
+	AppendDecoded(out []*event.Event, s string) []*event.Event
 }
 
 // minDecodeChunk is the fewest elements worth a goroutine of their own.

@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -16,9 +17,12 @@ import (
 	"testing"
 	"time"
 
+	lumberclient "github.com/elastic/go-lumber/client/v2"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/pipelined/pipeline/plugins/internal/testkit/redistest"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/servertest"
 )
 
@@ -421,4 +425,180 @@ func streamMsgs(t testing.TB, urls []string, stream string) uint64 {
 		t.Fatal(err)
 	}
 	return info.State.Msgs
+}
+
+// redisShipperHCL is the reference shipper (examples/topology/logstash.hcl:
+// beats in, each event queued twice) on a Redis Cluster: the output's host
+// lists the seed nodes, cluster = true, and wait_replicas = 1 makes a batch
+// count as delivered only once a replica of the master has it.
+func redisShipperHCL(seeds string, port int) string {
+	out := func(key string) string {
+		return strings.NewReplacer("SEEDS", seeds, "KEY", key).Replace(`
+output "redis" {
+  host          = SEEDS
+  cluster       = true
+  wait_replicas = 1
+  key           = "KEY"
+  data_type     = "list"
+  timeout       = 2
+}
+`)
+	}
+	return fmt.Sprintf("input \"beats\" {\n  port = %d\n}\n", port) + out("redis-queue-elastic") + out("redis-queue-immudb")
+}
+
+// redisIndexerHCL is an indexer: the loss-free list mode of the redis input
+// on the cluster (its own consumer_id) → the [seq] of each event, one a
+// line, to path.
+func redisIndexerHCL(seeds, consumer, path string) string {
+	return strings.NewReplacer("SEEDS", seeds, "CONSUMER", consumer, "PATH", path).Replace(`
+input "redis" {
+  cluster_nodes = SEEDS
+  key           = "redis-queue-elastic"
+  data_type     = "list"
+  consumer_id   = "CONSUMER"
+  batch_count   = 250
+  timeout       = 2
+}
+output "file" {
+  path = "PATH"
+  codec "line" {
+    format = "%%{seq}"
+  }
+}
+`)
+}
+
+// redisEvents is the default event count of TestScaleOutRedisCluster;
+// SCALE_REDIS_EVENTS changes it.
+const redisEvents = 200_000
+
+// TestScaleOutRedisCluster: a Redis Cluster of 3 masters and 3 replicas
+// (redis-server processes on loopback); the reference shipper (beats → two
+// redis lists, cluster = true, wait_replicas = 1) fed 200,000 events by a
+// go-lumber client, and 2 indexer engines (redis input, loss-free list mode,
+// each its own consumer_id → file) draining one list, all processes of the
+// built binary. A third of the way through the drain the master holding
+// that list is SIGKILLed and its replica takes over. The client must see
+// every batch acknowledged, every event must come out of the indexers at
+// least once (duplicates counted) and be in the second list.
+func TestScaleOutRedisCluster(t *testing.T) {
+	bin := pipelineBinary(t)
+	n := scaleEnvInt(t, "SCALE_REDIS_EVENTS", redisEvents)
+	const per = 1000
+	n = (n + per - 1) / per * per
+	dir := t.TempDir()
+	cl := redistest.StartCluster(t, 3, 1)
+	seeds := `["` + strings.Join(cl.Seeds(), `", "`) + `"]`
+	master := cl.MasterOf(t, "redis-queue-elastic")
+	port := topoFreePort(t)
+	t0 := time.Now()
+	shipper := startEngine(t, bin, dir, "shipper", redisShipperHCL(seeds, port), 250)
+	sink := newIDSink()
+	var indexers []*engineProc
+	var outs []string
+	for i := range 2 {
+		out := filepath.Join(dir, fmt.Sprintf("indexer%d.ids", i+1))
+		sink.add(out)
+		outs = append(outs, out)
+		indexers = append(indexers, startEngine(t, bin, dir, fmt.Sprintf("indexer%d", i+1), redisIndexerHCL(seeds, fmt.Sprintf("idx%d", i+1), out), 250))
+	}
+	sent := make(chan error, 1)
+	go func() { sent <- sendBeatsSeqs(port, n/per, per, 60*time.Second) }()
+	alive := func() {
+		for _, p := range append([]*engineProc{shipper}, indexers...) {
+			if p.exited(t) {
+				t.Fatalf("%s exited by itself", p.name)
+			}
+		}
+	}
+	sink.waitFor(t, 120*time.Second, "before the failover", alive, func(d, _ int) bool { return d >= n/3 })
+	atKill, _ := sink.counts(t)
+	master.Signal(syscall.SIGKILL)
+	t.Logf("SIGKILLed master %s of redis-queue-elastic with %d events out (%s)", master.Addr(), atKill, time.Since(t0).Round(time.Millisecond))
+	if atKill >= n {
+		t.Fatalf("all %d events were out before the kill; the test proves nothing", n)
+	}
+	sink.waitFor(t, 180*time.Second, "after the failover", func() {
+		alive()
+		select {
+		case err := <-sent:
+			if err != nil {
+				t.Fatalf("beats client: %v", err)
+			}
+			sent <- nil
+		default:
+		}
+	}, func(d, _ int) bool { return d >= n })
+	elapsed := time.Since(t0)
+	select {
+	case err := <-sent:
+		if err != nil {
+			t.Fatalf("beats client: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the beats client still sends after every event came out")
+	}
+	time.Sleep(2 * time.Second) // elements given back after the failover, if any
+	for _, ix := range indexers {
+		ix.term(t)
+	}
+	shipper.term(t)
+	d, total := sink.counts(t)
+	if c, first := sink.missing("", n); c > 0 {
+		t.Fatalf("%d events lost (first seq %s)", c, first)
+	}
+	if d != n {
+		t.Fatalf("%d distinct seqs; want %d", d, n)
+	}
+	t.Logf("%d events delivered at least once in %s (%.0f events/s end to end, 6 redis-servers and 3 engines on %d CPUs): %d lines (per indexer %v), %d duplicates",
+		n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), runtime.NumCPU(), total, sink.perFile(outs...), total-n)
+	rc := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: cl.Seeds(), Protocol: 2, DisableIdentity: true, MaxRedirects: 8})
+	defer rc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	got, err := rc.LRange(ctx, "redis-queue-immudb", 0, -1).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := make(map[int]bool, n)
+	for _, s := range got {
+		var doc struct{ Seq *int }
+		if err := json.Unmarshal([]byte(s), &doc); err != nil || doc.Seq == nil {
+			t.Fatalf("redis-queue-immudb element %.80q: %v", s, err)
+		}
+		seen[*doc.Seq] = true
+	}
+	if len(seen) != n {
+		t.Errorf("redis-queue-immudb holds %d distinct events (%d elements); want %d", len(seen), len(got), n)
+	}
+}
+
+// sendBeatsSeqs sends batches of per events {"seq": i} to the beats input
+// on port, waiting for each batch's acknowledgement (up to timeout).
+func sendBeatsSeqs(port, batches, per int, timeout time.Duration) error {
+	var c *lumberclient.SyncClient
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var err error
+		if c, err = lumberclient.SyncDial(fmt.Sprintf("127.0.0.1:%d", port), lumberclient.Timeout(timeout)); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("dial beats: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	defer c.Close()
+	for b := range batches {
+		evs := make([]any, per)
+		for j := range evs {
+			evs[j] = map[string]any{"seq": b*per + j}
+		}
+		n, err := c.Send(evs)
+		if err != nil || n != per {
+			return fmt.Errorf("batch %d: %d of %d acknowledged: %v", b, n, per, err)
+		}
+	}
+	return nil
 }

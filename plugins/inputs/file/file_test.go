@@ -312,3 +312,103 @@ func sorted(s []string) []string {
 	}
 	return out
 }
+
+// A file deleted while the input holds it open: what it held, including
+// lines written just before the unlink and not yet read, is read to its
+// end; the descriptor is then closed (the space is freed), and a new file
+// created at the path is read from its start.
+func TestFileDeletedWhileOpen(t *testing.T) {
+	if _, err := os.Stat("/proc/self/fd"); err != nil {
+		t.Skip("needs /proc")
+	}
+	dir := t.TempDir()
+	log := filepath.Join(dir, "app.log")
+	appendLines(t, log, "a1", "a2")
+	c := &collect{}
+	start(t, opts(dir, "*.log", `start_position = "beginning"`), c)
+	waitLines(t, c, 2)
+	if !holdsOpen(log, "") {
+		t.Fatal("the input does not hold the file open")
+	}
+	appendLines(t, log, "b1", "b2")
+	if err := os.Remove(log); err != nil {
+		t.Fatal(err)
+	}
+	waitLines(t, c, 4)
+	deadline := time.Now().Add(10 * time.Second)
+	for holdsOpen(log, " (deleted)") {
+		if time.Now().After(deadline) {
+			t.Fatal("the deleted file is still open after 10 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	appendLines(t, log, "c1")
+	waitLines(t, c, 5)
+	time.Sleep(200 * time.Millisecond)
+	if got := c.lines(); strings.Join(sorted(got), ",") != "a1,a2,b1,b2,c1" {
+		t.Fatalf("lines %q", got)
+	}
+}
+
+// holdsOpen reports whether this process holds path open (suffix
+// " (deleted)": after its unlink), from Linux's /proc.
+func holdsOpen(path, suffix string) bool {
+	fds, _ := os.ReadDir("/proc/self/fd")
+	for _, fd := range fds {
+		if l, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil && l == path+suffix {
+			return true
+		}
+	}
+	return false
+}
+
+// 1,000 files in 10 directories matched by one ** glob: every line of every
+// file is read once, and lines appended to each later too.
+func TestThousandFilesOneGlob(t *testing.T) {
+	dir := t.TempDir()
+	want := map[string]bool{}
+	var paths []string
+	for d := 0; d < 10; d++ {
+		sub := filepath.Join(dir, "logs", fmt.Sprintf("host%02d", d), "app")
+		if err := os.MkdirAll(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for f := 0; f < 100; f++ {
+			p := filepath.Join(sub, fmt.Sprintf("svc%03d.log", f))
+			paths = append(paths, p)
+			l := fmt.Sprintf("%02d-%03d-first", d, f)
+			appendLines(t, p, l)
+			want[l] = true
+		}
+	}
+	c := &collect{}
+	start(t, opts(dir, "logs/**/*.log", `start_position = "beginning"`), c)
+	waitN := func(n int) {
+		deadline := time.Now().Add(60 * time.Second)
+		for len(c.lines()) < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d lines after 60 s, want %d", len(c.lines()), n)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitN(1000)
+	for i, p := range paths {
+		l := fmt.Sprintf("%04d-second", i)
+		appendLines(t, p, l)
+		want[l] = true
+	}
+	waitN(2000)
+	time.Sleep(300 * time.Millisecond)
+	got := c.lines()
+	seen := map[string]int{}
+	for _, l := range got {
+		seen[l]++
+		if !want[l] || seen[l] > 1 {
+			t.Fatalf("line %q unexpected or repeated", l)
+		}
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("%d distinct lines, want %d", len(seen), len(want))
+	}
+}

@@ -149,7 +149,7 @@ func loadAcks(dir string, warn func(msg string, args ...any)) (ackState, error) 
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return st, nil
 	}
-	res, err := scanSegment(path, 0, func(_ uint64, _ uint32, payload []byte, off int64) {
+	res, err := scanSegment(path, 0, nil, func(_ uint64, _ uint32, payload []byte, off int64) {
 		if perr := parseAckPayload(payload, &st); perr != nil {
 			warn("persisted queue: an unreadable acknowledgement record was skipped; its events may be delivered again",
 				"path", path, "offset", off, "err", perr)

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pipelined/pipeline/engine/atrest"
 )
 
 // The SIGKILL test: a child process appends records of several entries
@@ -33,7 +35,25 @@ const (
 	crashDirEnv  = "PQ_CRASH_DIR"
 	crashBaseEnv = "PQ_CRASH_BASE"
 	crashSyncEnv = "PQ_CRASH_SYNC"
+	crashKeyEnv  = "PQ_CRASH_KEY" // set: the queue is encrypted under this key (hex)
 )
+
+// crashKeyHex is the key of the encrypted rounds.
+const crashKeyHex = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+
+// crashKeys returns the keyring of a round: the first rounds write an
+// unencrypted queue, the later ones encrypt (the queue then holds both).
+func crashKeys(t *testing.T, encrypted bool) *atrest.Keyring {
+	if !encrypted {
+		return nil
+	}
+	t.Setenv("PQ_TEST_KEY", crashKeyHex)
+	k, err := atrest.LoadKey(atrest.EnvPrefix+"PQ_TEST_KEY", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return atrest.NewKeyring(k)
+}
 
 func crashEntries(id int) uint32 { return uint32(1 + id%5) }
 
@@ -44,7 +64,8 @@ func TestSIGKILLChild(t *testing.T) {
 		t.Skip("the child of TestSIGKILLKeepsAppendedAndAcked")
 	}
 	base, _ := strconv.Atoi(os.Getenv(crashBaseEnv))
-	q, err := Open(Options{Dir: dir, SegmentBytes: 8 << 10, Sync: os.Getenv(crashSyncEnv) == "1"})
+	q, err := Open(Options{Dir: dir, SegmentBytes: 8 << 10, Sync: os.Getenv(crashSyncEnv) == "1",
+		Keys: crashKeys(t, os.Getenv(crashKeyEnv) != "")})
 	if err != nil {
 		fmt.Println("E", err)
 		os.Exit(2)
@@ -116,6 +137,9 @@ func TestSIGKILLKeepsAppendedAndAcked(t *testing.T) {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestSIGKILLChild$", "-test.count=1")
 		cmd.Env = append(os.Environ(), crashDirEnv+"="+dir, crashBaseEnv+"="+strconv.Itoa(round*10_000_000),
 			crashSyncEnv+"="+strconv.Itoa(round%2))
+		if round >= 3 {
+			cmd.Env = append(cmd.Env, crashKeyEnv+"=1")
+		}
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -171,7 +195,7 @@ func TestSIGKILLKeepsAppendedAndAcked(t *testing.T) {
 			t.Fatalf("round %d: the child ended after %d operations before the kill", round, seen)
 		}
 
-		q, err := Open(Options{Dir: dir})
+		q, err := Open(Options{Dir: dir, Keys: crashKeys(t, round >= 3)})
 		if err != nil {
 			t.Fatalf("round %d: reopen: %v", round, err)
 		}
@@ -232,7 +256,7 @@ func TestSIGKILLKeepsAppendedAndAcked(t *testing.T) {
 			}
 		}
 		inFlight = nil
-		t.Logf("round %d (sync %v): killed after %d operations; %d records appended, %d acknowledged so far, %d left",
-			round, round%2 == 1, killAfter, len(appended), len(acked), len(present))
+		t.Logf("round %d (sync %v, encrypted %v): killed after %d operations; %d records appended, %d acknowledged so far, %d left",
+			round, round%2 == 1, round >= 3, killAfter, len(appended), len(acked), len(present))
 	}
 }

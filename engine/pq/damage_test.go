@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pipelined/pipeline/engine/atrest"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -144,9 +145,13 @@ func TestDamagedMiddleIsQuarantined(t *testing.T) {
 // in order (readAll checks).
 func TestRandomDamageNeverPanics(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for i := range 60 {
+	key := testKey(t, 5)
+	for i := range 120 {
 		dir := t.TempDir()
 		opts := Options{Dir: dir, SegmentBytes: 2000, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		if i >= 60 { // the same with encryption
+			opts.Keys = atrest.NewKeyring(key)
+		}
 		q, err := Open(opts)
 		if err != nil {
 			t.Fatal(err)
@@ -328,7 +333,7 @@ func FuzzScanSegment(f *testing.F) {
 			off     int64
 		}
 		var got []rec
-		res, err := scanSegment(path, 0, func(seq uint64, n uint32, payload []byte, off int64) {
+		res, err := scanSegment(path, 0, nil, func(seq uint64, n uint32, payload []byte, off int64) {
 			if seq <= last {
 				t.Fatalf("seq %d after %d", seq, last)
 			}

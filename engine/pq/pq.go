@@ -28,6 +28,16 @@
 //
 // Many entries (a batch's events) may share one record (AppendN): one frame,
 // one checksum and one sequence number for all, acknowledged together.
+//
+// Encryption at rest: with Keys, every record is written sealed with
+// AES-256-GCM (package atrest) in segments of their own (version 3); the
+// sealing is per record, that is per batch, not per event. Unsealed
+// segments left from before are read as they are, and new records go to a
+// new, sealed segment. A sealed segment whose key Keys does not hold (or any
+// sealed segment, without Keys) makes Open fail with ErrKey before anything
+// is changed on disk: a wrong key is not damage, and nothing is cut,
+// deleted or quarantined for it. A record that fails authentication under
+// the key it names is damage, handled as a record failing its checksum.
 package pq
 
 import (
@@ -41,6 +51,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pipelined/pipeline/engine/atrest"
 	"github.com/pipelined/pipeline/engine/internal/flock"
 )
 
@@ -64,6 +75,9 @@ type Options struct {
 	SegmentBytes int64
 	// Logger receives what recovery found; nil means slog.Default().
 	Logger *slog.Logger
+	// Keys, if set, encrypt new records with their current key and open
+	// records sealed with any of their keys.
+	Keys *atrest.Keyring
 }
 
 // Record is one stored record.
@@ -87,10 +101,15 @@ type Recovery struct {
 // ErrClosed is returned by Append after Close.
 var ErrClosed = errors.New("persistent queue closed")
 
+// ErrKey is the error (wrapped) of Open when the queue holds records sealed
+// with a key that is not configured.
+var ErrKey = errors.New("wrong or missing encryption key")
+
 // Queue is a persistent queue. Its methods are safe for concurrent use; Read
 // is meant for one reader at a time.
 type Queue struct {
 	opts     Options
+	wver     byte // the version new segments are written in
 	log      *slog.Logger
 	lockFile *os.File
 	recovery Recovery
@@ -154,6 +173,10 @@ func Open(opts Options) (*Queue, error) {
 	}
 	q := &Queue{opts: opts, log: log, lockFile: lf, syncKick: make(chan struct{}, 1), stopSync: make(chan struct{}), syncDone: make(chan struct{})}
 	q.changed = sync.NewCond(&q.mu)
+	q.wver = segVersion
+	if opts.Keys != nil {
+		q.wver = segSealed
+	}
 	if err := q.recover(); err != nil {
 		q.closeFiles()
 		return nil, fmt.Errorf("persistent queue: %s: %w", opts.Dir, err)
@@ -169,6 +192,37 @@ func (q *Queue) Recovered() Recovery { return q.recovery }
 // what is damaged, then opens the newest segment for appending.
 func (q *Queue) recover() error {
 	dir := q.opts.Dir
+	// Before anything is changed: every sealed segment must be under a
+	// configured key.
+	segs, err := listSegments(dir)
+	if err != nil {
+		return err
+	}
+	keys := map[string]atrest.ID{}
+	plain := 0
+	for _, s := range segs {
+		sealed, id, found, err := sealedKey(s.path)
+		if err != nil {
+			return err
+		}
+		switch {
+		case !sealed:
+			plain++
+		case !found:
+		case q.opts.Keys == nil:
+			return fmt.Errorf("%w: queue segment %s is encrypted (key id %s) and no encryption key is configured (queue.encryption_key_path): refusing to start; nothing was deleted",
+				ErrKey, s.path, id)
+		case !q.opts.Keys.Has(id):
+			return fmt.Errorf("%w: queue segment %s was written with key id %s, the configured key has id %s: refusing to start; nothing was deleted (to read it, give its key as queue.encryption_old_key_path)",
+				ErrKey, s.path, id, q.opts.Keys.IDs())
+		default:
+			keys[s.path] = id
+		}
+	}
+	if q.opts.Keys != nil && plain > 0 {
+		q.log.Info("persisted queue: unencrypted segments written before encryption was configured are read as they are; new records are encrypted",
+			"path", dir, "unencrypted_segments", plain)
+	}
 	acks, err := loadAcks(dir, q.log.Warn)
 	if err != nil {
 		return err
@@ -176,9 +230,12 @@ func (q *Queue) recover() error {
 	if err := q.migrateLegacy(&acks); err != nil {
 		return err
 	}
-	segs, err := listSegments(dir)
+	segs, err = listSegments(dir)
 	if err != nil {
 		return err
+	}
+	for _, s := range segs {
+		s.key = keys[s.path]
 	}
 	// prev is the last seq of the previous segment: records must go on
 	// from it. Records already acknowledged (below acks.low) are intact
@@ -191,12 +248,18 @@ func (q *Queue) recover() error {
 		}
 		var count, bytes int64
 		last := i == len(segs)-1
-		res, err := scanSegment(s.path, prev, func(seq uint64, n uint32, payload []byte, _ int64) {
+		var unacked int64
+		res, err := scanSegment(s.path, prev, q.opts.Keys, func(seq uint64, n uint32, payload []byte, _ int64) {
 			if !acks.acked(seq) {
 				count += int64(n)
 				bytes += int64(len(payload))
+				unacked++
 			}
 		})
+		if res.ver == segSealed {
+			// What is counted is what Read returns: the plaintext.
+			bytes -= unacked * atrest.Overhead
+		}
 		if err != nil {
 			return err
 		}
@@ -204,10 +267,10 @@ func (q *Queue) recover() error {
 		switch {
 		case res.records == 0 && last && res.skipped <= segHeaderSize:
 			// Created, its header torn by a crash: start it again.
-			if err := writeFileSync(s.path, segHeader); err != nil {
+			if err := writeFileSync(s.path, headerOf(q.wver)); err != nil {
 				return err
 			}
-			s.ver = segVersion
+			s.ver, s.key = q.wver, atrest.ID{}
 			if res.skipped > 0 || res.badHeader {
 				q.recovery.TornBytes += res.skipped
 				q.log.Warn("persisted queue: rewrote the torn header of the newest segment", "path", s.path)
@@ -286,7 +349,7 @@ func (q *Queue) recover() error {
 func (q *Queue) rewriteIntact(s *segment, ver byte, prev uint64) (int64, error) {
 	buf := append([]byte(nil), headerOf(ver)...)
 	var kept int64
-	if _, err := scanSegment(s.path, prev, func(seq uint64, n uint32, payload []byte, _ int64) {
+	if _, err := scanSegment(s.path, prev, q.opts.Keys, func(seq uint64, n uint32, payload []byte, _ int64) {
 		buf = appendRecord(buf, ver, seq, n, payload)
 		kept++
 	}); err != nil {
@@ -317,17 +380,18 @@ func (q *Queue) quarantine(path string) error {
 }
 
 // openWriter opens the newest segment for appending, or starts one. A
-// segment of an earlier version is not appended to: a new one is started
-// (an empty one is started again in the current version).
+// segment of another version (sealed or not, as new records are not) or
+// sealed under another key is not appended to: a new one is started (an
+// empty one is started again in the version written).
 func (q *Queue) openWriter() error {
-	if n := len(q.segs); n > 0 && q.segs[n-1].ver != segVersion && q.segs[n-1].last < q.segs[n-1].first {
+	if n := len(q.segs); n > 0 && q.segs[n-1].last < q.segs[n-1].first && q.segs[n-1].ver != q.wver {
 		s := q.segs[n-1]
-		if err := writeFileSync(s.path, segHeader); err != nil {
+		if err := writeFileSync(s.path, headerOf(q.wver)); err != nil {
 			return err
 		}
-		s.ver, s.size = segVersion, segHeaderSize
+		s.ver, s.size, s.key = q.wver, segHeaderSize, atrest.ID{}
 	}
-	if n := len(q.segs); n > 0 && q.segs[n-1].size < q.opts.SegmentBytes && q.segs[n-1].ver == segVersion {
+	if n := len(q.segs); n > 0 && q.segs[n-1].size < q.opts.SegmentBytes && q.segs[n-1].ver == q.wver && q.sameKey(q.segs[n-1]) {
 		f, err := os.OpenFile(q.segs[n-1].path, os.O_WRONLY|os.O_APPEND, 0o600)
 		if err != nil {
 			return err
@@ -338,14 +402,20 @@ func (q *Queue) openWriter() error {
 	return q.roll()
 }
 
+// sameKey tells whether new records may go to s: it is not sealed, or
+// empty, or sealed under the current key.
+func (q *Queue) sameKey(s *segment) bool {
+	return s.ver != segSealed || s.last < s.first || s.key == q.opts.Keys.Current().ID()
+}
+
 // roll starts a new segment whose first record will be q.next.
 func (q *Queue) roll() error {
-	s := &segment{ver: segVersion, first: q.next, last: q.next - 1, path: filepath.Join(q.opts.Dir, segName(q.next)), size: segHeaderSize}
+	s := &segment{ver: q.wver, first: q.next, last: q.next - 1, path: filepath.Join(q.opts.Dir, segName(q.next)), size: segHeaderSize}
 	f, err := os.OpenFile(s.path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(segHeader); err != nil {
+	if _, err := f.Write(headerOf(q.wver)); err != nil {
 		f.Close()
 		os.Remove(s.path)
 		return err
@@ -395,9 +465,13 @@ func (q *Queue) AppendN(ctx context.Context, recs [][]byte, counts []uint32) err
 	}
 	size := 0
 	entries := int64(0)
+	limit := maxRecord
+	if q.opts.Keys != nil {
+		limit -= atrest.Overhead
+	}
 	for i, r := range recs {
-		if len(r) > maxRecord {
-			return fmt.Errorf("persistent queue: a record of %d bytes is over the %d-byte limit", len(r), maxRecord)
+		if len(r) > limit {
+			return fmt.Errorf("persistent queue: a record of %d bytes is over the %d-byte limit", len(r), limit)
 		}
 		n := uint32(1)
 		if counts != nil {
@@ -444,7 +518,11 @@ func (q *Queue) AppendN(ctx context.Context, recs [][]byte, counts []uint32) err
 		if counts != nil {
 			n = counts[i]
 		}
-		b = appendRecord(b, segVersion, first+uint64(i), n, r)
+		if q.opts.Keys != nil {
+			b = appendSealed(b, q.opts.Keys, first+uint64(i), n, r)
+		} else {
+			b = appendRecord(b, segVersion, first+uint64(i), n, r)
+		}
 	}
 	q.wbuf = b
 	if cap(q.wbuf) > 4<<20 {
@@ -649,13 +727,27 @@ func (q *Queue) readUpTo(bound uint64, limit int) ([]Record, error) {
 				full = true
 				break
 			}
-			last = seq
-			got++
 			q.mu.Lock()
 			acked := q.acks.acked(seq)
 			q.mu.Unlock()
+			var data []byte
 			if !acked {
-				out = append(out, Record{Seq: seq, N: n, Data: append([]byte(nil), payload...), Path: segPath, Off: off})
+				if segVer == segSealed {
+					// Checked at Open: failing now, the file was
+					// changed since, and the read stops here as at
+					// any damaged record.
+					if data, err = openSealed(nil, q.opts.Keys, seq, n, payload); err != nil {
+						rerr = fmt.Errorf("%s: record at offset %d: %w", segPath, off, err)
+						break
+					}
+				} else {
+					data = append([]byte(nil), payload...)
+				}
+			}
+			last = seq
+			got++
+			if !acked {
+				out = append(out, Record{Seq: seq, N: n, Data: data, Path: segPath, Off: off})
 				entries += int(n)
 			}
 			off += int64(size)

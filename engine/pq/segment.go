@@ -2,6 +2,7 @@ package pq
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/pipelined/pipeline/engine/atrest"
 )
 
 // The on-disk format. A segment file, named by the sequence number of its
@@ -24,7 +27,12 @@ import (
 //	payload length bytes
 //
 // Version 1 (earlier releases, still read) has no count: each record is one
-// entry. Records are only ever appended, whole, with one write each, so a
+// entry. Version 3 is version 2 with every payload sealed (encrypted and
+// authenticated) by package atrest under the queue's key, the record's seq
+// and count as additional data: key id, nonce, ciphertext, tag. The CRC
+// covers the sealed bytes, so a torn or damaged record is found as in
+// version 2 without the key; a record whose CRC holds but whose tag fails
+// under the key it names is damage too. Records are only ever appended, whole, with one write each, so a
 // crash can tear only the last record of the newest segment. The CRC covers
 // the sequence number, so a scan that lost its way in damaged bytes
 // recognises the next real record by its checksum and its place in the
@@ -34,6 +42,8 @@ const (
 	segExt        = ".pq"
 	// segVersion is the version new segments are written in.
 	segVersion = 2
+	// segSealed is the version of encrypted segments.
+	segSealed = 3
 	// maxRecord bounds a record's payload, so that a damaged length is
 	// recognised instead of read as a huge record.
 	maxRecord = 128 << 20
@@ -44,13 +54,17 @@ const (
 var (
 	segHeader   = []byte{'p', 'l', 'p', 'q', 0, 0, 0, segVersion}
 	segHeaderV1 = []byte{'p', 'l', 'p', 'q', 0, 0, 0, 1}
+	segHeaderV3 = []byte{'p', 'l', 'p', 'q', 0, 0, 0, segSealed}
 	crcTable    = crc32.MakeTable(crc32.Castagnoli)
 )
 
 // headerOf returns the header of a segment of version ver.
 func headerOf(ver byte) []byte {
-	if ver == 1 {
+	switch ver {
+	case 1:
 		return segHeaderV1
+	case segSealed:
+		return segHeaderV3
 	}
 	return segHeader
 }
@@ -77,6 +91,31 @@ func appendRecord(dst []byte, ver byte, seq uint64, n uint32, payload []byte) []
 	binary.BigEndian.PutUint32(h[4:8], crc)
 	dst = append(dst, h[:hs]...)
 	return append(dst, payload...)
+}
+
+// appendSealed frames plain, of n entries, as record seq of a sealed
+// segment (version 3), sealed with keys' current key.
+func appendSealed(dst []byte, keys *atrest.Keyring, seq uint64, n uint32, plain []byte) []byte {
+	start := len(dst)
+	dst = append(dst, make([]byte, 20)...)
+	h := dst[start : start+20]
+	binary.BigEndian.PutUint64(h[8:16], seq)
+	binary.BigEndian.PutUint32(h[16:20], n)
+	ad := [12]byte(h[8:20])
+	dst = keys.Seal(dst, plain, ad[:])
+	h = dst[start : start+20]
+	payload := dst[start+20:]
+	binary.BigEndian.PutUint32(h[0:4], uint32(len(payload)))
+	binary.BigEndian.PutUint32(h[4:8], crc32.Update(crc32.Checksum(h[8:20], crcTable), crcTable, payload))
+	return dst
+}
+
+// openSealed appends the plaintext of a sealed record's payload to dst.
+func openSealed(dst []byte, keys *atrest.Keyring, seq uint64, n uint32, payload []byte) ([]byte, error) {
+	var ad [12]byte
+	binary.BigEndian.PutUint64(ad[0:8], seq)
+	binary.BigEndian.PutUint32(ad[8:12], n)
+	return keys.Open(dst, payload, ad[:])
 }
 
 // parseRecord reads the record of version ver at the start of b: its
@@ -108,10 +147,11 @@ func parseRecord(b []byte, ver byte) (seq uint64, n uint32, payload []byte, size
 
 // segment is one segment file.
 type segment struct {
-	ver   byte   // format version
-	first uint64 // sequence number in its name: of its first record
-	last  uint64 // of its last record; first-1 while empty
-	size  int64  // bytes written
+	ver   byte      // format version
+	key   atrest.ID // of a sealed segment with records: the key they are sealed with
+	first uint64    // sequence number in its name: of its first record
+	last  uint64    // of its last record; first-1 while empty
+	size  int64     // bytes written
 	path  string
 }
 
@@ -164,8 +204,9 @@ type scanResult struct {
 // and the scan resynchronises on the next intact record. The file is read
 // whole: a segment is bounded by the segment size, or by one record. A
 // damaged header is taken for the version under which more records are
-// intact.
-func scanSegment(path string, after uint64, each func(seq uint64, n uint32, payload []byte, off int64)) (scanResult, error) {
+// intact. In a sealed segment (version 3) a record is intact only if keys
+// open it (nil keys: none is).
+func scanSegment(path string, after uint64, keys *atrest.Keyring, each func(seq uint64, n uint32, payload []byte, off int64)) (scanResult, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return scanResult{}, err
@@ -176,26 +217,42 @@ func scanSegment(path string, after uint64, each func(seq uint64, n uint32, payl
 	hdr := data[:segHeaderSize]
 	switch {
 	case string(hdr) == string(segHeader):
-		return scanData(data, segVersion, false, after, each), nil
+		return scanData(data, segVersion, false, after, nil, each), nil
 	case string(hdr) == string(segHeaderV1):
-		return scanData(data, 1, false, after, each), nil
+		return scanData(data, 1, false, after, nil, each), nil
+	case string(hdr) == string(segHeaderV3):
+		return scanData(data, segSealed, false, after, keys, each), nil
 	}
 	none := func(uint64, uint32, []byte, int64) {}
 	ver := byte(segVersion)
-	if v1 := scanData(data, 1, true, after, none); v1.records > scanData(data, segVersion, true, after, none).records {
-		ver = 1
+	best := scanData(data, segVersion, true, after, nil, none).records
+	if v1 := scanData(data, 1, true, after, nil, none); v1.records > best {
+		ver, best = 1, v1.records
 	}
-	return scanData(data, ver, true, after, each), nil
+	// Sealed records parse as version 2 records too; plain ones never
+	// open as sealed ones.
+	if keys != nil {
+		if v3 := scanData(data, segSealed, true, after, keys, none); v3.records > 0 && v3.records >= best {
+			ver = segSealed
+		}
+	}
+	return scanData(data, ver, true, after, keys, each), nil
 }
 
-func scanData(data []byte, ver byte, badHeader bool, after uint64, each func(seq uint64, n uint32, payload []byte, off int64)) scanResult {
+func scanData(data []byte, ver byte, badHeader bool, after uint64, keys *atrest.Keyring, each func(seq uint64, n uint32, payload []byte, off int64)) scanResult {
 	res := scanResult{ver: ver, badHeader: badHeader}
 	off := segHeaderSize
 	res.goodEnd = int64(off)
 	prev := after
 	broken := badHeader
+	var scratch []byte
 	for off < len(data) {
 		seq, n, payload, size, ok := parseRecord(data[off:], ver)
+		if ok && ver == segSealed {
+			var err error
+			scratch, err = openSealed(scratch[:0], keys, seq, n, payload)
+			ok = err == nil && keys != nil
+		}
 		if ok && seq > prev {
 			if broken {
 				res.damaged = true
@@ -271,4 +328,51 @@ func (r *segReader) next(off, end int64) (seq uint64, n uint32, payload []byte, 
 	}
 	r.buf = r.buf[:0]
 	return 0, 0, nil, 0, fmt.Errorf("%s: damaged record at offset %d", r.f.Name(), off)
+}
+
+// sealedKey tells whether the segment at path is sealed (version 3) and, if
+// it holds an intact record, the id of the key its records are sealed with
+// (a segment is written under one key). It reads the first record; only
+// when that one is damaged does it scan the rest. It changes nothing.
+func sealedKey(path string) (sealed bool, id atrest.ID, found bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, id, false, err
+	}
+	defer f.Close()
+	var hdr [segHeaderSize + 20]byte
+	n, err := io.ReadFull(f, hdr[:])
+	if n < segHeaderSize || string(hdr[:segHeaderSize]) != string(segHeaderV3) {
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			return false, id, false, err
+		}
+		return false, id, false, nil
+	}
+	if n == len(hdr) {
+		if l := binary.BigEndian.Uint32(hdr[segHeaderSize : segHeaderSize+4]); l <= maxRecord {
+			if fi, err := f.Stat(); err == nil && int64(len(hdr))+int64(l) <= fi.Size() {
+				rec := make([]byte, 20+int(l))
+				if _, err := f.ReadAt(rec, segHeaderSize); err == nil {
+					if _, _, payload, _, ok := parseRecord(rec, segSealed); ok {
+						if id, ok := atrest.KeyID(payload); ok {
+							return true, id, true, nil
+						}
+					}
+				}
+			}
+		}
+	}
+	// The first record is damaged: the first intact one names the key.
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return true, id, false, err
+	}
+	for off := segHeaderSize; off < len(data); off++ {
+		if _, _, payload, _, ok := parseRecord(data[off:], segSealed); ok {
+			if id, ok := atrest.KeyID(payload); ok {
+				return true, id, true, nil
+			}
+		}
+	}
+	return true, id, false, nil
 }

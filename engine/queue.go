@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/pipelined/pipeline/engine/atrest"
 	"github.com/pipelined/pipeline/engine/event"
 	"github.com/pipelined/pipeline/engine/internal/ack"
 	"github.com/pipelined/pipeline/engine/pq"
@@ -34,6 +35,12 @@ type QueueSettings struct {
 	// persisted queue before exiting; by default what is left waits on disk
 	// for the next start.
 	Drain bool
+	// EncryptionKeyPath, if set, encrypts the persisted queue's records
+	// with the AES-256-GCM key in that file (or env:NAME, see
+	// atrest.LoadKey); EncryptionOldKeyPath is the key records written
+	// before a rotation are read with.
+	EncryptionKeyPath    string
+	EncryptionOldKeyPath string
 }
 
 // DefaultQueueMaxBytes is queue.max_bytes's default, as in Logstash.
@@ -64,9 +71,13 @@ func (p *Pipeline) openQueue() error {
 	if maxBytes <= 0 {
 		maxBytes = DefaultQueueMaxBytes
 	}
+	keys, err := atrest.Load(s.EncryptionKeyPath, []string{s.EncryptionOldKeyPath}, func(m string) { p.log.Warn("persisted queue: " + m) })
+	if err != nil {
+		return fmt.Errorf("persisted queue: queue.encryption_key_path: %w", err)
+	}
 	q, err := pq.Open(pq.Options{Dir: filepath.Clean(s.Path), MaxBytes: maxBytes,
 		Sync: s.CheckpointWrites == 1, SyncEvery: s.CheckpointWrites,
-		Logger: p.log})
+		Logger: p.log, Keys: keys})
 	if err != nil {
 		return err
 	}

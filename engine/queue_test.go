@@ -226,7 +226,8 @@ func TestSnapshotPersistedQueue(t *testing.T) {
 }
 
 // BenchmarkPipelineQueue runs the same events through the memory queue and
-// the persisted queue (default checkpoint, and an fsync on every write), so
+// the persisted queue (default checkpoint, an fsync on every write, and
+// the default checkpoint with queue.encryption_key_path), so
 // the persisted queue's cost reads as a ratio to the memory queue
 // (events/s), as issue #20 measures it.
 func BenchmarkPipelineQueue(b *testing.B) {
@@ -239,6 +240,14 @@ func BenchmarkPipelineQueue(b *testing.B) {
 		{"persisted_fsync", func(dir string) engine.QueueSettings {
 			q := persisted(dir, 0)
 			q.CheckpointWrites = 1
+			return q
+		}},
+		{"persisted_encrypted", func(dir string) engine.QueueSettings {
+			q := persisted(dir, 0)
+			q.EncryptionKeyPath = filepath.Join(dir, "..", "bench.key")
+			if err := os.WriteFile(q.EncryptionKeyPath, []byte(strings.Repeat("7c", 32)), 0o600); err != nil {
+				panic(err)
+			}
 			return q
 		}},
 	} {

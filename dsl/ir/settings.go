@@ -52,6 +52,11 @@ type QueueSettings struct {
 	PageCapacity     int64  // bytes; accepted, no effect (see the docs)
 	CheckpointWrites int
 	Drain            *bool
+	// EncryptionKeyPath (queue.encryption_key_path) is the key file, or
+	// env:NAME, of AES-256-GCM encryption at rest; EncryptionOldKeyPath
+	// the key of records written before a key rotation.
+	EncryptionKeyPath    string
+	EncryptionOldKeyPath string
 }
 
 // DeadLetterQueueSettings are Logstash's dead_letter_queue.* and
@@ -63,6 +68,9 @@ type DeadLetterQueueSettings struct {
 	StoragePolicy string // "drop_newer" or "drop_older"
 	FlushInterval time.Duration
 	RetainAge     time.Duration // dead_letter_queue.retain.age
+	// EncryptionKeyPath and EncryptionOldKeyPath are as the queue's.
+	EncryptionKeyPath    string
+	EncryptionOldKeyPath string
 }
 
 // Or returns s with every setting s leaves unset taken from d: a pipeline's
@@ -79,10 +87,14 @@ func (s Settings) Or(d Settings) Settings {
 		ECSCompatibility:   cmp.Or(s.ECSCompatibility, d.ECSCompatibility),
 		Queue: QueueSettings{Type: cmp.Or(q.Type, dq.Type), Path: cmp.Or(q.Path, dq.Path),
 			MaxBytes: cmp.Or(q.MaxBytes, dq.MaxBytes), PageCapacity: cmp.Or(q.PageCapacity, dq.PageCapacity),
-			CheckpointWrites: cmp.Or(q.CheckpointWrites, dq.CheckpointWrites), Drain: cmp.Or(q.Drain, dq.Drain)},
+			CheckpointWrites: cmp.Or(q.CheckpointWrites, dq.CheckpointWrites), Drain: cmp.Or(q.Drain, dq.Drain),
+			EncryptionKeyPath:    cmp.Or(q.EncryptionKeyPath, dq.EncryptionKeyPath),
+			EncryptionOldKeyPath: cmp.Or(q.EncryptionOldKeyPath, dq.EncryptionOldKeyPath)},
 		DeadLetterQueue: DeadLetterQueueSettings{Enable: cmp.Or(l.Enable, dl.Enable), Path: cmp.Or(l.Path, dl.Path),
 			MaxBytes: cmp.Or(l.MaxBytes, dl.MaxBytes), StoragePolicy: cmp.Or(l.StoragePolicy, dl.StoragePolicy),
-			FlushInterval: cmp.Or(l.FlushInterval, dl.FlushInterval), RetainAge: cmp.Or(l.RetainAge, dl.RetainAge)},
+			FlushInterval: cmp.Or(l.FlushInterval, dl.FlushInterval), RetainAge: cmp.Or(l.RetainAge, dl.RetainAge),
+			EncryptionKeyPath:    cmp.Or(l.EncryptionKeyPath, dl.EncryptionKeyPath),
+			EncryptionOldKeyPath: cmp.Or(l.EncryptionOldKeyPath, dl.EncryptionOldKeyPath)},
 	}
 }
 
@@ -113,12 +125,16 @@ var settings = []setting[Settings]{
 	{"queue", "page_capacity", "queue.page_capacity", size, func(s *Settings) any { return &s.Queue.PageCapacity }},
 	{"queue", "checkpoint_writes", "queue.checkpoint.writes", checkpoints, func(s *Settings) any { return &s.Queue.CheckpointWrites }},
 	{"queue", "drain", "queue.drain", boolean, func(s *Settings) any { return &s.Queue.Drain }},
+	{"queue", "encryption_key_path", "queue.encryption_key_path", keyPath, func(s *Settings) any { return &s.Queue.EncryptionKeyPath }},
+	{"queue", "encryption_old_key_path", "queue.encryption_old_key_path", keyPath, func(s *Settings) any { return &s.Queue.EncryptionOldKeyPath }},
 	{"dead_letter_queue", "enable", "dead_letter_queue.enable", boolean, func(s *Settings) any { return &s.DeadLetterQueue.Enable }},
 	{"dead_letter_queue", "path", "path.dead_letter_queue", directory, func(s *Settings) any { return &s.DeadLetterQueue.Path }},
 	{"dead_letter_queue", "max_bytes", "dead_letter_queue.max_bytes", size, func(s *Settings) any { return &s.DeadLetterQueue.MaxBytes }},
 	{"dead_letter_queue", "storage_policy", "dead_letter_queue.storage_policy", oneOf("drop_newer", "drop_older"), func(s *Settings) any { return &s.DeadLetterQueue.StoragePolicy }},
 	{"dead_letter_queue", "flush_interval", "dead_letter_queue.flush_interval", millis, func(s *Settings) any { return &s.DeadLetterQueue.FlushInterval }},
 	{"dead_letter_queue", "retain_age", "dead_letter_queue.retain.age", age, func(s *Settings) any { return &s.DeadLetterQueue.RetainAge }},
+	{"dead_letter_queue", "encryption_key_path", "dead_letter_queue.encryption_key_path", keyPath, func(s *Settings) any { return &s.DeadLetterQueue.EncryptionKeyPath }},
+	{"dead_letter_queue", "encryption_old_key_path", "dead_letter_queue.encryption_old_key_path", keyPath, func(s *Settings) any { return &s.DeadLetterQueue.EncryptionOldKeyPath }},
 }
 
 // SettingNames returns the argument names of the settings of an HCL block:
@@ -384,6 +400,9 @@ var (
 		`%[1]s is a whole number with d, h, m or s, e.g. "5d"; %[2]q is not.`, "write a whole number with d, h, m or s, e.g. 5d")
 	directory = typed(str, func(s string) (string, bool) { return s, s != "" }, same[string],
 		"%[1]s must name a directory.", "name a directory")
+	// keyPath is an encryption key's file, or env:NAME.
+	keyPath = typed(str, func(s string) (string, bool) { return s, strings.TrimSpace(s) != "" }, same[string],
+		"%[1]s must name a key file (or env:NAME, a variable holding the key).", "name a key file or env:NAME")
 	boolean = typed(strconv.ParseBool, func(b bool) (*bool, bool) { return &b, true },
 		func(b *bool) bool { return *b }, `%[1]s is true or false, not %[2]q.`, "use true or false")
 )

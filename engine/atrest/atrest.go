@@ -36,6 +36,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -264,6 +265,7 @@ func (r *Keyring) Open(dst, sealed, ad []byte) ([]byte, error) {
 // Load reads the current key from path and the old keys from oldPaths
 // (see LoadKey); it returns nil when path is "".
 func Load(path string, oldPaths []string, warn func(string)) (*Keyring, error) {
+	oldPaths = slices.DeleteFunc(slices.Clone(oldPaths), func(p string) bool { return p == "" })
 	if path == "" {
 		if len(oldPaths) > 0 {
 			return nil, errors.New("an old encryption key is set without a current one")
@@ -276,9 +278,6 @@ func Load(path string, oldPaths []string, warn func(string)) (*Keyring, error) {
 	}
 	var old []*Key
 	for _, p := range oldPaths {
-		if p == "" {
-			continue
-		}
 		k, err := LoadKey(p, warn)
 		if err != nil {
 			return nil, err

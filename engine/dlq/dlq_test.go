@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/engine/atrest"
 	"github.com/pipelined/pipeline/engine/event"
 )
 
@@ -207,8 +208,14 @@ func TestReaderFollowsWriterAndSeeks(t *testing.T) {
 // A crash leaves a torn last record: the reader skips it (with a warning) once
 // the writer, reopened, has moved on, and the writer cuts it off.
 func TestTornTailIsDetectedAndSkipped(t *testing.T) {
+	for _, keys := range []*atrest.Keyring{nil, testKeys(t, 1)} {
+		t.Run(fmt.Sprintf("encrypted=%v", keys != nil), func(t *testing.T) { tornTail(t, keys) })
+	}
+}
+
+func tornTail(t *testing.T, keys *atrest.Keyring) {
 	dir := t.TempDir()
-	w := open(t, Options{Dir: dir})
+	w := open(t, Options{Dir: dir, Keys: keys})
 	putN(t, w, 3)
 	w.Close()
 	seg := segmentPath(dir, 1)
@@ -220,11 +227,12 @@ func TestTornTailIsDetectedAndSkipped(t *testing.T) {
 	log, logs := newLogger()
 	// A reader alone, with no newer segment, waits at the torn record.
 	r := NewReader(dir, log)
+	r.SetKeys(keys)
 	if got := readAll(t, r); len(got) != 2 {
 		t.Fatalf("read %d entries before the torn one; want 2", len(got))
 	}
 	// Reopening the writer repairs the segment and writes to a new one.
-	w2 := open(t, Options{Dir: dir, Logger: log})
+	w2 := open(t, Options{Dir: dir, Logger: log, Keys: keys})
 	if !strings.Contains(logs.String(), "torn record") {
 		t.Errorf("no warning about the torn record in:\n%s", logs)
 	}

@@ -17,9 +17,20 @@
 // segment it created, so a record torn by a crash can only be the last one of
 // a segment: the CRC (or a short read) detects it, and it is skipped with a
 // warning (the writer truncates it when it opens the queue again).
+//
+// With an encryption key (Options.EncryptionKeyPath) new segments are
+// version 2 ("pldlq", two zero bytes, 2): the same framing, each payload
+// sealed with AES-256-GCM by package atrest (key id, nonce, ciphertext,
+// tag), bound to the segment's number and the record's offset; the CRC
+// covers the sealed bytes. Segments of version 1 left from before are read
+// as they are. A queue holding a segment sealed with a key that is not
+// configured is refused at Open before anything is cut or deleted; a
+// record failing authentication under its key is skipped as a record
+// failing its CRC is.
 package dlq
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -31,6 +42,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pipelined/pipeline/engine/atrest"
 	"github.com/pipelined/pipeline/engine/event"
 )
 
@@ -45,6 +57,7 @@ const (
 
 var (
 	segmentHeader = []byte{'p', 'l', 'd', 'l', 'q', 0, 0, 1}
+	sealedHeader  = []byte{'p', 'l', 'd', 'l', 'q', 0, 0, 2}
 	crcTable      = crc32.MakeTable(crc32.Castagnoli)
 )
 
@@ -115,6 +128,96 @@ func checkRecordHeader(h []byte) (n int, crc uint32, err error) {
 	}
 	return int(l), binary.BigEndian.Uint32(h[4:8]), nil
 }
+
+// sealAD is the additional data a sealed record is bound to: its segment
+// and offset.
+func sealAD(seg uint64, off int64) []byte {
+	var ad [16]byte
+	binary.BigEndian.PutUint64(ad[0:8], seg)
+	binary.BigEndian.PutUint64(ad[8:16], uint64(off))
+	return ad[:]
+}
+
+// sealRecord turns a framed plaintext record into a framed sealed one, to
+// be written at off of segment seg.
+func sealRecord(dst, rec []byte, keys *atrest.Keyring, seg uint64, off int64) []byte {
+	dst = append(dst[:0], make([]byte, recHeaderSize)...)
+	dst = keys.Seal(dst, rec[recHeaderSize:], sealAD(seg, off))
+	payload := dst[recHeaderSize:]
+	binary.BigEndian.PutUint32(dst[0:4], uint32(len(payload)))
+	binary.BigEndian.PutUint32(dst[4:8], crc32.Checksum(payload, crcTable))
+	return dst
+}
+
+// segmentKey tells whether the segment at path is sealed and, if it holds
+// a record whose checksum holds, the key id the first such one names. It
+// changes nothing.
+func segmentKey(path string) (sealed bool, id atrest.ID, found bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, id, false, err
+	}
+	defer f.Close()
+	var h [headerSize]byte
+	if n, _ := f.ReadAt(h[:], 0); n < headerSize || !bytes.Equal(h[:], sealedHeader) {
+		return false, id, false, nil
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return true, id, false, err
+	}
+	off := int64(headerSize)
+	var payload []byte
+	for off+recHeaderSize <= fi.Size() { // bounded by the file's size
+		var rh [recHeaderSize]byte
+		if _, err := f.ReadAt(rh[:], off); err != nil {
+			return true, id, false, nil
+		}
+		n, crc, herr := checkRecordHeader(rh[:])
+		if herr != nil || off+recHeaderSize+int64(n) > fi.Size() {
+			return true, id, false, nil
+		}
+		payload = append(payload[:0], make([]byte, n)...)
+		if _, err := f.ReadAt(payload, off+recHeaderSize); err != nil {
+			return true, id, false, nil
+		}
+		if crc32.Checksum(payload, crcTable) == crc {
+			id, ok := atrest.KeyID(payload)
+			return true, id, ok, nil
+		}
+		off += recHeaderSize + int64(n)
+	}
+	return true, id, false, nil
+}
+
+// checkKeys refuses a queue in dir holding a segment sealed with a key keys
+// does not hold (or any sealed segment, with nil keys).
+func checkKeys(dir string, nums []uint64, keys *atrest.Keyring) error {
+	for _, n := range nums {
+		path := segmentPath(dir, n)
+		sealed, id, found, err := segmentKey(path)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			return err
+		}
+		switch {
+		case !sealed || !found:
+		case keys == nil:
+			return fmt.Errorf("%w: dead letter queue segment %s is encrypted (key id %s) and no encryption key is configured (dead_letter_queue.encryption_key_path): refusing to start; nothing was deleted",
+				ErrKey, path, id)
+		case !keys.Has(id):
+			return fmt.Errorf("%w: dead letter queue segment %s was written with key id %s, the configured key has id %s: refusing to start; nothing was deleted (to read it, give its key as dead_letter_queue.encryption_old_key_path)",
+				ErrKey, path, id, keys.IDs())
+		}
+	}
+	return nil
+}
+
+// ErrKey is the error (wrapped) of Open, and of Reader.Next, for a queue
+// holding entries sealed with a key that is not configured.
+var ErrKey = errors.New("wrong or missing encryption key")
 
 func segmentName(n uint64) string { return fmt.Sprintf("%08d%s", n, segmentExt) }
 

@@ -10,6 +10,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/pipelined/pipeline/engine/atrest"
 )
 
 // Position is a place in a queue: a segment number and a byte offset in it.
@@ -47,6 +49,24 @@ type Reader struct {
 	hdr  [recHeaderSize]byte
 	buf  []byte
 	warn Position // last position warned about, so a stuck tail warns once
+	keys *atrest.Keyring
+	// sealed tells that the open segment is encrypted.
+	sealed bool
+	plain  []byte
+}
+
+// SetKeys makes the reader open encrypted segments with keys (see
+// LoadKeys). Without keys, an encrypted segment stops the reader with an
+// ErrKey error naming it.
+func (r *Reader) SetKeys(keys *atrest.Keyring) { r.keys = keys }
+
+// LoadKeys reads the key files of a queue as Open does (either path may be
+// ""): the keys for Reader.SetKeys.
+func LoadKeys(path, oldPath string, log *slog.Logger) (*atrest.Keyring, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	return atrest.Load(path, []string{oldPath}, func(m string) { log.Warn("dead letter queue: " + m) })
 }
 
 // NewReader reads the queue in dir from the start.
@@ -129,6 +149,22 @@ func (r *Reader) Next() (Entry, Position, error) {
 		if crc32.Checksum(p, crcTable) != crc {
 			r.log.Warn("dead letter queue record fails its CRC; skipped", "segment", segmentName(at.Segment), "offset", at.Offset)
 			continue
+		}
+		if r.sealed {
+			plain, err := r.keys.Open(r.plain[:0], p, sealAD(at.Segment, at.Offset))
+			switch {
+			case errors.Is(err, atrest.ErrUnknownKey):
+				// Not damage: the reader stops here until given the key.
+				id, _ := atrest.KeyID(p)
+				r.pos = at
+				return Entry{}, r.pos, fmt.Errorf("%w: dead letter queue segment %s was written with key id %s, the configured key has id %s",
+					ErrKey, segmentPath(r.dir, at.Segment), id, r.keys.IDs())
+			case err != nil:
+				r.log.Warn("dead letter queue record fails authentication (damaged or altered); skipped", "segment", segmentName(at.Segment), "offset", at.Offset)
+				continue
+			}
+			r.plain = plain
+			p = plain
 		}
 		en, err := decodePayload(p)
 		if err != nil {
@@ -218,7 +254,7 @@ func (r *Reader) open() (bool, error) {
 				r.pos = Position{Segment: n + 1}
 				continue
 			}
-			if !bytes.Equal(h[:], segmentHeader) {
+			if !bytes.Equal(h[:], segmentHeader) && !bytes.Equal(h[:], sealedHeader) {
 				f.Close()
 				r.log.Warn("not a dead letter queue segment; skipped", "segment", segmentName(n))
 				r.pos = Position{Segment: n + 1}
@@ -226,6 +262,12 @@ func (r *Reader) open() (bool, error) {
 			}
 			r.pos.Offset = headerSize
 		}
+		var h [headerSize]byte
+		if m, _ := f.ReadAt(h[:], 0); m < headerSize {
+			f.Close()
+			return false, nil
+		}
+		r.sealed = bytes.Equal(h[:], sealedHeader)
 		r.f = f
 		return true, nil
 	}

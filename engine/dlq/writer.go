@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/engine/atrest"
 	"github.com/pipelined/pipeline/engine/event"
 	"github.com/pipelined/pipeline/engine/internal/flock"
 )
@@ -48,6 +49,14 @@ type Options struct {
 	// (dead_letter_queue.retain.age), checked every FlushInterval and at Open.
 	RetainAge time.Duration
 	Logger    *slog.Logger
+	// EncryptionKeyPath, if set, encrypts new entries with the AES-256-GCM
+	// key in that file (or env:NAME, see atrest.LoadKey);
+	// EncryptionOldKeyPath is the key of entries written before a rotation.
+	// Both are read by Open.
+	EncryptionKeyPath    string
+	EncryptionOldKeyPath string
+	// Keys, if set, is used instead of the paths.
+	Keys *atrest.Keyring
 }
 
 // Stats describe a queue for the monitoring API.
@@ -79,6 +88,8 @@ type Writer struct {
 	dirty     bool
 	closed    bool
 	buf       []byte
+	sbuf      []byte // a sealed record
+	keys      *atrest.Keyring
 	entries   int64
 	dropped   int64
 	expired   int64
@@ -123,6 +134,14 @@ func Open(o Options) (*Writer, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	keys := o.Keys
+	if keys == nil {
+		var err error
+		keys, err = atrest.Load(o.EncryptionKeyPath, []string{o.EncryptionOldKeyPath}, func(m string) { o.Logger.Warn("dead letter queue: " + m) })
+		if err != nil {
+			return nil, fmt.Errorf("dead letter queue: dead_letter_queue.encryption_key_path: %w", err)
+		}
+	}
 	if err := os.MkdirAll(o.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("dead letter queue: %w", err)
 	}
@@ -133,7 +152,7 @@ func Open(o Options) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dead letter queue: %w", err)
 	}
-	w := &Writer{o: o, log: o.Logger.With("dead_letter_queue", o.Dir), nextNum: 1, lockFile: lf,
+	w := &Writer{o: o, log: o.Logger.With("dead_letter_queue", o.Dir), nextNum: 1, lockFile: lf, keys: keys,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	ok := false
 	defer func() {
@@ -143,6 +162,11 @@ func Open(o Options) (*Writer, error) {
 	}()
 	nums, err := segments(o.Dir)
 	if err != nil {
+		return nil, fmt.Errorf("dead letter queue: %w", err)
+	}
+	// Before anything is cut or expired: every sealed segment is under a
+	// configured key.
+	if err := checkKeys(o.Dir, nums, keys); err != nil {
 		return nil, fmt.Errorf("dead letter queue: %w", err)
 	}
 	for i, n := range nums {
@@ -195,7 +219,7 @@ func scanSegment(path string) (end int64, records int, torn bool, err error) {
 	if _, err := io.ReadFull(r, h); err != nil {
 		return 0, 0, true, nil // not even a header: all of it is torn
 	}
-	if !bytes.Equal(h, segmentHeader) {
+	if !bytes.Equal(h, segmentHeader) && !bytes.Equal(h, sealedHeader) {
 		return 0, 0, false, fmt.Errorf("%s: not a dead letter queue segment (bad header)", path)
 	}
 	end = headerSize
@@ -234,21 +258,26 @@ func (w *Writer) Put(e *event.Event, from engine.DeadLetterSource, reason string
 	}
 	w.buf = encodeRecord(w.buf, e, from.Pipeline, from.PluginType, from.PluginID, reason, time.Now())
 	rec := w.buf
+	recLen := int64(len(rec))
+	if w.keys != nil {
+		// Sealed below, once its place is known; its size is known now.
+		recLen += atrest.Overhead
+	}
 	// A new segment is started when there is none or the record would take
 	// the current one past SegmentBytes; its header counts against MaxBytes.
-	rotate := w.cur == nil || (w.curSize+int64(len(rec)) > w.o.SegmentBytes && w.curSize > headerSize)
-	size := int64(len(rec))
+	rotate := w.cur == nil || (w.curSize+recLen > w.o.SegmentBytes && w.curSize > headerSize)
+	size := recLen
 	if rotate {
 		size += headerSize
 	}
 	if w.total+size > w.o.MaxBytes {
-		if w.o.StoragePolicy != DropOlder || int64(len(rec))+headerSize > w.o.MaxBytes {
+		if w.o.StoragePolicy != DropOlder || recLen+headerSize > w.o.MaxBytes {
 			w.dropped++
 			w.warnDrop("dead letter queue full; new entry dropped", "storage_policy", w.o.StoragePolicy,
 				"plugin_id", from.PluginID, "reason", reason)
 			return nil
 		}
-		if err := w.dropOldest(int64(len(rec)), rotate); err != nil {
+		if err := w.dropOldest(recLen, rotate); err != nil {
 			return w.fail(err)
 		}
 		rotate = rotate || w.cur == nil
@@ -263,14 +292,18 @@ func (w *Writer) Put(e *event.Event, from engine.DeadLetterSource, reason string
 			return w.fail(err)
 		}
 	}
+	if w.keys != nil {
+		w.sbuf = sealRecord(w.sbuf, w.buf, w.keys, w.curNum, w.curSize)
+		rec = w.sbuf
+	}
 	if _, err := w.cur.Write(rec); err != nil {
 		// Cut a partial write off, so the segment stays well formed.
 		_ = w.cur.Truncate(w.curSize)
 		_, _ = w.cur.Seek(w.curSize, io.SeekStart)
 		return w.fail(err)
 	}
-	w.curSize += int64(len(rec))
-	w.total += int64(len(rec))
+	w.curSize += recLen
+	w.total += recLen
 	w.segs[len(w.segs)-1].size = w.curSize
 	w.entries++
 	w.dirty = true
@@ -332,7 +365,11 @@ func (w *Writer) startSegment() error {
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(segmentHeader); err != nil {
+	hdr := segmentHeader
+	if w.keys != nil {
+		hdr = sealedHeader
+	}
+	if _, err := f.Write(hdr); err != nil {
 		f.Close()
 		os.Remove(f.Name())
 		return err

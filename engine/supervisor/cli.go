@@ -77,10 +77,14 @@ State:
   --queue.max_bytes SIZE      default 1024mb
   --queue.checkpoint.writes N default 1024
   --queue.drain               on a signal, deliver everything queued first
+  --queue.encryption_key_path FILE  encrypt the persisted queue (AES-256-GCM) with
+                              the key in FILE (openssl rand -hex 32), or env:NAME;
+                              --queue.encryption_old_key_path FILE during a rotation
   --dead_letter_queue.enable  keep events outputs refuse for good
   --path.dead_letter_queue DIR, --dead_letter_queue.max_bytes SIZE,
   --dead_letter_queue.storage_policy drop_newer|drop_older,
-  --dead_letter_queue.flush_interval MS, --dead_letter_queue.retain.age AGE
+  --dead_letter_queue.flush_interval MS, --dead_letter_queue.retain.age AGE,
+  --dead_letter_queue.encryption_key_path FILE (and _old_key_path), as the queue's
 
 Memory:
   --memory.soft_limit SIZE    collect garbage rather than grow past SIZE (default

@@ -26,6 +26,9 @@ func deadLetterQueue(dataDir, id string, s ir.DeadLetterQueueSettings, logger *s
 		FlushInterval: s.FlushInterval,
 		RetainAge:     s.RetainAge,
 		Logger:        logger.With("pipeline", id),
+
+		EncryptionKeyPath:    s.EncryptionKeyPath,
+		EncryptionOldKeyPath: s.EncryptionOldKeyPath,
 	})
 }
 

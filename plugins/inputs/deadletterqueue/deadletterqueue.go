@@ -69,6 +69,13 @@ type Options struct {
 	// SincedbPath is the file holding the committed position; empty means
 	// <path.data>/plugins/inputs/dead_letter_queue/<pipeline_id>/sincedb_<pipeline>_<id>.
 	SincedbPath string `hcl:"sincedb_path,optional"`
+	// EncryptionKeyPath is the key of an encrypted queue: the
+	// dead_letter_queue.encryption_key_path of the pipeline that wrote it
+	// (a file, or env:NAME). Not in Logstash, whose queue is not encrypted.
+	EncryptionKeyPath string `hcl:"encryption_key_path,optional"`
+	// EncryptionOldKeyPath is the key entries written before a key
+	// rotation are sealed with (dead_letter_queue.encryption_old_key_path).
+	EncryptionOldKeyPath string `hcl:"encryption_old_key_path,optional"`
 }
 
 // Defaults sets Logstash's defaults.
@@ -85,6 +92,9 @@ func (o *Options) Validate() error {
 	if o.PipelineID == "" || strings.ContainsAny(o.PipelineID, `/\`) || o.PipelineID == "." || o.PipelineID == ".." {
 		return &engine.FieldError{Field: "pipeline_id", Err: fmt.Errorf("%q is not a pipeline id", o.PipelineID)}
 	}
+	if o.EncryptionOldKeyPath != "" && o.EncryptionKeyPath == "" {
+		return &engine.FieldError{Field: "encryption_old_key_path", Err: errors.New("is set without encryption_key_path")}
+	}
 	if o.StartTimestamp != "" {
 		if _, err := timefmt.ParseTimestamp(o.StartTimestamp); err != nil {
 			return &engine.FieldError{Field: "start_timestamp", Err: fmt.Errorf("%q is not an ISO 8601 time, e.g. 2017-04-04T23:40:37", o.StartTimestamp)}
@@ -99,6 +109,8 @@ const pollInterval = 250 * time.Millisecond
 // Input is the dead_letter_queue input.
 type Input struct {
 	dir       string
+	keyPath   string
+	oldKey    string
 	sincedb   string // "" without commit_offsets
 	start     time.Time
 	batchSize int
@@ -110,7 +122,8 @@ var _ engine.Input = (*Input)(nil)
 
 // New builds a dead_letter_queue input.
 func New(o Options, r engine.Resources) (*Input, error) {
-	in := &Input{dir: filepath.Join(o.Path, o.PipelineID), batchSize: r.BatchSize, log: r.Logger, poll: pollInterval}
+	in := &Input{dir: filepath.Join(o.Path, o.PipelineID), batchSize: r.BatchSize, log: r.Logger, poll: pollInterval,
+		keyPath: o.EncryptionKeyPath, oldKey: o.EncryptionOldKeyPath}
 	if in.batchSize <= 0 {
 		in.batchSize = engine.DefaultBatchSize
 	}
@@ -145,6 +158,13 @@ var (
 func (in *Input) Run(ctx context.Context, emit engine.EmitFunc) error {
 	r := dlq.NewReader(in.dir, in.log)
 	defer r.Close()
+	// The key files are read when the input starts, as the queue's writer
+	// reads them when the pipeline starts.
+	keys, err := dlq.LoadKeys(in.keyPath, in.oldKey, in.log)
+	if err != nil {
+		return fmt.Errorf("dead_letter_queue input: encryption_key_path: %w", err)
+	}
+	r.SetKeys(keys)
 	var com *committer
 	if in.sincedb != "" {
 		pos, err := readSincedb(in.sincedb)

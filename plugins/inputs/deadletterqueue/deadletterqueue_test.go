@@ -254,3 +254,35 @@ func TestStopsWhileQueueHoldsMore(t *testing.T) {
 		t.Fatalf("Run = %v after %d events; want nil after 10", err, n)
 	}
 }
+
+// An encrypted queue (the writer given dead_letter_queue.encryption_key_path)
+// is replayed by the input given the same key file; the files hold no
+// plaintext.
+func TestReplaysEncryptedQueue(t *testing.T) {
+	root, data := t.TempDir(), t.TempDir()
+	keyFile := filepath.Join(t.TempDir(), "dlq.key")
+	if err := os.WriteFile(keyFile, []byte(strings.Repeat("ab", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w, err := dlq.Open(dlq.Options{Dir: filepath.Join(root, "main"), EncryptionKeyPath: keyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := w.Put(event.NewMessage(fmt.Sprintf("secret event %d", i)), engine.DeadLetterSource{Pipeline: "main", PluginType: "elasticsearch", PluginID: "es"}, "rejected"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	segs, _ := filepath.Glob(filepath.Join(root, "main", "*.dlq"))
+	for _, s := range segs {
+		if b, _ := os.ReadFile(s); strings.Contains(string(b), "secret event") {
+			t.Fatalf("%s holds plaintext", s)
+		}
+	}
+	r := start(t, newInput(t, fmt.Sprintf("path = %q\nencryption_key_path = %q", root, keyFile), data, 125))
+	evs := events(r.wait(t, 3))
+	if m, _ := evs[2].Message(); m != "secret event 2" {
+		t.Fatalf("message %q", m)
+	}
+}

@@ -234,8 +234,11 @@ func TestReleaseBuild(t *testing.T) {
 	ratio := float64(st.Size()) / float64(pst.Size())
 	t.Logf("release binary %d bytes = %.2f × a plain go build of this commit (%d bytes), %.2f × the 2026-12-07 build",
 		st.Size(), ratio, pst.Size(), float64(st.Size())/todaysBinaryBytes)
-	if ratio > 0.80 {
-		t.Errorf("release binary %d bytes = %.2f × a plain build; want ≤ 0.80 (static, stripped)", st.Size(), ratio)
+	// Stripping alone gives about 0.70; 0.60 also needs the linker's
+	// method pruning, which one reachable call of reflect's Method (a new
+	// dependency, or gRPC's trace without the grpcnotrace tag) turns off.
+	if ratio > 0.60 {
+		t.Errorf("release binary %d bytes = %.2f × a plain build; want ≤ 0.60 (static, stripped, unused methods pruned)", st.Size(), ratio)
 	}
 	for _, name := range []string{"SHA256SUMS", "pipeline.service", "pipeline.bash", "_pipeline"} {
 		if _, err := os.Stat(filepath.Join(out, name)); err != nil {

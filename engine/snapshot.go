@@ -81,8 +81,9 @@ func (h *Health) raise(status, reason string) {
 }
 
 // PluginSnapshot are one plugin's counters. Inputs count only Out (events
-// emitted) and Duration. Filter durations are extrapolated from timing the first two calls of
-// each batch and one in 32 after them.
+// emitted) and Duration. A filter costing over 2 µs a call is timed on every
+// call; a cheaper one on one call in 32, and its Duration is an estimate
+// (DurationEstimated).
 type PluginSnapshot struct {
 	ID, Type string
 	In, Out  int64
@@ -96,6 +97,8 @@ type PluginSnapshot struct {
 	// Duration: time spent in the filter, or in the output's Write calls, or
 	// for an input the time it waited to hand batches to the queue.
 	Duration time.Duration
+	// DurationEstimated: part of Duration was extrapolated from sampled calls.
+	DurationEstimated bool
 	// Counters are the plugin's own (see Counted), nil for most plugins.
 	Counters []Counter
 	// Outputs only: InFlight events handed to the output and not done with;
@@ -179,6 +182,22 @@ func (p *Pipeline) Snapshot() Snapshot {
 }
 
 func (c *counters) snapshot(id, typ string) PluginSnapshot {
+	d, estimated := c.duration()
 	return PluginSnapshot{ID: id, Type: typ, In: c.in.Load(), Out: c.out.Load(), Dropped: c.dropped.Load(),
-		Failed: c.failed.Load(), DeadLettered: c.deadLettered.Load(), Duration: time.Duration(c.nanos.Load())}
+		Failed: c.failed.Load(), DeadLettered: c.deadLettered.Load(), Duration: d, DurationEstimated: estimated}
+}
+
+// duration is the measured time plus the sampled calls' time scaled to all
+// the calls made while sampling (in float: nanoseconds × calls overflows an
+// int64 after a few days of a busy filter).
+func (c *counters) duration() (time.Duration, bool) {
+	d := c.nanos.Load()
+	calls, timed := c.sampledCalls.Load(), c.sampledTimed.Load()
+	if calls == 0 {
+		return time.Duration(d), false
+	}
+	if timed > 0 {
+		d += int64(float64(c.sampledNanos.Load()) * float64(calls) / float64(timed))
+	}
+	return time.Duration(d), true
 }

@@ -340,6 +340,10 @@ func pipelineJSON(p snap) map[string]any {
 			"duration_in_millis": x.Duration.Milliseconds(), "dropped": x.Dropped, "failed": x.Failed})
 		// Not in Logstash: the events it failed on by the tag they got.
 		f["failure_tags"] = failureTags(x.FailureTags)
+		// Not in Logstash: true when duration_in_millis was extrapolated from
+		// sampled calls (a filter cheaper than 2 µs a call), false when every
+		// call was timed.
+		f["duration_estimated"] = x.DurationEstimated
 		filters = append(filters, f)
 	}
 	outputs := make([]any, 0, len(s.Outputs))

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -45,8 +46,12 @@ output {
 	srv.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/_node/stats/pipelines/main", nil))
 	var got struct {
 		Pipelines map[string]struct {
-			Events  map[string]int64
-			Plugins struct {
+			Events struct {
+				In, Filtered, Out, Dropped, Unrouted, Failed int64
+				FilterFailed                                 int64 `json:"filter_failed"`
+			}
+			UnroutedBy map[string]int64 `json:"unrouted_by_conditions"`
+			Plugins    struct {
 				Filters []struct {
 					ID     string
 					Events struct {
@@ -68,10 +73,16 @@ output {
 	if !ok {
 		t.Fatalf("no pipeline main: %s", w.Body.String())
 	}
-	for k, want := range map[string]int64{"in": 100, "filtered": 75, "out": 25, "dropped": 25, "unrouted": 50, "filter_failed": 50, "failed": 0} {
-		if p.Events[k] != want {
-			t.Errorf("events.%s = %d, want %d", k, p.Events[k], want)
+	ev := p.Events
+	for k, c := range map[string][2]int64{"in": {ev.In, 100}, "filtered": {ev.Filtered, 75}, "out": {ev.Out, 25}, "dropped": {ev.Dropped, 25},
+		"unrouted": {ev.Unrouted, 50}, "filter_failed": {ev.FilterFailed, 50}, "failed": {ev.Failed, 0}} {
+		if c[0] != c[1] {
+			t.Errorf("events.%s = %d, want %d", k, c[0], c[1])
 		}
+	}
+	// The unrouted events by the condition chain they went through.
+	if want := map[string]int64{`if [kind] == "ok" → false`: 50}; !maps.Equal(p.UnroutedBy, want) {
+		t.Errorf("unrouted_by_conditions = %v, want %v", p.UnroutedBy, want)
 	}
 	filters := map[string]int{}
 	for i, f := range p.Plugins.Filters {

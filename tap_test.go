@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -80,5 +81,84 @@ output { null { id => "sink" } }
 	}
 	if code := run([]string{"tap", "--api", ts.URL}, nil, &out, &errOut); code != engine.ExitUsage {
 		t.Errorf("no globs: exit %d", code)
+	}
+}
+
+// TestTapDropped taps the events not delivered of a pipeline with a drop,
+// an unmatched output branch and grok failures: each kind shows with its
+// plugin and reason, the unrouted ones with the condition chain.
+func TestTapDropped(t *testing.T) {
+	const conf = `
+input { generator { id => "gen" lines => ["ok 1", "bad", "drop me", "other 2"] count => 0 } }
+filter {
+  grok { id => "parse" match => { "message" => "^%{WORD:kind} %{INT:n}$" } }
+  if [message] =~ /^drop/ { drop { id => "dropper" } }
+}
+output {
+  if [kind] == "ok" { null { id => "sink" } } else if [kind] in ["x", "y"] { null { id => "xy" } }
+}
+`
+	cfg, diags := dsl.LoadSource("dropped.conf", []byte(conf))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	pl, diags := engine.Build(cfg.Pipelines[0], engine.Default, engine.Settings{Workers: 1, DataDir: t.TempDir()})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	done := make(chan error, 1)
+	go func() { done <- pl.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	srv := monitor.New(monitor.Options{}, func() []monitor.Source { return []monitor.Source{{Pipeline: pl}} })
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	var out, errOut bytes.Buffer
+	if code := run([]string{"tap", "--api", ts.URL, "--dropped", "--limit", "300"}, nil, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 300 {
+		t.Fatalf("%d lines, want 300:\n%s", len(lines), out.String())
+	}
+	want := map[string]string{ // kind → plugin and reason, by message
+		"failed bad":       `parse|filter parse (grok) failed: tagged _grokparsefailure`,
+		"failed drop me":   `parse|filter parse (grok) failed: tagged _grokparsefailure`,
+		"dropped drop me":  `dropper|dropped by filter dropper (drop)`,
+		"unrouted bad":     `|no output matched: if [kind] == "ok" → false; else if [kind] in ["x", "y"] → false`,
+		"unrouted other 2": `|no output matched: if [kind] == "ok" → false; else if [kind] in ["x", "y"] → false`,
+	}
+	seen := map[string]bool{}
+	for _, l := range lines {
+		var got struct {
+			Pipeline, Plugin, Kind, Reason string
+			Event                          map[string]any
+		}
+		if err := json.Unmarshal([]byte(l), &got); err != nil {
+			t.Fatalf("%v: %s", err, l)
+		}
+		k := got.Kind + " " + fmt.Sprint(got.Event["message"])
+		w, ok := want[k]
+		if !ok || got.Pipeline != "main" || got.Plugin+"|"+got.Reason != w {
+			t.Errorf("unexpected line %s", l)
+		}
+		seen[k] = true
+	}
+	for k := range want {
+		if !seen[k] {
+			t.Errorf("no %s in:\n%s", k, out.String())
+		}
+	}
+	out.Reset()
+	if code := run([]string{"tap", "--api", ts.URL, "--dropped", "--format", "rubydebug", "--limit", "1", "--interval", "1ms"}, nil, &out, &errOut); code != 0 {
+		t.Fatalf("rubydebug: exit %d: %s", code, errOut.String())
+	}
+	if !strings.HasPrefix(out.String(), "# main ") || !strings.Contains(out.String(), ": ") {
+		t.Errorf("rubydebug header:\n%s", out.String())
 	}
 }

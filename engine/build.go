@@ -434,7 +434,7 @@ func (b *builder) nodes(in []ir.Node, kind ir.Kind) ([]node, hcl.Diagnostics) {
 				}
 				body, d := b.nodes(br.Body, kind)
 				diags = append(diags, d...)
-				c.branches = append(c.branches, branch{cond: eval, body: body})
+				c.branches = append(c.branches, branch{cond: eval, body: body, text: condText(br.Cond)})
 			}
 			var d hcl.Diagnostics
 			c.els, d = b.nodes(n.Else, kind)
@@ -455,6 +455,7 @@ type node interface{ isNode() }
 type branch struct {
 	cond func(*event.Event) bool
 	body []node
+	text string // the condition as written back, for reports
 }
 
 type ifNode struct {

@@ -26,6 +26,8 @@ type Pipeline struct {
 	filters  []node
 	routes   []node
 	outputs  []*outputUnit
+	// unrouted counts the events no output took by condition chain.
+	unrouted unroutedChains
 	// filterList holds every filter in build order; filterNode.index points into it.
 	filterList []*filterNode
 
@@ -559,9 +561,19 @@ func (p *Pipeline) runOne(w *workerMetrics, nodes []node, e *event.Event, out []
 			if w.tap {
 				p.tapOffer(n.id, TapInputOf, []*event.Event{e})
 			}
-			out = n.applyOne(&w.filters[n.index], e, out)
-			if w.tap {
-				p.tapOffer(n.id, TapOutputOf, out[start:])
+			if !w.tap {
+				out = n.applyOne(&w.filters[n.index], e, out)
+				break
+			}
+			acc := &w.filters[n.index]
+			dropped, failed := acc.dropped, acc.failed
+			out = n.applyOne(acc, e, out)
+			p.tapOffer(n.id, TapOutputOf, out[start:])
+			switch {
+			case acc.dropped > dropped:
+				p.tapOfferWhy(n.id, TapDropped, func() string { return "dropped by filter " + n.id + " (" + n.typ + ")" }, e)
+			case acc.failed > failed:
+				p.tapOfferWhy(n.id, TapFailed, func() string { return failedReason(n, e) }, e)
 			}
 		case *ifNode:
 			out = p.runOne(w, n.pick(e), e, out)
@@ -615,11 +627,23 @@ func (p *Pipeline) route(events []*event.Event) bool {
 		return true
 	}
 	per := make([][]*event.Event, len(p.outputs))
+	tap := tapHooks && p.taps.active.Load()
+	var chains map[string]int64 // this batch's unrouted events by chain
 	for _, e := range events {
 		n := p.routeOne(p.routes, e, per)
 		switch {
 		case n == 0:
 			p.stats.Unrouted.Add(1)
+			var buf [16]byte
+			key := p.chainKey(p.routes, e, buf[:0])
+			if chains == nil {
+				chains = map[string]int64{}
+			}
+			chains[string(key)]++
+			if tap {
+				k := string(key) // the closure must not keep buf
+				p.tapOfferWhy("", TapUnrouted, func() string { return "no output matched: " + chainText(p.routes, []byte(k)) }, e)
+			}
 			release(e, nil)
 		case n > 1:
 			if a := e.Acker(); a != nil {
@@ -630,7 +654,9 @@ func (p *Pipeline) route(events []*event.Event) bool {
 			e.SetRoutes(n)
 		}
 	}
-	tap := tapHooks && p.taps.active.Load()
+	if chains != nil {
+		p.noteUnrouted(chains)
+	}
 	for i, evs := range per {
 		if len(evs) == 0 {
 			continue
@@ -1060,6 +1086,11 @@ func (o *outputUnit) fail(evs []*event.Event, errOf func(i int) error) {
 		// One line per batch, with the first reason: a batch of mapping
 		// errors must not become a line per event.
 		o.log.Error("events failed permanently", "events", len(evs), "err", errOf(0))
+		if tapHooks && o.pl.taps.active.Load() {
+			for i, e := range evs {
+				o.pl.tapOfferWhy(o.id, TapFailed, func() string { return "output " + o.id + " refused it for good: " + errText(errOf(i)) }, e)
+			}
+		}
 		o.done(evs, true)
 		for i, e := range evs {
 			release(e, errOf(i))

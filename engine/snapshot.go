@@ -17,6 +17,10 @@ type Snapshot struct {
 	// were delivered (one per output).
 	In, Filtered, Out         int64
 	Dropped, Unrouted, Failed int64
+	// UnroutedChains counts the Unrouted events by the condition chain of
+	// the output section they went through (`if [type] == "x" → false;
+	// else if … → false`); at most 16 chains, the rest under "(other)".
+	UnroutedChains map[string]int64
 	// FilterFailed: filter calls that failed on an event (tagged it with
 	// their tag_on_failure); each filter's count is its Failed.
 	FilterFailed                     int64
@@ -125,7 +129,7 @@ func (p *Pipeline) Snapshot() Snapshot {
 	s := Snapshot{
 		Name: p.name, Workers: p.settings.Workers, BatchSize: p.settings.BatchSize, BatchDelay: p.settings.BatchDelay,
 		In: st.In.Load(), Filtered: st.Filtered.Load(), Out: st.Out.Load(),
-		Dropped: st.Dropped.Load(), Unrouted: st.Unrouted.Load(), Failed: st.Failed.Load(), FilterFailed: st.FilterFailed.Load(),
+		Dropped: st.Dropped.Load(), Unrouted: st.Unrouted.Load(), UnroutedChains: p.unroutedSnapshot(), Failed: st.Failed.Load(), FilterFailed: st.FilterFailed.Load(),
 		DeadLettered: st.DeadLettered.Load(), Retries: st.Retries.Load(), AcksFired: st.AcksFired.Load(),
 		Panics:           st.Panics.Load(),
 		QueueWriteErrors: st.QueueWriteErrors.Load(), QueueReadErrors: st.QueueReadErrors.Load(),

@@ -22,6 +22,16 @@ const (
 	TapInputOf  = "input_of"
 )
 
+// Kinds of a tap of events not delivered (TapSpec.Dropped), with a
+// reason: dropped by a filter (drop), unrouted (no output condition
+// matched; the reason names the condition chain) and failed (a filter
+// failed on it and tagged it, or an output refused it for good).
+const (
+	TapDropped  = "dropped"
+	TapUnrouted = "unrouted"
+	TapFailed   = "failed"
+)
+
 // tapHooks turns the hooks on; only the benchmark of their cost turns them
 // off, as the peer of a pipeline without tap support.
 var tapHooks = true
@@ -34,6 +44,9 @@ const tapBuffer = 256
 type TapSpec struct {
 	// OutputsOf and InputsOf are globs (path.Match) of plugin ids.
 	OutputsOf, InputsOf []string
+	// Dropped samples the events not delivered: dropped, unrouted and
+	// failed, with the reason.
+	Dropped bool
 	// Interval: at most one event per plugin and kind per Interval (0:
 	// every event, as far as the reader keeps up).
 	Interval time.Duration
@@ -42,6 +55,9 @@ type TapSpec struct {
 // TapEvent is one sampled event.
 type TapEvent struct {
 	Pipeline, Plugin, Kind string
+	// Reason says why an event of kind dropped, unrouted or failed was not
+	// delivered.
+	Reason string
 	// Event is the event's JSON, with [@metadata], as it was then.
 	Event []byte
 }
@@ -128,6 +144,68 @@ func (p *Pipeline) tapOffer(id, kind string, evs []*event.Event) {
 	}
 }
 
+// tapOfferWhy hands one event not delivered to the taps that sample them;
+// reason is only called when one does.
+func (p *Pipeline) tapOfferWhy(id, kind string, reason func() string, e *event.Event) {
+	cur := p.taps.subs.Load()
+	if cur == nil {
+		return
+	}
+	var why string
+	for _, s := range *cur {
+		if !s.spec.Dropped {
+			continue
+		}
+		if why == "" {
+			why = reason()
+		}
+		s.offerWhy(p.name, id, kind, why, e)
+	}
+}
+
+func (s *TapStream) offerWhy(pipeline, id, kind, why string, e *event.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || !s.due(kind+"\x00"+id) {
+		return
+	}
+	select {
+	case s.ch <- TapEvent{Pipeline: pipeline, Plugin: id, Kind: kind, Reason: why, Event: e.AppendJSONWithMetadata(nil)}:
+	default:
+		s.skipped.Add(1)
+	}
+}
+
+// due reports whether the Interval lets one more event of key through now
+// (and notes it); s.mu is held.
+func (s *TapStream) due(key string) bool {
+	if s.spec.Interval <= 0 {
+		return true
+	}
+	now := time.Now()
+	if now.Sub(s.last[key]) < s.spec.Interval {
+		return false
+	}
+	s.last[key] = now
+	return true
+}
+
+// failedReason says what failed on e: the filter, and the tag it put.
+func failedReason(n *filterNode, e *event.Event) string {
+	why := "filter " + n.id + " (" + n.typ + ") failed"
+	if tags := e.Tags(); len(tags) > 0 {
+		why += ": tagged " + tags[len(tags)-1]
+	}
+	return why
+}
+
+func errText(err error) string {
+	if err == nil {
+		return "(no reason given)"
+	}
+	return err.Error()
+}
+
 func (s *TapStream) wants(id, kind string) bool {
 	globs := s.spec.OutputsOf
 	if kind == TapInputOf {
@@ -152,12 +230,8 @@ func (s *TapStream) offer(pipeline, id, kind string, evs []*event.Event) {
 	}
 	key := kind + "\x00" + id
 	for _, e := range evs {
-		if s.spec.Interval > 0 {
-			now := time.Now()
-			if now.Sub(s.last[key]) < s.spec.Interval {
-				return
-			}
-			s.last[key] = now
+		if !s.due(key) {
+			return
 		}
 		select {
 		case s.ch <- TapEvent{Pipeline: pipeline, Plugin: id, Kind: kind, Event: e.AppendJSONWithMetadata(nil)}:

@@ -369,10 +369,14 @@ func pipelineJSON(p snap) map[string]any {
 			"filter_failed": s.FilterFailed,
 			"dead_lettered": s.DeadLettered,
 		},
-		"plugins":          map[string]any{"inputs": inputs, "codecs": []any{}, "filters": filters, "outputs": outputs},
-		"reloads":          p.reloads.json(),
-		"panics_recovered": s.Panics,
-		"health":           map[string]any{"status": s.Health.Status, "reasons": nonNil(s.Health.Reasons)},
+		// Not in Logstash: events.unrouted by the condition chain of the
+		// output section they went through (beside events, whose values
+		// stay numbers for Logstash's clients).
+		"unrouted_by_conditions": nonNilCounts(s.UnroutedChains),
+		"plugins":                map[string]any{"inputs": inputs, "codecs": []any{}, "filters": filters, "outputs": outputs},
+		"reloads":                p.reloads.json(),
+		"panics_recovered":       s.Panics,
+		"health":                 map[string]any{"status": s.Health.Status, "reasons": nonNil(s.Health.Reasons)},
 		"queue": map[string]any{"type": cmp.Or(s.QueueType, "memory"), "events_count": s.QueueEvents,
 			"queue_size_in_bytes": s.QueueBytes, "max_queue_size_in_bytes": s.QueueMaxBytes,
 			"write_errors": s.QueueWriteErrors, "read_errors": s.QueueReadErrors, "write_failing": s.QueueFailing},
@@ -488,4 +492,11 @@ func writeJSON(w http.ResponseWriter, r *http.Request, v any) {
 		enc.SetIndent("", "  ")
 	}
 	_ = enc.Encode(v)
+}
+
+func nonNilCounts(m map[string]int64) map[string]int64 {
+	if m == nil {
+		return map[string]int64{}
+	}
+	return m
 }

@@ -31,11 +31,13 @@ type tapLine struct {
 	Pipeline string          `json:"pipeline"`
 	Plugin   string          `json:"plugin"`
 	Kind     string          `json:"kind"`
+	Reason   string          `json:"reason,omitempty"`
 	Event    json.RawMessage `json:"event"`
 }
 
 // serveTap streams sampled events as JSON lines: GET
-// /_node/tap?outputs_of=GLOB,…&inputs_of=GLOB,…&interval=DURATION&limit=N.
+// /_node/tap?outputs_of=GLOB,…&inputs_of=GLOB,…&dropped=true&interval=DURATION&limit=N
+// (dropped: the events dropped, unrouted or failed, each with its reason).
 // It ends after limit lines, when the client goes, or after maxTapDuration.
 func (s *Server) serveTap(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -51,8 +53,16 @@ func (s *Server) serveTap(w http.ResponseWriter, r *http.Request) {
 		return out
 	}
 	spec := engine.TapSpec{OutputsOf: split("outputs_of"), InputsOf: split("inputs_of")}
-	if len(spec.OutputsOf)+len(spec.InputsOf) == 0 {
-		jsonError(w, r, http.StatusBadRequest, "give outputs_of or inputs_of: plugin id globs, comma-separated")
+	if v := q.Get("dropped"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			jsonError(w, r, http.StatusBadRequest, "dropped: true or false")
+			return
+		}
+		spec.Dropped = b
+	}
+	if len(spec.OutputsOf)+len(spec.InputsOf) == 0 && !spec.Dropped {
+		jsonError(w, r, http.StatusBadRequest, "give outputs_of or inputs_of (plugin id globs, comma-separated) or dropped=true")
 		return
 	}
 	if len(spec.OutputsOf)+len(spec.InputsOf) > maxTapGlobs {
@@ -111,7 +121,7 @@ func (s *Server) serveTap(w http.ResponseWriter, r *http.Request) {
 		select {
 		case ev := <-merged:
 			_ = rc.SetWriteDeadline(time.Now().Add(tapWriteTimeout))
-			if err := enc.Encode(tapLine{Pipeline: ev.Pipeline, Plugin: ev.Plugin, Kind: ev.Kind, Event: ev.Event}); err != nil {
+			if err := enc.Encode(tapLine{Pipeline: ev.Pipeline, Plugin: ev.Plugin, Kind: ev.Kind, Reason: ev.Reason, Event: ev.Event}); err != nil {
 				return
 			}
 			if err := rc.Flush(); err != nil {

@@ -53,6 +53,7 @@ func TapCommand(args []string, stdout, stderr io.Writer) int {
 	var outputsOf, inputsOf globList
 	fs.Var(&outputsOf, "outputs-of", "plugin id glob whose outgoing events to show (repeatable, or comma-separated)")
 	fs.Var(&inputsOf, "inputs-of", "plugin id glob whose incoming events to show (repeatable, or comma-separated)")
+	dropped := fs.Bool("dropped", false, "show events not delivered: dropped by a filter (drop), unrouted (no output condition matched) and failed, each with the reason")
 	limit := fs.Int64("limit", 0, "stop after this many events (0: until interrupted)")
 	interval := fs.Duration("interval", 0, "at most one event per plugin per interval (0: every event the stream keeps up with)")
 	format := fs.String("format", "json", "json (one JSON line per event, with pipeline, plugin and kind) or rubydebug")
@@ -64,8 +65,8 @@ func TapCommand(args []string, stdout, stderr io.Writer) int {
 		}
 		return engine.ExitUsage
 	}
-	if fs.NArg() > 0 || len(outputsOf)+len(inputsOf) == 0 || (*format != "json" && *format != "rubydebug") {
-		fmt.Fprintln(stderr, "pipeline tap: give --outputs-of or --inputs-of plugin id globs, and --format json or rubydebug, e.g. pipeline tap --outputs-of 'grok*' --limit 10")
+	if fs.NArg() > 0 || (len(outputsOf)+len(inputsOf) == 0 && !*dropped) || (*format != "json" && *format != "rubydebug") {
+		fmt.Fprintln(stderr, "pipeline tap: give --outputs-of or --inputs-of plugin id globs (or --dropped), and --format json or rubydebug, e.g. pipeline tap --outputs-of 'grok*' --limit 10")
 		return engine.ExitUsage
 	}
 	base, err := url.Parse(*api)
@@ -88,6 +89,9 @@ func TapCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	if len(inputsOf) > 0 {
 		q.Set("inputs_of", inputsOf.String())
+	}
+	if *dropped {
+		q.Set("dropped", "true")
 	}
 	if *limit > 0 {
 		q.Set("limit", strconv.FormatInt(*limit, 10))
@@ -153,7 +157,11 @@ func TapCommand(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "pipeline tap: %v\n", err)
 			return engine.ExitRuntime
 		}
-		fmt.Fprintf(stdout, "# %s %s %s\n", line.Pipeline, line.Kind, line.Plugin)
+		if line.Reason != "" {
+			fmt.Fprintf(stdout, "# %s %s %s: %s\n", line.Pipeline, line.Kind, line.Plugin, line.Reason)
+		} else {
+			fmt.Fprintf(stdout, "# %s %s %s\n", line.Pipeline, line.Kind, line.Plugin)
+		}
 		if err := enc.Encode(e); err != nil {
 			return engine.ExitRuntime
 		}

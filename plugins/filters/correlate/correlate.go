@@ -54,8 +54,9 @@
 // Memory: at most max_keys keys are tracked (a key costs its key string,
 // its timestamps, at most max(thresh, off_hours_thresh) of them, and its
 // rendered description, cut at 32 KiB; a key is cut at 4 KiB); past that
-// the key least recently seen is forgotten, counted (keys_evicted) and
-// logged. Keys whose windows ended are forgotten at once; Absence keys stay
+// a key not seen recently is forgotten (by the clock algorithm, an
+// approximation of the least recently seen that costs no memory traffic
+// per event), counted (keys_evicted) and logged. Keys whose windows ended are forgotten at once; Absence keys stay
 // until evicted (they are the heartbeats being watched). The keys are kept
 // in flat tables without pointers, so that a rule watching 100,000 keys
 // costs the garbage collector little.
@@ -399,7 +400,7 @@ func (f *Filter) see(e *event.Event, t int64, key []byte, first, second bool) *a
 	return nil
 }
 
-// get returns key's slot, made (and the least recently seen one evicted
+// get returns key's slot, made (and one not seen recently evicted
 // past max_keys) if new, and marks it seen. f.mu is held.
 func (f *Filter) get(key []byte) uint32 {
 	tb := f.t
@@ -410,15 +411,15 @@ func (f *Filter) get(key []byte) uint32 {
 	return f.add(key)
 }
 
-// add makes a slot for key (not tracked), evicting the least recently
-// seen key past max_keys. f.mu is held.
+// add makes a slot for key (not tracked), evicting a key not seen
+// recently past max_keys. f.mu is held.
 func (f *Filter) add(key []byte) uint32 {
 	tb := f.t
 	for tb.live >= f.opts.MaxKeys {
-		tb.remove(tb.head)
+		tb.remove(tb.victim())
 		f.evicted++
 		if f.evicted == 1 || f.evicted%10000 == 0 {
-			f.log.Warn("correlate filter: max_keys reached, forgetting the least recently seen keys", "rule", f.rule, "max_keys", f.opts.MaxKeys, "keys_evicted", f.evicted)
+			f.log.Warn("correlate filter: max_keys reached, forgetting keys not seen recently", "rule", f.rule, "max_keys", f.opts.MaxKeys, "keys_evicted", f.evicted)
 		}
 	}
 	return tb.insert(key)

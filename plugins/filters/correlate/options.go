@@ -86,8 +86,9 @@ type Options struct {
 	// rendered on the event that made the rule act (`alert_fields => {
 	// "severity" => "major" "resource" => "%{host}" }`).
 	AlertFields engine.Hash `hcl:"alert_fields,optional"`
-	// MaxKeys is the most keys the rule tracks at once; past it the key
-	// least recently seen is forgotten, counted (keys_evicted) and logged.
+	// MaxKeys is the most keys the rule tracks at once; past it a key not
+	// seen recently is forgotten (the clock algorithm: an approximation of
+	// the least recently seen), counted (keys_evicted) and logged.
 	MaxKeys int `hcl:"max_keys,optional"`
 	// StatePath is a file where the rule's state (counted times, quiet
 	// windows, open pairs, watched heartbeats, the newest event time) is

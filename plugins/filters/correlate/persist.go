@@ -1,12 +1,14 @@
 package correlate
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -255,9 +257,16 @@ func (f *Filter) encodeState() []byte {
 	b = append(b, `,"watermark":`...)
 	b = strconv.AppendInt(b, f.watermark, 10)
 	b = append(b, `,"keys":[`...)
-	for i := tb.head; i != none; i = tb.slots[i].next {
+	order := make([]uint32, 0, tb.live)
+	for i := range tb.slots {
+		if tb.slots[i].flags&fLive != 0 {
+			order = append(order, uint32(i))
+		}
+	}
+	slices.SortFunc(order, func(x, y uint32) int { return cmp.Compare(tb.slots[x].seen, tb.slots[y].seen) })
+	for n, i := range order {
 		s := &tb.slots[i]
-		if i != tb.head {
+		if n > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, "\n"+`{"key":`...)

@@ -11,9 +11,11 @@ import (
 // without pointers, which the collector does not scan), and each key's
 // state is a slot in a flat slice of structs without pointers (times as
 // Unix nanoseconds); SingleWithThreshold's counted times are a fixed run
-// of keep int64s per slot in another flat slice. The least recently seen
-// order is a list linked by slot index, and the deadlines are a heap of
-// pointer-free items. What still holds pointers is copy_fields' values,
+// of keep int64s per slot in another flat slice. Eviction past max_keys is
+// by the clock algorithm (second chance, an approximation of least
+// recently seen that, unlike a linked list, does not touch two other keys'
+// memory on every event), and the deadlines are a heap of pointer-free
+// items. What still holds pointers is copy_fields' values,
 // kept only when the rule has copy_fields or alert_fields.
 
 // none is the nil slot index.
@@ -34,6 +36,7 @@ const (
 	fOpen                 // PairWithWindow window open; Absence armed
 	fDeadline             // deadline is set
 	fQueued               // the slot has an item in the deadline heap
+	fRef                  // seen since the clock hand last passed
 )
 
 // slot is one key's state.
@@ -42,7 +45,8 @@ type slot struct {
 	keyOff, keyLen uint32 // key bytes in the arena, or in inl when short
 	descOff        uint32 // description bytes in the arena
 	descLen        uint32
-	prev, next     uint32 // least recently seen list
+	seen           uint64 // order of the last sighting (stored state is in this order)
+	descHash       uint64 // of the description, to skip rewriting an unchanged one
 	gen            uint32 // bumped when the slot is freed: heap items of older generations are stale
 	n              uint32 // SingleWithThreshold: counted times in the ring
 	flags          uint8
@@ -76,13 +80,14 @@ type table struct {
 	keep       int     // ring entries per slot (0: no ring)
 	copied     [][]any // per slot, when the rule copies fields
 	withCopied bool
-	head, tail uint32 // least recently seen first
+	hand       uint32 // the clock's
+	seq        uint64 // sightings so far
 	live       int
 	due        []dueItem
 }
 
 func newTable(keep int, withCopied bool) *table {
-	return &table{seed: maphash.MakeSeed(), idx: make([]uint64, 1024), keep: keep, withCopied: withCopied, head: none, tail: none}
+	return &table{seed: maphash.MakeSeed(), idx: make([]uint64, 1024), keep: keep, withCopied: withCopied}
 }
 
 func (t *table) key(i uint32) []byte {
@@ -169,39 +174,35 @@ func (t *table) lookup(key []byte) (uint32, bool) {
 	return uint32(t.idx[p]) - 1, true
 }
 
-// touch makes i the most recently seen.
+// touch marks i seen.
 func (t *table) touch(i uint32) {
-	if t.tail == i {
-		return
-	}
-	t.unlinkLRU(i)
-	t.pushLRU(i)
+	s := &t.slots[i]
+	s.flags |= fRef
+	t.seq++
+	s.seen = t.seq
 }
 
-func (t *table) unlinkLRU(i uint32) {
-	s := &t.slots[i]
-	if s.prev != none {
-		t.slots[s.prev].next = s.next
-	} else {
-		t.head = s.next
+// victim is the slot to evict: the first live one the clock's hand finds
+// not seen since it last passed (clearing the marks it passes). There is
+// at least one live slot.
+func (t *table) victim() uint32 {
+	for range 2*len(t.slots) + 1 {
+		i := t.hand
+		t.hand++
+		if int(t.hand) >= len(t.slots) {
+			t.hand = 0
+		}
+		s := &t.slots[i]
+		if s.flags&fLive == 0 {
+			continue
+		}
+		if s.flags&fRef != 0 {
+			s.flags &^= fRef
+			continue
+		}
+		return i
 	}
-	if s.next != none {
-		t.slots[s.next].prev = s.prev
-	} else {
-		t.tail = s.prev
-	}
-	s.prev, s.next = none, none
-}
-
-func (t *table) pushLRU(i uint32) {
-	s := &t.slots[i]
-	s.prev, s.next = t.tail, none
-	if t.tail != none {
-		t.slots[t.tail].next = i
-	} else {
-		t.head = i
-	}
-	t.tail = i
+	panic("correlate: no live key to evict")
 }
 
 // insert adds key (not present) as the most recently seen slot.
@@ -228,7 +229,7 @@ func (t *table) insert(key []byte) uint32 {
 	}
 	h := maphash.Bytes(t.seed, key)
 	gen := t.slots[i].gen
-	t.slots[i] = slot{hash: h, keyLen: uint32(len(key)), gen: gen, flags: fLive, prev: none, next: none}
+	t.slots[i] = slot{hash: h, keyLen: uint32(len(key)), gen: gen, flags: fLive}
 	if len(key) <= inlineKey {
 		copy(t.slots[i].inl[:], key)
 	} else {
@@ -240,7 +241,7 @@ func (t *table) insert(key []byte) uint32 {
 	}
 	p, _ := t.find(h, key)
 	t.idx[p] = h>>32<<32 | uint64(i+1)
-	t.pushLRU(i)
+	t.touch(i)
 	t.live++
 	return i
 }
@@ -248,7 +249,6 @@ func (t *table) insert(key []byte) uint32 {
 // remove forgets slot i.
 func (t *table) remove(i uint32) {
 	s := &t.slots[i]
-	t.unlinkLRU(i)
 	if p, ok := t.find(s.hash, t.key(i)); ok {
 		t.unindex(p)
 	}
@@ -256,7 +256,7 @@ func (t *table) remove(i uint32) {
 		t.garbage += int(s.keyLen)
 	}
 	t.garbage += int(s.descLen)
-	*s = slot{gen: s.gen + 1, prev: none, next: none}
+	*s = slot{gen: s.gen + 1}
 	if t.withCopied {
 		t.copied[i] = nil
 	}
@@ -264,17 +264,22 @@ func (t *table) remove(i uint32) {
 	t.live--
 }
 
-// setDesc keeps d as slot i's description (unchanged: nothing is written).
+// setDesc keeps d as slot i's description. An unchanged one (same length
+// and 64-bit seeded hash) is not rewritten, nor read: the common case of
+// Absence, which keeps the last event's description, costs no access to
+// the arena.
 func (t *table) setDesc(i uint32, d []byte) {
 	if len(d) > maxDescBytes {
 		d = d[:maxDescBytes]
 	}
-	if bytes.Equal(t.desc(i), d) {
+	h := maphash.Bytes(t.seed, d)
+	if s := &t.slots[i]; s.descHash == h && int(s.descLen) == len(d) {
 		return
 	}
 	t.compactFor(len(d))
 	s := &t.slots[i]
 	t.garbage += int(s.descLen)
+	s.descHash = h
 	s.descOff, s.descLen = uint32(len(t.arena)), uint32(len(d))
 	t.arena = append(t.arena, d...)
 }

@@ -48,6 +48,17 @@ type Counted interface {
 	Counters() []Counter
 }
 
+// Detailed is implemented by a plugin with state to show in the monitoring
+// API beyond counters, e.g. the beats input's connected agents. Details
+// returns values that encode to JSON (maps, slices, strings, numbers,
+// bools, times), added to the plugin's object in /_node/stats under keys of
+// its own (a key the engine uses already is not replaced). It must be
+// cheap, bounded in size whatever the load (a plugin lists at most a named
+// number of items), and safe to call at any time from any goroutine.
+type Detailed interface {
+	Details() map[string]any
+}
+
 // EmitFunc hands one batch to the pipeline. It is safe for concurrent use: a
 // server input may call it from one goroutine per connection. See Input.
 type EmitFunc func(b Batch) error

@@ -105,6 +105,8 @@ type PluginSnapshot struct {
 	DurationEstimated bool
 	// Counters are the plugin's own (see Counted), nil for most plugins.
 	Counters []Counter
+	// Details are the plugin's own (see Detailed), nil for most plugins.
+	Details map[string]any
 	// Outputs only: InFlight events handed to the output and not done with;
 	// FailingFor how long its current failure lasts (0: not failing) and
 	// LastError that failure; BatchAge how long the batch in hand has been
@@ -113,6 +115,14 @@ type PluginSnapshot struct {
 	FailingFor time.Duration
 	BatchAge   time.Duration
 	LastError  string
+}
+
+// detailed returns p's own details, if it has any.
+func detailed(p any) map[string]any {
+	if d, ok := p.(Detailed); ok {
+		return d.Details()
+	}
+	return nil
 }
 
 // counted returns p's own counters, if it keeps any.
@@ -146,11 +156,12 @@ func (p *Pipeline) Snapshot() Snapshot {
 	}
 	for _, u := range p.inputs {
 		s.Inputs = append(s.Inputs, PluginSnapshot{ID: u.id, Type: u.plugin, Out: u.out.Load(), Duration: time.Duration(u.pushNanos.Load()),
-			Counters: counted(u.in)})
+			Counters: counted(u.in), Details: detailed(u.in)})
 	}
 	for _, f := range p.filterList {
 		ps := f.counters.snapshot(f.id, f.typ)
 		ps.Counters = counted(f.f)
+		ps.Details = detailed(f.f)
 		ps.FailureTags = f.failureTags()
 		s.Filters = append(s.Filters, ps)
 	}
@@ -164,6 +175,7 @@ func (p *Pipeline) Snapshot() Snapshot {
 	for _, o := range p.outputs {
 		ps := o.counters.snapshot(o.id, o.typ)
 		ps.Counters = counted(o.out)
+		ps.Details = detailed(o.out)
 		ps.InFlight = max(o.inFlight.Load(), 0)
 		if t := o.busySince.Load(); t != 0 {
 			ps.BatchAge = now.Sub(time.Unix(0, t))

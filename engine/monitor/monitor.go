@@ -328,7 +328,13 @@ func pipelineJSON(p snap) map[string]any {
 		for _, c := range ps.Counters {
 			events[c.Name] = c.Value
 		}
-		return map[string]any{"id": ps.ID, "name": ps.Type, "events": events}
+		m := map[string]any{"id": ps.ID, "name": ps.Type, "events": events}
+		for k, v := range ps.Details {
+			if _, taken := m[k]; !taken && k != "delivery" && k != "failure_tags" {
+				m[k] = v
+			}
+		}
+		return m
 	}
 	inputs := make([]any, 0, len(s.Inputs))
 	for _, x := range s.Inputs {

@@ -242,6 +242,9 @@ type Input struct {
 	pending atomic.Int64 // bytes read and not yet acknowledged, all connections
 	closing atomic.Bool
 
+	// recent are the connections closed lately (agents.go).
+	recent recentAgents
+
 	// Connections closed for a budget, by budget.
 	refusedFrame, refusedWindowSize, refusedWindowBytes, refusedPending atomic.Uint64
 }
@@ -302,7 +305,9 @@ func New(o Options, r engine.Resources) (*Input, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg != nil && en.peer {
+	if cfg != nil && (en.peer || cfg.ClientAuth != tls.NoClientCert) {
+		// The verified client is recorded for ssl_peer_metadata and for
+		// the agents' listing in the monitoring API.
 		cfg = in.peerConfig(cfg)
 	}
 	in.tls = cfg
@@ -419,6 +424,7 @@ func (in *Input) handle(b *lj.Batch, emit engine.EmitFunc) error {
 	}
 	var w *windowBytes
 	if st != nil {
+		st.events.Add(int64(len(events)))
 		w = st.claim()
 	}
 	defer func() {

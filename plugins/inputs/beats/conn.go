@@ -37,6 +37,13 @@ type connState struct {
 	peer   atomic.Pointer[peer] // the TLS client, with enrich ssl_peer_metadata
 	top    net.Conn             // the connection go-lumber reads: closing it ends the handler
 
+	// For the agents' listing (agents.go): when it connected, when bytes
+	// last arrived (unix nanoseconds), the events and the bytes received.
+	since    time.Time
+	lastSeen atomic.Int64
+	events   atomic.Int64
+	bytes    atomic.Int64
+
 	mu       sync.Mutex
 	inFlight int       // windows in the pipeline
 	lastDone time.Time // when the last one was acknowledged
@@ -211,7 +218,8 @@ func (l *rawListener) Accept() (net.Conn, error) {
 			_ = c.Close()
 			continue
 		}
-		st := &connState{in: in, remote: c.RemoteAddr().String()}
+		st := &connState{in: in, remote: c.RemoteAddr().String(), since: time.Now()}
+		st.lastSeen.Store(st.since.UnixNano())
 		in.conns.Store(st.remote, st)
 		in.log.Debug("beats: connection accepted", "remote", st.remote)
 		return &rawConn{Conn: c, st: st}, nil
@@ -247,6 +255,10 @@ func (c *rawConn) SetDeadline(t time.Time) error {
 func (c *rawConn) Read(p []byte) (int, error) {
 	for {
 		n, err := c.Conn.Read(p)
+		if n > 0 {
+			c.st.bytes.Add(int64(n))
+			c.st.lastSeen.Store(time.Now().UnixNano())
+		}
 		var ne net.Error
 		if n == 0 && err != nil && c.waiting.Load() && errors.As(err, &ne) && ne.Timeout() {
 			// The idle timeout fired: it counts only while no window of this
@@ -267,6 +279,7 @@ func (c *rawConn) Close() error {
 		in := c.st.in
 		in.nconns.Add(-1)
 		in.conns.CompareAndDelete(c.st.remote, c.st)
+		in.gone(c.st)
 	}
 	return err
 }

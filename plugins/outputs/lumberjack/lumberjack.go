@@ -5,8 +5,8 @@
 //
 // # Delivery
 //
-// Write returns only when the receiver acknowledged the whole batch (a
-// window of the batch's events), so the pipeline acknowledges its inputs —
+// Write returns only when the receiver acknowledged the whole batch (sent
+// as windows of at most flush_size events), so the pipeline acknowledges its inputs —
 // and a persisted queue frees the events — only once the centre has them.
 // What the receiver acknowledged of a window cut by an error is not sent
 // again; the rest is, on the next host. A receiver that does not
@@ -74,8 +74,9 @@ type Options struct {
 	Port int `hcl:"port"`
 	// The ssl_* options.
 	tlsopt.Lumberjack
-	// FlushSize is accepted for compatibility: a batch of the pipeline is
-	// one window (pipeline.batch.size sets its size).
+	// FlushSize is the most events sent in one window (Logstash's: the
+	// events buffered before a send); a larger batch goes as several
+	// windows, each acknowledged before the next is sent.
 	FlushSize int `hcl:"flush_size,optional"`
 	// IdleFlushTime is accepted for compatibility: the pipeline's
 	// batch_delay plays its part.
@@ -255,29 +256,42 @@ func (o *Output) documents(events []*event.Event) ([]any, []int, map[int]error) 
 // acknowledged all of it.
 func (o *Output) Write(ctx context.Context, events []*event.Event) error {
 	docs, idx, failed := o.documents(events)
-	if len(docs) > 0 {
-		if o.o.Loadbalance {
-			o.cur = (o.cur + 1) % len(o.addrs)
-		}
+	if len(docs) > 0 && o.o.Loadbalance {
+		o.cur = (o.cur + 1) % len(o.addrs)
+	}
+	// A batch goes as windows of at most flush_size events, one after
+	// another: a receiver refuses a window above its own limit (the
+	// beats input's max_window_size), and a batch handed to the output
+	// can be larger than pipeline.batch.size.
+	for sent := 0; sent < len(docs); {
+		end := min(sent+o.o.FlushSize, len(docs))
 		if o.conns[o.cur] == nil {
 			if err := o.Connect(ctx); err != nil {
-				return fmt.Errorf("%w: %w", err, engine.ErrNotConnected)
+				if sent == 0 && len(failed) == 0 {
+					return fmt.Errorf("%w: %w", err, engine.ErrNotConnected)
+				}
+				for _, j := range idx[sent:] {
+					failed[j] = err
+				}
+				break
 			}
 		}
 		i := o.cur
-		n, err := o.conns[i].Send(docs)
+		n, err := o.conns[i].Send(docs[sent:end])
 		if err != nil {
 			o.drop(i)
 			o.log.Warn("lumberjack: window not acknowledged; sending the rest again", "host", o.addrs[i],
-				"acknowledged", n, "events", len(docs), "error", err)
+				"acknowledged", n, "events", end-sent, "error", err)
 			o.cur = (i + 1) % len(o.addrs)
-			if n == 0 && len(failed) == 0 {
+			if sent+n == 0 && len(failed) == 0 {
 				return fmt.Errorf("lumberjack: %s: %w: %w", o.addrs[i], err, engine.ErrNotConnected)
 			}
-			for _, j := range idx[n:] {
+			for _, j := range idx[sent+n:] {
 				failed[j] = fmt.Errorf("lumberjack: %s: %w", o.addrs[i], err)
 			}
+			break
 		}
+		sent = end
 	}
 	if len(failed) == 0 {
 		return nil

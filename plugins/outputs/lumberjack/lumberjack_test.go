@@ -222,3 +222,34 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// A batch larger than the receiver's max_window_size goes as windows of
+// flush_size events: every event arrives once and Write succeeds (one
+// window of the whole batch would be refused, again and again).
+func TestBatchSplitIntoWindows(t *testing.T) {
+	ca := testpki.NewCA(t, "ca")
+	c := centre(t, ca, "max_window_size = 500")
+	cli := ca.Client("agent")
+	host, port := hostPort(t, c.TCP)
+	out := newOutput(t, fmt.Sprintf("hosts = [%q]\nport = %d\nssl_certificate = %q\nssl_client_certificate = %q\nssl_client_key = %q\nflush_size = 400\ntimeout = 5",
+		host, port, ca.File, cli.CertFile, cli.KeyFile), engine.Resources{})
+	ctx := context.Background()
+	var evs []*event.Event
+	for i := range 2500 {
+		e := event.NewMessage("m")
+		e.Set(event.MustRef("seq"), int64(i))
+		evs = append(evs, e)
+	}
+	if err := out.Write(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	got := c.WaitEvents(t, 2500, 20*time.Second)
+	seen := map[int64]bool{}
+	for _, e := range got {
+		seq, _ := e.Get(event.MustRef("seq"))
+		seen[seq.(int64)] = true
+	}
+	if len(seen) != 2500 || len(got) != 2500 {
+		t.Fatalf("%d events, %d distinct; want 2500", len(got), len(seen))
+	}
+}

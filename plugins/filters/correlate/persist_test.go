@@ -3,6 +3,7 @@ package correlate
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -330,5 +331,43 @@ output { null {} }`
 	_, diags = engine.Build(cfg.Pipelines[0], engine.Default, engine.Settings{DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
 	if !diags.HasErrors() || !strings.Contains(diags.Error(), "state_path of another correlate filter") {
 		t.Errorf("diags: %v", diags)
+	}
+}
+
+// TestStoreNowAndThen: while the pipeline runs, the flush stores the state
+// once storeInterval passed since the last store and it changed, not
+// before, and not when nothing changed.
+func TestStoreNowAndThen(t *testing.T) {
+	dir := t.TempDir()
+	var logs bytes.Buffer
+	f := mkAt(t, dir, &logs, func(o *Options) { o.RuleType = "SingleWithSuppress"; o.Window = 60; o.StatePath = "s" })
+	wall := t0
+	f.st.wall = func() time.Time { return wall }
+	path := filepath.Join(dir, "plugins", "filters", "correlate", "s")
+	stored := func() string {
+		b, _ := os.ReadFile(path)
+		return string(b)
+	}
+	_ = f.Flush(context.Background(), false, nil) // loads; nothing changed
+	if stored() != "" {
+		t.Fatal("stored without a change")
+	}
+	feed(t, f, []in{{0, "x", "a", ""}})
+	wall = wall.Add(storeInterval) // the first store is due at once (none before)
+	_ = f.Flush(context.Background(), false, nil)
+	first := stored()
+	if !strings.Contains(first, `"key":""`) {
+		t.Fatalf("not stored: %q", first)
+	}
+	feed(t, f, []in{{100, "x", "a", ""}})
+	wall = wall.Add(storeInterval - time.Second)
+	_ = f.Flush(context.Background(), false, nil)
+	if stored() != first {
+		t.Fatal("stored before the interval passed")
+	}
+	wall = wall.Add(time.Second)
+	_ = f.Flush(context.Background(), false, nil)
+	if s := stored(); s == first || !strings.Contains(s, fmt.Sprintf(`"fired_at":%d`, t0.Add(100*time.Second).UnixNano())) {
+		t.Fatalf("not stored after the interval: %q", s)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"reflect"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/pipelined/pipeline/engine/timefmt"
 )
@@ -85,6 +86,40 @@ func NewMessageAt(msg string, t time.Time) *Event {
 		VersionField:   "1",
 		MessageField:   msg,
 	}}
+}
+
+// NewMessageAtSized is NewMessageAt with room for size top-level fields in
+// all, for a producer that knows how many it sets (a parser that sets a dozen
+// fields on every event): the map is made once at its size instead of
+// growing from the three fields set here.
+func NewMessageAtSized(msg string, t time.Time, size int) *Event {
+	m := make(map[string]any, max(size, 3))
+	m[TimestampField] = boxStamp(t.UTC().Truncate(time.Millisecond))
+	m[VersionField] = "1"
+	m[MessageField] = msg
+	return &Event{fields: m}
+}
+
+// Strings boxes strings into interface values (any) whose string headers
+// share one allocation, for a producer that sets several string fields on
+// each new event: any(s) allocates a header per string. Make one per event
+// with NewStrings; beyond its capacity, and for a nil *Strings, Box is any(s).
+// A slot is written once, before its interface value exists, and never
+// again, so the values are as immutable as any(s). Not for concurrent use.
+type Strings struct{ s []string }
+
+// NewStrings returns a Strings with room for n strings.
+func NewStrings(n int) Strings { return Strings{s: make([]string, 0, n)} }
+
+// Box returns s as an interface value.
+func (b *Strings) Box(s string) any {
+	if b == nil || len(b.s) == cap(b.s) || s == "" {
+		return s
+	}
+	b.s = append(b.s, s)
+	var v any
+	*(*eface)(unsafe.Pointer(&v)) = eface{typ: stringType, data: unsafe.Pointer(&b.s[len(b.s)-1])}
+	return v
 }
 
 // lastStamp holds the latest @timestamp that NewAt or SetTimestamp boxed (a

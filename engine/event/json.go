@@ -112,15 +112,7 @@ func jsonAppendObject(dst []byte, m map[string]any) []byte {
 	for k, v := range m {
 		kvs = append(kvs, jsonKV{k, v})
 	}
-	if len(kvs) <= 16 {
-		for i := 1; i < len(kvs); i++ {
-			for j := i; j > 0 && kvs[j].k < kvs[j-1].k; j-- {
-				kvs[j], kvs[j-1] = kvs[j-1], kvs[j]
-			}
-		}
-	} else {
-		slices.SortFunc(kvs, func(a, b jsonKV) int { return strings.Compare(a.k, b.k) })
-	}
+	sortKVs(kvs)
 	dst = append(dst, '{')
 	for i := range kvs {
 		if i > 0 {
@@ -136,6 +128,57 @@ func jsonAppendObject(dst []byte, m map[string]any) []byte {
 type jsonKV struct {
 	k string
 	v any
+}
+
+// sortKVs sorts kvs by key. Up to 16 (an ordinary event's fields) it runs an
+// insertion sort on the keys' first eight bytes as integers, comparing whole
+// keys only when those are equal, and moving indexes rather than entries:
+// sorting was a third of encoding a flat event.
+func sortKVs(kvs []jsonKV) {
+	if len(kvs) > 16 {
+		slices.SortFunc(kvs, func(a, b jsonKV) int { return strings.Compare(a.k, b.k) })
+		return
+	}
+	var pre [16]uint64
+	var idx [16]uint8
+	for i := range kvs {
+		pre[i] = keyPrefix(kvs[i].k)
+		idx[i] = uint8(i)
+	}
+	less := func(a, b uint8) bool {
+		if pre[a] != pre[b] {
+			return pre[a] < pre[b]
+		}
+		return kvs[a].k < kvs[b].k
+	}
+	for i := 1; i < len(kvs); i++ {
+		for j := i; j > 0 && less(idx[j], idx[j-1]); j-- {
+			idx[j], idx[j-1] = idx[j-1], idx[j]
+		}
+	}
+	var sorted [16]jsonKV
+	for i := range kvs {
+		sorted[i] = kvs[idx[i]]
+	}
+	copy(kvs, sorted[:len(kvs)])
+}
+
+// keyPrefix is the first eight bytes of s, big-endian, zero-padded: a < b
+// for the prefixes of two strings means a < b for the strings (a zero byte
+// pads: a shorter string sorts first), equal prefixes decide nothing.
+func keyPrefix(s string) uint64 {
+	if len(s) >= 8 {
+		return uint64(s[0])<<56 | uint64(s[1])<<48 | uint64(s[2])<<40 | uint64(s[3])<<32 |
+			uint64(s[4])<<24 | uint64(s[5])<<16 | uint64(s[6])<<8 | uint64(s[7])
+	}
+	var p uint64
+	for i := range 8 {
+		p <<= 8
+		if i < len(s) {
+			p |= uint64(s[i])
+		}
+	}
+	return p
 }
 
 const jsonHex = "0123456789ABCDEF"

@@ -73,7 +73,7 @@ func fastPathAgrees(t *testing.T, mode string) {
 		}
 		fast++
 		a := event.NewMessageAt(line, now)
-		p.fastRelay(a, line, &r)
+		p.fastRelay(a, line, &r, &[]event.Strings{event.NewStrings(7)}[0])
 		b := event.NewMessageAt(line, now)
 		p.matchRelay(b, line)
 		if !reflect.DeepEqual(a.Fields(), b.Fields()) {

@@ -39,7 +39,7 @@ func FuzzEvent(f *testing.F) {
 		msg := charset.Text(b)
 		if r, ok := fastParse(msg); ok {
 			a, m := event.NewMessageAt(msg, time.Unix(0, 0)), event.NewMessageAt(msg, time.Unix(0, 0))
-			p.fastRelay(a, msg, &r)
+			p.fastRelay(a, msg, &r, &[]event.Strings{event.NewStrings(2)}[0])
 			p.matchRelay(m, msg)
 			if !reflect.DeepEqual(a.Fields(), m.Fields()) {
 				t.Fatalf("%q:\nfast    %v\nmatcher %v", msg, a.Fields(), m.Fields())

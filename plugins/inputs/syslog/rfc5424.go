@@ -74,7 +74,7 @@ func (p *Parser) rfc5424Event(e *event.Event, msg string) bool {
 	set(p.f.program, app)
 	if procid != "-" {
 		if _, err := strconv.ParseInt(procid, 10, 64); err == nil || !p.ecs {
-			p.setPid(e, procid)
+			p.setPid(e, procid, nil)
 		} else {
 			_ = e.Set(refProcessID, procid)
 		}

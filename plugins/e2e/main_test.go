@@ -88,7 +88,7 @@ var builtNatsNode = sync.OnceValues(func() (string, error) {
 })
 
 // natsCluster starts a JetStream cluster of n natsnode processes.
-func natsCluster(t *testing.T, n int) *natstest.Cluster {
+func natsCluster(t testing.TB, n int) *natstest.Cluster {
 	t.Helper()
 	bin, err := builtNatsNode()
 	if err != nil {

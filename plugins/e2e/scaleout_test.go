@@ -288,11 +288,16 @@ output "nats" {
 // stream → grok, date, mutate → the [uid] of each event, one a line, to
 // path.
 func jsIndexerHCL(servers, stream string, maxAckPending int, path string) string {
-	return strings.NewReplacer("SERVERS", servers, "STREAM", stream, "MAXACK", strconv.Itoa(maxAckPending), "PATH", path).Replace(`
+	return jsIndexerDurableHCL(servers, stream, "indexers", maxAckPending, path)
+}
+
+// jsIndexerDurableHCL is jsIndexerHCL with the durable consumer named.
+func jsIndexerDurableHCL(servers, stream, durable string, maxAckPending int, path string) string {
+	return strings.NewReplacer("SERVERS", servers, "STREAM", stream, "DURABLE", durable, "MAXACK", strconv.Itoa(maxAckPending), "PATH", path).Replace(`
 input "nats" {
   servers         = SERVERS
   stream          = "STREAM"
-  durable         = "indexers"
+  durable         = "DURABLE"
   max_ack_pending = MAXACK
   ack_wait        = "2s"
   nak_delay       = "100ms"

@@ -134,7 +134,7 @@ func BenchmarkScaleOutJetStream(b *testing.B) {
 			for i := 0; i < n; i += 250 {
 				for j := i; j < i+250 && j < n; j++ {
 					m := &nats.Msg{Subject: subject, Data: raw.Data, Header: nats.Header{jetstream.MsgIDHeader: []string{subject + "-" + strconv.Itoa(j)}}}
-					if _, err := js.PublishMsgAsync(m); err != nil {
+					if _, err := js.PublishMsgAsync(m, jetstream.WithStallWait(30*time.Second)); err != nil {
 						b.Fatal(err)
 					}
 				}

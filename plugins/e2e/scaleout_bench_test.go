@@ -52,7 +52,9 @@ output "nats" {
 //     (process start-up left out).
 //
 // Reported: each rate, pub/bare, pub/barewin and idxN/idx1. Events per round:
-// SCALE_BENCH_EVENTS (default 60,000). Run with -benchtime=1x (or 2x).
+// SCALE_BENCH_EVENTS (default 60,000). Run with -benchtime=2x or more (the
+// shipper and the bare publisher alternate in going first) and without
+// -race (the bare publisher runs in the test binary, the engines do not).
 func BenchmarkScaleOutJetStream(b *testing.B) {
 	bin, err := builtBinary()
 	if err != nil {
@@ -69,6 +71,7 @@ func BenchmarkScaleOutJetStream(b *testing.B) {
 	js, _ := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4000))
 	ctx := context.Background()
 	var pubD, bareD, windowD time.Duration
+	var body []byte // a message of the shipper, the bare publisher's body
 	idxD := make([]time.Duration, 4)
 	for it := range b.N {
 		dir := b.TempDir()
@@ -83,10 +86,6 @@ func BenchmarkScaleOutJetStream(b *testing.B) {
 		}
 		shipStream, bareStream := strings.ToUpper(pfx+"ship"), strings.ToUpper(pfx+"bare")
 
-		// The shipper engine: from the first message stored to the last.
-		sh := startEngine(b, bin, dir, "shipper", benchShipperHCL(servers, pfx+"ship.s1", n), 250)
-		var first time.Time
-		deadline := time.Now().Add(5 * time.Minute)
 		count := func(name string) uint64 {
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
@@ -100,59 +99,79 @@ func BenchmarkScaleOutJetStream(b *testing.B) {
 			}
 			return info.State.Msgs
 		}
-		for {
-			m := count(shipStream)
-			if m > 0 && first.IsZero() {
-				first = time.Now()
-			}
-			if m >= uint64(n) {
-				break
-			}
-			if time.Now().After(deadline) {
-				b.Fatalf("the shipper stored %d of %d in 5 min", m, n)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		pubD += time.Since(first)
-		select {
-		case <-sh.p.Exited():
-		case <-time.After(30 * time.Second):
-			b.Fatal("the shipper did not exit after publishing its events")
-		}
 
-		// The bare publisher, with the shipper's first message as body.
-		s, err := js.Stream(ctx, shipStream)
-		if err != nil {
-			b.Fatal(err)
+		// The shipper engine: from the first message stored to the last.
+		runShipper := func() {
+			sh := startEngine(b, bin, dir, "shipper", benchShipperHCL(servers, pfx+"ship.s1", n), 250)
+			var first time.Time
+			deadline := time.Now().Add(5 * time.Minute)
+			for {
+				m := count(shipStream)
+				if m > 0 && first.IsZero() {
+					first = time.Now()
+				}
+				if m >= uint64(n) {
+					break
+				}
+				if time.Now().After(deadline) {
+					b.Fatalf("the shipper stored %d of %d in 5 min", m, n)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			pubD += time.Since(first)
+			select {
+			case <-sh.p.Exited():
+			case <-time.After(30 * time.Second):
+				b.Fatal("the shipper did not exit after publishing its events")
+			}
 		}
-		raw, err := s.GetMsg(ctx, 1)
-		if err != nil {
-			b.Fatal(err)
-		}
-		publish := func(subject string, window bool) time.Duration {
-			t0 := time.Now()
-			for i := 0; i < n; i += 250 {
-				for j := i; j < i+250 && j < n; j++ {
-					m := &nats.Msg{Subject: subject, Data: raw.Data, Header: nats.Header{jetstream.MsgIDHeader: []string{subject + "-" + strconv.Itoa(j)}}}
-					if _, err := js.PublishMsgAsync(m, jetstream.WithStallWait(30*time.Second)); err != nil {
-						b.Fatal(err)
+		// The bare publisher, with a message of the shipper as body.
+		runBare := func() {
+			publish := func(subject string, window bool) time.Duration {
+				t0 := time.Now()
+				for i := 0; i < n; i += 250 {
+					for j := i; j < i+250 && j < n; j++ {
+						m := &nats.Msg{Subject: subject, Data: body, Header: nats.Header{jetstream.MsgIDHeader: []string{subject + "-" + strconv.Itoa(j)}}}
+						if _, err := js.PublishMsgAsync(m, jetstream.WithStallWait(30*time.Second)); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if window && i+250 < n {
+						continue
+					}
+					select {
+					case <-js.PublishAsyncComplete():
+					case <-time.After(30 * time.Second):
+						b.Fatal("bare publisher: acks missing after 30 s")
 					}
 				}
-				if window && i+250 < n {
-					continue
-				}
-				select {
-				case <-js.PublishAsyncComplete():
-				case <-time.After(30 * time.Second):
-					b.Fatal("bare publisher: acks missing after 30 s")
-				}
+				return time.Since(t0)
 			}
-			return time.Since(t0)
+			bareD += publish(pfx+"bare.s1", false)
+			windowD += publish(pfx+"bare.w", true)
+			if m := count(bareStream); m != uint64(2*n) {
+				b.Fatalf("bare stream holds %d; want %d", m, 2*n)
+			}
 		}
-		bareD += publish(pfx+"bare.s1", false)
-		windowD += publish(pfx+"bare.w", true)
-		if m := count(bareStream); m != uint64(2*n) {
-			b.Fatalf("bare stream holds %d; want %d", m, 2*n)
+		// Alternate which goes first, so that neither always meets the
+		// cluster fresher.
+		if it%2 == 1 && body != nil {
+			runBare()
+			runShipper()
+		} else {
+			runShipper()
+			if body == nil {
+				st, err := js.Stream(ctx, shipStream)
+				if err != nil {
+					b.Fatal(err)
+				}
+				raw, err := st.GetMsg(ctx, 1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				body = raw.Data
+			}
+			runBare()
 		}
 
 		// 1, 2, 3 indexers, each round on its own durable of the shipper's

@@ -58,6 +58,10 @@ output {
 						In, Out, Dropped, Failed int64
 					}
 					FailureTags map[string]int64 `json:"failure_tags"`
+					Examples    []struct {
+						Tag   string
+						Event map[string]any
+					} `json:"failure_examples"`
 				}
 				Outputs []struct {
 					ID     string
@@ -91,6 +95,10 @@ output {
 	parse := p.Plugins.Filters[filters["parse"]]
 	if e := parse.Events; e.In != 100 || e.Out != 100 || e.Failed != 50 || e.Dropped != 0 || parse.FailureTags["_grokparsefailure"] != 50 || len(parse.FailureTags) != 1 {
 		t.Errorf("filter parse: %+v", parse)
+	}
+	// Examples of the failures: at most one a second, so the first one.
+	if ex := parse.Examples; len(ex) < 1 || len(ex) > 5 || ex[0].Tag != "_grokparsefailure" || (ex[0].Event["message"] != "bad" && ex[0].Event["message"] != "drop me") {
+		t.Errorf("filter parse: failure_examples %+v", ex)
 	}
 	drop := p.Plugins.Filters[filters["dropper"]].Events
 	if drop.In != 25 || drop.Out != 0 || drop.Dropped != 25 || drop.Failed != 0 {

@@ -708,6 +708,7 @@ type filterNode struct {
 	// at most maxFailureTags tags, the rest under otherFailureTag.
 	failMu   sync.Mutex
 	failTags map[string]int64
+	examples failureExamples
 }
 
 // Budget of failTags, and where the tags past it count.
@@ -732,6 +733,13 @@ func (n *filterNode) noteFailure(e *event.Event) {
 		tag = otherFailureTag
 	}
 	n.failTags[tag]++
+	n.examples.note(e, tag)
+}
+
+func (n *filterNode) failureExamples() []FailureExample {
+	n.failMu.Lock()
+	defer n.failMu.Unlock()
+	return n.examples.list()
 }
 
 func (n *filterNode) failureTags() map[string]int64 {

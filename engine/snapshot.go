@@ -98,6 +98,9 @@ type PluginSnapshot struct {
 	// (DeadLettered: with one).
 	Dropped, Failed, DeadLettered int64
 	FailureTags                   map[string]int64
+	// FailureExamples (filters): the last events it failed on, at most one
+	// a second, oldest first.
+	FailureExamples []FailureExample
 	// Duration: time spent in the filter, or in the output's Write calls, or
 	// for an input the time it waited to hand batches to the queue.
 	Duration time.Duration
@@ -163,6 +166,7 @@ func (p *Pipeline) Snapshot() Snapshot {
 		ps.Counters = counted(f.f)
 		ps.Details = detailed(f.f)
 		ps.FailureTags = f.failureTags()
+		ps.FailureExamples = f.failureExamples()
 		s.Filters = append(s.Filters, ps)
 	}
 	now := time.Now()

@@ -37,6 +37,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/pipelined/pipeline/dsl/ir"
@@ -67,6 +68,10 @@ type Options struct {
 	// ReloadAutomatic says whether --config.reload.automatic is on.
 	Reloads         *Reloads
 	ReloadAutomatic bool
+	// HistoryInterval is how often each plugin's event count is sampled for
+	// the rate history the status page draws (default
+	// DefaultHistoryInterval; the last 60 samples are kept).
+	HistoryInterval time.Duration
 }
 
 // Server is the monitoring API.
@@ -79,6 +84,9 @@ type Server struct {
 	cpu     cpuSampler // process.cpu.percent between requests
 	srv     *http.Server
 	ln      net.Listener
+	hist    history
+	stop    chan struct{}
+	once    sync.Once
 }
 
 // New builds a server reporting the pipelines that sources returns at each
@@ -99,7 +107,11 @@ func New(o Options, sources func() []Source) *Server {
 	}
 	var b [16]byte
 	_, _ = rand.Read(b[:])
-	s := &Server{o: o, sources: sources, id: hex.EncodeToString(b[:]), name: host, started: time.Now()}
+	if o.HistoryInterval <= 0 {
+		o.HistoryInterval = DefaultHistoryInterval
+	}
+	s := &Server{o: o, sources: sources, id: hex.EncodeToString(b[:]), name: host, started: time.Now(),
+		hist: history{every: o.HistoryInterval}, stop: make(chan struct{})}
 	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 64 << 10}
 	return s
@@ -131,6 +143,7 @@ func (s *Server) Listen() (net.Addr, error) {
 
 // Serve answers requests until Close; call Listen first.
 func (s *Server) Serve() error {
+	go s.sampleLoop(s.stop)
 	err := s.srv.Serve(s.ln)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -139,7 +152,10 @@ func (s *Server) Serve() error {
 }
 
 // Close stops the server.
-func (s *Server) Close() error { return s.srv.Close() }
+func (s *Server) Close() error {
+	s.once.Do(func() { close(s.stop) })
+	return s.srv.Close()
+}
 
 func (s *Server) address() string {
 	if s.ln != nil {
@@ -268,10 +284,14 @@ func (s *Server) Handler() http.Handler {
 
 // snap is a pipeline snapshot with its dead letter queue figures.
 type snap struct {
-	snap    engine.Snapshot
-	dlq     *dlq.Stats
-	dlqDir  string
-	reloads ReloadStats
+	// rates is each plugin's rate history (kind, NUL, id), sampled every
+	// rateEvery.
+	rates     map[string][]float64
+	rateEvery time.Duration
+	snap      engine.Snapshot
+	dlq       *dlq.Stats
+	dlqDir    string
+	reloads   ReloadStats
 }
 
 func (s *Server) snapshots() []snap {
@@ -285,6 +305,7 @@ func (s *Server) snapshots() []snap {
 		}
 		out = append(out, sn)
 	}
+	s.hist.observe(time.Now(), out)
 	return out
 }
 
@@ -336,9 +357,19 @@ func pipelineJSON(p snap) map[string]any {
 		}
 		return m
 	}
+	// Not in Logstash: events per second between the samples of the last
+	// minutes, oldest first (the status page's sparklines).
+	withRates := func(kind string, m map[string]any) map[string]any {
+		r := p.rates[kind+"\x00"+m["id"].(string)]
+		if r == nil {
+			r = []float64{}
+		}
+		m["rate_history"] = r
+		return m
+	}
 	inputs := make([]any, 0, len(s.Inputs))
 	for _, x := range s.Inputs {
-		inputs = append(inputs, plugin(x, map[string]any{"out": x.Out, "queue_push_duration_in_millis": x.Duration.Milliseconds()}))
+		inputs = append(inputs, withRates("input", plugin(x, map[string]any{"out": x.Out, "queue_push_duration_in_millis": x.Duration.Milliseconds()})))
 	}
 	filters := make([]any, 0, len(s.Filters))
 	for _, x := range s.Filters {
@@ -346,6 +377,10 @@ func pipelineJSON(p snap) map[string]any {
 			"duration_in_millis": x.Duration.Milliseconds(), "dropped": x.Dropped, "failed": x.Failed})
 		// Not in Logstash: the events it failed on by the tag they got.
 		f["failure_tags"] = failureTags(x.FailureTags)
+		// Not in Logstash: the last events it failed on (at most one a
+		// second), e.g. the lines grok did not match.
+		f["failure_examples"] = failureExamplesJSON(x.FailureExamples)
+		withRates("filter", f)
 		// Not in Logstash: true when duration_in_millis was extrapolated from
 		// sampled calls (a filter cheaper than 2 µs a call), false when every
 		// call was timed.
@@ -364,7 +399,7 @@ func pipelineJSON(p snap) map[string]any {
 		}
 		o["delivery"] = map[string]any{"in_flight": x.InFlight, "failing_for_millis": x.FailingFor.Milliseconds(),
 			"batch_age_millis": x.BatchAge.Milliseconds(), "last_error": lastErr}
-		outputs = append(outputs, o)
+		outputs = append(outputs, withRates("output", o))
 	}
 	m := map[string]any{
 		"events": map[string]any{
@@ -382,7 +417,9 @@ func pipelineJSON(p snap) map[string]any {
 		"plugins":                map[string]any{"inputs": inputs, "codecs": []any{}, "filters": filters, "outputs": outputs},
 		"reloads":                p.reloads.json(),
 		"panics_recovered":       s.Panics,
-		"health":                 map[string]any{"status": s.Health.Status, "reasons": nonNil(s.Health.Reasons)},
+		// Not in Logstash: the interval of the plugins' rate_history.
+		"rate_history_interval_millis": p.rateEvery.Milliseconds(),
+		"health":                       map[string]any{"status": s.Health.Status, "reasons": nonNil(s.Health.Reasons)},
 		"queue": map[string]any{"type": cmp.Or(s.QueueType, "memory"), "events_count": s.QueueEvents,
 			"queue_size_in_bytes": s.QueueBytes, "max_queue_size_in_bytes": s.QueueMaxBytes,
 			"write_errors": s.QueueWriteErrors, "read_errors": s.QueueReadErrors, "write_failing": s.QueueFailing},

@@ -405,3 +405,81 @@ func TestHealthReportAndStalledStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusPageFields checks what the status page reads beyond Logstash's
+// shape: each plugin's rate_history (sampled by the server: here at every
+// request), the interval and a filter's failure_examples. (The beats
+// input's agents are its Details, tested with it.)
+func TestStatusPageFields(t *testing.T) {
+	f := sample()
+	f.s.Filters[0].FailureExamples = []engine.FailureExample{{Time: time.Unix(1700000000, 0), Tag: "_grokparsefailure", Event: []byte(`{"message":"not matching"}`)}}
+	s := New(Options{HistoryInterval: time.Nanosecond}, func() []Source { return []Source{{Pipeline: f}} })
+	var body []byte
+	for i := 0; i < 4; i++ {
+		f.mu.Lock()
+		f.s.Inputs[0].Out += 100
+		f.s.Filters[0].In += 100
+		f.mu.Unlock()
+		time.Sleep(time.Millisecond) // samples need distinct times
+		var code int
+		code, body = get(t, s.Handler(), "/_node/stats/pipelines")
+		if code != 200 {
+			t.Fatalf("status %d", code)
+		}
+	}
+	var got struct {
+		Pipelines map[string]struct {
+			Every   int64 `json:"rate_history_interval_millis"`
+			Plugins map[string][]struct {
+				ID          string    `json:"id"`
+				RateHistory []float64 `json:"rate_history"`
+				Examples    []struct {
+					Time, Tag string
+					Event     map[string]any
+				} `json:"failure_examples"`
+			} `json:"plugins"`
+		} `json:"pipelines"`
+	}
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	p := got.Pipelines["main"]
+	if p.Every != 0 { // 1 ns in milliseconds
+		t.Errorf("rate_history_interval_millis = %d", p.Every)
+	}
+	in, filter, out := p.Plugins["inputs"][0], p.Plugins["filters"][0], p.Plugins["outputs"][0]
+	for _, x := range [][]float64{in.RateHistory, filter.RateHistory} {
+		if len(x) != 3 {
+			t.Errorf("rate_history %v, want 3 rates (4 samples)", x)
+		}
+		for _, r := range x {
+			if r <= 0 {
+				t.Errorf("rate_history %v: a rate is not positive", x)
+			}
+		}
+	}
+	if len(out.RateHistory) != 3 || out.RateHistory[0] != 0 {
+		t.Errorf("output rate_history %v, want 3 zeros", out.RateHistory)
+	}
+	if len(filter.Examples) != 1 || filter.Examples[0].Tag != "_grokparsefailure" || filter.Examples[0].Event["message"] != "not matching" ||
+		filter.Examples[0].Time != "2023-11-14T22:13:20Z" {
+		t.Errorf("failure_examples = %+v", filter.Examples)
+	}
+}
+
+// TestRateHistoryRing: the ring keeps the last historyLen rates.
+func TestRateHistoryRing(t *testing.T) {
+	var x series
+	t0 := time.Unix(0, 0)
+	for i := 0; i < 3*historyLen; i++ {
+		x.add(t0.Add(time.Duration(i)*time.Second), int64(i*i))
+	}
+	r := x.rates()
+	if len(r) != historyLen {
+		t.Fatalf("%d rates, want %d", len(r), historyLen)
+	}
+	// Between samples i-1 and i: i² - (i-1)² = 2i-1 events in a second.
+	if last := r[len(r)-1]; last != float64(2*(3*historyLen-1)-1) {
+		t.Errorf("last rate %v", last)
+	}
+}

@@ -1,6 +1,10 @@
 // The status page: polls /_node/stats/pipelines (same origin, same auth)
 // once a second and draws each pipeline as inputs → filters → outputs with
-// events per second between two polls. No external script or font.
+// events per second between two polls, a sparkline of each plugin's rate
+// over the last minutes (rate_history, sampled by the server), the dead
+// letter queue's size, the clients connected to inputs that serve them
+// (the beats input's agents) and the last events each filter failed on (grok
+// failures). No external script or font.
 "use strict";
 const prev = {}; // pipeline/kind/id → {t, n}
 function rate(key, n, t) {
@@ -16,7 +20,25 @@ function el(tag, cls, text) {
   return e;
 }
 function fmt(r) { return r >= 100 ? r.toFixed(0) : r.toFixed(1); }
-function pluginBox(pipeline, kind, p, t) {
+const SVG = "http://www.w3.org/2000/svg";
+// sparkline draws rates (oldest first) as a polyline 100 × 24.
+function sparkline(rates, every) {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("class", "sparkline");
+  svg.setAttribute("viewBox", "0 0 100 24");
+  svg.setAttribute("preserveAspectRatio", "none");
+  svg.dataset.points = String(rates.length);
+  const top = Math.max(1, ...rates);
+  const step = rates.length > 1 ? 100 / (rates.length - 1) : 0;
+  const line = document.createElementNS(SVG, "polyline");
+  line.setAttribute("points", rates.map((r, i) => (i * step).toFixed(1) + "," + (23 - 22 * r / top).toFixed(1)).join(" "));
+  svg.appendChild(line);
+  const title = document.createElementNS(SVG, "title");
+  title.textContent = "events/s every " + (every / 1000) + " s, last " + rates.length + " intervals; max " + fmt(top);
+  svg.appendChild(title);
+  return svg;
+}
+function pluginBox(pipeline, kind, p, t, every) {
   const ev = p.events || {};
   const n = kind === "input" ? (ev.out || 0) : (ev.in || 0);
   const r = rate(pipeline + "/" + kind + "/" + p.id, n, t);
@@ -26,11 +48,19 @@ function pluginBox(pipeline, kind, p, t) {
   box.appendChild(el("div", "id", p.id));
   box.appendChild(el("div", "type", kind + " " + p.name));
   box.appendChild(el("div", "rate", fmt(r) + " events/s"));
+  box.appendChild(sparkline(p.rate_history || [], every));
+  if (p.agents) { // the beats input's connected agents
+    const a = p.agents, c = el("div", "connections", a.connected_count + " connected");
+    c.dataset.count = String(a.connected_count);
+    c.title = (a.connected || []).map(x => x.remote_address + (x.tls_client_subject ? " (" + x.tls_client_subject + ")" : "") +
+      ", " + x.events_received + " events, last seen " + new Date(x.last_seen).toLocaleTimeString()).join("\n");
+    box.appendChild(c);
+  }
   return box;
 }
-function stage(pipeline, kind, list, t) {
+function stage(pipeline, kind, list, t, every) {
   const s = el("div", "stage " + kind + "s");
-  (list || []).forEach(p => s.appendChild(pluginBox(pipeline, kind, p, t)));
+  (list || []).forEach(p => s.appendChild(pluginBox(pipeline, kind, p, t, every)));
   if (!list || list.length === 0) s.appendChild(el("div", "plugin none", "no " + kind + "s"));
   return s;
 }
@@ -50,11 +80,12 @@ function render(stats) {
     sec.appendChild(h);
     const g = el("div", "graph");
     const plugins = p.plugins || {};
-    g.appendChild(stage(name, "input", plugins.inputs, t));
+    const every = p.rate_history_interval_millis || 5000;
+    g.appendChild(stage(name, "input", plugins.inputs, t, every));
     g.appendChild(el("div", "arrow", "→"));
-    g.appendChild(stage(name, "filter", plugins.filters, t));
+    g.appendChild(stage(name, "filter", plugins.filters, t, every));
     g.appendChild(el("div", "arrow", "→"));
-    g.appendChild(stage(name, "output", plugins.outputs, t));
+    g.appendChild(stage(name, "output", plugins.outputs, t, every));
     sec.appendChild(g);
     const ev = p.events || {}, q = p.queue || {};
     const facts = el("div", "facts");
@@ -64,7 +95,25 @@ function render(stats) {
      ["unrouted", String(ev.unrouted || 0)], ["filter failed", String(ev.filter_failed || 0)],
      ["queue", (q.type || "memory") + ", " + (q.events_count || 0) + " events"],
      ["reloads", String(((p.reloads || {}).successes) || 0)]].forEach(([k, v]) => facts.appendChild(el("span", "", k + ": " + v)));
+    const dlq = p.dead_letter_queue;
+    const d = el("span", "dlq", "dead letter queue: " + (dlq ? dlq.queue_size_in_bytes + " bytes" : "off"));
+    d.dataset.bytes = dlq ? String(dlq.queue_size_in_bytes) : "";
+    facts.appendChild(d);
     sec.appendChild(facts);
+    const failing = (plugins.filters || []).filter(f => (f.failure_examples || []).length > 0);
+    if (failing.length > 0) {
+      const box = el("div", "failures");
+      box.appendChild(el("h3", "", "Failure examples (last events each filter failed on)"));
+      failing.forEach(f => f.failure_examples.forEach(x => {
+        const ex = el("div", "failure-example");
+        ex.dataset.pluginId = f.id;
+        ex.dataset.tag = x.tag;
+        ex.appendChild(el("div", "what", f.id + " (" + f.name + ") " + x.tag + " at " + new Date(x.time).toLocaleTimeString()));
+        ex.appendChild(el("pre", "", JSON.stringify(x.event, null, 2)));
+        box.appendChild(ex);
+      }));
+      sec.appendChild(box);
+    }
     root.appendChild(sec);
   });
   document.getElementById("node").textContent = (stats.name || "") + " " + (stats.version || "");

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -21,6 +22,29 @@ import (
 // isolated pipeline named by pipeline.id.
 func LoadPipelinesYML(path string) (*ir.Config, hcl.Diagnostics) {
 	return Loader{}.LoadPipelinesYML(path)
+}
+
+// ymlEnvRef is ${VAR} or ${VAR:default} in a pipelines.yml value.
+var ymlEnvRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_.]*)(?::([^}]*))?\}`)
+
+// expandYMLEnv substitutes the environment into a pipelines.yml value, as
+// Logstash does since 7.5 (and in logstash.yml); missing names the first
+// variable neither set nor defaulted.
+func expandYMLEnv(text string) (out, missing string) {
+	out = ymlEnvRef.ReplaceAllStringFunc(text, func(ref string) string {
+		m := ymlEnvRef.FindStringSubmatch(ref)
+		if v, ok := os.LookupEnv(m[1]); ok {
+			return v
+		}
+		if strings.Contains(ref, ":") {
+			return m[2]
+		}
+		if missing == "" {
+			missing = m[1]
+		}
+		return ref
+	})
+	return out, missing
 }
 
 // Settings of pipelines.yml that we understand: which configuration, and
@@ -69,6 +93,19 @@ func (l Loader) LoadPipelinesYML(path string) (*ir.Config, hcl.Diagnostics) {
 				diags = append(diags, errAt(k, "Unsupported pipelines.yml setting",
 					fmt.Sprintf("%q is not supported.%s Supported: %s.", k.Value, didYouMean(k.Value, pipelinesYMLKeys), strings.Join(pipelinesYMLKeys, ", "))))
 				continue
+			}
+			if k.Value != "config.string" && v.Kind == yaml.ScalarNode {
+				// config.string's ${VAR}s are the configuration's own,
+				// resolved where it is parsed.
+				text, missing := expandYMLEnv(v.Value)
+				if missing != "" {
+					diags = append(diags, errAt(v, "Invalid "+k.Value,
+						fmt.Sprintf("The environment variable %s is not set (write ${%s:default} for a default).", missing, missing)))
+					continue
+				}
+				c := *v
+				c.Value = text
+				v = &c
 			}
 			vals[k.Value] = v
 			if _, detail, err := settings.SetSetting(k.Value, v.Value); err != nil {

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Makes the PKI of examples/agent-to-central with openssl, the commands the
 # README walks through: a CA, one server certificate for the central hosts
-# and one client certificate per agent.
+# and one client certificate per agent, and the agent's queue key.
 #   make-certs.sh DIR [CENTRAL_NAMES [AGENT_NAME]]
 # CENTRAL_NAMES is the server certificate's subjectAltName list (every name
 # and address the agents dial); AGENT_NAME is the agent certificate's CN.
@@ -32,6 +32,10 @@ openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
 printf 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature\n' > agent.ext
 openssl x509 -req -in agent.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
   -days 825 -sha256 -extfile agent.ext -out agent.crt
+
+# 4. The agent's queue key: 32 random bytes in hex; the persisted queue
+#    encrypts every record with it (AES-256-GCM). Each agent its own.
+[ -f queue.key ] || openssl rand -hex 32 > queue.key
 
 rm -f central.csr agent.csr central.ext agent.ext
 chmod 644 ca.crt central.crt agent.crt

@@ -29,7 +29,7 @@ var agentExample = filepath.Join("..", "..", "examples", "agent-to-central")
 
 // agentPKI makes a CA, a server certificate for 127.0.0.1 and an agent
 // certificate in dir with make-certs.sh.
-func agentPKI(t *testing.T, dir, agent string) string {
+func agentPKI(t testing.TB, dir, agent string) string {
 	t.Helper()
 	servertest.Require(t, "openssl", "OPENSSL_BIN", "openssl")
 	script, _ := filepath.Abs(filepath.Join(agentExample, "make-certs.sh"))
@@ -75,17 +75,36 @@ type agentProc struct {
 	syslogPort int
 }
 
-// startAgent runs the agent example (.conf through agent.yml, or .hcl) on
+// agentYML is examples/agent-to-central/agent.yml, as is for the .conf, and
+// with path.config naming agent.hcl for the HCL (what the README says to do).
+func agentYML(t *testing.T, syntax string) string {
+	t.Helper()
+	yml, _ := filepath.Abs(filepath.Join(agentExample, "agent.yml"))
+	if syntax == "conf" {
+		return yml
+	}
+	b, err := os.ReadFile(yml)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hcl := strings.Replace(string(b), "path.config: agent.conf", "path.config: "+filepath.Join(filepath.Dir(yml), "agent.hcl"), 1)
+	if hcl == string(b) {
+		t.Fatal("agent.yml has no path.config: agent.conf")
+	}
+	path := filepath.Join(t.TempDir(), "agent-hcl.yml")
+	if err := os.WriteFile(path, []byte(hcl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// startAgent runs the agent example (agent.conf or agent.hcl through agent.yml) on
 // the files matched by logs, shipping to the centres at hosts.
 func startAgent(t *testing.T, syntax, pki, logs, data string, hosts ...string) *agentProc {
 	t.Helper()
 	bin := pipelineBinary(t)
 	args := []string{"run", "--path.data", data, "--api.enabled=false", "--log.level", "info"}
-	if syntax == "conf" {
-		args = append(args, "--pipelines", filepath.Join(agentExample, "agent.yml"))
-	} else {
-		args = append(args, "-f", filepath.Join(agentExample, "agent.hcl"))
-	}
+	args = append(args, "--pipelines", agentYML(t, syntax))
 	a := &agentProc{syslogPort: topoFreePort(t)}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "PKI_DIR="+pki, "AGENT_LOGS="+logs, "AGENT_DATA="+data,
@@ -94,6 +113,46 @@ func startAgent(t *testing.T, syntax, pki, logs, data string, hosts ...string) *
 	a.Process = logwatch.Start(t, cmd)
 	a.Wait(t, "pipeline started", 30*time.Second)
 	return a
+}
+
+// startAgentNoWait is startAgent without waiting for the pipeline to start.
+func startAgentNoWait(t *testing.T, syntax, pki, logs, data string, hosts ...string) *agentProc {
+	t.Helper()
+	bin := pipelineBinary(t)
+	args := []string{"run", "--path.data", data, "--api.enabled=false", "--log.level", "info"}
+	args = append(args, "--pipelines", agentYML(t, syntax))
+	a := &agentProc{syslogPort: topoFreePort(t)}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "PKI_DIR="+pki, "AGENT_LOGS="+logs, "AGENT_DATA="+data,
+		"AGENT_SYSLOG_HOST=127.0.0.1", fmt.Sprintf("AGENT_SYSLOG_PORT=%d", a.syslogPort),
+		"CENTRAL_1="+hosts[0], "CENTRAL_2="+hosts[len(hosts)-1])
+	a.Process = logwatch.Start(t, cmd)
+	return a
+}
+
+// plaintextIn returns a file under dir that holds marker, or "".
+func plaintextIn(dir string, marker []byte) string {
+	found := ""
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || found != "" {
+			return nil
+		}
+		if b, err := os.ReadFile(p); err == nil && bytes.Contains(b, marker) {
+			found = p
+		}
+		return nil
+	})
+	return found
+}
+
+func lastLine(log, s string) string {
+	lines := strings.Split(strings.TrimSpace(log), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.Contains(lines[i], s) {
+			return lines[i]
+		}
+	}
+	return ""
 }
 
 // received reads the messages in the centre's files named prefix-*.log
@@ -362,6 +421,33 @@ func TestAgentCentreOutage(t *testing.T) {
 	})
 	t.Logf("agent's queue %d bytes with the centre down; SIGKILL the agent", dirSize(queue))
 	kill(t, a.Process)
+	// The queue is encrypted: no line is on disk in clear.
+	if f := plaintextIn(queue, []byte("app-00")); f != "" {
+		t.Fatalf("%s holds events in clear", f)
+	}
+	// Started with another key, the agent refuses the queue and says so,
+	// changing nothing on disk.
+	before := dirSize(queue)
+	wrong := filepath.Join(dir, "wrongkey")
+	os.MkdirAll(wrong, 0o700)
+	for _, f := range []string{"ca.crt", "agent.crt", "agent.key"} {
+		b, _ := os.ReadFile(filepath.Join(pki, f))
+		os.WriteFile(filepath.Join(wrong, f), b, 0o600)
+	}
+	os.WriteFile(filepath.Join(wrong, "queue.key"), []byte(strings.Repeat("ab", 32)+"\n"), 0o600)
+	bad := startAgentNoWait(t, "hcl", wrong, glob, data, c.addr())
+	select {
+	case <-bad.Exited():
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the agent with a wrong key did not exit; log:\n%s", bad)
+	}
+	if bad.Err() == nil || !strings.Contains(bad.String(), "key") {
+		t.Fatalf("wrong key: exit %v; log:\n%s", bad.Err(), bad)
+	}
+	t.Logf("with a wrong key: %v; %s", bad.Err(), lastLine(bad.String(), "key"))
+	if after := dirSize(queue); after != before {
+		t.Fatalf("the queue changed from %d to %d bytes under a wrong key", before, after)
+	}
 	a = startAgent(t, "hcl", pki, glob, data, c.addr())
 	for i := 0; i < 10; i++ {
 		w.write(1000)
@@ -467,7 +553,7 @@ func TestAgentForeignCertificate(t *testing.T) {
 	// certificate of its own CA.
 	mixed := filepath.Join(dir, "mixed")
 	os.MkdirAll(mixed, 0o700)
-	for src, name := range map[string]string{filepath.Join(pki, "ca.crt"): "ca.crt",
+	for src, name := range map[string]string{filepath.Join(pki, "ca.crt"): "ca.crt", filepath.Join(pki, "queue.key"): "queue.key",
 		filepath.Join(other, "agent.crt"): "agent.crt", filepath.Join(other, "agent.key"): "agent.key"} {
 		b, err := os.ReadFile(src)
 		if err != nil {

@@ -133,7 +133,7 @@ output {
 		"unrouted bad":     `|no output matched: if [kind] == "ok" → false; else if [kind] in ["x", "y"] → false`,
 		"unrouted other 2": `|no output matched: if [kind] == "ok" → false; else if [kind] in ["x", "y"] → false`,
 	}
-	seen := map[string]bool{}
+	seen := map[string]bool{} // by kind
 	for _, l := range lines {
 		var got struct {
 			Pipeline, Plugin, Kind, Reason string
@@ -147,11 +147,13 @@ output {
 		if !ok || got.Pipeline != "main" || got.Plugin+"|"+got.Reason != w {
 			t.Errorf("unexpected line %s", l)
 		}
-		seen[k] = true
+		seen[got.Kind] = true
 	}
-	for k := range want {
+	// Every kind shows (which messages depends on where batches start and
+	// on what the stream skips while the reader is slow).
+	for _, k := range []string{"dropped", "unrouted", "failed"} {
 		if !seen[k] {
-			t.Errorf("no %s in:\n%s", k, out.String())
+			t.Errorf("no %s event in:\n%s", k, out.String())
 		}
 	}
 	out.Reset()

@@ -270,6 +270,17 @@ func outputIDs(cfg *ir.Config) map[string]bool {
 // RunHCL runs one test against r (loaded from t.Suite.Config with its
 // clock) and returns what failed ("" when it passed).
 func (r *Runner) RunHCL(t *HCLTest) (string, error) {
+	var inputs []string
+	found := false
+	for _, p := range r.cfg.Pipelines {
+		for _, in := range p.Inputs {
+			inputs = append(inputs, in.ID)
+			found = found || in.ID == t.Input
+		}
+	}
+	if !found {
+		return "", fmt.Errorf("input %q: no input has that id (inputs: %s)", t.Input, strings.Join(inputs, ", "))
+	}
 	outs := outputIDs(r.cfg)
 	for _, id := range append(expectOutputs(t), t.NoOutput...) {
 		if !outs[id] {

@@ -259,9 +259,21 @@ func TestHCLTestFileErrors(t *testing.T) {
 	if code := pipetest.Command([]string{dir}, &out, &errOut); code != 1 {
 		t.Fatalf("exit %d, want 1", code)
 	}
-	for _, want := range []string{`input_plugin "nope": no input has that id (inputs: in)`, `no output has the id "nope" (outputs: out)`, "0 passed, 0 failed, 2 errors"} {
+	for _, want := range []string{`input "nope": no input has that id (inputs: in)`, `no output has the id "nope" (outputs: out)`, "0 passed, 0 failed, 2 errors"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// BenchmarkHCLSuites runs the NAME_test.hcl files of examples/topology and
+// examples/rsyslog-to-files as `pipeline test` does (6 tests); its peers are
+// BenchmarkLFVSuites and BenchmarkLoadConfigs.
+func BenchmarkHCLSuites(b *testing.B) {
+	for b.Loop() {
+		sum, err := pipetest.RunPaths([]string{"../examples/topology", "../examples/rsyslog-to-files"}, pipetest.Options{}, io.Discard, io.Discard)
+		if err != nil || sum.Passed != 6 {
+			b.Fatalf("%+v %v", sum, err)
 		}
 	}
 }

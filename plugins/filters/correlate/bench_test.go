@@ -81,15 +81,17 @@ const benchRules = `
 // the run and the run's peak RSS. Compare BenchmarkPipelineRules with
 // BenchmarkPipelineNoRules in one run: the ratio is the cost of the rules.
 // On the shared 2-CPU box (2026-12-07, 1,000,000 events, load average
-// above 20 from other jobs, so events/s swings and CPU time per event is
-// the steadier figure), one run: without rules 1,419 cpu-ns/event, 465 k
-// events/s, peak RSS 21 MiB; with the 5 rules 4,400 cpu-ns/event (0.32x),
-// 120 k events/s (0.26x), GC 14 % of the CPU, peak RSS 193 MiB; with 1,000,000
-// distinct keys (max_keys 100,000: evicting on every event) peak RSS 251
-// MiB. Before the state moved to pointer-free tables (same day, same
-// benchmark): 8,756 against 1,065 cpu-ns/event (0.12x), GC 197 %, peak RSS
-// 578 MiB. What is left is mostly memory latency: each event looks up a
-// random one of 100,000 keys in 4 rules. The #21 target, 0.7x, is not met.
+// near 19 from other jobs, so events/s swings from run to run and CPU time
+// per event is the steadier figure), one run: without rules 1,468
+// cpu-ns/event, 260 k events/s, peak RSS 22 MiB; with the 5 rules 3,525
+// cpu-ns/event (0.42x), 120 k events/s (0.46x; 0.26x to 0.31x in other
+// runs), GC 9 % of the CPU, peak RSS 191 MiB; with 1,000,000 distinct keys
+// (max_keys 100,000: evicting on every event) peak RSS 238 MiB. Before
+// the state moved to pointer-free tables (same day, same benchmark): 8,756
+// against 1,065 cpu-ns/event (0.12x), GC 197 %, peak RSS 578 MiB. What is
+// left is mostly memory latency (each event looks up a random one of
+// 100,000 keys in 4 rules) and the 200,000 alert events. The #21 target,
+// 0.7x, is not met.
 func benchPipeline(b *testing.B, filters string, keys int) {
 	conf := fmt.Sprintf(`input { test_correlate_bench { count => %d keys => %d } }
 filter { %s }

@@ -180,6 +180,10 @@ func (f *Filter) newTable() *table {
 	return newTable(keep, withCopied)
 }
 
+// keyBufs are buffers keys are rendered into, so that rendering a key
+// does not allocate.
+var keyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 128); return &b }}
+
 // minTime is the watermark before any event.
 const minTime = int64(-1 << 63)
 
@@ -244,10 +248,17 @@ func (f *Filter) Filter(_ context.Context, e *event.Event, out []*event.Event) (
 			first = !second
 		}
 	}
-	var kb [128]byte
 	var key []byte
+	var kb *[]byte
 	if first || second {
-		key = f.key.RenderAppend(kb[:0], e)
+		kb = keyBufs.Get().(*[]byte)
+		key = f.key.RenderAppend((*kb)[:0], e)
+		defer func() {
+			if cap(key) <= maxKeyBytes {
+				*kb = key
+				keyBufs.Put(kb)
+			}
+		}()
 	}
 	f.mu.Lock()
 	f.load()
@@ -504,15 +515,17 @@ func (f *Filter) Flush(_ context.Context, final bool, out []*event.Event) []*eve
 	return out
 }
 
+var messageRef, correlateRef = event.MustRef("message"), event.MustRef("correlate")
+
 // event makes the alert event.
 func (f *Filter) event(a alert) *event.Event {
 	e := event.NewAt(fromNanos(a.at))
-	_ = e.Set(event.MustRef("message"), a.desc)
+	_ = e.Set(messageRef, a.desc)
 	c := map[string]any{
 		"rule": f.rule, "type": f.opts.RuleType, "key": a.key, "count": a.count, "outcome": a.outcome,
 		"first": fromNanos(a.first).Format(time.RFC3339Nano), "last": fromNanos(a.last).Format(time.RFC3339Nano),
 	}
-	_ = e.Set(event.MustRef("correlate"), c)
+	_ = e.Set(correlateRef, c)
 	for i, r := range append(f.copy[:len(f.copy):len(f.copy)], f.fieldRefs...) {
 		if i < len(a.copied) && a.copied[i] != nil {
 			_ = e.Set(r, copyValue(a.copied[i]))

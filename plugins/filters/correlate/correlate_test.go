@@ -358,3 +358,33 @@ off_hours_thresh = 3`, `need business_hours`},
 		}
 	}
 }
+
+// TestNoAllocsPerEvent: a rule that tracks a key and does not act
+// allocates nothing per event (the key is rendered into a stack buffer and
+// found without a string; an unchanged description is not stored again).
+func TestNoAllocsPerEvent(t *testing.T) {
+	for _, typ := range []string{"SingleWithThreshold", "SingleWithSuppress", "PairWithWindow", "Absence"} {
+		t.Run(typ, func(t *testing.T) {
+			f := mk(t, func(o *Options) {
+				o.RuleType = typ
+				o.Key = "%{[user][name]}-%{[source][ip]}"
+				o.Window, o.Thresh = 1e6, 1000000
+				if typ == "PairWithWindow" {
+					o.Pattern, o.Pattern2 = "^Failed", "^Accepted"
+				}
+			})
+			e := event.NewMessageAt("Failed password for root", t0)
+			_ = e.Set(event.MustRef("[user][name]"), "root")
+			_ = e.Set(event.MustRef("[source][ip]"), "10.0.0.1")
+			out := make([]*event.Event, 0, 4)
+			_, _ = f.Filter(context.Background(), e, out) // tracks the key (and acts, for Suppress)
+			if n := testing.AllocsPerRun(100, func() {
+				if res, _ := f.Filter(context.Background(), e, out[:0]); len(res) != 1 {
+					t.Fatalf("acted: %d events", len(res))
+				}
+			}); n != 0 {
+				t.Errorf("%v allocations per event", n)
+			}
+		})
+	}
+}

@@ -88,7 +88,8 @@ type Options struct {
 	AlertFields engine.Hash `hcl:"alert_fields,optional"`
 	// MaxKeys is the most keys the rule tracks at once; past it a key not
 	// seen recently is forgotten (the clock algorithm: an approximation of
-	// the least recently seen), counted (keys_evicted) and logged.
+	// the least recently seen), counted (keys_evicted) and logged. At
+	// most 16,777,214.
 	MaxKeys int `hcl:"max_keys,optional"`
 	// StatePath is a file where the rule's state (counted times, quiet
 	// windows, open pairs, watched heartbeats, the newest event time) is
@@ -172,8 +173,8 @@ func (o *Options) Validate() error {
 	default:
 		return fieldErr("time_source", "unsupported value %q: use event or processing", o.TimeSource)
 	}
-	if o.MaxKeys < 1 {
-		return fieldErr("max_keys", "must be at least 1")
+	if o.MaxKeys < 1 || o.MaxKeys > maxSlots {
+		return fieldErr("max_keys", "must be from 1 to %d", maxSlots)
 	}
 	if _, err := newSchedule(o.BusinessHours, o.Timezone, o.Holidays); err != nil {
 		return fieldErr("business_hours", "%v", err)

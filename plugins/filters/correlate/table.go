@@ -71,7 +71,7 @@ type dueItem struct {
 // table is one rule's keys.
 type table struct {
 	seed       maphash.Seed
-	idx        []uint64 // open addressing, linear probing: hash>>32<<32 | slot+1; 0 empty
+	idx        []uint32 // open addressing, linear probing: tag<<24 | slot+1 (entry); 0 empty
 	slots      []slot
 	free       []uint32
 	arena      []byte
@@ -87,7 +87,7 @@ type table struct {
 }
 
 func newTable(keep int, withCopied bool) *table {
-	return &table{seed: maphash.MakeSeed(), idx: make([]uint64, 1024), keep: keep, withCopied: withCopied}
+	return &table{seed: maphash.MakeSeed(), idx: make([]uint32, 1024), keep: keep, withCopied: withCopied}
 }
 
 func (t *table) key(i uint32) []byte {
@@ -99,20 +99,31 @@ func (t *table) key(i uint32) []byte {
 }
 
 // home is where hash h's probe sequence starts.
-func (t *table) home(h uint64) int { return int(h>>32) & (len(t.idx) - 1) }
+func (t *table) home(h uint64) int { return int(h) & (len(t.idx) - 1) }
+
+// maxSlots is how many slots an index entry can name (24 bits).
+const maxSlots = 1<<24 - 2
+
+// entry is the index entry of slot i of hash h: the hash's top 8 bits
+// (most probes of other keys are told apart without reading their slot)
+// and i+1.
+func entry(h uint64, i uint32) uint32 { return uint32(h>>56)<<24 | (i + 1) }
+
+// entSlot is the slot an index entry names.
+func entSlot(e uint32) uint32 { return e&(1<<24-1) - 1 }
 
 // find is the index position holding key (hash h), or the empty position
 // where it would go.
 func (t *table) find(h uint64, key []byte) (int, bool) {
 	mask := len(t.idx) - 1
-	tag := h >> 32 << 32
+	tag := uint32(h>>56) << 24
 	for p := t.home(h); ; p = (p + 1) & mask {
 		e := t.idx[p]
 		if e == 0 {
 			return p, false
 		}
-		if e&^0xffffffff == tag {
-			i := uint32(e) - 1
+		if e&^(1<<24-1) == tag {
+			i := entSlot(e)
 			if s := &t.slots[i]; s.hash == h && bytes.Equal(t.key(i), key) {
 				return p, true
 			}
@@ -123,13 +134,13 @@ func (t *table) find(h uint64, key []byte) (int, bool) {
 // grow doubles the index.
 func (t *table) grow() {
 	old := t.idx
-	t.idx = make([]uint64, 2*len(old))
+	t.idx = make([]uint32, 2*len(old))
 	mask := len(t.idx) - 1
 	for _, e := range old {
 		if e == 0 {
 			continue
 		}
-		p := t.home(t.slots[uint32(e)-1].hash)
+		p := t.home(t.slots[entSlot(e)].hash)
 		for t.idx[p] != 0 {
 			p = (p + 1) & mask
 		}
@@ -142,7 +153,7 @@ func (t *table) grow() {
 func (t *table) unindex(p int) {
 	mask := len(t.idx) - 1
 	for q := (p + 1) & mask; t.idx[q] != 0; q = (q + 1) & mask {
-		h := t.home(t.slots[uint32(t.idx[q])-1].hash)
+		h := t.home(t.slots[entSlot(t.idx[q])].hash)
 		// The entry at q may move to p when its home is not in (p, q].
 		if (q > p && (h <= p || h > q)) || (q < p && (h <= p && h > q)) {
 			t.idx[p] = t.idx[q]
@@ -171,7 +182,7 @@ func (t *table) lookup(key []byte) (uint32, bool) {
 	if !ok {
 		return none, false
 	}
-	return uint32(t.idx[p]) - 1, true
+	return entSlot(t.idx[p]), true
 }
 
 // touch marks i seen.
@@ -240,7 +251,7 @@ func (t *table) insert(key []byte) uint32 {
 		t.grow()
 	}
 	p, _ := t.find(h, key)
-	t.idx[p] = h>>32<<32 | uint64(i+1)
+	t.idx[p] = entry(h, i)
 	t.touch(i)
 	t.live++
 	return i

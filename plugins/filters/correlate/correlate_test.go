@@ -388,3 +388,50 @@ func TestNoAllocsPerEvent(t *testing.T) {
 		})
 	}
 }
+
+// TestBusinessHoursThroughRule: the threshold is chosen by each event's
+// time in the zone, through the rule, at the boundary of business hours on
+// both sides of the DST changes (Europe/Berlin, 2026-03-29 and 2026-10-25):
+// the event that reaches the count decides which threshold applies.
+func TestBusinessHoursThroughRule(t *testing.T) {
+	at := func(s string) float64 {
+		x, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x.Sub(t0).Seconds()
+	}
+	for _, tc := range []struct {
+		name   string
+		events []string
+		alert  bool
+	}{
+		// Friday before the spring change: 08:00 CET is 07:00 UTC.
+		{"Friday CET, both before 08:00: off-hours thresh 2", []string{"2026-03-27T06:59:00Z", "2026-03-27T06:59:59Z"}, true},
+		{"Friday CET, the second at 08:00: thresh 5", []string{"2026-03-27T06:59:59Z", "2026-03-27T07:00:00Z"}, false},
+		// Monday after it: 08:00 CEST is 06:00 UTC; 06:59 UTC is inside now.
+		{"Monday CEST, 07:59 local: off-hours", []string{"2026-03-30T05:59:00Z", "2026-03-30T05:59:59Z"}, true},
+		{"Monday CEST, 08:59 local (07:59 the Friday before): inside", []string{"2026-03-30T06:59:00Z", "2026-03-30T06:59:59Z"}, false},
+		// Autumn change: 18:00 CEST is 16:00 UTC on the Friday, 18:00 CET 17:00 UTC on the Monday.
+		{"Friday CEST, the second at 18:00 local: off-hours", []string{"2026-10-23T15:59:59Z", "2026-10-23T16:00:00Z"}, true},
+		{"Monday CET, 17:30 local (18:30 the Friday before): inside", []string{"2026-10-26T16:29:59Z", "2026-10-26T16:30:00Z"}, false},
+		{"Sunday of the change, 10:00 local: weekend", []string{"2026-03-29T08:00:00Z", "2026-03-29T08:00:01Z"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := mk(t, func(o *Options) {
+				o.RuleType = "SingleWithThreshold"
+				o.Window, o.Thresh, o.OffHoursThresh = 600, 5, 2
+				o.BusinessHours = "Mon-Fri 08:00-18:00"
+				o.Timezone = "Europe/Berlin"
+			})
+			var events []in
+			for _, e := range tc.events {
+				events = append(events, in{at(e), "x", "", ""})
+			}
+			got, _ := feed(t, f, events)
+			if (len(got) == 1) != tc.alert || len(got) > 1 {
+				t.Errorf("alerts %v, want alert %v", got, tc.alert)
+			}
+		})
+	}
+}

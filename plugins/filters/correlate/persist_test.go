@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -369,5 +370,75 @@ func TestStoreNowAndThen(t *testing.T) {
 	_ = f.Flush(context.Background(), false, nil)
 	if s := stored(); s == first || !strings.Contains(s, fmt.Sprintf(`"fired_at":%d`, t0.Add(100*time.Second).UnixNano())) {
 		t.Fatalf("not stored after the interval: %q", s)
+	}
+}
+
+// captured collects the events of the test_correlate_capture output.
+var captured struct {
+	sync.Mutex
+	events []*event.Event
+}
+
+type captureOutput struct{}
+
+func (captureOutput) Connect(context.Context) error { return nil }
+func (captureOutput) Close(context.Context) error   { return nil }
+func (captureOutput) Write(_ context.Context, events []*event.Event) error {
+	captured.Lock()
+	defer captured.Unlock()
+	captured.events = append(captured.events, events...)
+	return nil
+}
+
+func init() {
+	engine.RegisterOutput("test_correlate_capture", func(struct{}, engine.Resources) (captureOutput, error) { return captureOutput{}, nil })
+}
+
+// TestRestartPipeline: through the engine, a pipeline run twice on the same
+// path.data (the state stored when the first run stops, loaded when the
+// second starts) alerts when the threshold is reached across the runs, and
+// once: a third run does not refire.
+func TestRestartPipeline(t *testing.T) {
+	dataDir := t.TempDir()
+	run := func() []string {
+		// Two events of one key per run, @timestamp t0 and t0+1ms.
+		conf := `input { test_correlate_bench { count => 2 keys => 1 } }
+filter { correlate { rule_type => "SingleWithThreshold" key => "%{[user][name]}" window => 3600 thresh => 3 state_path => "ssh.state" } }
+output { if "alert" in [tags] { test_correlate_capture {} } }`
+		cfg, diags := dsl.LoadSource("restart.conf", []byte(conf))
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		p, diags := engine.Build(cfg.Pipelines[0], engine.Default, engine.Settings{Workers: 1, BatchSize: 125, DataDir: dataDir, Logger: slog.New(slog.DiscardHandler)})
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		captured.Lock()
+		captured.events = nil
+		captured.Unlock()
+		if err := p.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		captured.Lock()
+		defer captured.Unlock()
+		var got []string
+		for _, e := range captured.events {
+			k, _ := e.GetString(event.MustRef("[correlate][key]"))
+			c, _ := e.Get(event.MustRef("[correlate][count]"))
+			got = append(got, fmt.Sprint(k, " ", c))
+		}
+		return got
+	}
+	if got := run(); len(got) != 0 {
+		t.Fatalf("first run alerted: %v", got)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "plugins", "filters", "correlate", "ssh.state")); err != nil {
+		t.Fatal(err)
+	}
+	if got := run(); strings.Join(got, ",") != "u0 3" {
+		t.Fatalf("second run: alerts %v, want one for u0 counting 3", got)
+	}
+	if got := run(); len(got) != 0 {
+		t.Fatalf("third run refired: %v", got)
 	}
 }

@@ -30,6 +30,7 @@ const (
 // agentRecord is what is kept of a closed connection.
 type agentRecord struct {
 	remote, subject     string
+	agent               string // from its token; "": none
 	verified            bool
 	since, last, closed time.Time
 	events, bytes       int64
@@ -84,6 +85,9 @@ func (st *connState) record() agentRecord {
 	if p := st.peer.Load(); p != nil && p.verified {
 		rec.subject, rec.verified = p.subject, true
 	}
+	if a := st.agent.Load(); a != nil {
+		rec.agent = *a
+	}
 	return rec
 }
 
@@ -99,6 +103,11 @@ func (rec agentRecord) json() map[string]any {
 	m["tls_client_subject"] = nil
 	if rec.verified {
 		m["tls_client_subject"] = rec.subject
+	}
+	// The agent's name from its token (agent_tokens); null without.
+	m["agent_name"] = nil
+	if rec.agent != "" {
+		m["agent_name"] = rec.agent
 	}
 	if !rec.closed.IsZero() {
 		m["disconnected_at"] = rec.closed.UTC()

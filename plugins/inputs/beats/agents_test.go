@@ -24,6 +24,7 @@ type agentJSON struct {
 	Bytes    int64     `json:"bytes_received"`
 	Closed   time.Time `json:"disconnected_at"`
 	Reason   string    `json:"reason"`
+	Agent    *string   `json:"agent_name"`
 }
 
 type agentsJSON struct {

@@ -38,6 +38,25 @@
 // beat's other fields are set over what it decoded, as Logstash's beats input
 // does; without one, message is kept as sent and line becomes message.
 //
+// Agent tokens (not a Logstash feature): lumberjack has no authentication
+// frame, so with agent_tokens or agent_tokens_path each agent sends its
+// token in every event, in agent_token_field ([fields][agent_token]:
+// Filebeat's `fields: {agent_token: "..."}`, or the lumberjack output's
+// token option). Every event of a window is checked (in constant time)
+// before the window goes to the pipeline; a window with one event whose
+// token is missing or unknown is refused whole: not acknowledged, its
+// connection closed (the agent keeps its data and resends it), logged as
+// "agent refused" with the remote address and the reason — at most one
+// line every 10 s, counting the others — counted as refused_bad_token and
+// listed among the agents with the reason. The token is removed from every
+// accepted event (and its parent object when left empty), so it is never
+// stored, and the agent's name goes to [@metadata][agent_name] (and
+// agent_name_field when set). Tokens are never logged, and
+// --config.debug masks agent_tokens. An agent may have several tokens, to
+// rotate them without a gap. Tokens complement mTLS
+// (ssl_client_authentication "required" with a CA of the agents only):
+// without TLS a token crosses the network in clear.
+//
 // Only lumberjack v2 is served (every Beats version since 5.0 speaks it);
 // lumberjack v1 (logstash-forwarder) is served by the lumberjack input, on
 // this input's code (NewV1).
@@ -139,6 +158,27 @@ type Options struct {
 	// stays bounded whatever the number of connections. At least
 	// max_window_bytes + max_frame_bytes.
 	MaxPendingBytes int64 `hcl:"max_pending_bytes,optional"`
+	// AgentTokens maps agent names to their tokens (not a Logstash
+	// option): with it (or agent_tokens_path) every event must carry a
+	// known token in agent_token_field, or its window is refused whole
+	// (not acknowledged, the connection closed: the agent keeps the data
+	// and resends it). Give the tokens with ${VAR}; each is at least 16
+	// bytes. An agent may have several tokens (one per name and token
+	// pair in agent_tokens_path), to rotate them.
+	AgentTokens map[string]string `hcl:"agent_tokens,optional"`
+	// AgentTokensPath is a file of agent tokens (not a Logstash option),
+	// one "<token> <agent name>" a line; blank lines and lines starting
+	// with # are skipped. Read when the input starts; at most 4 MiB.
+	AgentTokensPath string `hcl:"agent_tokens_path,optional"`
+	// AgentTokenField is the field of each event that holds the agent's
+	// token (not a Logstash option); it is removed from every accepted
+	// event, with its parent object when that is left empty. Filebeat
+	// sends [fields][agent_token] with `fields: {agent_token: "..."}`; the
+	// lumberjack output with its token option.
+	AgentTokenField string `hcl:"agent_token_field,optional"`
+	// AgentNameField, when set, is a field that gets the agent's name as
+	// well as [@metadata][agent_name] (not a Logstash option).
+	AgentNameField string `hcl:"agent_name_field,optional"`
 }
 
 // Defaults sets Logstash's defaults and the limits.
@@ -155,6 +195,7 @@ func (o *Options) Defaults() {
 	o.MaxPendingBytes = 24 << 20
 	o.Server.Defaults()
 	o.SSLClientAuthentication = "none"
+	o.AgentTokenField = "[fields][agent_token]"
 }
 
 const lumberDefaultWindow = 10000
@@ -203,7 +244,7 @@ func (o *Options) Validate() error {
 	if o.MaxPendingBytes < o.MaxWindowBytes+o.MaxFrameBytes {
 		return fe("max_pending_bytes", "must be at least max_window_bytes + max_frame_bytes (%d): a window and its connection's read buffer", o.MaxWindowBytes+o.MaxFrameBytes)
 	}
-	return nil
+	return o.validateTokens()
 }
 
 // Input is the beats input.
@@ -215,6 +256,7 @@ type Input struct {
 	srcMeta    bool // enrich source_metadata
 	peerMeta   bool // enrich ssl_peer_metadata
 	enrichRefs enrichRefs
+	tokens     *agentTokens // agent_tokens; nil: none
 	codec      engine.Codec // the configured codec; nil: message kept as sent
 	codecName  string
 	idle       time.Duration // client_inactivity_timeout; 0: none
@@ -247,6 +289,8 @@ type Input struct {
 
 	// Connections closed for a budget, by budget.
 	refusedFrame, refusedWindowSize, refusedWindowBytes, refusedPending atomic.Uint64
+	// Windows refused for a missing or unknown agent token.
+	refusedToken atomic.Uint64
 }
 
 // Counters reports the connections closed for a budget in /_node/stats and
@@ -257,6 +301,7 @@ func (in *Input) Counters() []engine.Counter {
 		{Name: "refused_max_window_size", Help: "Connections closed for a window of more events than max_window_size.", Value: int64(in.refusedWindowSize.Load())},
 		{Name: "refused_max_window_bytes", Help: "Connections closed for a window beyond max_window_bytes after inflation (not acknowledged: the beat resends it).", Value: int64(in.refusedWindowBytes.Load())},
 		{Name: "refused_max_pending_bytes", Help: "Connections closed because their window would take the input past max_pending_bytes (not acknowledged: the beat resends it).", Value: int64(in.refusedPending.Load())},
+		{Name: "refused_bad_token", Help: "Connections closed for a window with an event whose agent token is missing or unknown (not acknowledged: the agent resends it).", Value: int64(in.refusedToken.Load())},
 	}
 }
 
@@ -299,6 +344,9 @@ func New(o Options, r engine.Resources) (*Input, error) {
 	}
 	if in.idle > 0 {
 		in.timeout = in.idle
+	}
+	if in.tokens, err = newAgentTokens(o); err != nil {
+		return nil, err
 	}
 	srv, _ := o.ServerAliases.Apply(o.Server)
 	cfg, err := srv.Config()
@@ -401,6 +449,8 @@ loop:
 func (in *Input) handle(b *lj.Batch, emit engine.EmitFunc) error {
 	events := make([]*event.Event, 0, len(b.Events))
 	st := in.lookup(b.RemoteAddr)
+	var refused error
+	var agent string // the last event's agent name (agent_tokens)
 	for _, v := range b.Events {
 		e, ok := v.(*event.Event)
 		if kv, isV1 := v.(map[string]string); isV1 {
@@ -417,6 +467,15 @@ func (in *Input) handle(b *lj.Batch, emit engine.EmitFunc) error {
 		if !ok {
 			continue // decodeEvent makes only events
 		}
+		if in.tokens != nil {
+			name, err := in.tokens.check(e)
+			if err != nil {
+				refused = err
+				break
+			}
+			in.tokens.mark(e, name)
+			agent = name
+		}
 		if in.srcMeta || in.peerMeta {
 			in.enrich(e, b.RemoteAddr, st)
 		}
@@ -424,8 +483,18 @@ func (in *Input) handle(b *lj.Batch, emit engine.EmitFunc) error {
 	}
 	var w *windowBytes
 	if st != nil {
-		st.events.Add(int64(len(events)))
+		if refused == nil {
+			st.events.Add(int64(len(events)))
+			if agent != "" {
+				st.agent.Store(&agent)
+			}
+		}
 		w = st.claim()
+	}
+	if refused != nil {
+		in.release(w)
+		in.refuse(st, b.RemoteAddr, refused)
+		return nil
 	}
 	defer func() {
 		// A panic (recovered by the caller) fails the window: its bytes are
@@ -466,6 +535,28 @@ func (in *Input) handle(b *lj.Batch, emit engine.EmitFunc) error {
 		return fmt.Errorf("beats: %w", err)
 	}
 	return nil
+}
+
+// refuse closes a connection whose window holds a bad token, without
+// acknowledging the window, and logs it (at most once every
+// tokenLogEvery, with the count of those not logged).
+func (in *Input) refuse(st *connState, remote string, why error) {
+	in.refusedToken.Add(1)
+	if log, suppressed := in.tokens.logRefusal(); log {
+		args := []any{"remote", remote, "reason", why.Error()}
+		if st != nil {
+			if p := st.peer.Load(); p != nil && p.verified {
+				args = append(args, "tls_client_subject", p.subject)
+			}
+		}
+		if suppressed > 0 {
+			args = append(args, "refused_since_last_logged", suppressed)
+		}
+		in.log.Warn(in.name+": agent refused: its window is not acknowledged and the connection closed (the agent keeps the data and retries)", args...)
+	}
+	if st != nil {
+		st.kill(why)
+	}
 }
 
 func (in *Input) lookup(remote string) *connState {

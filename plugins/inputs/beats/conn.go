@@ -34,8 +34,9 @@ import (
 type connState struct {
 	in     *Input
 	remote string
-	peer   atomic.Pointer[peer] // the TLS client, with enrich ssl_peer_metadata
-	top    net.Conn             // the connection go-lumber reads: closing it ends the handler
+	peer   atomic.Pointer[peer]   // the TLS client, with enrich ssl_peer_metadata
+	agent  atomic.Pointer[string] // the agent's name, from its token (agent_tokens)
+	top    net.Conn               // the connection go-lumber reads: closing it ends the handler
 
 	// For the agents' listing (agents.go): when it connected, when bytes
 	// last arrived (unix nanoseconds), the events and the bytes received.
@@ -683,7 +684,11 @@ func (g *guardConn) Close() error {
 				reason = errors.New("closed by the lumberjack handler")
 			}
 		}
+		var bad *badTokenError
 		switch {
+		case errors.As(reason, &bad):
+			// Logged by refuse, rate-limited.
+			log.Debug("beats: connection closed", "remote", st.remote, "error", reason.Error())
 		case errors.Is(reason, io.EOF):
 			log.Debug("beats: connection closed", "remote", st.remote)
 		case st.in.closing.Load():

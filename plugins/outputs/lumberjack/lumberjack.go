@@ -31,6 +31,17 @@
 // document {"line": <the codec's output>}, for a receiving Logstash beats
 // input that decodes line with the same codec.
 //
+// # Agent token
+//
+// With token set, every event is sent with the token in token_field
+// ([fields][agent_token] by default), for a beats input that checks agent
+// tokens (its agent_tokens or agent_tokens_path): it removes the token and
+// records the agent's name. The events in the pipeline are not changed.
+// A centre that refuses the token closes the connection without an
+// acknowledgement, so the batch is retried with backoff and stays in the
+// queue until the centre accepts it. Give the token with ${VAR}; it is
+// never logged and --config.debug masks it.
+//
 // # TLS
 //
 // TLS is always on, as in Logstash. ssl_certificate is the receiver's
@@ -49,6 +60,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	v2 "github.com/elastic/go-lumber/client/v2"
@@ -92,6 +104,15 @@ type Options struct {
 	// CompressionLevel is the zlib level of the windows, 0 (none) to 9
 	// (not a Logstash option; Filebeat's, same default).
 	CompressionLevel int `hcl:"compression_level,optional"`
+	// Token is this agent's token for a beats input with agent_tokens
+	// (not a Logstash option): sent in token_field of every event. Give it
+	// with ${VAR}; it is never logged.
+	Token string `hcl:"token,optional"`
+	// TokenField is the field the token goes in (not a Logstash option):
+	// the beats input's agent_token_field, [fields][agent_token] by
+	// default (where Filebeat sends `fields: {agent_token: ...}`). The
+	// events in the pipeline are not changed.
+	TokenField string `hcl:"token_field,optional"`
 }
 
 // Defaults sets Logstash's defaults (and Filebeat's for the options
@@ -101,6 +122,7 @@ func (o *Options) Defaults() {
 	o.IdleFlushTime = 1
 	o.Timeout = 30
 	o.CompressionLevel = 3
+	o.TokenField = "[fields][agent_token]"
 }
 
 // Validate checks the options without reading files.
@@ -127,6 +149,16 @@ func (o *Options) Validate() error {
 	}
 	if o.FlushSize < 1 {
 		return fe("flush_size", "must be at least 1")
+	}
+	keys, err := fieldKeys(o.TokenField)
+	if err != nil {
+		return fe("token_field", "%v", err)
+	}
+	if keys[0] == "line" {
+		return fe("token_field", "must not be line (the document's line with a codec)")
+	}
+	if strings.ContainsAny(o.Token, " \t\r\n") {
+		return fe("token", "must not hold white space")
 	}
 	return o.Lumberjack.Validate()
 }
@@ -157,6 +189,12 @@ type Output struct {
 	conns []*v2.SyncClient
 	buf   bytes.Buffer
 	enc   engine.Encoder
+	// tokenJSON is the document members that carry the token
+	// ("fields":{"agent_token":"..."}), tokenRoot its top-level key;
+	// nil: no token.
+	tokenJSON []byte
+	tokenRoot string
+	tokenRef  event.Ref
 }
 
 // New builds a lumberjack output; it loads the certificates but connects
@@ -177,6 +215,22 @@ func New(o Options, r engine.Resources) (*Output, error) {
 	out.conns = make([]*v2.SyncClient, len(out.addrs))
 	if r.Codec != nil {
 		out.enc = r.Codec.NewEncoder(&out.buf)
+	}
+	if o.Token != "" {
+		keys, _ := fieldKeys(o.TokenField)
+		out.tokenRoot, out.tokenRef = keys[0], event.MustRef(o.TokenField)
+		var j []byte
+		for i, k := range keys {
+			if i > 0 {
+				j = append(j, '{')
+			}
+			j = append(event.AppendJSONValue(j, k), ':')
+		}
+		j = event.AppendJSONValue(j, o.Token)
+		for range keys[1:] {
+			j = append(j, '}')
+		}
+		out.tokenJSON = j
 	}
 	return out, nil
 }
@@ -233,14 +287,25 @@ func (o *Output) documents(events []*event.Event) ([]any, []int, map[int]error) 
 	for i, e := range events {
 		var doc []byte
 		if o.enc == nil {
-			doc = e.AppendJSON(nil)
+			if _, clash := e.Fields()[o.tokenRoot]; o.tokenJSON != nil && clash {
+				// The token goes inside an object the event has: into a
+				// copy, the event is not changed for other outputs.
+				c := e.Copy()
+				if err := c.Set(o.tokenRef, o.o.Token); err != nil {
+					failed[i] = engine.Permanent(fmt.Errorf("lumberjack: token_field %s: the event's %s is not an object", o.o.TokenField, o.tokenRoot))
+					continue
+				}
+				doc = c.AppendJSON(nil)
+			} else {
+				doc = o.withToken(e.AppendJSON(nil))
+			}
 		} else {
 			o.buf.Reset()
 			if err := o.enc.Encode(e); err != nil {
 				failed[i] = engine.Permanent(fmt.Errorf("lumberjack: encode: %w", err))
 				continue
 			}
-			doc = append(event.AppendJSONValue([]byte(`{"line":`), o.buf.String()), '}')
+			doc = o.withToken(append(event.AppendJSONValue([]byte(`{"line":`), o.buf.String()), '}'))
 		}
 		if len(doc) > MaxDocumentBytes {
 			failed[i] = engine.Permanent(fmt.Errorf("lumberjack: an event of %d bytes is over the document budget of %d bytes", len(doc), MaxDocumentBytes))
@@ -250,6 +315,37 @@ func (o *Output) documents(events []*event.Event) ([]any, []int, map[int]error) 
 		idx = append(idx, i)
 	}
 	return docs, idx, failed
+}
+
+// withToken adds the token's members to a JSON object that lacks its
+// top-level key.
+func (o *Output) withToken(doc []byte) []byte {
+	if o.tokenJSON == nil || len(doc) < 2 {
+		return doc
+	}
+	doc = doc[:len(doc)-1]
+	if len(doc) > 1 {
+		doc = append(doc, ',')
+	}
+	return append(append(doc, o.tokenJSON...), '}')
+}
+
+// fieldKeys splits a field reference made of plain keys ("a" or
+// "[a][b]") into them.
+func fieldKeys(s string) ([]string, error) {
+	if _, err := event.ParseRef(s); err != nil {
+		return nil, err
+	}
+	if !strings.HasPrefix(s, "[") {
+		return []string{s}, nil
+	}
+	keys := strings.Split(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"), "][")
+	for _, k := range keys {
+		if k == "" || strings.ContainsAny(k, "[]") {
+			return nil, fmt.Errorf("%q: want plain keys such as [fields][agent_token]", s)
+		}
+	}
+	return keys, nil
 }
 
 // Write sends the batch as one window and returns once the receiver

@@ -211,4 +211,3 @@ func init() {
 		os.Setenv("AGENT_TOKEN_TEST", wrongToken)
 	}
 }
-

@@ -17,7 +17,8 @@ import (
 // short-lived events; 400 made the redis → file drain 1.5× faster for ~12 MiB
 // more peak RSS (20 → 32 MiB), still a small fraction of a JVM's heap. It
 // also multiplies what a burst makes live by five: memory.soft_limit
-// (SetMemorySoftLimit) caps that.
+// (SetMemorySoftLimit, 32 MiB by default) caps that, which on the benchmark
+// workloads costs under 5 % CPU for 9–30 MiB less peak RSS.
 const gcPercent = 400
 
 // SetGCTarget sets the garbage collector's target for a pipeline process,

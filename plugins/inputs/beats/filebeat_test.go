@@ -59,7 +59,8 @@ func writeFBLog(t *testing.T, dir string, n int) *fbLog {
 type fbProc struct{ *servertest.Process }
 
 // runFilebeat starts Filebeat with a log input on logPath shipping to addr;
-// output holds extra lines under output.logstash (TLS settings). Filebeat is
+// output holds extra lines under output.logstash (TLS settings), or, when
+// they start with "@", top-level lines (without the @). Filebeat is
 // stopped (SIGTERM, then SIGKILL) by stop and at cleanup.
 func runFilebeat(t *testing.T, bin, dir, logPath, addr string, output ...string) *fbProc {
 	t.Helper()
@@ -67,8 +68,12 @@ func runFilebeat(t *testing.T, bin, dir, logPath, addr string, output ...string)
 	if err := os.MkdirAll(home, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	var extra strings.Builder
+	var extra, top strings.Builder
 	for _, o := range output {
+		if line, ok := strings.CutPrefix(o, "@"); ok {
+			top.WriteString(line + "\n")
+			continue
+		}
 		extra.WriteString("  " + o + "\n")
 	}
 	yml := fmt.Sprintf(`filebeat.inputs:
@@ -85,7 +90,7 @@ path.data: %q
 path.logs: %q
 logging.level: info
 logging.metrics.enabled: false
-`, logPath, addr, extra.String(), home, filepath.Join(home, "data"), filepath.Join(home, "logs"))
+`, logPath, addr, extra.String(), home, filepath.Join(home, "data"), filepath.Join(home, "logs")) + top.String()
 	cfg := filepath.Join(home, "filebeat.yml")
 	if err := os.WriteFile(cfg, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
@@ -277,4 +282,38 @@ func TestFilebeatClientAuthRequired(t *testing.T) {
 			fmt.Sprintf("ssl.key: %q", client.KeyFile))
 		shipAndCheck(t, h, fb, l, outPath)
 	})
+}
+
+// TestFilebeatAgentToken: a real Filebeat sending a token the centre does
+// not know (Filebeat's `fields: {agent_token: ...}`) is refused with a log
+// line, delivers nothing and keeps its lines (its registry does not
+// advance); restarted with its right token it ships every line exactly
+// once, named by the centre and without the token.
+func TestFilebeatAgentToken(t *testing.T) {
+	bin := filebeatBin(t)
+	dir := t.TempDir()
+	l := writeFBLog(t, dir, 300)
+	outPath := filepath.Join(dir, "out.json")
+	h := start(t, fmt.Sprintf("agent_tokens = { \"web-01\" = %q }\nagent_name_field = \"[centre][agent]\"", tokA), nil, fileOutput(outPath))
+	fb := runFilebeat(t, bin, dir, l.path, h.addr, fmt.Sprintf("@fields: {agent_token: %q}", tokX))
+	waitFor(t, 30*time.Second, "Filebeat refused twice", func() bool { return findInput(t, h).refusedToken.Load() >= 2 })
+	if n := countLines(outPath); n != 0 || !strings.Contains(h.logs.String(), "agent refused") {
+		t.Fatalf("%d events delivered by a wrong token; refusal logged: %v", n, strings.Contains(h.logs.String(), "agent refused"))
+	}
+	fb.stop()
+	fb = runFilebeat(t, bin, dir, l.path, h.addr, fmt.Sprintf("@fields: {agent_token: %q}", tokA))
+	logs := h.logs.String()
+	shipAndCheck(t, h, fb, l, outPath)
+	b, err := os.ReadFile(outPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Count(b, []byte(`"centre":{"agent":"web-01"}`)) != len(l.lines) || bytes.Contains(b, []byte(`"fields"`)) {
+		t.Fatalf("agent names or token fields wrong: %s", servertest.Tail(string(b), 2000))
+	}
+	for _, tok := range []string{tokA, tokX} {
+		if strings.Contains(logs+h.logs.String(), tok) || bytes.Contains(b, []byte(tok)) {
+			t.Fatal("a token is in the centre's log or output")
+		}
+	}
 }

@@ -3,6 +3,7 @@ package beats
 import (
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -17,12 +18,17 @@ const benchWindow = 1000
 // sendAll sends n events (rounded up to whole windows) with an async
 // go-lumber client, 4 windows in flight, and waits for every ACK.
 func sendAll(b *testing.B, addr string, n, level int) {
+	sendEvents(b, addr, n, level, beatEvents(0, benchWindow))
+}
+
+// sendEvents is sendAll with the window of events to send (benchWindow
+// of them).
+func sendEvents(b *testing.B, addr string, n, level int, events []any) {
 	c, err := lumberclient.AsyncDial(addr, 4, lumberclient.CompressionLevel(level), lumberclient.Timeout(30*time.Second))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer c.Close()
-	events := beatEvents(0, benchWindow)
 	var acks sync.WaitGroup
 	for sent := 0; sent < n; sent += benchWindow {
 		acks.Add(1)
@@ -89,6 +95,31 @@ func BenchmarkBeatsToNull(b *testing.B) {
 		b.Run(fmt.Sprintf("compression=%d", level), func(b *testing.B) {
 			h := start(b, "", nil, "output \"null\" \"out\" {}\n")
 			report(b, func(n int) { sendAll(b, h.addr, n, level) })
+		})
+	}
+}
+
+// BenchmarkAgentTokens: BenchmarkBeatsToNull's uncompressed workload with
+// every event carrying an agent token, checked (tokens=on: 100 agents'
+// tokens configured) or not (tokens=off: the field passes through); the
+// ratio of the two in one run is the cost of the check.
+func BenchmarkAgentTokens(b *testing.B) {
+	events := tokenEvents(benchWindow, tokA, -1)
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("tokens=%v", map[bool]string{false: "off", true: "on"}[on]), func(b *testing.B) {
+			opts := ""
+			if on {
+				var sb strings.Builder
+				sb.WriteString("agent_tokens = {\n")
+				fmt.Fprintf(&sb, "  \"agent-a\" = %q\n", tokA)
+				for i := range 99 {
+					fmt.Fprintf(&sb, "  \"agent-%d\" = \"token-of-agent-%d-0123456789abcdef\"\n", i, i)
+				}
+				sb.WriteString("}")
+				opts = sb.String()
+			}
+			h := start(b, opts, nil, "output \"null\" \"out\" {}\n")
+			report(b, func(n int) { sendEvents(b, h.addr, n, 0, events) })
 		})
 	}
 }

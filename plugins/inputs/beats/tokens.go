@@ -234,9 +234,9 @@ func (t *agentTokens) check(e *event.Event) (string, error) {
 	if !ok {
 		return "", &badTokenError{"an event whose agent token in " + t.field.String() + " is not a string"}
 	}
-	h := sha256.Sum256([]byte(s))
-	at, ok := t.byHash[h]
-	if !ok || subtle.ConstantTimeCompare(at.token, []byte(s)) != 1 {
+	bs := []byte(s)
+	at, ok := t.byHash[sha256.Sum256(bs)]
+	if !ok || subtle.ConstantTimeCompare(at.token, bs) != 1 {
 		return "", &badTokenError{"an event with an unknown agent token in " + t.field.String()}
 	}
 	return at.name, nil

@@ -11,6 +11,8 @@ import (
 
 	lumberclient "github.com/elastic/go-lumber/client/v2"
 
+	"github.com/pipelined/pipeline/dsl"
+	"github.com/pipelined/pipeline/dsl/configdebug"
 	"github.com/pipelined/pipeline/dsl/ir"
 	"github.com/pipelined/pipeline/engine/event"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/plugintest"
@@ -169,5 +171,20 @@ func TestAgentTokenOptions(t *testing.T) {
 	o.AgentTokensPath = filepath.Join(dir, "missing")
 	if _, err := newAgentTokens(o); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("a missing file: %v", err)
+	}
+}
+
+// --config.debug masks the tokens of the beats input and of the
+// lumberjack output, written in .conf.
+func TestAgentTokensRedacted(t *testing.T) {
+	src := fmt.Sprintf(`input { beats { port => 5044 agent_tokens => { "agent-a" => %q } agent_tokens_path => "/etc/tokens" } }
+output { lumberjack { hosts => ["centre"] port => 5044 ssl_certificate => "ca.pem" token => %q } }`, tokA, tokB)
+	cfg, diags := dsl.LoadSource("redact.conf", []byte(src))
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	text := strings.Join(configdebug.Describe(cfg.Pipelines[0]), "\n")
+	if strings.Contains(text, tokA) || strings.Contains(text, tokB) || !strings.Contains(text, "agent_tokens =>") || !strings.Contains(text, "token =>") {
+		t.Fatalf("config.debug shows:\n%s", text)
 	}
 }

@@ -133,6 +133,7 @@ func BenchmarkAgentVsFilebeat(b *testing.B) {
 	cmd.Env = append(os.Environ(), "PKI_DIR="+pki, fmt.Sprintf("CENTRAL_PORT=%d", port))
 	centre := logwatch.Start(b, cmd)
 	api := apiOf(b, centre)
+	centre.Wait(b, "pipeline started", 30*time.Second)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 
 	tmpl, err := os.ReadFile("testdata/agent/filebeat.yml.tmpl")

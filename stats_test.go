@@ -85,7 +85,7 @@ output {
 		}
 	}
 	// The unrouted events by the condition chain they went through.
-	if want := map[string]int64{`if [kind] == "ok" → false`: 50}; !maps.Equal(p.UnroutedBy, want) {
+	if want := map[string]int64{`if [kind] == 'ok' → false`: 50}; !maps.Equal(p.UnroutedBy, want) {
 		t.Errorf("unrouted_by_conditions = %v, want %v", p.UnroutedBy, want)
 	}
 	filters := map[string]int{}

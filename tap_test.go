@@ -130,8 +130,8 @@ output {
 		"failed bad":       `parse|filter parse (grok) failed: tagged _grokparsefailure`,
 		"failed drop me":   `parse|filter parse (grok) failed: tagged _grokparsefailure`,
 		"dropped drop me":  `dropper|dropped by filter dropper (drop)`,
-		"unrouted bad":     `|no output matched: if [kind] == "ok" → false; else if [kind] in ["x", "y"] → false`,
-		"unrouted other 2": `|no output matched: if [kind] == "ok" → false; else if [kind] in ["x", "y"] → false`,
+		"unrouted bad":     `|no output matched: if [kind] == 'ok' → false; else if [kind] in ['x', 'y'] → false`,
+		"unrouted other 2": `|no output matched: if [kind] == 'ok' → false; else if [kind] in ['x', 'y'] → false`,
 	}
 	seen := map[string]bool{} // by kind
 	for _, l := range lines {

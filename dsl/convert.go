@@ -15,7 +15,6 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/pipelined/pipeline/dsl/ir"
-	"github.com/pipelined/pipeline/dsl/logstash"
 )
 
 // ConvertConf loads a Logstash configuration, a .conf file or a directory
@@ -93,7 +92,7 @@ func ConvertConf(path string) (out []byte, cfg *ir.Config, diags hcl.Diagnostics
 //     loader to resolve (in hash keys, which Logstash does not resolve, they
 //     are escaped as $${VAR});
 //   - barewords, which the IR holds as strings, print as strings;
-//   - conditions print in the if label with logstash.FormatCondition.
+//   - conditions print in the if label with ir.FormatCondition.
 //
 // Comments of .conf files (cfg.Files holds their source) are carried over
 // where practical: full-line comments print before the plugin, setting or
@@ -730,7 +729,7 @@ func (p *hclPrinter) ifNode(n *ir.If, indent string) {
 		}
 		cond := "<invalid>"
 		if br.Cond != nil {
-			cond = logstash.FormatCondition(br.Cond)
+			cond = ir.FormatCondition(br.Cond)
 			if !utf8.ValidString(cond) {
 				p.errorf(br.Range, "Invalid UTF-8", "A string in this condition is not valid UTF-8, which HCL files must be.")
 			}

@@ -17,7 +17,6 @@ import (
 	"golang.org/x/tools/txtar"
 
 	"github.com/pipelined/pipeline/dsl/ir"
-	"github.com/pipelined/pipeline/dsl/logstash"
 )
 
 // canonical prints the IR of cfg without source ranges, so that two
@@ -25,7 +24,7 @@ import (
 // plugins as `kind type id`, their attributes sorted by name with values
 // rendered through cty conversion to string (a .conf bareword "true" and
 // HCL's true, or "5044" and 5044, print the same), nested blocks in order,
-// and conditions with logstash.FormatCondition.
+// and conditions with ir.FormatCondition.
 func canonical(t *testing.T, cfg *ir.Config) string {
 	t.Helper()
 	var b strings.Builder
@@ -66,7 +65,7 @@ func canonNode(t *testing.T, b *strings.Builder, n ir.Node, indent string) {
 			}
 			cond := "<nil>"
 			if br.Cond != nil {
-				cond = logstash.FormatCondition(br.Cond)
+				cond = ir.FormatCondition(br.Cond)
 			}
 			fmt.Fprintf(b, "%s%s %s\n", indent, kw, cond)
 			for _, c := range br.Body {

@@ -427,14 +427,16 @@ func (b *builder) nodes(in []ir.Node, kind ir.Kind) ([]node, hcl.Diagnostics) {
 			for _, br := range n.Branches {
 				// A nil condition was already reported by the front-end.
 				eval := func(*event.Event) bool { return false }
+				text := "(none)"
 				if br.Cond != nil {
 					var d hcl.Diagnostics
 					eval, d = cond.Compile(br.Cond)
 					diags = append(diags, d...)
+					text = ir.FormatCondition(br.Cond)
 				}
 				body, d := b.nodes(br.Body, kind)
 				diags = append(diags, d...)
-				c.branches = append(c.branches, branch{cond: eval, body: body, text: condText(br.Cond)})
+				c.branches = append(c.branches, branch{cond: eval, body: body, text: text})
 			}
 			var d hcl.Diagnostics
 			c.els, d = b.nodes(n.Else, kind)

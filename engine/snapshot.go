@@ -18,7 +18,7 @@ type Snapshot struct {
 	In, Filtered, Out         int64
 	Dropped, Unrouted, Failed int64
 	// UnroutedChains counts the Unrouted events by the condition chain of
-	// the output section they went through (`if [type] == "x" → false;
+	// the output section they went through (`if [type] == 'x' → false;
 	// else if … → false`); at most 16 chains, the rest under "(other)".
 	UnroutedChains map[string]int64
 	// FilterFailed: filter calls that failed on an event (tagged it with

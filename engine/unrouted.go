@@ -8,7 +8,7 @@ import (
 )
 
 // Why an event matched no output: the condition chain of the output
-// section it went through, e.g. `if [type] == "x" → false; else if [a] →
+// section it went through, e.g. `if [type] == 'x' → false; else if [a] →
 // false`. Counted per chain (on the unrouted path only: the conditions are
 // evaluated again for the event to learn which branches it took).
 

@@ -11,7 +11,7 @@
 //   - ParseCondition (ParseConditionWith for Logstash's raw-string mode) parses
 //     the text of one condition, `[a] == "b" and ![c]`, into an ir.Expr; the
 //     HCL front-end uses it for the labels of its `if` blocks too.
-//   - FormatCondition prints an ir.Expr back in Logstash syntax, for
+//   - ir.FormatCondition prints an ir.Expr back in Logstash syntax, for
 //     `pipeline convert` (.conf to HCL).
 //
 // Files: conf.go (parser), conf_scan.go (lexer and positions), conf_values.go

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/pipelined/pipeline/dsl/ir"
 )
 
 // conditionCases returns the conditions of engine/cond/testdata/cases.txt
@@ -34,7 +36,7 @@ func formatRoundTrip(t testing.TB, src string, opts ConditionOptions) bool {
 	if e == nil || diags.HasErrors() {
 		return false
 	}
-	f := FormatCondition(e)
+	f := ir.FormatCondition(e)
 	e2, diags := ParseCondition(f, hcl.InitialPos, "b.conf")
 	if diags.HasErrors() {
 		t.Fatalf("%q formats as %q, which does not parse: %v", src, f, diags)
@@ -87,8 +89,8 @@ func TestFormatCondition(t *testing.T) {
 			t.Errorf("%q: %v", tc.src, diags)
 			continue
 		}
-		if got := FormatCondition(e); got != tc.want {
-			t.Errorf("FormatCondition(%q) = %q, want %q", tc.src, got, tc.want)
+		if got := ir.FormatCondition(e); got != tc.want {
+			t.Errorf("ir.FormatCondition(%q) = %q, want %q", tc.src, got, tc.want)
 		}
 		formatRoundTrip(t, tc.src, ConditionOptions{})
 	}
@@ -107,12 +109,12 @@ func TestFormatConditionRawStrings(t *testing.T) {
 		if diags.HasErrors() {
 			t.Fatalf("%q: %v", src, diags)
 		}
-		e2, diags := ParseCondition(FormatCondition(e), hcl.InitialPos, "b.hcl")
+		e2, diags := ParseCondition(ir.FormatCondition(e), hcl.InitialPos, "b.hcl")
 		if diags.HasErrors() {
-			t.Fatalf("%q: %v", FormatCondition(e), diags)
+			t.Fatalf("%q: %v", ir.FormatCondition(e), diags)
 		}
 		if got, want := exprString(e2), exprString(e); got != want {
-			t.Errorf("%q → %q:\n got %s\nwant %s", src, FormatCondition(e), got, want)
+			t.Errorf("%q → %q:\n got %s\nwant %s", src, ir.FormatCondition(e), got, want)
 		}
 	}
 }

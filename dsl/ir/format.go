@@ -1,43 +1,41 @@
-package logstash
+package ir
 
 import (
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
-
-	"github.com/pipelined/pipeline/dsl/ir"
 )
 
 // FormatCondition prints a condition in Logstash syntax such that
-// ParseCondition (escapes processed, as for HCL `if` labels) reads it back
+// logstash.ParseCondition (escapes processed, as for HCL `if` labels) reads it back
 // to the same IR, source ranges aside. Strings are single-quoted, with \\
 // and \' escaped; regexps are written /as parsed/; integers in decimal;
 // floats always with a decimal point.
 //
 // Parentheses keep the tree: Logstash groups chains of and/or with a
-// peculiar shunting-yard pass (see ParseConditionWith), so a chain is
+// peculiar shunting-yard pass (see logstash.ParseConditionWith), so a chain is
 // printed without parentheses only when it uses one operator throughout,
 // which every reading groups the same way (to the right). Any other boolean
 // operand is parenthesised: (a and b) or c, a or (b and c).
-func FormatCondition(e ir.Expr) string {
+func FormatCondition(e Expr) string {
 	var b strings.Builder
 	formatExpr(&b, e)
 	return b.String()
 }
 
-func formatExpr(b *strings.Builder, e ir.Expr) {
+func formatExpr(b *strings.Builder, e Expr) {
 	switch x := e.(type) {
-	case *ir.BoolOp:
+	case *BoolOp:
 		formatOperand(b, x.Left, "")
 		b.WriteString(" " + string(x.Op) + " ")
 		same := ""
-		if x.Op == ir.And || x.Op == ir.Or {
+		if x.Op == And || x.Op == Or {
 			same = string(x.Op) // a chain of one operator needs no parentheses
 		}
 		formatOperand(b, x.Right, same)
-	case *ir.Not:
-		if _, ok := x.X.(*ir.FieldRef); ok {
+	case *Not:
+		if _, ok := x.X.(*FieldRef); ok {
 			b.WriteString("!")
 			formatExpr(b, x.X)
 			return
@@ -45,11 +43,11 @@ func formatExpr(b *strings.Builder, e ir.Expr) {
 		b.WriteString("!(")
 		formatExpr(b, x.X)
 		b.WriteString(")")
-	case *ir.Compare:
+	case *Compare:
 		formatExpr(b, x.Left)
 		b.WriteString(" " + string(x.Op) + " ")
 		formatExpr(b, x.Right)
-	case *ir.Match:
+	case *Match:
 		formatExpr(b, x.Left)
 		if x.Negate {
 			b.WriteString(" !~ ")
@@ -57,7 +55,7 @@ func formatExpr(b *strings.Builder, e ir.Expr) {
 			b.WriteString(" =~ ")
 		}
 		formatExpr(b, x.Right)
-	case *ir.In:
+	case *In:
 		formatExpr(b, x.Left)
 		if x.Negate {
 			b.WriteString(" not in ")
@@ -65,11 +63,11 @@ func formatExpr(b *strings.Builder, e ir.Expr) {
 			b.WriteString(" in ")
 		}
 		formatExpr(b, x.Right)
-	case *ir.FieldRef:
+	case *FieldRef:
 		b.WriteString(x.Path)
-	case *ir.Literal:
+	case *Literal:
 		b.WriteString(formatLiteral(x.Value))
-	case *ir.List:
+	case *List:
 		b.WriteString("[")
 		for i, it := range x.Items {
 			if i > 0 {
@@ -78,7 +76,7 @@ func formatExpr(b *strings.Builder, e ir.Expr) {
 			formatExpr(b, it)
 		}
 		b.WriteString("]")
-	case *ir.Regexp:
+	case *Regexp:
 		b.WriteString("/" + x.Pattern + "/")
 	default:
 		fmt.Fprintf(b, "<%T>", e)
@@ -87,8 +85,8 @@ func formatExpr(b *strings.Builder, e ir.Expr) {
 
 // formatOperand prints an operand of a boolean operator: parenthesised if
 // it is itself a boolean operation, unless its operator is same.
-func formatOperand(b *strings.Builder, e ir.Expr, same string) {
-	if op, ok := e.(*ir.BoolOp); ok && (same == "" || string(op.Op) != same) {
+func formatOperand(b *strings.Builder, e Expr, same string) {
+	if op, ok := e.(*BoolOp); ok && (same == "" || string(op.Op) != same) {
 		b.WriteString("(")
 		formatExpr(b, e)
 		b.WriteString(")")

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -22,29 +21,6 @@ import (
 // isolated pipeline named by pipeline.id.
 func LoadPipelinesYML(path string) (*ir.Config, hcl.Diagnostics) {
 	return Loader{}.LoadPipelinesYML(path)
-}
-
-// ymlEnvRef is ${VAR} or ${VAR:default} in a pipelines.yml value.
-var ymlEnvRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_.]*)(?::([^}]*))?\}`)
-
-// expandYMLEnv substitutes the environment into a pipelines.yml value, as
-// Logstash does since 7.5 (and in logstash.yml); missing names the first
-// variable neither set nor defaulted.
-func expandYMLEnv(text string) (out, missing string) {
-	out = ymlEnvRef.ReplaceAllStringFunc(text, func(ref string) string {
-		m := ymlEnvRef.FindStringSubmatch(ref)
-		if v, ok := os.LookupEnv(m[1]); ok {
-			return v
-		}
-		if strings.Contains(ref, ":") {
-			return m[2]
-		}
-		if missing == "" {
-			missing = m[1]
-		}
-		return ref
-	})
-	return out, missing
 }
 
 // Settings of pipelines.yml that we understand: which configuration, and
@@ -97,7 +73,7 @@ func (l Loader) LoadPipelinesYML(path string) (*ir.Config, hcl.Diagnostics) {
 			if k.Value != "config.string" && v.Kind == yaml.ScalarNode {
 				// config.string's ${VAR}s are the configuration's own,
 				// resolved where it is parsed.
-				text, missing := expandYMLEnv(v.Value)
+				text, missing := ir.ExpandSettingsEnv(v.Value)
 				if missing != "" {
 					diags = append(diags, errAt(v, "Invalid "+k.Value,
 						fmt.Sprintf("The environment variable %s is not set (write ${%s:default} for a default).", missing, missing)))

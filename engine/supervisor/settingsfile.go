@@ -3,7 +3,6 @@ package supervisor
 import (
 	"fmt"
 	"os"
-	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -16,10 +15,6 @@ import (
 type SettingsFileError struct{ Lines []string }
 
 func (e *SettingsFileError) Error() string { return strings.Join(e.Lines, "\n") }
-
-// envRef is a ${VAR} or ${VAR:default} reference, which Logstash resolves in
-// logstash.yml values from the environment (or its keystore).
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_.]*)(?::([^}]*))?\}`)
 
 // oldNames are the names Logstash 7 gave api.* settings, which Logstash 8
 // still reads (with a deprecation warning) and many logstash.yml files, the
@@ -98,7 +93,7 @@ func readLogstashYML(path string, s *ir.ProcessSettings) (ignored []string, err 
 			if v.Tag == "!!null" {
 				continue // "key:" with no value, as Logstash: the default
 			}
-			text, missing := expandEnv(v.Value)
+			text, missing := ir.ExpandSettingsEnv(v.Value)
 			if missing != "" {
 				bad(v, "%s: the environment variable %s is not set (write ${%s:default} for a default)", name, missing, missing)
 				continue
@@ -129,23 +124,4 @@ func readLogstashYML(path string, s *ir.ProcessSettings) (ignored []string, err 
 		return ignored, &SettingsFileError{Lines: lines}
 	}
 	return ignored, nil
-}
-
-// expandEnv resolves ${VAR} and ${VAR:default} in text; missing names the
-// first variable that is neither set nor defaulted.
-func expandEnv(text string) (out, missing string) {
-	out = envRef.ReplaceAllStringFunc(text, func(ref string) string {
-		m := envRef.FindStringSubmatch(ref)
-		if v, ok := os.LookupEnv(m[1]); ok {
-			return v
-		}
-		if strings.Contains(ref, ":") {
-			return m[2]
-		}
-		if missing == "" {
-			missing = m[1]
-		}
-		return ref
-	})
-	return out, missing
 }

@@ -9,10 +9,11 @@ import (
 	"github.com/pipelined/pipeline/engine"
 )
 
-// TestScaleOutExample: the shipper and indexer of examples/scale-out load
+// TestScaleOutExample: the shippers and indexers of examples/scale-out (NATS
+// JetStream and Redis Cluster) load
 // and build (no server is contacted: outputs connect when they run).
 func TestScaleOutExample(t *testing.T) {
-	for _, name := range []string{"shipper.hcl", "indexer.hcl"} {
+	for _, name := range []string{"shipper.hcl", "indexer.hcl", "shipper-redis-cluster.hcl", "indexer-redis-cluster.hcl"} {
 		path := filepath.Join("..", "..", "examples", "scale-out", name)
 		src, err := os.ReadFile(path)
 		if err != nil {

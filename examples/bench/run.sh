@@ -13,7 +13,10 @@ D=/tmp/perf-anchors; H=$D/harness; OUT=$D/results-ours.jsonl
 R="python3 $H/runpeer.py --quiet-wait ${QUIET_WAIT:-90} --results $OUT"
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 [ -x $H/sng.sh ] || { echo "run the harness setup first (see the header of $0)" >&2; exit 1; }
-(cd "$repo" && go build -o $D/bin/pipeline .)
+# The release build's flags (.ci/release), so the figures are those of the
+# binary users run: the grpcnotrace tag lets the linker drop unused methods,
+# which lowers peak RSS by about 5 MiB (docs/benchmarks.md, "Memory").
+(cd "$repo" && CGO_ENABLED=0 go build -trimpath -tags grpcnotrace -ldflags '-s -w' -o $D/bin/pipeline .)
 IN=$D/data/syslog-1m.log; N=$(wc -l < $IN); BYTES=$(stat -c %s $IN)
 cat $IN > /dev/null   # warm the page cache
 mkdir -p $D/out $D/run

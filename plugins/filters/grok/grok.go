@@ -236,9 +236,9 @@ type config struct {
 // patterns_dir, then pattern_definitions; the last definition of a name
 // wins. missing lists the patterns_dir entries that matched no file.
 func (o *Options) library() (defs map[string]string, missing []string, err error) {
-	lib := legacyLibrary
+	lib := legacyLibrary()
 	if o.Compatibility.ECS() {
-		lib = ecsLibrary
+		lib = ecsLibrary()
 	}
 	defs = make(map[string]string, len(lib)+len(o.PatternDefinitions))
 	for k, v := range lib {

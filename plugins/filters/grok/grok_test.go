@@ -31,7 +31,7 @@ func hclOpts(s string) string { return strings.ReplaceAll(s, "%{", "%%{") }
 
 func shipped() map[string]string {
 	all := map[string]string{}
-	for k, v := range legacyLibrary {
+	for k, v := range legacyLibrary() {
 		all[k] = v
 	}
 	return all
@@ -47,7 +47,7 @@ func TestLibraryCompiles(t *testing.T) {
 		name string
 		defs map[string]string
 		min  int
-	}{{"legacy", legacyLibrary, 300}, {"ecs-v1", ecsLibrary, 340}} {
+	}{{"legacy", legacyLibrary(), 300}, {"ecs-v1", ecsLibrary(), 340}} {
 		if len(lib.defs) < lib.min {
 			t.Errorf("%s: %d patterns; want at least %d", lib.name, len(lib.defs), lib.min)
 		}

@@ -41,7 +41,7 @@ func TestHybridSameAsBacktracking(t *testing.T) {
 	}
 	checked, viaBT, rejected := 0, 0, 0
 	slow := map[string]time.Duration{}
-	for _, lib := range []map[string]string{legacyLibrary, ecsLibrary} {
+	for _, lib := range []map[string]string{legacyLibrary(), ecsLibrary()} {
 		names := make([]string, 0, len(lib))
 		for n := range lib {
 			names = append(names, n)
@@ -123,7 +123,7 @@ func TestRE2SameAsBacktracking(t *testing.T) {
 		corpus = append(corpus, c.Line)
 	}
 	n := 0
-	for _, lib := range []map[string]string{legacyLibrary, ecsLibrary} {
+	for _, lib := range []map[string]string{legacyLibrary(), ecsLibrary()} {
 		for name := range lib {
 			x := &expander{defs: lib, namedOnly: false, used: map[string]int{}, equiv: true}
 			expr, err := x.expand("%{" + name + "}")
@@ -174,7 +174,7 @@ func everyNth(s []string, n int) []string {
 // included).
 func TestHostnameFirst(t *testing.T) {
 	def := supersets["HOSTNAME"].from
-	if legacyLibrary["HOSTNAME"] != def || ecsLibrary["HOSTNAME"] != def {
+	if legacyLibrary()["HOSTNAME"] != def || ecsLibrary()["HOSTNAME"] != def {
 		t.Fatal("the library's HOSTNAME is not the one hostnameFirst was written for")
 	}
 	re := regexp.MustCompile(`\A(?:` + def + `)`)

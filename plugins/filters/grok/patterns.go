@@ -8,6 +8,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // The pattern library is Logstash's own, logstash-patterns-core, vendored
@@ -17,9 +18,12 @@ import (
 //go:embed patterns/legacy patterns/ecs-v1
 var patternFS embed.FS
 
+// The libraries are parsed on first use, not at start-up: about 3 MB of
+// allocations (most of the executable's start-up heap) that a pipeline
+// without grok never needs. The maps are shared: never modify them.
 var (
-	legacyLibrary = mustLoadLibrary("patterns/legacy")
-	ecsLibrary    = mustLoadLibrary("patterns/ecs-v1")
+	legacyLibrary = sync.OnceValue(func() map[string]string { return mustLoadLibrary("patterns/legacy") })
+	ecsLibrary    = sync.OnceValue(func() map[string]string { return mustLoadLibrary("patterns/ecs-v1") })
 )
 
 func mustLoadLibrary(dir string) map[string]string {

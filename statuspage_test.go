@@ -217,6 +217,8 @@ func TestStatusPageInChromium(t *testing.T) {
 			return {
 				dlqChecks: sec("checks").querySelector('.dlq').dataset.bytes,
 				dlqMain: sec("main").querySelector('.dlq').textContent,
+				queueMain: sec("main").querySelector('.queue').textContent,
+				queueAge: sec("main").querySelector('.queue').dataset.ageMillis,
 				exampleTag: ex.dataset.tag,
 				exampleText: ex.querySelector('pre').textContent,
 				genPoints: gen.getAttribute('points'),
@@ -238,6 +240,11 @@ func TestStatusPageInChromium(t *testing.T) {
 	}
 	if b, _ := strconv.Atoi(fmt.Sprint(extras["dlqChecks"])); b <= 0 {
 		t.Errorf("DLQ size on the page: %v", extras["dlqChecks"])
+	}
+	// The queue's depth and, next to it, its oldest event's age.
+	if a, err := strconv.Atoi(fmt.Sprint(extras["queueAge"])); err != nil || a < 0 ||
+		!regexp.MustCompile(`^queue: memory, [0-9]+ events, oldest [0-9]+\.[0-9] s$`).MatchString(fmt.Sprint(extras["queueMain"])) {
+		t.Errorf("main's queue on the page: %v (age %v)", extras["queueMain"], extras["queueAge"])
 	}
 	if extras["dlqMain"] != "dead letter queue: off" {
 		t.Errorf("main's DLQ: %v", extras["dlqMain"])

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +45,12 @@ type Pipeline struct {
 	pqMaxBytes int64
 	// queued counts the events in the queue, for monitoring.
 	queued atomic.Int64
+	// waiting holds the push times (Unix ns) of the memory queue's chunks
+	// an input has handed over and no worker has taken yet, for the age
+	// of the oldest (Snapshot.QueueOldestAge): one entry per chunk, not
+	// per event, nearly in order (removals are at the front).
+	waitMu  sync.Mutex
+	waiting []int64
 	// workNanos and pushNanos: time workers spent on batches, and inputs
 	// blocked handing them to the queue.
 	workNanos, pushNanos atomic.Int64
@@ -275,6 +282,43 @@ type chunk struct {
 	flush  bool
 	// tick asks the worker that takes it to flush the filters (Flusher).
 	tick bool
+	// pushed is when an input pushed it (Unix ns, in p.waiting), 0 for
+	// chunks of the persisted queue and ticks.
+	pushed int64
+}
+
+// waitAdd records a chunk pushed at t (see Pipeline.waiting).
+func (p *Pipeline) waitAdd(t int64) {
+	p.waitMu.Lock()
+	p.waiting = append(p.waiting, t)
+	p.waitMu.Unlock()
+}
+
+// waitDone removes a chunk pushed at t, taken by a worker or abandoned.
+func (p *Pipeline) waitDone(t int64) {
+	if t == 0 {
+		return
+	}
+	p.waitMu.Lock()
+	if i := slices.Index(p.waiting, t); i >= 0 {
+		if i == 0 {
+			p.waiting = p.waiting[1:]
+		} else {
+			p.waiting = slices.Delete(p.waiting, i, i+1)
+		}
+	}
+	p.waitMu.Unlock()
+}
+
+// oldestWaiting returns the push time of the oldest chunk waiting in the
+// memory queue, or 0.
+func (p *Pipeline) oldestWaiting() int64 {
+	p.waitMu.Lock()
+	defer p.waitMu.Unlock()
+	if len(p.waiting) == 0 {
+		return 0
+	}
+	return slices.Min(p.waiting)
 }
 
 // inputUnit runs one input and decorates what it emits.
@@ -342,6 +386,10 @@ func (u *inputUnit) emit(b Batch) error {
 		// batch_delay to fill the tail would only add latency.
 		c.flush = len(events) == 0 && b.Ack != nil
 		start := time.Now()
+		// The one time read per chunk doubles as its push time: a chunk
+		// waiting for room in the queue is waiting for a worker too.
+		c.pushed = start.UnixNano()
+		p.waitAdd(c.pushed)
 		select {
 		case p.queue <- c:
 			p.queued.Add(int64(n))
@@ -353,6 +401,7 @@ func (u *inputUnit) emit(b Batch) error {
 			p.pushNanos.Add(d)
 			u.pushNanos.Add(d)
 		case <-p.abort:
+			p.waitDone(c.pushed)
 			return ErrAborted
 		}
 	}
@@ -414,6 +463,7 @@ func (p *Pipeline) worker() {
 			return
 		}
 		p.queued.Add(-int64(len(first.events)))
+		p.waitDone(first.pushed)
 		tick := first.tick
 		if tick && len(first.events) == 0 {
 			if !p.flushFilters(w, false) {
@@ -433,6 +483,7 @@ func (p *Pipeline) worker() {
 						break fill
 					}
 					p.queued.Add(-int64(len(more.events)))
+					p.waitDone(more.pushed)
 					tick = tick || more.tick
 					batch = append(batch, more.events...)
 					if more.flush {

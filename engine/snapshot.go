@@ -41,6 +41,12 @@ type Snapshot struct {
 	// QueueBytes and QueueMaxBytes are the persisted queue's size and bound.
 	QueueType                              string
 	QueueEvents, QueueBytes, QueueMaxBytes int64
+	// QueueOldestAge is how long the oldest event in the queue has waited:
+	// memory, since its input pushed it (a batch still waiting for room
+	// counts); persisted, since the oldest record not yet acknowledged was
+	// appended, or since the queue was opened for records left by a
+	// previous run (a lower bound). 0 when the queue is empty.
+	QueueOldestAge time.Duration
 	// DeadLetterQueue says whether a dead letter queue is configured.
 	DeadLetterQueue          bool
 	Inputs, Filters, Outputs []PluginSnapshot
@@ -150,10 +156,18 @@ func (p *Pipeline) Snapshot() Snapshot {
 		Duration:     time.Duration(p.workNanos.Load()), QueuePush: time.Duration(p.pushNanos.Load()),
 		QueueType: "memory", QueueEvents: max(p.queued.Load(), 0), DeadLetterQueue: p.settings.DeadLetter != nil,
 	}
+	now := time.Now()
+	if t := p.oldestWaiting(); t != 0 {
+		s.QueueOldestAge = max(now.Sub(time.Unix(0, t)), 0)
+	}
 	if p.settings.Queue.persisted() {
 		s.QueueType = "persisted"
+		s.QueueOldestAge = 0
 		if q := p.pqView.Load(); q != nil {
 			s.QueueEvents, s.QueueBytes = q.Len() // Len is safe after Close too
+			if t, ok := q.OldestAppend(); ok {
+				s.QueueOldestAge = max(now.Sub(t), 0)
+			}
 		}
 		s.QueueMaxBytes = cmp.Or(p.settings.Queue.MaxBytes, DefaultQueueMaxBytes)
 	}
@@ -169,7 +183,6 @@ func (p *Pipeline) Snapshot() Snapshot {
 		ps.FailureExamples = f.failureExamples()
 		s.Filters = append(s.Filters, ps)
 	}
-	now := time.Now()
 	s.Health.Status = HealthGreen
 	if s.QueueFailing {
 		s.Health.raise(HealthRed, "persisted queue writes are failing; the inputs wait")

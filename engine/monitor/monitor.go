@@ -422,7 +422,9 @@ func pipelineJSON(p snap) map[string]any {
 		"health":                       map[string]any{"status": s.Health.Status, "reasons": nonNil(s.Health.Reasons)},
 		"queue": map[string]any{"type": cmp.Or(s.QueueType, "memory"), "events_count": s.QueueEvents,
 			"queue_size_in_bytes": s.QueueBytes, "max_queue_size_in_bytes": s.QueueMaxBytes,
-			"write_errors": s.QueueWriteErrors, "read_errors": s.QueueReadErrors, "write_failing": s.QueueFailing},
+			"write_errors": s.QueueWriteErrors, "read_errors": s.QueueReadErrors, "write_failing": s.QueueFailing,
+			// Not in Logstash: how long the oldest event has waited.
+			"oldest_age_in_millis": s.QueueOldestAge.Milliseconds()},
 	}
 	if p.dlq != nil {
 		var lastErr any

@@ -413,6 +413,7 @@ func TestHealthReportAndStalledStatus(t *testing.T) {
 func TestStatusPageFields(t *testing.T) {
 	f := sample()
 	f.s.Filters[0].FailureExamples = []engine.FailureExample{{Time: time.Unix(1700000000, 0), Tag: "_grokparsefailure", Event: []byte(`{"message":"not matching"}`)}}
+	f.s.QueueOldestAge = 1500 * time.Millisecond
 	s := New(Options{HistoryInterval: time.Nanosecond}, func() []Source { return []Source{{Pipeline: f}} })
 	var body []byte
 	for i := 0; i < 4; i++ {
@@ -429,7 +430,8 @@ func TestStatusPageFields(t *testing.T) {
 	}
 	var got struct {
 		Pipelines map[string]struct {
-			Every   int64 `json:"rate_history_interval_millis"`
+			Every   int64          `json:"rate_history_interval_millis"`
+			Queue   map[string]any `json:"queue"`
 			Plugins map[string][]struct {
 				ID          string    `json:"id"`
 				RateHistory []float64 `json:"rate_history"`
@@ -444,6 +446,9 @@ func TestStatusPageFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := got.Pipelines["main"]
+	if age, ok := p.Queue["oldest_age_in_millis"]; !ok || age != float64(1500) {
+		t.Errorf("queue.oldest_age_in_millis = %v (present %v), want 1500", age, ok)
+	}
 	if p.Every != 0 { // 1 ns in milliseconds
 		t.Errorf("rate_history_interval_millis = %d", p.Every)
 	}

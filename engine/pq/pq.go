@@ -133,6 +133,10 @@ type Queue struct {
 	count    int64  // entries of the stored records not acknowledged
 	bytes    int64  // their bytes
 	unsynced int
+	// marks are the append times of the records not acknowledged, oldest
+	// first: one per Append (one time read), the last sequence number it
+	// wrote; records left by a previous run have the time of Open.
+	marks    []appendMark
 	noWrites bool
 	closed   bool
 	syncKick chan struct{}
@@ -180,6 +184,11 @@ func Open(opts Options) (*Queue, error) {
 	if err := q.recover(); err != nil {
 		q.closeFiles()
 		return nil, fmt.Errorf("persistent queue: %s: %w", opts.Dir, err)
+	}
+	if q.count > 0 && q.next > 0 {
+		// The append times of a previous run's records are not stored:
+		// the open time bounds their age from below.
+		q.marks = []appendMark{{last: q.next - 1, at: time.Now()}}
 	}
 	go q.syncLoop()
 	return q, nil
@@ -439,6 +448,50 @@ func (q *Queue) roll() error {
 	return nil
 }
 
+// appendMark: the records up to seq last were appended at at.
+type appendMark struct {
+	last uint64
+	at   time.Time
+}
+
+// maxMarks bounds marks: past it, a new Append joins the newest mark (its
+// records then count from that mark's older time, an overstatement only
+// while that many appends are outstanding).
+const maxMarks = 1 << 14
+
+// addMark records that the records up to last were appended at t, and
+// forgets the marks of acknowledged records. q.mu is held.
+func (q *Queue) addMark(last uint64, t time.Time) {
+	q.pruneMarks()
+	if n := len(q.marks); n >= maxMarks {
+		q.marks[n-1].last = last
+		return
+	}
+	q.marks = append(q.marks, appendMark{last: last, at: t})
+}
+
+// pruneMarks drops the marks whose records are all acknowledged. q.mu is held.
+func (q *Queue) pruneMarks() {
+	i := 0
+	for i < len(q.marks) && q.marks[i].last < q.acks.low {
+		i++
+	}
+	q.marks = q.marks[i:]
+}
+
+// OldestAppend returns when the oldest record not yet acknowledged was
+// appended (for records left by a previous run: when the queue was opened),
+// and false when every record is acknowledged.
+func (q *Queue) OldestAppend() (time.Time, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.pruneMarks()
+	if q.count <= 0 || len(q.marks) == 0 {
+		return time.Time{}, false
+	}
+	return q.marks[0].at, true
+}
+
 // Len returns the records and bytes stored (read or not, not yet acknowledged).
 func (q *Queue) Len() (records, bytes int64) {
 	q.mu.Lock()
@@ -550,6 +603,7 @@ func (q *Queue) AppendN(ctx context.Context, recs [][]byte, counts []uint32) err
 	if !q.opts.Sync {
 		q.unsynced += int(entries)
 	}
+	q.addMark(seg.last, time.Now())
 	needSync := !q.opts.Sync && q.unsynced >= q.opts.SyncEvery
 	q.changed.Broadcast()
 	q.mu.Unlock()

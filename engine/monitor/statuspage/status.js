@@ -93,8 +93,9 @@ function render(stats) {
     sec.dataset.rate = String(total);
     [["in", fmt(total) + " events/s"], ["out", String(ev.out || 0)], ["dropped", String(ev.dropped || 0)],
      ["unrouted", String(ev.unrouted || 0)], ["filter failed", String(ev.filter_failed || 0)],
-     ["queue", (q.type || "memory") + ", " + (q.events_count || 0) + " events"],
-     ["reloads", String(((p.reloads || {}).successes) || 0)]].forEach(([k, v]) => facts.appendChild(el("span", "", k + ": " + v)));
+     ["queue", (q.type || "memory") + ", " + (q.events_count || 0) + " events, oldest " + ((q.oldest_age_in_millis || 0) / 1000).toFixed(1) + " s", "queue"],
+     ["reloads", String(((p.reloads || {}).successes) || 0)]].forEach(([k, v, cls]) => facts.appendChild(el("span", cls || "", k + ": " + v)));
+    facts.querySelector(".queue").dataset.ageMillis = String(q.oldest_age_in_millis || 0);
     const dlq = p.dead_letter_queue;
     const d = el("span", "dlq", "dead letter queue: " + (dlq ? dlq.queue_size_in_bytes + " bytes" : "off"));
     d.dataset.bytes = dlq ? String(dlq.queue_size_in_bytes) : "";

@@ -65,6 +65,7 @@ func appendMetrics(b []byte, snaps []snap) []byte {
 	perPipeline("pipeline_queue_read_errors_total", "counter", "Persisted-queue reads that failed and were retried.", i64(func(s engine.Snapshot) int64 { return s.QueueReadErrors }))
 	perPipeline("pipeline_retries_total", "counter", "Output writes that failed and were retried.", i64(func(s engine.Snapshot) int64 { return s.Retries }))
 	perPipeline("pipeline_queue_events", "gauge", "Events waiting in the memory queue for a worker, or not yet acknowledged in the persisted queue.", i64(func(s engine.Snapshot) int64 { return s.QueueEvents }))
+	perPipeline("pipeline_queue_oldest_age_seconds", "gauge", "Age of the oldest event waiting in the queue (0 when empty).", func(s engine.Snapshot) float64 { return s.QueueOldestAge.Seconds() })
 	perPipeline("pipeline_queue_size_bytes", "gauge", "Bytes held by the persisted queue (0 for the memory queue).", i64(func(s engine.Snapshot) int64 { return s.QueueBytes }))
 	reloads := func(name, help string, v func(ReloadStats) int64) {
 		var ss []sample

@@ -312,7 +312,7 @@ func TestBrokenLegacyQueueIsQuarantined(t *testing.T) {
 // FuzzScanSegment: any bytes as a segment are scanned without a panic, and
 // what the scan accepts is in increasing order with intact checksums.
 func FuzzScanSegment(f *testing.F) {
-	for _, ver := range []byte{1, segVersion} {
+	for _, ver := range []byte{1, segVersion, segSealed} {
 		good := append([]byte(nil), headerOf(ver)...)
 		for i := range 3 {
 			good = appendRecord(good, ver, uint64(i+1), uint32(i+1), fmt.Appendf(nil, "payload %d", i))

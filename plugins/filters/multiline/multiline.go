@@ -232,13 +232,19 @@ func (f *Filter) Flush(_ context.Context, final bool, out []*event.Event) []*eve
 	return out
 }
 
+var metadataRef = event.MustRef("[@metadata]")
+
 // merge makes one event of events, as Logstash's merge does.
 func (f *Filter) merge(events []*event.Event) *event.Event {
 	fields := map[string]any{}
 	var meta map[string]any
 	for _, e := range events {
 		c := e.Copy()
-		mergeMaps(fields, c.Fields(), f.sourceKey, f.dups)
+		// @timestamp is the first event's (set below): merging every line's
+		// into a list of distinct values was quadratic work thrown away.
+		cf := c.Fields()
+		delete(cf, event.TimestampField)
+		mergeMaps(fields, cf, f.sourceKey, f.dups)
 		if m := c.Metadata(); len(m) > 0 {
 			if meta == nil {
 				meta = map[string]any{}
@@ -269,7 +275,7 @@ func (f *Filter) merge(events []*event.Event) *event.Event {
 		out = events[0].Copy()
 	}
 	if meta != nil {
-		_ = out.Set(event.MustRef("[@metadata]"), meta)
+		_ = out.Set(metadataRef, meta)
 	}
 	return out
 }
@@ -300,7 +306,9 @@ func mergeMaps(dst, src map[string]any, dupsKey string, dups bool) {
 		}
 		var v []any
 		if dups && k == dupsKey {
-			v = append(append([]any{}, dl...), sl...)
+			// In place: dl is dst's own (a copy, or made just above), so
+			// merging n lines appends n times instead of copying n²/2.
+			v = append(dl, sl...)
 		} else {
 			v = union(dl, sl)
 		}

@@ -2,6 +2,7 @@ package multiline
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -80,5 +81,29 @@ what = "previous"`, engine.Resources{})
 	}
 	if m, _ := out[0].Message(); len(m) != len("head")+(MaxHeldEvents-1)*len("\n x") {
 		t.Errorf("merged event of %d bytes", len(m))
+	}
+}
+
+// BenchmarkMerge merges a stack trace of n lines held for one stream; the
+// cost per line should not grow with n (compare n=100 to n=5000).
+func BenchmarkMerge(b *testing.B) {
+	for _, n := range []int{100, 5000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			f := plugintest.MustNew(b, New, `pattern = "^\\s"
+what = "previous"`, engine.Resources{})
+			t0 := time.Now()
+			held := make([]*event.Event, n)
+			for i := range held {
+				held[i] = msgAt(" at frame", t0)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if m, _ := f.merge(held).Message(); len(m) != n*len(" at frame")+n-1 {
+					b.Fatalf("merged message of %d bytes", len(m))
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/line")
+		})
 	}
 }

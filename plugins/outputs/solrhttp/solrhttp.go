@@ -27,6 +27,7 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/engine/redact"
 )
 
 func init() { engine.RegisterOutput("solr_http", New) }
@@ -68,7 +69,7 @@ func (o *Options) Defaults() {
 func (o *Options) Validate() error {
 	u, err := url.Parse(o.SolrURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return &engine.FieldError{Field: "solr_url", Err: fmt.Errorf("%q is not an http:// or https:// URL", redact(o.SolrURL))}
+		return &engine.FieldError{Field: "solr_url", Err: fmt.Errorf("%q is not an http:// or https:// URL", redact.URL(o.SolrURL))}
 	}
 	if o.DocumentID != "" {
 		if _, err := event.ParseTemplate(o.DocumentID); err != nil {
@@ -79,15 +80,6 @@ func (o *Options) Validate() error {
 		return &engine.FieldError{Field: "timeout", Err: fmt.Errorf("must be positive")}
 	}
 	return nil
-}
-
-// redact drops the user information of a URL for messages.
-func redact(s string) string {
-	if u, err := url.Parse(s); err == nil && u.User != nil {
-		u.User = nil
-		return u.String()
-	}
-	return s
 }
 
 // Output is a solr_http output.
@@ -141,7 +133,7 @@ func (o *Output) Write(ctx context.Context, events []*event.Event) error {
 	req.Header.Set("Content-Type", "application/json")
 	res, err := o.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("solr_http: %s: %w", redact(o.update), err)
+		return fmt.Errorf("solr_http: %s: %w", redact.URL(o.update), err)
 	}
 	defer res.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(res.Body, MaxResponseBytes))
@@ -149,9 +141,9 @@ func (o *Output) Write(ctx context.Context, events []*event.Event) error {
 	case res.StatusCode/100 == 2:
 		return nil
 	case res.StatusCode/100 == 4 && res.StatusCode != http.StatusRequestTimeout && res.StatusCode != http.StatusTooManyRequests:
-		return engine.Permanent(fmt.Errorf("solr_http: %s refused the documents: %s: %s", redact(o.update), res.Status, bytes.TrimSpace(answer)))
+		return engine.Permanent(fmt.Errorf("solr_http: %s refused the documents: %s: %s", redact.URL(o.update), res.Status, bytes.TrimSpace(answer)))
 	}
-	return fmt.Errorf("solr_http: %s: %s: %s", redact(o.update), res.Status, bytes.TrimSpace(answer))
+	return fmt.Errorf("solr_http: %s: %s: %s", redact.URL(o.update), res.Status, bytes.TrimSpace(answer))
 }
 
 // uuid is a random (version 4) UUID, as UUIDTools::UUID.random_create.

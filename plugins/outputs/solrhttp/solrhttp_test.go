@@ -97,3 +97,20 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// A solr_url that does not parse must not bring its password into the
+// error (the check command prints it).
+func TestValidateHidesPassword(t *testing.T) {
+	o := Options{}
+	o.Defaults()
+	for _, u := range []string{"http://solr:s3cret@host:port/solr", "ftp://solr:s3cret@host/solr"} {
+		o.SolrURL = u
+		err := o.Validate()
+		if err == nil {
+			t.Fatalf("%s: accepted", u)
+		}
+		if regexp.MustCompile(`s3cret`).MatchString(err.Error()) {
+			t.Errorf("%s: the error shows the password: %v", u, err)
+		}
+	}
+}

@@ -39,6 +39,7 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/engine/redact"
 	"github.com/pipelined/pipeline/plugins/internal/httpclient"
 	"github.com/pipelined/pipeline/plugins/internal/tlsopt"
 )
@@ -177,7 +178,7 @@ func (o *Options) Validate() error {
 	}
 	if o.Proxy != "" {
 		if u, err := url.Parse(o.Proxy); err != nil || u.Host == "" {
-			return fieldErr("proxy", "%q is not a proxy URL", o.Proxy)
+			return fieldErr("proxy", "%q is not a proxy URL", redact.URL(o.Proxy))
 		}
 	}
 	return o.Client.Validate(on)
@@ -229,7 +230,7 @@ func hostURL(h string, tls bool) (string, error) {
 	}
 	u, err := url.Parse(h)
 	if err != nil || u.Host == "" {
-		return "", fmt.Errorf("%q is not a host or URL", h)
+		return "", fmt.Errorf("%q is not a host or URL", redact.URL(h))
 	}
 	if u.Port() == "" {
 		u.Host += ":9200"
@@ -504,21 +505,21 @@ func (f *Filter) search(ctx context.Context, path string, body []byte) ([]byte, 
 		for _, h := range f.hosts {
 			res, err := f.client.Do(ctx, http.MethodPost, h+path, body, f.header)
 			if err != nil {
-				last = fmt.Errorf("%s: %w", h, err)
+				last = fmt.Errorf("%s: %w", redact.URL(h), err)
 				continue
 			}
 			raw, rerr := io.ReadAll(io.LimitReader(res.Body, MaxResponseBytes+1))
 			res.Body.Close()
 			switch {
 			case rerr != nil:
-				last = fmt.Errorf("%s: %w", h, rerr)
+				last = fmt.Errorf("%s: %w", redact.URL(h), rerr)
 				continue
 			case len(raw) > MaxResponseBytes:
-				return nil, fmt.Errorf("%s: answer larger than %d bytes", h, MaxResponseBytes)
+				return nil, fmt.Errorf("%s: answer larger than %d bytes", redact.URL(h), MaxResponseBytes)
 			case res.StatusCode == http.StatusOK:
 				return raw, nil
 			}
-			last = fmt.Errorf("%s: HTTP %d: %s", h, res.StatusCode, truncate(raw, 300))
+			last = fmt.Errorf("%s: HTTP %d: %s", redact.URL(h), res.StatusCode, truncate(raw, 300))
 			if !f.retryOn[res.StatusCode] {
 				return nil, last
 			}

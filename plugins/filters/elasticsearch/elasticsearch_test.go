@@ -1,7 +1,9 @@
 package elasticsearch
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pipelined/pipeline/dsl/ir"
+	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/plugintest"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/zinctest"
@@ -120,6 +123,44 @@ func TestValidate(t *testing.T) {
 		diags := plugintest.BuildDiags(t, ir.Filter, "elasticsearch", tc.opts)
 		if !diags.HasErrors() || !strings.Contains(diags.Error(), tc.want) {
 			t.Errorf("%s: diags %v; want %q", tc.opts, diags, tc.want)
+		}
+	}
+}
+
+// A password in a hosts URL or in proxy stays out of errors and logs: a
+// host that does not answer, a host that does not parse, a bad proxy.
+func TestErrorsHidePassword(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nobody answers there now
+	o := Options{}
+	o.Defaults()
+	o.Query = "a"
+	o.Hosts = []string{"http://elastic:s3cret@" + addr}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := New(o, engine.Resources{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.Filter(context.Background(), event.New(), nil)
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("search of a closed port: %v", err)
+	}
+	for _, bad := range []func(*Options){
+		func(o *Options) { o.Hosts = []string{"http://elastic:s3cret@host:port"} },
+		func(o *Options) { o.Proxy = "http://proxy:s3cret@:bad" },
+	} {
+		o := Options{}
+		o.Defaults()
+		o.Query = "a"
+		bad(&o)
+		if err := o.Validate(); err == nil || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("validate: %v", err)
 		}
 	}
 }

@@ -26,3 +26,29 @@ func TestConditionPanicIsFalse(t *testing.T) {
 		t.Errorf("panics = %d; want 3", got)
 	}
 }
+
+// TestUnroutedConditionsEvaluatedOnce: an event no output condition matches
+// is counted under its condition chain without its conditions being
+// evaluated a second time (a condition that panics counts once per event).
+func TestUnroutedConditionsEvaluatedOnce(t *testing.T) {
+	p := &Pipeline{log: slog.New(slog.DiscardHandler)}
+	calls := 0
+	p.routes = []node{&ifNode{pl: p, branches: []branch{
+		{cond: func(*event.Event) bool { calls++; var m map[string]bool; m["x"] = true; return true }, body: []node{&routeNode{index: 0}}, text: "[a]"},
+	}}}
+	if !p.route([]*event.Event{event.NewMessage("x"), event.NewMessage("y")}) {
+		t.Fatal("route aborted")
+	}
+	if calls != 2 {
+		t.Errorf("condition evaluated %d times for 2 events; want 2", calls)
+	}
+	if got := p.stats.Panics.Load(); got != 2 {
+		t.Errorf("panics = %d; want 2", got)
+	}
+	if got := p.stats.Unrouted.Load(); got != 2 {
+		t.Errorf("unrouted = %d; want 2", got)
+	}
+	if got := p.unroutedSnapshot(); got["if [a] → false"] != 2 || len(got) != 1 {
+		t.Errorf("chains = %v; want 2 under %q", got, "if [a] → false")
+	}
+}

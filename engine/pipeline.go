@@ -650,12 +650,19 @@ func (p *Pipeline) runOne(w *workerMetrics, nodes []node, e *event.Event, out []
 
 // pick returns the body of the first branch whose condition holds, or else.
 func (n *ifNode) pick(e *event.Event) []node {
-	for _, br := range n.branches {
+	body, _ := n.pickIndex(e)
+	return body
+}
+
+// pickIndex is pick that also tells which branch it took (len(branches) for
+// else or none).
+func (n *ifNode) pickIndex(e *event.Event) ([]node, int) {
+	for i, br := range n.branches {
 		if n.test(br.cond, e) {
-			return br.body
+			return br.body, i
 		}
 	}
-	return n.els
+	return n.els, len(n.branches)
 }
 
 // test evaluates one condition. A condition that panics on an event is false
@@ -681,12 +688,11 @@ func (p *Pipeline) route(events []*event.Event) bool {
 	tap := tapHooks && p.taps.active.Load()
 	var chains map[string]int64 // this batch's unrouted events by chain
 	for _, e := range events {
-		n := p.routeOne(p.routes, e, per)
+		var buf [16]byte
+		n, key := p.routeOne(p.routes, e, per, buf[:0])
 		switch {
 		case n == 0:
 			p.stats.Unrouted.Add(1)
-			var buf [16]byte
-			key := p.chainKey(p.routes, e, buf[:0])
 			if chains == nil {
 				chains = map[string]int64{}
 			}
@@ -725,7 +731,12 @@ func (p *Pipeline) route(events []*event.Event) bool {
 	return true
 }
 
-func (p *Pipeline) routeOne(nodes []node, e *event.Event, per [][]*event.Event) int {
+// routeOne appends e to the outputs its conditions select and returns how
+// many; it appends to key the branch each if node took (len(branches) for
+// else or none), depth first, at most maxChainDepth: the chain an unrouted
+// event is counted under, recorded here so that no condition is evaluated
+// twice.
+func (p *Pipeline) routeOne(nodes []node, e *event.Event, per [][]*event.Event, key []byte) (int, []byte) {
 	n := 0
 	for _, nd := range nodes {
 		switch nd := nd.(type) {
@@ -733,10 +744,16 @@ func (p *Pipeline) routeOne(nodes []node, e *event.Event, per [][]*event.Event) 
 			per[nd.index] = append(per[nd.index], e)
 			n++
 		case *ifNode:
-			n += p.routeOne(nd.pick(e), e, per)
+			body, i := nd.pickIndex(e)
+			if len(key) < maxChainDepth {
+				key = append(key, byte(min(i, 255)))
+			}
+			var m int
+			m, key = p.routeOne(body, e, per, key)
+			n += m
 		}
 	}
-	return n
+	return n, key
 }
 
 // filterNode is one filter with its common options.

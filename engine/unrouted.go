@@ -3,14 +3,12 @@ package engine
 import (
 	"strings"
 	"sync"
-
-	"github.com/pipelined/pipeline/engine/event"
 )
 
 // Why an event matched no output: the condition chain of the output
 // section it went through, e.g. `if [type] == 'x' → false; else if [a] →
-// false`. Counted per chain (on the unrouted path only: the conditions are
-// evaluated again for the event to learn which branches it took).
+// false`. Counted per chain: routeOne records the branch each condition
+// took as it routes (one byte per if, no second evaluation of conditions).
 
 // Budget of the chains counted per pipeline; past it they count under
 // otherChain.
@@ -30,31 +28,6 @@ type unroutedChains struct {
 type chainCount struct {
 	text string
 	n    int64
-}
-
-// chainKey appends to key the branch each if node of nodes chose for e
-// (len(branches) for else or none), depth first.
-func (p *Pipeline) chainKey(nodes []node, e *event.Event, key []byte) []byte {
-	for _, nd := range nodes {
-		n, ok := nd.(*ifNode)
-		if !ok {
-			continue
-		}
-		if len(key) >= maxChainDepth {
-			return key
-		}
-		i := 0
-		for i < len(n.branches) && !n.test(n.branches[i].cond, e) {
-			i++
-		}
-		key = append(key, byte(min(i, 255)))
-		body := n.els
-		if i < len(n.branches) {
-			body = n.branches[i].body
-		}
-		key = p.chainKey(body, e, key)
-	}
-	return key
 }
 
 // chainText renders the chain key stands for.
@@ -97,7 +70,8 @@ func chainText(nodes []node, key []byte) string {
 }
 
 // noteUnrouted counts the chains of a batch's unrouted events (keys as
-// chainKey made them).
+// routeOne made them: the branch each if node took, one byte each, depth
+// first, at most maxChainDepth).
 func (p *Pipeline) noteUnrouted(keys map[string]int64) {
 	c := &p.unrouted
 	c.mu.Lock()

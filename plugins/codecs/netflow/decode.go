@@ -661,15 +661,17 @@ func value(k kind, b []byte) (any, bool) {
 }
 
 // loadOnce reads the saved templates at the first packet after a start.
+// The other workers' first packets wait for it (sync.Once): were they to
+// go on, they would drop the records of the saved templates, and the
+// templates they learn could be replaced by older saved ones.
 func (tc *templateCache) loadOnce(c *Codec) {
-	tc.mu.Lock()
-	if tc.loaded || tc.dir == "" {
-		tc.loaded = true
-		tc.mu.Unlock()
+	if tc.dir == "" {
 		return
 	}
-	tc.loaded = true
-	tc.mu.Unlock()
+	tc.load.Do(func() { tc.loadFiles(c) })
+}
+
+func (tc *templateCache) loadFiles(c *Codec) {
 	now := c.now()
 	for _, v := range []uint16{9, 10} {
 		path := cacheFile(tc.dir, v)

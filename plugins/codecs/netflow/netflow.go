@@ -251,12 +251,12 @@ type template struct {
 
 // templateCache holds the templates of every exporter.
 type templateCache struct {
-	mu     sync.Mutex
-	m      map[tmplKey]*template
-	ttl    time.Duration
-	log    *slog.Logger
-	dir    string
-	loaded bool
+	mu   sync.Mutex
+	m    map[tmplKey]*template
+	ttl  time.Duration
+	log  *slog.Logger
+	dir  string
+	load sync.Once
 }
 
 func (tc *templateCache) get(k tmplKey, now time.Time) *template {

@@ -3,9 +3,11 @@ package netflow
 import (
 	"bytes"
 	"encoding/binary"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -203,6 +205,57 @@ func TestTemplateCacheFile(t *testing.T) {
 	other := plugintest.MustNew(t, New, ``, engine.Resources{})
 	if got := decodeAll(other, data); got != "" {
 		t.Errorf("without the cache, data gave: %s", got)
+	}
+}
+
+// TestDamagedTemplateCache: a damaged cache file (not JSON, a template of
+// absurd fields, the wrong shape) is logged with its path and ignored: no
+// panic, and templates from the wire still work.
+func TestDamagedTemplateCache(t *testing.T) {
+	tmpl, data, _ := v9Packets()
+	for name, content := range map[string]string{
+		"garbage":   "\x00\xffnot json",
+		"truncated": `[{"domain":1,"id":256,"fields":[{"t":8,"l`,
+		"shape":     `{"a":1}`,
+		"fields":    `[{"domain":0,"id":256,"fields":[{"t":1,"l":65535},{"t":2,"l":0},{"e":4294967295,"t":65535,"l":65534}]}]`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "netflow_templates.cache"), []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var logs bytes.Buffer
+			c := plugintest.MustNew(t, New, `cache_save_path = "`+dir+`"`, engine.Resources{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			_ = decodeAll(c, data) // whatever the saved template gives, no panic
+			if got := decodeAll(c, tmpl, data); strings.Count(got, "\n") != 2 {
+				t.Errorf("with the wire's template, data gave:\n%s\nwant 2 events", got)
+			}
+			if name != "fields" && !strings.Contains(logs.String(), "netflow_templates.cache") {
+				t.Errorf("the damaged file was not logged by path:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+// TestTemplateCacheConcurrentStart: workers decoding their first packets
+// together all wait for the saved templates, none drops a record.
+func TestTemplateCacheConcurrentStart(t *testing.T) {
+	dir := t.TempDir()
+	tmpl, data, _ := v9Packets()
+	opts := `cache_save_path = "` + dir + `"`
+	_ = decodeAll(plugintest.MustNew(t, New, opts, engine.Resources{}), tmpl)
+	c := plugintest.MustNew(t, New, opts, engine.Resources{})
+	var wg sync.WaitGroup
+	got := make([]string, 8)
+	for i := range got {
+		wg.Add(1)
+		go func() { defer wg.Done(); got[i] = decodeAll(c, data) }()
+	}
+	wg.Wait()
+	for i, g := range got {
+		if strings.Count(g, "\n") != 2 {
+			t.Errorf("worker %d got:\n%s\nwant 2 events", i, g)
+		}
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -58,54 +57,12 @@ return t
 // the counter says), next the number of the next element to read, head the
 // end of the acknowledged prefix.
 type headReader struct {
-	mu      sync.Mutex
-	base    int64
-	next    int64
-	head    int64
-	pending []*pendingBatch
-	done    chan struct{} // closed and replaced when pending empties
-	kick    chan struct{} // an acknowledgement came: a trim is due
+	ackPrefix       // its mu also guards base
+	base      int64 // number of the list's head, as the counter says
 }
 
 func newHeadReader(t int64) *headReader {
-	return &headReader{base: t, next: t, head: t, done: make(chan struct{}), kick: make(chan struct{}, 1)}
-}
-
-// add records a batch of the next n elements and returns its Ack.
-func (h *headReader) add(n int) engine.AckFunc {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	b := &pendingBatch{n: int64(n)}
-	h.pending = append(h.pending, b)
-	h.next += int64(n)
-	return func(error) { h.ack(b) }
-}
-
-func (h *headReader) ack(b *pendingBatch) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if b.gone {
-		return
-	}
-	b.acked = true
-	i := 0
-	for i < len(h.pending) && h.pending[i].acked {
-		h.head += h.pending[i].n
-		i++
-	}
-	if i == 0 {
-		return
-	}
-	clear(h.pending[:i])
-	h.pending = h.pending[i:]
-	if len(h.pending) == 0 {
-		close(h.done)
-		h.done = make(chan struct{})
-	}
-	select {
-	case h.kick <- struct{}{}:
-	default:
-	}
+	return &headReader{ackPrefix: newAckPrefix(t), base: t}
 }
 
 // reset forgets every emitted batch (their acknowledgements trim nothing):
@@ -113,14 +70,8 @@ func (h *headReader) ack(b *pendingBatch) {
 func (h *headReader) reset(t int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, b := range h.pending {
-		b.gone = true
-	}
-	clear(h.pending)
-	h.pending = h.pending[:0]
-	h.base, h.next, h.head = t, t, t
-	close(h.done)
-	h.done = make(chan struct{})
+	h.forgetLocked(t)
+	h.base = t
 }
 
 // readerKeys names the lease and the counter of key, in key's slot for a

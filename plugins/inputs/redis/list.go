@@ -94,17 +94,26 @@ type tracker struct {
 	// the list, never overlaps one. Lock order: trimMu, then mu.
 	trimMu sync.Mutex
 
-	mu       sync.Mutex
-	disabled bool            // the processing list is not ours any more
-	pending  []*pendingBatch // emitted, in order, until acknowledged
-	head     int64           // number of the first element of pending[0]
-	next     int64           // number of the next element to track
-	trimmed  int64           // the head last trimmed to
-	done     chan struct{}   // closed and replaced when pending empties
+	ackPrefix       // its mu also guards disabled and trimmed; kick wakes the trimmer
+	disabled  bool  // the processing list is not ours any more
+	trimmed   int64 // the head last trimmed to
 
-	kick    chan struct{} // wakes the trimmer
 	stop    chan struct{}
 	stopped chan struct{}
+}
+
+// ackPrefix tracks batches emitted in order, by element number, and the end
+// of their acknowledged prefix (head): acknowledgements may come in any
+// order, head only moves over batches all acknowledged before them. Shared by
+// the processing-list tracker and the exclusive reader, which both trim the
+// list up to head.
+type ackPrefix struct {
+	mu      sync.Mutex
+	pending []*pendingBatch // emitted, in order, until acknowledged
+	head    int64           // number of the first element of pending[0]
+	next    int64           // number of the next element to track
+	done    chan struct{}   // closed and replaced when pending empties
+	kick    chan struct{}   // an acknowledgement moved head: a trim is due
 }
 
 type pendingBatch struct {
@@ -113,9 +122,71 @@ type pendingBatch struct {
 	gone  bool // forgotten by a reset: its acknowledgement trims nothing
 }
 
+func newAckPrefix(at int64) ackPrefix {
+	return ackPrefix{head: at, next: at, done: make(chan struct{}), kick: make(chan struct{}, 1)}
+}
+
+// add records a batch of the next n elements about to be emitted and returns
+// its Ack.
+func (p *ackPrefix) add(n int) engine.AckFunc {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.addLocked(n)
+}
+
+func (p *ackPrefix) addLocked(n int) engine.AckFunc {
+	b := &pendingBatch{n: int64(n)}
+	p.pending = append(p.pending, b)
+	p.next += int64(n)
+	return func(error) { p.ack(b) }
+}
+
+// ack marks b acknowledged and moves head over what became an acknowledged
+// prefix, kicking the trimmer. A failed trim is done by the next one (until
+// then, the elements would be emitted again after a restart).
+func (p *ackPrefix) ack(b *pendingBatch) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if b.gone {
+		return
+	}
+	b.acked = true
+	i := 0
+	for i < len(p.pending) && p.pending[i].acked {
+		p.head += p.pending[i].n
+		i++
+	}
+	if i == 0 {
+		return
+	}
+	clear(p.pending[:i])
+	p.pending = p.pending[i:]
+	select {
+	case p.kick <- struct{}{}:
+	default: // a trim is already due; it will read the new head
+	}
+	if len(p.pending) == 0 {
+		close(p.done)
+		p.done = make(chan struct{})
+	}
+}
+
+// forgetLocked forgets every emitted batch (their acknowledgements trim
+// nothing) and numbers the next element at; waiters on done wake.
+func (p *ackPrefix) forgetLocked(at int64) {
+	for _, b := range p.pending {
+		b.gone = true
+	}
+	clear(p.pending)
+	p.pending = p.pending[:0]
+	p.head, p.next = at, at
+	close(p.done)
+	p.done = make(chan struct{})
+}
+
 func newTracker(c goredis.UniversalClient, pk, epoch string, log func(error)) *tracker {
-	t := &tracker{client: c, key: pk, state: pk + ":state", epoch: epoch, log: log, done: make(chan struct{}),
-		kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
+	t := &tracker{client: c, key: pk, state: pk + ":state", epoch: epoch, log: log, ackPrefix: newAckPrefix(0),
+		stop: make(chan struct{}), stopped: make(chan struct{})}
 	go t.trimmer()
 	return t
 }
@@ -165,51 +236,6 @@ func (t *tracker) close() {
 	<-t.stopped
 }
 
-// add records a batch of the next n elements about to be emitted and returns
-// its Ack.
-func (t *tracker) add(n int) engine.AckFunc {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.addLocked(n)
-}
-
-func (t *tracker) addLocked(n int) engine.AckFunc {
-	b := &pendingBatch{n: int64(n)}
-	t.pending = append(t.pending, b)
-	t.next += int64(n)
-	return func(error) { t.ack(b) }
-}
-
-// ack marks b acknowledged and trims what became an acknowledged prefix. A
-// failed trim is done by the next one (until then, the elements would be
-// emitted again after a restart).
-func (t *tracker) ack(b *pendingBatch) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if b.gone {
-		return
-	}
-	b.acked = true
-	i := 0
-	for i < len(t.pending) && t.pending[i].acked {
-		t.head += t.pending[i].n
-		i++
-	}
-	if i == 0 {
-		return
-	}
-	clear(t.pending[:i])
-	t.pending = t.pending[i:]
-	select {
-	case t.kick <- struct{}{}:
-	default: // a trim is already due; it will read the new head
-	}
-	if len(t.pending) == 0 {
-		close(t.done)
-		t.done = make(chan struct{})
-	}
-}
-
 // start begins this input's epoch on the processing list and returns what a
 // previous run left in it, tracked.
 func (t *tracker) start(ctx context.Context) ([]string, error) {
@@ -255,14 +281,8 @@ func (t *tracker) resync(ctx context.Context) ([]string, engine.AckFunc, error) 
 	}
 	if reset {
 		t.log(fmt.Errorf("processing list %s changed outside this input (Redis lost data, or its consumer_id is used by another input); re-emitting its %d elements", t.key, m))
-		for _, b := range t.pending {
-			b.gone = true
-		}
-		clear(t.pending)
-		t.pending = t.pending[:0]
-		t.head, t.next, t.trimmed = 0, 0, 0
-		close(t.done)
-		t.done = make(chan struct{})
+		t.forgetLocked(0)
+		t.trimmed = 0
 	} else if t.head > tr {
 		if err := trimScript.Run(ctx, t.client, []string{t.key, t.state}, t.epoch, t.head).Err(); err != nil {
 			return nil, nil, err

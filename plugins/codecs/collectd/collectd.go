@@ -332,6 +332,11 @@ type state struct {
 	nan    bool
 }
 
+// stringParts names the field of each string part (made once: a map
+// literal in decode was built anew for every part of every packet).
+var stringParts = map[int]string{partHost: "host", partPlugin: "plugin", partPluginInstance: "plugin_instance",
+	partType: "collectd_type", partTypeInstance: "type_instance", partMessage: "message"}
+
 // baseFields survive from one value list to the next.
 var baseFields = map[string]bool{"host": true, "@timestamp": true, "plugin": true, "plugin_instance": true, "collectd_type": true, "type_instance": true}
 
@@ -371,8 +376,7 @@ func (c *Codec) decode(p []byte) ([]*event.Event, error) {
 		var field string
 		switch typ {
 		case partHost, partPlugin, partPluginInstance, partType, partTypeInstance, partMessage:
-			field = map[int]string{partHost: "host", partPlugin: "plugin", partPluginInstance: "plugin_instance",
-				partType: "collectd_type", partTypeInstance: "type_instance", partMessage: "message"}[typ]
+			field = stringParts[typ]
 			st.fields[field] = cString(body)
 		case partTime, partTimeHR:
 			if len(body) < 8 {

@@ -297,3 +297,15 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDecode decodes a packet of three value lists (16 parts).
+func BenchmarkDecode(b *testing.B) {
+	c := plugintest.MustNew(b, New, ``, engine.Resources{})
+	pkt := basePacket()
+	b.ReportAllocs()
+	for range b.N {
+		if evs, err := c.decode(pkt); err != nil || len(evs) == 0 {
+			b.Fatal(len(evs), err)
+		}
+	}
+}

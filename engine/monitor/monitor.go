@@ -38,6 +38,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pipelined/pipeline/dsl/ir"
@@ -85,6 +86,7 @@ type Server struct {
 	srv     *http.Server
 	ln      net.Listener
 	hist    history
+	taps    atomic.Int64 // tap streams attached (serveTap)
 	stop    chan struct{}
 	once    sync.Once
 }

@@ -488,3 +488,49 @@ func TestRateHistoryRing(t *testing.T) {
 		t.Errorf("last rate %v", last)
 	}
 }
+
+// TestTapBudget: at most maxTaps tap streams are attached at once; one
+// more is refused with 429 until one ends.
+func TestTapBudget(t *testing.T) {
+	s := New(Options{}, func() []Source { return nil })
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	get := func(ctx context.Context) *http.Response {
+		t.Helper()
+		req, err := http.NewRequestWithContext(ctx, "GET", ts.URL+"/_node/tap?dropped=true", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	var held []*http.Response
+	for range maxTaps {
+		resp := get(ctx)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("tap %d: status %d", len(held)+1, resp.StatusCode)
+		}
+		held = append(held, resp)
+	}
+	resp := get(context.Background())
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("tap %d: status %d; want 429", maxTaps+1, resp.StatusCode)
+	}
+	cancel() // ends the held streams
+	for _, r := range held {
+		r.Body.Close()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.taps.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := s.taps.Load(); n != 0 {
+		t.Fatalf("%d taps still counted after their clients left", n)
+	}
+}

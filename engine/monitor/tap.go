@@ -19,6 +19,9 @@ const (
 	maxTapGlobs = 64
 	// tapWriteTimeout is how long one line may take to reach the client.
 	tapWriteTimeout = 30 * time.Second
+	// maxTaps bounds the tap streams attached at once: each one adds
+	// per-batch work to every pipeline while attached.
+	maxTaps = 16
 )
 
 // tapper is a pipeline that taps can attach to (engine.Pipeline).
@@ -86,6 +89,12 @@ func (s *Server) serveTap(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
+	if s.taps.Add(1) > maxTaps {
+		s.taps.Add(-1)
+		jsonError(w, r, http.StatusTooManyRequests, "more than "+strconv.Itoa(maxTaps)+" taps attached at once")
+		return
+	}
+	defer s.taps.Add(-1)
 	ctx, cancel := context.WithTimeout(r.Context(), maxTapDuration)
 	defer cancel()
 	merged := make(chan engine.TapEvent)

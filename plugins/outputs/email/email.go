@@ -71,7 +71,33 @@ const (
 	commandTimeout = 60 * time.Second
 	// maxAnswerInError is how much of a server's answer goes into an error.
 	maxAnswerInError = 512
+	// MaxAnswerBytes bounds what the server may send for one exchange (the
+	// greeting, EHLO, STARTTLS and AUTH; or one mail's MAIL, RCPTs and
+	// DATA): SMTP reply lines are at most 512 bytes (RFC 5321 4.5.3.1.5),
+	// so more is a broken or hostile server, not an answer to hold in memory.
+	MaxAnswerBytes = 1 << 20
 )
+
+// errAnswerTooLong ends a session whose server sent more than MaxAnswerBytes.
+var errAnswerTooLong = fmt.Errorf("the server sent more than %d bytes in one exchange", MaxAnswerBytes)
+
+// budgetConn fails reads beyond left bytes; session.deadline renews it.
+type budgetConn struct {
+	net.Conn
+	left int64
+}
+
+func (b *budgetConn) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, errAnswerTooLong
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.Conn.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
 
 // Output is the email output.
 type Output struct {
@@ -200,13 +226,17 @@ func (o *Output) Write(ctx context.Context, events []*event.Event) error {
 
 // session is one SMTP connection.
 type session struct {
-	conn net.Conn
-	c    *smtp.Client
-	stop func() bool
+	conn   net.Conn
+	budget *budgetConn
+	c      *smtp.Client
+	stop   func() bool
 }
 
-// deadline gives the next exchange commandTimeout.
-func (s *session) deadline() { _ = s.conn.SetDeadline(time.Now().Add(commandTimeout)) }
+// deadline gives the next exchange commandTimeout and MaxAnswerBytes.
+func (s *session) deadline() {
+	s.budget.left = MaxAnswerBytes
+	_ = s.conn.SetDeadline(time.Now().Add(commandTimeout))
+}
 
 func (s *session) reset() {
 	s.deadline()
@@ -248,9 +278,10 @@ func (o *Output) dial(ctx context.Context) (*session, error) {
 		}
 		conn = tc
 	}
-	var raw net.Conn = conn
+	budget := &budgetConn{Conn: conn, left: MaxAnswerBytes}
+	var raw net.Conn = budget
 	if o.opts.Debug {
-		raw = &debugConn{Conn: conn, log: o.log}
+		raw = &debugConn{Conn: budget, log: o.log}
 	}
 	c, err := smtp.NewClient(raw, o.opts.Address)
 	if err != nil {
@@ -258,7 +289,7 @@ func (o *Output) dial(ctx context.Context) (*session, error) {
 		return nil, fmt.Errorf("email: %s: %w", o.addr, err)
 	}
 	// Aborting the pipeline closes the connection under a blocked command.
-	s := &session{conn: conn, c: c, stop: context.AfterFunc(ctx, func() { _ = conn.Close() })}
+	s := &session{conn: conn, budget: budget, c: c, stop: context.AfterFunc(ctx, func() { _ = conn.Close() })}
 	fail := func(err error) (*session, error) {
 		s.close(false)
 		err = fmt.Errorf("email: %s: %w", o.addr, o.clean(err))

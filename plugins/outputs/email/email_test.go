@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"mime"
 	"mime/multipart"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -333,5 +334,48 @@ ssl_certificate_authorities = ["ca.pem"]`, `only used over TLS`},
 		if !found {
 			t.Errorf("%s:\n  diags %v\n  want %q", tc.opts, diags, tc.want)
 		}
+	}
+}
+
+// A server whose greeting never ends (a real TCP server on loopback
+// sending one endless line) fails the session after MaxAnswerBytes instead
+// of being read into memory until the command timeout.
+func TestAnswerBudget(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		chunk := bytes.Repeat([]byte("x"), 64<<10)
+		if _, err := c.Write([]byte("220-")); err != nil {
+			return
+		}
+		for range 4 * MaxAnswerBytes / len(chunk) { // bounded: 4 budgets
+			if _, err := c.Write(chunk); err != nil {
+				return
+			}
+		}
+	}()
+	o := Options{}
+	o.Defaults()
+	o.Address = "127.0.0.1"
+	o.Port = ln.Addr().(*net.TCPAddr).Port
+	out, err := New(o, engine.Resources{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := out.dial(context.Background())
+	if err == nil {
+		s.close(false)
+		t.Fatal("an endless greeting was accepted")
+	}
+	if !errors.Is(err, errAnswerTooLong) {
+		t.Errorf("error %v; want the answer budget's", err)
 	}
 }

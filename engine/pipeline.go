@@ -688,7 +688,9 @@ func (p *Pipeline) route(events []*event.Event) bool {
 	tap := tapHooks && p.taps.active.Load()
 	var chains map[string]int64 // this batch's unrouted events by chain
 	for _, e := range events {
-		var buf [16]byte
+		// The chain key is at most maxChainDepth bytes: on the stack, never
+		// an allocation per event, however many ifs the outputs have.
+		var buf [maxChainDepth]byte
 		n, key := p.routeOne(p.routes, e, per, buf[:0])
 		switch {
 		case n == 0:

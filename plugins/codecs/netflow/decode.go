@@ -680,8 +680,8 @@ func (tc *templateCache) loadFiles(c *Codec) {
 			continue
 		}
 		var saved []savedTemplate
-		if err == nil && len(b) > MaxPacketBytes*64 {
-			err = fmt.Errorf("over %d bytes", MaxPacketBytes*64)
+		if err == nil && len(b) > MaxCacheFileBytes {
+			err = fmt.Errorf("over %d bytes (MaxCacheFileBytes)", MaxCacheFileBytes)
 		}
 		if err == nil {
 			err = json.Unmarshal(b, &saved)
@@ -718,6 +718,10 @@ func (tc *templateCache) saveLocked(now time.Time) {
 	for v, list := range byVersion {
 		path := cacheFile(tc.dir, v)
 		b, _ := json.Marshal(list)
+		if len(b) > MaxCacheFileBytes {
+			tc.log.Error("netflow: the template cache was not saved: it would be over MaxCacheFileBytes", "file", path, "bytes", len(b), "max_bytes", MaxCacheFileBytes)
+			continue
+		}
 		tmp := path + ".tmp"
 		if err := os.WriteFile(tmp, b, 0o600); err != nil {
 			tc.log.Error("netflow: the template cache could not be saved", "file", path, "error", err)

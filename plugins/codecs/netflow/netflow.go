@@ -74,6 +74,10 @@ const (
 	MaxTemplateFields = 512
 	// MaxRecordsPerPacket is the most events one packet gives.
 	MaxRecordsPerPacket = 8192
+	// MaxCacheFileBytes is the largest template cache file written or read
+	// back (room for MaxTemplates templates of about 150 fields); a larger
+	// one is not written, and refused with an error when read.
+	MaxCacheFileBytes = 32 << 20
 )
 
 // Options configures the netflow codec.

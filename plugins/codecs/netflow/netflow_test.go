@@ -3,6 +3,7 @@ package netflow
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -234,6 +235,45 @@ func TestDamagedTemplateCache(t *testing.T) {
 				t.Errorf("the damaged file was not logged by path:\n%s", logs.String())
 			}
 		})
+	}
+}
+
+// TestTemplateCacheLarge: a cache file as big as many exporters' templates
+// make it (over 4 MiB) is read back, within MaxCacheFileBytes.
+func TestTemplateCacheLarge(t *testing.T) {
+	dir := t.TempDir()
+	tmpl, data, _ := v9Packets()
+	opts := `cache_save_path = "` + dir + `"`
+	_ = decodeAll(plugintest.MustNew(t, New, opts, engine.Resources{}), tmpl)
+	path := filepath.Join(dir, "netflow_templates.cache")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var saved []savedTemplate
+	if err := json.Unmarshal(b, &saved); err != nil {
+		t.Fatal(err)
+	}
+	fields := make([]tfield, 60)
+	for i := range fields {
+		fields[i] = tfield{Type: uint16(i + 1), Length: 4}
+	}
+	for i := range MaxTemplates - len(saved) {
+		saved = append(saved, savedTemplate{Domain: uint32(1000 + i), ID: 256, Fields: fields})
+	}
+	if b, err = json.Marshal(saved); err != nil {
+		t.Fatal(err)
+	}
+	if len(b) <= 4<<20 || len(b) > MaxCacheFileBytes {
+		t.Fatalf("cache file of %d bytes; the test wants over 4 MiB, within MaxCacheFileBytes", len(b))
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	c := plugintest.MustNew(t, New, opts, engine.Resources{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if got := decodeAll(c, data); strings.Count(got, "\n") != 2 {
+		t.Errorf("after a restart with a %d-byte cache, data gave:\n%s\nwant 2 events; logs:\n%s", len(b), got, logs.String())
 	}
 }
 

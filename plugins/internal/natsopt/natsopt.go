@@ -174,14 +174,14 @@ func NewDialer(c Connection, tc tlsopt.Client, name string, log *slog.Logger) (*
 		nats.MaxReconnects(-1),
 		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
 			if err != nil {
-				log.Warn("nats: connection lost; reconnecting", "err", err)
+				log.Warn("nats: connection lost; reconnecting", "err", scrub(err, c))
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info("nats: reconnected", "url", nc.ConnectedUrlRedacted())
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-			log.Warn("nats: asynchronous error", "err", err)
+			log.Warn("nats: asynchronous error", "err", scrub(err, c))
 		}),
 	}
 	switch {
@@ -235,7 +235,12 @@ func (d *Dialer) Dial(ctx context.Context, extra ...nats.Option) (*nats.Conn, er
 }
 
 // scrub removes secrets from an error's text, should a library put one in.
+// Every error of the library that reaches a message goes through it: Dial's,
+// and the asynchronous ones the handlers log.
 func scrub(err error, c Connection) error {
+	if err == nil {
+		return nil
+	}
 	msg := err.Error()
 	clean := msg
 	for _, s := range []string{c.Password, c.Token} {

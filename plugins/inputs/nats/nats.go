@@ -583,6 +583,13 @@ func (in *Input) core(ctx context.Context, nc *nats.Conn, emit engine.EmitFunc) 
 		return fmt.Errorf("nats: subscribe to %q: %w", in.o.Subject, err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
+	// The server delivers to the subscription once it has processed the
+	// SUB: wait for that (a PING round trip) so that what is published after
+	// "subscribed" is logged reaches this input. Should it fail, the client
+	// sends the SUB again on reconnecting.
+	if err := nc.FlushTimeout(in.o.ConnectTimeout.D()); err != nil {
+		in.log.Warn("nats: the server has not confirmed the subscription yet", "err", err)
+	}
 	in.log.Info("nats: subscribed (core NATS, at-most-once)", "subject", in.o.Subject, "queue_group", in.o.QueueGroup)
 	var r bytes.Reader
 	var lastDropped int

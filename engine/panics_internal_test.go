@@ -52,3 +52,28 @@ func TestUnroutedConditionsEvaluatedOnce(t *testing.T) {
 		t.Errorf("chains = %v; want 2 under %q", got, "if [a] → false")
 	}
 }
+
+// TestUnroutedCountingAllocsPerBatch: counting unrouted events by chain
+// allocates per batch and chain, not per event.
+func TestUnroutedCountingAllocsPerBatch(t *testing.T) {
+	p := &Pipeline{log: slog.New(slog.DiscardHandler)}
+	p.routes = []node{&ifNode{pl: p, branches: []branch{
+		{cond: func(*event.Event) bool { return false }, body: []node{&routeNode{index: 0}}, text: "[a]"},
+	}}}
+	batch := func(n int) []*event.Event {
+		evs := make([]*event.Event, n)
+		for i := range evs {
+			evs[i] = event.NewMessage("x")
+		}
+		return evs
+	}
+	one, many := batch(1), batch(100)
+	a1 := testing.AllocsPerRun(20, func() { p.route(one) })
+	a100 := testing.AllocsPerRun(20, func() { p.route(many) })
+	if a100 > a1 {
+		t.Errorf("a batch of 100 unrouted events: %.0f allocations; of 1: %.0f (want no more per event)", a100, a1)
+	}
+	if got := p.unroutedSnapshot()["if [a] → false"]; got != 21*101 {
+		t.Errorf("counted %d; want %d", got, 21*101)
+	}
+}

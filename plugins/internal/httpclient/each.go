@@ -3,7 +3,9 @@ package httpclient
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
+	"net/http"
 	"sync"
 
 	"github.com/pipelined/pipeline/engine"
@@ -45,4 +47,23 @@ func SendEach(ctx context.Context, log *slog.Logger, what string, pool int, even
 		return nil
 	}
 	return &engine.BatchError{Failed: failed}
+}
+
+// Budgets for what comes back from a server whose answer is only a status.
+const (
+	// MaxAnswerHead is how much of an answer ReadHead keeps, for logs and
+	// dead letter reasons.
+	MaxAnswerHead = 1 << 10
+	// MaxDrainBytes is how much more of an answer ReadHead reads (and
+	// discards) so that the connection can be reused; a longer answer
+	// closes it.
+	MaxDrainBytes = 64 << 10
+)
+
+// ReadHead returns the first MaxAnswerHead bytes of res's body and drains
+// at most MaxDrainBytes more; the caller still closes the body.
+func ReadHead(res *http.Response) []byte {
+	head, _ := io.ReadAll(io.LimitReader(res.Body, MaxAnswerHead))
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, MaxDrainBytes))
+	return head
 }

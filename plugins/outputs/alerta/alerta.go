@@ -32,7 +32,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -47,16 +46,6 @@ import (
 )
 
 func init() { engine.RegisterOutput("alerta", New) }
-
-// Budgets for what comes back from Alerta.
-const (
-	// maxLoggedBody is how much of an error answer goes into logs and dead
-	// letter reasons.
-	maxLoggedBody = 1 << 10
-	// maxDrainBytes is how much of an answer is read (and discarded) so
-	// that the connection can be reused.
-	maxDrainBytes = 64 << 10
-)
 
 // Options configures the alerta output.
 type Options struct {
@@ -351,8 +340,7 @@ func (o *Output) send(ctx context.Context, e *event.Event) error {
 		return err
 	}
 	defer res.Body.Close()
-	head, _ := io.ReadAll(io.LimitReader(res.Body, maxLoggedBody))
-	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, maxDrainBytes))
+	head := httpclient.ReadHead(res)
 	code := res.StatusCode
 	if code >= 200 && code <= 299 {
 		return nil

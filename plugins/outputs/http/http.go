@@ -46,7 +46,6 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -57,16 +56,6 @@ import (
 	"github.com/pipelined/pipeline/engine/redact"
 	"github.com/pipelined/pipeline/plugins/internal/httpclient"
 	"github.com/pipelined/pipeline/plugins/internal/tlsopt"
-)
-
-// Budgets for what comes back from the server.
-const (
-	// maxLoggedBody is how much of an error answer goes into logs and
-	// dead letter reasons.
-	maxLoggedBody = 1 << 10
-	// maxDrainBytes is how much of an answer is read (and discarded) so that
-	// the connection can be reused; a longer answer closes it.
-	maxDrainBytes = 64 << 10
 )
 
 // Output is the http output.
@@ -237,8 +226,7 @@ func (o *Output) send(ctx context.Context, url string, body []byte, h http.Heade
 		return retry, err
 	}
 	defer res.Body.Close()
-	head, _ := io.ReadAll(io.LimitReader(res.Body, maxLoggedBody))
-	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, maxDrainBytes))
+	head := httpclient.ReadHead(res)
 	code := res.StatusCode
 	if code >= 200 && code <= 299 || slices.Contains(o.opts.IgnorableCodes, code) {
 		return success, nil

@@ -196,14 +196,7 @@ var (
 
 // New builds a nats input. It reads the TLS and key files; Run connects.
 func New(o Options, r engine.Resources) (*Input, error) {
-	if r.Codec == nil {
-		return nil, errors.New("nats: no codec")
-	}
-	log := r.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	d, err := natsopt.NewDialer(o.Connection, o.Client, "pipeline input "+r.ID, log)
+	d, log, err := natsopt.Setup(o.Connection, o.Client, "input", r)
 	if err != nil {
 		return nil, err
 	}

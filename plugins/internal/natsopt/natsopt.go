@@ -212,6 +212,24 @@ func NewDialer(c Connection, tc tlsopt.Client, name string, log *slog.Logger) (*
 	return d, nil
 }
 
+// Setup is what the nats input's and output's New do first: it requires a
+// codec, defaults a missing logger and reads the TLS and key files into a
+// Dialer named "pipeline <role> <plugin id>" (unless connection_name is set).
+func Setup(c Connection, tc tlsopt.Client, role string, r engine.Resources) (*Dialer, *slog.Logger, error) {
+	if r.Codec == nil {
+		return nil, nil, errors.New("nats: no codec")
+	}
+	log := r.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d, err := NewDialer(c, tc, "pipeline "+role+" "+r.ID, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, log, nil
+}
+
 // Servers returns the server URLs, redacted, for messages.
 func (d *Dialer) Servers() string {
 	out := make([]string, len(d.c.Servers))

@@ -38,7 +38,6 @@ package nats
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -154,14 +153,7 @@ var (
 
 // New builds a nats output. It reads the TLS and key files; Connect dials.
 func New(o Options, r engine.Resources) (*Output, error) {
-	if r.Codec == nil {
-		return nil, errors.New("nats: no codec")
-	}
-	log := r.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	d, err := natsopt.NewDialer(o.Connection, o.Client, "pipeline output "+r.ID, log)
+	d, log, err := natsopt.Setup(o.Connection, o.Client, "output", r)
 	if err != nil {
 		return nil, err
 	}

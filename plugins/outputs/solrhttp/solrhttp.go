@@ -18,7 +18,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -28,15 +27,13 @@ import (
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
 	"github.com/pipelined/pipeline/engine/redact"
+	"github.com/pipelined/pipeline/plugins/internal/httpclient"
 )
 
 func init() { engine.RegisterOutput("solr_http", New) }
 
 // idRef is where each document's id goes.
 var idRef = event.MustRef("id")
-
-// MaxResponseBytes bounds the answer read from Solr.
-const MaxResponseBytes = 1 << 20
 
 // Options configures the solr_http output, with the plugin's names and
 // defaults.
@@ -136,7 +133,7 @@ func (o *Output) Write(ctx context.Context, events []*event.Event) error {
 		return fmt.Errorf("solr_http: %s: %w", redact.URL(o.update), err)
 	}
 	defer res.Body.Close()
-	answer, _ := io.ReadAll(io.LimitReader(res.Body, MaxResponseBytes))
+	answer := httpclient.ReadHead(res) // httpclient.MaxAnswerHead of it, the rest drained
 	switch {
 	case res.StatusCode/100 == 2:
 		return nil

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/pipelined/pipeline/dsl/ir"
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/plugins/internal/httpclient"
 	"github.com/pipelined/pipeline/plugins/internal/testkit/plugintest"
 )
 
@@ -112,5 +114,24 @@ func TestValidateHidesPassword(t *testing.T) {
 		if regexp.MustCompile(`s3cret`).MatchString(err.Error()) {
 			t.Errorf("%s: the error shows the password: %v", u, err)
 		}
+	}
+}
+
+// A long error answer (Solr's carry a stack trace) goes into the error,
+// logged at every retry, only up to httpclient.MaxAnswerHead.
+func TestLongErrorAnswer(t *testing.T) {
+	long := strings.Repeat("at org.apache.solr.Frame\n", 80<<10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		http.Error(w, long, http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	out := plugintest.MustNew(t, New, `solr_url = "`+srv.URL+`/solr/logs"`, engine.Resources{})
+	err := out.Write(context.Background(), []*event.Event{event.NewMessage("one")})
+	if err == nil || !strings.Contains(err.Error(), "500") {
+		t.Fatalf("error %v; want the 500", err)
+	}
+	if n := len(err.Error()); n > httpclient.MaxAnswerHead+512 {
+		t.Errorf("the error holds %d bytes of the answer", n)
 	}
 }

@@ -2,6 +2,7 @@ package tcp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -53,11 +54,21 @@ func (s *server) listen(ctx context.Context) error {
 func (s *server) accept(ln net.Listener) {
 	defer close(s.done)
 	defer func() { _ = engine.Recovered(recover(), s.log, "tcp output accept loop") }()
+	var delay time.Duration
 	for {
 		c, err := ln.Accept()
 		if err != nil {
-			return // closed
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: wait and retry, as
+			// netserver and net/http do, rather than never accept again.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.log.Warn("tcp output: accept failed, retrying", "error", err, "delay", delay)
+			time.Sleep(delay)
+			continue
 		}
+		delay = 0
 		s.mu.Lock()
 		if len(s.clients) >= MaxServerClients {
 			s.mu.Unlock()

@@ -3,6 +3,7 @@ package event
 import (
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Ref is a parsed field reference: "message", "[a][b]", "[@metadata][x]",
@@ -121,3 +122,23 @@ func (r Ref) IsMetadata() bool { return r.meta }
 
 // IsZero reports whether r was never parsed.
 func (r Ref) IsZero() bool { return r.src == "" }
+
+// PlainKeys splits a field reference made of plain keys ("a" or "[a][b]")
+// into them, for a plugin that writes the path into JSON itself (the beats
+// input's and the lumberjack output's agent token field). A nested
+// reference ("[a][[b][c]]") is refused.
+func PlainKeys(s string) ([]string, error) {
+	if _, err := ParseRef(s); err != nil {
+		return nil, err
+	}
+	if !strings.HasPrefix(s, "[") {
+		return []string{s}, nil
+	}
+	keys := strings.Split(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"), "][")
+	for _, k := range keys {
+		if k == "" || strings.ContainsAny(k, "[]") {
+			return nil, fmt.Errorf("%q: want plain keys such as [fields][agent_token]", s)
+		}
+	}
+	return keys, nil
+}

@@ -73,30 +73,12 @@ type badTokenError struct{ why string }
 
 func (e *badTokenError) Error() string { return "bad token: " + e.why }
 
-// fieldKeys splits a field reference made of plain keys ("a" or
-// "[a][b]") into them.
-func fieldKeys(s string) ([]string, error) {
-	if _, err := event.ParseRef(s); err != nil {
-		return nil, err
-	}
-	if !strings.HasPrefix(s, "[") {
-		return []string{s}, nil
-	}
-	keys := strings.Split(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"), "][")
-	for _, k := range keys {
-		if k == "" || strings.ContainsAny(k, "[]") {
-			return nil, fmt.Errorf("%q: want plain keys such as [fields][agent_token]", s)
-		}
-	}
-	return keys, nil
-}
-
 // validateTokens checks the token options without reading the file.
 func (o *Options) validateTokens() error {
 	fe := func(f, format string, args ...any) error {
 		return &engine.FieldError{Field: f, Err: fmt.Errorf(format, args...)}
 	}
-	if _, err := fieldKeys(o.AgentTokenField); err != nil {
+	if _, err := event.PlainKeys(o.AgentTokenField); err != nil {
 		return fe("agent_token_field", "%v", err)
 	}
 	if o.AgentNameField != "" {
@@ -206,7 +188,7 @@ func newAgentTokens(o Options) (*agentTokens, error) {
 	if len(m) == 0 {
 		return nil, &engine.FieldError{Field: "agent_tokens_path", Err: errors.New("no tokens: every agent would be refused")}
 	}
-	keys, _ := fieldKeys(o.AgentTokenField)
+	keys, _ := event.PlainKeys(o.AgentTokenField)
 	t := &agentTokens{byHash: m, field: event.MustRef(o.AgentTokenField)}
 	if len(keys) > 1 && !(len(keys) == 2 && keys[0] == event.MetadataField) {
 		t.parent = event.MustRef("[" + strings.Join(keys[:len(keys)-1], "][") + "]")

@@ -150,7 +150,7 @@ func (o *Options) Validate() error {
 	if o.FlushSize < 1 {
 		return fe("flush_size", "must be at least 1")
 	}
-	keys, err := fieldKeys(o.TokenField)
+	keys, err := event.PlainKeys(o.TokenField)
 	if err != nil {
 		return fe("token_field", "%v", err)
 	}
@@ -217,7 +217,7 @@ func New(o Options, r engine.Resources) (*Output, error) {
 		out.enc = r.Codec.NewEncoder(&out.buf)
 	}
 	if o.Token != "" {
-		keys, _ := fieldKeys(o.TokenField)
+		keys, _ := event.PlainKeys(o.TokenField)
 		out.tokenRoot, out.tokenRef = keys[0], event.MustRef(o.TokenField)
 		var j []byte
 		for i, k := range keys {
@@ -328,24 +328,6 @@ func (o *Output) withToken(doc []byte) []byte {
 		doc = append(doc, ',')
 	}
 	return append(append(doc, o.tokenJSON...), '}')
-}
-
-// fieldKeys splits a field reference made of plain keys ("a" or
-// "[a][b]") into them.
-func fieldKeys(s string) ([]string, error) {
-	if _, err := event.ParseRef(s); err != nil {
-		return nil, err
-	}
-	if !strings.HasPrefix(s, "[") {
-		return []string{s}, nil
-	}
-	keys := strings.Split(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"), "][")
-	for _, k := range keys {
-		if k == "" || strings.ContainsAny(k, "[]") {
-			return nil, fmt.Errorf("%q: want plain keys such as [fields][agent_token]", s)
-		}
-	}
-	return keys, nil
 }
 
 // Write sends the batch as one window and returns once the receiver

@@ -79,6 +79,7 @@ package correlate
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"regexp"
 	"sync"
@@ -110,6 +111,8 @@ type Filter struct {
 	keep      int   // timestamps kept per key
 	now       func() time.Time
 	statePath string // resolved state_path; "" when not set
+
+	ix        *keyIndex
 
 	mu        sync.Mutex
 	t         *table
@@ -164,6 +167,7 @@ func New(o Options, r engine.Resources) (*Filter, error) {
 	if f.sched, err = newSchedule(o.BusinessHours, o.Timezone, o.Holidays); err != nil {
 		return nil, err
 	}
+	f.ix = sharedIndex(o, r)
 	f.t = f.newTable()
 	if err := f.initState(r); err != nil {
 		return nil, err
@@ -176,8 +180,24 @@ func (f *Filter) newTable() *table {
 	if f.opts.RuleType == "SingleWithThreshold" {
 		keep = f.keep
 	}
-	withCopied := (f.opts.RuleType == "PairWithWindow" || f.opts.RuleType == "Absence") && len(f.copy)+len(f.fieldVals) > 0
-	return newTable(keep, withCopied)
+	withDesc := f.opts.RuleType == "PairWithWindow" || f.opts.RuleType == "Absence"
+	return newTable(f.ix, keep, withDesc, withDesc && len(f.copy)+len(f.fieldVals) > 0)
+}
+
+// sharedIndex is the key index of the pipeline's rules with o's key
+// template (one made for the rule when there is no pipeline, or when the
+// rules sharing it could hold more keys together than an index can name).
+func sharedIndex(o Options, r engine.Resources) *keyIndex {
+	if r.Shared == nil || o.RuleType == "Single" {
+		return newKeyIndex()
+	}
+	for n := 0; ; n++ {
+		ix := r.Shared(fmt.Sprintf("correlate key index %d %s", n, o.Key), func() any { return newKeyIndex() }).(*keyIndex)
+		if ix.budget+o.MaxKeys <= maxSlots {
+			ix.budget += o.MaxKeys
+			return ix
+		}
+	}
 }
 
 // keyBufs are buffers keys are rendered into, so that rendering a key
@@ -475,7 +495,7 @@ func (f *Filter) sweep(now int64) []alert {
 		f.st.dirty = true
 		switch f.opts.RuleType {
 		case "PairWithWindow", "Absence":
-			a := alert{at: end, key: string(tb.key(it.slot)), outcome: "timeout", count: 1, first: s.first, last: s.last, desc: string(tb.desc(it.slot))}
+			a := alert{at: end, key: tb.key(it.slot), outcome: "timeout", count: 1, first: s.first, last: s.last, desc: string(tb.desc(it.slot))}
 			if tb.withCopied {
 				a.copied = tb.copied[it.slot]
 			}

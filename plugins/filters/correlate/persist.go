@@ -216,6 +216,7 @@ func decodeState(b []byte) (*snapshot, error) {
 // apply replaces the rule's state by snap's: the max_keys keys seen last,
 // at most thresh counted times each (the latest). f.mu is held.
 func (f *Filter) apply(snap *snapshot) {
+	f.t.clear()
 	tb := f.newTable()
 	f.t = tb
 	if snap.watermark > f.watermark {
@@ -228,7 +229,9 @@ func (f *Filter) apply(snap *snapshot) {
 	ncopied := len(f.copy) + len(f.fieldVals)
 	for _, k := range keys {
 		i := tb.insert([]byte(k.key))
-		tb.setDesc(i, []byte(k.desc))
+		if tb.withDesc {
+			tb.setDesc(i, []byte(k.desc))
+		}
 		s := &tb.slots[i]
 		s.flags |= k.flags
 		s.count, s.first, s.last, s.firedAt, s.deadline = k.count, k.first, k.last, k.firedAt, k.dline
@@ -270,7 +273,7 @@ func (f *Filter) encodeState() []byte {
 			b = append(b, ',')
 		}
 		b = append(b, "\n"+`{"key":`...)
-		b = event.AppendJSONValue(b, string(tb.key(i)))
+		b = event.AppendJSONValue(b, tb.key(i))
 		b = append(b, `,"desc":`...)
 		b = event.AppendJSONValue(b, string(tb.desc(i)))
 		b = append(b, `,"flags":`...)

@@ -1,16 +1,16 @@
 package correlate
 
 import (
-	"bytes"
 	"hash/maphash"
 	"math"
 )
 
 // The rule's state is kept for low garbage-collection cost: the keys are
-// bytes in one arena, found through a map from their hash to a slot (a map
-// without pointers, which the collector does not scan), and each key's
-// state is a slot in a flat slice of structs without pointers (times as
-// Unix nanoseconds); SingleWithThreshold's counted times are a fixed run
+// in a keyIndex (shared by the rules of the pipeline with the same key
+// template), which gives each an id, and each key's state is the slot of
+// that id in a flat slice of structs without pointers (times as Unix
+// nanoseconds, 64 bytes: one cache line); descriptions are bytes in an
+// arena; SingleWithThreshold's counted times are a fixed run
 // of keep int64s per slot in another flat slice. Eviction past max_keys is
 // by the clock algorithm (second chance, an approximation of least
 // recently seen that, unlike a linked list, does not touch two other keys'
@@ -39,27 +39,24 @@ const (
 	fRef                  // seen since the clock hand last passed
 )
 
-// slot is one key's state.
+// slot is one key's state, at its key's id.
 type slot struct {
-	hash           uint64
-	keyOff, keyLen uint32 // key bytes in the arena, or in inl when short
-	descOff        uint32 // description bytes in the arena
-	descLen        uint32
-	seen           uint64 // order of the last sighting (stored state is in this order)
-	descHash       uint64 // of the description, to skip rewriting an unchanged one
-	gen            uint32 // bumped when the slot is freed: heap items of older generations are stale
-	n              uint32 // SingleWithThreshold: counted times in the ring
-	flags          uint8
-	count          int64
-	first, last    int64
-	firedAt        int64
-	deadline       int64
-	inl            [inlineKey]byte
+	seen        uint64 // order of the last sighting (stored state is in this order)
+	gen         uint32 // bumped when the slot is freed: heap items of older generations are stale
+	n           uint32 // SingleWithThreshold: counted times in the ring
+	count       int64
+	first, last int64
+	firedAt     int64
+	deadline    int64
+	flags       uint8
 }
 
-// inlineKey is the longest key kept in its slot rather than in the arena
-// (one cache miss less per lookup).
-const inlineKey = 32
+// descRef is where a slot's description is (PairWithWindow and Absence
+// keep one).
+type descRef struct {
+	hash     uint64 // of the description, to skip rewriting an unchanged one
+	off, len uint32 // in the arena
+}
 
 // dueItem is a slot due at a time.
 type dueItem struct {
@@ -70,15 +67,15 @@ type dueItem struct {
 
 // table is one rule's keys.
 type table struct {
-	seed       maphash.Seed
-	idx        []uint32 // open addressing, linear probing: tag<<24 | slot+1 (entry); 0 empty
-	slots      []slot
-	free       []uint32
-	arena      []byte
-	garbage    int // arena bytes no longer referenced
+	ix         *keyIndex
+	slots      []slot // by key id; a slot is the rule's when fLive is set
+	descs      []descRef
+	arena      []byte // descriptions
+	garbage    int    // arena bytes no longer referenced
 	ring       []int64
 	keep       int     // ring entries per slot (0: no ring)
 	copied     [][]any // per slot, when the rule copies fields
+	withDesc   bool
 	withCopied bool
 	hand       uint32 // the clock's
 	seq        uint64 // sightings so far
@@ -86,86 +83,19 @@ type table struct {
 	due        []dueItem
 }
 
-func newTable(keep int, withCopied bool) *table {
-	return &table{seed: maphash.MakeSeed(), idx: make([]uint32, 1024), keep: keep, withCopied: withCopied}
+func newTable(ix *keyIndex, keep int, withDesc, withCopied bool) *table {
+	return &table{ix: ix, keep: keep, withDesc: withDesc, withCopied: withCopied}
 }
 
-func (t *table) key(i uint32) []byte {
-	s := &t.slots[i]
-	if s.keyLen <= inlineKey {
-		return s.inl[:s.keyLen]
-	}
-	return t.arena[s.keyOff : s.keyOff+s.keyLen]
-}
-
-// home is where hash h's probe sequence starts.
-func (t *table) home(h uint64) int { return int(h) & (len(t.idx) - 1) }
-
-// maxSlots is how many slots an index entry can name (24 bits).
-const maxSlots = 1<<24 - 2
-
-// entry is the index entry of slot i of hash h: the hash's top 8 bits
-// (most probes of other keys are told apart without reading their slot)
-// and i+1.
-func entry(h uint64, i uint32) uint32 { return uint32(h>>56)<<24 | (i + 1) }
-
-// entSlot is the slot an index entry names.
-func entSlot(e uint32) uint32 { return e&(1<<24-1) - 1 }
-
-// find is the index position holding key (hash h), or the empty position
-// where it would go.
-func (t *table) find(h uint64, key []byte) (int, bool) {
-	mask := len(t.idx) - 1
-	tag := uint32(h>>56) << 24
-	for p := t.home(h); ; p = (p + 1) & mask {
-		e := t.idx[p]
-		if e == 0 {
-			return p, false
-		}
-		if e&^(1<<24-1) == tag {
-			i := entSlot(e)
-			if s := &t.slots[i]; s.hash == h && bytes.Equal(t.key(i), key) {
-				return p, true
-			}
-		}
-	}
-}
-
-// grow doubles the index.
-func (t *table) grow() {
-	old := t.idx
-	t.idx = make([]uint32, 2*len(old))
-	mask := len(t.idx) - 1
-	for _, e := range old {
-		if e == 0 {
-			continue
-		}
-		p := t.home(t.slots[entSlot(e)].hash)
-		for t.idx[p] != 0 {
-			p = (p + 1) & mask
-		}
-		t.idx[p] = e
-	}
-}
-
-// unindex empties position p, moving later entries of the probe run back
-// (deletion without tombstones).
-func (t *table) unindex(p int) {
-	mask := len(t.idx) - 1
-	for q := (p + 1) & mask; t.idx[q] != 0; q = (q + 1) & mask {
-		h := t.home(t.slots[entSlot(t.idx[q])].hash)
-		// The entry at q may move to p when its home is not in (p, q].
-		if (q > p && (h <= p || h > q)) || (q < p && (h <= p && h > q)) {
-			t.idx[p] = t.idx[q]
-			p = q
-		}
-	}
-	t.idx[p] = 0
-}
+// key is slot i's key.
+func (t *table) key(i uint32) string { return t.ix.keyString(i) }
 
 func (t *table) desc(i uint32) []byte {
-	s := &t.slots[i]
-	return t.arena[s.descOff : s.descOff+s.descLen]
+	if !t.withDesc {
+		return nil
+	}
+	d := &t.descs[i]
+	return t.arena[d.off : d.off+d.len]
 }
 
 // times is slot i's ring of counted times, oldest first.
@@ -175,14 +105,11 @@ func (t *table) times(i uint32) []int64 {
 
 // lookup finds key's slot.
 func (t *table) lookup(key []byte) (uint32, bool) {
-	if len(key) > maxKeyBytes {
-		key = key[:maxKeyBytes]
-	}
-	p, ok := t.find(maphash.Bytes(t.seed, key), key)
-	if !ok {
+	i, ok := t.ix.lookup(key)
+	if !ok || int(i) >= len(t.slots) || t.slots[i].flags&fLive == 0 {
 		return none, false
 	}
-	return entSlot(t.idx[p]), true
+	return i, true
 }
 
 // touch marks i seen.
@@ -216,42 +143,23 @@ func (t *table) victim() uint32 {
 	panic("correlate: no live key to evict")
 }
 
-// insert adds key (not present) as the most recently seen slot.
+// insert adds key (not the rule's) as the most recently seen slot.
 func (t *table) insert(key []byte) uint32 {
-	if len(key) > maxKeyBytes {
-		key = key[:maxKeyBytes]
-	}
-	var i uint32
-	if n := len(t.free); n > 0 {
-		i = t.free[n-1]
-		t.free = t.free[:n-1]
-	} else {
-		i = uint32(len(t.slots))
-		t.slots = append(t.slots, slot{})
+	i := t.ix.acquire(key)
+	if n := int(i) + 1; n > len(t.slots) {
+		// Grown to the id (ids are dense: the index reuses freed ones).
+		t.slots = append(t.slots, make([]slot, n-len(t.slots))...)
+		if t.withDesc {
+			t.descs = append(t.descs, make([]descRef, n-len(t.descs))...)
+		}
 		if t.keep > 0 {
-			t.ring = append(t.ring, make([]int64, t.keep)...)
+			t.ring = append(t.ring, make([]int64, n*t.keep-len(t.ring))...)
 		}
 		if t.withCopied {
-			t.copied = append(t.copied, nil)
+			t.copied = append(t.copied, make([][]any, n-len(t.copied))...)
 		}
 	}
-	if len(key) > inlineKey {
-		t.compactFor(len(key))
-	}
-	h := maphash.Bytes(t.seed, key)
-	gen := t.slots[i].gen
-	t.slots[i] = slot{hash: h, keyLen: uint32(len(key)), gen: gen, flags: fLive}
-	if len(key) <= inlineKey {
-		copy(t.slots[i].inl[:], key)
-	} else {
-		t.slots[i].keyOff = uint32(len(t.arena))
-		t.arena = append(t.arena, key...)
-	}
-	if 2*(t.live+1) > len(t.idx) {
-		t.grow()
-	}
-	p, _ := t.find(h, key)
-	t.idx[p] = entry(h, i)
+	t.slots[i] = slot{gen: t.slots[i].gen, flags: fLive}
 	t.touch(i)
 	t.live++
 	return i
@@ -260,19 +168,25 @@ func (t *table) insert(key []byte) uint32 {
 // remove forgets slot i.
 func (t *table) remove(i uint32) {
 	s := &t.slots[i]
-	if p, ok := t.find(s.hash, t.key(i)); ok {
-		t.unindex(p)
-	}
-	if s.keyLen > inlineKey {
-		t.garbage += int(s.keyLen)
-	}
-	t.garbage += int(s.descLen)
 	*s = slot{gen: s.gen + 1}
+	if t.withDesc {
+		t.garbage += int(t.descs[i].len)
+		t.descs[i] = descRef{}
+	}
 	if t.withCopied {
 		t.copied[i] = nil
 	}
-	t.free = append(t.free, i)
 	t.live--
+	t.ix.release(i)
+}
+
+// clear forgets all slots (giving their keys back to the index).
+func (t *table) clear() {
+	for i := range t.slots {
+		if t.slots[i].flags&fLive != 0 {
+			t.remove(uint32(i))
+		}
+	}
 }
 
 // setDesc keeps d as slot i's description. An unchanged one (same length
@@ -283,15 +197,15 @@ func (t *table) setDesc(i uint32, d []byte) {
 	if len(d) > maxDescBytes {
 		d = d[:maxDescBytes]
 	}
-	h := maphash.Bytes(t.seed, d)
-	if s := &t.slots[i]; s.descHash == h && int(s.descLen) == len(d) {
+	h := maphash.Bytes(t.ix.seed, d)
+	if r := &t.descs[i]; r.hash == h && int(r.len) == len(d) {
 		return
 	}
 	t.compactFor(len(d))
-	s := &t.slots[i]
-	t.garbage += int(s.descLen)
-	s.descHash = h
-	s.descOff, s.descLen = uint32(len(t.arena)), uint32(len(d))
+	r := &t.descs[i]
+	t.garbage += int(r.len)
+	r.hash = h
+	r.off, r.len = uint32(len(t.arena)), uint32(len(d))
 	t.arena = append(t.arena, d...)
 }
 
@@ -304,17 +218,12 @@ func (t *table) compactFor(n int) {
 	}
 	arena := make([]byte, 0, len(t.arena)-t.garbage+n)
 	for i := range t.slots {
-		s := &t.slots[i]
-		if s.flags&fLive == 0 {
+		if t.slots[i].flags&fLive == 0 {
 			continue
 		}
-		if s.keyLen > inlineKey {
-			k := t.key(uint32(i))
-			s.keyOff = uint32(len(arena))
-			arena = append(arena, k...)
-		}
-		d := t.desc(uint32(i))
-		s.descOff = uint32(len(arena))
+		r := &t.descs[i]
+		d := t.arena[r.off : r.off+r.len]
+		r.off = uint32(len(arena))
 		arena = append(arena, d...)
 	}
 	t.arena, t.garbage = arena, 0

@@ -81,7 +81,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"sync"
 	"time"
 
@@ -99,8 +98,8 @@ type Filter struct {
 	log       *slog.Logger
 	rule      string
 	source    event.Ref
-	pattern   *regexp.Regexp
-	pattern2  *regexp.Regexp
+	pattern   *matcher
+	pattern2  *matcher
 	key       event.Template
 	desc      event.Template
 	copy      []event.Ref
@@ -110,9 +109,8 @@ type Filter struct {
 	window    int64 // nanoseconds
 	keep      int   // timestamps kept per key
 	now       func() time.Time
-	statePath string // resolved state_path; "" when not set
-
-	ix        *keyIndex
+	statePath string    // resolved state_path; "" when not set
+	ix        *keyIndex // shared by the pipeline's rules with this key template
 
 	mu        sync.Mutex
 	t         *table
@@ -142,10 +140,10 @@ func New(o Options, r engine.Resources) (*Filter, error) {
 	var err error
 	f.source = event.MustRef(o.Source)
 	if o.Pattern != "" {
-		f.pattern = regexp.MustCompile(o.Pattern)
+		f.pattern = newMatcher(o.Pattern)
 	}
 	if o.Pattern2 != "" {
-		f.pattern2 = regexp.MustCompile(o.Pattern2)
+		f.pattern2 = newMatcher(o.Pattern2)
 	}
 	if f.key, err = event.ParseTemplate(o.Key); err != nil {
 		return nil, err
@@ -261,9 +259,9 @@ func (f *Filter) Filter(_ context.Context, e *event.Event, out []*event.Event) (
 	first, second := true, false
 	if f.pattern != nil || f.pattern2 != nil {
 		src, _ := e.GetString(f.source)
-		second = f.pattern2 != nil && f.pattern2.MatchString(src)
+		second = f.pattern2 != nil && f.pattern2.match(src)
 		if f.pattern != nil {
-			first = f.pattern.MatchString(src)
+			first = f.pattern.match(src)
 		} else {
 			first = !second
 		}

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# Runs our engine and syslog-ng through the same workloads in one run of the
-# shared harness (../shared/bench), so figures compare as ratios on one machine.
+# Runs our engine, syslog-ng and rsyslog (W1, W5) through the same workloads in
+# one run of the shared harness (../shared/bench), so figures compare as ratios
+# on one machine. rsyslog: the Debian package's rsyslogd (its service unused);
+# W5 uses the harness's rsyslog/w5.conf, W1 our rsyslog/w1.conf (its header
+# says why it is the closest rsyslog equivalent of W1).
 #   cp -r ../shared/bench /tmp/perf-anchors/harness && /tmp/perf-anchors/harness/setup.sh
 #   examples/bench/run.sh [REPS]
-# Results: /tmp/perf-anchors/results-ours.jsonl; prints the harness table and the
-# per-repetition ratio to syslog-ng.
+# Results: $OUT (default /tmp/perf-anchors/results-ours.jsonl; the ratio table
+# pairs every row in it, so give each run a fresh file); prints the harness table and the
+# per-repetition ratio to each peer.
 set -eu
 REPS=${1:-3}; shift || true
 SECTIONS=${*:-"w1 w2 w3 w4 w5"}
 has() { [[ " $SECTIONS " == *" $1 "* ]]; }
-D=/tmp/perf-anchors; H=$D/harness; OUT=$D/results-ours.jsonl
+D=/tmp/perf-anchors; H=$D/harness; OUT=${OUT:-$D/results-ours.jsonl}
 R="python3 $H/runpeer.py --quiet-wait ${QUIET_WAIT:-90} --results $OUT"
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 [ -x $H/sng.sh ] || { echo "run the harness setup first (see the header of $0)" >&2; exit 1; }
@@ -22,10 +26,25 @@ cat $IN > /dev/null   # warm the page cache
 mkdir -p $D/out $D/run
 rcli() { redis-cli -h 127.0.0.1 -p 6390 "$@"; }
 if has w3 || has w4; then rcli ping >/dev/null 2>&1 || $H/redis-start.sh; fi
+RSYSLOGD=${RSYSLOGD:-/usr/sbin/rsyslogd}
+[ -x $RSYSLOGD ] || { echo "no $RSYSLOGD: the rsyslog rows are skipped (apt-get install rsyslog)" >&2; RSYSLOGD=; }
+if [ -n "$RSYSLOGD" ]; then
+  mkdir -p $D/run/rsyslog-w1 $D/run/rsyslog  # w5.conf's workDirectory is run/rsyslog
+  sed -e "s#\`INFILE\`#$IN#" -e "s#\`OUTFILE\`#$D/out/w1-rsyslog.txt#" -e "s#\`WORKDIR\`#$D/run/rsyslog-w1#" \
+    $repo/examples/bench/rsyslog/w1.conf > $D/run/rsyslog-w1.conf
+  # as the harness's rsyslog/run-w5.sh does (same port, same load generator)
+  sed -e "s#\`OUTFILE\`#$D/out/w5-rsyslog.json#" -e "s#\`PORT\`#5518#" $H/rsyslog/w5.conf > $D/run/rsyslog-w5.conf
+fi
 for rep in $(seq 1 $REPS); do
  if has w1; then
   $R --name syslog-ng-3.38 --workload W1 --events $N --bytes $BYTES --stdin $IN \
      --note "stdin no-parse -> /dev/null" -- $H/sng.sh $H/syslog-ng/w1.conf
+  if [ -n "$RSYSLOGD" ]; then
+   rm -rf $D/run/rsyslog-w1/* $D/out/w1-rsyslog.txt
+   $R --name rsyslog-8.2302 --workload W1 --events $N --bytes $BYTES --done lines:$D/out/w1-rsyslog.txt:$N --timeout 300 \
+      --note "imfile (no parse) -> omfile constant 1-byte template" -- $RSYSLOGD -n -f $D/run/rsyslog-w1.conf -i $D/run/rsyslog-w1/pid
+   rm -f $D/out/w1-rsyslog.txt
+  fi
   $R --name pipeline --workload W1 --events $N --bytes $BYTES --stdin $IN \
      --note "stdin -> drop, ecs v8 defaults" -- $D/bin/pipeline run -f $repo/examples/bench/w1.hcl --log.level warn
   $R --name pipeline --workload W1 --events $N --bytes $BYTES --stdin $IN \
@@ -84,6 +103,13 @@ for rep in $(seq 1 $REPS); do
   sed "s#\`OUTFILE\`#$D/out/w5-sng.json#" $H/syslog-ng/w5.conf > $D/run/sng-w5.conf; rm -f $D/out/w5-sng.json
   $R --name syslog-ng-3.38 --workload W5 --events $N --bytes $BYTES --load "$D/bin/tcpsend -addr 127.0.0.1:5514 -conns 1 -in $IN" --load-port 5514 \
      --done lines:$D/out/w5-sng.json:$N --timeout 300 --note "network() tcp 1 conn -> RFC3164 parse -> format-json file" -- $H/sng.sh $D/run/sng-w5.conf
+  if [ -n "$RSYSLOGD" ]; then
+   rm -f $D/out/w5-rsyslog.json $D/run/rsyslog/pid
+   $R --name rsyslog-8.2302 --workload W5 --events $N --bytes $BYTES --load "$D/bin/tcpsend -addr 127.0.0.1:5518 -conns 1 -in $IN" --load-port 5518 \
+      --done lines:$D/out/w5-rsyslog.json:$N --timeout 300 --note "imtcp 1 conn -> RFC3164 (built-in) -> jsonf template 6 fields -> omfile" \
+      -- $RSYSLOGD -n -f $D/run/rsyslog-w5.conf -i $D/run/rsyslog/pid
+   rm -f $D/out/w5-rsyslog.json
+  fi
   rm -f $D/out/w5-ours.json
   $R --name pipeline --workload W5 --events $N --bytes $BYTES --load "$D/bin/tcpsend -addr 127.0.0.1:5517 -conns 1 -in $IN" --load-port 5517 \
      --done lines:$D/out/w5-ours.json:$N --timeout 300 --note "syslog input, tcp 1 conn -> Logstash fields -> json_lines file" \

@@ -102,7 +102,8 @@ func AppendJSONValue(dst []byte, v any) []byte {
 }
 
 // jsonAppendObject writes m with sorted keys. Up to 32 entries are sorted in a
-// stack buffer, so encoding an ordinary event does not allocate.
+// stack buffer, so encoding an ordinary event does not allocate; when every key
+// is a known one (jsonkeys.go), they are neither compared nor quoted.
 func jsonAppendObject(dst []byte, m map[string]any) []byte {
 	if len(m) == 0 {
 		return append(dst, '{', '}')
@@ -112,6 +113,15 @@ func jsonAppendObject(dst []byte, m map[string]any) []byte {
 	for k, v := range m {
 		kvs = append(kvs, jsonKV{k, v})
 	}
+	if out, ok := appendKnownObject(dst, kvs); ok {
+		return out
+	}
+	learnKeys(kvs)
+	return appendSortedObject(dst, kvs)
+}
+
+// appendSortedObject writes kvs, a map's entries, sorting them by key.
+func appendSortedObject(dst []byte, kvs []jsonKV) []byte {
 	sortKVs(kvs)
 	dst = append(dst, '{')
 	for i := range kvs {

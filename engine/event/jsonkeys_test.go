@@ -1,0 +1,178 @@
+package event
+
+import (
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// sortedJSON is jsonAppendObject without the key table: the general path.
+func sortedJSON(m map[string]any) string {
+	kvs := make([]jsonKV, 0, len(m))
+	for k, v := range m {
+		kvs = append(kvs, jsonKV{k, v})
+	}
+	return string(appendSortedObject(nil, kvs))
+}
+
+// TestKnownKeysSameOutput encodes objects whose keys the table learns (the
+// same string objects again and again, as compiled references give), with
+// keys that need escaping, keys with the same bytes at different addresses,
+// keys sharing long prefixes and nested objects, and checks every encoding
+// against the general path's, before and after the keys are learnt.
+func TestKnownKeysSameOutput(t *testing.T) {
+	pool := []string{"@timestamp", "@version", "message", "host", "facility", "facility_label",
+		"severity", "severity_label", "timestamp", "timestamp8601", "a\"b", "ü", "\x01ctl", "a", "ab", "a\\",
+		"tags", "log", "\u2028", "zz", "Z", "_@timestamp"}
+	// The same bytes at another address (both may be learnt; one object
+	// holds only one of them).
+	for _, k := range []string{"message", "host", "a"} {
+		pool = append(pool, strings.Clone(k))
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	vals := []any{"x", int64(-3), 1.5, true, nil, []any{"a", int64(1)}, time.Unix(1, 0).UTC(), "line\n\"q\""}
+	randMap := func(depth int) map[string]any {
+		m := map[string]any{}
+		n := 1 + rng.IntN(16)
+		for range n {
+			k := pool[rng.IntN(len(pool))]
+			if _, dup := m[strings.Clone(k)]; dup {
+				continue // a key with the same bytes is already there
+			}
+			var v any = vals[rng.IntN(len(vals))]
+			if depth > 0 && rng.IntN(4) == 0 {
+				sub := map[string]any{}
+				for range 1 + rng.IntN(3) {
+					sub[pool[rng.IntN(len(pool))]] = vals[rng.IntN(len(vals))]
+				}
+				v = sub
+			}
+			m[k] = v
+		}
+		return m
+	}
+	hits := 0
+	for i := range 3000 {
+		m := randMap(1)
+		want := sortedJSON(m)
+		for range 2 {
+			if got := string(jsonAppendObject(nil, m)); got != want {
+				t.Fatalf("object %d: %s\nwant %s", i, got, want)
+			}
+		}
+		kvs := make([]jsonKV, 0, len(m))
+		for k, v := range m {
+			kvs = append(kvs, jsonKV{k, v})
+		}
+		if _, ok := appendKnownObject(nil, kvs); ok {
+			hits++
+		}
+	}
+	if hits == 0 && !keysFroze.Load() {
+		t.Error("the table never learnt the pool's keys")
+	}
+	// Keys never seen at their address: the general path, same output.
+	m := map[string]any{}
+	for _, k := range pool {
+		m[strings.Clone(k)+"!"] = int64(1)
+	}
+	if got, want := string(jsonAppendObject(nil, m)), sortedJSON(m); got != want {
+		t.Errorf("fresh keys: %s\nwant %s", got, want)
+	}
+}
+
+// TestKnownKeysConcurrent encodes from several goroutines while the table
+// learns (for the race detector) and checks the output.
+func TestKnownKeysConcurrent(t *testing.T) {
+	keys := []string{"k01", "k02", "k03", "k04", "k05", "k06", "k07", "k08", "k09", "k10"}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 200 {
+				m := map[string]any{}
+				for j, k := range keys {
+					if (i+j+g)%3 != 0 {
+						m[k] = int64(j)
+					}
+				}
+				m[strings.Clone("fresh")] = "v" // a key never learnt
+				if i%2 == 0 {
+					delete(m, "fresh")
+				}
+				if got, want := string(jsonAppendObject(nil, m)), sortedJSON(m); got != want {
+					t.Errorf("%s\nwant %s", got, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// BenchmarkKnownKeys encodes a flat syslog event with its keys in the table
+// and, as the peer in the same run, through the general path (sort and
+// quote); it reports the ratio of their times.
+func BenchmarkKnownKeys(b *testing.B) {
+	e := NewMessageAt("Accepted publickey for deploy from 10.1.2.3 port 51234 ssh2\n", time.Unix(1764000000, 0))
+	for _, kv := range []struct {
+		k string
+		v any
+	}{{"host", "127.0.0.1"}, {"timestamp", "Nov 24 03:26:46"}, {"logsource", "web-07"}, {"program", "sshd"},
+		{"pid", "28472"}, {"priority", int64(86)}, {"severity", int64(6)}, {"facility", int64(10)},
+		{"facility_label", "security/authorization"}, {"severity_label", "Informational"}} {
+		_ = e.Set(MustRef(kv.k), kv.v)
+	}
+	for range 3 {
+		_ = e.AppendJSON(nil) // learn the keys
+	}
+	kvs := make([]jsonKV, 0, 16)
+	var buf []byte
+	var tKnown, tSorted time.Duration
+	for b.Loop() {
+		start := time.Now()
+		for range 100 {
+			buf = e.AppendJSON(buf[:0])
+		}
+		mid := time.Now()
+		for range 100 {
+			kvs = kvs[:0]
+			for k, v := range e.fields {
+				kvs = append(kvs, jsonKV{k, v})
+			}
+			buf = appendSortedObject(buf[:0], kvs)
+		}
+		tKnown += mid.Sub(start)
+		tSorted += time.Since(mid)
+	}
+	b.ReportMetric(float64(tKnown.Nanoseconds())/float64(100*b.N), "known-ns/event")
+	b.ReportMetric(float64(tSorted.Nanoseconds())/float64(100*b.N), "sorted-ns/event")
+	b.ReportMetric(tSorted.Seconds()/tKnown.Seconds(), "speedup")
+}
+
+// FuzzKnownKeys: objects with keys from the input (split at NUL bytes),
+// the same key bytes always the same string object for the first 48 keys
+// (as compiled references), encode as the general path does, every time.
+func FuzzKnownKeys(f *testing.F) {
+	f.Add([]byte("message\x00host\x00@timestamp\x00a\"b\x00\xff\xfe"))
+	f.Add([]byte("facility\x00facility_label\x00severity\x00severity_label"))
+	interned := map[string]string{}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m := map[string]any{}
+		for i, k := range strings.Split(string(data), "\x00") {
+			if s, ok := interned[k]; ok {
+				k = s
+			} else if len(interned) < 48 {
+				interned[k] = k
+			}
+			m[k] = int64(i)
+		}
+		want := sortedJSON(m)
+		for range 3 {
+			if got := string(jsonAppendObject(nil, m)); got != want {
+				t.Fatalf("%q\nwant %q", got, want)
+			}
+		}
+	})
+}

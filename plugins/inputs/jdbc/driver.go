@@ -12,8 +12,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/jackc/pgx/v5/pgconn"
 	sqlite "modernc.org/sqlite"
 )
 
@@ -210,7 +209,7 @@ func (c *conn) connector(user, password string, zone *time.Location) (driver.Con
 			q.Set("target_session_attrs", "read-write")
 		}
 		u := url.URL{Scheme: "postgres", Host: strings.Join(c.hosts, ","), Path: "/" + c.db, RawQuery: q.Encode()}
-		cfg, err := pgx.ParseConfig(u.String())
+		cfg, err := pgconn.ParseConfig(u.String())
 		if err != nil {
 			return nil, nil, fmt.Errorf("postgresql connection: %w", err)
 		}
@@ -220,7 +219,7 @@ func (c *conn) connector(user, password string, zone *time.Location) (driver.Con
 			fb.TLSConfig = cfg.TLSConfig // hosts share one TLS policy
 		}
 		sort.Strings(dropped)
-		return stdlib.GetConnector(*cfg), dropped, nil
+		return newPGConnector(cfg), dropped, nil
 	case mysqlDB:
 		cfg := mysql.NewConfig()
 		cfg.Net, cfg.Addr, cfg.DBName = "tcp", c.hosts[0], c.db

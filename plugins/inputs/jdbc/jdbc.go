@@ -6,7 +6,7 @@
 //
 // Logstash loads a JDBC driver (jdbc_driver_library, jdbc_driver_class);
 // this input has Go drivers built in and reads the same
-// jdbc_connection_string forms: jdbc:postgresql://host:port/db (pgx),
+// jdbc_connection_string forms: jdbc:postgresql://host:port/db (pgx's pgconn),
 // jdbc:mysql://host:port/db and jdbc:mariadb:// (go-sql-driver/mysql) and
 // jdbc:sqlite:/path/to/file.db (modernc.org/sqlite, no C library).
 // jdbc_driver_library is accepted and ignored: no jar is loaded.

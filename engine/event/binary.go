@@ -137,6 +137,7 @@ type eface struct {
 var (
 	stringType = (*eface)(unsafe.Pointer(&[]any{""}[0])).typ
 	int64Type  = (*eface)(unsafe.Pointer(&[]any{int64(0)}[0])).typ
+	timeType   = (*eface)(unsafe.Pointer(&[]any{time.Time{}}[0])).typ
 	// versionOne is the value of nearly every event's @version.
 	versionOne any = "1"
 )

@@ -171,7 +171,24 @@ func FromMap(m map[string]any) (*Event, error) {
 // fromNormalized is FromMap for a map that holds only event value types, such
 // as ParseJSON returns: the event takes m over as its fields, without a copy.
 func fromNormalized(m map[string]any) *Event {
-	e := &Event{fields: m}
+	var e *Event
+	if s, ok := m[TimestampField].(string); ok {
+		if t, err := timefmt.ParseTimestamp(s); err == nil {
+			// The event and its boxed @timestamp in one allocation.
+			blk := &struct {
+				e Event
+				t time.Time
+			}{t: t}
+			var v any
+			*(*eface)(unsafe.Pointer(&v)) = eface{typ: timeType, data: unsafe.Pointer(&blk.t)}
+			m[TimestampField] = v
+			e = &blk.e
+		}
+	}
+	if e == nil {
+		e = new(Event)
+	}
+	e.fields = m
 	if md, ok := m[MetadataField]; ok {
 		if mm, ok := md.(map[string]any); ok {
 			e.meta = mm
@@ -183,12 +200,6 @@ func fromNormalized(m map[string]any) *Event {
 	case nil:
 		m[TimestampField] = time.Now().UTC().Truncate(time.Millisecond)
 	default:
-		if s, ok := ts.(string); ok {
-			if t, err := timefmt.ParseTimestamp(s); err == nil {
-				m[TimestampField] = t
-				break
-			}
-		}
 		m[TimestampField] = time.Now().UTC().Truncate(time.Millisecond)
 		e.AddTag(TimestampFailureTag)
 		m[TimestampFailureField] = ts

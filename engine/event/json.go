@@ -27,6 +27,7 @@ import (
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/pipelined/pipeline/engine/timefmt"
 	"github.com/pipelined/pipeline/engine/valuefmt"
@@ -268,15 +269,23 @@ func jsonSpecial8(s string) bool {
 
 // FromJSON decodes a JSON object into an event, as FromMap does with decoded
 // data: integers become int64 (float64 beyond its range), other numbers float64,
-// "@metadata" the metadata, and a string @timestamp a time.
-func FromJSON(b []byte) (*Event, error) { return fromJSON(b, MaxDecodeDepth) }
+// "@metadata" the metadata, and a string @timestamp a time. b is not retained:
+// the event's strings share one copy of it.
+func FromJSON(b []byte) (*Event, error) { return fromJSON(b, MaxDecodeDepth, false) }
+
+// FromJSONString is FromJSON for a document held as a string (a list
+// element from Redis): the event's strings that need no unescaping are
+// substrings of s, which the event then keeps alive, instead of copies.
+func FromJSONString(s string) (*Event, error) {
+	return fromJSON(unsafe.Slice(unsafe.StringData(s), len(s)), MaxDecodeDepth, true)
+}
 
 // FromStoredJSON is FromJSON for records the engine wrote itself (queue
 // records): it accepts nesting up to MaxStoredDepth.
-func FromStoredJSON(b []byte) (*Event, error) { return fromJSON(b, MaxStoredDepth) }
+func FromStoredJSON(b []byte) (*Event, error) { return fromJSON(b, MaxStoredDepth, false) }
 
-func fromJSON(b []byte, limit int) (*Event, error) {
-	v, err := parseJSON(b, limit)
+func fromJSON(b []byte, limit int, shared bool) (*Event, error) {
+	v, err := parseJSON(b, limit, shared)
 	if err != nil {
 		return nil, err
 	}
@@ -291,15 +300,17 @@ func fromJSON(b []byte, limit int) (*Event, error) {
 // value types: nil, bool, int64 (integers that fit), float64 (other numbers),
 // string, []any and map[string]any. Invalid UTF-8 in strings becomes U+FFFD.
 // Duplicate object keys keep the last value.
-// Objects and arrays nest at most MaxDecodeDepth deep.
-func ParseJSON(b []byte) (any, error) { return parseJSON(b, MaxDecodeDepth) }
+// Objects and arrays nest at most MaxDecodeDepth deep. b is not retained.
+func ParseJSON(b []byte) (any, error) { return parseJSON(b, MaxDecodeDepth, false) }
 
 // ParseStoredJSON is ParseJSON for records the engine wrote itself (dead
 // letter queue records): it accepts nesting up to MaxStoredDepth.
-func ParseStoredJSON(b []byte) (any, error) { return parseJSON(b, MaxStoredDepth) }
+func ParseStoredJSON(b []byte) (any, error) { return parseJSON(b, MaxStoredDepth, false) }
 
-func parseJSON(b []byte, limit int) (any, error) {
-	p := jsonParser{b: b, limit: limit}
+// parseJSON parses b. With shared, b is the bytes of a string (never
+// modified), and plain strings are substrings of it.
+func parseJSON(b []byte, limit int, shared bool) (any, error) {
+	p := jsonParser{b: b, limit: limit, shared: shared}
 	p.skipSpace()
 	v, err := p.value()
 	if err != nil {
@@ -352,11 +363,65 @@ const MaxDecodeDepth = 1000
 // the engine acknowledged is never lost as unreadable.
 const MaxStoredDepth = 10 * MaxDecodeDepth
 
+// jsonParser decodes one document. The strings it returns are not
+// allocated one by one: their bytes are appended to arena (or, with shared,
+// are substrings of the input) and their interface values' headers sit in
+// strs slabs. Neither is ever written where a returned string or value
+// already points (arena and slabs are only appended to, and a full one is
+// replaced, not reused), so the values are as immutable as string(b) and
+// any(s) would make them.
 type jsonParser struct {
-	b     []byte
-	i     int
-	depth int
-	limit int // the deepest nesting accepted
+	b      []byte
+	i      int
+	depth  int
+	limit  int  // the deepest nesting accepted
+	shared bool // b is an immutable string's bytes: plain strings point into it
+	arena  []byte
+	strs   []string
+}
+
+// keep returns raw, a run of the input that needs no unescaping, as a
+// string.
+func (p *jsonParser) keep(raw []byte) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	if p.shared {
+		return unsafe.String(&raw[0], len(raw))
+	}
+	p.grow(len(raw), len(raw)+len(p.b)-p.i)
+	n := len(p.arena)
+	p.arena = append(p.arena, raw...)
+	return unsafe.String(&p.arena[n], len(raw))
+}
+
+// grow makes room for n more bytes in the arena: a new arena (the one
+// before stays where its strings point) of want bytes, the text left from
+// the string on, since decoded strings are no longer than their text (but
+// for invalid UTF-8, then another arena follows).
+func (p *jsonParser) grow(n, want int) {
+	if cap(p.arena)-len(p.arena) >= n {
+		return
+	}
+	p.arena = make([]byte, 0, max(n, want, 64))
+}
+
+// box returns s as an interface value whose string header sits in a slab
+// shared with the document's next strings (any(s) allocates one each).
+func (p *jsonParser) box(s string) any {
+	switch s {
+	case "":
+		return ""
+	case "1":
+		return versionOne
+	}
+	if len(p.strs) == cap(p.strs) {
+		p.strs = make([]string, 0, min(max(2*cap(p.strs), 4), 64))
+	}
+	p.strs = append(p.strs, s)
+	var v any
+	*(*eface)(unsafe.Pointer(&v)) = eface{typ: stringType, data: unsafe.Pointer(&p.strs[len(p.strs)-1])}
+	return v
 }
 
 func (p *jsonParser) syntaxErr(msg string) error {
@@ -387,7 +452,11 @@ func (p *jsonParser) value() (any, error) {
 	case c == '[':
 		return p.array()
 	case c == '"':
-		return p.str(false)
+		str, err := p.str(false)
+		if err != nil {
+			return nil, err
+		}
+		return p.box(str), nil
 	case c == '-' || c >= '0' && c <= '9':
 		return p.number()
 	case c == 't':
@@ -496,34 +565,43 @@ func (p *jsonParser) array() (any, error) {
 // str parses the string at p.i (an opening quote). Keys that name the
 // well-known fields are returned without allocating.
 func (p *jsonParser) str(key bool) (string, error) {
+	b := p.b
 	start := p.i + 1
-	ascii := true
-	for j := start; j < len(p.b); j++ {
-		c := p.b[j]
-		switch {
+	j := start
+	for {
+		// Skip eight plain ASCII bytes at a time.
+		for j+8 <= len(b) && !jsonSpecial8(unsafe.String(&b[j], 8)) {
+			j += 8
+		}
+		if j >= len(b) {
+			p.i = len(b)
+			return "", p.syntaxErr("unterminated string")
+		}
+		switch c := b[j]; {
 		case c == '"':
-			raw := p.b[start:j]
-			if !ascii && !utf8.Valid(raw) {
-				return p.strSlow(start)
-			}
+			raw := b[start:j]
 			p.i = j + 1
 			if key {
 				if s, ok := wellKnownKey(raw); ok {
 					return s, nil
 				}
 			}
-			return string(raw), nil
+			return p.keep(raw), nil
 		case c == '\\':
-			return p.strSlow(start)
+			return p.strSlow(start, j)
 		case c < 0x20:
 			p.i = j
 			return "", p.syntaxErr("control character in string")
-		case c >= utf8.RuneSelf:
-			ascii = false
+		case c < utf8.RuneSelf:
+			j++
+		default:
+			r, size := utf8.DecodeRune(b[j:])
+			if r == utf8.RuneError && size == 1 {
+				return p.strSlow(start, j)
+			}
+			j += size
 		}
 	}
-	p.i = len(p.b)
-	return "", p.syntaxErr("unterminated string")
 }
 
 func wellKnownKey(b []byte) (string, bool) {
@@ -551,22 +629,41 @@ func wellKnownKey(b []byte) (string, bool) {
 }
 
 // strSlow decodes a string with escapes or invalid UTF-8, from start (just
-// after the opening quote).
-func (p *jsonParser) strSlow(start int) (string, error) {
-	out := make([]byte, 0, 64)
-	j := start
-	for j < len(p.b) {
-		c := p.b[j]
+// after the opening quote); b[start:j] is plain. It appends to the arena,
+// copying plain runs whole.
+func (p *jsonParser) strSlow(start, j int) (string, error) {
+	b := p.b
+	p.grow(j-start+1, len(b)-start)
+	out := p.arena
+	n := len(out)
+	out = append(out, b[start:j]...)
+	for {
+		run := j
+		for j+8 <= len(b) && !jsonSpecial8(unsafe.String(&b[j], 8)) {
+			j += 8
+		}
+		for j < len(b) && b[j] >= 0x20 && b[j] < utf8.RuneSelf && b[j] != '"' && b[j] != '\\' {
+			j++
+		}
+		out = append(out, b[run:j]...)
+		if j >= len(b) {
+			break
+		}
+		c := b[j]
 		switch {
 		case c == '"':
 			p.i = j + 1
-			return string(out), nil
+			p.arena = out
+			if len(out) == n {
+				return "", nil
+			}
+			return unsafe.String(&out[n], len(out)-n), nil
 		case c == '\\':
-			if j+1 >= len(p.b) {
+			if j+1 >= len(b) {
 				p.i = j
 				return "", p.syntaxErr("unterminated string")
 			}
-			switch e := p.b[j+1]; e {
+			switch e := b[j+1]; e {
 			case '"', '\\', '/':
 				out = append(out, e)
 				j += 2
@@ -586,7 +683,7 @@ func (p *jsonParser) strSlow(start int) (string, error) {
 				out = append(out, '\t')
 				j += 2
 			case 'u':
-				r, ok := hex4(p.b, j+2)
+				r, ok := hex4(b, j+2)
 				if !ok {
 					p.i = j
 					return "", p.syntaxErr("invalid \\u escape")
@@ -595,7 +692,7 @@ func (p *jsonParser) strSlow(start int) (string, error) {
 				if utf16.IsSurrogate(r) {
 					// A pair is decoded to one rune; a lone surrogate is U+FFFD,
 					// as in encoding/json.
-					if r2, ok := hex4(p.b, j+2); ok && j+1 < len(p.b) && p.b[j] == '\\' && p.b[j+1] == 'u' {
+					if r2, ok := hex4(b, j+2); ok && j+1 < len(b) && b[j] == '\\' && b[j+1] == 'u' {
 						if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
 							r = d
 							j += 6
@@ -614,20 +711,17 @@ func (p *jsonParser) strSlow(start int) (string, error) {
 		case c < 0x20:
 			p.i = j
 			return "", p.syntaxErr("control character in string")
-		case c < utf8.RuneSelf:
-			out = append(out, c)
-			j++
 		default:
-			r, size := utf8.DecodeRune(p.b[j:])
+			r, size := utf8.DecodeRune(b[j:])
 			if r == utf8.RuneError && size == 1 {
 				out = append(out, "\uFFFD"...)
 			} else {
-				out = append(out, p.b[j:j+size]...)
+				out = append(out, b[j:j+size]...)
 			}
 			j += size
 		}
 	}
-	p.i = len(p.b)
+	p.i = len(b)
 	return "", p.syntaxErr("unterminated string")
 }
 

@@ -1,9 +1,11 @@
 package event
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/big"
 	"reflect"
@@ -452,4 +454,70 @@ func BenchmarkSortKVs(b *testing.B) {
 	b.ReportMetric(float64(tNew.Nanoseconds())/float64(100*b.N), "prefix-ns/sort")
 	b.ReportMetric(float64(tOld.Nanoseconds())/float64(100*b.N), "strings-ns/sort")
 	b.ReportMetric(tOld.Seconds()/tNew.Seconds(), "speedup")
+}
+
+// FuzzParseJSON checks the decoder against encoding/json (numbers as
+// json.Number, normalized): the same documents are accepted, but for the
+// nesting budget and numbers beyond float64, and they decode to the same
+// values. The in-place form for strings (FromJSONString's) decodes to the
+// same, and what the copying form returned does not change when the input
+// buffer is overwritten afterwards (its strings are copies, not views).
+func FuzzParseJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"a":[1,2.5,"x",null,true,{"b":{}}],"c":"\u00e9\n","d":-0.0,"e":1E+2}`,
+		`{"message":"\u003c25\u003eJan 24 08:15:14 db-16 dhclient[48365]: DHCPACK","host":"vm","type":"syslog"}`,
+		`{"s":"a\"b\\c\/d\b\f\n\r\t\u00e9\u2603\ud83d\ude00","k":"\ud800x\udc00\ud800\u0041"}`,
+		"{\"s\":\"a\xffb\",\"k\xfe\":1,\"a\":1,\"a\":\"dup\"}",
+		`[{"message":"one"},{"message":"two"}]`, `"just a string"`, `-123`, `123456789012345678901`,
+		`{"@timestamp":"2026-11-24T11:00:01.5+01:00","@version":"1","":""}`, `{"a":1e400}`, `[[[[[]]]]]`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		b := slices.Clone(in)
+		got, err := ParseJSON(b)
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		var ref any
+		refErr := dec.Decode(&ref)
+		if refErr == nil {
+			if _, tail := dec.Token(); tail != io.EOF {
+				refErr = fmt.Errorf("data after the value")
+			}
+		}
+		var want any
+		if refErr == nil {
+			if want, refErr = Normalize(ref); refErr != nil {
+				refErr = nil // a number beyond float64: only ours refuses it
+				if err == nil {
+					t.Fatalf("ParseJSON(%q) = %#v; want an error for a number out of range", b, got)
+				}
+				return
+			}
+		}
+		switch {
+		case err != nil && refErr == nil:
+			if !strings.Contains(err.Error(), "nesting deeper") && !strings.Contains(err.Error(), "out of range") {
+				t.Fatalf("ParseJSON(%q): %v; encoding/json decodes it to %#v", b, err, want)
+			}
+			return
+		case err == nil && refErr != nil:
+			t.Fatalf("ParseJSON(%q) = %#v; encoding/json: %v", b, got, refErr)
+		case err != nil:
+			return
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("ParseJSON(%q) = %#v; encoding/json gives %#v", b, got, want)
+		}
+		shared, err := parseJSON([]byte(string(b)), MaxDecodeDepth, true)
+		if err != nil || !reflect.DeepEqual(shared, got) {
+			t.Fatalf("in place: %#v, %v; want %#v", shared, err, got)
+		}
+		for i := range b {
+			b[i] = 'x'
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("the decoded values changed with the input buffer: %#v; want %#v", got, want)
+		}
+	})
 }

@@ -121,7 +121,12 @@ func (d *decoder) Decode() (*event.Event, error) {
 func (c *Codec) AppendDecoded(out []*event.Event, s string) []*event.Event {
 	b := c.convert(unsafe.Slice(unsafe.StringData(s), len(s)))
 	n := len(out)
-	out, ok := c.parser.Append(out, b)
+	var ok bool
+	if len(b) == len(s) && (len(b) == 0 || &b[0] == unsafe.StringData(s)) {
+		out, ok = c.parser.AppendString(out, s) // not converted: s itself
+	} else {
+		out, ok = c.parser.Append(out, b)
+	}
 	if ok && len(out)-n == 1 && c.original {
 		if _, ok := out[n].Get(ecs.OriginalRef); !ok {
 			orig := s

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"unsafe"
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
@@ -47,14 +48,26 @@ func NewParser(target string, log *slog.Logger) (Parser, error) {
 // yields one event with the text in message and the tag _jsonparsefailure, and
 // a warning saying why; ok is false then.
 func (p Parser) Append(out []*event.Event, text []byte) (events []*event.Event, ok bool) {
-	out, err := p.appendEvents(out, text)
+	return p.append(out, text, false)
+}
+
+// AppendString is Append for text held as a string: the events' strings
+// that need no unescaping are substrings of text instead of copies
+// (event.FromJSONString).
+func (p Parser) AppendString(out []*event.Event, text string) (events []*event.Event, ok bool) {
+	return p.append(out, unsafe.Slice(unsafe.StringData(text), len(text)), true)
+}
+
+func (p Parser) append(out []*event.Event, text []byte, shared bool) (events []*event.Event, ok bool) {
+	out, err := p.appendEvents(out, text, shared)
 	if err != nil {
 		p.log.Warn("JSON parse error, original data now in message field", "err", err)
 	}
 	return out, err == nil
 }
 
-func (p Parser) appendEvents(out []*event.Event, text []byte) ([]*event.Event, error) {
+// appendEvents is Append; with shared, text is a string's bytes.
+func (p Parser) appendEvents(out []*event.Event, text []byte, shared bool) ([]*event.Event, error) {
 	trimmed := bytes.TrimSpace(text)
 	if len(trimmed) == 0 {
 		return out, nil
@@ -62,7 +75,13 @@ func (p Parser) appendEvents(out []*event.Event, text []byte) ([]*event.Event, e
 	if trimmed[0] == '{' && !p.hasTarget {
 		// The common case, one object: FromJSON builds the event from what it
 		// parsed, without the copy FromMap makes.
-		e, err := event.FromJSON(trimmed)
+		var e *event.Event
+		var err error
+		if shared {
+			e, err = event.FromJSONString(unsafe.String(&trimmed[0], len(trimmed)))
+		} else {
+			e, err = event.FromJSON(trimmed)
+		}
 		if err == nil {
 			return append(out, e), nil
 		}

@@ -413,6 +413,16 @@ func (e *Event) GetString(r Ref) (string, bool) {
 // value type, if a path element crosses a non-map value (an array is crossed
 // only by an in-range index), or if top-level @timestamp would not be a time.
 func (e *Event) Set(r Ref, v any) error {
+	// A top-level field other than @timestamp, and a value Normalize keeps
+	// as it is: what set and setPath would do, without their calls (a
+	// parser sets a dozen fields on each event).
+	if len(r.path) == 1 && !r.meta && e.fields != nil && r.path[0].key != TimestampField {
+		switch v.(type) {
+		case string, int64, float64, bool, nil:
+			e.fields[r.path[0].key] = v
+			return nil
+		}
+	}
 	v, err := Normalize(v)
 	if err != nil {
 		return err

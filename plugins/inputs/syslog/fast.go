@@ -35,13 +35,37 @@ type fastResult struct {
 	plainDay bool
 }
 
-var monthIndex = func() map[string]int {
-	m := map[string]int{}
-	for i, n := range []string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"} {
-		m[n] = i + 1
+// monthIndex is the month of an English abbreviation ("Jan" is 1), 0 for
+// anything else: a switch, not a map, which hashed every line's month.
+func monthIndex(s string) int {
+	switch s {
+	case "Jan":
+		return 1
+	case "Feb":
+		return 2
+	case "Mar":
+		return 3
+	case "Apr":
+		return 4
+	case "May":
+		return 5
+	case "Jun":
+		return 6
+	case "Jul":
+		return 7
+	case "Aug":
+		return 8
+	case "Sep":
+		return 9
+	case "Oct":
+		return 10
+	case "Nov":
+		return 11
+	case "Dec":
+		return 12
 	}
-	return m
-}()
+	return 0
+}
 
 func twoDigits(s string, i int) (int, bool) {
 	if i+1 >= len(s) || !isDigit(s[i]) || !isDigit(s[i+1]) {
@@ -78,7 +102,7 @@ func fastParse(s string) (r fastResult, ok bool) {
 	if i+4 > len(s) || s[i+3] != ' ' {
 		return r, false
 	}
-	if r.month = monthIndex[s[i:i+3]]; r.month == 0 {
+	if r.month = monthIndex(s[i : i+3]); r.month == 0 {
 		return r, false
 	}
 	i += 4

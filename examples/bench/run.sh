@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Runs our engine, syslog-ng and rsyslog (W1, W5) through the same workloads in
+# Runs our engine, syslog-ng and rsyslog (W1, W3, W5) through the same workloads in
 # one run of the shared harness (../shared/bench), so figures compare as ratios
 # on one machine. rsyslog: the Debian package's rsyslogd (its service unused);
-# W5 uses the harness's rsyslog/w5.conf, W1 our rsyslog/w1.conf (its header
-# says why it is the closest rsyslog equivalent of W1).
+# W5 uses the harness's rsyslog/w5.conf, W1 and W3 our rsyslog/w1.conf and
+# w3.conf (their headers say why they are the closest rsyslog equivalents).
 #   cp -r ../shared/bench /tmp/perf-anchors/harness && /tmp/perf-anchors/harness/setup.sh
 #   examples/bench/run.sh [REPS]
 # Results: $OUT (default /tmp/perf-anchors/results-ours.jsonl; the ratio table
@@ -32,6 +32,9 @@ if [ -n "$RSYSLOGD" ]; then
   mkdir -p $D/run/rsyslog-w1 $D/run/rsyslog  # w5.conf's workDirectory is run/rsyslog
   sed -e "s#\`INFILE\`#$IN#" -e "s#\`OUTFILE\`#$D/out/w1-rsyslog.txt#" -e "s#\`WORKDIR\`#$D/run/rsyslog-w1#" \
     $repo/examples/bench/rsyslog/w1.conf > $D/run/rsyslog-w1.conf
+  sed -e "s#\`INFILE\`#$IN#" -e "s#\`WORKDIR\`#$D/run/rsyslog-w3#" $repo/examples/bench/rsyslog/w3.conf > $D/run/rsyslog-w3.conf
+  # W3 needs omhiredis (apt-get install rsyslog-hiredis)
+  RSYSLOG_W3=; [ -e /usr/lib/x86_64-linux-gnu/rsyslog/omhiredis.so ] && RSYSLOG_W3=1 && mkdir -p $D/run/rsyslog-w3
   # as the harness's rsyslog/run-w5.sh does (same port, same load generator)
   sed -e "s#\`OUTFILE\`#$D/out/w5-rsyslog.json#" -e "s#\`PORT\`#5518#" $H/rsyslog/w5.conf > $D/run/rsyslog-w5.conf
 fi
@@ -80,6 +83,12 @@ for rep in $(seq 1 $REPS); do
   rcli del q1 q2 >/dev/null
   $R --name syslog-ng-3.38 --workload W3 --events $N --bytes $BYTES --stdin $IN \
      --note "parse + format-json + redis() RPUSH x2, batch-lines(500)" -- $H/sng.sh $H/syslog-ng/w3.conf
+  if [ -n "$RSYSLOGD" ] && [ -n "$RSYSLOG_W3" ]; then
+   rcli del q1 q2 >/dev/null; rm -rf $D/run/rsyslog-w3/*
+   $R --name rsyslog-8.2302 --workload W3 --events $N --bytes $BYTES --done llen:q1,q2:$N --timeout 300 \
+      --note "imfile (no parse) -> jsonf 3 fields -> omhiredis RPUSH x2" -- $RSYSLOGD -n -f $D/run/rsyslog-w3.conf -i $D/run/rsyslog-w3/pid
+   [ "$(rcli llen q1)" = "$N" ] && [ "$(rcli llen q2)" = "$N" ] || echo "W3 rsyslog: lists hold $(rcli llen q1)/$(rcli llen q2), want $N" >&2
+  fi
   rcli del q1 q2 >/dev/null
   $R --name pipeline --workload W3 --events $N --bytes $BYTES --stdin $IN \
      --note "stdin -> json -> redis RPUSH to q1 and q2" -- $D/bin/pipeline run -f $repo/examples/bench/w3.hcl --log.level warn
@@ -120,9 +129,10 @@ python3 $H/summarize.py $OUT
 python3 - "$OUT" <<'PY'
 import json, sys, collections
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-# pair each of our runs with the peers run just before it (same repetition)
+# Pair each of our runs with the peers run just before it (same repetition);
+# in w1pq the persisted-queue runs are also paired with the memory-queue run.
 last = {}
-ratios = collections.defaultdict(list)
+pairs = collections.defaultdict(list)
 for r in rows:
     if r["status"] != "ok":
         continue
@@ -131,10 +141,18 @@ for r in rows:
         continue
     for (w, peer), p in last.items():
         if w == r["workload"]:
-            ratios[(w, r["note"], peer)].append((r["eps"] / p["eps"], r["cpu_us_per_event"], p["cpu_us_per_event"], r["peak_rss_MiB"]))
-print("\n| workload | ours | peer | runs | eps ratio to peer (min–max, median) | CPU µs/event ours / peer | our peak RSS MiB |")
-print("|---|---|---|---|---|---|---|")
-for (w, note, peer), rs in sorted(ratios.items()):
-    e = sorted(x[0] for x in rs)
-    print(f"| {w} | {note} | {peer} | {len(rs)} | {e[0]:.2f}–{e[-1]:.2f}, {e[len(e)//2]:.2f} | {max(x[1] for x in rs):.2f} / {max(x[2] for x in rs):.2f} | {max(x[3] for x in rs):.1f} |")
+            pairs[(w, r["note"], peer)].append((r, p))
+    if "memory queue" in r["note"]:
+        last[(r["workload"], "pipeline, memory queue")] = r
+def rng(xs, f="{:.2f}"):
+    xs = sorted(xs)
+    return f.format(xs[0]) if xs[0] == xs[-1] else (f + "–" + f).format(xs[0], xs[-1])
+print("\n| workload | ours | peer | reps | events/s ratio to peer (min–max, median) | CPU µs/event ours / peer | peak RSS MiB ours / peer | load1 at start |")
+print("|---|---|---|---|---|---|---|---|")
+for (w, note, peer), ps in sorted(pairs.items()):
+    e = sorted(r["eps"] / p["eps"] for r, p in ps)
+    print(f"| {w} | {note} | {peer} | {len(ps)} | {e[0]:.2f}–{e[-1]:.2f}, {e[len(e)//2]:.2f} "
+          f"| {rng([r['cpu_us_per_event'] for r, _ in ps])} / {rng([p['cpu_us_per_event'] for _, p in ps])} "
+          f"| {rng([r['peak_rss_MiB'] for r, _ in ps], '{:.1f}')} / {rng([p['peak_rss_MiB'] for _, p in ps], '{:.1f}')} "
+          f"| {rng([x['load1_at_start'] for pr in ps for x in pr], '{:.1f}')} |")
 PY

@@ -81,6 +81,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -110,6 +111,9 @@ type Filter struct {
 	keep      int   // timestamps kept per key
 	now       func() time.Time
 	statePath string    // resolved state_path; "" when not set
+	ruleV     any       // rule, boxed once
+	typeV     any       // rule_type, boxed once
+	tags      []any     // alert_tags without repeats
 	ix        *keyIndex // shared by the pipeline's rules with this key template
 
 	mu        sync.Mutex
@@ -122,6 +126,7 @@ type Filter struct {
 
 var (
 	_ engine.Filter             = (*Filter)(nil)
+	_ engine.BatchFilter        = (*Filter)(nil)
 	_ engine.Flusher            = (*Filter)(nil)
 	_ engine.NewEventsUnmatched = (*Filter)(nil)
 	_ engine.Counted            = (*Filter)(nil)
@@ -136,6 +141,12 @@ func New(o Options, r engine.Resources) (*Filter, error) {
 	}
 	if f.rule == "" {
 		f.rule = r.ID
+	}
+	f.ruleV, f.typeV = f.rule, o.RuleType
+	for _, t := range o.AlertTags {
+		if !slices.Contains(f.tags, any(t)) {
+			f.tags = append(f.tags, t)
+		}
 	}
 	var err error
 	f.source = event.MustRef(o.Source)
@@ -248,51 +259,54 @@ type alert struct {
 	copied      []any
 }
 
-// Filter runs the rule on e.
-func (f *Filter) Filter(_ context.Context, e *event.Event, out []*event.Event) ([]*event.Event, error) {
-	out = append(out, e)
+// seen is what an event brings to the rule, found without the rule's
+// lock: its time and which patterns it matches.
+type seen struct {
+	t             int64
+	first, second bool
+}
+
+func (f *Filter) prepare(e *event.Event) seen {
 	ts := e.Timestamp()
 	if f.opts.TimeSource == "processing" {
 		ts = f.now()
 	}
-	t := nanos(ts)
-	first, second := true, false
+	p := seen{t: nanos(ts), first: true}
 	if f.pattern != nil || f.pattern2 != nil {
 		src, _ := e.GetString(f.source)
-		second = f.pattern2 != nil && f.pattern2.match(src)
+		p.second = f.pattern2 != nil && f.pattern2.match(src)
 		if f.pattern != nil {
-			first = f.pattern.match(src)
+			p.first = f.pattern.match(src)
 		} else {
-			first = !second
+			p.first = !p.second
 		}
 	}
-	var key []byte
-	var kb *[]byte
-	if first || second {
-		kb = keyBufs.Get().(*[]byte)
-		key = f.key.RenderAppend((*kb)[:0], e)
-		defer func() {
-			if cap(key) <= maxKeyBytes {
-				*kb = key
-				keyBufs.Put(kb)
-			}
-		}()
-	}
-	f.mu.Lock()
+	return p
+}
+
+// step applies the rule to e (seen as p, keyed key): it returns the alerts
+// of the windows that ended by e's time and the alert e made, if any.
+// f.mu is held.
+func (f *Filter) step(e *event.Event, p seen, key []byte) ([]alert, *alert) {
 	f.load()
-	if t > f.watermark {
-		f.watermark = t
+	if p.t > f.watermark {
+		f.watermark = p.t
 	}
 	var due []alert
 	if len(f.t.due) > 0 && f.t.due[0].at <= f.watermark {
 		due = f.sweep(f.watermark)
 	}
 	var acted *alert
-	if first || second {
-		acted = f.see(e, t, key, first, second)
+	if p.first || p.second {
+		acted = f.see(e, p.t, key, p.first, p.second)
 		f.st.dirty = true
 	}
-	f.mu.Unlock()
+	return due, acted
+}
+
+// emit appends e and the alert events step returned for it to out.
+func (f *Filter) emit(e *event.Event, due []alert, acted *alert, out []*event.Event) ([]*event.Event, error) {
+	out = append(out, e)
 	for _, a := range due {
 		out = append(out, f.event(a))
 	}
@@ -303,6 +317,90 @@ func (f *Filter) Filter(_ context.Context, e *event.Event, out []*event.Event) (
 		out = append(out, e.Derive(f.event(*acted)))
 	}
 	return out, nil
+}
+
+// Filter runs the rule on e.
+func (f *Filter) Filter(_ context.Context, e *event.Event, out []*event.Event) ([]*event.Event, error) {
+	p := f.prepare(e)
+	var key []byte
+	if p.first || p.second {
+		kb := keyBufs.Get().(*[]byte)
+		key = f.key.RenderAppend((*kb)[:0], e)
+		defer func() {
+			if cap(key) <= maxKeyBytes {
+				*kb = key
+				keyBufs.Put(kb)
+			}
+		}()
+	}
+	f.mu.Lock()
+	due, acted := f.step(e, p, key)
+	f.mu.Unlock()
+	return f.emit(e, due, acted, out)
+}
+
+// batchScratch is FilterBatch's working memory, reused.
+type batchScratch struct {
+	keys  []byte
+	items []batchItem
+}
+
+type batchItem struct {
+	p        seen
+	off, end int // the key in keys
+	due      []alert
+	acted    *alert
+}
+
+var batchScratches = sync.Pool{New: func() any { return new(batchScratch) }}
+
+// maxScratchKeys bounds the key bytes of a batch kept for reuse.
+const maxScratchKeys = 1 << 20
+
+// FilterBatch runs the rule over the events of a worker's batch that reach
+// it, as Filter would one by one, in order: the keys are rendered first,
+// then the rule's state is locked once for the whole batch (instead of
+// once per event: with several workers the lock and the rule's memory
+// would move between CPUs on every event), and the alert events are made
+// after.
+func (f *Filter) FilterBatch(_ context.Context, events []*event.Event) []engine.FilterResult {
+	sc := batchScratches.Get().(*batchScratch)
+	sc.keys = sc.keys[:0]
+	sc.items = slices.Grow(sc.items[:0], len(events))
+	for _, e := range events {
+		it := batchItem{p: f.prepare(e), off: len(sc.keys)}
+		if it.p.first || it.p.second {
+			sc.keys = f.key.RenderAppend(sc.keys, e)
+			sc.keys = sc.keys[:min(len(sc.keys), it.off+maxKeyBytes)]
+		}
+		it.end = len(sc.keys)
+		sc.items = append(sc.items, it)
+	}
+	n := len(events)
+	f.mu.Lock()
+	for j, e := range events {
+		it := &sc.items[j]
+		it.due, it.acted = f.step(e, it.p, sc.keys[it.off:it.end])
+		n += len(it.due)
+		if it.acted != nil {
+			n++
+		}
+	}
+	f.mu.Unlock()
+	res := make([]engine.FilterResult, len(events))
+	out := make([]*event.Event, 0, n)
+	for j, e := range events {
+		it := &sc.items[j]
+		start := len(out)
+		var err error
+		out, err = f.emit(e, it.due, it.acted, out)
+		res[j] = engine.FilterResult{Out: out[start:len(out):len(out)], Err: err}
+		*it = batchItem{}
+	}
+	if cap(sc.keys) <= maxScratchKeys {
+		batchScratches.Put(sc)
+	}
+	return res
 }
 
 // render fills an alert's description and copied fields from e.
@@ -535,25 +633,41 @@ func (f *Filter) Flush(_ context.Context, final bool, out []*event.Event) []*eve
 
 var messageRef, correlateRef = event.MustRef("message"), event.MustRef("correlate")
 
-// event makes the alert event.
+// event makes the alert event. Its top-level fields are set in its map
+// directly (they are of event value types already), its strings boxed in
+// one allocation, and the values all alerts of the rule share (rule, type,
+// outcome) boxed once: a rule may make an alert for every few events.
 func (f *Filter) event(a alert) *event.Event {
-	e := event.NewAt(fromNanos(a.at))
-	_ = e.Set(messageRef, a.desc)
-	c := map[string]any{
-		"rule": f.rule, "type": f.opts.RuleType, "key": a.key, "count": a.count, "outcome": a.outcome,
-		"first": fromNanos(a.first).Format(time.RFC3339Nano), "last": fromNanos(a.last).Format(time.RFC3339Nano),
+	e := event.NewMessageAtSized(a.desc, fromNanos(a.at), 5+len(f.copy)+len(f.fieldRefs))
+	strs := event.NewStrings(3)
+	var buf [2 * len(time.RFC3339Nano)]byte
+	ts := fromNanos(a.first).AppendFormat(buf[:0], time.RFC3339Nano)
+	first := len(ts)
+	ts = fromNanos(a.last).AppendFormat(ts, time.RFC3339Nano)
+	stamps := string(ts)
+	c := make(map[string]any, 7)
+	c["rule"], c["type"] = f.ruleV, f.typeV
+	c["key"] = strs.Box(a.key)
+	c["count"] = a.count
+	c["outcome"] = outcomes[a.outcome]
+	c["first"], c["last"] = strs.Box(stamps[:first]), strs.Box(stamps[first:])
+	fields := e.Fields()
+	fields["correlate"] = c
+	if len(f.tags) > 0 {
+		tags := make([]any, len(f.tags))
+		copy(tags, f.tags)
+		fields[event.TagsField] = tags
 	}
-	_ = e.Set(correlateRef, c)
 	for i, r := range append(f.copy[:len(f.copy):len(f.copy)], f.fieldRefs...) {
 		if i < len(a.copied) && a.copied[i] != nil {
 			_ = e.Set(r, copyValue(a.copied[i]))
 		}
 	}
-	if len(f.opts.AlertTags) > 0 {
-		e.AddTag(f.opts.AlertTags...)
-	}
 	return e
 }
+
+// outcomes are the alerts' outcome values, boxed once.
+var outcomes = map[string]any{"match": "match", "threshold": "threshold", "pair": "pair", "timeout": "timeout", "absent": "absent"}
 
 // copyValue deep-copies maps and slices of an event value.
 func copyValue(v any) any {

@@ -104,10 +104,18 @@ func cut(key []byte) []byte {
 	return key
 }
 
+// hkey is a key as rendered and the hash of its part within the budget.
+type hkey struct {
+	b []byte
+	h uint64
+}
+
+// hkey hashes key.
+func (ix *keyIndex) hkey(key []byte) hkey { return hkey{key, maphash.Bytes(ix.seed, cut(key))} }
+
 // lookup finds key's id (held by some rule or not).
-func (ix *keyIndex) lookup(key []byte) (uint32, bool) {
-	key = cut(key)
-	h := maphash.Bytes(ix.seed, key)
+func (ix *keyIndex) lookup(k hkey) (uint32, bool) {
+	key, h := cut(k.b), k.h
 	ix.mu.Lock()
 	p, ok := ix.find(h, key)
 	id := none
@@ -119,9 +127,8 @@ func (ix *keyIndex) lookup(key []byte) (uint32, bool) {
 }
 
 // acquire returns key's id, made if new, with one more reference.
-func (ix *keyIndex) acquire(key []byte) uint32 {
-	key = cut(key)
-	h := maphash.Bytes(ix.seed, key)
+func (ix *keyIndex) acquire(k hkey) uint32 {
+	key, h := cut(k.b), k.h
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if p, ok := ix.find(h, key); ok {
@@ -140,12 +147,12 @@ func (ix *keyIndex) acquire(key []byte) uint32 {
 	if len(key) > inlineKey {
 		ix.compactFor(len(key))
 	}
-	k := &ix.keys[id]
-	*k = keyEntry{hash: h, keyLen: uint32(len(key)), refs: 1}
+	e := &ix.keys[id]
+	*e = keyEntry{hash: h, keyLen: uint32(len(key)), refs: 1}
 	if len(key) <= inlineKey {
-		copy(k.inl[:], key)
+		copy(e.inl[:], key)
 	} else {
-		k.keyOff = uint32(len(ix.arena))
+		e.keyOff = uint32(len(ix.arena))
 		ix.arena = append(ix.arena, key...)
 	}
 	if 2*(ix.live+1) > len(ix.idx) {

@@ -228,7 +228,7 @@ func (f *Filter) apply(snap *snapshot) {
 	}
 	ncopied := len(f.copy) + len(f.fieldVals)
 	for _, k := range keys {
-		i := tb.insert([]byte(k.key))
+		i := tb.insert(tb.ix.hkey([]byte(k.key)))
 		if tb.withDesc {
 			tb.setDesc(i, []byte(k.desc))
 		}

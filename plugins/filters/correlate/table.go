@@ -104,7 +104,7 @@ func (t *table) times(i uint32) []int64 {
 }
 
 // lookup finds key's slot.
-func (t *table) lookup(key []byte) (uint32, bool) {
+func (t *table) lookup(key hkey) (uint32, bool) {
 	i, ok := t.ix.lookup(key)
 	if !ok || int(i) >= len(t.slots) || t.slots[i].flags&fLive == 0 {
 		return none, false
@@ -144,7 +144,7 @@ func (t *table) victim() uint32 {
 }
 
 // insert adds key (not the rule's) as the most recently seen slot.
-func (t *table) insert(key []byte) uint32 {
+func (t *table) insert(key hkey) uint32 {
 	i := t.ix.acquire(key)
 	if n := int(i) + 1; n > len(t.slots) {
 		// Grown to the id (ids are dense: the index reuses freed ones).

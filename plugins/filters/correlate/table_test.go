@@ -27,14 +27,14 @@ func TestTableAgainstMap(t *testing.T) {
 		w := r.IntN(2)
 		tb, ref := tbs[w], refs[w]
 		k := key(r.IntN(5000))
-		i, ok := tb.lookup([]byte(k))
+		i, ok := tb.lookup(ix.hkey([]byte(k)))
 		want, wantOK := ref[k]
 		if ok != wantOK || (ok && i != want) {
 			t.Fatalf("op %d: table %d: lookup %q = %d %v, want %d %v", op, w, k, i, ok, want, wantOK)
 		}
 		switch {
 		case !ok:
-			i = tb.insert([]byte(k))
+			i = tb.insert(ix.hkey([]byte(k)))
 			if o, ok := refs[1-w][k]; ok && o != i {
 				t.Fatalf("op %d: %q has id %d in one table and %d in the other", op, k, i, o)
 			}
@@ -55,7 +55,7 @@ func TestTableAgainstMap(t *testing.T) {
 	for w, ref := range refs {
 		for k, i := range ref {
 			union[k] = true
-			if j, ok := tbs[w].lookup([]byte(k)); !ok || j != i || tbs[w].key(i) != k {
+			if j, ok := tbs[w].lookup(ix.hkey([]byte(k))); !ok || j != i || tbs[w].key(i) != k {
 				t.Fatalf("%q: %d %v", k, j, ok)
 			}
 		}

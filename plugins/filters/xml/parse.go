@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-
-	"github.com/antchfx/xmlquery"
 )
 
 // MaxDocumentBytes is the largest XML text the filter parses; a longer one
@@ -33,11 +31,11 @@ type parseOptions struct {
 	noBlanks bool
 }
 
-// parse reads text into a document tree that xmlquery's XPath navigator
+// parse reads text into a document tree that the XPath navigator
 // walks. In strict mode (recover false) it refuses what XML forbids and
 // encoding/xml lets pass: duplicate attributes, mismatched or missing end
 // tags, text or a second element beside the root, no root at all.
-func parse(text string, po parseOptions) (*xmlquery.Node, error) {
+func parse(text string, po parseOptions) (*node, error) {
 	if len(text) > MaxDocumentBytes {
 		return nil, fmt.Errorf("the document is %d bytes, over the %d-byte budget (MaxDocumentBytes)", len(text), MaxDocumentBytes)
 	}
@@ -47,10 +45,10 @@ func parse(text string, po parseOptions) (*xmlquery.Node, error) {
 	// to the parser, whatever the declaration says).
 	d.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil }
 
-	doc := &xmlquery.Node{Type: xmlquery.DocumentNode}
-	var stack []*xmlquery.Node
+	doc := &node{Type: documentNode}
+	var stack []*node
 	var scopes []map[string]string // prefix → namespace URI, per open element
-	var root *xmlquery.Node
+	var root *node
 	lookup := func(prefix string) string {
 		for i := len(scopes) - 1; i >= 0; i-- {
 			if uri, ok := scopes[i][prefix]; ok {
@@ -62,7 +60,7 @@ func parse(text string, po parseOptions) (*xmlquery.Node, error) {
 		}
 		return ""
 	}
-	parent := func() *xmlquery.Node {
+	parent := func() *node {
 		if len(stack) == 0 {
 			return doc
 		}
@@ -111,7 +109,7 @@ func parse(text string, po parseOptions) (*xmlquery.Node, error) {
 				}
 			}
 			scopes = append(scopes, scope)
-			n := &xmlquery.Node{Type: xmlquery.ElementNode, Data: t.Name.Local, Prefix: t.Name.Space, NamespaceURI: lookup(t.Name.Space)}
+			n := &node{Type: elementNode, Data: t.Name.Local, Prefix: t.Name.Space, NamespaceURI: lookup(t.Name.Space)}
 			for i, a := range t.Attr {
 				if !po.recover {
 					for _, b := range t.Attr[:i] {
@@ -122,13 +120,13 @@ func parse(text string, po parseOptions) (*xmlquery.Node, error) {
 				} else if hasAttr(n, a.Name) {
 					continue // libxml2 keeps the first
 				}
-				at := xmlquery.Attr{Name: a.Name, Value: a.Value}
+				at := attr{Name: a.Name, Value: a.Value}
 				if a.Name.Space != "" && a.Name.Space != "xmlns" {
 					at.NamespaceURI = lookup(a.Name.Space)
 				}
 				n.Attr = append(n.Attr, at)
 			}
-			xmlquery.AddChild(parent(), n)
+			addChild(parent(), n)
 			stack = append(stack, n)
 			if root == nil {
 				root = n
@@ -167,13 +165,13 @@ func parse(text string, po parseOptions) (*xmlquery.Node, error) {
 				continue
 			}
 			p := parent()
-			if last := p.LastChild; last != nil && last.Type == xmlquery.TextNode {
+			if last := p.LastChild; last != nil && last.Type == textNode {
 				last.Data += string(t)
 				continue
 			}
-			xmlquery.AddChild(p, &xmlquery.Node{Type: xmlquery.TextNode, Data: string(t)})
+			addChild(p, &node{Type: textNode, Data: string(t)})
 		case xml.Comment:
-			xmlquery.AddChild(parent(), &xmlquery.Node{Type: xmlquery.CommentNode, Data: string(t)})
+			addChild(parent(), &node{Type: commentNode, Data: string(t)})
 		case xml.ProcInst, xml.Directive:
 			// The declaration, processing instructions and DOCTYPE carry
 			// nothing the filter stores.
@@ -188,7 +186,7 @@ func parse(text string, po parseOptions) (*xmlquery.Node, error) {
 	return doc, nil
 }
 
-func hasAttr(n *xmlquery.Node, name xml.Name) bool {
+func hasAttr(n *node, name xml.Name) bool {
 	for _, a := range n.Attr {
 		if a.Name == name {
 			return true
@@ -213,9 +211,9 @@ func lineOf(d *xml.Decoder, text string) int {
 }
 
 // rootElement returns the document's root element, or nil.
-func rootElement(doc *xmlquery.Node) *xmlquery.Node {
+func rootElement(doc *node) *node {
 	for c := doc.FirstChild; c != nil; c = c.NextSibling {
-		if c.Type == xmlquery.ElementNode {
+		if c.Type == elementNode {
 			return c
 		}
 	}
@@ -224,9 +222,9 @@ func rootElement(doc *xmlquery.Node) *xmlquery.Node {
 
 // removeNamespaces drops every namespace from the tree, as Nokogiri's
 // remove_namespaces!: prefixes, URIs and the xmlns declarations.
-func removeNamespaces(n *xmlquery.Node) {
+func removeNamespaces(n *node) {
 	for ; n != nil; n = n.NextSibling {
-		if n.Type == xmlquery.ElementNode {
+		if n.Type == elementNode {
 			n.Prefix, n.NamespaceURI = "", ""
 			attrs := n.Attr[:0]
 			for _, a := range n.Attr {
@@ -247,21 +245,21 @@ func removeNamespaces(n *xmlquery.Node) {
 // line of its own, indented by two spaces a level; namespace declarations
 // come before the other attributes; an element without children is
 // self-closed.
-func serialize(b *strings.Builder, n *xmlquery.Node, level int) {
+func serialize(b *strings.Builder, n *node, level int) {
 	switch n.Type {
-	case xmlquery.TextNode, xmlquery.CharDataNode:
+	case textNode, charDataNode:
 		escapeText(b, n.Data)
-	case xmlquery.CommentNode:
+	case commentNode:
 		b.WriteString("<!--")
 		b.WriteString(n.Data)
 		b.WriteString("-->")
-	case xmlquery.DocumentNode:
+	case documentNode:
 		b.WriteString("<?xml version=\"1.0\"?>\n")
 		for c := n.FirstChild; c != nil; c = c.NextSibling {
 			serialize(b, c, 0)
 			b.WriteByte('\n')
 		}
-	case xmlquery.ElementNode:
+	case elementNode:
 		b.WriteByte('<')
 		writeQName(b, n.Prefix, n.Data)
 		for pass := 0; pass < 2; pass++ {
@@ -284,7 +282,7 @@ func serialize(b *strings.Builder, n *xmlquery.Node, level int) {
 		b.WriteByte('>')
 		format := true
 		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			if c.Type == xmlquery.TextNode || c.Type == xmlquery.CharDataNode {
+			if c.Type == textNode || c.Type == charDataNode {
 				format = false
 				break
 			}

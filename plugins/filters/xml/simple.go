@@ -2,8 +2,6 @@ package xml
 
 import (
 	"strings"
-
-	"github.com/antchfx/xmlquery"
 )
 
 // simple turns a document into a hash as Ruby's XmlSimple.xml_in does with
@@ -31,7 +29,7 @@ const anonymousTag = "anon"
 // (XmlSimple's nil): skipped by a parent without attributes, null otherwise.
 type absent struct{}
 
-func (s simple) convert(root *xmlquery.Node) any {
+func (s simple) convert(root *node) any {
 	v := s.collapse(root)
 	if _, ok := v.(absent); ok {
 		return nil
@@ -39,7 +37,7 @@ func (s simple) convert(root *xmlquery.Node) any {
 	return v
 }
 
-func (s simple) collapse(el *xmlquery.Node) any {
+func (s simple) collapse(el *node) any {
 	result := make(map[string]any, len(el.Attr))
 	for _, a := range el.Attr {
 		result[qname(a.Name)] = a.Value
@@ -47,15 +45,15 @@ func (s simple) collapse(el *xmlquery.Node) any {
 	hasElements, hasText := false, false
 	for c := el.FirstChild; c != nil; c = c.NextSibling {
 		switch c.Type {
-		case xmlquery.ElementNode:
+		case elementNode:
 			hasElements = true
-		case xmlquery.TextNode, xmlquery.CharDataNode:
+		case textNode, charDataNode:
 			hasText = true
 		}
 	}
 	if hasElements {
 		for c := el.FirstChild; c != nil; c = c.NextSibling {
-			if c.Type != xmlquery.ElementNode {
+			if c.Type != elementNode {
 				continue
 			}
 			v := s.collapse(c)
@@ -71,7 +69,7 @@ func (s simple) collapse(el *xmlquery.Node) any {
 			var texts []any
 			var all strings.Builder
 			for c := el.FirstChild; c != nil; c = c.NextSibling {
-				if c.Type == xmlquery.TextNode || c.Type == xmlquery.CharDataNode {
+				if c.Type == textNode || c.Type == charDataNode {
 					var b strings.Builder
 					escapeText(&b, c.Data) // REXML's Text#to_s: the escaped form
 					texts = append(texts, b.String())
@@ -89,7 +87,7 @@ func (s simple) collapse(el *xmlquery.Node) any {
 	} else if hasText {
 		var text strings.Builder
 		for c := el.FirstChild; c != nil; c = c.NextSibling {
-			if c.Type == xmlquery.TextNode || c.Type == xmlquery.CharDataNode {
+			if c.Type == textNode || c.Type == charDataNode {
 				text.WriteString(c.Data)
 			}
 		}

@@ -35,7 +35,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/antchfx/xmlquery"
 	"github.com/antchfx/xpath"
 
 	"github.com/pipelined/pipeline/engine"
@@ -248,7 +247,7 @@ func (f *Filter) Filter(_ context.Context, e *event.Event, out []*event.Event) (
 		return out, engine.ErrNotApplied
 	}
 	matched := false
-	var strictDoc *xmlquery.Node
+	var strictDoc *node
 	var strictErr error
 	strictParsed := false
 	if len(f.xpaths) > 0 || !f.po.recover {
@@ -311,12 +310,12 @@ func (f *Filter) Filter(_ context.Context, e *event.Event, out []*event.Event) (
 
 // evaluate runs expr on doc and returns its results as Nokogiri's to_s
 // renders them.
-func evaluate(expr *xpath.Expr, doc *xmlquery.Node) []string {
-	switch r := expr.Evaluate(xmlquery.CreateXPathNavigator(doc)).(type) {
+func evaluate(expr *xpath.Expr, doc *node) []string {
+	switch r := expr.Evaluate(newNavigator(doc)).(type) {
 	case *xpath.NodeIterator:
 		var out []string
 		for r.MoveNext() {
-			nav, ok := r.Current().(*xmlquery.NodeNavigator)
+			nav, ok := r.Current().(*navigator)
 			if !ok {
 				continue
 			}
@@ -325,7 +324,7 @@ func evaluate(expr *xpath.Expr, doc *xmlquery.Node) []string {
 				continue
 			}
 			var b strings.Builder
-			serialize(&b, nav.Current(), 0)
+			serialize(&b, nav.cur, 0)
 			out = append(out, b.String())
 		}
 		return out

@@ -179,12 +179,25 @@ func TestReadmeTourMatchesQuickstart(t *testing.T) {
 
 // todaysBinaryBytes is the size of `go build -o pipeline .` on 2026-12-07
 // before that day's new plugins (linux/amd64, dynamically linked, with
-// symbols). Issue #23 asks for a release build of at most 60 % of the build
-// of its day; the plugins added since (jdbc's pure-Go SQLite alone is
-// several MB) make that unreachable by build flags alone, so the test
-// compares the release build with a plain build of the same commit, made in
-// the same run, and logs both ratios.
+// symbols). The test compares the release build with a plain build of the
+// same commit, made in the same run, and logs both ratios.
 const todaysBinaryBytes = 56_547_777
+
+// issue23GoalBytes is issue #23's goal for the release binary: at most 60 %
+// of the 47 MB binary the issue names (0.6 × 47 MB = 28.2 MB). It is not
+// reached with every plugin kept: the release binary is 37.1 MB
+// (linux/amd64), of which, measured by building without them, the immudb
+// output (embedded store, SQL engine, gRPC client and protobuf) takes
+// 6.8 MB, the jdbc input 5.7 MB (its SQLite driver, pure Go: 3.9 MB;
+// PostgreSQL wire protocol: 1.3 MB; MySQL: 0.3 MB), Kafka (franz-go) 3.6 MB
+// and Redis (go-redis, cluster included) 2.6 MB. The test logs the gap.
+const issue23GoalBytes = 28_200_000
+
+// releaseBudgetBytes bounds the linux/amd64 release binary: its size once
+// pgx's type system (2.9 MB) and xmlquery's CJK tables (0.7 MB) were left
+// out (37.1 MB), plus 2.5 % for new code. A dependency that brings more (a
+// new client library, an init that links a table) must be weighed here.
+const releaseBudgetBytes = 38_000_000
 
 // TestReleaseBuild runs .ci/release for linux/amd64 and checks what a user
 // without Go gets: a static, stripped binary, stamped with the version, that
@@ -240,6 +253,11 @@ func TestReleaseBuild(t *testing.T) {
 	if ratio > 0.60 {
 		t.Errorf("release binary %d bytes = %.2f × a plain build; want ≤ 0.60 (static, stripped, unused methods pruned)", st.Size(), ratio)
 	}
+	if runtime.GOARCH == "amd64" && st.Size() > releaseBudgetBytes {
+		t.Errorf("release binary %d bytes, over its budget of %d (releaseBudgetBytes): see what the new code links with `go tool nm -size -sort size` on a build without -s -w",
+			st.Size(), releaseBudgetBytes)
+	}
+	t.Logf("issue #23's goal: %d bytes (0.6 × 47 MB); the release binary is %.2f × that", issue23GoalBytes, float64(st.Size())/issue23GoalBytes)
 	for _, name := range []string{"SHA256SUMS", "pipeline.service", "pipeline.bash", "_pipeline"} {
 		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
 			t.Error(err)

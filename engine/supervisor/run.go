@@ -111,6 +111,7 @@ func Run(o Options, stdout, stderr io.Writer) int {
 		return engine.ExitConfig
 	}
 	defer SetMemorySoftLimit(ps.MemorySoftLimit, logger)()
+	defer releaseStartupPages(logger)()
 	sv := newSupervisor(o.Load, o.Static, build, ps.Reload, logger)
 	sv.bus = bus
 	return sv.run(cfg, pipelines, dlqs,

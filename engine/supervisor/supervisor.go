@@ -244,6 +244,8 @@ func (s *supervisor) run(cfg *ir.Config, pipelines []*engine.Pipeline, dlqs []*d
 		p := byName[pl.Name()]
 		s.start(pl, writers[i], cfg, p)
 	}
+	// Starting the services and the pipelines ran code that runs once.
+	releaseExecutablePages()
 	var tick <-chan time.Time
 	if s.automatic {
 		t := time.NewTicker(s.interval)

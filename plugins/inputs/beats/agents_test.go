@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -131,18 +132,29 @@ func TestAgentsListed(t *testing.T) {
 func TestRecentAgentsBounded(t *testing.T) {
 	h := start(t, "", nil, "")
 	n := maxRecentAgents + 40
+	var last string
 	for range n {
 		c, err := net.DialTimeout("tcp", h.addr, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
+		last = c.LocalAddr().String()
 		c.Close()
 	}
+	// Each connection's handler sees its close in its own goroutine, in no
+	// set order: the empty ones must all be recorded before the last one,
+	// with events, is sent, or one of them may be recorded after it. The
+	// listener accepts in order, so once the last empty one is recorded and
+	// none is open, all are.
+	var a agentsJSON
+	waitFor(t, 20*time.Second, "every empty connection recorded", func() bool {
+		a = agents(t, h)
+		return a.ConnectedCount == 0 && slices.ContainsFunc(a.Recent, func(r agentJSON) bool { return r.Remote == last })
+	})
 	// The last one, with events, to find it first.
 	if err := plainSend(h.addr); err != nil {
 		t.Fatal(err)
 	}
-	var a agentsJSON
 	waitFor(t, 20*time.Second, "every connection closed", func() bool {
 		a = agents(t, h)
 		return a.ConnectedCount == 0 && len(a.Recent) == maxRecentAgents && a.Recent[0].Events > 0

@@ -279,8 +279,11 @@ func (c *rawConn) Close() error {
 	if c.closed.CompareAndSwap(false, true) {
 		in := c.st.in
 		in.nconns.Add(-1)
-		in.conns.CompareAndDelete(c.st.remote, c.st)
+		// Recorded among the recently disconnected before it leaves the
+		// connected: a listing never misses it in both (with no connection
+		// open, every closed one is listed).
 		in.gone(c.st)
+		in.conns.CompareAndDelete(c.st.remote, c.st)
 	}
 	return err
 }

@@ -42,7 +42,15 @@ func TestClusterIndexersMasterKilled(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := rc.ForEachMaster(ctx, func(ctx context.Context, c *goredis.Client) error { return c.Wait(ctx, 1, 5*time.Second).Err() }); err != nil {
+	// Every master's replica has the list before a master dies: WAIT's
+	// answer is the number of replicas that have it, not an error.
+	if err := rc.ForEachMaster(ctx, func(ctx context.Context, c *goredis.Client) error {
+		n, err := c.Wait(ctx, 1, 10*time.Second).Result()
+		if err == nil && n < 1 {
+			err = fmt.Errorf("master %s: no replica has the writes after 10 s", c.Options().Addr)
+		}
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	seeds := `["` + strings.Join(cl.Seeds(), `", "`) + `"]`

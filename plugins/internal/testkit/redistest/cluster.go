@@ -52,11 +52,20 @@ func StartCluster(t testing.TB, masters, replicas int) *Cluster {
 		for {
 			info, err := rc.ClusterInfo(context.Background()).Result()
 			if err == nil && strings.Contains(info, "cluster_state:ok") {
-				break
+				// cluster_state:ok says nothing of replication: a replica
+				// still in its first sync (slow on a loaded machine) has
+				// none of its master's data, and its master counts no
+				// replica, so a test killing a master would lose what it
+				// wrote. Ready is: every replica linked and synced, every
+				// master with all its replicas online.
+				info, err = rc.Info(context.Background(), "replication").Result()
+				if err == nil && replicationReady(info, replicas) {
+					break
+				}
 			}
 			if time.Now().After(deadline) {
 				rc.Close()
-				t.Fatalf("redis cluster node %s not ok within 30 s: %v %s", n.Addr(), err, info)
+				t.Fatalf("redis cluster node %s not ready (cluster ok, replication in sync) within 30 s: %v %s", n.Addr(), err, info)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -90,4 +99,19 @@ func (c *Cluster) MasterOf(t testing.TB, key string) *Server {
 	}
 	t.Fatalf("no master found for slot %d of %q", slot, key)
 	return nil
+}
+
+// replicationReady: INFO replication of a replica linked to its master with
+// no sync in progress, or of a master with at least replicas replicas online.
+func replicationReady(info string, replicas int) bool {
+	if strings.Contains(info, "role:slave") {
+		return strings.Contains(info, "master_link_status:up") && strings.Contains(info, "master_sync_in_progress:0")
+	}
+	online := 0
+	for _, l := range strings.Split(info, "\n") {
+		if strings.HasPrefix(l, "slave") && strings.Contains(l, "state=online") {
+			online++
+		}
+	}
+	return strings.Contains(info, "role:master") && online >= replicas
 }

@@ -33,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -127,12 +128,13 @@ type Codec struct {
 	convert  charset.Converter
 	original bool
 	format   eventfmt.Formatter
+	log      *slog.Logger // for a panic of the reader goroutine
 }
 
 var _ engine.Codec = (*Codec)(nil)
 
 // New compiles the pattern (reading patterns_dir).
-func New(o Options, _ engine.Resources) (*Codec, error) {
+func New(o Options, r engine.Resources) (*Codec, error) {
 	m, err := grok.CompileMatcher(o.Pattern, o.PatternsDir)
 	if err != nil {
 		var fe *engine.FieldError
@@ -143,7 +145,7 @@ func New(o Options, _ engine.Resources) (*Codec, error) {
 	}
 	f, _ := eventfmt.New("%{message}")
 	return &Codec{
-		match: m, negate: o.Negate, previous: o.What == "previous", tag: o.MultilineTag,
+		match: m, negate: o.Negate, previous: o.What == "previous", tag: o.MultilineTag, log: r.Logger,
 		maxLines: o.MaxLines, maxBytes: int64(o.MaxBytes),
 		flush:   time.Duration(o.AutoFlushInterval * float64(time.Second)),
 		convert: o.Option.Converter(), original: o.Compatibility.ECS(), format: f,
@@ -184,6 +186,14 @@ type decoder struct {
 
 // read hands the lines to Decode, one each time Decode asks for one.
 func (d *decoder) read() {
+	// The stream's reader (the input's connection, file, decompressor) runs
+	// here, on a goroutine no one else guards: a panic is recovered, counted
+	// and logged, and ends the stream with that error, as a read error does.
+	defer func() {
+		if perr := engine.Recovered(recover(), d.c.log, "multiline codec reader"); perr != nil {
+			d.feed <- lineOrErr{err: perr}
+		}
+	}()
 	for range d.next {
 		line, err := d.lines.Next()
 		d.feed <- lineOrErr{string(line), err}

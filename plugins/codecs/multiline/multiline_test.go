@@ -1,6 +1,7 @@
 package multiline
 
 import (
+	"errors"
 	"io"
 	"testing"
 	"time"
@@ -110,3 +111,33 @@ func TestPerStream(t *testing.T) {
 }
 
 var messageRef = event.MustRef("message")
+
+// panicReader panics on its first Read: a bug in the stream under the codec.
+type panicReader struct{}
+
+func (panicReader) Read([]byte) (int, error) { panic("injected panic in Read") }
+
+// With auto_flush_interval the lines are read on a goroutine of the codec's
+// own: a panic there is recovered, counted, and ends the stream with a
+// *engine.PanicError, not the process.
+func TestReaderPanicRecovered(t *testing.T) {
+	c := plugintest.MustNew(t, New, "pattern = \"^\\\\s\"\nwhat = \"previous\"\nauto_flush_interval = 1\n", engine.Resources{})
+	before := engine.PanicsRecovered()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.NewDecoder(panicReader{}).Decode()
+		errc <- err
+	}()
+	select {
+	case err := <-errc:
+		var perr *engine.PanicError
+		if !errors.As(err, &perr) {
+			t.Fatalf("Decode = %v; want the reader's panic as a *engine.PanicError", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Decode did not return within 10 s of the reader's panic")
+	}
+	if engine.PanicsRecovered() == before {
+		t.Error("the panic was not counted")
+	}
+}

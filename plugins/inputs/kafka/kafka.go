@@ -403,8 +403,11 @@ func (t *tracker) ack(p *pending) {
 		if t.commit {
 			// On a goroutine: Ack runs on an engine goroutine that must not
 			// wait for the broker. A failed commit is retried with the next one.
+			// Guarded (no one else guards this goroutine): a panic is
+			// counted and logged, and fails safe as a failed commit does.
 			go func() {
-				if err := t.cl.CommitMarkedOffsets(context.Background()); err != nil {
+				err := engine.Guard(t.log, "kafka offset commit", func() error { return t.cl.CommitMarkedOffsets(context.Background()) })
+				if err != nil {
 					t.log.Warn("kafka: cannot commit offsets; they are committed with the next batch or at stop", "err", err)
 				}
 			}()

@@ -120,7 +120,7 @@ func (in *Input) trimmed(h *headReader, from, to, t int64) (reset bool, err erro
 }
 
 // runExclusive reads the list as its exclusive reader (list_mode "exclusive").
-func (in *Input) runExclusive(ctx context.Context, emit engine.EmitFunc) error {
+func (in *Input) runExclusive(ctx context.Context, emit engine.EmitFunc) (err error) {
 	c := in.newClient()
 	defer c.Close()
 	leaseKey, counter := in.readerKeys()
@@ -128,6 +128,7 @@ func (in *Input) runExclusive(ctx context.Context, emit engine.EmitFunc) error {
 	if !ok {
 		return nil
 	}
+	defer func() { err = lost.failed(err) }() // after release: the renewer has ended
 	defer release()
 	l := lost.lease
 	failures := 0

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -89,6 +90,8 @@ type tracker struct {
 	state  string // its state hash
 	epoch  string
 	log    func(err error)
+	// panicLog is where a recovered panic of the trimmer is logged.
+	panicLog *slog.Logger
 
 	// trimMu is held while a trim runs, so that a resync, which may renumber
 	// the list, never overlaps one. Lock order: trimMu, then mu.
@@ -199,12 +202,26 @@ func (t *tracker) trimmer() {
 	for {
 		select {
 		case <-t.kick:
-			t.trimOnce()
+			t.guardedTrim()
 		case <-t.stop:
-			t.trimOnce()
+			t.guardedTrim()
 			return
 		}
 	}
+}
+
+// guardedTrim is trimOnce on the trimmer's goroutine, which the engine does
+// not guard: a panic is recovered, counted and logged, and fails safe, as a
+// failed trim does: nothing is trimmed (the acknowledged elements stay in the
+// processing list, emitted again after a restart, never lost), and the next
+// acknowledgement tries again.
+func (t *tracker) guardedTrim() {
+	defer func() {
+		if perr := engine.Recovered(recover(), t.panicLog, "redis processing list trimmer"); perr != nil {
+			t.log(perr)
+		}
+	}()
+	t.trimOnce()
 }
 
 func (t *tracker) trimOnce() {
@@ -341,7 +358,7 @@ func (t *tracker) wait(d time.Duration) bool {
 
 // runList moves batches from the list to the processing list pk and emits
 // them, after first emitting what a previous run left in pk.
-func (in *Input) runList(ctx context.Context, emit engine.EmitFunc, pk string) error {
+func (in *Input) runList(ctx context.Context, emit engine.EmitFunc, pk string) (err error) {
 	c := in.newClient()
 	defer c.Close()
 	failures := 0
@@ -351,6 +368,7 @@ func (in *Input) runList(ctx context.Context, emit engine.EmitFunc, pk string) e
 	if !ok {
 		return nil
 	}
+	defer func() { err = lost.failed(err) }() // after release: the renewer has ended
 	defer release()
 	l := lost.lease
 
@@ -358,6 +376,7 @@ func (in *Input) runList(ctx context.Context, emit engine.EmitFunc, pk string) e
 		in.log.Warn("cannot remove acknowledged elements from the processing list; they will be emitted again after a restart",
 			"err", in.describe(err), "processing_list", pk)
 	})
+	t.panicLog = in.log
 	defer t.close()  // after the wait below: the last trim needs the client
 	aborted := false // emit failed: no acknowledgement will come
 	defer func() {
@@ -521,7 +540,17 @@ func (in *Input) logFailure(ctx context.Context, c goredis.UniversalClient, err 
 // heldLease is a lease acquired by holdLease and renewed in the background.
 type heldLease struct {
 	*lease
-	lost atomic.Bool // another input took it
+	lost     atomic.Bool                       // another input took it
+	panicked atomic.Pointer[engine.PanicError] // the renewer panicked; the reader stopped
+}
+
+// failed returns err, or the renewer's panic when err is nil: a reader
+// stopped by it must not return as if cancelled.
+func (h *heldLease) failed(err error) error {
+	if p := h.panicked.Load(); p != nil && err == nil {
+		return p
+	}
+	return err
 }
 
 func (h *heldLease) Load() bool { return h.lost.Load() }
@@ -559,6 +588,17 @@ func (in *Input) holdLease(ctx context.Context, c goredis.UniversalClient, l *le
 	renewDone := make(chan struct{})
 	go func() {
 		defer close(renewDone)
+		// This goroutine is not the engine's to guard: a panic is
+		// recovered, counted and logged, and fails safe. Without renewal the
+		// lease would expire under a running reader, so the reader stops
+		// (loopCtx) and returns the panic; what it emitted and was not
+		// acknowledged stays in Redis, read again at the next start.
+		defer func() {
+			if perr := engine.Recovered(recover(), in.log, "redis lease renewer"); perr != nil {
+				held.panicked.Store(perr)
+				stopLoop()
+			}
+		}()
 		tick := time.NewTicker(leaseTTL / 3)
 		defer tick.Stop()
 		for {

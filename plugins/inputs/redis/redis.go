@@ -272,6 +272,10 @@ func slotted(key, pk string) string {
 
 // Input is the redis input.
 type Input struct {
+	// testHook, set by tests only, is added to every client: a panic in it
+	// is a panic in the code that sent the command.
+	testHook goredis.Hook
+
 	addr       string
 	db         int
 	password   string
@@ -358,6 +362,14 @@ func ProcessingKey(key, consumerID string, n, threads int) string {
 }
 
 func (in *Input) newClient() goredis.UniversalClient {
+	c := in.dial()
+	if in.testHook != nil {
+		c.AddHook(in.testHook)
+	}
+	return c
+}
+
+func (in *Input) dial() goredis.UniversalClient {
 	if in.seeds != nil {
 		return goredis.NewClusterClient(&goredis.ClusterOptions{
 			Addrs:                 in.seeds,

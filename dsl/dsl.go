@@ -193,6 +193,14 @@ func (l Loader) lookupEnv() func(string) (string, bool) {
 // load parses the files in order and assembles the pipelines.
 func (l Loader) load(srcs []source) (*ir.Config, hcl.Diagnostics) {
 	cfg := &ir.Config{Files: map[string]*hcl.File{}}
+	// ${VAR} from the process environment: those that gave a secret are
+	// kept out of the environment of the processes plugins start.
+	var refs *envRefs
+	if l.LookupEnv == nil && !l.keepEnv {
+		refs = &envRefs{look: os.LookupEnv, seen: map[string]string{}}
+		l.LookupEnv = refs.lookup
+		defer func() { hideSecretEnv(cfg, refs.seen) }()
+	}
 	var (
 		diags    hcl.Diagnostics
 		main     *ir.Pipeline // the merged implicit pipeline

@@ -30,3 +30,12 @@ func ExpandSettingsEnv(text string) (out, missing string) {
 	})
 	return out, missing
 }
+
+// EnvRefNames are the names of the variables text refers to as ${VAR}.
+func EnvRefNames(text string) []string {
+	var out []string
+	for _, m := range envRef.FindAllStringSubmatch(text, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}

@@ -38,6 +38,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/pipelined/pipeline/engine/childenv"
 )
 
 const (
@@ -102,6 +104,7 @@ func NewKey(raw []byte) (*Key, error) {
 func LoadKey(path string, warn func(msg string)) (*Key, error) {
 	var data []byte
 	if name, ok := strings.CutPrefix(path, EnvPrefix); ok {
+		childenv.Hide(name) // no process a plugin starts inherits the key
 		v, set := os.LookupEnv(name)
 		if !set || v == "" {
 			return nil, fmt.Errorf("encryption key: the environment variable %s is not set", name)

@@ -7,7 +7,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/pipelined/pipeline/dsl/configdebug"
 	"github.com/pipelined/pipeline/dsl/ir"
+	"github.com/pipelined/pipeline/engine/childenv"
 )
 
 // SettingsFileError lists every problem found in a logstash.yml, one per
@@ -97,6 +99,11 @@ func readLogstashYML(path string, s *ir.ProcessSettings) (ignored []string, err 
 			if missing != "" {
 				bad(v, "%s: the environment variable %s is not set (write ${%s:default} for a default)", name, missing, missing)
 				continue
+			}
+			if configdebug.Secret(name) {
+				// api.auth.basic.password: ${API_PASSWORD} and the like:
+				// no process a plugin starts inherits the secret.
+				childenv.Hide(ir.EnvRefNames(v.Value)...)
 			}
 			if n, ok := oldNames[name]; ok {
 				name = n

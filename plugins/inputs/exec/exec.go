@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/pipelined/pipeline/engine"
+	"github.com/pipelined/pipeline/engine/childenv"
 	"github.com/pipelined/pipeline/engine/event"
 	"github.com/pipelined/pipeline/plugins/internal/cron"
 	"github.com/pipelined/pipeline/plugins/internal/ecs"
@@ -225,6 +226,7 @@ func (in *Input) execute(ctx context.Context, emit engine.EmitFunc) error {
 	cmd.Stdout = out
 	cmd.Stderr = os.Stderr
 	cmd.Stdin = nil
+	cmd.Env = childenv.Environ() // without the engine's secrets
 	// Kill the whole process group: the shell's children too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }

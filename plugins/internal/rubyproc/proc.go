@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pipelined/pipeline/engine/childenv"
 	"github.com/pipelined/pipeline/engine/event"
 )
 
@@ -91,6 +92,7 @@ func Start(bin string, init []byte, log *slog.Logger) (*Proc, map[string]any, er
 	}
 	cmd := exec.Command(bin, "-e", shim)
 	cmd.ExtraFiles = []*os.File{reqR, respW}
+	cmd.Env = childenv.Environ() // without the engine's secrets
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, outW, errW
 	err = cmd.Start()
 	closeAll(reqR, respW, outW, errW)

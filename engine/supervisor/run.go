@@ -64,6 +64,12 @@ func Run(o Options, stdout, stderr io.Writer) int {
 				Detail:  fmt.Sprintf("Pipeline %q would run %d workers; give it pipeline.workers: 1 (-w 1), or pipeline.ordered: auto.", p.Name, w),
 				Subject: p.Range.Ptr()}}
 		}
+		if o.Check {
+			// The start reads the keys; check must fail where it would.
+			if d := keyDiags(p.Name, s); d.HasErrors() {
+				return nil, nil, d
+			}
+		}
 		es.Queue = queueSettings(s.Queue, p.Name, ps.DataPath)
 		q := deadLetterQueue(ps.DataPath, p.Name, s.DeadLetterQueue, logger)
 		if q != nil {

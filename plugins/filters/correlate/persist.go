@@ -26,9 +26,38 @@ import (
 // values)}.
 const stateFileVersion = 1
 
-// maxStateFileBytes bounds the state file read at start; a larger one is
-// moved aside as damaged.
-const maxStateFileBytes = 1 << 30
+// The state file read at start is bounded by what encodeState can write for
+// max_keys keys (stateBudget): a larger file is damaged (or of a rule with a
+// much larger max_keys), moved aside without being read. One key's entry is
+// at most stateEntryBytes + its key and description as JSON (each byte at
+// most 6, \u00XX, plus quotes) + keep times + its copied values, which are
+// stored only up to maxCopiedStateBytes (larger ones are left out of the
+// file: the alert after a restart lacks them, logged). minStateFileBytes is
+// the floor, for rules with a small max_keys.
+const (
+	stateHeaderBytes    = 256      // {"version":…,"rule_type":…,"watermark":…,"keys":[ … ]}
+	stateEntryBytes     = 256      // an entry's names, flags and five int64s
+	stateTimeBytes      = 21       // one counted time: an int64 and a comma
+	maxCopiedStateBytes = 64 << 10 // one key's copied values, as JSON
+	minStateFileBytes   = 1 << 20
+)
+
+// jsonTextBytes bounds a string of n bytes written as JSON.
+func jsonTextBytes(n int) int64 { return 6*int64(n) + 2 }
+
+// stateBudget is the most encodeState writes for max_keys keys of this
+// rule, floored at minStateFileBytes. f.mu is held.
+func (f *Filter) stateBudget() int64 {
+	tb := f.t
+	per := stateEntryBytes + jsonTextBytes(maxKeyBytes) + int64(tb.keep)*stateTimeBytes
+	if tb.withDesc {
+		per += jsonTextBytes(maxDescBytes)
+	}
+	if tb.withCopied {
+		per += maxCopiedStateBytes
+	}
+	return max(minStateFileBytes, stateHeaderBytes+int64(max(f.opts.MaxKeys, 1))*per)
+}
 
 // storeInterval is how often the state is stored while the pipeline runs
 // (when it changed), so that a crash loses at most this much of it.
@@ -40,8 +69,11 @@ type stateIO struct {
 	loaded    bool
 	dirty     bool
 	lastStore time.Time
-	wall      func() time.Time
-	storeMu   sync.Mutex // one store at a time, in order
+	// copiedLeftOut counts keys whose copied values were over
+	// maxCopiedStateBytes at the last encodeState (f.mu).
+	copiedLeftOut int
+	wall          func() time.Time
+	storeMu       sync.Mutex // one store at a time, in order
 }
 
 // initState resolves state_path: relative to <path.data>/plugins/filters/correlate/.
@@ -78,7 +110,7 @@ func (f *Filter) load() {
 	}
 	f.st.loaded = true
 	path := f.st.path
-	b, err := readLimited(path, maxStateFileBytes)
+	b, err := readLimited(path, f.stateBudget(), fmt.Sprintf("the budget of max_keys %d", f.opts.MaxKeys))
 	if errors.Is(err, fs.ErrNotExist) {
 		return
 	}
@@ -103,18 +135,23 @@ func (f *Filter) load() {
 	f.log.Info("correlate state loaded", "rule", f.rule, "path", path, "keys", f.t.live)
 }
 
-func readLimited(path string, limit int64) ([]byte, error) {
+// readLimited reads the file at path, refusing one over limit bytes (what
+// names the limit's reason) without reading it when its size says so.
+func readLimited(path string, limit int64, what string) ([]byte, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer fh.Close()
+	if fi, err := fh.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > limit {
+		return nil, fmt.Errorf("%s is %d bytes, over %s (%d bytes)", path, fi.Size(), what, limit)
+	}
 	b, err := io.ReadAll(io.LimitReader(fh, limit+1))
 	if err != nil {
 		return nil, err
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("over the %d-byte limit", limit)
+		return nil, fmt.Errorf("%s is over %s (%d bytes)", path, what, limit)
 	}
 	return b, nil
 }
@@ -255,6 +292,7 @@ func (f *Filter) apply(snap *snapshot) {
 // encodeState writes the rule's state. f.mu is held.
 func (f *Filter) encodeState() []byte {
 	tb := f.t
+	f.st.copiedLeftOut = 0
 	b := []byte(`{"version":` + strconv.Itoa(stateFileVersion) + `,"rule_type":`)
 	b = event.AppendJSONValue(b, f.opts.RuleType)
 	b = append(b, `,"watermark":`...)
@@ -298,8 +336,13 @@ func (f *Filter) encodeState() []byte {
 		}
 		b = append(b, ']')
 		if tb.withCopied && tb.copied[i] != nil {
+			mark := len(b)
 			b = append(b, `,"copied":`...)
 			b = event.AppendJSONValue(b, tb.copied[i])
+			if len(b)-mark > maxCopiedStateBytes {
+				b = b[:mark] // within stateBudget; the count is logged by store
+				f.st.copiedLeftOut++
+			}
 		}
 		b = append(b, '}')
 	}
@@ -332,8 +375,12 @@ func (f *Filter) store() error {
 	b := f.encodeState()
 	f.st.dirty = false
 	f.st.lastStore = f.st.wall()
-	path := f.st.path
+	path, leftOut := f.st.path, f.st.copiedLeftOut
 	f.mu.Unlock()
+	if leftOut > 0 {
+		f.log.Warn("correlate state: copy_fields/alert_fields values over the stored budget are left out; after a restart these keys' alerts lack them",
+			"rule", f.rule, "path", path, "keys", leftOut, "budget_bytes", maxCopiedStateBytes)
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return fmt.Errorf("correlate: storing state to %s: %w", path, err)
 	}

@@ -3,6 +3,7 @@ package correlate
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -440,5 +441,94 @@ output { if "alert" in [tags] { test_correlate_capture {} } }`
 	}
 	if got := run(); len(got) != 0 {
 		t.Fatalf("third run refired: %v", got)
+	}
+}
+
+// TestStateOverBudget: the state file's budget comes from max_keys (at most
+// what max_keys keys can be written as, floored): a file larger than that,
+// here a well-formed one of 20,000 keys for a rule of max_keys 10, is moved
+// aside unread, and the log names the file and the budget. (Under the old
+// fixed 1 GiB limit it was read whole and loaded.)
+func TestStateOverBudget(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "r.state")
+	var b strings.Builder
+	b.WriteString(`{"version":1,"rule_type":"SingleWithThreshold","watermark":0,"keys":[`)
+	for i := range 20_000 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"key":"user-%06d","desc":"","flags":0,"count":1,"first":0,"last":0,"fired_at":0,"deadline":0,"times":[0]}`, i)
+	}
+	b.WriteString("]}\n")
+	if b.Len() <= minStateFileBytes {
+		t.Fatalf("the file is %d bytes, not over the floor", b.Len())
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	f := mkAt(t, dir, &logs, func(o *Options) {
+		o.RuleType = "SingleWithThreshold"
+		o.Key = "%{[user][name]}"
+		o.Window, o.Thresh, o.MaxKeys = 60, 2, 10
+		o.StatePath = path
+	})
+	feed(t, f, []in{{0, "x", "someone", ""}})
+	if f.Keys() != 1 {
+		t.Errorf("%d keys after one event; want the rule started empty", f.Keys())
+	}
+	aside, _ := filepath.Glob(path + ".damaged-*")
+	if len(aside) != 1 {
+		t.Fatalf("moved aside: %v", aside)
+	}
+	if l := logs.String(); !strings.Contains(l, path+" is ") || !strings.Contains(l, "over the budget of max_keys 10") {
+		t.Errorf("log does not name the file and its budget:\n%s", l)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStateBudgetHoldsWorstCase: the budget is a bound on what the rule
+// writes: max_keys keys of the longest key and description, every byte one
+// that JSON escapes, and copied values over their stored budget (left out,
+// logged) make a file within stateBudget, which loads again.
+func TestStateBudgetHoldsWorstCase(t *testing.T) {
+	dir := t.TempDir()
+	var logs bytes.Buffer
+	set := func(o *Options) {
+		o.RuleType, o.Key, o.Window, o.MaxKeys = "PairWithWindow", "%{host}", 3600, 3
+		o.Pattern, o.Pattern2 = "^started", "^completed"
+		o.CopyFields = []string{"big"}
+		o.StatePath = "s"
+	}
+	f := mkAt(t, dir, &logs, set)
+	for i := range 3 {
+		e := event.NewAt(t0.Add(time.Duration(i) * time.Second))
+		_ = e.Set(event.MustRef("message"), "started"+strings.Repeat("\x01", 2*maxDescBytes))
+		_ = e.Set(event.MustRef("host"), strings.Repeat(string(rune('a'+i)), 3)+strings.Repeat("\x01", 2*maxKeyBytes))
+		_ = e.Set(event.MustRef("big"), strings.Repeat("\x02", 2*maxCopiedStateBytes))
+		if _, err := f.Filter(context.Background(), e, nil); err != nil && !errors.Is(err, engine.ErrNotApplied) {
+			t.Fatal(err)
+		}
+	}
+	f.mu.Lock()
+	size, budget := len(f.encodeState()), f.stateBudget()
+	f.mu.Unlock()
+	if f.Keys() != 3 || int64(size) > budget {
+		t.Fatalf("%d keys make %d bytes of state; budget %d", f.Keys(), size, budget)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "left out") {
+		t.Errorf("copied values left out were not logged:\n%s", logs.String())
+	}
+	logs.Reset()
+	g := mkAt(t, dir, &logs, set)
+	feed(t, g, []in{{10, "neither pattern", "", ""}}) // loads the state
+	if g.Keys() != 3 || strings.Contains(logs.String(), "damaged") {
+		t.Errorf("reloaded %d keys; want 3:\n%s", g.Keys(), logs.String())
 	}
 }

@@ -106,7 +106,52 @@ func NewMessageAtSized(msg string, t time.Time, size int) *Event {
 // with NewStrings; beyond its capacity, and for a nil *Strings, Box is any(s).
 // A slot is written once, before its interface value exists, and never
 // again, so the values are as immutable as any(s). Not for concurrent use.
-type Strings struct{ s []string }
+type Strings struct {
+	s  []string
+	ts *time.Time // NewMessageAtBlock's @timestamp slot, until used
+}
+
+// MaxBlockStrings is the most strings NewMessageAtBlock's Strings holds.
+const MaxBlockStrings = 8
+
+// eventBlock is an event allocated with the headers of its boxed strings and
+// its parsed @timestamp: one allocation where there were three.
+type eventBlock struct {
+	e    Event
+	b    Strings
+	strs [MaxBlockStrings]string
+	ts   time.Time
+}
+
+// NewMessageAtBlock is NewMessageAtSized whose event comes in one allocation
+// with a Strings of MaxBlockStrings slots and a slot for the @timestamp that
+// SetTimestampFrom sets: for a parser that sets several string fields and
+// the time it read from the message on each event. The block stays alive as
+// long as the event or any value boxed in it.
+func NewMessageAtBlock(msg string, t time.Time, size int) (*Event, *Strings) {
+	blk := &eventBlock{}
+	m := make(map[string]any, max(size, 3))
+	m[TimestampField] = boxStamp(t.UTC().Truncate(time.Millisecond))
+	m[VersionField] = "1"
+	m[MessageField] = msg
+	blk.e.fields = m
+	blk.b = Strings{s: blk.strs[:0:MaxBlockStrings], ts: &blk.ts}
+	return &blk.e, &blk.b
+}
+
+// SetTimestampFrom is SetTimestamp boxing t in b's @timestamp slot (once;
+// then, and for a nil b, as SetTimestamp does).
+func (e *Event) SetTimestampFrom(b *Strings, t time.Time) {
+	if b == nil || b.ts == nil {
+		e.SetTimestamp(t)
+		return
+	}
+	*b.ts = t.UTC()
+	var v any
+	*(*eface)(unsafe.Pointer(&v)) = eface{typ: timeType, data: unsafe.Pointer(b.ts)}
+	b.ts = nil
+	e.fields[TimestampField] = v
+}
 
 // NewStrings returns a Strings with room for n strings.
 func NewStrings(n int) Strings { return Strings{s: make([]string, 0, n)} }

@@ -176,3 +176,39 @@ func FuzzKnownKeys(f *testing.F) {
 		}
 	})
 }
+
+// TestMessageAtBlock: an event from NewMessageAtBlock, its strings boxed in
+// the block and its @timestamp set twice (the block's slot, then as
+// SetTimestamp), holds what the same calls on NewMessageAtSized give.
+func TestMessageAtBlock(t *testing.T) {
+	read := time.Date(2026, 12, 8, 1, 2, 3, 456789, time.UTC)
+	e, sb := NewMessageAtBlock("m", read, 12)
+	f := NewMessageAtSized("m", read, 12)
+	for i := range MaxBlockStrings + 2 { // beyond the block: any(s)
+		k := "k" + string(rune('a'+i))
+		_ = e.Set(MustRef(k), sb.Box(k+"v"))
+		_ = f.Set(MustRef(k), k+"v")
+	}
+	if got, want := string(e.AppendJSON(nil)), string(f.AppendJSON(nil)); got != want {
+		t.Fatalf("%s\nwant %s", got, want)
+	}
+	t1 := time.Date(2025, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600))
+	e.SetTimestampFrom(sb, t1)
+	f.SetTimestamp(t1)
+	if got, want := string(e.AppendJSON(nil)), string(f.AppendJSON(nil)); got != want {
+		t.Fatalf("%s\nwant %s", got, want)
+	}
+	if ts := e.Timestamp(); !ts.Equal(t1) || ts.Location() != time.UTC {
+		t.Errorf("@timestamp %v", ts)
+	}
+	t2 := t1.Add(time.Hour)
+	e.SetTimestampFrom(sb, t2) // the slot is used: as SetTimestamp
+	if ts := e.Timestamp(); !ts.Equal(t2) {
+		t.Errorf("@timestamp %v after a second set", ts)
+	}
+	var nilStrings *Strings
+	e.SetTimestampFrom(nilStrings, t1)
+	if ts := e.Timestamp(); !ts.Equal(t1) {
+		t.Errorf("@timestamp %v with a nil Strings", ts)
+	}
+}

@@ -637,13 +637,16 @@ var (
 // Event makes the event of one raw message from host, read at now.
 func (p *Parser) Event(raw []byte, host string, now time.Time) *event.Event {
 	msg := charset.Text(raw)
-	e := event.NewMessageAtSized(msg, now, p.fields)
-	// The string fields' headers in one allocation: host, original,
-	// timestamp, logsource, program, pid, message. (Before NewParser learnt
-	// the fields, as BenchmarkEventMap's peer, one allocation each.)
+	// The event, its string fields' headers (host, original, timestamp,
+	// logsource, program, pid, message) and its parsed @timestamp in one
+	// allocation. (Before NewParser learnt the fields, as BenchmarkEventMap's
+	// peer, one allocation each and the map grown.)
+	var e *event.Event
 	var sb *event.Strings
 	if p.fields > 0 {
-		sb = &[]event.Strings{event.NewStrings(7)}[0]
+		e, sb = event.NewMessageAtBlock(msg, now, p.fields)
+	} else {
+		e = event.NewMessageAtSized(msg, now, p.fields)
 	}
 	_ = e.Set(p.f.host, sb.Box(host))
 	if p.ecs {
@@ -715,7 +718,7 @@ func (p *Parser) matchRelay(e *event.Event, msg string) {
 		ts = ts8601
 		_ = e.Set(refTimestamp, ts)
 	}
-	p.date(e, ts, nil)
+	p.date(e, ts, nil, nil)
 	p.labels(e, n, bigN)
 }
 
@@ -736,7 +739,7 @@ func (p *Parser) setPid(e *event.Event, v string, sb *event.Strings) {
 
 // date is the date filter on timestamp; with ECS the timestamp field is
 // removed afterwards, as Logstash does.
-func (p *Parser) date(e *event.Event, ts string, r *fastResult) {
+func (p *Parser) date(e *event.Event, ts string, r *fastResult, sb *event.Strings) {
 	var t time.Time
 	ok := false
 	if r != nil && !r.iso {
@@ -746,7 +749,7 @@ func (p *Parser) date(e *event.Event, ts string, r *fastResult) {
 		t, ok = p.parseDate(ts)
 	}
 	if ok {
-		e.SetTimestamp(t)
+		e.SetTimestampFrom(sb, t)
 	} else {
 		e.AddTag(TagDateFailure)
 	}
@@ -774,7 +777,7 @@ func (p *Parser) fastRelay(e *event.Event, msg string, r *fastResult, sb *event.
 		_ = e.Set(refMessage, sb.Box(msg[r.msgStart:]))
 	}
 	p.setPriority(e, r.pri, nil)
-	p.date(e, ts, r)
+	p.date(e, ts, r, sb)
 	p.labels(e, r.pri, nil)
 }
 

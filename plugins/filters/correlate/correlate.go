@@ -81,6 +81,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -350,15 +351,23 @@ func (f *Filter) Filter(_ context.Context, e *event.Event, out []*event.Event) (
 type batchScratch struct {
 	keys  []byte
 	items []batchItem
+	dues  []alert // the alerts of windows that ended, of all items in order
 }
 
+// batchItem is one event of a batch (48 bytes).
 type batchItem struct {
 	p        seen
-	off, end int // the key in keys
-	k        hkey
+	off, end int32  // the key in keys
 	hint     uint32 // the key's id, if warm found one
-	due      []alert
+	ndue     uint32 // the event's alerts in dues
+	h        uint64 // the key's hash
 	acted    *alert
+}
+
+// key is item j's key.
+func (sc *batchScratch) key(j int) hkey {
+	it := &sc.items[j]
+	return hkey{sc.keys[it.off:it.end], it.h}
 }
 
 var batchScratches = sync.Pool{New: func() any { return new(batchScratch) }}
@@ -372,24 +381,24 @@ const maxScratchKeys = 1 << 20
 // processor overlaps their cache misses instead of waiting for each in
 // turn (with 100,000 keys, the index and the slots are far larger than
 // the caches). It only reads; what it finds is a hint. f.mu is held.
-func (f *Filter) warm(items []batchItem) {
+func (f *Filter) warm(sc *batchScratch) {
 	ix, tb := f.ix, f.t
 	var sink uint64
 	ix.mu.Lock()
-	for j := range items {
-		it := &items[j]
+	for j := range sc.items {
+		it := &sc.items[j]
 		it.hint = none
 		if !it.p.first && !it.p.second {
 			continue
 		}
-		if e := ix.idx[ix.home(it.k.h)]; e != 0 && e>>24 == uint32(it.k.h>>56) {
+		if e := ix.idx[ix.home(it.h)]; e != 0 && e>>24 == uint32(it.h>>56) {
 			it.hint = entID(e)
 			sink += ix.keys[it.hint].hash
 		}
 	}
 	ix.mu.Unlock()
-	for j := range items {
-		if id := items[j].hint; int(id) < len(tb.slots) {
+	for j := range sc.items {
+		if id := sc.items[j].hint; int(id) < len(tb.slots) {
 			sink += uint64(tb.slots[id].flags)
 		}
 	}
@@ -404,32 +413,40 @@ func (f *Filter) warm(items []batchItem) {
 // after.
 func (f *Filter) FilterBatch(_ context.Context, events []*event.Event) []engine.FilterResult {
 	sc := batchScratches.Get().(*batchScratch)
-	sc.keys = sc.keys[:0]
+	sc.keys, sc.dues = sc.keys[:0], sc.dues[:0]
 	sc.items = slices.Grow(sc.items[:0], len(events))
 	for _, e := range events {
-		it := batchItem{p: f.prepare(e), off: len(sc.keys)}
+		it := batchItem{p: f.prepare(e), off: int32(len(sc.keys))}
 		if it.p.first || it.p.second {
 			sc.keys = f.key.RenderAppend(sc.keys, e)
+			if len(sc.keys) > math.MaxInt32 {
+				panic("correlate: a batch's keys over 2 GiB")
+			}
 		}
-		it.end = len(sc.keys)
+		it.end = int32(len(sc.keys))
 		sc.items = append(sc.items, it)
 	}
-	for j := range sc.items {
-		if it := &sc.items[j]; it.p.first || it.p.second {
-			if it.k.b = sc.keys[it.off:it.end]; f.keyed {
-				it.k = f.ix.hkey(it.k.b)
+	if f.keyed {
+		for j := range sc.items {
+			if it := &sc.items[j]; it.p.first || it.p.second {
+				it.h = f.ix.hkey(sc.keys[it.off:it.end]).h
 			}
 		}
 	}
 	n := len(events)
 	f.mu.Lock()
 	if f.keyed {
-		f.warm(sc.items)
+		f.warm(sc)
 	}
 	for j, e := range events {
 		it := &sc.items[j]
-		it.due, it.acted = f.step(e, it.p, it.k)
-		n += len(it.due)
+		var due []alert
+		due, it.acted = f.step(e, it.p, sc.key(j))
+		if len(due) > 0 {
+			sc.dues = append(sc.dues, due...)
+			it.ndue = uint32(len(due))
+			n += len(due)
+		}
 		if it.acted != nil {
 			n++
 		}
@@ -437,14 +454,17 @@ func (f *Filter) FilterBatch(_ context.Context, events []*event.Event) []engine.
 	f.mu.Unlock()
 	res := make([]engine.FilterResult, len(events))
 	out := make([]*event.Event, 0, n)
+	dues := sc.dues
 	for j, e := range events {
 		it := &sc.items[j]
 		start := len(out)
 		var err error
-		out, err = f.emit(e, it.due, it.acted, out)
+		out, err = f.emit(e, dues[:it.ndue], it.acted, out)
+		dues = dues[it.ndue:]
 		res[j] = engine.FilterResult{Out: out[start:len(out):len(out)], Err: err}
-		*it = batchItem{}
+		it.acted = nil
 	}
+	clear(sc.dues)
 	if cap(sc.keys) <= maxScratchKeys {
 		batchScratches.Put(sc)
 	}

@@ -59,7 +59,11 @@
 // per event), counted (keys_evicted) and logged. Keys whose windows ended are forgotten at once; Absence keys stay
 // until evicted (they are the heartbeats being watched). The keys are kept
 // in flat tables without pointers, so that a rule watching 100,000 keys
-// costs the garbage collector little.
+// costs the garbage collector little, and the rules of a pipeline with the
+// same key template share one index of their keys (an event's key is
+// looked up in memory once, not once per rule; each rule still counts its
+// own keys against its max_keys). A rule works through a worker's batch of
+// events at once.
 //
 // Restarts: with state_path the rule's state is written to a file when the
 // pipeline stops (and every minute while it changes) and read back when it
@@ -433,7 +437,7 @@ func (f *Filter) FilterBatch(_ context.Context, events []*event.Event) []engine.
 			}
 		}
 	}
-	n := len(events)
+	n := 0 // events out, of the events that made alerts
 	f.mu.Lock()
 	if f.keyed {
 		f.warm(sc)
@@ -445,18 +449,26 @@ func (f *Filter) FilterBatch(_ context.Context, events []*event.Event) []engine.
 		if len(due) > 0 {
 			sc.dues = append(sc.dues, due...)
 			it.ndue = uint32(len(due))
-			n += len(due)
 		}
-		if it.acted != nil {
-			n++
+		if len(due) > 0 || it.acted != nil {
+			n += 2 + len(due)
 		}
 	}
 	f.mu.Unlock()
 	res := make([]engine.FilterResult, len(events))
-	out := make([]*event.Event, 0, n)
+	var out []*event.Event
+	if n > 0 {
+		out = make([]*event.Event, 0, n)
+	}
 	dues := sc.dues
 	for j, e := range events {
 		it := &sc.items[j]
+		if it.ndue == 0 && it.acted == nil {
+			// Nothing appended with an error: the engine passes e on
+			// (engine.Filter), without a slice made for it.
+			res[j].Err = engine.ErrNotApplied
+			continue
+		}
 		start := len(out)
 		var err error
 		out, err = f.emit(e, dues[:it.ndue], it.acted, out)

@@ -142,7 +142,7 @@ func (ix *keyIndex) acquire(k hkey) uint32 {
 		ix.free = ix.free[:n-1]
 	} else {
 		id = uint32(len(ix.keys))
-		ix.keys = append(ix.keys, keyEntry{})
+		ix.keys = extend(ix.keys, len(ix.keys)+1)
 	}
 	if len(key) > inlineKey {
 		ix.compactFor(len(key))
@@ -153,7 +153,7 @@ func (ix *keyIndex) acquire(k hkey) uint32 {
 		copy(e.inl[:], key)
 	} else {
 		e.keyOff = uint32(len(ix.arena))
-		ix.arena = append(ix.arena, key...)
+		ix.arena = appendBytes(ix.arena, key)
 	}
 	if 2*(ix.live+1) > len(ix.idx) {
 		ix.grow()

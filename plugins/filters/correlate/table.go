@@ -148,15 +148,15 @@ func (t *table) insert(key hkey) uint32 {
 	i := t.ix.acquire(key)
 	if n := int(i) + 1; n > len(t.slots) {
 		// Grown to the id (ids are dense: the index reuses freed ones).
-		t.slots = append(t.slots, make([]slot, n-len(t.slots))...)
+		t.slots = extend(t.slots, n)
 		if t.withDesc {
-			t.descs = append(t.descs, make([]descRef, n-len(t.descs))...)
+			t.descs = extend(t.descs, n)
 		}
 		if t.keep > 0 {
-			t.ring = append(t.ring, make([]int64, n*t.keep-len(t.ring))...)
+			t.ring = extend(t.ring, n*t.keep)
 		}
 		if t.withCopied {
-			t.copied = append(t.copied, make([][]any, n-len(t.copied))...)
+			t.copied = extend(t.copied, n)
 		}
 	}
 	t.slots[i] = slot{gen: t.slots[i].gen, flags: fLive}
@@ -206,7 +206,7 @@ func (t *table) setDesc(i uint32, d []byte) {
 	t.garbage += int(r.len)
 	r.hash = h
 	r.off, r.len = uint32(len(t.arena)), uint32(len(d))
-	t.arena = append(t.arena, d...)
+	t.arena = appendBytes(t.arena, d)
 }
 
 // compactFor makes room for n more arena bytes: when more than half of the
@@ -229,9 +229,36 @@ func (t *table) compactFor(n int) {
 	t.arena, t.garbage = arena, 0
 }
 
+// extend returns s with length n (at least len(s)), the new elements zero,
+// doubling the capacity when it grows: append grows a large slice by a
+// quarter at a time, which for tables grown one key at a time to 100,000
+// keys allocates (and copies) about five times their final size.
+func extend[T any](s []T, n int) []T {
+	if n <= cap(s) {
+		old := len(s)
+		s = s[:n]
+		clear(s[old:])
+		return s
+	}
+	g := make([]T, n, max(n, 2*cap(s), 64))
+	copy(g, s)
+	return g
+}
+
+// appendBytes is append(b, d...) with the capacity doubled when it grows
+// (see extend).
+func appendBytes(b, d []byte) []byte {
+	n := len(b)
+	b = extend(b, n+len(d))
+	copy(b[n:], d)
+	return b
+}
+
 // pushDue queues slot i at at.
 func (t *table) pushDue(at int64, i uint32) {
-	t.due = append(t.due, dueItem{at: at, slot: i, gen: t.slots[i].gen})
+	n := len(t.due)
+	t.due = extend(t.due, n+1)
+	t.due[n] = dueItem{at: at, slot: i, gen: t.slots[i].gen}
 	t.up(len(t.due) - 1)
 	if len(t.due) > 2*t.live+1024 {
 		t.pruneDue()

@@ -17,10 +17,12 @@ package event
 // Jackson does.
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"math/big"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -208,9 +210,7 @@ func jsonAppendString(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		// Skip eight plain ASCII bytes at a time.
-		for i+8 <= len(s) && !jsonSpecial8(s[i:i+8]) {
-			i += 8
-		}
+		i = jsonSkipPlain(s, i)
 		if i >= len(s) {
 			break
 		}
@@ -255,16 +255,23 @@ func jsonAppendString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// jsonSpecial8 reports whether any of the 8 bytes of s is below 0x20, '"',
-// '\\' or not ASCII (the "has less than" and "has zero byte" word tricks).
-func jsonSpecial8(s string) bool {
+// jsonSkipPlain returns the index of the first byte of s from i on that is
+// below 0x20, '"', '\\' or not ASCII (or, when there is none, of the first
+// byte of the incomplete word of eight at the end), testing eight bytes at a
+// time with the "has less than" and "has zero byte" word tricks: the lowest
+// flagged byte of a word is exact (a borrow only runs upwards from it).
+func jsonSkipPlain(s string, i int) int {
 	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-	ctl := (x - lo*0x20) &^ x
-	q := x ^ (lo * '"')
-	b := x ^ (lo * '\\')
-	return (ctl|(q-lo)&^q|(b-lo)&^b|x)&hi != 0
+	for i+8 <= len(s) {
+		x := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))
+		q := x ^ (lo * '"')
+		b := x ^ (lo * '\\')
+		if m := ((x-lo*0x20)&^x | (q-lo)&^q | (b-lo)&^b | x) & hi; m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
+	return i
 }
 
 // FromJSON decodes a JSON object into an event, as FromMap does with decoded
@@ -566,13 +573,12 @@ func (p *jsonParser) array() (any, error) {
 // well-known fields are returned without allocating.
 func (p *jsonParser) str(key bool) (string, error) {
 	b := p.b
+	src := unsafe.String(&b[0], len(b)) // b holds at least the quote
 	start := p.i + 1
 	j := start
 	for {
 		// Skip eight plain ASCII bytes at a time.
-		for j+8 <= len(b) && !jsonSpecial8(unsafe.String(&b[j], 8)) {
-			j += 8
-		}
+		j = jsonSkipPlain(src, j)
 		if j >= len(b) {
 			p.i = len(b)
 			return "", p.syntaxErr("unterminated string")
@@ -633,15 +639,14 @@ func wellKnownKey(b []byte) (string, bool) {
 // copying plain runs whole.
 func (p *jsonParser) strSlow(start, j int) (string, error) {
 	b := p.b
+	src := unsafe.String(&b[0], len(b))
 	p.grow(j-start+1, len(b)-start)
 	out := p.arena
 	n := len(out)
 	out = append(out, b[start:j]...)
 	for {
 		run := j
-		for j+8 <= len(b) && !jsonSpecial8(unsafe.String(&b[j], 8)) {
-			j += 8
-		}
+		j = jsonSkipPlain(src, j)
 		for j < len(b) && b[j] >= 0x20 && b[j] < utf8.RuneSelf && b[j] != '"' && b[j] != '\\' {
 			j++
 		}

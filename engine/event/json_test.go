@@ -521,3 +521,43 @@ func FuzzParseJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestJSONSkipPlain: the word-at-a-time scan stops where a byte-at-a-time
+// one does, whatever the special byte and its place in the word.
+func TestJSONSkipPlain(t *testing.T) {
+	special := func(c byte) bool { return c < 0x20 || c == '"' || c == '\\' || c >= 0x80 }
+	for _, c := range []byte{0, 0x1f, '"', '\\', 0x80, 0xff, 0x20, '!', '#', '[', ']', 0x7f} {
+		for pos := range 24 {
+			for start := range 3 {
+				b := []byte(strings.Repeat("a", 24))
+				b[pos] = c
+				s := string(b)
+				want := start
+				for want < len(s) && !special(s[want]) {
+					want++
+				}
+				got := jsonSkipPlain(s, start)
+				// The scan stops at the incomplete word at the end at the
+				// latest: the caller reads that byte by byte.
+				want = min(want, start+(len(s)-start)/8*8)
+				if got != want {
+					t.Errorf("jsonSkipPlain(%q, %d) = %d; want %d", s, start, got, want)
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkFromJSONW4 decodes one element of the W4 workload (a syslog line
+// as go-redis's producer encodes it) held as a string, as the redis input
+// does.
+func BenchmarkFromJSONW4(b *testing.B) {
+	s := `{"@timestamp":"2026-12-08T00:03:05.95746751Z","message":"\u003c87\u003eOct  9 00:48:51 cache-01 sudo[45853]: nagios : TTY=pts/5 ; PWD=/home/backup ; USER=root ; COMMAND=/usr/bin/systemctl restart postgresql","host":"vm","type":"syslog"}`
+	b.SetBytes(int64(len(s)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := FromJSONString(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

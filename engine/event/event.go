@@ -215,32 +215,61 @@ func FromMap(m map[string]any) (*Event, error) {
 
 // fromNormalized is FromMap for a map that holds only event value types, such
 // as ParseJSON returns: the event takes m over as its fields, without a copy.
-func fromNormalized(m map[string]any) *Event {
+func fromNormalized(m map[string]any) *Event { return finishEvent(nil, m, true, true) }
+
+// eventBlock is an event decoded from JSON together with what its values
+// need most often, in one allocation: its boxed @timestamp and the headers
+// of its first string values (the decoder's first slab, see jsonParser.box).
+type eventBlock struct {
+	e    Event
+	t    time.Time
+	strs [4]string
+}
+
+// finishEvent makes the event of the fields m (taken over), in blk if not
+// nil: @metadata split off, @timestamp parsed or set, @version set if
+// missing. mayMeta and mayVersion false say m has no such key (the decoder
+// saw every top-level key), which saves looking.
+func finishEvent(blk *eventBlock, m map[string]any, mayMeta, mayVersion bool) *Event {
 	var e *Event
-	if s, ok := m[TimestampField].(string); ok {
+	ts := m[TimestampField]
+	if s, ok := ts.(string); ok {
 		if t, err := timefmt.ParseTimestamp(s); err == nil {
-			// The event and its boxed @timestamp in one allocation.
-			blk := &struct {
-				e Event
-				t time.Time
-			}{t: t}
+			var tp *time.Time
+			if blk != nil {
+				blk.t = t
+				e, tp = &blk.e, &blk.t
+			} else {
+				// The event and its boxed @timestamp in one allocation.
+				b := &struct {
+					e Event
+					t time.Time
+				}{t: t}
+				e, tp = &b.e, &b.t
+			}
 			var v any
-			*(*eface)(unsafe.Pointer(&v)) = eface{typ: timeType, data: unsafe.Pointer(&blk.t)}
+			*(*eface)(unsafe.Pointer(&v)) = eface{typ: timeType, data: unsafe.Pointer(tp)}
 			m[TimestampField] = v
-			e = &blk.e
+			ts = v
 		}
 	}
 	if e == nil {
-		e = new(Event)
+		if blk != nil {
+			e = &blk.e
+		} else {
+			e = new(Event)
+		}
 	}
 	e.fields = m
-	if md, ok := m[MetadataField]; ok {
-		if mm, ok := md.(map[string]any); ok {
-			e.meta = mm
+	if mayMeta {
+		if md, ok := m[MetadataField]; ok {
+			if mm, ok := md.(map[string]any); ok {
+				e.meta = mm
+			}
+			delete(m, MetadataField)
 		}
-		delete(m, MetadataField)
 	}
-	switch ts := m[TimestampField].(type) {
+	switch ts.(type) {
 	case time.Time:
 	case nil:
 		m[TimestampField] = time.Now().UTC().Truncate(time.Millisecond)
@@ -249,8 +278,12 @@ func fromNormalized(m map[string]any) *Event {
 		e.AddTag(TimestampFailureTag)
 		m[TimestampFailureField] = ts
 	}
-	if _, ok := m[VersionField]; !ok {
-		m[VersionField] = "1"
+	if mayVersion {
+		if _, ok := m[VersionField]; !ok {
+			m[VersionField] = "1"
+		}
+	} else {
+		m[VersionField] = versionOne
 	}
 	return e
 }

@@ -292,7 +292,9 @@ func FromJSONString(s string) (*Event, error) {
 func FromStoredJSON(b []byte) (*Event, error) { return fromJSON(b, MaxStoredDepth, false) }
 
 func fromJSON(b []byte, limit int, shared bool) (*Event, error) {
-	v, err := parseJSON(b, limit, shared)
+	blk := new(eventBlock)
+	p := jsonParser{b: b, limit: limit, shared: shared, strs: blk.strs[:0]}
+	v, err := p.parse()
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +302,7 @@ func fromJSON(b []byte, limit int, shared bool) (*Event, error) {
 	if !ok {
 		return nil, fmt.Errorf("json: want an object, got %s", JSONKind(v))
 	}
-	return fromNormalized(m), nil
+	return finishEvent(blk, m, p.sawMeta, p.sawVersion), nil
 }
 
 // ParseJSON decodes one JSON value (surrounding white space allowed) into event
@@ -318,6 +320,10 @@ func ParseStoredJSON(b []byte) (any, error) { return parseJSON(b, MaxStoredDepth
 // modified), and plain strings are substrings of it.
 func parseJSON(b []byte, limit int, shared bool) (any, error) {
 	p := jsonParser{b: b, limit: limit, shared: shared}
+	return p.parse()
+}
+
+func (p *jsonParser) parse() (any, error) {
 	p.skipSpace()
 	v, err := p.value()
 	if err != nil {
@@ -385,6 +391,9 @@ type jsonParser struct {
 	shared bool // b is an immutable string's bytes: plain strings point into it
 	arena  []byte
 	strs   []string
+	// sawMeta and sawVersion: a top-level object had the key @metadata,
+	// @version.
+	sawMeta, sawVersion bool
 }
 
 // keep returns raw, a run of the input that needs no unescaping, as a
@@ -503,6 +512,14 @@ func (p *jsonParser) object() (any, error) {
 		k, err := p.str(true)
 		if err != nil {
 			return nil, err
+		}
+		if p.depth == 1 {
+			switch k {
+			case MetadataField:
+				p.sawMeta = true
+			case VersionField:
+				p.sawVersion = true
+			}
 		}
 		p.skipSpace()
 		if p.i >= len(p.b) || p.b[p.i] != ':' {

@@ -217,10 +217,10 @@ func FromMap(m map[string]any) (*Event, error) {
 // as ParseJSON returns: the event takes m over as its fields, without a copy.
 func fromNormalized(m map[string]any) *Event { return finishEvent(nil, m, true, true) }
 
-// eventBlock is an event decoded from JSON together with what its values
+// jsonBlock is an event decoded from JSON together with what its values
 // need most often, in one allocation: its boxed @timestamp and the headers
 // of its first string values (the decoder's first slab, see jsonParser.box).
-type eventBlock struct {
+type jsonBlock struct {
 	e    Event
 	t    time.Time
 	strs [4]string
@@ -230,7 +230,7 @@ type eventBlock struct {
 // nil: @metadata split off, @timestamp parsed or set, @version set if
 // missing. mayMeta and mayVersion false say m has no such key (the decoder
 // saw every top-level key), which saves looking.
-func finishEvent(blk *eventBlock, m map[string]any, mayMeta, mayVersion bool) *Event {
+func finishEvent(blk *jsonBlock, m map[string]any, mayMeta, mayVersion bool) *Event {
 	var e *Event
 	ts := m[TimestampField]
 	if s, ok := ts.(string); ok {

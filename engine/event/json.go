@@ -292,7 +292,7 @@ func FromJSONString(s string) (*Event, error) {
 func FromStoredJSON(b []byte) (*Event, error) { return fromJSON(b, MaxStoredDepth, false) }
 
 func fromJSON(b []byte, limit int, shared bool) (*Event, error) {
-	blk := new(eventBlock)
+	blk := new(jsonBlock)
 	p := jsonParser{b: b, limit: limit, shared: shared, strs: blk.strs[:0]}
 	v, err := p.parse()
 	if err != nil {

@@ -365,6 +365,7 @@ func (b *builder) filter(pl *ir.Plugin) (*filterNode, hcl.Diagnostics) {
 	n.f, n.log, n.pl = fl.(Filter), res.Logger, b.pl
 	if bf, ok := fl.(BatchFilter); ok {
 		n.batch = bf
+		n.resultsDone, _ = fl.(BatchResultsDone)
 		b.pl.staged = true
 	}
 	if _, ok := fl.(NewEventsUnmatched); ok {

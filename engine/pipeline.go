@@ -765,7 +765,8 @@ type filterNode struct {
 	counters     counters
 	f            Filter
 	batch        BatchFilter // f, when it takes batches
-	ownOnly      bool        // common options on e only (NewEventsUnmatched)
+	resultsDone  BatchResultsDone
+	ownOnly      bool // common options on e only (NewEventsUnmatched)
 	log          *slog.Logger
 	pl           *Pipeline
 	hasCommon    bool

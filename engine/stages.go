@@ -25,6 +25,15 @@ type BatchFilter interface {
 	FilterBatch(ctx context.Context, events []*event.Event) []FilterResult
 }
 
+// BatchResultsDone is implemented by a BatchFilter that reuses the slices
+// of results it returns (a filter called for every batch of every worker,
+// where the slice would be most of what it allocates): the engine calls
+// ResultsDone with what FilterBatch returned once it has read it, and
+// keeps nothing of it (the events in Out are the engine's, not the slices).
+type BatchResultsDone interface {
+	ResultsDone(res []FilterResult)
+}
+
 // FilterResult is what a BatchFilter made of one event.
 type FilterResult struct {
 	Out []*event.Event
@@ -181,6 +190,9 @@ func (n *filterNode) applyStage(acc *filterAcc, events []*event.Event, own []int
 		for range len(out) - start {
 			o = append(o, own[j])
 		}
+	}
+	if n.resultsDone != nil {
+		n.resultsDone.ResultsDone(res)
 	}
 	return out, o
 }

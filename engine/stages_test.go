@@ -65,6 +65,41 @@ func (s batchSplitter) FilterBatch(ctx context.Context, events []*event.Event) [
 	return res
 }
 
+// reusingSplitter is batchSplitter reusing its result slices (and their
+// Out slices) once the engine says it is done with them, and overwriting
+// them then, so that an engine reading results after ResultsDone would
+// see other events.
+type reusingSplitter struct {
+	splitter
+	pool *sync.Pool
+	done *atomic.Int64
+}
+
+func (s reusingSplitter) FilterBatch(ctx context.Context, events []*event.Event) []engine.FilterResult {
+	if len(events) > 1 {
+		s.calls.Add(1)
+	}
+	res, _ := s.pool.Get().([]engine.FilterResult)
+	res = slices.Grow(res[:0], len(events))[:len(events)]
+	for i, e := range events {
+		res[i].Out, res[i].Err = s.Filter(ctx, e, res[i].Out[:0])
+	}
+	return res
+}
+
+var poison = event.NewMessage("released")
+
+func (s reusingSplitter) ResultsDone(res []engine.FilterResult) {
+	s.done.Add(1)
+	for i := range res {
+		for j := range res[i].Out {
+			res[i].Out[j] = poison
+		}
+		res[i].Err = nil
+	}
+	s.pool.Put(res)
+}
+
 var batchCalls sync.Map // key → *atomic.Int64
 
 func calls(key string) *atomic.Int64 {
@@ -79,13 +114,16 @@ func init() {
 	engine.RegisterFilter("test_split_batch", func(o splitOptions, r engine.Resources) (batchSplitter, error) {
 		return batchSplitter{splitter{id: r.ID, calls: calls(o.Key)}}, nil
 	})
+	engine.RegisterFilter("test_split_batch_reuse", func(o splitOptions, r engine.Resources) (reusingSplitter, error) {
+		return reusingSplitter{splitter{id: r.ID, calls: calls(o.Key)}, new(sync.Pool), calls(o.Key + " done")}, nil
+	})
 }
 
 // A pipeline holding a BatchFilter runs stage by stage, and what comes out,
 // in order, is what the same filters give one event at a time: drops,
 // splits, conditionals nested in conditionals.
 func TestBatchFilterStagesKeepEventOrder(t *testing.T) {
-	runWith := func(typ string) ([]string, int64) {
+	runWith := func(typ string) ([]string, int64, int64) {
 		key, c := newControl(t)
 		k := fmt.Sprintf("key = %q\n", key)
 		f := func(id string) *ir.Plugin { return plugin(t, ir.Filter, typ, id, k) }
@@ -109,18 +147,24 @@ func TestBatchFilterStagesKeepEventOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkAcks(t, c, 2)
-		n := calls(key).Load()
+		n, done := calls(key).Load(), calls(key+" done").Load()
 		batchCalls.Delete(key)
+		batchCalls.Delete(key + " done")
 		controls.Delete(key)
-		return c.order, n
+		return c.order, n, done
 	}
-	want, _ := runWith("test_split")
-	got, n := runWith("test_split_batch")
-	if len(want) == 0 || !slices.Equal(got, want) {
-		t.Errorf("stage by stage:\n%v\none at a time:\n%v", got, want)
-	}
-	if n == 0 {
-		t.Error("FilterBatch never got more than one event")
+	want, _, _ := runWith("test_split")
+	for _, typ := range []string{"test_split_batch", "test_split_batch_reuse"} {
+		got, n, done := runWith(typ)
+		if reuse := strings.HasSuffix(typ, "_reuse"); reuse != (done > 0) {
+			t.Errorf("%s: ResultsDone called %d times", typ, done)
+		}
+		if len(want) == 0 || !slices.Equal(got, want) {
+			t.Errorf("%s, stage by stage:\n%v\none at a time:\n%v", typ, got, want)
+		}
+		if n == 0 {
+			t.Errorf("%s: FilterBatch never got more than one event", typ)
+		}
 	}
 }
 

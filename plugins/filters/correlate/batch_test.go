@@ -77,6 +77,7 @@ func TestFilterBatchAsFilter(t *testing.T) {
 					}
 					alerts += len(out) - 1
 				}
+				batched.ResultsDone(res) // reused by the next batch
 				j += n
 			}
 			if alerts == 0 {

@@ -134,6 +134,7 @@ type Filter struct {
 var (
 	_ engine.Filter             = (*Filter)(nil)
 	_ engine.BatchFilter        = (*Filter)(nil)
+	_ engine.BatchResultsDone   = (*Filter)(nil)
 	_ engine.Flusher            = (*Filter)(nil)
 	_ engine.NewEventsUnmatched = (*Filter)(nil)
 	_ engine.Counted            = (*Filter)(nil)
@@ -455,7 +456,7 @@ func (f *Filter) FilterBatch(_ context.Context, events []*event.Event) []engine.
 		}
 	}
 	f.mu.Unlock()
-	res := make([]engine.FilterResult, len(events))
+	res := f.results(len(events))
 	var out []*event.Event
 	if n > 0 {
 		out = make([]*event.Event, 0, n)
@@ -466,7 +467,7 @@ func (f *Filter) FilterBatch(_ context.Context, events []*event.Event) []engine.
 		if it.ndue == 0 && it.acted == nil {
 			// Nothing appended with an error: the engine passes e on
 			// (engine.Filter), without a slice made for it.
-			res[j].Err = engine.ErrNotApplied
+			res[j] = engine.FilterResult{Err: engine.ErrNotApplied}
 			continue
 		}
 		start := len(out)
@@ -481,6 +482,32 @@ func (f *Filter) FilterBatch(_ context.Context, events []*event.Event) []engine.
 		batchScratches.Put(sc)
 	}
 	return res
+}
+
+// resultSlices are FilterBatch's result slices, given back by the engine
+// (ResultsDone) and reused: made for every batch of every rule, they were
+// the largest allocation of the rules but the alert events.
+var resultSlices sync.Pool
+
+// maxPooledResults bounds the result slices kept for reuse.
+const maxPooledResults = 1 << 16
+
+// results returns a result slice of length n, its contents undefined.
+func (f *Filter) results(n int) []engine.FilterResult {
+	if p, ok := resultSlices.Get().(*[]engine.FilterResult); ok && cap(*p) >= n {
+		return (*p)[:n]
+	}
+	return make([]engine.FilterResult, n)
+}
+
+// ResultsDone takes back a slice FilterBatch returned, once the engine
+// read it.
+func (f *Filter) ResultsDone(res []engine.FilterResult) {
+	if cap(res) > maxPooledResults {
+		return
+	}
+	clear(res) // the events are the engine's: not kept alive here
+	resultSlices.Put(&res)
 }
 
 // render fills an alert's description and copied fields from e.

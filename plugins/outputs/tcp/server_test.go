@@ -1,11 +1,18 @@
 package tcp
 
 import (
+	"bufio"
+	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/plugins/internal/testkit/servertest"
 )
 
 // flakyListener fails its first Accepts as a process out of file
@@ -31,7 +38,7 @@ func TestAcceptSurvivesErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := &server{log: slog.New(slog.DiscardHandler)}
-	s.ln, s.clients, s.done = ln, map[net.Conn]bool{}, make(chan struct{})
+	s.ln, s.clients, s.done = ln, map[*client]bool{}, make(chan struct{})
 	go s.accept(&flakyListener{Listener: ln, fails: 3})
 	defer s.close()
 	c, err := net.Dial("tcp", ln.Addr().String())
@@ -49,5 +56,94 @@ func TestAcceptSurvivesErrors(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the client was never accepted after failed Accepts")
 		}
+	}
+}
+
+// One client that stops reading does not hold the others or the pipeline:
+// the reading client gets every batch at once while the stalled one's queue
+// fills, and the stalled one is dropped when it passes its budget, counted.
+// (Before, each batch waited up to ServerWriteTimeout, 30 s, for the stalled
+// client: the reader got nothing within the test's 10 s.)
+func TestSlowClientDropped(t *testing.T) {
+	port, err := servertest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := newOutput(t, fmt.Sprintf("host = \"127.0.0.1\"\nport = %d\nmode = \"server\"", port))
+	mustConnect(t, o)
+	defer o.Close(context.Background())
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	stalled, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Close()
+	if tc, ok := stalled.(*net.TCPConn); ok {
+		_ = tc.SetReadBuffer(4096) // fills fast: it never reads
+	}
+	reader, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	if !servertest.Poll(func() bool {
+		o.srv.mu.Lock()
+		defer o.srv.mu.Unlock()
+		return len(o.srv.clients) == 2
+	}, 10*time.Second) {
+		t.Fatal("the two clients were not accepted")
+	}
+	// Batches of about 1 MiB: 3 × the stalled client's budget in all.
+	const batches = 3 * MaxClientQueueBytes / (1 << 20)
+	big := strings.Repeat("x", 1<<20)
+	evs := func(i int) []*event.Event {
+		e := event.New()
+		_ = e.Set(event.MustRef("message"), fmt.Sprintf("b%d %s", i, big))
+		return []*event.Event{e}
+	}
+	got := make(chan int, 1)
+	go func() {
+		r := bufio.NewReaderSize(reader, 2<<20)
+		_ = reader.SetReadDeadline(time.Now().Add(60 * time.Second))
+		n := 0
+		for n < batches {
+			if _, err := r.ReadString('\n'); err != nil {
+				break
+			}
+			n++
+		}
+		got <- n
+	}()
+	wrote := make(chan error, 1)
+	go func() {
+		for i := range batches {
+			if err := o.Write(context.Background(), evs(i)); err != nil {
+				wrote <- err
+				return
+			}
+		}
+		wrote <- nil
+	}()
+	select {
+	case err := <-wrote:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the writes were held by the stalled client for 10 s")
+	}
+	select {
+	case n := <-got:
+		if n != batches {
+			t.Fatalf("the reading client got %d of %d batches", n, batches)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the reading client did not get every batch within 20 s")
+	}
+	o.srv.mu.Lock()
+	left := len(o.srv.clients)
+	o.srv.mu.Unlock()
+	if left != 1 || o.Counters()[0].Value != 1 {
+		t.Fatalf("%d clients left, %d dropped; want the stalled one dropped, counted", left, o.Counters()[0].Value)
 	}
 }

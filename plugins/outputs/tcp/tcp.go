@@ -18,10 +18,13 @@
 //
 // In mode "server", as in Logstash, events go to whoever is connected when
 // they are written, and to nobody (dropped) while no client is: use it only
-// where losing events is acceptable. A batch is acknowledged once written to
-// every client; a client that fails, or does not read for
-// ServerWriteTimeout, is dropped; at most MaxServerClients are kept. TLS is
-// not offered in server mode (ssl_enabled is refused there).
+// where losing events is acceptable. A batch is acknowledged once queued
+// for every client; each client has its own queue and writer, so a slow one
+// delays nobody: a client whose queue is over MaxClientQueueBytes, whose
+// write fails, or that does not read for ServerWriteTimeout is dropped
+// (clients_dropped counts those that fell behind); at most MaxServerClients
+// are kept. TLS is not offered in server mode (ssl_enabled is refused
+// there).
 //
 // With ssl_enabled the connection uses TLS: the server's certificate is
 // checked against ssl_certificate_authorities (or the system roots) and the
@@ -173,6 +176,17 @@ func (o *Output) Write(ctx context.Context, events []*event.Event) error {
 		o.buf = bytes.Buffer{}
 	}
 	return err
+}
+
+// Counters reports, in mode "server", the clients dropped for falling
+// behind (their queue over MaxClientQueueBytes).
+func (o *Output) Counters() []engine.Counter {
+	if o.srv == nil {
+		return nil
+	}
+	return []engine.Counter{{Name: "clients_dropped",
+		Help:  "Clients of a tcp output in server mode dropped because they fell behind (their queue over its budget).",
+		Value: o.srv.dropped.Load()}}
 }
 
 // Close closes the connection.

@@ -706,8 +706,9 @@ func (tc *templateCache) loadFiles(c *Codec) {
 	}
 }
 
-// saveLocked writes the cached templates of both kinds; tc.mu is held.
-func (tc *templateCache) saveLocked(now time.Time) {
+// snapshotLocked is what save writes: the live templates of both kinds;
+// tc.mu is held.
+func (tc *templateCache) snapshotLocked(now time.Time) map[uint16][]savedTemplate {
 	byVersion := map[uint16][]savedTemplate{9: {}, 10: {}}
 	for k, t := range tc.m {
 		if now.After(t.expires) {
@@ -715,6 +716,19 @@ func (tc *templateCache) saveLocked(now time.Time) {
 		}
 		byVersion[k.Version] = append(byVersion[k.Version], savedTemplate{Domain: k.Domain, ID: k.ID, Fields: t.fields})
 	}
+	return byVersion
+}
+
+// save writes a snapshot of generation gen to the cache files, without
+// tc.mu: decoding goes on while the disk is slow. Saves are one at a time,
+// and one older than the last written is skipped.
+func (tc *templateCache) save(byVersion map[uint16][]savedTemplate, gen uint64) {
+	tc.saveMu.Lock()
+	defer tc.saveMu.Unlock()
+	if gen <= tc.savedGen {
+		return
+	}
+	tc.savedGen = gen
 	for v, list := range byVersion {
 		path := cacheFile(tc.dir, v)
 		b, _ := json.Marshal(list)

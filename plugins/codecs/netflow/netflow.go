@@ -261,6 +261,11 @@ type templateCache struct {
 	log  *slog.Logger
 	dir  string
 	load sync.Once
+	// Saving writes files, which may be slow: it is done outside mu, one
+	// save at a time (saveMu), a save of an older generation of the
+	// templates than the last one written skipped.
+	saveMu        sync.Mutex
+	gen, savedGen uint64 // gen: mu; savedGen: saveMu
 }
 
 func (tc *templateCache) get(k tmplKey, now time.Time) *template {
@@ -275,6 +280,16 @@ func (tc *templateCache) get(k tmplKey, now time.Time) *template {
 
 // put caches t under k and reports whether it was kept.
 func (tc *templateCache) put(k tmplKey, t *template, now time.Time) bool {
+	kept, snap, gen := tc.putLocked(k, t, now)
+	if snap != nil {
+		tc.save(snap, gen)
+	}
+	return kept
+}
+
+// putLocked caches t; when the cache file must change, it returns what to
+// save and its generation.
+func (tc *templateCache) putLocked(k tmplKey, t *template, now time.Time) (bool, map[uint16][]savedTemplate, uint64) {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
 	t.expires = now.Add(tc.ttl)
@@ -286,14 +301,15 @@ func (tc *templateCache) put(k tmplKey, t *template, now time.Time) bool {
 			}
 		}
 		if len(tc.m) >= MaxTemplates {
-			return false
+			return false, nil, 0
 		}
 	}
 	tc.m[k] = t
 	if tc.dir != "" && (!had || !slices.Equal(old.fields, t.fields)) {
-		tc.saveLocked(now)
+		tc.gen++
+		return true, tc.snapshotLocked(now), tc.gen
 	}
-	return true
+	return true, nil, 0
 }
 
 func (tc *templateCache) drop(k tmplKey) {

@@ -88,7 +88,7 @@ State:
 
 Memory:
   --memory.soft_limit SIZE    collect garbage rather than grow past SIZE (default
-                              32mb; follows twice the live heap above half of it;
+                              22mb; follows twice the live heap above half of it;
                               0: off; the GOMEMLIMIT variable wins)
 
 Monitoring API:

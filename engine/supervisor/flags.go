@@ -143,7 +143,7 @@ var settingFlags = []settingFlag{
 	{"dead_letter_queue.encryption_old_key_path", "", "the key of dead letter queue entries written before a key rotation"},
 	{"config.reload.automatic", "false", "reload the configuration when its files change"},
 	{"config.reload.interval", "3s", "how often to check the configuration for changes"},
-	{"memory.soft_limit", "32mb", "the Go runtime's soft memory limit: collect sooner rather than grow past it (0: off; GOMEMLIMIT wins)"},
+	{"memory.soft_limit", "22mb", "the Go runtime's soft memory limit: collect sooner rather than grow past it (0: off; GOMEMLIMIT wins)"},
 }
 
 type settingFlag struct{ name, def, usage string }

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// TestMemorySoftLimitSetting: memory.soft_limit defaults to 32 MiB, reads a
+// TestMemorySoftLimitSetting: memory.soft_limit defaults to 22 MiB, reads a
 // size from a flag or logstash.yml, and 0 turns it off.
 func TestMemorySoftLimitSetting(t *testing.T) {
 	for _, tc := range []struct {
@@ -16,7 +16,7 @@ func TestMemorySoftLimitSetting(t *testing.T) {
 		args []string
 		want int64
 	}{
-		{"", nil, 32 << 20},
+		{"", nil, 22 << 20},
 		{"memory.soft_limit: 256mb\n", nil, 256 << 20},
 		{"memory.soft_limit: 256mb\n", []string{"--memory.soft_limit", "0"}, -1},
 	} {

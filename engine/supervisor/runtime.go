@@ -17,8 +17,10 @@ import (
 // short-lived events; 400 made the redis → file drain 1.5× faster for ~12 MiB
 // more peak RSS (20 → 32 MiB), still a small fraction of a JVM's heap. It
 // also multiplies what a burst makes live by five: memory.soft_limit
-// (SetMemorySoftLimit, 32 MiB by default) caps that, which on the benchmark
-// workloads costs under 5 % CPU for 9–30 MiB less peak RSS.
+// (SetMemorySoftLimit, 22 MiB by default) caps that: on the benchmark
+// workloads it is what the collector goes by, for up to 8 % more CPU per event
+// than 32 MiB gave and a peak RSS under #20's 32 MiB (docs/benchmarks.md,
+// "Memory").
 const gcPercent = 400
 
 // SetGCTarget sets the garbage collector's target for a pipeline process,

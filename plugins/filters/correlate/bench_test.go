@@ -77,27 +77,27 @@ const benchRules = `
 
 // benchPipeline runs b.N events with keys distinct keys through the
 // pipeline with filters (and a null output) and reports events/s, CPU time
-// per event, the garbage collector's share of it, the heap in use after
-// the run and the run's peak RSS. Compare BenchmarkPipelineRules with
+// per event, the garbage collector's share of it, the heap in use after the
+// run and the run's peak RSS. Compare BenchmarkPipelineRules with
 // BenchmarkPipelineNoRules in one run: the ratio is the cost of the rules.
 // On the shared 2-CPU box (2026-12-08, 1,000,000 events, the three
-// benchmarks interleaved five times, load average 20 to 24 from other
-// jobs, so events/s swings from run to run and CPU time per event is the
-// steadier figure), medians: without rules 1,720 cpu-ns/event, with the
-// 5 rules 2,572 (CPU per event 0.72x the pipeline without rules, pairs
-// 0.59x to 0.78x; 0.71x in a second set of five), GC 14 % of the CPU (58 % without rules, whose heap is
-// tiny), peak RSS 158 MiB against 20 MiB; five idle rules (matching no
-// event) 2,370 cpu-ns/event (0.78x). events/s: 0.42x (pairs 0.34x to
-// 0.67x; 0.55x in the second set, 0.75x in a run at load 16): the rules' workers wait on the rules'
-// locks, which costs wall time when the machine's CPUs are taken away. With
-// 1,000,000 distinct keys (max_keys 100,000: evicting on every event)
-// peak RSS 189 to 198 MiB. The changes that got there (same benchmark):
-// rules with one key template share one key index (one probe of shared
-// memory per event instead of one table each), batches (one lock per
-// batch, index entries read ahead), alert events built directly, result
-// slices reused, tables grown by doubling; before them (2026-12-07):
-// 3,525 against 1,468 cpu-ns/event (0.42x), and before the pointer-free
-// tables 0.12x.
+// benchmarks interleaved five times, load average 20 to 24 from other jobs,
+// so events/s swings from run to run and CPU time per event is the steadier
+// figure), medians: without rules 1,720 cpu-ns/event, with the 5 rules
+// 2,572 (CPU per event 0.72x the pipeline without rules, pairs 0.59x to
+// 0.78x; 0.71x in a second set of five), GC 14 % of the CPU (58 % without
+// rules, whose heap is tiny), peak RSS 158 MiB against 20 MiB; five idle
+// rules (matching no event) 2,370 cpu-ns/event (0.78x). events/s: 0.42x
+// (pairs 0.34x to 0.67x; 0.55x in the second set, 0.75x in a run at load
+// 16), probably because the rules' workers wait on the rules' locks, which
+// costs wall time when the machine's CPUs are taken away. With 1,000,000
+// distinct keys (max_keys 100,000: evicting on every event) peak RSS 189 to
+// 198 MiB. The changes that got there (same benchmark): rules with one key
+// template share one key index (one probe of shared memory per event
+// instead of one table each), batches (one lock per batch, index entries
+// read ahead), alert events built directly, result slices reused, tables
+// grown by doubling; before them (2026-12-07): 3,525 against 1,468
+// cpu-ns/event (0.42x), and before the pointer-free tables 0.12x.
 func benchPipeline(b *testing.B, filters string, keys int) {
 	conf := fmt.Sprintf(`input { test_correlate_bench { count => %d keys => %d } }
 filter { %s }

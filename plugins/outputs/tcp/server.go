@@ -2,6 +2,7 @@ package tcp
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -50,6 +51,11 @@ type server struct {
 	done    chan struct{}
 	writers sync.WaitGroup
 	dropped atomic.Int64 // clients dropped for falling behind
+
+	// queueBytes and writeTimeout, if set (tests), replace
+	// MaxClientQueueBytes and ServerWriteTimeout.
+	queueBytes   int64
+	writeTimeout time.Duration
 }
 
 // client is one connected client and what waits to be written to it.
@@ -121,7 +127,7 @@ func (s *server) writer(cl *client) {
 	}()
 	for p := range cl.queue {
 		cl.queued.Add(-int64(len(p)))
-		_ = cl.conn.SetWriteDeadline(time.Now().Add(ServerWriteTimeout))
+		_ = cl.conn.SetWriteDeadline(time.Now().Add(cmp.Or(s.writeTimeout, ServerWriteTimeout)))
 		if _, err := cl.conn.Write(p); err != nil {
 			if s.leave(cl) { // not closed by close or a drop
 				s.log.Warn("tcp output: client write failed, dropping the client", "client", cl.conn.RemoteAddr().String(), "err", err)
@@ -147,13 +153,14 @@ func (s *server) leave(cl *client) bool {
 // queue is over its budget is dropped.
 func (s *server) write(_ context.Context, p []byte) error {
 	var behind []*client
+	budget := cmp.Or(s.queueBytes, MaxClientQueueBytes)
 	s.mu.Lock()
 	if len(s.clients) > 0 {
 		p = bytes.Clone(p) // the caller reuses its buffer; the clients share this copy
 	}
 	for cl := range s.clients {
 		n := int64(len(p))
-		if q := cl.queued.Add(n); q > n && q > MaxClientQueueBytes {
+		if q := cl.queued.Add(n); q > n && q > budget {
 			cl.queued.Add(-n)
 			behind = append(behind, cl)
 			continue
@@ -170,7 +177,7 @@ func (s *server) write(_ context.Context, p []byte) error {
 		if s.leave(cl) {
 			n := s.dropped.Add(1)
 			s.log.Warn("tcp output: client falls behind, dropping it", "client", cl.conn.RemoteAddr().String(),
-				"queued_bytes", cl.queued.Load(), "budget_bytes", MaxClientQueueBytes, "clients_dropped", n)
+				"queued_bytes", cl.queued.Load(), "budget_bytes", budget, "clients_dropped", n)
 			cl.conn.Close() // ends a write the writer may be blocked in
 		}
 	}

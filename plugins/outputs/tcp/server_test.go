@@ -60,16 +60,19 @@ func TestAcceptSurvivesErrors(t *testing.T) {
 }
 
 // One client that stops reading does not hold the others or the pipeline:
-// the reading client gets every batch at once while the stalled one's queue
-// fills, and the stalled one is dropped when it passes its budget, counted.
-// (Before, each batch waited up to ServerWriteTimeout, 30 s, for the stalled
-// client: the reader got nothing within the test's 10 s.)
+// the reading client gets every batch while the stalled one's queue fills,
+// and the stalled one is dropped when it passes its budget, counted.
+// (Before, a write waited for the stalled client up to ServerWriteTimeout,
+// 30 s, past the test's 20 s bound on the writes.) The budget is 1 MiB here,
+// so that little is encoded (8 MiB; about 1 s under -race on a loaded
+// machine): the bounds catch a hang, not a speed.
 func TestSlowClientDropped(t *testing.T) {
 	port, err := servertest.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
 	o := newOutput(t, fmt.Sprintf("host = \"127.0.0.1\"\nport = %d\nmode = \"server\"", port))
+	o.srv.queueBytes, o.srv.writeTimeout = 1<<20, 10*time.Minute
 	mustConnect(t, o)
 	defer o.Close(context.Background())
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
@@ -93,30 +96,41 @@ func TestSlowClientDropped(t *testing.T) {
 	}, 10*time.Second) {
 		t.Fatal("the two clients were not accepted")
 	}
-	// Batches of about 1 MiB: 3 × the stalled client's budget in all.
-	const batches = 3 * MaxClientQueueBytes / (1 << 20)
-	big := strings.Repeat("x", 1<<20)
+	// 32 batches of 256 KiB: 8 × the stalled client's budget, more than
+	// the kernel's buffers take for it.
+	const batches = 32
+	big := strings.Repeat("x", 256<<10)
 	evs := func(i int) []*event.Event {
 		e := event.New()
 		_ = e.Set(event.MustRef("message"), fmt.Sprintf("b%d %s", i, big))
 		return []*event.Event{e}
 	}
-	got := make(chan int, 1)
+	// The reader reports each batch it read; the writes keep at most two
+	// batches ahead of it, so that the reading client stays within its
+	// budget however the goroutines are scheduled, while the stalled one
+	// falls behind.
+	read := make(chan int, batches)
 	go func() {
-		r := bufio.NewReaderSize(reader, 2<<20)
-		_ = reader.SetReadDeadline(time.Now().Add(60 * time.Second))
-		n := 0
-		for n < batches {
+		defer close(read)
+		r := bufio.NewReaderSize(reader, 1<<20)
+		_ = reader.SetReadDeadline(time.Now().Add(90 * time.Second))
+		for n := range batches {
 			if _, err := r.ReadString('\n'); err != nil {
-				break
+				return
 			}
-			n++
+			read <- n
 		}
-		got <- n
 	}()
 	wrote := make(chan error, 1)
+	got := 0
 	go func() {
 		for i := range batches {
+			if i >= 2 {
+				if _, ok := <-read; !ok {
+					wrote <- fmt.Errorf("the reading client got %d of %d batches", i-2, batches)
+					return
+				}
+			}
 			if err := o.Write(context.Background(), evs(i)); err != nil {
 				wrote <- err
 				return
@@ -129,16 +143,15 @@ func TestSlowClientDropped(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the writes were held by the stalled client for 10 s")
-	}
-	select {
-	case n := <-got:
-		if n != batches {
-			t.Fatalf("the reading client got %d of %d batches", n, batches)
-		}
 	case <-time.After(20 * time.Second):
-		t.Fatal("the reading client did not get every batch within 20 s")
+		t.Fatal("the writes were held by the stalled client for 20 s")
+	}
+	got = batches - 2
+	for range read { // bounded: the reader stops at batches or at its deadline
+		got++
+	}
+	if got != batches {
+		t.Fatalf("the reading client got %d of %d batches", got, batches)
 	}
 	o.srv.mu.Lock()
 	left := len(o.srv.clients)

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"testing"
 
@@ -75,5 +77,30 @@ func TestUnroutedCountingAllocsPerBatch(t *testing.T) {
 	}
 	if got := p.unroutedSnapshot()["if [a] → false"]; got != 21*101 {
 		t.Errorf("counted %d; want %d", got, 21*101)
+	}
+}
+
+// panicFilter panics on every event.
+type panicFilter struct{}
+
+func (panicFilter) Filter(context.Context, *event.Event, []*event.Event) ([]*event.Event, error) {
+	panic("boom")
+}
+
+// TestFilterCallAllocatesNothing: the panic guard around every filter call
+// costs no allocation when nothing panics (it used to build the site's name
+// for every event), and still contains a panic.
+func TestFilterCallAllocatesNothing(t *testing.T) {
+	p := &Pipeline{log: slog.New(slog.DiscardHandler)}
+	n := &filterNode{id: "f1", typ: "pass", f: passFilter{}, pl: p, log: p.log}
+	e := event.NewMessage("x")
+	out := make([]*event.Event, 0, 1)
+	if a := testing.AllocsPerRun(100, func() { out, _ = n.call(e, out[:0]) }); a != 0 {
+		t.Errorf("%v allocations per filter call; want 0", a)
+	}
+	n.f = panicFilter{}
+	res, err := n.call(e, out[:0])
+	if !errors.Is(err, errFilterPanic) || len(res) != 0 || p.stats.Panics.Load() != 1 {
+		t.Errorf("panicking filter: res %v, err %v, panics %d", res, err, p.stats.Panics.Load())
 	}
 }

@@ -830,7 +830,10 @@ var errFilterPanic = errors.New("filter panicked")
 
 func (n *filterNode) call(e *event.Event, out []*event.Event) (res []*event.Event, err error) {
 	defer func() {
-		if perr := Recovered(recover(), n.log, "filter "+n.typ+"/"+n.id+" (event passed on unchanged)"); perr != nil {
+		// The site's name is built only on a panic: this runs for every
+		// event through every filter.
+		if r := recover(); r != nil {
+			Recovered(r, n.log, "filter "+n.typ+"/"+n.id+" (event passed on unchanged)")
 			n.pl.stats.Panics.Add(1)
 			res, err = out, errFilterPanic
 		}
@@ -975,9 +978,9 @@ func (o *outputUnit) run() {
 // counted and logged.
 func (o *outputUnit) guard(what string, fn func() error) (err error) {
 	defer func() {
-		if perr := Recovered(recover(), o.log, "output "+o.typ+"/"+o.id+" "+what); perr != nil {
+		if r := recover(); r != nil {
+			err = Recovered(r, o.log, "output "+o.typ+"/"+o.id+" "+what)
 			o.pl.stats.Panics.Add(1)
-			err = perr
 		}
 	}()
 	return fn()

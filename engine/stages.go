@@ -200,7 +200,8 @@ func (n *filterNode) applyStage(acc *filterAcc, events []*event.Event, own []int
 // callBatch calls FilterBatch; a panic passes every event on unchanged.
 func (n *filterNode) callBatch(events []*event.Event) (res []FilterResult) {
 	defer func() {
-		if perr := Recovered(recover(), n.log, "filter "+n.typ+"/"+n.id+" (batch passed on unchanged)"); perr != nil {
+		if r := recover(); r != nil {
+			Recovered(r, n.log, "filter "+n.typ+"/"+n.id+" (batch passed on unchanged)")
 			n.pl.stats.Panics.Add(1)
 			res = make([]FilterResult, len(events))
 			for i, e := range events {

@@ -344,6 +344,9 @@ func (u *inputUnit) run(ctx context.Context) (err error) {
 			u.log.Error("input failed", "err", err)
 		}
 	}()
+	if u.pl.pq != nil {
+		ctx = context.WithValue(ctx, queueAckKey{}, true)
+	}
 	return u.in.Run(ctx, u.emit)
 }
 

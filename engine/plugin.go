@@ -82,6 +82,21 @@ type Batch struct {
 // AckFunc acknowledges a batch. See Batch.
 type AckFunc func(err error)
 
+// AckedAtQueueWrite reports whether the pipeline that passed ctx to an
+// input's Run acknowledges the input's batches once the persisted queue
+// holds them (queue.type persisted: written, and fsynced as
+// queue.checkpoint.writes says, as Logstash acknowledges to its inputs),
+// rather than once the outputs delivered them (the memory queue). The queue
+// then owns the events: an input that records positions (the file input's
+// sincedb) can record them right away, so a crash re-reads nothing the queue
+// already holds.
+func AckedAtQueueWrite(ctx context.Context) bool {
+	v, _ := ctx.Value(queueAckKey{}).(bool)
+	return v
+}
+
+type queueAckKey struct{}
+
 // Filter transforms one event.
 //
 // Filter appends the events to pass on to out and returns the extended slice,

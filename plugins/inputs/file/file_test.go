@@ -80,6 +80,12 @@ type run struct {
 // start runs `input "file" { <opts> }` into a collecting output.
 func start(t *testing.T, opts string, c *collect) *run {
 	t.Helper()
+	return startQueue(t, opts, c, engine.QueueSettings{})
+}
+
+// startQueue is start with the given queue settings.
+func startQueue(t *testing.T, opts string, c *collect, q engine.QueueSettings) *run {
+	t.Helper()
 	tok := fmt.Sprintf("%s-%d", t.Name(), time.Now().UnixNano())
 	sinks.Store(tok, c)
 	src := fmt.Sprintf("input \"file\" {\n%s\n  ecs_compatibility = \"disabled\"\n  stat_interval = \"20ms\"\n  discover_interval = 1\n}\noutput \"filetest_sink\" {\n  token = %q\n}\n", opts, tok)
@@ -88,7 +94,7 @@ func start(t *testing.T, opts string, c *collect) *run {
 		t.Fatal(diags)
 	}
 	pl, diags := engine.Build(cfg.Pipelines[0], engine.Default, engine.Settings{Workers: 1, BatchSize: 10,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DataDir: t.TempDir()})
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DataDir: t.TempDir(), Queue: q})
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
@@ -222,6 +228,51 @@ func TestSincedbAfterAcknowledgement(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if got := c4.lines(); len(got) != 0 {
 		t.Fatalf("lines acknowledged at shutdown were read again: %q", got)
+	}
+}
+
+// With the persisted queue a batch is acknowledged once the queue holds it,
+// and the sincedb on disk records it at once, not at the next
+// sincedb_write_interval (15 s by default): a crash (which writes nothing
+// more) re-reads nothing the queue already holds. The output here never
+// acknowledges, so only the queue's acknowledgement can move the position.
+// With the memory queue the position waits for the output.
+func TestSincedbFollowsPersistedQueue(t *testing.T) {
+	for _, persisted := range []bool{true, false} {
+		name := map[bool]string{true: "persisted", false: "memory"}[persisted]
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			log := filepath.Join(dir, "app.log")
+			appendLines(t, log, "a1", "a2", "a3")
+			want := int64(len("a1\na2\na3\n"))
+			var q engine.QueueSettings
+			if persisted {
+				q = engine.QueueSettings{Type: "persisted", Path: filepath.Join(dir, "queue")}
+			}
+			c := &collect{hold: make(chan struct{})}
+			r := startQueue(t, opts(dir, "*.log", `start_position = "beginning"`), c, q)
+			db := filepath.Join(dir, "sincedb")
+			pos := func() int64 {
+				b, _ := os.ReadFile(db)
+				var ino, major, minor, p int64
+				if _, err := fmt.Sscan(string(b), &ino, &major, &minor, &p); err != nil {
+					return -1
+				}
+				return p
+			}
+			deadline := time.Now().Add(map[bool]time.Duration{true: 5 * time.Second, false: 500 * time.Millisecond}[persisted])
+			for pos() != want && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			got := pos()
+			if persisted && got != want {
+				t.Fatalf("the sincedb holds position %d, want %d once the persisted queue holds the lines", got, want)
+			}
+			if !persisted && got > 0 {
+				t.Fatalf("the sincedb holds position %d before the output acknowledged anything", got)
+			}
+			r.stop(t)
+		})
 	}
 }
 

@@ -56,7 +56,20 @@ type watcher struct {
 	stopped bool
 	open    int
 	buf     []byte
+
+	// queued: the pipeline acknowledges a batch once its persisted queue
+	// holds it (engine.AckedAtQueueWrite). An acknowledgement that moves a
+	// position then signals dirty, and the positions are written within
+	// queuedSincedbGap instead of at the next sincedb_write_interval, so a
+	// crash re-reads next to nothing the queue already holds.
+	queued bool
+	dirty  chan struct{}
 }
+
+// queuedSincedbGap is the most time between an acknowledgement from the
+// persisted queue and the sincedb write that records it, and the least time
+// between two such writes (sincedb_write_interval, if shorter, wins).
+const queuedSincedbGap = 100 * time.Millisecond
 
 func newWatcher(in *Input, emit engine.EmitFunc) (*watcher, error) {
 	db, err := loadSincedb(in.sincedb, in.log)
@@ -68,6 +81,14 @@ func newWatcher(in *Input, emit engine.EmitFunc) (*watcher, error) {
 
 func (w *watcher) run(ctx context.Context) error {
 	o := &w.in.o
+	if engine.AckedAtQueueWrite(ctx) {
+		w.queued = true
+		w.dirty = make(chan struct{}, 1)
+		fctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go w.writeQueued(fctx, min(queuedSincedbGap, o.SincedbWriteInterval.D()), done)
+		defer func() { cancel(); <-done }()
+	}
 	w.discover(true)
 	tick := time.NewTicker(o.StatInterval.D())
 	defer tick.Stop()
@@ -93,6 +114,34 @@ func (w *watcher) run(ctx context.Context) error {
 		if time.Since(lastWrite) >= o.SincedbWriteInterval.D() {
 			w.writeSincedb()
 			lastWrite = time.Now()
+		}
+	}
+}
+
+// writeQueued writes the sincedb when an acknowledgement from the persisted
+// queue moved a position, at most once per gap, until ctx is done (then
+// shutdown and later acknowledgements write it).
+func (w *watcher) writeQueued(ctx context.Context, gap time.Duration, done chan<- struct{}) {
+	defer close(done)
+	defer func() {
+		if perr := engine.Recovered(recover(), w.in.log, "file sincedb writer"); perr != nil {
+			w.in.log.Error("file: the sincedb is written every sincedb_write_interval only", "err", perr)
+		}
+	}()
+	t := time.NewTimer(gap)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.dirty:
+		}
+		w.writeSincedb()
+		t.Reset(gap)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }
@@ -414,18 +463,25 @@ func (w *watcher) emitBatch(tf *tracked, events []*event.Event, end int64) error
 func (w *watcher) acked(tf *tracked, pb *pendingBatch) {
 	w.mu.Lock()
 	pb.acked = true
+	moved := false
 	for len(tf.pending) > 0 && tf.pending[0].acked {
 		p := tf.pending[0]
 		tf.pending = tf.pending[1:]
 		if p.gen == tf.gen {
 			tf.committed = p.end
 			w.db.set(tf.id, p.end, tf.path)
+			moved = true
 		}
 	}
 	stopped := w.stopped
 	w.mu.Unlock()
 	if stopped {
 		w.writeSincedb()
+	} else if moved && w.queued {
+		select {
+		case w.dirty <- struct{}{}:
+		default: // a write is due already
+		}
 	}
 }
 

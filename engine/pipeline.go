@@ -36,6 +36,9 @@ type Pipeline struct {
 	abort     chan struct{}
 	abortCtx  context.Context // done on Abort
 	abortOnce sync.Once
+	// abandoned: persistedStopGrace ran out after a signal and Run
+	// aborted with everything undelivered still in the persisted queue.
+	abandoned atomic.Bool
 	stats     Stats
 	pq        *pq.Queue // nil with the memory queue
 	// commits carries emitted batches to the persisted queue's group
@@ -146,6 +149,32 @@ func (p *Pipeline) Run(ctx context.Context) error {
 				p.log.Error("persisted queue close failed", "err", err)
 			}
 		}()
+		if !s.Queue.Drain {
+			// The events still undelivered at a signal stay in the queue
+			// (nothing is acknowledged to it before an output delivered
+			// it), so an output that cannot deliver (its every host down)
+			// does not hold the stop for ever: after the grace the
+			// pipeline gives up on it, and they are sent at the next start.
+			ran := make(chan struct{})
+			defer close(ran)
+			stop := context.AfterFunc(ctx, func() {
+				t := time.NewTimer(persistedStopGrace)
+				defer t.Stop()
+				select {
+				case <-t.C:
+				case <-p.abort:
+					return
+				case <-ran:
+					return
+				}
+				p.abandoned.Store(true)
+				n, b := p.pq.Len()
+				p.log.Warn("stopping: the outputs did not finish within the grace; what they did not deliver stays in the persisted queue for the next start",
+					"grace", persistedStopGrace.String(), "queued_events", n, "queued_bytes", b)
+				p.Abort()
+			})
+			defer stop()
+		}
 	}
 	for _, o := range p.outputs {
 		o.ch = make(chan []*event.Event, outputChanBatches)
@@ -236,11 +265,25 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	st := &p.stats
 	p.log.Info("pipeline stopped", "in", st.In.Load(), "out", st.Out.Load(), "dropped", st.Dropped.Load(),
 		"unrouted", st.Unrouted.Load(), "failed", st.Failed.Load())
-	if aborted {
+	if aborted && !p.abandoned.Load() {
 		return ErrAborted
+	}
+	if aborted { // abandoned: the inputs' ErrAborted lost nothing
+		for i, err := range errs {
+			if errors.Is(err, ErrAborted) {
+				errs[i] = nil
+			}
+		}
 	}
 	return errors.Join(errs...)
 }
+
+// persistedStopGrace is how long, after a signal, a pipeline with the
+// persisted queue (and no queue.drain) waits for its inputs to stop and its
+// outputs to deliver the batches they took from the queue; then it stops
+// without them, and they wait in the queue for the next start. Nothing is
+// lost, so one signal is enough even with every destination unreachable.
+const persistedStopGrace = 10 * time.Second
 
 func (p *Pipeline) aborted() bool {
 	select {

@@ -659,3 +659,51 @@ func TestAgentForeignCertificate(t *testing.T) {
 		t.Errorf("agent: %v", err)
 	}
 }
+
+// TestAgentStopsWithNoCentre: an agent (agent.conf, persisted queue) whose
+// every centre is unreachable stops on one SIGTERM, within the persisted
+// queue's stop grace (10 s), exit status 0, its lines left in the queue;
+// started again with a centre up, it sends every one of them.
+func TestAgentStopsWithNoCentre(t *testing.T) {
+	dir := t.TempDir()
+	pki := agentPKI(t, filepath.Join(dir, "pki"), "agent-s")
+	logs := filepath.Join(dir, "logs")
+	os.MkdirAll(logs, 0o755)
+	out := filepath.Join(dir, "central")
+	data := filepath.Join(dir, "agent")
+	glob := filepath.Join(logs, "*.log")
+	nobody := fmt.Sprintf("127.0.0.1:%d", topoFreePort(t)) // nothing listens there
+	a := startAgent(t, "conf", pki, glob, data, nobody)
+	w := &lineWriter{t: t, path: filepath.Join(logs, "app.log"), name: "app"}
+	want := map[string]bool{}
+	w.write(3000)
+	w.want(want)
+	size := fileSize(w.path)
+	var pos int64
+	topoWait(t, 20*time.Second, func() string {
+		return fmt.Sprintf("the agent's sincedb has %s at %d of %d bytes", w.path, pos, size)
+	}, func() bool {
+		pos = sincedbPos(filepath.Join(data, "sincedb-app"), w.path)
+		return pos == size
+	})
+	start := time.Now()
+	// One signal; the grace is 10 s, the rest is slack for a loaded machine.
+	if err := a.Exit(t, syscall.SIGTERM, 25*time.Second); err != nil {
+		t.Fatalf("agent: %v\n%s", err, a)
+	}
+	t.Logf("one SIGTERM stopped the agent in %v; %s", time.Since(start).Round(time.Millisecond), lastLine(a.String(), "grace"))
+	if !strings.Contains(a.String(), "stays in the persisted queue") {
+		t.Fatalf("the agent did not say its lines wait in the queue; log:\n%s", a)
+	}
+	c := startCentre(t, "conf", pki, out, 0)
+	a = startAgent(t, "conf", pki, glob, data, c.addr())
+	got := waitAll(t, 60*time.Second, want, "agents", out)
+	_, dups, extra := missing(want, got)
+	t.Logf("all %d lines arrived after the restart; %d twice or more (%d extra copies)", len(want), dups, extra)
+	if err := a.Exit(t, syscall.SIGTERM, 30*time.Second); err != nil {
+		t.Errorf("agent: %v", err)
+	}
+	if err := c.Exit(t, syscall.SIGTERM, 30*time.Second); err != nil {
+		t.Errorf("centre: %v", err)
+	}
+}

@@ -686,6 +686,21 @@ consumer_id = "c1"
 timeout = 1
 list_mode = "`+mode+`"`)
 	c := newCollector()
+	// The input is held in emit from its 2,000th event until Redis is
+	// stopped, so that the stop lands in the middle of the drain however
+	// the goroutines are scheduled (a fast drain used to finish first on a
+	// loaded machine).
+	reached, gate := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	c.onEmit = func() {
+		if c.len() >= 2000 {
+			once.Do(func() { close(reached) })
+			select {
+			case <-gate:
+			case <-time.After(30 * time.Second):
+			}
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ackCtx, stopAcker := context.WithCancel(context.Background())
@@ -693,18 +708,19 @@ list_mode = "`+mode+`"`)
 	go func() { c.acker(ackCtx); close(ackerDone) }()
 	done := make(chan error, 1)
 	go func() { done <- in.Run(ctx, c.emit) }()
-	deadline := time.Now().Add(20 * time.Second)
-	for c.len() < 2000 {
-		if time.Now().After(deadline) {
-			t.Fatal("no progress before the restart")
-		}
-		time.Sleep(time.Millisecond)
+	select {
+	case <-reached:
+	case err := <-done:
+		t.Fatalf("the input stopped before the restart: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("no progress before the restart")
 	}
 	srv.Stop()
 	stoppedAt := c.len()
+	close(gate)
 	time.Sleep(500 * time.Millisecond)
 	srv.Restart()
-	deadline = time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	seen := map[int]int{}
 	for {
 		c.mu.Lock()

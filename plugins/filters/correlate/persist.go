@@ -1,7 +1,9 @@
 package correlate
 
 import (
+	"bytes"
 	"cmp"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +14,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
@@ -20,7 +23,8 @@ import (
 // stateFileVersion is the format of the state_path file: a JSON object
 // {"version": 1, "rule_type", "watermark" (Unix ns of the newest event
 // time seen), "keys": [key, …]} with the keys least recently seen first,
-// each {"key", "flags" (2 fired, 4 open/armed, 8 deadline set), "count",
+// each {"key", "key_bytes" (base64 of the key's exact bytes, only when they
+// are not UTF-8: a key cut at its budget inside a character), "flags" (2 fired, 4 open/armed, 8 deadline set), "count",
 // "first", "last", "fired_at", "deadline" (Unix ns), "times" (the
 // counted times, Unix ns), "desc", "copied" (copy_fields and alert_fields
 // values)}.
@@ -49,7 +53,8 @@ func jsonTextBytes(n int) int64 { return 6*int64(n) + 2 }
 // rule, floored at minStateFileBytes. f.mu is held.
 func (f *Filter) stateBudget() int64 {
 	tb := f.t
-	per := stateEntryBytes + jsonTextBytes(maxKeyBytes) + int64(tb.keep)*stateTimeBytes
+	per := stateEntryBytes + jsonTextBytes(maxKeyBytes) + int64(base64.StdEncoding.EncodedLen(maxKeyBytes)) +
+		int64(tb.keep)*stateTimeBytes
 	if tb.withDesc {
 		per += jsonTextBytes(maxDescBytes)
 	}
@@ -204,6 +209,14 @@ func decodeState(b []byte) (*snapshot, error) {
 		}
 		var k savedKey
 		k.key, ok = m["key"].(string)
+		if raw, has := m["key_bytes"]; ok && has {
+			kb, isString := raw.(string)
+			exact, err := base64.StdEncoding.DecodeString(kb)
+			if !isString || err != nil {
+				return nil, fmt.Errorf("key %d: key_bytes is not base64", n)
+			}
+			k.key = string(exact)
+		}
 		if !ok || len(k.key) > maxKeyBytes || seen[k.key] {
 			return nil, fmt.Errorf("key %d: no key, a key over %d bytes, or a key twice", n, maxKeyBytes)
 		}
@@ -311,9 +324,20 @@ func (f *Filter) encodeState() []byte {
 			b = append(b, ',')
 		}
 		b = append(b, "\n"+`{"key":`...)
-		b = event.AppendJSONValue(b, tb.key(i))
+		key := tb.key(i)
+		b = event.AppendJSONValue(b, key)
+		if !utf8.ValidString(key) {
+			// JSON text cannot hold these bytes (they read back as
+			// U+FFFD, longer than the budget and another key): the exact
+			// bytes go beside the readable form.
+			b = append(b, `,"key_bytes":"`...)
+			b = base64.StdEncoding.AppendEncode(b, []byte(key))
+			b = append(b, '"')
+		}
 		b = append(b, `,"desc":`...)
-		b = event.AppendJSONValue(b, string(tb.desc(i)))
+		// A description cut at its budget inside a character loses the
+		// part of it, which would read back as U+FFFD, over the budget.
+		b = event.AppendJSONValue(b, string(bytes.ToValidUTF8(tb.desc(i), nil)))
 		b = append(b, `,"flags":`...)
 		b = strconv.AppendInt(b, int64(s.flags&(fFired|fOpen|fDeadline)), 10)
 		for _, fld := range []struct {

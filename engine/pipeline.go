@@ -46,6 +46,9 @@ type Pipeline struct {
 	commits    chan *pendingBatch
 	commitDone chan struct{}
 	pqMaxBytes int64
+	// hot hands the events the committer wrote to the reader (persisted
+	// queue only).
+	hot hotRecords
 	// queued counts the events in the queue, for monitoring.
 	queued atomic.Int64
 	// waiting holds the push times (Unix ns) of the memory queue's chunks

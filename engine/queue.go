@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/pipelined/pipeline/engine/atrest"
@@ -118,7 +119,7 @@ func (u *inputUnit) emitPersisted(b Batch) error {
 	// One record per chunk of batch_size events, in one pooled buffer.
 	bp := encBufs.Get().(*[]byte)
 	buf, recs, counts := encodeBatch((*bp)[:0], b.Events, p.settings.BatchSize, u.decorate)
-	pb := &pendingBatch{u: u, bp: bp, buf: buf, recs: recs, counts: counts, n: int64(len(b.Events)), ack: b.Ack}
+	pb := &pendingBatch{u: u, bp: bp, buf: buf, recs: recs, counts: counts, events: b.Events, n: int64(len(b.Events)), ack: b.Ack}
 	if b.Ack == nil {
 		pb.written = make(chan error, 1)
 	}
@@ -152,6 +153,10 @@ type pendingBatch struct {
 	buf    []byte
 	recs   [][]byte
 	counts []uint32
+	// events are the batch's events, counts[i] of them in recs[i], in
+	// order: once written, they are handed to the reader as they are
+	// (see hotRecords).
+	events []*event.Event
 	n      int64
 	ack    func(error)
 	// written, for a batch without an Ack, receives the committer's
@@ -210,7 +215,10 @@ func (p *Pipeline) committer() {
 				break more
 			}
 		}
-		err := p.appendRetrying(ctx, recs, counts)
+		first, err := p.appendRetrying(ctx, recs, counts)
+		if err == nil {
+			p.hot.put(first, group)
+		}
 		for _, b := range group {
 			putEncBuf(b.bp, b.buf)
 			// Aborted (err != nil): the senders are not acknowledged.
@@ -236,25 +244,26 @@ func (p *Pipeline) committer() {
 // pipeline is aborted: the input waits, as for a full queue, instead of
 // failing its source for the rest of the run, and its sender is acknowledged
 // only once the events are on disk.
-func (p *Pipeline) appendRetrying(ctx context.Context, recs [][]byte, counts []uint32) error {
+func (p *Pipeline) appendRetrying(ctx context.Context, recs [][]byte, counts []uint32) (uint64, error) {
 	backoff := 10 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		var err error
 		if p.appendFault != nil {
 			err = p.appendFault()
 		}
+		var first uint64
 		if err == nil {
-			err = p.pq.AppendN(ctx, recs, counts)
+			first, err = p.pq.AppendNSeq(ctx, recs, counts)
 		}
 		if err == nil {
 			if attempt > 1 {
 				p.queueFailing.Store(false)
 				p.log.Info("persisted queue write recovered", "attempts", attempt)
 			}
-			return nil
+			return first, nil
 		}
 		if p.abortCtx.Err() != nil {
-			return ErrAborted
+			return 0, ErrAborted
 		}
 		p.stats.QueueWriteErrors.Add(1)
 		p.queueFailing.Store(true)
@@ -264,7 +273,7 @@ func (p *Pipeline) appendRetrying(ctx context.Context, recs [][]byte, counts []u
 		select {
 		case <-time.After(backoff):
 		case <-p.abortCtx.Done():
-			return ErrAborted
+			return 0, ErrAborted
 		}
 		backoff = min(2*backoff, 5*time.Second)
 	}
@@ -306,6 +315,13 @@ func (p *Pipeline) readQueue(ctx context.Context) {
 		for i, r := range recs {
 			seqs[i] = r.Seq
 			size += int64(len(r.Data))
+			if hot := p.hot.take(r.Seq); len(hot) == int(r.N) {
+				// Written in this run and still in memory: the events
+				// as the input emitted them, which the record on disk
+				// holds too, are not decoded again.
+				evs = append(evs, hot...)
+				continue
+			}
 			got, err := decodeRecord(&dec, r.Data, add)
 			if err != nil || got != int(r.N) {
 				lost := max(int64(r.N)-int64(got), 0)
@@ -335,4 +351,63 @@ func (p *Pipeline) readQueue(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// hotRecords keeps the events of the records the committer wrote in this
+// run, until the reader reaches them: the reader hands those events on as
+// they are instead of decoding them again from the record (which it still
+// reads, so that what it hands on is what is on disk and acknowledged by
+// sequence number as any record). It holds at most hotLimit events; past
+// it, or for a record the reader has already passed, nothing is kept, and
+// the reader decodes the record as after a restart.
+type hotRecords struct {
+	mu     sync.Mutex
+	m      map[uint64][]*event.Event
+	events int
+	// read is one past the highest sequence number the reader asked for:
+	// records below it are never kept (the reader passed them).
+	read uint64
+}
+
+// hotLimit bounds the events hotRecords keeps: a backlog beyond it is read
+// back from disk, so memory does not grow with the backlog.
+const hotLimit = 8192
+
+// put keeps the events of the records of group, whose first record is seq
+// first, the records following in order.
+func (h *hotRecords) put(first uint64, group []*pendingBatch) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	seq := first
+	for _, b := range group {
+		evs := b.events
+		for _, c := range b.counts {
+			n := int(c)
+			if n > len(evs) {
+				return // not as encoded: keep nothing more
+			}
+			if seq >= h.read && h.events+n <= hotLimit {
+				if h.m == nil {
+					h.m = make(map[uint64][]*event.Event)
+				}
+				h.m[seq] = evs[:n:n]
+				h.events += n
+			}
+			evs = evs[n:]
+			seq++
+		}
+	}
+}
+
+// take returns (and forgets) the events of record seq, or nil.
+func (h *hotRecords) take(seq uint64) []*event.Event {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.read = max(h.read, seq+1)
+	evs, ok := h.m[seq]
+	if ok {
+		delete(h.m, seq)
+		h.events -= len(evs)
+	}
+	return evs
 }

@@ -510,11 +510,18 @@ func (q *Queue) Append(ctx context.Context, recs [][]byte) error {
 // AppendN is Append for records holding counts[i] entries each (nil: one
 // each): Len counts entries, and Read bounds what it returns by them.
 func (q *Queue) AppendN(ctx context.Context, recs [][]byte, counts []uint32) error {
+	_, err := q.AppendNSeq(ctx, recs, counts)
+	return err
+}
+
+// AppendNSeq is AppendN returning the sequence number of the first record
+// appended (the others follow it in order), as Read will return them.
+func (q *Queue) AppendNSeq(ctx context.Context, recs [][]byte, counts []uint32) (first uint64, err error) {
 	if len(recs) == 0 {
-		return nil
+		return 0, nil
 	}
 	if counts != nil && len(counts) != len(recs) {
-		return fmt.Errorf("persistent queue: %d counts for %d records", len(counts), len(recs))
+		return 0, fmt.Errorf("persistent queue: %d counts for %d records", len(counts), len(recs))
 	}
 	size := 0
 	entries := int64(0)
@@ -524,14 +531,14 @@ func (q *Queue) AppendN(ctx context.Context, recs [][]byte, counts []uint32) err
 	}
 	for i, r := range recs {
 		if len(r) > limit {
-			return fmt.Errorf("persistent queue: a record of %d bytes is over the %d-byte limit", len(r), limit)
+			return 0, fmt.Errorf("persistent queue: a record of %d bytes is over the %d-byte limit", len(r), limit)
 		}
 		n := uint32(1)
 		if counts != nil {
 			n = counts[i]
 		}
 		if n == 0 || n > maxCount {
-			return fmt.Errorf("persistent queue: a record of %d entries (want 1 to %d)", n, maxCount)
+			return 0, fmt.Errorf("persistent queue: a record of %d entries (want 1 to %d)", n, maxCount)
 		}
 		size += len(r)
 		entries += int64(n)
@@ -548,18 +555,18 @@ func (q *Queue) AppendN(ctx context.Context, recs [][]byte, counts []uint32) err
 	}
 	if q.closed {
 		q.mu.Unlock()
-		return ErrClosed
+		return 0, ErrClosed
 	}
 	if err := ctx.Err(); err != nil {
 		q.mu.Unlock()
-		return err
+		return 0, err
 	}
-	first := q.next
+	first = q.next
 	seg := q.segs[len(q.segs)-1]
 	q.mu.Unlock()
 	if seg.size >= q.opts.SegmentBytes {
 		if err := q.roll(); err != nil {
-			return fmt.Errorf("persistent queue: new segment: %w", err)
+			return 0, fmt.Errorf("persistent queue: new segment: %w", err)
 		}
 		q.mu.Lock()
 		seg = q.segs[len(q.segs)-1]
@@ -586,12 +593,12 @@ func (q *Queue) AppendN(ctx context.Context, recs [][]byte, counts []uint32) err
 			// Cut what was written of the batch: it was not appended.
 			_ = q.w.Truncate(seg.size)
 		}
-		return fmt.Errorf("persistent queue: append to %s: %w", seg.path, err)
+		return 0, fmt.Errorf("persistent queue: append to %s: %w", seg.path, err)
 	}
 	if q.opts.Sync {
 		if err := q.w.Sync(); err != nil {
 			_ = q.w.Truncate(seg.size)
-			return fmt.Errorf("persistent queue: fsync %s: %w", seg.path, err)
+			return 0, fmt.Errorf("persistent queue: fsync %s: %w", seg.path, err)
 		}
 	}
 	q.mu.Lock()
@@ -612,7 +619,7 @@ func (q *Queue) AppendN(ctx context.Context, recs [][]byte, counts []uint32) err
 		// waits for it without Sync.
 		q.kickSync()
 	}
-	return nil
+	return first, nil
 }
 
 // kickSync asks the sync goroutine for an fsync of what is dirty.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,7 +51,7 @@ type server struct {
 	clients map[*client]bool // mu; a client's queue is closed under mu when it leaves
 	done    chan struct{}
 	writers sync.WaitGroup
-	dropped atomic.Int64 // clients dropped for falling behind
+	dropped atomic.Int64 // clients dropped for falling behind (queue over budget, or write timeout)
 
 	// queueBytes and writeTimeout, if set (tests), replace
 	// MaxClientQueueBytes and ServerWriteTimeout.
@@ -129,9 +130,18 @@ func (s *server) writer(cl *client) {
 		cl.queued.Add(-int64(len(p)))
 		_ = cl.conn.SetWriteDeadline(time.Now().Add(cmp.Or(s.writeTimeout, ServerWriteTimeout)))
 		if _, err := cl.conn.Write(p); err != nil {
-			if s.leave(cl) { // not closed by close or a drop
-				s.log.Warn("tcp output: client write failed, dropping the client", "client", cl.conn.RemoteAddr().String(), "err", err)
+			if !s.leave(cl) { // closed by close or a drop
+				return
 			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				// It did not read for the write timeout: it fell behind as
+				// one over its queue's budget does, and is counted so.
+				n := s.dropped.Add(1)
+				s.log.Warn("tcp output: client does not read, dropping it", "client", cl.conn.RemoteAddr().String(),
+					"timeout", cmp.Or(s.writeTimeout, ServerWriteTimeout), "clients_dropped", n)
+				return
+			}
+			s.log.Warn("tcp output: client write failed, dropping the client", "client", cl.conn.RemoteAddr().String(), "err", err)
 			return
 		}
 	}

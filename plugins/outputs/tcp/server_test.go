@@ -160,3 +160,50 @@ func TestSlowClientDropped(t *testing.T) {
 		t.Fatalf("%d clients left, %d dropped; want the stalled one dropped, counted", left, o.Counters()[0].Value)
 	}
 }
+
+// TestStalledClientDroppedCounted: a client that stops reading while its
+// queue stays within budget is dropped when a write is not taken for the
+// write timeout, and counted in clients_dropped as one that fell behind:
+// the events queued for it are lost to it as surely.
+func TestStalledClientDroppedCounted(t *testing.T) {
+	port, err := servertest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := newOutput(t, fmt.Sprintf("host = \"127.0.0.1\"\nport = %d\nmode = \"server\"", port))
+	o.srv.queueBytes, o.srv.writeTimeout = 1<<30, 200*time.Millisecond
+	mustConnect(t, o)
+	defer o.Close(context.Background())
+	stalled, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Close()
+	if tc, ok := stalled.(*net.TCPConn); ok {
+		_ = tc.SetReadBuffer(4096)
+	}
+	clients := func() int {
+		o.srv.mu.Lock()
+		defer o.srv.mu.Unlock()
+		return len(o.srv.clients)
+	}
+	if !servertest.Poll(func() bool { return clients() == 1 }, 10*time.Second) {
+		t.Fatal("the client was not accepted")
+	}
+	// 64 batches of 256 KiB (16 MiB): more than the kernel's buffers take,
+	// far less than the queue's budget.
+	big := strings.Repeat("x", 256<<10)
+	for i := range 64 {
+		e := event.New()
+		_ = e.Set(event.MustRef("message"), fmt.Sprintf("b%d %s", i, big))
+		if err := o.Write(context.Background(), []*event.Event{e}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !servertest.Poll(func() bool { return clients() == 0 }, 20*time.Second) {
+		t.Fatal("the stalled client was not dropped")
+	}
+	if n := o.Counters()[0].Value; n != 1 {
+		t.Fatalf("clients_dropped %d; want the stalled client counted", n)
+	}
+}

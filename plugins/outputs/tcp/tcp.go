@@ -22,9 +22,9 @@
 // for every client; each client has its own queue and writer, so a slow one
 // delays nobody: a client whose queue is over MaxClientQueueBytes, whose
 // write fails, or that does not read for ServerWriteTimeout is dropped
-// (clients_dropped counts those that fell behind); at most MaxServerClients
-// are kept. TLS is not offered in server mode (ssl_enabled is refused
-// there).
+// (clients_dropped counts those that fell behind: over the budget or the
+// timeout); at most MaxServerClients are kept. TLS is not offered in server
+// mode (ssl_enabled is refused there).
 //
 // With ssl_enabled the connection uses TLS: the server's certificate is
 // checked against ssl_certificate_authorities (or the system roots) and the
@@ -179,13 +179,14 @@ func (o *Output) Write(ctx context.Context, events []*event.Event) error {
 }
 
 // Counters reports, in mode "server", the clients dropped for falling
-// behind (their queue over MaxClientQueueBytes).
+// behind (their queue over MaxClientQueueBytes, or a write not taken for
+// ServerWriteTimeout).
 func (o *Output) Counters() []engine.Counter {
 	if o.srv == nil {
 		return nil
 	}
 	return []engine.Counter{{Name: "clients_dropped",
-		Help:  "Clients of a tcp output in server mode dropped because they fell behind (their queue over its budget).",
+		Help:  "Clients of a tcp output in server mode dropped because they fell behind (their queue over its budget, or a write not taken within the write timeout).",
 		Value: o.srv.dropped.Load()}}
 }
 

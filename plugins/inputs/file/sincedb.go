@@ -3,6 +3,7 @@ package file
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"os"
@@ -28,6 +29,11 @@ type dbEntry struct {
 // loadSincedb reads the positions. A line that does not parse is skipped
 // with a warning naming the file and the line: the file it described is read
 // as one never seen.
+// maxSincedbLineBytes bounds one line of the sincedb read at start; a
+// longer one is damage (a line is four numbers, a time and a path), skipped
+// as a line that does not parse is.
+const maxSincedbLineBytes = 1 << 20
+
 func loadSincedb(path string, log *slog.Logger) (*sincedb, error) {
 	db := &sincedb{path: path, entries: map[fileID]*dbEntry{}}
 	if path == "" {
@@ -41,17 +47,42 @@ func loadSincedb(path string, log *slog.Logger) (*sincedb, error) {
 		return nil, fmt.Errorf("file: sincedb %s: %w", path, err)
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		id, e, ok := parseDBLine(sc.Text())
-		if !ok {
-			log.Warn("file: sincedb line skipped", "sincedb", path, "line", n)
-			continue
+	r := bufio.NewReaderSize(f, 64<<10)
+	var line []byte
+	for n := 1; ; n++ {
+		// A line over the budget is read to its end and skipped; the lines
+		// after it are read. A read error fails the start: starting with
+		// part of the positions would take the other files for new ones.
+		line, err = readDBLine(r, line[:0])
+		if len(line) > 0 {
+			if id, e, ok := parseDBLine(strings.TrimSuffix(string(line), "\n")); ok && len(line) <= maxSincedbLineBytes+1 {
+				db.entries[id] = e
+			} else {
+				log.Warn("file: sincedb line skipped", "sincedb", path, "line", n)
+			}
 		}
-		db.entries[id] = e
+		if err == io.EOF {
+			return db, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("file: sincedb %s: %w", path, err)
+		}
 	}
-	return db, nil
+}
+
+// readDBLine appends the next line (with its newline) to buf, keeping at
+// most maxSincedbLineBytes+2 bytes of it: a longer line comes back longer
+// than maxSincedbLineBytes+1, for the caller to skip.
+func readDBLine(r *bufio.Reader, buf []byte) ([]byte, error) {
+	for {
+		chunk, err := r.ReadSlice('\n')
+		if room := maxSincedbLineBytes + 2 - len(buf); room > 0 {
+			buf = append(buf, chunk[:min(len(chunk), room)]...)
+		}
+		if err != bufio.ErrBufferFull {
+			return buf, err
+		}
+	}
 }
 
 func parseDBLine(s string) (fileID, *dbEntry, bool) {

@@ -193,6 +193,8 @@ type builder struct {
 	// deferred: a plugin was left out because its errors are found at start
 	// (Settings.Check only).
 	deferred bool
+	// follows is Resources.Follows of the filter being built.
+	follows any
 }
 
 func (b *builder) share(key string, mk func() any) any {
@@ -232,6 +234,7 @@ func (b *builder) resources(pl *ir.Plugin) Resources {
 		Bus:       &BusPort{pl: b.pl, body: pl.Body, log: log},
 		Shared:    b.share,
 		Now:       b.pl.settings.Now,
+		Follows:   b.follows,
 	}
 }
 
@@ -399,7 +402,10 @@ func (b *builder) output(pl *ir.Plugin) (*outputUnit, hcl.Diagnostics) {
 func (b *builder) nodes(in []ir.Node, kind ir.Kind) ([]node, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	out := make([]node, 0, len(in))
+	var follows any // the filter just before, if the engine passes its output on unchanged
 	for _, n := range in {
+		prev := follows
+		follows = nil
 		switch n := n.(type) {
 		case *ir.Plugin:
 			if n.Kind != kind {
@@ -409,10 +415,15 @@ func (b *builder) nodes(in []ir.Node, kind ir.Kind) ([]node, hcl.Diagnostics) {
 				continue
 			}
 			if kind == ir.Filter {
+				b.follows = prev
 				f, d := b.filter(n)
+				b.follows = nil
 				diags = append(diags, d...)
 				if f != nil {
 					out = append(out, f)
+					if !f.hasCommon {
+						follows = f.f
+					}
 				}
 				continue
 			}

@@ -41,4 +41,12 @@ type Resources struct {
 	// make of an event (the date filter's year for a date without one);
 	// nil means time.Now. `pipeline test` fixes it.
 	Now func() time.Time
+	// Follows is, for a filter, the filter plugin just before it in the
+	// same block with nothing between them (no conditional) and without
+	// common options (add_field, add_tag, remove_field, remove_tag): the
+	// events the filter gets in a worker's batch are that filter's output,
+	// which the engine did not change after it. nil otherwise. Filters of
+	// one type use it to pass on per-batch work about the same events (the
+	// correlate filters' rendered keys).
+	Follows any
 }

@@ -87,6 +87,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -122,6 +123,14 @@ type Filter struct {
 	ix        *keyIndex // shared by the pipeline's rules with this key template
 	keyed     bool      // the rule keeps state per key (all but Single)
 	warmSink  uint64    // what warm read (so that its reads are kept)
+	// prev is the correlate rule just before this one with the same key
+	// template whose output the engine passes to this one unchanged
+	// (Resources.Follows): its batches' rendered keys are taken over
+	// instead of rendering them again.
+	prev *Filter
+	// passed are this rule's batches' keys kept for the next rule
+	// (handoff), when one follows.
+	handoff handoff
 
 	mu        sync.Mutex
 	t         *table
@@ -186,6 +195,11 @@ func New(o Options, r engine.Resources) (*Filter, error) {
 		return nil, err
 	}
 	f.ix = sharedIndex(o, r)
+	// (Not for a key with the time of rendering in it: "%{{...}}".)
+	if p, ok := r.Follows.(*Filter); ok && p.key.String() == f.key.String() && !strings.Contains(o.Key, "%{{") {
+		f.prev = p
+		p.handoff.on = true
+	}
 	f.t = f.newTable()
 	if err := f.initState(r); err != nil {
 		return nil, err
@@ -357,17 +371,96 @@ type batchScratch struct {
 	keys  []byte
 	items []batchItem
 	dues  []alert // the alerts of windows that ended, of all items in order
+	// For the next rule (handoff): the batch's events, and the index
+	// the items' hashes are of (nil: none hashed).
+	events []*event.Event
+	hashed *keyIndex
 }
 
-// batchItem is one event of a batch (48 bytes).
+// release puts sc back for reuse.
+func (sc *batchScratch) release() {
+	clear(sc.events) // the events are the engine's: not kept alive here
+	sc.events, sc.hashed = sc.events[:0], nil
+	if cap(sc.keys) <= maxScratchKeys {
+		batchScratches.Put(sc)
+	}
+}
+
+// find is the position of e in sc's events at or after cur (a few
+// positions on at most: the events of the batch come in the same order,
+// with the alert events of the rule before between them). sc may be nil.
+func (sc *batchScratch) find(e *event.Event, cur int) (int, bool) {
+	if sc == nil {
+		return 0, false
+	}
+	for j := cur; j < len(sc.events) && j < cur+4; j++ {
+		if sc.events[j] == e {
+			return j, true
+		}
+	}
+	return 0, false
+}
+
+// handoff keeps a rule's batch scratches, with the batches' keys, until the
+// next rule with the same key template takes them (workers run the filters
+// of a batch one after the other; each worker has a batch in the rules at
+// a time). A batch is known by its first event, which the next rule's batch
+// starts with as well (a rule passes every event on, its alerts after it).
+type handoff struct {
+	on      bool // a rule takes the scratches (set at build)
+	mu      sync.Mutex
+	pending []*batchScratch
+}
+
+// maxHandoff bounds the scratches kept for the next rule: one per worker
+// is in use; one that was not taken (the next rule panicked, the pipeline
+// stopped) is given back when more come.
+const maxHandoff = 16
+
+func (h *handoff) give(sc *batchScratch) {
+	h.mu.Lock()
+	var drop *batchScratch
+	if len(h.pending) >= maxHandoff {
+		drop = h.pending[0]
+		h.pending = append(h.pending[:0], h.pending[1:]...)
+	}
+	h.pending = append(h.pending, sc)
+	h.mu.Unlock()
+	if drop != nil {
+		drop.release()
+	}
+}
+
+// take removes and returns the scratch of the batch that started with
+// first, if any.
+func (h *handoff) take(first *event.Event) *batchScratch {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i, sc := range h.pending {
+		if len(sc.events) > 0 && sc.events[0] == first {
+			h.pending = append(h.pending[:i], h.pending[i+1:]...)
+			return sc
+		}
+	}
+	return nil
+}
+
+// batchItem is one event of a batch (56 bytes).
 type batchItem struct {
 	p        seen
 	off, end int32  // the key in keys
 	hint     uint32 // the key's id, if warm found one
 	ndue     uint32 // the event's alerts in dues
+	flags    uint8  // kRendered, kHashed
 	h        uint64 // the key's hash
 	acted    *alert
 }
+
+// batchItem flags.
+const (
+	kRendered = 1 << iota // the key is in keys
+	kHashed               // h is the key's hash in the rule's index
+)
 
 // key is item j's key.
 func (sc *batchScratch) key(j int) hkey {
@@ -420,10 +513,31 @@ func (f *Filter) FilterBatch(_ context.Context, events []*event.Event) []engine.
 	sc := batchScratches.Get().(*batchScratch)
 	sc.keys, sc.dues = sc.keys[:0], sc.dues[:0]
 	sc.items = slices.Grow(sc.items[:0], len(events))
+	var from *batchScratch // the rule before's keys of these events
+	if f.prev != nil && len(events) > 0 {
+		from = f.prev.handoff.take(events[0])
+	}
+	cur := 0 // from's event expected next
 	for _, e := range events {
 		it := batchItem{p: f.prepare(e), off: int32(len(sc.keys))}
+		j, found := from.find(e, cur)
+		if found {
+			cur = j + 1
+		}
 		if it.p.first || it.p.second {
-			sc.keys = f.key.RenderAppend(sc.keys, e)
+			if found && from.items[j].flags&kRendered != 0 {
+				// The same event, unchanged since the rule before rendered
+				// its key (the engine changed nothing in between, nor did
+				// that rule).
+				sc.keys = append(sc.keys, from.keys[from.items[j].off:from.items[j].end]...)
+				it.flags = from.items[j].flags & kRendered
+				if from.hashed == f.ix {
+					it.h, it.flags = from.items[j].h, from.items[j].flags
+				}
+			} else {
+				sc.keys = f.key.RenderAppend(sc.keys, e)
+				it.flags = kRendered
+			}
 			if len(sc.keys) > math.MaxInt32 {
 				panic("correlate: a batch's keys over 2 GiB")
 			}
@@ -431,12 +545,18 @@ func (f *Filter) FilterBatch(_ context.Context, events []*event.Event) []engine.
 		it.end = int32(len(sc.keys))
 		sc.items = append(sc.items, it)
 	}
+	if from != nil {
+		from.release()
+	}
+	sc.hashed = nil
 	if f.keyed {
 		for j := range sc.items {
-			if it := &sc.items[j]; it.p.first || it.p.second {
+			if it := &sc.items[j]; it.flags == kRendered {
 				it.h = f.ix.hkey(sc.keys[it.off:it.end]).h
+				it.flags |= kHashed
 			}
 		}
+		sc.hashed = f.ix
 	}
 	n := 0 // events out, of the events that made alerts
 	f.mu.Lock()
@@ -478,8 +598,12 @@ func (f *Filter) FilterBatch(_ context.Context, events []*event.Event) []engine.
 		it.acted = nil
 	}
 	clear(sc.dues)
-	if cap(sc.keys) <= maxScratchKeys {
-		batchScratches.Put(sc)
+	if f.handoff.on {
+		// The next rule takes the keys over (and puts sc back).
+		sc.events = append(sc.events[:0], events...)
+		f.handoff.give(sc)
+	} else {
+		sc.release()
 	}
 	return res
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -530,5 +531,52 @@ func TestStateBudgetHoldsWorstCase(t *testing.T) {
 	feed(t, g, []in{{10, "neither pattern", "", ""}}) // loads the state
 	if g.Keys() != 3 || strings.Contains(logs.String(), "damaged") {
 		t.Errorf("reloaded %d keys; want 3:\n%s", g.Keys(), logs.String())
+	}
+}
+
+// TestHandoffThroughEngine: through the engine, a rule takes over the keys
+// of the rule just before it (same key template) only when the engine
+// passes that rule's output on unchanged: a remove_field on the rule before
+// changes the key the second rule must see.
+func TestHandoffThroughEngine(t *testing.T) {
+	const key = `key => "%{[user][name]}"`
+	for _, tc := range []struct {
+		name, first string
+		want        string
+	}{
+		{"adjacent", `correlate { rule_type => "Single" ` + key + ` emit => false }`, "u0,u1"},
+		{"common options between", `correlate { rule_type => "Single" ` + key + ` emit => false remove_field => ["[user]"] }`, "%{[user][name]}"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conf := `input { test_correlate_bench { count => 6 keys => 2 } }
+filter { ` + tc.first + `
+  correlate { rule_type => "SingleWithSuppress" ` + key + ` window => 3600 } }
+output { if "alert" in [tags] { test_correlate_capture {} } }`
+			cfg, diags := dsl.LoadSource("handoff.conf", []byte(conf))
+			if diags.HasErrors() {
+				t.Fatal(diags.Error())
+			}
+			p, diags := engine.Build(cfg.Pipelines[0], engine.Default, engine.Settings{Workers: 1, BatchSize: 125, Logger: slog.New(slog.DiscardHandler)})
+			if diags.HasErrors() {
+				t.Fatal(diags.Error())
+			}
+			captured.Lock()
+			captured.events = nil
+			captured.Unlock()
+			if err := p.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			captured.Lock()
+			defer captured.Unlock()
+			var got []string
+			for _, e := range captured.events {
+				k, _ := e.GetString(event.MustRef("[correlate][key]"))
+				got = append(got, k)
+			}
+			slices.Sort(got)
+			if strings.Join(got, ",") != tc.want {
+				t.Fatalf("alerts for keys %v, want %s", got, tc.want)
+			}
+		})
 	}
 }

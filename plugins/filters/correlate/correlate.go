@@ -294,7 +294,12 @@ func (f *Filter) prepare(e *event.Event) seen {
 	if f.opts.TimeSource == "processing" {
 		ts = f.now()
 	}
-	p := seen{t: nanos(ts), first: true}
+	return f.prepareAt(e, nanos(ts))
+}
+
+// prepareAt is prepare with the event's time t known.
+func (f *Filter) prepareAt(e *event.Event, t int64) seen {
+	p := seen{t: t, first: true}
 	if f.pattern != nil || f.pattern2 != nil {
 		src, _ := e.GetString(f.source)
 		p.second = f.pattern2 != nil && f.pattern2.match(src)
@@ -371,16 +376,18 @@ type batchScratch struct {
 	keys  []byte
 	items []batchItem
 	dues  []alert // the alerts of windows that ended, of all items in order
-	// For the next rule (handoff): the batch's events, and the index
-	// the items' hashes are of (nil: none hashed).
-	events []*event.Event
-	hashed *keyIndex
+	// For the next rule (handoff): the batch's events, the index the
+	// items' hashes are of (nil: none hashed), whether their times are
+	// the events' @timestamp.
+	events    []*event.Event
+	hashed    *keyIndex
+	eventTime bool // the items' times are the events' @timestamp
 }
 
 // release puts sc back for reuse.
 func (sc *batchScratch) release() {
 	clear(sc.events) // the events are the engine's: not kept alive here
-	sc.events, sc.hashed = sc.events[:0], nil
+	sc.events, sc.hashed, sc.eventTime = sc.events[:0], nil, false
 	if cap(sc.keys) <= maxScratchKeys {
 		batchScratches.Put(sc)
 	}
@@ -519,11 +526,18 @@ func (f *Filter) FilterBatch(_ context.Context, events []*event.Event) []engine.
 	}
 	cur := 0 // from's event expected next
 	for _, e := range events {
-		it := batchItem{p: f.prepare(e), off: int32(len(sc.keys))}
 		j, found := from.find(e, cur)
+		var it batchItem
 		if found {
 			cur = j + 1
 		}
+		if found && from.eventTime && f.opts.TimeSource == "event" {
+			// The event's @timestamp, as the rule before read it.
+			it.p = f.prepareAt(e, from.items[j].p.t)
+		} else {
+			it.p = f.prepare(e)
+		}
+		it.off = int32(len(sc.keys))
 		if it.p.first || it.p.second {
 			if found && from.items[j].flags&kRendered != 0 {
 				// The same event, unchanged since the rule before rendered
@@ -548,7 +562,7 @@ func (f *Filter) FilterBatch(_ context.Context, events []*event.Event) []engine.
 	if from != nil {
 		from.release()
 	}
-	sc.hashed = nil
+	sc.hashed, sc.eventTime = nil, f.opts.TimeSource == "event"
 	if f.keyed {
 		for j := range sc.items {
 			if it := &sc.items[j]; it.flags == kRendered {

@@ -3,7 +3,9 @@ package supervisor
 import (
 	"bytes"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -49,4 +51,46 @@ func rssFileKiB(t *testing.T) int {
 	}
 	t.Fatal("no RssFile in /proc/self/status")
 	return 0
+}
+
+// TestReleasableMappingsPIE: of a PIE build's mappings of the executable
+// (testdata/smaps_pie.txt, /proc/self/smaps of a Go program built with
+// -buildmode=pie), the code and the constants are released, the RELRO
+// segment is not: it is read-only but the loader wrote its relocations
+// into it, and MADV_DONTNEED would bring back the file's unrelocated bytes
+// (the program then crashed on its next fmt call). Nor is the writable
+// data, nor another file's mapping.
+func TestReleasableMappingsPIE(t *testing.T) {
+	f, err := os.Open("testdata/smaps_pie.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got := releasableMappings(f, "/opt/pipeline/bin/pipeline")
+	want := []span{
+		{0x559f8f02c000, 0x559f8f0d7000}, // r-xp, code
+		{0x559f8f0d7000, 0x559f8f1bb000}, // r--p, constants
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %x, want %x", got, want)
+	}
+	// Another name: nothing.
+	if _, err := f.Seek(0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := releasableMappings(f, "/opt/pipeline/bin/other"); len(got) != 0 {
+		t.Errorf("another executable: got %x", got)
+	}
+}
+
+// TestReleasableMappingsNeedCounts: a mapping whose smaps entry lacks the
+// counts that say it holds only file pages is not released.
+func TestReleasableMappingsNeedCounts(t *testing.T) {
+	smaps := "1000-2000 r-xp 00000000 fe:00 1 /bin/x\nSize: 4 kB\nAnonymous: 0 kB\n" +
+		"2000-3000 r--p 00001000 fe:00 1 /bin/x\nPrivate_Dirty: 4 kB\nAnonymous: 0 kB\nSwap: 0 kB\n" +
+		"3000-4000 r--p 00002000 fe:00 1 /bin/x\nAnonymous: 0 kB\nSwap: 4 kB\n"
+	got := releasableMappings(strings.NewReader(smaps), "/bin/x")
+	if want := []span{{0x2000, 0x3000}}; !slices.Equal(got, want) {
+		t.Errorf("got %x, want %x", got, want)
+	}
 }

@@ -76,6 +76,17 @@ func TestAgentTokens(t *testing.T) {
 				t.Fatalf("event %v %v", e.Fields(), e.Metadata())
 			}
 		}
+		// Each connection's close is recorded by its own goroutine: wait
+		// for this one before the next connects, so that "newest first"
+		// below is the order the test made, not the scheduler's.
+		waitFor(t, 10*time.Second, tc.name+" listed as disconnected", func() bool {
+			for _, r := range agents(t, h).Recent {
+				if r.Agent != nil && *r.Agent == tc.name {
+					return true
+				}
+			}
+			return false
+		})
 	}
 	if h.sink.Len() != 20 {
 		t.Fatalf("%d events", h.sink.Len())

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -59,6 +61,33 @@ func TestAcceptSurvivesErrors(t *testing.T) {
 	}
 }
 
+// sendBufferMax is the most a TCP socket's send buffer grows to
+// (net.ipv4.tcp_wmem's third field), 4 MiB if it cannot be read.
+func sendBufferMax() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_wmem")
+	if f := strings.Fields(string(b)); err == nil && len(f) == 3 {
+		if n, err := strconv.Atoi(f[2]); err == nil && n > 0 {
+			return n
+		}
+	}
+	return 4 << 20
+}
+
+// waitClients waits up to 10 s until the server output o has n clients.
+func waitClients(t *testing.T, o *Output, n int) {
+	t.Helper()
+	if !servertest.Poll(func() bool {
+		o.srv.mu.Lock()
+		defer o.srv.mu.Unlock()
+		return len(o.srv.clients) == n
+	}, 10*time.Second) {
+		o.srv.mu.Lock()
+		got := len(o.srv.clients)
+		o.srv.mu.Unlock()
+		t.Fatalf("%d clients accepted within 10 s, want %d", got, n)
+	}
+}
+
 // One client that stops reading does not hold the others or the pipeline:
 // the reading client gets every batch while the stalled one's queue fills,
 // and the stalled one is dropped when it passes its budget, counted.
@@ -89,16 +118,12 @@ func TestSlowClientDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer reader.Close()
-	if !servertest.Poll(func() bool {
-		o.srv.mu.Lock()
-		defer o.srv.mu.Unlock()
-		return len(o.srv.clients) == 2
-	}, 10*time.Second) {
-		t.Fatal("the two clients were not accepted")
-	}
-	// 32 batches of 256 KiB: 8 × the stalled client's budget, more than
-	// the kernel's buffers take for it.
-	const batches = 32
+	waitClients(t, o, 2)
+	// Batches of 256 KiB, twice the most a socket's send buffer grows to
+	// (8 MiB at the kernel's default 4 MiB; 8 × the stalled client's
+	// budget): more than the kernel's buffers can take for the stalled
+	// client, however the machine is tuned.
+	batches := max(32, 2*sendBufferMax()/(256<<10))
 	big := strings.Repeat("x", 256<<10)
 	evs := func(i int) []*event.Event {
 		e := event.New()

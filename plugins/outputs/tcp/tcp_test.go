@@ -301,13 +301,7 @@ func TestServerMode(t *testing.T) {
 		_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
 		readers = append(readers, bufio.NewReader(c))
 	}
-	if !servertest.Poll(func() bool {
-		o.srv.mu.Lock()
-		defer o.srv.mu.Unlock()
-		return len(o.srv.clients) == 2
-	}, 10*time.Second) {
-		t.Fatal("the two clients were not accepted")
-	}
+	waitClients(t, o, 2)
 	if err := o.Write(context.Background(), events(2)); err != nil {
 		t.Fatal(err)
 	}

@@ -215,10 +215,9 @@ func (p *Pipeline) committer() {
 				break more
 			}
 		}
-		first, err := p.appendRetrying(ctx, recs, counts)
-		if err == nil {
-			p.hot.put(first, group)
-		}
+		// The events are kept for the reader before it can read the
+		// records (a record read first would be decoded).
+		err := p.appendRetrying(ctx, recs, counts, func(first uint64) { p.hot.put(first, group) })
 		for _, b := range group {
 			putEncBuf(b.bp, b.buf)
 			// Aborted (err != nil): the senders are not acknowledged.
@@ -244,26 +243,25 @@ func (p *Pipeline) committer() {
 // pipeline is aborted: the input waits, as for a full queue, instead of
 // failing its source for the rest of the run, and its sender is acknowledged
 // only once the events are on disk.
-func (p *Pipeline) appendRetrying(ctx context.Context, recs [][]byte, counts []uint32) (uint64, error) {
+func (p *Pipeline) appendRetrying(ctx context.Context, recs [][]byte, counts []uint32, written func(first uint64)) error {
 	backoff := 10 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		var err error
 		if p.appendFault != nil {
 			err = p.appendFault()
 		}
-		var first uint64
 		if err == nil {
-			first, err = p.pq.AppendNSeq(ctx, recs, counts)
+			_, err = p.pq.AppendNSeq(ctx, recs, counts, written)
 		}
 		if err == nil {
 			if attempt > 1 {
 				p.queueFailing.Store(false)
 				p.log.Info("persisted queue write recovered", "attempts", attempt)
 			}
-			return first, nil
+			return nil
 		}
 		if p.abortCtx.Err() != nil {
-			return 0, ErrAborted
+			return ErrAborted
 		}
 		p.stats.QueueWriteErrors.Add(1)
 		p.queueFailing.Store(true)
@@ -273,7 +271,7 @@ func (p *Pipeline) appendRetrying(ctx context.Context, recs [][]byte, counts []u
 		select {
 		case <-time.After(backoff):
 		case <-p.abortCtx.Done():
-			return 0, ErrAborted
+			return ErrAborted
 		}
 		backoff = min(2*backoff, 5*time.Second)
 	}

@@ -36,7 +36,7 @@ func TestQueueWriteErrorIsRetried(t *testing.T) {
 		}
 		return nil
 	})
-	if _, err := p.appendRetrying(context.Background(), [][]byte{[]byte(`{"a":1}`), []byte(`{"a":2}`)}, nil); err != nil {
+	if err := p.appendRetrying(context.Background(), [][]byte{[]byte(`{"a":1}`), []byte(`{"a":2}`)}, nil, nil); err != nil {
 		t.Fatalf("append after 3 failures = %v", err)
 	}
 	if n, _ := p.pq.Len(); n != 2 {
@@ -54,7 +54,7 @@ func TestQueueWriteErrorIsRetried(t *testing.T) {
 func TestQueueWriteErrorWaitsForAbort(t *testing.T) {
 	p, abort := faultyQueuePipeline(t, func() error { return syscall.EIO })
 	time.AfterFunc(200*time.Millisecond, abort)
-	_, err := p.appendRetrying(context.Background(), [][]byte{[]byte(`{}`)}, nil)
+	err := p.appendRetrying(context.Background(), [][]byte{[]byte(`{}`)}, nil, nil)
 	if !errors.Is(err, ErrAborted) {
 		t.Fatalf("err = %v; want ErrAborted", err)
 	}

@@ -510,13 +510,15 @@ func (q *Queue) Append(ctx context.Context, recs [][]byte) error {
 // AppendN is Append for records holding counts[i] entries each (nil: one
 // each): Len counts entries, and Read bounds what it returns by them.
 func (q *Queue) AppendN(ctx context.Context, recs [][]byte, counts []uint32) error {
-	_, err := q.AppendNSeq(ctx, recs, counts)
+	_, err := q.AppendNSeq(ctx, recs, counts, nil)
 	return err
 }
 
 // AppendNSeq is AppendN returning the sequence number of the first record
 // appended (the others follow it in order), as Read will return them.
-func (q *Queue) AppendNSeq(ctx context.Context, recs [][]byte, counts []uint32) (first uint64, err error) {
+// written, if not nil, is called with it once the records are written
+// (fsynced with Sync) and before Read can return them.
+func (q *Queue) AppendNSeq(ctx context.Context, recs [][]byte, counts []uint32, written func(first uint64)) (first uint64, err error) {
 	if len(recs) == 0 {
 		return 0, nil
 	}
@@ -600,6 +602,9 @@ func (q *Queue) AppendNSeq(ctx context.Context, recs [][]byte, counts []uint32) 
 			_ = q.w.Truncate(seg.size)
 			return 0, fmt.Errorf("persistent queue: fsync %s: %w", seg.path, err)
 		}
+	}
+	if written != nil {
+		written(first)
 	}
 	q.mu.Lock()
 	seg.size += int64(len(b))

@@ -277,6 +277,7 @@ func FuzzDecodeState(f *testing.F) {
 	}
 	f.Add([]byte(`{"version":1,"rule_type":"Absence","watermark":0,"keys":[]}`))
 	f.Add([]byte(`{"version":1}`))
+	f.Add([]byte(`{"version":1,"rule_type":"Absence","watermark":0,"keys":[{"key":"x\ufffd","key_bytes":"eMM=","desc":"","flags":0,"count":1,"first":0,"last":0,"fired_at":0,"deadline":0,"times":[]}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		snap, err := decodeState(b)
 		if err != nil {

@@ -207,27 +207,19 @@ func TestStalledClientDroppedCounted(t *testing.T) {
 	if tc, ok := stalled.(*net.TCPConn); ok {
 		_ = tc.SetReadBuffer(4096)
 	}
-	clients := func() int {
-		o.srv.mu.Lock()
-		defer o.srv.mu.Unlock()
-		return len(o.srv.clients)
-	}
-	if !servertest.Poll(func() bool { return clients() == 1 }, 10*time.Second) {
-		t.Fatal("the client was not accepted")
-	}
-	// 64 batches of 256 KiB (16 MiB): more than the kernel's buffers take,
-	// far less than the queue's budget.
+	waitClients(t, o, 1)
+	// Batches of 256 KiB, twice the most a socket's send buffer grows to:
+	// more than the kernel's buffers take, far less than the queue's
+	// budget.
 	big := strings.Repeat("x", 256<<10)
-	for i := range 64 {
+	for i := range max(64, 2*sendBufferMax()/(256<<10)) {
 		e := event.New()
 		_ = e.Set(event.MustRef("message"), fmt.Sprintf("b%d %s", i, big))
 		if err := o.Write(context.Background(), []*event.Event{e}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if !servertest.Poll(func() bool { return clients() == 0 }, 20*time.Second) {
-		t.Fatal("the stalled client was not dropped")
-	}
+	waitClients(t, o, 0)
 	if n := o.Counters()[0].Value; n != 1 {
 		t.Fatalf("clients_dropped %d; want the stalled client counted", n)
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/pipelined/pipeline/dsl/ir"
+	"github.com/pipelined/pipeline/engine/childenv"
 	"github.com/pipelined/pipeline/engine/dlq"
 )
 
@@ -274,6 +275,9 @@ func (f *SettingFlags) Validate() error {
 			return fmt.Errorf("--api.auth.basic.password_file: %s is empty", f.passwordFile)
 		}
 	}
+	// A secret for this process alone: no process a plugin starts
+	// inherits it (childenv), whichever password is used.
+	childenv.Hide("API_AUTH_BASIC_PASSWORD")
 	if api.Password == "" {
 		api.Password = os.Getenv("API_AUTH_BASIC_PASSWORD")
 	}

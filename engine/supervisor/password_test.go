@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pipelined/pipeline/engine/childenv"
 )
 
 // TestAPIPasswordFile: the monitoring API password can come from a file
@@ -46,6 +48,27 @@ func TestAPIPasswordFile(t *testing.T) {
 		}
 		if err != nil || f.settings.API.Password != tc.want {
 			t.Errorf("%v: password %q, %v; want %q", tc.args, f.settings.API.Password, err, tc.want)
+		}
+	}
+}
+
+// TestAPIPasswordEnvHiddenFromChildren: the monitoring API password taken
+// from API_AUTH_BASIC_PASSWORD is not in the environment of the processes
+// plugins start (childenv.Environ: the exec input's command, the ruby
+// filter's interpreter), as the secrets named by ${VAR} are not.
+func TestAPIPasswordEnvHiddenFromChildren(t *testing.T) {
+	t.Setenv("API_AUTH_BASIC_PASSWORD", "s3cret-from-env")
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	f := AddSettingFlags(fs)
+	if err := fs.Parse([]string{"--api.auth.type", "basic", "--api.auth.basic.username", "ops"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Validate(); err != nil || f.settings.API.Password != "s3cret-from-env" {
+		t.Fatalf("password %q, %v", f.settings.API.Password, err)
+	}
+	for _, kv := range childenv.Environ() {
+		if strings.Contains(kv, "s3cret-from-env") {
+			t.Errorf("a child's environment holds %q", kv)
 		}
 	}
 }

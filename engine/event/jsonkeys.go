@@ -79,8 +79,15 @@ var (
 	keysSeen = map[keyID]int{}
 )
 
+// keyID is a key's address and length. The address is a number, not a
+// pointer: a candidate must not keep its key's bytes alive (a decoded key
+// shares its document's arena, or is a substring of a whole Redis element,
+// and up to maxCandidates of them would stay in memory until the table
+// froze). Were the bytes freed and the address reused by another key, that
+// key would be taken for the candidate: it is then learned one miss early,
+// and the table holds it, the string itself, so the identity stays exact.
 type keyID struct {
-	p *byte
+	p uintptr
 	n int
 }
 
@@ -130,7 +137,7 @@ func learnKeys(kvs []jsonKV) {
 		if kv.k == "" || t != nil && t.find(kv.k) >= 0 {
 			continue
 		}
-		id := keyID{unsafe.StringData(kv.k), len(kv.k)}
+		id := keyID{uintptr(unsafe.Pointer(unsafe.StringData(kv.k))), len(kv.k)}
 		n := keysSeen[id] + 1
 		if n >= 2 {
 			add = append(add, kv.k)

@@ -2,10 +2,12 @@ package event
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // sortedJSON is jsonAppendObject without the key table: the general path.
@@ -210,5 +212,56 @@ func TestMessageAtBlock(t *testing.T) {
 	e.SetTimestampFrom(nilStrings, t1)
 	if ts := e.Timestamp(); !ts.Equal(t1) {
 		t.Errorf("@timestamp %v with a nil Strings", ts)
+	}
+}
+
+// TestKnownKeysCandidateNotKept: a key missed once (a candidate for the
+// table) does not keep its bytes in memory. A decoded event's keys share
+// its document's arena, so candidates that held their keys kept up to
+// maxCandidates whole documents alive until the table froze.
+func TestKnownKeysCandidateNotKept(t *testing.T) {
+	// The table's state as the package's other tests left it, restored
+	// after: this test needs it learning, with no candidate.
+	keysMu.Lock()
+	savedKeys, savedFroze, savedSeen := keys.Load(), keysFroze.Load(), keysSeen
+	keys.Store(nil)
+	keysFroze.Store(false)
+	keysSeen = map[keyID]int{}
+	keysMu.Unlock()
+	t.Cleanup(func() {
+		keysMu.Lock()
+		keys.Store(savedKeys)
+		keysFroze.Store(savedFroze)
+		keysSeen = savedSeen
+		keysMu.Unlock()
+	})
+
+	freed := make(chan struct{})
+	func() {
+		doc := make([]byte, 1<<20) // a document's arena
+		copy(doc, "host")
+		runtime.AddCleanup(&doc[0], func(ch chan struct{}) { close(ch) }, freed)
+		key := unsafe.String(&doc[0], 4)
+		_ = jsonAppendObject(nil, map[string]any{key: "x"})
+	}()
+	keysMu.Lock()
+	n := len(keysSeen)
+	keysMu.Unlock()
+	if n != 1 {
+		t.Fatalf("%d candidates, want the key missed once", n)
+	}
+	for range 20 {
+		runtime.GC()
+		select {
+		case <-freed:
+			return
+		default:
+		}
+		runtime.Gosched()
+	}
+	select {
+	case <-freed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the candidate key's document is still in memory after 20 collections")
 	}
 }

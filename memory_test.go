@@ -86,11 +86,29 @@ func TestPeakRSS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Write returns once the pipeline has read all but the pipe's buffer.
 	if _, err := stdin.Write(data); err != nil {
 		t.Fatal(err)
 	}
-	checkPeak(t, "W1 (stdin → drop)", w1.Process.Pid, peakRSSBudget)
+	// Write returns once the pipeline has read all but the pipe's buffer;
+	// at EOF it finishes what it holds and exits. VmHWM is read until then
+	// (gone once the process has exited), so the peak includes the tail of
+	// the lines and the stop.
+	peak, err := readHWM(w1.Process.Pid) // it cannot exit before stdin's end
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdin.Close()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		hwm, err := readHWM(w1.Process.Pid)
+		if err != nil {
+			break
+		}
+		peak = max(peak, hwm)
+		if time.Now().After(deadline) {
+			t.Fatal("W1 did not exit within 60 s of its stdin's end")
+		}
+	}
+	checkBudget(t, "W1 (stdin → drop)", peak, peakRSSBudget)
 
 	runW5(t, bin, env, data, dir)
 }
@@ -160,21 +178,36 @@ func runW5(t *testing.T, bin string, env []string, data []byte, dir string) {
 // checkPeak compares the peak RSS (VmHWM) of a running process with budget.
 func checkPeak(t *testing.T, what string, pid int, budget int64) {
 	t.Helper()
+	peak, err := readHWM(pid)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	checkBudget(t, what, peak, budget)
+}
+
+// readHWM returns the peak RSS (VmHWM) of a running process, in bytes; an
+// error once it has exited.
+func readHWM(pid int) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
-	var peak int64
 	for line := range bytes.Lines(b) {
 		if v, ok := bytes.CutPrefix(line, []byte("VmHWM:")); ok {
-			if _, err := fmt.Sscan(string(v), &peak); err != nil {
-				t.Fatalf("VmHWM: %q: %v", v, err)
+			var kib int64
+			if _, err := fmt.Sscan(string(v), &kib); err != nil {
+				return 0, fmt.Errorf("VmHWM: %q: %v", v, err)
 			}
-			peak <<= 10
+			return kib << 10, nil
 		}
 	}
+	return 0, fmt.Errorf("no VmHWM in /proc/%d/status (exited)", pid)
+}
+
+func checkBudget(t *testing.T, what string, peak, budget int64) {
+	t.Helper()
 	if peak == 0 {
-		t.Fatalf("%s: no VmHWM in /proc/%d/status", what, pid)
+		t.Fatalf("%s: no peak RSS read", what)
 	}
 	t.Logf("%s: peak RSS %.1f MiB (budget %d MiB)", what, float64(peak)/(1<<20), budget>>20)
 	if peak > budget {

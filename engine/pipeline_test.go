@@ -144,8 +144,13 @@ func (s *sink) Write(ctx context.Context, evs []*event.Event) error {
 			return ctx.Err()
 		}
 	}
-	if n := c.fail.Load(); n > 0 && c.fail.CompareAndSwap(n, n-1) {
-		return errors.New("transient failure")
+	// A lost compare-and-swap (another output's write took one at the same
+	// moment) tries again: a write that should fail must not go through
+	// (TestStalledOutputHealth's second output delivered that way).
+	for n := c.fail.Load(); n > 0; n = c.fail.Load() {
+		if c.fail.CompareAndSwap(n, n-1) {
+			return errors.New("transient failure")
+		}
 	}
 	if c.perm.Load() {
 		return engine.Permanent(errors.New("rejected"))

@@ -6,10 +6,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/plugins/internal/atomicfile"
 )
 
 // maxMapsFileBytes bounds the aggregate_maps_path file read at start; a
@@ -161,21 +161,7 @@ func (st *state) store() error {
 		return nil
 	}
 	b := event.AppendJSONValue(nil, map[string]any{"version": int64(mapsFileVersion), "patterns": pats})
-	tmp, err := os.CreateTemp(filepath.Dir(st.path), filepath.Base(st.path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("aggregate: storing maps to %s: %w", st.path, err)
-	}
-	if _, err = tmp.Write(b); err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), st.path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if err := atomicfile.Write(st.path, b, 0o600); err != nil {
 		return fmt.Errorf("aggregate: storing maps to %s: %w", st.path, err)
 	}
 	st.log.Info("Aggregate maps stored to : "+st.path, "maps", n)

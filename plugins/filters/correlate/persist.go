@@ -18,6 +18,7 @@ import (
 
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
+	"github.com/pipelined/pipeline/plugins/internal/atomicfile"
 )
 
 // stateFileVersion is the format of the state_path file: a JSON object
@@ -405,24 +406,7 @@ func (f *Filter) store() error {
 		f.log.Warn("correlate state: copy_fields/alert_fields values over the stored budget are left out; after a restart these keys' alerts lack them",
 			"rule", f.rule, "path", path, "keys", leftOut, "budget_bytes", maxCopiedStateBytes)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return fmt.Errorf("correlate: storing state to %s: %w", path, err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("correlate: storing state to %s: %w", path, err)
-	}
-	if _, err = tmp.Write(b); err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if err := atomicfile.Write(path, b, 0o600); err != nil {
 		return fmt.Errorf("correlate: storing state to %s: %w", path, err)
 	}
 	return nil

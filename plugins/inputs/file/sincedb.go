@@ -7,10 +7,11 @@ import (
 	"log/slog"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pipelined/pipeline/plugins/internal/atomicfile"
 )
 
 // sincedb holds the position of every file seen, in Logstash's format: one
@@ -140,12 +141,7 @@ func (db *sincedb) write(cleanAfter time.Duration) error {
 		fmt.Fprintf(&b, "%d %d %d %d %.6f %s\n", id.ino, id.major, id.minor, e.pos,
 			float64(e.last.UnixNano())/1e9, e.path)
 	}
-	if err := os.MkdirAll(filepath.Dir(db.path), 0o750); err != nil {
-		return err
-	}
-	tmp := db.path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o640); err != nil {
-		return err
-	}
-	return os.Rename(tmp, db.path)
+	// Synced before the rename: a sincedb lost to a power cut makes every
+	// file start over (or at its end, losing lines).
+	return atomicfile.Write(db.path, []byte(b.String()), 0o640)
 }

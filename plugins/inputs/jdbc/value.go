@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pipelined/pipeline/engine/event"
 	"github.com/pipelined/pipeline/engine/timefmt"
+	"github.com/pipelined/pipeline/plugins/internal/atomicfile"
 )
 
 // column says how to read one result column.
@@ -210,32 +210,5 @@ func (f stateFile) read() (any, error) {
 // write replaces the file atomically: a temporary file in the same
 // directory, synced, renamed over it.
 func (f stateFile) write(v any) error {
-	dir := filepath.Dir(f.path)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, filepath.Base(f.path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(formatState(v)); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), f.path); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.Write(f.path, []byte(formatState(v)), 0o600)
 }

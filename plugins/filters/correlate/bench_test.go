@@ -3,7 +3,6 @@ package correlate
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -14,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pipelined/pipeline/dsl"
 	"github.com/pipelined/pipeline/engine"
 	"github.com/pipelined/pipeline/engine/event"
 	"github.com/pipelined/pipeline/engine/supervisor"
@@ -136,14 +134,7 @@ output { null {} }`, b.N, filters))
 }
 
 func runBench(b *testing.B, conf string) {
-	cfg, diags := dsl.LoadSource("bench.conf", []byte(conf))
-	if diags.HasErrors() {
-		b.Fatal(diags.Error())
-	}
-	p, diags := engine.Build(cfg.Pipelines[0], engine.Default, engine.Settings{Workers: 2, BatchSize: 125, Logger: slog.New(slog.DiscardHandler)})
-	if diags.HasErrors() {
-		b.Fatal(diags.Error())
-	}
+	p := buildConf(b, conf, engine.Settings{Workers: 2, BatchSize: 125})
 	runtime.GC()
 	// Peak RSS of this run only: writing 5 to clear_refs resets VmHWM.
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)

@@ -397,6 +397,38 @@ func init() {
 	engine.RegisterOutput("test_correlate_capture", func(struct{}, engine.Resources) (captureOutput, error) { return captureOutput{}, nil })
 }
 
+// buildConf builds the only pipeline of conf (Logstash syntax) with s;
+// logs are discarded.
+func buildConf(tb testing.TB, conf string, s engine.Settings) *engine.Pipeline {
+	tb.Helper()
+	cfg, diags := dsl.LoadSource("test.conf", []byte(conf))
+	if diags.HasErrors() {
+		tb.Fatal(diags.Error())
+	}
+	s.Logger = slog.New(slog.DiscardHandler)
+	p, diags := engine.Build(cfg.Pipelines[0], engine.Default, s)
+	if diags.HasErrors() {
+		tb.Fatal(diags.Error())
+	}
+	return p
+}
+
+// runCaptured runs conf to its end and returns what reached
+// test_correlate_capture outputs in that run.
+func runCaptured(t *testing.T, conf string, s engine.Settings) []*event.Event {
+	t.Helper()
+	p := buildConf(t, conf, s)
+	captured.Lock()
+	captured.events = nil
+	captured.Unlock()
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	captured.Lock()
+	defer captured.Unlock()
+	return slices.Clone(captured.events)
+}
+
 // TestRestartPipeline: through the engine, a pipeline run twice on the same
 // path.data (the state stored when the first run stops, loaded when the
 // second starts) alerts when the threshold is reached across the runs, and
@@ -408,24 +440,8 @@ func TestRestartPipeline(t *testing.T) {
 		conf := `input { test_correlate_bench { count => 2 keys => 1 } }
 filter { correlate { rule_type => "SingleWithThreshold" key => "%{[user][name]}" window => 3600 thresh => 3 state_path => "ssh.state" } }
 output { if "alert" in [tags] { test_correlate_capture {} } }`
-		cfg, diags := dsl.LoadSource("restart.conf", []byte(conf))
-		if diags.HasErrors() {
-			t.Fatal(diags.Error())
-		}
-		p, diags := engine.Build(cfg.Pipelines[0], engine.Default, engine.Settings{Workers: 1, BatchSize: 125, DataDir: dataDir, Logger: slog.New(slog.DiscardHandler)})
-		if diags.HasErrors() {
-			t.Fatal(diags.Error())
-		}
-		captured.Lock()
-		captured.events = nil
-		captured.Unlock()
-		if err := p.Run(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		captured.Lock()
-		defer captured.Unlock()
 		var got []string
-		for _, e := range captured.events {
+		for _, e := range runCaptured(t, conf, engine.Settings{Workers: 1, BatchSize: 125, DataDir: dataDir}) {
 			k, _ := e.GetString(event.MustRef("[correlate][key]"))
 			c, _ := e.Get(event.MustRef("[correlate][count]"))
 			got = append(got, fmt.Sprint(k, " ", c))
@@ -553,24 +569,8 @@ func TestHandoffThroughEngine(t *testing.T) {
 filter { ` + tc.first + `
   correlate { rule_type => "SingleWithSuppress" ` + key + ` window => 3600 } }
 output { if "alert" in [tags] { test_correlate_capture {} } }`
-			cfg, diags := dsl.LoadSource("handoff.conf", []byte(conf))
-			if diags.HasErrors() {
-				t.Fatal(diags.Error())
-			}
-			p, diags := engine.Build(cfg.Pipelines[0], engine.Default, engine.Settings{Workers: 1, BatchSize: 125, Logger: slog.New(slog.DiscardHandler)})
-			if diags.HasErrors() {
-				t.Fatal(diags.Error())
-			}
-			captured.Lock()
-			captured.events = nil
-			captured.Unlock()
-			if err := p.Run(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			captured.Lock()
-			defer captured.Unlock()
 			var got []string
-			for _, e := range captured.events {
+			for _, e := range runCaptured(t, conf, engine.Settings{Workers: 1, BatchSize: 125}) {
 				k, _ := e.GetString(event.MustRef("[correlate][key]"))
 				got = append(got, k)
 			}

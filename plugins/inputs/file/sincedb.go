@@ -126,12 +126,10 @@ func (db *sincedb) set(id fileID, pos int64, path string) {
 	db.entries[id] = &dbEntry{pos: pos, last: time.Now(), path: path}
 }
 
-// write replaces the sincedb file atomically, forgetting files not seen
-// for cleanAfter.
-func (db *sincedb) write(cleanAfter time.Duration) error {
-	if db.path == "" {
-		return nil
-	}
+// render is the sincedb's content, forgetting files not seen for
+// cleanAfter: taken under the watcher's lock, while store (a synced write)
+// runs outside it.
+func (db *sincedb) render(cleanAfter time.Duration) []byte {
 	var b strings.Builder
 	for id, e := range db.entries {
 		if cleanAfter > 0 && time.Since(e.last) > cleanAfter {
@@ -141,7 +139,14 @@ func (db *sincedb) write(cleanAfter time.Duration) error {
 		fmt.Fprintf(&b, "%d %d %d %d %.6f %s\n", id.ino, id.major, id.minor, e.pos,
 			float64(e.last.UnixNano())/1e9, e.path)
 	}
-	// Synced before the rename: a sincedb lost to a power cut makes every
-	// file start over (or at its end, losing lines).
-	return atomicfile.Write(db.path, []byte(b.String()), 0o640)
+	return []byte(b.String())
+}
+
+// store writes what render made. Synced before the rename: a sincedb lost
+// to a power cut makes every file start over (or at its end, losing lines).
+func (db *sincedb) store(b []byte) error {
+	if db.path == "" {
+		return nil
+	}
+	return atomicfile.Write(db.path, b, 0o640)
 }

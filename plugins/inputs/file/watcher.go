@@ -51,7 +51,11 @@ type watcher struct {
 	emit engine.EmitFunc
 	db   *sincedb
 
-	mu      sync.Mutex // files' committed and pending, db
+	mu sync.Mutex // files' committed and pending, db
+	// storeMu orders sincedb writes: each renders under mu and writes (with
+	// an fsync) outside it, so the readers do not wait on the disk, and a
+	// newer content is never overwritten by an older one.
+	storeMu sync.Mutex
 	files   map[fileID]*tracked
 	stopped bool
 	open    int
@@ -527,10 +531,12 @@ func (w *watcher) allComplete() bool {
 }
 
 func (w *watcher) writeSincedb() {
+	w.storeMu.Lock()
+	defer w.storeMu.Unlock()
 	w.mu.Lock()
-	err := w.db.write(w.in.o.SincedbCleanAfter.D())
+	b := w.db.render(w.in.o.SincedbCleanAfter.D())
 	w.mu.Unlock()
-	if err != nil {
+	if err := w.db.store(b); err != nil {
 		w.in.log.Warn("file: cannot write the sincedb", "path", w.in.sincedb, "err", err)
 	}
 }
